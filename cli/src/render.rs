@@ -1,0 +1,230 @@
+//! How the CLI prints results: short Vietnamese text for people, JSON for scripts.
+
+use crate::print_json;
+use serde::Serialize;
+use station::audit::ChainBreak;
+use station::store::StoreDescriptor;
+use station::{Facility, PersonRecord, PersonSummary, StationError, StationStatus};
+use sync_protocol::person::format_time;
+use sync_protocol::{Catalogue, Person};
+use uuid::Uuid;
+
+/// Where and how results go.
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    pub fn facility(&self, f: &Facility, d: &StoreDescriptor) {
+        if self.json {
+            print_json(&serde_json::json!({ "facility": f, "store": d }));
+        } else {
+            println!("Đã khởi tạo dữ liệu trạm {} — {}", f.code, f.name);
+            println!(
+                "Khoá mã hoá lưu tại: {}",
+                match d.key_source {
+                    station::key::KeySource::Keyring => "kho khoá của hệ điều hành",
+                    station::key::KeySource::Environment => "biến môi trường SOTIEM_DB_KEY",
+                }
+            );
+        }
+    }
+
+    /// A created or changed entity: its id alone in text mode, the whole of it in JSON.
+    pub fn created<T: Serialize>(&self, id: &Uuid, value: &T) {
+        if self.json {
+            print_json(value);
+        } else {
+            println!("{id}");
+        }
+    }
+
+    pub fn found(&self, found: &[PersonSummary]) {
+        if self.json {
+            print_json(&found);
+            return;
+        }
+        if found.is_empty() {
+            println!("Không tìm thấy ai.");
+        }
+        for p in found {
+            println!(
+                "{}  {}  {}  {}  {} {}  ĐT {}  {} mũi",
+                p.id,
+                p.full_name,
+                gender_label(&p.gender),
+                p.birth_date,
+                p.id_kind.label(),
+                p.id_number.as_deref().unwrap_or("—"),
+                p.phone.as_deref().unwrap_or("—"),
+                p.active_doses
+            );
+        }
+    }
+
+    pub fn record(&self, r: &PersonRecord, catalogue: &Catalogue) {
+        if self.json {
+            print_json(r);
+            return;
+        }
+        let p: &Person = &r.person;
+        println!("{}  ({})", p.full_name, p.id);
+        println!("  Giới tính:    {}", p.gender.label());
+        println!("  Ngày sinh:    {}", p.birth_date.display_vn());
+        println!(
+            "  Giấy tờ:      {} {}",
+            p.identity.kind.label(),
+            p.identity.number.as_deref().unwrap_or("")
+        );
+        println!("  Điện thoại:   {}", p.phone.as_deref().unwrap_or("—"));
+        let addr: Vec<&str> = [&p.address.detail, &p.address.commune, &p.address.province]
+            .into_iter()
+            .filter_map(|x| x.as_deref())
+            .collect();
+        println!(
+            "  Địa chỉ:      {}",
+            if addr.is_empty() {
+                "—".into()
+            } else {
+                addr.join(", ")
+            }
+        );
+        println!("  Quốc tịch:    {}", p.nationality);
+        println!("  Cơ sở quản lý: {}", p.managing_facility);
+        println!("  Xác thực:     {}", p.verification.status.label());
+        println!("  Mũi tiêm:");
+        let mut doses: Vec<_> = p.doses.values().collect();
+        doses.sort_by_key(|d| (d.given_at, d.dose_number));
+        for d in doses {
+            let name = catalogue
+                .find(&d.vaccine)
+                .map_or(d.vaccine.as_str(), |v| v.name.as_str());
+            let state = match (&d.voided, &d.signature) {
+                (Some(v), _) => format!("ĐÃ HUỶ: {}", v.reason),
+                (None, Some(_)) => "đã ký số".into(),
+                (None, None) => "chưa ký".into(),
+            };
+            println!(
+                "    Mũi {} ({}) {}  {}  lô {}  tại {}  [{}]  {}",
+                d.dose_number,
+                d.kind.label(),
+                format_time(d.given_at),
+                name,
+                d.lot,
+                d.facility,
+                state,
+                d.id
+            );
+        }
+        println!("  Mũi tiếp theo đề xuất: {}", r.next_dose_number);
+        for w in &r.warnings {
+            println!("  ⚠ {}", w.message);
+        }
+    }
+
+    pub fn vaccines(&self, c: &Catalogue) {
+        if self.json {
+            print_json(&c.vaccines);
+            return;
+        }
+        for v in &c.vaccines {
+            println!(
+                "{:<14} {:<36} {} mũi cơ bản, cách {} ngày",
+                v.code, v.name, v.primary_series_doses, v.dose_interval_days
+            );
+        }
+    }
+
+    pub fn status(&self, s: &StationStatus) {
+        if self.json {
+            print_json(s);
+            return;
+        }
+        println!("Trạm: {} — {}", s.facility.code, s.facility.name);
+        println!("Thiết bị: {}", s.device_id);
+        println!("Số người: {}", s.persons);
+        println!("Số mũi tiêm (chưa huỷ): {}", s.doses);
+        println!("Thay đổi chờ đồng bộ: {}", s.pending_changes);
+        println!("Mục nhật ký: {}", s.audit_entries);
+    }
+
+    pub fn seeded(&self, n: usize) {
+        if self.json {
+            print_json(&serde_json::json!({ "people": n }));
+        } else {
+            println!("Đã thêm {n} người (dữ liệu mẫu, không phải người thật).");
+        }
+    }
+
+    pub fn check(&self, problems: &[String]) {
+        if self.json {
+            print_json(&serde_json::json!({ "ok": problems.is_empty(), "problems": problems }));
+        } else if problems.is_empty() {
+            println!("Dữ liệu nguyên vẹn và nhất quán.");
+        } else {
+            for p in problems {
+                println!("✗ {p}");
+            }
+        }
+    }
+
+    pub fn audit_ok(&self, n: u64) {
+        if self.json {
+            print_json(&serde_json::json!({ "ok": true, "entries": n }));
+        } else {
+            println!("Nhật ký nguyên vẹn: {n} mục, chuỗi băm khớp.");
+        }
+    }
+
+    pub fn audit_broken(&self, b: &ChainBreak) {
+        if self.json {
+            print_json(&serde_json::json!({ "ok": false, "break": b }));
+        }
+    }
+}
+
+fn gender_label(g: &sync_protocol::Gender) -> &'static str {
+    g.label()
+}
+
+/// Prints an error: Vietnamese text on standard error, or a JSON object on standard output.
+pub fn error(e: &anyhow::Error, json: bool) {
+    let station = e.downcast_ref::<StationError>();
+    if json {
+        let fields: Vec<_> = station
+            .map(StationError::field_errors)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| {
+                serde_json::json!({
+                    "field": f.field.code(),
+                    "label": f.field.label(),
+                    "problem": f.problem.code(),
+                    "message": f.to_string(),
+                })
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "error": {
+                "code": station.map_or("error", StationError::code),
+                "message": e.to_string(),
+                "fields": fields,
+            }
+        }));
+    } else {
+        let fields = station.map(StationError::field_errors).unwrap_or_default();
+        if fields.is_empty() {
+            eprintln!("Lỗi: {e}");
+        } else {
+            eprintln!("Lỗi: dữ liệu nhập chưa đúng, chưa ghi gì:");
+            for f in fields {
+                eprintln!(
+                    "  trường `{}` ({}): {}",
+                    f.field.code(),
+                    f.field.label(),
+                    f.problem
+                );
+            }
+        }
+    }
+}

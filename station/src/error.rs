@@ -1,0 +1,102 @@
+//! Errors of the station core. Their messages are for the user, in Vietnamese, and say what to do.
+
+use std::path::PathBuf;
+use sync_protocol::{FieldError, SchemaError};
+
+/// Anything a station operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StationError {
+    /// Input that breaks a rule; names the field.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+
+    /// Several fields of one form are wrong at once.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidInput(Vec<FieldError>),
+
+    #[error("không tìm thấy {what} có mã {id}")]
+    NotFound { what: &'static str, id: String },
+
+    #[error(
+        "thư mục {0} chưa có dữ liệu trạm; hãy khởi tạo bằng `sotiem --data {0} init --facility MÃ --name TÊN`"
+    )]
+    NotInitialized(PathBuf),
+
+    #[error("thư mục {0} đã có dữ liệu trạm; không khởi tạo lại để khỏi mất dữ liệu")]
+    AlreadyInitialized(PathBuf),
+
+    #[error(
+        "không mở được cơ sở dữ liệu của trạm: khoá mã hoá không đúng. Dữ liệu vẫn còn nguyên; hãy dùng đúng khoá (SOTIEM_DB_KEY hoặc kho khoá của hệ điều hành của máy đã tạo dữ liệu)"
+    )]
+    WrongKey,
+
+    #[error("không lấy được khoá mã hoá cơ sở dữ liệu: {0}")]
+    KeyUnavailable(String),
+
+    #[error("chưa đăng nhập: hãy đăng nhập trước khi ghi dữ liệu")]
+    NotSignedIn,
+
+    #[error("tài liệu của người {id} bị hỏng: {source}")]
+    Corrupt {
+        id: String,
+        #[source]
+        source: SchemaError,
+    },
+
+    #[error("lỗi cơ sở dữ liệu: {0}")]
+    Database(#[from] sqlx::Error),
+
+    #[error("lỗi nâng cấp cơ sở dữ liệu: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+
+    #[error("lỗi đọc/ghi tệp {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("tìm kiếm cần họ tên cùng số điện thoại hoặc số giấy tờ; không tìm theo một trường")]
+    SearchNeedsTwoFields,
+
+    #[error("{0}")]
+    Catalogue(#[from] sync_protocol::vaccines::CatalogueError),
+}
+
+impl StationError {
+    /// A stable machine name of the error kind, for the UI and `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StationError::Invalid(e) => e.problem.code(),
+            StationError::InvalidInput(_) => "invalid_input",
+            StationError::NotFound { .. } => "not_found",
+            StationError::NotInitialized(_) => "not_initialized",
+            StationError::AlreadyInitialized(_) => "already_initialized",
+            StationError::WrongKey => "wrong_key",
+            StationError::KeyUnavailable(_) => "key_unavailable",
+            StationError::NotSignedIn => "not_signed_in",
+            StationError::Corrupt { .. } => "corrupt_document",
+            StationError::Database(_) => "database",
+            StationError::Migration(_) => "migration",
+            StationError::Io { .. } => "io",
+            StationError::SearchNeedsTwoFields => "search_needs_two_fields",
+            StationError::Catalogue(_) => "catalogue",
+        }
+    }
+
+    /// The fields the error is about (none when it is not about input).
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            StationError::Invalid(e) => vec![e.clone()],
+            StationError::InvalidInput(v) => v.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub(crate) fn invalid(field: sync_protocol::Field, problem: sync_protocol::Problem) -> Self {
+        StationError::Invalid(FieldError::new(field, problem))
+    }
+}
+
+/// Result of station operations.
+pub type Result<T, E = StationError> = std::result::Result<T, E>;

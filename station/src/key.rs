@@ -1,0 +1,134 @@
+//! The key that encrypts the local database: kept in the OS credential store (Windows Credential
+//! Manager, Secret Service, Keychain), or given explicitly through `SOTIEM_DB_KEY` on servers and
+//! in CI. Never written to a file.
+
+use crate::error::{Result, StationError};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The environment variable that gives the key explicitly: 64 hex digits (32 bytes).
+pub const KEY_ENV: &str = "SOTIEM_DB_KEY";
+
+/// The credential-store service name under which keys are kept.
+pub const KEYRING_SERVICE: &str = "vn.sotiem.station";
+
+/// Where a store's key lives, recorded beside the database so opening knows where to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// The OS credential store.
+    Keyring,
+    /// The `SOTIEM_DB_KEY` environment variable.
+    Environment,
+}
+
+/// A 256-bit database key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbKey([u8; 32]);
+
+impl fmt::Debug for DbKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DbKey(…)")
+    }
+}
+
+impl DbKey {
+    /// A fresh random key.
+    pub fn generate() -> DbKey {
+        DbKey(rand::random())
+    }
+
+    /// Reads 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<DbKey> {
+        let bytes = hex::decode(text.trim()).map_err(|_| bad_env())?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| bad_env())?;
+        Ok(DbKey(arr))
+    }
+
+    /// The key as 64 hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// The value of SQLCipher's `PRAGMA key` for this raw key (no passphrase derivation).
+    pub(crate) fn pragma_value(&self) -> String {
+        format!("\"x'{}'\"", self.to_hex())
+    }
+
+    /// The key from `SOTIEM_DB_KEY`, if it is set.
+    pub fn from_env() -> Result<Option<DbKey>> {
+        match std::env::var(KEY_ENV) {
+            Ok(v) if !v.trim().is_empty() => DbKey::from_hex(&v).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Stores the key in the OS credential store under the store's id.
+    pub fn save_to_keyring(&self, store_id: &str) -> Result<()> {
+        let entry = keyring_entry(store_id)?;
+        entry
+            .set_password(&self.to_hex())
+            .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))?;
+        // Read it back: some stores accept a write they cannot serve later.
+        match DbKey::load_from_keyring(store_id) {
+            Ok(k) if &k == self => Ok(()),
+            Ok(_) => Err(StationError::KeyUnavailable(
+                "kho khoá trả về khoá khác với khoá vừa lưu".into(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads the key of a store from the OS credential store.
+    pub fn load_from_keyring(store_id: &str) -> Result<DbKey> {
+        let entry = keyring_entry(store_id)?;
+        let hex = entry
+            .get_password()
+            .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))?;
+        DbKey::from_hex(&hex).map_err(|_| {
+            StationError::KeyUnavailable("khoá trong kho khoá của hệ điều hành bị hỏng".into())
+        })
+    }
+
+    /// Removes a store's key from the OS credential store.
+    pub fn delete_from_keyring(store_id: &str) -> Result<()> {
+        keyring_entry(store_id)?
+            .delete_credential()
+            .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))
+    }
+}
+
+fn bad_env() -> StationError {
+    StationError::KeyUnavailable(format!("{KEY_ENV} phải gồm đúng 64 chữ số thập lục phân"))
+}
+
+fn keyring_entry(store_id: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(KEYRING_SERVICE, &format!("db-key/{store_id}"))
+        .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))
+}
+
+fn keyring_message(e: &keyring::Error) -> String {
+    match e {
+        keyring::Error::NoEntry => {
+            "kho khoá của hệ điều hành không có khoá của dữ liệu này (dữ liệu được tạo trên máy khác hoặc bởi người dùng khác?)".into()
+        }
+        keyring::Error::NoDefaultStore | keyring::Error::NoStorageAccess(_) | keyring::Error::PlatformFailure(_) => format!(
+            "không truy cập được kho khoá của hệ điều hành ({e}); trên máy chủ hoặc CI hãy đặt {KEY_ENV}"
+        ),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_hex_and_reject_bad_lengths() {
+        let k = DbKey::generate();
+        assert_eq!(DbKey::from_hex(&k.to_hex()).unwrap(), k);
+        assert!(DbKey::from_hex("abcd").is_err());
+        assert!(DbKey::from_hex(&"zz".repeat(32)).is_err());
+        assert_eq!(format!("{k:?}"), "DbKey(…)");
+    }
+}

@@ -1,0 +1,248 @@
+//! The encrypted SQLite file of a station and the low-level reads and writes on it.
+//!
+//! Layout of a data directory: `station.db` (SQLCipher; with `-wal`/`-shm` while open) and
+//! `store.json`, which holds only the store's random id and where its key lives.
+
+use crate::error::{Result, StationError};
+use crate::key::{DbKey, KeySource};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "station.db";
+/// The descriptor file's name inside the data directory.
+pub const STORE_FILE: &str = "store.json";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What `store.json` holds: nothing secret, nothing personal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoreDescriptor {
+    pub store_id: String,
+    pub key_source: KeySource,
+}
+
+/// An open station database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    dir: PathBuf,
+    descriptor: StoreDescriptor,
+}
+
+impl Store {
+    /// Creates a new encrypted store in `dir`. The key is `explicit` when given, else the one in
+    /// `SOTIEM_DB_KEY`, else a fresh key kept in the OS credential store.
+    pub async fn create(dir: &Path, explicit: Option<DbKey>) -> Result<Store> {
+        let store_file = dir.join(STORE_FILE);
+        if store_file.exists() || dir.join(DB_FILE).exists() {
+            return Err(StationError::AlreadyInitialized(dir.to_path_buf()));
+        }
+        std::fs::create_dir_all(dir).map_err(|source| StationError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let store_id = uuid::Uuid::now_v7().to_string();
+        let explicit = match explicit {
+            Some(k) => Some(k),
+            None => DbKey::from_env()?,
+        };
+        let (key, key_source) = match explicit {
+            Some(k) => (k, KeySource::Environment),
+            None => {
+                let k = DbKey::generate();
+                k.save_to_keyring(&store_id)?;
+                (k, KeySource::Keyring)
+            }
+        };
+        let descriptor = StoreDescriptor {
+            store_id,
+            key_source,
+        };
+        let pool = connect(dir, &key, true).await?;
+        MIGRATOR.run(&pool).await?;
+        // The descriptor is written last: a directory without it was never fully created.
+        write_descriptor(&store_file, &descriptor)?;
+        Ok(Store {
+            pool,
+            dir: dir.to_path_buf(),
+            descriptor,
+        })
+    }
+
+    /// Opens the store in `dir` with the `explicit` key when given, else the one in
+    /// `SOTIEM_DB_KEY`, else from where the store says its key lives.
+    pub async fn open(dir: &Path, explicit: Option<DbKey>) -> Result<Store> {
+        let store_file = dir.join(STORE_FILE);
+        let text = match std::fs::read_to_string(&store_file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StationError::NotInitialized(dir.to_path_buf()));
+            }
+            Err(source) => {
+                return Err(StationError::Io {
+                    path: store_file,
+                    source,
+                });
+            }
+        };
+        let descriptor: StoreDescriptor =
+            serde_json::from_str(&text).map_err(|e| StationError::Io {
+                path: store_file.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            })?;
+        let explicit = match explicit {
+            Some(k) => Some(k),
+            None => DbKey::from_env()?,
+        };
+        let key = match (explicit, descriptor.key_source) {
+            (Some(k), _) => k,
+            (None, KeySource::Keyring) => DbKey::load_from_keyring(&descriptor.store_id)?,
+            (None, KeySource::Environment) => {
+                return Err(StationError::KeyUnavailable(format!(
+                    "dữ liệu này được tạo với khoá trong biến môi trường {}; hãy đặt lại biến đó",
+                    crate::key::KEY_ENV
+                )));
+            }
+        };
+        if !dir.join(DB_FILE).exists() {
+            return Err(StationError::NotInitialized(dir.to_path_buf()));
+        }
+        let pool = connect(dir, &key, false).await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Store {
+            pool,
+            dir: dir.to_path_buf(),
+            descriptor,
+        })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What `store.json` says.
+    pub fn descriptor(&self) -> &StoreDescriptor {
+        &self.descriptor
+    }
+
+    /// Starts a write transaction that holds the write lock from its first statement, so a
+    /// read-modify-write of a document cannot interleave with another writer's.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Reads a value from the meta table.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Closes the pool, checkpointing the WAL into the main file.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn connect(dir: &Path, key: &DbKey, create: bool) -> Result<SqlitePool> {
+    let path = dir.join(DB_FILE);
+    let options = SqliteConnectOptions::from_str("sqlite://")?
+        .filename(&path)
+        .create_if_missing(create)
+        .pragma("key", key.pragma_value())
+        .journal_mode(SqliteJournalMode::Wal)
+        // A recorded dose must survive a power cut: fsync on every commit.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        // Sorts and temporary indexes stay in memory, never in plaintext temp files.
+        .pragma("temp_store", "MEMORY");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await
+        .map_err(map_open_error)?;
+    // SQLCipher only notices a wrong key when a page is first read.
+    sqlx::query("SELECT count(*) FROM sqlite_master")
+        .execute(&pool)
+        .await
+        .map_err(map_open_error)?;
+    close_at_exit(&pool);
+    Ok(pool)
+}
+
+/// Pools not yet closed, closed at process exit.
+static OPEN_POOLS: Mutex<Vec<SqlitePool>> = Mutex::new(Vec::new());
+static EXIT_HOOK: Once = Once::new();
+
+/// SQLCipher frees its private heap in an `atexit` handler. sqlx runs each SQLite connection
+/// on a worker thread and closes it asynchronously after the pool is dropped, so a process that
+/// exits soon after dropping a pool (a CLI command, a test binary, the app window closing)
+/// crashes in that handler with a double free. We keep every pool until it is closed and close
+/// the rest in our own `atexit` handler, registered after SQLCipher's so it runs before it.
+fn close_at_exit(pool: &SqlitePool) {
+    if let Ok(mut pools) = OPEN_POOLS.lock() {
+        pools.retain(|p| !p.is_closed());
+        pools.push(pool.clone());
+    }
+    EXIT_HOOK.call_once(|| {
+        // SAFETY: registering a plain `extern "C" fn()` with the C runtime; it takes no
+        // arguments and touches only Rust statics.
+        unsafe {
+            libc::atexit(close_open_pools);
+        }
+    });
+}
+
+extern "C" fn close_open_pools() {
+    let pools = match OPEN_POOLS.lock() {
+        Ok(mut p) => std::mem::take(&mut *p),
+        Err(_) => return,
+    };
+    if pools.iter().all(SqlitePool::is_closed) {
+        return;
+    }
+    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        rt.block_on(async {
+            for pool in pools {
+                let _ = tokio::time::timeout(Duration::from_secs(5), pool.close()).await;
+            }
+        });
+    }
+}
+
+fn map_open_error(e: sqlx::Error) -> StationError {
+    if let sqlx::Error::Database(db) = &e
+        && (db.code().as_deref() == Some("26") || db.message().contains("file is not a database"))
+    {
+        return StationError::WrongKey;
+    }
+    StationError::Database(e)
+}
+
+fn write_descriptor(path: &Path, d: &StoreDescriptor) -> Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(d).unwrap_or_default();
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| StationError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}

@@ -1,0 +1,1062 @@
+//! The Automerge document of one person: how each field is stored, typed reads, and writes that
+//! touch only what changed so concurrent edits of different fields merge (DESIGN.md §3).
+//!
+//! Layout (root map):
+//! `schema` int, `id`, `full_name`, `gender`, `birth_date` ("yyyy-mm-dd" or "yyyy"),
+//! `identity` {kind, number}, `phone`, `address` {province, commune, detail}, `nationality`,
+//! `insurance_number`, `managing_facility`, `created_by`, `created_at`,
+//! `verification` {status, fields, checked_at}, `merged_into`, `doses` {dose id → dose map}.
+//! A dose map: `id`, `vaccine`, `lot`, `dose_number` int, `kind`, `given_at`, `facility`,
+//! `vaccinator`, `place`, `reaction_notes`, `voided` {by, at, reason} | null,
+//! `signature` {batch_id, signer, signed_at} | null.
+//! Absent optional values are stored as null. Objects whose parts only make sense together
+//! (identity, address, verification, voided, signature) are replaced whole, so a concurrent
+//! edit never mixes the kind of one document with the number of another.
+
+use crate::error::SchemaError;
+use crate::person::{
+    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
+    Verification, VerificationStatus, VerifiedField, Voided, format_time, parse_time,
+};
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::{
+    ActorId, Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The version of the document layout this code writes and understands.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Who made a change and why, carried in the change's message so the server can check it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitMeta {
+    /// The account that made the change.
+    #[serde(rename = "u")]
+    pub user: String,
+    /// What the change does (register, edit, dose, void, sign, verify, merge).
+    #[serde(rename = "a")]
+    pub action: String,
+    #[serde(skip)]
+    pub time: Option<OffsetDateTime>,
+}
+
+impl CommitMeta {
+    /// A change by `user` doing `action` now.
+    pub fn new(user: &str, action: &str) -> CommitMeta {
+        CommitMeta {
+            user: user.to_string(),
+            action: action.to_string(),
+            time: None,
+        }
+    }
+
+    /// Reads the meta back from a change's message.
+    pub fn from_change(change: &Change) -> Option<CommitMeta> {
+        let mut meta: CommitMeta = serde_json::from_str(change.message()?).ok()?;
+        meta.time = OffsetDateTime::from_unix_timestamp(change.timestamp()).ok();
+        Some(meta)
+    }
+
+    fn options(&self) -> CommitOptions {
+        let time = self.time.unwrap_or_else(crate::person::now);
+        CommitOptions::default()
+            .with_message(serde_json::to_string(self).unwrap_or_default())
+            .with_time(time.unix_timestamp())
+    }
+}
+
+/// Two or more concurrent values of a sensitive field, kept by Automerge after a merge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldConflict {
+    pub field: &'static str,
+    pub values: Vec<String>,
+}
+
+/// A person's Automerge document.
+#[derive(Debug, Clone)]
+pub struct PersonDoc {
+    doc: Automerge,
+}
+
+/// The fields that, edited concurrently on two devices, are shown for review.
+const SENSITIVE: [&str; 5] = ["full_name", "birth_date", "gender", "identity", "address"];
+
+impl PersonDoc {
+    /// Creates the document of a new person (with any doses) in one change, the whole shape
+    /// included, so no two devices ever create the same object twice.
+    pub fn create(
+        actor: ActorId,
+        person: &Person,
+        meta: &CommitMeta,
+    ) -> Result<PersonDoc, SchemaError> {
+        let mut doc = Automerge::new().with_actor(actor);
+        let mut tx = doc.transaction();
+        tx.put(ROOT, "schema", SCHEMA_VERSION)?;
+        tx.put(ROOT, "id", person.id.to_string())?;
+        put_str(&mut tx, &ROOT, "full_name", &person.full_name)?;
+        put_str(&mut tx, &ROOT, "gender", person.gender.as_str())?;
+        put_str(&mut tx, &ROOT, "birth_date", &person.birth_date.to_string())?;
+        put_identity(&mut tx, &person.identity)?;
+        put_opt(&mut tx, &ROOT, "phone", person.phone.as_deref())?;
+        put_address(&mut tx, &person.address)?;
+        put_str(&mut tx, &ROOT, "nationality", &person.nationality)?;
+        put_opt(
+            &mut tx,
+            &ROOT,
+            "insurance_number",
+            person.insurance_number.as_deref(),
+        )?;
+        put_str(
+            &mut tx,
+            &ROOT,
+            "managing_facility",
+            &person.managing_facility,
+        )?;
+        put_str(&mut tx, &ROOT, "created_by", &person.created_by)?;
+        put_str(
+            &mut tx,
+            &ROOT,
+            "created_at",
+            &format_time(person.created_at),
+        )?;
+        put_verification(&mut tx, &person.verification)?;
+        put_opt(
+            &mut tx,
+            &ROOT,
+            "merged_into",
+            person.merged_into.map(|u| u.to_string()).as_deref(),
+        )?;
+        let doses = tx.put_object(ROOT, "doses", ObjType::Map)?;
+        for dose in person.doses.values() {
+            put_new_dose(&mut tx, &doses, dose)?;
+        }
+        tx.commit_with(meta.options());
+        Ok(PersonDoc { doc })
+    }
+
+    /// Loads a saved document.
+    pub fn load(bytes: &[u8]) -> Result<PersonDoc, SchemaError> {
+        Ok(PersonDoc {
+            doc: Automerge::load(bytes)?,
+        })
+    }
+
+    /// Loads a saved document that this device will write to as `actor`.
+    pub fn load_as(bytes: &[u8], actor: ActorId) -> Result<PersonDoc, SchemaError> {
+        let mut doc = Automerge::load(bytes)?;
+        doc.set_actor(actor);
+        Ok(PersonDoc { doc })
+    }
+
+    /// Builds a document from changes alone (a new device receiving a person it never had).
+    pub fn from_changes(changes: Vec<Change>) -> Result<PersonDoc, SchemaError> {
+        let mut doc = Automerge::new();
+        doc.apply_changes(changes)?;
+        Ok(PersonDoc { doc })
+    }
+
+    /// Sets the actor this device writes as.
+    pub fn set_actor(&mut self, actor: ActorId) {
+        self.doc.set_actor(actor);
+    }
+
+    /// The underlying Automerge document.
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// The compact saved form.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The current heads.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The changes made after `heads` (every change when `heads` is empty).
+    pub fn changes_since(&self, heads: &[ChangeHash]) -> Vec<Change> {
+        self.doc.get_changes(heads)
+    }
+
+    /// Applies changes from another device (idempotent: known changes are ignored).
+    pub fn apply_changes(&mut self, changes: Vec<Change>) -> Result<(), SchemaError> {
+        self.doc.apply_changes(changes)?;
+        Ok(())
+    }
+
+    /// The hashes of changes this document depends on but does not have.
+    pub fn missing_deps(&self) -> Vec<ChangeHash> {
+        self.doc.get_missing_deps(&[])
+    }
+
+    /// Reads the whole person with their doses.
+    pub fn read(&self) -> Result<Person, SchemaError> {
+        let d = &self.doc;
+        let version = get_int(d, &ROOT, "schema", "")?;
+        if version > SCHEMA_VERSION {
+            return Err(SchemaError::UnsupportedVersion {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let id = parse_uuid(&get_str(d, &ROOT, "id", "")?, "id")?;
+        let gender_text = get_str(d, &ROOT, "gender", "")?;
+        let gender = Gender::parse(&gender_text).map_err(|e| bad("gender", e.to_string()))?;
+        let birth_text = get_str(d, &ROOT, "birth_date", "")?;
+        let birth_date =
+            BirthDate::parse(&birth_text).map_err(|e| bad("birth_date", e.to_string()))?;
+        let identity_obj = get_map(d, &ROOT, "identity", "")?;
+        let kind_text = get_str(d, &identity_obj, "kind", "identity")?;
+        let identity = Identity {
+            kind: IdentityKind::parse(&kind_text)
+                .ok_or_else(|| bad("identity.kind", kind_text.clone()))?,
+            number: get_opt_str(d, &identity_obj, "number", "identity")?,
+        };
+        let address_obj = get_map(d, &ROOT, "address", "")?;
+        let address = Address {
+            province: get_opt_str(d, &address_obj, "province", "address")?,
+            commune: get_opt_str(d, &address_obj, "commune", "address")?,
+            detail: get_opt_str(d, &address_obj, "detail", "address")?,
+        };
+        let v_obj = get_map(d, &ROOT, "verification", "")?;
+        let status_text = get_str(d, &v_obj, "status", "verification")?;
+        let fields_text = get_opt_str(d, &v_obj, "fields", "verification")?.unwrap_or_default();
+        let status = parse_status(&status_text, &fields_text)?;
+        let checked_at = get_opt_time(d, &v_obj, "checked_at", "verification")?;
+        let merged_into = get_opt_str(d, &ROOT, "merged_into", "")?
+            .map(|s| parse_uuid(&s, "merged_into"))
+            .transpose()?;
+        let doses_obj = get_map(d, &ROOT, "doses", "")?;
+        let mut doses = BTreeMap::new();
+        for key in d.keys(&doses_obj) {
+            let path = format!("doses.{key}");
+            let obj = get_map(d, &doses_obj, key.as_str(), "doses")?;
+            let dose = read_dose(d, &obj, &path)?;
+            if dose.id.to_string() != key {
+                return Err(bad(&path, "mã mũi tiêm không khớp khoá".into()));
+            }
+            doses.insert(dose.id, dose);
+        }
+        Ok(Person {
+            id,
+            full_name: get_str(d, &ROOT, "full_name", "")?,
+            gender,
+            birth_date,
+            identity,
+            phone: get_opt_str(d, &ROOT, "phone", "")?,
+            address,
+            nationality: get_str(d, &ROOT, "nationality", "")?,
+            insurance_number: get_opt_str(d, &ROOT, "insurance_number", "")?,
+            managing_facility: get_str(d, &ROOT, "managing_facility", "")?,
+            created_by: get_str(d, &ROOT, "created_by", "")?,
+            created_at: get_time(d, &ROOT, "created_at", "")?,
+            verification: Verification { status, checked_at },
+            merged_into,
+            doses,
+        })
+    }
+
+    /// Brings the document to `new` by writing only the fields that differ from what it holds.
+    /// Doses are never removed (they are voided). Returns the new change's hash, or `None` when
+    /// nothing differed.
+    pub fn update(
+        &mut self,
+        new: &Person,
+        meta: &CommitMeta,
+    ) -> Result<Option<ChangeHash>, SchemaError> {
+        let old = self.read()?;
+        if old.id != new.id {
+            return Err(bad("id", "không được đổi mã người".into()));
+        }
+        if &old == new {
+            return Ok(None);
+        }
+        if let Some(missing) = old.doses.keys().find(|k| !new.doses.contains_key(k)) {
+            return Err(bad(
+                &format!("doses.{missing}"),
+                "mũi tiêm không được xoá, chỉ được huỷ".into(),
+            ));
+        }
+        let doses_obj = get_map(&self.doc, &ROOT, "doses", "doses")?;
+        let mut tx = self.doc.transaction();
+        if old.full_name != new.full_name {
+            put_str(&mut tx, &ROOT, "full_name", &new.full_name)?;
+        }
+        if old.gender != new.gender {
+            put_str(&mut tx, &ROOT, "gender", new.gender.as_str())?;
+        }
+        if old.birth_date != new.birth_date {
+            put_str(&mut tx, &ROOT, "birth_date", &new.birth_date.to_string())?;
+        }
+        if old.identity != new.identity {
+            put_identity(&mut tx, &new.identity)?;
+        }
+        if old.phone != new.phone {
+            put_opt(&mut tx, &ROOT, "phone", new.phone.as_deref())?;
+        }
+        if old.address != new.address {
+            put_address(&mut tx, &new.address)?;
+        }
+        if old.nationality != new.nationality {
+            put_str(&mut tx, &ROOT, "nationality", &new.nationality)?;
+        }
+        if old.insurance_number != new.insurance_number {
+            put_opt(
+                &mut tx,
+                &ROOT,
+                "insurance_number",
+                new.insurance_number.as_deref(),
+            )?;
+        }
+        if old.managing_facility != new.managing_facility {
+            put_str(&mut tx, &ROOT, "managing_facility", &new.managing_facility)?;
+        }
+        if old.created_by != new.created_by || old.created_at != new.created_at {
+            return Err(bad(
+                "created_by",
+                "không được đổi người và thời điểm tạo".into(),
+            ));
+        }
+        if old.verification != new.verification {
+            put_verification(&mut tx, &new.verification)?;
+        }
+        if old.merged_into != new.merged_into {
+            put_opt(
+                &mut tx,
+                &ROOT,
+                "merged_into",
+                new.merged_into.map(|u| u.to_string()).as_deref(),
+            )?;
+        }
+        for (id, dose) in &new.doses {
+            match old.doses.get(id) {
+                None => put_new_dose(&mut tx, &doses_obj, dose)?,
+                Some(prev) if prev != dose => update_dose(&mut tx, &doses_obj, prev, dose)?,
+                Some(_) => {}
+            }
+        }
+        Ok(tx.commit_with(meta.options()).0)
+    }
+
+    /// Sensitive fields that hold concurrent values after a merge.
+    pub fn conflicts(&self) -> Result<Vec<FieldConflict>, SchemaError> {
+        let mut out = Vec::new();
+        for field in SENSITIVE {
+            let all = self.doc.get_all(ROOT, field)?;
+            if all.len() < 2 {
+                continue;
+            }
+            let mut values = Vec::new();
+            for (value, obj) in all {
+                values.push(match value {
+                    Value::Scalar(s) => scalar_text(&s),
+                    Value::Object(_) => self.describe_object(&obj)?,
+                });
+            }
+            out.push(FieldConflict { field, values });
+        }
+        Ok(out)
+    }
+
+    fn describe_object(&self, obj: &ObjId) -> Result<String, SchemaError> {
+        let mut parts = Vec::new();
+        for key in self.doc.keys(obj) {
+            if let Some((Value::Scalar(s), _)) = self.doc.get(obj, key.as_str())?
+                && !s.is_null()
+            {
+                parts.push(scalar_text(&s));
+            }
+        }
+        Ok(parts.join(", "))
+    }
+}
+
+fn scalar_text(s: &ScalarValue) -> String {
+    match s {
+        ScalarValue::Str(t) => t.to_string(),
+        ScalarValue::Int(i) => i.to_string(),
+        ScalarValue::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn bad(path: &str, reason: String) -> SchemaError {
+    SchemaError::BadValue {
+        path: path.to_string(),
+        reason,
+    }
+}
+
+fn parse_uuid(text: &str, path: &str) -> Result<Uuid, SchemaError> {
+    Uuid::parse_str(text).map_err(|e| bad(path, e.to_string()))
+}
+
+fn parse_status(status: &str, fields: &str) -> Result<VerificationStatus, SchemaError> {
+    Ok(match status {
+        "unverified" => VerificationStatus::Unverified,
+        "matched" => VerificationStatus::Matched,
+        "mismatched" => VerificationStatus::Mismatched(
+            fields
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(|f| {
+                    VerifiedField::parse(f).ok_or_else(|| bad("verification.fields", f.to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        "not_found" => VerificationStatus::NotFound,
+        "no_id" => VerificationStatus::NoId,
+        "invalid_id" => VerificationStatus::InvalidId,
+        "not_applicable" => VerificationStatus::NotApplicable,
+        other => return Err(bad("verification.status", other.to_string())),
+    })
+}
+
+fn put_str(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    key: &str,
+    value: &str,
+) -> Result<(), SchemaError> {
+    tx.put(obj, key, value)?;
+    Ok(())
+}
+
+fn put_opt(
+    tx: &mut Transaction<'_>,
+    obj: &ObjId,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), SchemaError> {
+    match value {
+        Some(v) => tx.put(obj, key, v)?,
+        None => tx.put(obj, key, ScalarValue::Null)?,
+    }
+    Ok(())
+}
+
+fn put_identity(tx: &mut Transaction<'_>, identity: &Identity) -> Result<(), SchemaError> {
+    let obj = tx.put_object(ROOT, "identity", ObjType::Map)?;
+    put_str(tx, &obj, "kind", identity.kind.as_str())?;
+    put_opt(tx, &obj, "number", identity.number.as_deref())
+}
+
+fn put_address(tx: &mut Transaction<'_>, address: &Address) -> Result<(), SchemaError> {
+    let obj = tx.put_object(ROOT, "address", ObjType::Map)?;
+    put_opt(tx, &obj, "province", address.province.as_deref())?;
+    put_opt(tx, &obj, "commune", address.commune.as_deref())?;
+    put_opt(tx, &obj, "detail", address.detail.as_deref())
+}
+
+fn put_verification(tx: &mut Transaction<'_>, v: &Verification) -> Result<(), SchemaError> {
+    let obj = tx.put_object(ROOT, "verification", ObjType::Map)?;
+    put_str(tx, &obj, "status", v.status.as_str())?;
+    let fields = match &v.status {
+        VerificationStatus::Mismatched(fields) => Some(
+            fields
+                .iter()
+                .map(|f| f.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        _ => None,
+    };
+    put_opt(tx, &obj, "fields", fields.as_deref())?;
+    put_opt(
+        tx,
+        &obj,
+        "checked_at",
+        v.checked_at.map(format_time).as_deref(),
+    )
+}
+
+fn put_new_dose(tx: &mut Transaction<'_>, doses: &ObjId, dose: &Dose) -> Result<(), SchemaError> {
+    let obj = tx.put_object(doses, dose.id.to_string(), ObjType::Map)?;
+    put_str(tx, &obj, "id", &dose.id.to_string())?;
+    put_str(tx, &obj, "vaccine", &dose.vaccine)?;
+    put_str(tx, &obj, "lot", &dose.lot)?;
+    tx.put(&obj, "dose_number", i64::from(dose.dose_number))?;
+    put_str(tx, &obj, "kind", dose.kind.as_str())?;
+    put_str(tx, &obj, "given_at", &format_time(dose.given_at))?;
+    put_str(tx, &obj, "facility", &dose.facility)?;
+    put_str(tx, &obj, "vaccinator", &dose.vaccinator)?;
+    put_opt(tx, &obj, "place", dose.place.as_deref())?;
+    put_opt(tx, &obj, "reaction_notes", dose.reaction_notes.as_deref())?;
+    put_voided(tx, &obj, dose.voided.as_ref())?;
+    put_signature(tx, &obj, dose.signature.as_ref())
+}
+
+fn update_dose(
+    tx: &mut Transaction<'_>,
+    doses: &ObjId,
+    old: &Dose,
+    new: &Dose,
+) -> Result<(), SchemaError> {
+    let path = format!("doses.{}", new.id);
+    let obj = match tx.get(doses, new.id.to_string())? {
+        Some((Value::Object(ObjType::Map), id)) => id,
+        _ => return Err(SchemaError::Missing(path)),
+    };
+    if old.vaccine != new.vaccine {
+        put_str(tx, &obj, "vaccine", &new.vaccine)?;
+    }
+    if old.lot != new.lot {
+        put_str(tx, &obj, "lot", &new.lot)?;
+    }
+    if old.dose_number != new.dose_number {
+        tx.put(&obj, "dose_number", i64::from(new.dose_number))?;
+    }
+    if old.kind != new.kind {
+        put_str(tx, &obj, "kind", new.kind.as_str())?;
+    }
+    if old.given_at != new.given_at {
+        put_str(tx, &obj, "given_at", &format_time(new.given_at))?;
+    }
+    if old.facility != new.facility {
+        put_str(tx, &obj, "facility", &new.facility)?;
+    }
+    if old.vaccinator != new.vaccinator {
+        put_str(tx, &obj, "vaccinator", &new.vaccinator)?;
+    }
+    if old.place != new.place {
+        put_opt(tx, &obj, "place", new.place.as_deref())?;
+    }
+    if old.reaction_notes != new.reaction_notes {
+        put_opt(tx, &obj, "reaction_notes", new.reaction_notes.as_deref())?;
+    }
+    if old.voided != new.voided {
+        put_voided(tx, &obj, new.voided.as_ref())?;
+    }
+    if old.signature != new.signature {
+        put_signature(tx, &obj, new.signature.as_ref())?;
+    }
+    Ok(())
+}
+
+fn put_voided(
+    tx: &mut Transaction<'_>,
+    dose: &ObjId,
+    voided: Option<&Voided>,
+) -> Result<(), SchemaError> {
+    match voided {
+        None => {
+            tx.put(dose, "voided", ScalarValue::Null)?;
+        }
+        Some(v) => {
+            let obj = tx.put_object(dose, "voided", ObjType::Map)?;
+            put_str(tx, &obj, "by", &v.by)?;
+            put_str(tx, &obj, "at", &format_time(v.at))?;
+            put_str(tx, &obj, "reason", &v.reason)?;
+        }
+    }
+    Ok(())
+}
+
+fn put_signature(
+    tx: &mut Transaction<'_>,
+    dose: &ObjId,
+    sig: Option<&DoseSignature>,
+) -> Result<(), SchemaError> {
+    match sig {
+        None => {
+            tx.put(dose, "signature", ScalarValue::Null)?;
+        }
+        Some(s) => {
+            let obj = tx.put_object(dose, "signature", ObjType::Map)?;
+            put_str(tx, &obj, "batch_id", &s.batch_id.to_string())?;
+            put_str(tx, &obj, "signer", &s.signer)?;
+            put_str(tx, &obj, "signed_at", &format_time(s.signed_at))?;
+        }
+    }
+    Ok(())
+}
+
+fn read_dose(d: &Automerge, obj: &ObjId, path: &str) -> Result<Dose, SchemaError> {
+    let p = |k: &str| format!("{path}.{k}");
+    let voided_path = || format!("{path}.voided");
+    let signature_path = || format!("{path}.signature");
+    let number = get_int(d, obj, "dose_number", path)?;
+    let kind_text = get_str(d, obj, "kind", path)?;
+    let voided = match get_opt_map(d, obj, "voided", path)? {
+        None => None,
+        Some(v) => Some(Voided {
+            by: get_str(d, &v, "by", &voided_path())?,
+            at: get_time(d, &v, "at", &voided_path())?,
+            reason: get_str(d, &v, "reason", &voided_path())?,
+        }),
+    };
+    let signature = match get_opt_map(d, obj, "signature", path)? {
+        None => None,
+        Some(s) => Some(DoseSignature {
+            batch_id: Uuid::parse_str(&get_str(d, &s, "batch_id", &signature_path())?)
+                .map_err(|e| bad(&p("signature.batch_id"), e.to_string()))?,
+            signer: get_str(d, &s, "signer", &signature_path())?,
+            signed_at: get_time(d, &s, "signed_at", &signature_path())?,
+        }),
+    };
+    Ok(Dose {
+        id: Uuid::parse_str(&get_str(d, obj, "id", path)?)
+            .map_err(|e| bad(&p("id"), e.to_string()))?,
+        vaccine: get_str(d, obj, "vaccine", path)?,
+        lot: get_str(d, obj, "lot", path)?,
+        dose_number: u8::try_from(number)
+            .map_err(|_| bad(&p("dose_number"), number.to_string()))?,
+        kind: DoseKind::parse(&kind_text).map_err(|_| bad(&p("kind"), kind_text.clone()))?,
+        given_at: get_time(d, obj, "given_at", path)?,
+        facility: get_str(d, obj, "facility", path)?,
+        vaccinator: get_str(d, obj, "vaccinator", path)?,
+        place: get_opt_str(d, obj, "place", path)?,
+        reaction_notes: get_opt_str(d, obj, "reaction_notes", path)?,
+        voided,
+        signature,
+    })
+}
+
+/// The dotted path of `key` under `parent`, built only when an error needs it.
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+fn get_value<'a>(
+    d: &'a Automerge,
+    obj: &ObjId,
+    key: &str,
+) -> Result<Option<(Value<'a>, ObjId)>, SchemaError> {
+    Ok(d.get(obj, key)?)
+}
+
+fn get_opt_str(
+    d: &Automerge,
+    obj: &ObjId,
+    key: &str,
+    parent: &str,
+) -> Result<Option<String>, SchemaError> {
+    match get_value(d, obj, key)? {
+        None => Ok(None),
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Null => Ok(None),
+            ScalarValue::Str(t) => Ok(Some(t.to_string())),
+            _ => Err(SchemaError::WrongType {
+                path: join(parent, key),
+                expected: "chuỗi",
+            }),
+        },
+        Some(_) => Err(SchemaError::WrongType {
+            path: join(parent, key),
+            expected: "chuỗi",
+        }),
+    }
+}
+
+fn get_str(d: &Automerge, obj: &ObjId, key: &str, parent: &str) -> Result<String, SchemaError> {
+    get_opt_str(d, obj, key, parent)?.ok_or_else(|| SchemaError::Missing(join(parent, key)))
+}
+
+fn get_int(d: &Automerge, obj: &ObjId, key: &str, parent: &str) -> Result<i64, SchemaError> {
+    match get_value(d, obj, key)? {
+        None => Err(SchemaError::Missing(join(parent, key))),
+        Some((Value::Scalar(s), _)) => match s.as_ref() {
+            ScalarValue::Int(i) => Ok(*i),
+            ScalarValue::Uint(u) => {
+                i64::try_from(*u).map_err(|_| bad(&join(parent, key), u.to_string()))
+            }
+            _ => Err(SchemaError::WrongType {
+                path: join(parent, key),
+                expected: "số nguyên",
+            }),
+        },
+        Some(_) => Err(SchemaError::WrongType {
+            path: join(parent, key),
+            expected: "số nguyên",
+        }),
+    }
+}
+
+fn get_opt_time(
+    d: &Automerge,
+    obj: &ObjId,
+    key: &str,
+    parent: &str,
+) -> Result<Option<OffsetDateTime>, SchemaError> {
+    get_opt_str(d, obj, key, parent)?
+        .map(|t| parse_time(&t).ok_or_else(|| bad(&join(parent, key), t)))
+        .transpose()
+}
+
+fn get_time(
+    d: &Automerge,
+    obj: &ObjId,
+    key: &str,
+    parent: &str,
+) -> Result<OffsetDateTime, SchemaError> {
+    get_opt_time(d, obj, key, parent)?.ok_or_else(|| SchemaError::Missing(join(parent, key)))
+}
+
+fn get_opt_map(
+    d: &Automerge,
+    obj: &ObjId,
+    key: &str,
+    parent: &str,
+) -> Result<Option<ObjId>, SchemaError> {
+    match get_value(d, obj, key)? {
+        None => Ok(None),
+        Some((Value::Object(ObjType::Map), id)) => Ok(Some(id)),
+        Some((Value::Scalar(s), _)) if s.is_null() => Ok(None),
+        Some(_) => Err(SchemaError::WrongType {
+            path: join(parent, key),
+            expected: "bảng (map)",
+        }),
+    }
+}
+
+fn get_map(d: &Automerge, obj: &ObjId, key: &str, parent: &str) -> Result<ObjId, SchemaError> {
+    get_opt_map(d, obj, key, parent)?.ok_or_else(|| SchemaError::Missing(join(parent, key)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::person::now;
+    use time::macros::{date, datetime};
+
+    fn actor(n: u8) -> ActorId {
+        ActorId::from([n; 16].as_slice())
+    }
+
+    fn person() -> Person {
+        Person {
+            id: Uuid::now_v7(),
+            full_name: "Nguyễn Văn An".into(),
+            gender: Gender::Male,
+            birth_date: BirthDate::Full(date!(1985 - 03 - 02)),
+            identity: Identity {
+                kind: IdentityKind::Cccd,
+                number: Some("001085012345".into()),
+            },
+            phone: Some("0912345678".into()),
+            address: Address {
+                province: Some("Hà Nội".into()),
+                commune: Some("Phường Ngọc Hà".into()),
+                detail: Some("Số 12 ngõ 34 Kim Mã".into()),
+            },
+            nationality: "VN".into(),
+            insurance_number: None,
+            managing_facility: "TYT-NGOCHA".into(),
+            created_by: "ytetramngocha".into(),
+            created_at: datetime!(2025-03-10 08:00:00 +7),
+            verification: Verification {
+                status: VerificationStatus::Unverified,
+                checked_at: None,
+            },
+            merged_into: None,
+            doses: BTreeMap::new(),
+        }
+    }
+
+    fn dose(number: u8) -> Dose {
+        Dose {
+            id: Uuid::now_v7(),
+            vaccine: "EU/1/20/1528".into(),
+            lot: "FF2588".into(),
+            dose_number: number,
+            kind: DoseKind::Primary,
+            given_at: datetime!(2025-03-10 09:15:00 +7),
+            facility: "TYT-NGOCHA".into(),
+            vaccinator: "ytetramngocha".into(),
+            place: None,
+            reaction_notes: None,
+            voided: None,
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn a_person_with_doses_round_trips_through_save_and_load() {
+        let mut p = person();
+        let mut d = dose(1);
+        d.voided = Some(Voided {
+            by: "ytetramngocha".into(),
+            at: datetime!(2025-03-10 10:00:00 +7),
+            reason: "Nhập nhầm người".into(),
+        });
+        let mut d2 = dose(2);
+        d2.signature = Some(DoseSignature {
+            batch_id: Uuid::now_v7(),
+            signer: "truongtram".into(),
+            signed_at: datetime!(2025-03-10 17:00:00 +7),
+        });
+        d2.place = Some("Điểm tiêm lưu động thôn 3".into());
+        p.doses.insert(d.id, d);
+        p.doses.insert(d2.id, d2);
+        p.verification = Verification {
+            status: VerificationStatus::Mismatched(vec![
+                VerifiedField::FullName,
+                VerifiedField::BirthDate,
+            ]),
+            checked_at: Some(datetime!(2025-03-11 07:00:00 +7)),
+        };
+        let doc =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("ytetramngocha", "register")).unwrap();
+        let loaded = PersonDoc::load(&doc.save()).unwrap();
+        assert_eq!(loaded.read().unwrap(), p);
+        assert_eq!(loaded.heads(), doc.heads());
+    }
+
+    #[test]
+    fn update_writes_only_the_fields_that_changed() {
+        let p = person();
+        let mut doc = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let heads = doc.heads();
+        let mut edited = p.clone();
+        edited.phone = Some("0987654321".into());
+        let hash = doc.update(&edited, &CommitMeta::new("a", "edit")).unwrap();
+        assert!(hash.is_some());
+        let changes = doc.changes_since(&heads);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].len(), 1, "one operation for one field");
+        assert_eq!(
+            doc.update(&edited, &CommitMeta::new("a", "edit")).unwrap(),
+            None
+        );
+        assert_eq!(
+            CommitMeta::from_change(&changes[0]).map(|m| (m.user, m.action)),
+            Some(("a".to_string(), "edit".to_string()))
+        );
+    }
+
+    #[test]
+    fn doses_cannot_be_removed_through_update() {
+        let mut p = person();
+        let d = dose(1);
+        p.doses.insert(d.id, d);
+        let mut doc = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let mut removed = p.clone();
+        removed.doses.clear();
+        assert!(doc.update(&removed, &CommitMeta::new("a", "edit")).is_err());
+    }
+
+    #[test]
+    fn concurrent_edits_of_different_fields_and_doses_merge() {
+        let p = person();
+        let base = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let mut left = PersonDoc::load_as(&base.save(), actor(2)).unwrap();
+        let mut right = PersonDoc::load_as(&base.save(), actor(3)).unwrap();
+
+        let mut l = left.read().unwrap();
+        l.phone = Some("0987654321".into());
+        let dl = dose(1);
+        l.doses.insert(dl.id, dl.clone());
+        left.update(&l, &CommitMeta::new("left", "dose")).unwrap();
+
+        let mut r = right.read().unwrap();
+        r.address.detail = Some("Thôn Đông, xã Yên Sở".into());
+        let mut dr = dose(2);
+        dr.given_at = now();
+        r.doses.insert(dr.id, dr.clone());
+        right.update(&r, &CommitMeta::new("right", "dose")).unwrap();
+
+        left.apply_changes(right.changes_since(&base.heads()))
+            .unwrap();
+        right
+            .apply_changes(left.changes_since(&base.heads()))
+            .unwrap();
+        let merged = left.read().unwrap();
+        assert_eq!(merged, right.read().unwrap());
+        assert_eq!(merged.doses.len(), 2);
+        assert!(merged.doses.contains_key(&dl.id) && merged.doses.contains_key(&dr.id));
+        assert_eq!(merged.phone.as_deref(), Some("0987654321"));
+        assert_eq!(
+            merged.address.detail.as_deref(),
+            Some("Thôn Đông, xã Yên Sở")
+        );
+        assert!(left.conflicts().unwrap().is_empty());
+    }
+
+    #[test]
+    fn concurrent_edits_of_the_same_sensitive_field_are_reported_as_conflicts() {
+        let p = person();
+        let base = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let mut left = PersonDoc::load_as(&base.save(), actor(2)).unwrap();
+        let mut right = PersonDoc::load_as(&base.save(), actor(3)).unwrap();
+        let mut l = left.read().unwrap();
+        l.full_name = "Nguyễn Văn Ân".into();
+        left.update(&l, &CommitMeta::new("left", "edit")).unwrap();
+        let mut r = right.read().unwrap();
+        r.full_name = "Nguyễn Văn Anh".into();
+        right.update(&r, &CommitMeta::new("right", "edit")).unwrap();
+        left.apply_changes(right.changes_since(&base.heads()))
+            .unwrap();
+        right
+            .apply_changes(left.changes_since(&base.heads()))
+            .unwrap();
+        assert_eq!(
+            left.read().unwrap().full_name,
+            right.read().unwrap().full_name
+        );
+        let conflicts = left.conflicts().unwrap();
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].field, "full_name");
+        let mut values = conflicts[0].values.clone();
+        values.sort();
+        assert_eq!(values, vec!["Nguyễn Văn Anh", "Nguyễn Văn Ân"]);
+    }
+
+    #[test]
+    fn a_document_missing_a_field_is_rejected_with_its_path() {
+        let p = person();
+        let mut doc = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        doc.doc
+            .transact::<_, _, automerge::AutomergeError>(|tx| tx.delete(ROOT, "full_name"))
+            .unwrap();
+        assert_eq!(
+            doc.read().unwrap_err(),
+            SchemaError::Missing("full_name".into())
+        );
+    }
+
+    #[test]
+    fn a_document_from_a_newer_schema_is_refused() {
+        let p = person();
+        let mut doc = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        doc.doc
+            .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "schema", 2))
+            .unwrap();
+        assert!(matches!(
+            doc.read(),
+            Err(SchemaError::UnsupportedVersion { found: 2, .. })
+        ));
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::person::{DoseSignature, Verification};
+    use proptest::prelude::*;
+    use time::{Date, Duration, Month};
+
+    fn text_value() -> impl Strategy<Value = String> {
+        "[a-zA-ZàáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđĐ ,./-]{1,40}"
+    }
+
+    fn dose() -> impl Strategy<Value = Dose> {
+        (
+            "[A-Z0-9-]{1,12}",
+            1u8..=10,
+            0i64..1500,
+            proptest::option::of(text_value()),
+            proptest::option::of(text_value()),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|(lot, number, day, place, notes, voided, signed)| {
+                let at = Date::from_calendar_date(2021, Month::March, 8)
+                    .unwrap()
+                    .midnight()
+                    .assume_offset(crate::VIETNAM)
+                    + Duration::days(day)
+                    + Duration::hours(8);
+                Dose {
+                    id: Uuid::now_v7(),
+                    vaccine: "EU/1/20/1528".into(),
+                    lot,
+                    dose_number: number,
+                    kind: DoseKind::Booster,
+                    given_at: at,
+                    facility: "TYT-TANNHUT".into(),
+                    vaccinator: "nv.lan".into(),
+                    place,
+                    reaction_notes: notes,
+                    voided: voided.then(|| Voided {
+                        by: "nv.lan".into(),
+                        at,
+                        reason: "Nhập nhầm".into(),
+                    }),
+                    signature: signed.then(|| DoseSignature {
+                        batch_id: Uuid::now_v7(),
+                        signer: "truongtram".into(),
+                        signed_at: at + Duration::hours(9),
+                    }),
+                }
+            })
+    }
+
+    fn person() -> impl Strategy<Value = Person> {
+        (
+            text_value(),
+            any::<bool>(),
+            1920i32..2020,
+            proptest::option::of("[A-Z][0-9]{7}"),
+            proptest::option::of("0[35789][0-9]{8}"),
+            proptest::option::of(text_value()),
+            proptest::collection::vec(dose(), 0..6),
+        )
+            .prop_map(
+                |(name, male, year, passport, phone, detail, doses)| Person {
+                    id: Uuid::now_v7(),
+                    full_name: name,
+                    gender: if male { Gender::Male } else { Gender::Female },
+                    birth_date: BirthDate::Year(year),
+                    identity: match passport {
+                        Some(n) => Identity {
+                            kind: IdentityKind::Passport,
+                            number: Some(n),
+                        },
+                        None => Identity::none(),
+                    },
+                    phone,
+                    address: Address {
+                        province: None,
+                        commune: Some("Xã Tân Nhựt".into()),
+                        detail,
+                    },
+                    nationality: "VN".into(),
+                    insurance_number: None,
+                    managing_facility: "TYT-TANNHUT".into(),
+                    created_by: "nv.lan".into(),
+                    created_at: Date::from_calendar_date(2021, Month::March, 1)
+                        .unwrap()
+                        .midnight()
+                        .assume_offset(crate::VIETNAM),
+                    verification: Verification {
+                        status: VerificationStatus::Unverified,
+                        checked_at: None,
+                    },
+                    merged_into: None,
+                    doses: doses.into_iter().map(|d| (d.id, d)).collect(),
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn any_person_round_trips_through_a_saved_document(p in person()) {
+            let doc = PersonDoc::create(ActorId::random(), &p, &CommitMeta::new("nv.lan", "register")).unwrap();
+            let loaded = PersonDoc::load(&doc.save()).unwrap();
+            prop_assert_eq!(loaded.read().unwrap(), p);
+        }
+
+        #[test]
+        fn updating_to_any_other_person_state_reads_back_exactly(a in person(), b in person()) {
+            let mut doc = PersonDoc::create(ActorId::random(), &a, &CommitMeta::new("nv.lan", "register")).unwrap();
+            // Same identity and creation, every other field and dose from `b`, `a`'s doses kept.
+            let mut target = b.clone();
+            target.id = a.id;
+            target.created_by = a.created_by.clone();
+            target.created_at = a.created_at;
+            target.doses.extend(a.doses.clone());
+            doc.update(&target, &CommitMeta::new("nv.lan", "edit")).unwrap();
+            let loaded = PersonDoc::load(&doc.save()).unwrap();
+            prop_assert_eq!(loaded.read().unwrap(), target);
+        }
+    }
+}

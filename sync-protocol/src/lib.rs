@@ -1,0 +1,21 @@
+//! What a Sổ Tiêm station and the central server must agree on: the Automerge schema of a
+//! person document with its doses, the validation rules both enforce, the canonical record hash
+//! that signatures cover, and (for sync) the wire messages. No I/O here.
+
+pub mod document;
+pub mod error;
+pub mod identity;
+pub mod person;
+pub mod record;
+pub mod text;
+pub mod vaccines;
+pub mod validate;
+
+pub use automerge;
+pub use document::{CommitMeta, FieldConflict, PersonDoc, SCHEMA_VERSION};
+pub use error::{Field, FieldError, Problem, SchemaError};
+pub use person::{
+    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
+    VIETNAM, Verification, VerificationStatus, VerifiedField, Voided,
+};
+pub use vaccines::{Catalogue, Vaccine};
