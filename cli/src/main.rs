@@ -74,9 +74,39 @@ enum Command {
     Status,
     /// Checks that the local data is whole and consistent.
     Check,
+    /// Syncs with the central server (or `sync status`).
+    Sync(SyncArgs),
     /// Demo data: synthetic (not real) people and doses for trying the software.
     #[command(subcommand)]
     Demo(DemoCommand),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    /// The server's address, e.g. https://tiemchung.soyte.example (remembered after a sync).
+    #[arg(long, env = "SOTIEM_SERVER")]
+    server: Option<String>,
+    /// The device token from the server administrator (kept in the OS credential store).
+    #[arg(long, env = "SOTIEM_DEVICE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// An extra trusted root certificate (PEM), for a server with a private CA.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Attempts before giving up while the connection keeps failing.
+    #[arg(long, default_value_t = 6)]
+    attempts: u32,
+    /// Seconds before the first retry (doubling after each failure).
+    #[arg(long, default_value_t = 1.0)]
+    retry_delay: f64,
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Last sync, pending changes, quarantined changes with their reasons.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -258,6 +288,9 @@ async fn main() -> ExitCode {
                         | StationError::InvalidInput(_)
                         | StationError::SearchNeedsTwoFields
                 )
+            ) || matches!(
+                e.downcast_ref::<station::SyncError>(),
+                Some(station::SyncError::NotConfigured)
             );
             render::error(&e, json);
             ExitCode::from(if input { 2 } else { 1 })
@@ -369,6 +402,10 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
             }
         }
         Command::Status => out.status(&station.status().await?),
+        Command::Sync(args) => match args.command {
+            Some(SyncCommand::Status) => out.sync_status(&station.sync_status().await?),
+            None => sync(station, args, out).await?,
+        },
         Command::Demo(DemoCommand::Seed { people, seed }) => {
             let mut g = sotiem_fixtures::Generator::new(*seed);
             let facility = station.facility().code.clone();
@@ -456,6 +493,48 @@ async fn person(
             out.record(&record, station.catalogue());
         }
     }
+    Ok(())
+}
+
+async fn sync(station: &Station, args: &SyncArgs, out: &render::Output) -> anyhow::Result<()> {
+    use station::key::{self, KeySource};
+    let store_id = station.store().descriptor().store_id.clone();
+    let uses_keyring = station.store().descriptor().key_source == KeySource::Keyring;
+    let server = match &args.server {
+        Some(s) => s.clone(),
+        None => station
+            .sync_status()
+            .await?
+            .server_url
+            .ok_or(station::SyncError::NotConfigured)?,
+    };
+    let token = match &args.token {
+        Some(t) => {
+            if uses_keyring && let Err(e) = key::save_secret(&store_id, "device-token", t) {
+                eprintln!("Cảnh báo: không lưu được mã thiết bị vào kho khoá: {e}");
+            }
+            t.clone()
+        }
+        None if uses_keyring => {
+            key::load_secret(&store_id, "device-token")?.ok_or(station::SyncError::NotConfigured)?
+        }
+        None => return Err(station::SyncError::NotConfigured.into()),
+    };
+    let ca = match &args.ca_cert {
+        Some(p) => Some(
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("không đọc được {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let client = station::SyncClient::new(&server, &token, ca.as_deref())?;
+    station.set_meta("sync_server_url", Some(&server)).await?;
+    let policy = station::RetryPolicy {
+        attempts: args.attempts.max(1),
+        first_delay: std::time::Duration::from_secs_f64(args.retry_delay.max(0.0)),
+        max_delay: std::time::Duration::from_secs(60),
+    };
+    let report = station.sync_with_retry(&client, &policy).await?;
+    out.sync_report(&report);
     Ok(())
 }
 

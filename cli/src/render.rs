@@ -148,6 +148,67 @@ impl Output {
         println!("Mục nhật ký: {}", s.audit_entries);
     }
 
+    pub fn sync_report(&self, r: &station::SyncReport) {
+        if self.json {
+            print_json(r);
+            return;
+        }
+        println!("Đồng bộ xong (sau {} lần thử).", r.attempts);
+        println!(
+            "  Đã gửi: {} thay đổi ({} máy chủ đã có sẵn)",
+            r.pushed, r.already_on_server
+        );
+        if r.quarantined > 0 {
+            println!(
+                "  ⚠ Bị máy chủ từ chối, giữ lại để xem xét: {} (xem `sotiem sync status`)",
+                r.quarantined
+            );
+        }
+        if r.waiting_for_dependencies > 0 {
+            println!("  Chờ gửi lần sau: {}", r.waiting_for_dependencies);
+        }
+        if r.bootstrapped > 0 {
+            println!("  Tải lần đầu: {} hồ sơ", r.bootstrapped);
+        }
+        println!(
+            "  Đã nhận: {} thay đổi, {} hồ sơ mới vào phạm vi",
+            r.pulled_changes, r.pulled_snapshots
+        );
+        println!(
+            "  Dung lượng: gửi {} byte, nhận {} byte",
+            r.bytes_sent, r.bytes_received
+        );
+    }
+
+    pub fn sync_status(&self, s: &station::SyncStatus) {
+        if self.json {
+            print_json(s);
+            return;
+        }
+        println!(
+            "Máy chủ: {}",
+            s.server_url.as_deref().unwrap_or("chưa cấu hình")
+        );
+        println!(
+            "Đồng bộ lần cuối: {}",
+            s.last_sync_at.as_deref().unwrap_or("chưa bao giờ")
+        );
+        if let Some(e) = &s.last_error {
+            println!("Lỗi lần thử gần nhất: {e}");
+        }
+        println!("Thay đổi chờ gửi: {}", s.pending_changes);
+        println!("Thay đổi bị từ chối: {}", s.quarantined.len());
+        for q in &s.quarantined {
+            println!(
+                "  {} {} — {} ({})",
+                q.quarantined_at,
+                q.full_name.as_deref().unwrap_or(&q.person_id.to_string()),
+                q.message,
+                q.reason
+            );
+        }
+    }
+
     pub fn seeded(&self, n: usize) {
         if self.json {
             print_json(&serde_json::json!({ "people": n }));

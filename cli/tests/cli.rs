@@ -616,3 +616,152 @@ fn commands_on_a_directory_without_a_station_say_how_to_create_one() {
         "nothing was created"
     );
 }
+
+mod sync {
+    use super::*;
+    use sotiem_server::admin::{self, FacilityRecord};
+    use sotiem_server::{Db, Server};
+
+    /// A central server in this test process, serving on a free loopback port.
+    async fn server(dir: &Path) -> (String, Db) {
+        let db = Db::open_sqlite(&dir.join("server.db"), None).await.unwrap();
+        admin::add_facility(
+            &db,
+            &FacilityRecord {
+                code: "TYT-TANNHUT".into(),
+                name: "Trạm Y tế xã Tân Nhựt".into(),
+                kind: "commune_station".into(),
+                province: Some("TP Hồ Chí Minh".into()),
+                commune: Some("Xã Tân Nhựt".into()),
+                parent: None,
+            },
+        )
+        .await
+        .unwrap();
+        let server = Server::start(db.clone()).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(server.serve(listener, std::future::pending()));
+        (url, db)
+    }
+
+    async fn run(cli: &Cli, args: Vec<String>) -> Output {
+        let cli_data = cli.data.clone();
+        let key = cli.key.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_sotiem"))
+                .arg("--data")
+                .arg(cli_data)
+                .args(args)
+                .env("SOTIEM_DB_KEY", key)
+                .env("SOTIEM_USER", "nv.lan")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_stations_sync_through_the_server_from_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, db) = server(dir.path()).await;
+        let t1 = admin::add_device(&db, "TYT-TANNHUT", "Laptop 1")
+            .await
+            .unwrap()
+            .token;
+        let t2 = admin::add_device(&db, "TYT-TANNHUT", "Laptop 2")
+            .await
+            .unwrap()
+            .token;
+        let (a, b) = tokio::task::spawn_blocking(|| (Cli::new(), Cli::new()))
+            .await
+            .unwrap();
+
+        let not_configured = run(&a, strings(&["sync"])).await;
+        assert_eq!(not_configured.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&not_configured.stderr).contains("sotiem sync --server"));
+
+        let id = tokio::task::spawn_blocking({
+            let a_data = a.data.clone();
+            let key = a.key.clone();
+            move || {
+                let cli = Cli {
+                    data: a_data,
+                    key,
+                    _dir: tempfile::tempdir().unwrap(),
+                };
+                let id = add_an(&cli);
+                cli.ok(&[
+                    "dose",
+                    "add",
+                    "--person",
+                    &id,
+                    "--vaccine",
+                    "pfizer",
+                    "--lot",
+                    "FF2588",
+                ]);
+                id
+            }
+        })
+        .await
+        .unwrap();
+        let out = run(&a, strings(&["sync", "--server", &url, "--token", &t1])).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Đã gửi: 2 thay đổi"));
+        let status = run(&a, strings(&["--json", "sync", "status"])).await;
+        let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+        assert_eq!(status["pending_changes"], 0);
+        assert_eq!(status["server_url"], url.as_str());
+        assert!(status["last_sync_at"].is_string());
+
+        let wrong = run(
+            &b,
+            strings(&[
+                "sync",
+                "--server",
+                &url,
+                "--token",
+                "stk_sai",
+                "--attempts",
+                "1",
+            ]),
+        )
+        .await;
+        assert_eq!(wrong.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&wrong.stderr).contains("mã thiết bị không đúng"));
+        let out = run(
+            &b,
+            strings(&["--json", "sync", "--server", &url, "--token", &t2]),
+        )
+        .await;
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["bootstrapped"], 1);
+        let found = run(
+            &b,
+            strings(&[
+                "--json",
+                "person",
+                "find",
+                "--name",
+                "nguyen van an",
+                "--phone",
+                "0912345678",
+            ]),
+        )
+        .await;
+        let found: Value = serde_json::from_slice(&found.stdout).unwrap();
+        assert_eq!(found[0]["id"], id.as_str());
+        assert_eq!(found[0]["active_doses"], 1);
+        db.close().await;
+    }
+}

@@ -85,11 +85,13 @@ async fn main() {
             p.phone.clone().unwrap_or_default(),
         ));
         if batch.len() == 1000 {
-            station.import_documents(&batch).await.expect("import");
-            batch.clear();
+            station
+                .import_documents(std::mem::take(&mut batch))
+                .await
+                .expect("import");
         }
     }
-    station.import_documents(&batch).await.expect("import");
+    station.import_documents(batch).await.expect("import");
     let built = started.elapsed();
     let status = station.status().await.expect("status");
     station.close().await;

@@ -50,11 +50,6 @@ impl DbKey {
         hex::encode(self.0)
     }
 
-    /// The value of SQLCipher's `PRAGMA key` for this raw key (no passphrase derivation).
-    pub(crate) fn pragma_value(&self) -> String {
-        format!("\"x'{}'\"", self.to_hex())
-    }
-
     /// The key from `SOTIEM_DB_KEY`, if it is set.
     pub fn from_env() -> Result<Option<DbKey>> {
         match std::env::var(KEY_ENV) {
@@ -65,10 +60,7 @@ impl DbKey {
 
     /// Stores the key in the OS credential store under the store's id.
     pub fn save_to_keyring(&self, store_id: &str) -> Result<()> {
-        let entry = keyring_entry(store_id)?;
-        entry
-            .set_password(&self.to_hex())
-            .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))?;
+        save_secret(store_id, "db-key", &self.to_hex())?;
         // Read it back: some stores accept a write they cannot serve later.
         match DbKey::load_from_keyring(store_id) {
             Ok(k) if &k == self => Ok(()),
@@ -81,10 +73,9 @@ impl DbKey {
 
     /// Reads the key of a store from the OS credential store.
     pub fn load_from_keyring(store_id: &str) -> Result<DbKey> {
-        let entry = keyring_entry(store_id)?;
-        let hex = entry
-            .get_password()
-            .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))?;
+        let hex = load_secret(store_id, "db-key")?.ok_or_else(|| {
+            StationError::KeyUnavailable(keyring_message(&keyring::Error::NoEntry))
+        })?;
         DbKey::from_hex(&hex).map_err(|_| {
             StationError::KeyUnavailable("khoá trong kho khoá của hệ điều hành bị hỏng".into())
         })
@@ -92,9 +83,31 @@ impl DbKey {
 
     /// Removes a store's key from the OS credential store.
     pub fn delete_from_keyring(store_id: &str) -> Result<()> {
-        keyring_entry(store_id)?
-            .delete_credential()
-            .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))
+        delete_secret(store_id, "db-key")
+    }
+}
+
+/// Keeps a secret of a store (`name`: db-key, device-token, …) in the OS credential store.
+pub fn save_secret(store_id: &str, name: &str, value: &str) -> Result<()> {
+    keyring_entry(store_id, name)?
+        .set_password(value)
+        .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))
+}
+
+/// Reads a secret of a store from the OS credential store; `None` when there is none.
+pub fn load_secret(store_id: &str, name: &str) -> Result<Option<String>> {
+    match keyring_entry(store_id, name)?.get_password() {
+        Ok(v) => Ok(Some(v)),
+        Err(keyring::Error::NoEntry) => Ok(None),
+        Err(e) => Err(StationError::KeyUnavailable(keyring_message(&e))),
+    }
+}
+
+/// Removes a secret of a store from the OS credential store.
+pub fn delete_secret(store_id: &str, name: &str) -> Result<()> {
+    match keyring_entry(store_id, name)?.delete_credential() {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(StationError::KeyUnavailable(keyring_message(&e))),
     }
 }
 
@@ -102,8 +115,8 @@ fn bad_env() -> StationError {
     StationError::KeyUnavailable(format!("{KEY_ENV} phải gồm đúng 64 chữ số thập lục phân"))
 }
 
-fn keyring_entry(store_id: &str) -> Result<keyring::Entry> {
-    keyring::Entry::new(KEYRING_SERVICE, &format!("db-key/{store_id}"))
+fn keyring_entry(store_id: &str, name: &str) -> Result<keyring::Entry> {
+    keyring::Entry::new(KEYRING_SERVICE, &format!("{name}/{store_id}"))
         .map_err(|e| StationError::KeyUnavailable(keyring_message(&e)))
 }
 

@@ -8,6 +8,7 @@ pub mod facility;
 pub mod key;
 pub mod service;
 pub mod store;
+pub mod sync;
 
 pub use error::{Result, StationError};
 pub use facility::{Facility, FacilityKind};
@@ -17,4 +18,5 @@ pub use service::{
     SearchQuery, Station, StationStatus, Warning,
 };
 pub use store::Store;
+pub use sync::{RetryPolicy, SyncClient, SyncError, SyncReport, SyncStatus};
 pub use sync_protocol;

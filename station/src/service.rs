@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Row, SqliteConnection};
 use std::collections::BTreeMap;
 use std::path::Path;
+use sync_protocol::columns::{DoseColumns, PersonColumns};
 use sync_protocol::identity::{self, normalize_identity, normalize_phone};
 use sync_protocol::person::{format_time, now, parse_time};
 use sync_protocol::validate::{self, MAX_NOTES, MAX_TEXT};
@@ -135,46 +136,6 @@ pub struct OutboxEntry {
     pub change_hash: Vec<u8>,
     pub person_id: Uuid,
     pub change: Vec<u8>,
-}
-
-/// The materialised columns of a person row (everything but the document itself).
-#[derive(PartialEq, Eq)]
-struct PersonColumns<'a> {
-    full_name: &'a str,
-    name_key: String,
-    gender: &'static str,
-    birth_date: String,
-    birth_year: i32,
-    id_kind: &'static str,
-    id_number: Option<&'a str>,
-    phone: Option<&'a str>,
-    province: Option<&'a str>,
-    commune: Option<&'a str>,
-    nationality: &'a str,
-    managing_facility: &'a str,
-    verification: &'static str,
-    merged_into: Option<String>,
-}
-
-impl<'a> PersonColumns<'a> {
-    fn of(p: &'a Person) -> Self {
-        PersonColumns {
-            full_name: &p.full_name,
-            name_key: text::fold(&p.full_name),
-            gender: p.gender.as_str(),
-            birth_date: p.birth_date.to_string(),
-            birth_year: p.birth_date.year(),
-            id_kind: p.identity.kind.as_str(),
-            id_number: p.identity.number.as_deref(),
-            phone: p.phone.as_deref(),
-            province: p.address.province.as_deref(),
-            commune: p.address.commune.as_deref(),
-            nationality: &p.nationality,
-            managing_facility: &p.managing_facility,
-            verification: p.verification.status.as_str(),
-            merged_into: p.merged_into.map(|u| u.to_string()),
-        }
-    }
 }
 
 /// Counts that tell how a station stands.
@@ -514,22 +475,68 @@ impl Station {
         Ok(people.len())
     }
 
-    /// Stores documents received whole from the server (a new device's first sync), without
-    /// outbox entries. Each batch of up to 1,000 is one transaction.
-    pub async fn import_documents(&self, docs: &[PersonDoc]) -> Result<usize> {
-        for chunk in docs.chunks(1000) {
-            let mut tx = self.store.begin_write().await?;
-            for doc in chunk {
-                let person = doc.read().map_err(|source| StationError::Corrupt {
-                    id: "?".into(),
-                    source,
-                })?;
-                self.persist(&mut tx, doc, None, &person, Vec::new(), None)
-                    .await?;
-            }
-            tx.commit().await?;
+    /// Stores documents received whole from elsewhere (as a first sync does), merged into any
+    /// copy this station already has, without outbox entries.
+    pub async fn import_documents(&self, docs: Vec<PersonDoc>) -> Result<usize> {
+        let n = docs.len();
+        let mut batch: BTreeMap<Uuid, crate::sync::RemoteBatch> = BTreeMap::new();
+        for doc in docs {
+            let person = doc.read().map_err(|source| StationError::Corrupt {
+                id: "?".into(),
+                source,
+            })?;
+            batch.entry(person.id).or_default().snapshots.push(doc);
         }
-        Ok(docs.len())
+        self.apply_remote_batch(batch, &[]).await?;
+        Ok(n)
+    }
+
+    /// This device's Automerge actor.
+    pub(crate) fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// Writes a document received from elsewhere (no outbox entry, no audit entry: it is
+    /// audited where it was made).
+    pub(crate) async fn persist_remote(
+        &self,
+        conn: &mut SqliteConnection,
+        doc: &PersonDoc,
+        before: Option<&Person>,
+        after: &Person,
+    ) -> Result<()> {
+        self.persist(conn, doc, before, after, Vec::new(), None)
+            .await
+    }
+
+    /// Writes a document rebuilt after the server refused some of this device's changes.
+    pub(crate) async fn persist_reset(
+        &self,
+        conn: &mut SqliteConnection,
+        doc: &PersonDoc,
+        before: Option<&Person>,
+        after: &Person,
+    ) -> Result<()> {
+        let meta = CommitMeta::new("sync", "reset_after_rejection");
+        self.persist(conn, doc, before, after, Vec::new(), Some(&meta))
+            .await
+    }
+
+    /// Removes a person this station holds only through refused changes (kept in quarantine).
+    pub(crate) async fn remove_local_person(
+        &self,
+        conn: &mut SqliteConnection,
+        id: Uuid,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM doses WHERE person_id = ?")
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM persons WHERE id = ?")
+            .bind(id.to_string())
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
     }
 
     /// Changes a person's details; only the fields given are touched.
@@ -1095,6 +1102,7 @@ impl Station {
             if before.and_then(|b| b.doses.get(&d.id)) == Some(d) {
                 continue;
             }
+            let c = DoseColumns::of(d);
             sqlx::query(
                 "INSERT INTO doses (id, person_id, vaccine, lot, dose_number, kind, given_at, facility,
                     vaccinator, voided, signed_batch)
@@ -1104,17 +1112,17 @@ impl Station {
                     facility = excluded.facility, vaccinator = excluded.vaccinator,
                     voided = excluded.voided, signed_batch = excluded.signed_batch",
             )
-            .bind(d.id.to_string())
+            .bind(c.id)
             .bind(&id)
-            .bind(&d.vaccine)
-            .bind(&d.lot)
-            .bind(i64::from(d.dose_number))
-            .bind(d.kind.as_str())
-            .bind(format_time(d.given_at))
-            .bind(&d.facility)
-            .bind(&d.vaccinator)
-            .bind(d.voided.is_some())
-            .bind(d.signature.as_ref().map(|s| s.batch_id.to_string()))
+            .bind(c.vaccine)
+            .bind(c.lot)
+            .bind(c.dose_number)
+            .bind(c.kind)
+            .bind(c.given_at)
+            .bind(c.facility)
+            .bind(c.vaccinator)
+            .bind(c.voided)
+            .bind(c.signed_batch)
             .execute(&mut *conn)
             .await?;
         }

@@ -6,12 +6,8 @@
 use crate::error::{Result, StationError};
 use crate::key::{DbKey, KeySource};
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::{Mutex, Once};
-use std::time::Duration;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "station.db";
@@ -158,82 +154,17 @@ impl Store {
 }
 
 async fn connect(dir: &Path, key: &DbKey, create: bool) -> Result<SqlitePool> {
-    let path = dir.join(DB_FILE);
-    let options = SqliteConnectOptions::from_str("sqlite://")?
-        .filename(&path)
-        .create_if_missing(create)
-        .pragma("key", key.pragma_value())
-        .journal_mode(SqliteJournalMode::Wal)
-        // A recorded dose must survive a power cut: fsync on every commit.
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        // Sorts and temporary indexes stay in memory, never in plaintext temp files.
-        .pragma("temp_store", "MEMORY");
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await
-        .map_err(map_open_error)?;
-    // SQLCipher only notices a wrong key when a page is first read.
-    sqlx::query("SELECT count(*) FROM sqlite_master")
-        .execute(&pool)
-        .await
-        .map_err(map_open_error)?;
-    close_at_exit(&pool);
-    Ok(pool)
-}
-
-/// Pools not yet closed, closed at process exit.
-static OPEN_POOLS: Mutex<Vec<SqlitePool>> = Mutex::new(Vec::new());
-static EXIT_HOOK: Once = Once::new();
-
-/// SQLCipher frees its private heap in an `atexit` handler. sqlx runs each SQLite connection
-/// on a worker thread and closes it asynchronously after the pool is dropped, so a process that
-/// exits soon after dropping a pool (a CLI command, a test binary, the app window closing)
-/// crashes in that handler with a double free. We keep every pool until it is closed and close
-/// the rest in our own `atexit` handler, registered after SQLCipher's so it runs before it.
-fn close_at_exit(pool: &SqlitePool) {
-    if let Ok(mut pools) = OPEN_POOLS.lock() {
-        pools.retain(|p| !p.is_closed());
-        pools.push(pool.clone());
-    }
-    EXIT_HOOK.call_once(|| {
-        // SAFETY: registering a plain `extern "C" fn()` with the C runtime; it takes no
-        // arguments and touches only Rust statics.
-        unsafe {
-            libc::atexit(close_open_pools);
-        }
-    });
-}
-
-extern "C" fn close_open_pools() {
-    let pools = match OPEN_POOLS.lock() {
-        Ok(mut p) => std::mem::take(&mut *p),
-        Err(_) => return,
+    let config = sotiem_sqlite::PoolConfig {
+        key_hex: Some(key.to_hex()),
+        create,
+        max_connections: 4,
     };
-    if pools.iter().all(SqlitePool::is_closed) {
-        return;
-    }
-    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        rt.block_on(async {
-            for pool in pools {
-                let _ = tokio::time::timeout(Duration::from_secs(5), pool.close()).await;
-            }
-        });
-    }
-}
-
-fn map_open_error(e: sqlx::Error) -> StationError {
-    if let sqlx::Error::Database(db) = &e
-        && (db.code().as_deref() == Some("26") || db.message().contains("file is not a database"))
-    {
-        return StationError::WrongKey;
-    }
-    StationError::Database(e)
+    sotiem_sqlite::open(&dir.join(DB_FILE), &config)
+        .await
+        .map_err(|e| match e {
+            sotiem_sqlite::OpenError::WrongKey => StationError::WrongKey,
+            sotiem_sqlite::OpenError::Sqlx(e) => StationError::Database(e),
+        })
 }
 
 fn write_descriptor(path: &Path, d: &StoreDescriptor) -> Result<()> {

@@ -189,6 +189,31 @@ impl PersonDoc {
         Ok(())
     }
 
+    /// Whether the document holds the change with this hash (a change whose dependencies are
+    /// missing is queued by Automerge, not held).
+    pub fn has_change(&self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_by_hash(hash).is_some()
+    }
+
+    /// The saved form without Automerge's own compression, for sending in pages that are
+    /// compressed as a whole.
+    pub fn save_nocompress(&self) -> Vec<u8> {
+        self.doc.save_nocompress()
+    }
+
+    /// The document as it was at `heads`.
+    pub fn fork_at(&self, heads: &[ChangeHash]) -> Result<PersonDoc, SchemaError> {
+        Ok(PersonDoc {
+            doc: self.doc.fork_at(heads)?,
+        })
+    }
+
+    /// Merges another copy of the same document into this one.
+    pub fn merge(&mut self, other: &mut PersonDoc) -> Result<(), SchemaError> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
     /// The hashes of changes this document depends on but does not have.
     pub fn missing_deps(&self) -> Vec<ChangeHash> {
         self.doc.get_missing_deps(&[])
@@ -341,6 +366,26 @@ impl PersonDoc {
             }
         }
         Ok(tx.commit_with(meta.options()).0)
+    }
+
+    /// Keys whose concurrent values mean the document was forged or built wrongly rather than
+    /// edited concurrently: two `doses` maps would hide one set of doses, two `id`s would mix two
+    /// people. Returns the paths of such keys.
+    pub fn structural_conflicts(&self) -> Result<Vec<String>, SchemaError> {
+        let mut out = Vec::new();
+        for key in ["schema", "id", "doses", "created_by", "created_at"] {
+            if self.doc.get_all(ROOT, key)?.len() > 1 {
+                out.push(key.to_string());
+            }
+        }
+        if let Some((Value::Object(ObjType::Map), doses)) = self.doc.get(ROOT, "doses")? {
+            for dose in self.doc.keys(&doses) {
+                if self.doc.get_all(&doses, dose.as_str())?.len() > 1 {
+                    out.push(format!("doses.{dose}"));
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Sensitive fields that hold concurrent values after a merge.

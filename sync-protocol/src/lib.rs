@@ -2,6 +2,7 @@
 //! person document with its doses, the validation rules both enforce, the canonical record hash
 //! that signatures cover, and (for sync) the wire messages. No I/O here.
 
+pub mod columns;
 pub mod document;
 pub mod error;
 pub mod identity;
@@ -10,6 +11,7 @@ pub mod record;
 pub mod text;
 pub mod vaccines;
 pub mod validate;
+pub mod wire;
 
 pub use automerge;
 pub use document::{CommitMeta, FieldConflict, PersonDoc, SCHEMA_VERSION};

@@ -450,6 +450,58 @@ impl Person {
     }
 }
 
+impl Person {
+    /// Replays on `self` what changed between `prev` and `next` (two versions of the same
+    /// person): the fields that differ take `next`'s value, new doses are added and changed dose
+    /// fields carried over. Used to re-apply a device's edit on top of the server's version after
+    /// an earlier edit of the device was refused.
+    pub fn replay(&self, prev: &Person, next: &Person) -> Person {
+        let mut out = self.clone();
+        macro_rules! carry {
+            ($($f:ident),*) => { $( if prev.$f != next.$f { out.$f = next.$f.clone(); } )* };
+        }
+        carry!(
+            full_name,
+            gender,
+            birth_date,
+            identity,
+            phone,
+            address,
+            nationality,
+            insurance_number,
+            managing_facility,
+            verification,
+            merged_into
+        );
+        for (id, d) in &next.doses {
+            match (prev.doses.get(id), out.doses.get_mut(id)) {
+                (None, _) | (_, None) => {
+                    out.doses.entry(*id).or_insert_with(|| d.clone());
+                }
+                (Some(p), Some(o)) => {
+                    macro_rules! carry_dose {
+                        ($($f:ident),*) => { $( if p.$f != d.$f { o.$f = d.$f.clone(); } )* };
+                    }
+                    carry_dose!(
+                        vaccine,
+                        lot,
+                        dose_number,
+                        kind,
+                        given_at,
+                        facility,
+                        vaccinator,
+                        place,
+                        reaction_notes,
+                        voided,
+                        signature
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Formats a time at +07:00 as RFC 3339 with whole seconds, the stored form of every time.
 pub fn format_time(t: OffsetDateTime) -> String {
     let t = t.to_offset(VIETNAM).replace_nanosecond(0).unwrap_or(t);

@@ -35,6 +35,30 @@ pub fn fold(text: &str) -> String {
     out
 }
 
+/// The key that matches names of administrative units however they are written:
+/// "TP. Hồ Chí Minh", "Thành phố Hồ Chí Minh" and "ho chi minh" all give "ho chi minh";
+/// "Xã Tân Nhựt" and "tan nhut" give "tan nhut".
+pub fn admin_unit_key(name: &str) -> String {
+    let folded = fold(&name.replace('.', " "));
+    let prefixes = [
+        "thanh pho ",
+        "tp ",
+        "tinh ",
+        "xa ",
+        "phuong ",
+        "thi tran ",
+        "dac khu ",
+    ];
+    let mut key = folded.as_str();
+    for p in prefixes {
+        if let Some(rest) = key.strip_prefix(p) {
+            key = rest;
+            break;
+        }
+    }
+    key.trim().to_string()
+}
+
 /// Keeps only the digits of a string (ID numbers and phones are often typed with separators).
 pub fn digits_only(text: &str) -> String {
     text.chars().filter(char::is_ascii_digit).collect()
@@ -56,6 +80,16 @@ mod tests {
     fn fold_treats_decomposed_input_like_composed() {
         let decomposed: String = "Phạm Ngọc Ý".nfd().collect();
         assert_eq!(fold(&decomposed), fold("Phạm Ngọc Ý"));
+    }
+
+    #[test]
+    fn administrative_unit_names_match_however_they_are_written() {
+        assert_eq!(admin_unit_key("TP. Hồ Chí Minh"), "ho chi minh");
+        assert_eq!(admin_unit_key("Thành phố Hồ Chí Minh"), "ho chi minh");
+        assert_eq!(admin_unit_key("Hồ Chí Minh"), "ho chi minh");
+        assert_eq!(admin_unit_key("Xã Tân Nhựt"), "tan nhut");
+        assert_eq!(admin_unit_key("phường Ngọc Hà"), "ngoc ha");
+        assert_ne!(admin_unit_key("Xã Tân Nhựt"), admin_unit_key("Xã Tân Túc"));
     }
 
     #[test]

@@ -1,0 +1,895 @@
+//! Accepting pushed changes. One writer task owns the sequence: it takes every push waiting in
+//! its queue as one group, validates each person's changes against the current document (in
+//! parallel across people), and commits the whole group in one transaction. Sequence numbers
+//! are therefore assigned and committed in order, so a pull never skips a change that commits
+//! late, on SQLite and PostgreSQL alike; and one fsync serves many devices.
+
+use crate::admin;
+use crate::db::Db;
+use crate::scope::Facilities;
+use crate::with_db;
+use automerge::{Change, ChangeHash};
+use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use sync_protocol::columns::{DoseColumns, PersonColumns};
+use sync_protocol::person::{format_time, now};
+use sync_protocol::wire::{MAX_CHANGE_BYTES, PushResult, PushedChange, RejectReason};
+use sync_protocol::{CommitMeta, Person, PersonDoc, validate};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// The device a push comes from.
+#[derive(Debug, Clone)]
+pub struct DeviceCtx {
+    pub id: String,
+    pub facility: String,
+}
+
+/// Why a push could not be processed at all (the device should retry later).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("lỗi cơ sở dữ liệu của máy chủ: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("máy chủ đang dừng")]
+    Stopped,
+}
+
+struct Job {
+    device: DeviceCtx,
+    changes: Vec<PushedChange>,
+    reply: oneshot::Sender<Result<Vec<PushResult>, IngestError>>,
+}
+
+/// The handle handlers push through.
+#[derive(Clone)]
+pub struct Ingest {
+    tx: mpsc::Sender<Job>,
+    high_water: Arc<AtomicU64>,
+}
+
+/// Most changes taken into one group (one transaction).
+const GROUP_CHANGES: usize = 4000;
+
+impl Ingest {
+    /// Starts the writer task on `db`.
+    pub async fn start(db: Db) -> Result<Ingest, sqlx::Error> {
+        let last: Option<i64> = with_db!(&db, pool => {
+            sqlx::query_scalar("SELECT max(seq) FROM changes").fetch_one(pool).await?
+        });
+        let last = u64::try_from(last.unwrap_or(0)).unwrap_or(0);
+        let high_water = Arc::new(AtomicU64::new(last));
+        let (tx, rx) = mpsc::channel(1024);
+        let writer = Writer {
+            db,
+            next_seq: last + 1,
+            high_water: high_water.clone(),
+            facilities: Arc::new(Facilities::default()),
+            facilities_loaded: None,
+        };
+        tokio::spawn(writer.run(rx));
+        Ok(Ingest { tx, high_water })
+    }
+
+    /// Validates and stores a device's changes; one result per change, in order.
+    pub async fn push(
+        &self,
+        device: DeviceCtx,
+        changes: Vec<PushedChange>,
+    ) -> Result<Vec<PushResult>, IngestError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job {
+                device,
+                changes,
+                reply,
+            })
+            .await
+            .map_err(|_| IngestError::Stopped)?;
+        rx.await.map_err(|_| IngestError::Stopped)?
+    }
+
+    /// The highest sequence number committed so far.
+    pub fn high_water(&self) -> u64 {
+        self.high_water.load(Ordering::Acquire)
+    }
+}
+
+struct Writer {
+    db: Db,
+    next_seq: u64,
+    high_water: Arc<AtomicU64>,
+    facilities: Arc<Facilities>,
+    facilities_loaded: Option<Instant>,
+}
+
+/// One pushed change on its way through a group.
+struct Entry {
+    job: usize,
+    person_id: Uuid,
+    device: String,
+    owner: String,
+    change: Option<Change>,
+    result: Option<PushResult>,
+}
+
+/// What the validation of one person's incoming changes decided.
+struct PersonOutcome {
+    person_id: Uuid,
+    verdicts: Vec<(usize, PushResult)>,
+    /// Accepted entries in causal order.
+    accepted: Vec<usize>,
+    /// The document after the accepted changes, with the person before and after.
+    result: Option<(PersonDoc, Option<Person>, Person)>,
+    /// The sequence number of the last accepted change, once assigned.
+    last_seq: u64,
+}
+
+fn rejected(reason: RejectReason, message: impl Into<String>) -> PushResult {
+    PushResult::Rejected {
+        reason,
+        message: message.into(),
+    }
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        while let Some(first) = rx.recv().await {
+            let mut count = first.changes.len();
+            let mut jobs = vec![first];
+            while count < GROUP_CHANGES {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        count += job.changes.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            match self.process(&jobs).await {
+                Ok(mut results) => {
+                    for (job, result) in jobs.into_iter().zip(results.drain(..)) {
+                        let _ = job.reply.send(Ok(result));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("ingest group failed: {e}");
+                    // Nothing of the group was committed; start again from what is stored.
+                    if let Ok(last) = self.stored_high_water().await {
+                        self.next_seq = last + 1;
+                    }
+                    let message = e.to_string();
+                    for job in jobs {
+                        let _ = job
+                            .reply
+                            .send(Err(IngestError::Db(sqlx::Error::Protocol(message.clone()))));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn stored_high_water(&self) -> Result<u64, sqlx::Error> {
+        let last: Option<i64> = with_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT max(seq) FROM changes").fetch_one(pool).await?
+        });
+        Ok(u64::try_from(last.unwrap_or(0)).unwrap_or(0))
+    }
+
+    /// Facilities change rarely (an administrator adds one); re-read them every few seconds.
+    async fn facilities(&mut self) -> Result<Arc<Facilities>, sqlx::Error> {
+        let stale = self
+            .facilities_loaded
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
+        if stale {
+            self.facilities = Arc::new(Facilities::new(admin::facilities(&self.db).await?));
+            self.facilities_loaded = Some(Instant::now());
+        }
+        Ok(self.facilities.clone())
+    }
+
+    async fn process(&mut self, jobs: &[Job]) -> Result<Vec<Vec<PushResult>>, sqlx::Error> {
+        let facilities = self.facilities().await?;
+        let mut entries = Vec::new();
+        for (j, job) in jobs.iter().enumerate() {
+            let owner = facilities.owner(&job.device.facility);
+            for c in &job.changes {
+                let mut e = Entry {
+                    job: j,
+                    person_id: c.person_id,
+                    device: job.device.id.clone(),
+                    owner: owner.clone(),
+                    change: None,
+                    result: None,
+                };
+                if c.bytes.len() > MAX_CHANGE_BYTES {
+                    e.result = Some(rejected(
+                        RejectReason::Oversized,
+                        format!(
+                            "thay đổi dài {} byte, quá giới hạn {MAX_CHANGE_BYTES} byte",
+                            c.bytes.len()
+                        ),
+                    ));
+                } else {
+                    match Change::from_bytes(c.bytes.clone()) {
+                        Ok(change) => e.change = Some(change),
+                        Err(err) => {
+                            e.result = Some(rejected(
+                                RejectReason::Malformed,
+                                format!("thay đổi không đọc được: {err}"),
+                            ))
+                        }
+                    }
+                }
+                entries.push(e);
+            }
+        }
+
+        // The same change twice in this group, or already stored: acknowledged, not stored again.
+        let mut seen = HashSet::new();
+        for e in entries.iter_mut() {
+            if let (None, Some(c)) = (&e.result, &e.change)
+                && !seen.insert(c.hash())
+            {
+                e.result = Some(PushResult::Duplicate);
+            }
+        }
+        let pending_hashes: Vec<Vec<u8>> = pending(&entries).map(|e| hash_of(e).to_vec()).collect();
+        let known = self.known_hashes(&pending_hashes).await?;
+        for e in entries.iter_mut() {
+            if e.result.is_none() && known.contains(hash_of(e).as_slice()) {
+                e.result = Some(PushResult::Duplicate);
+            }
+        }
+
+        // An actor belongs to the device that first pushed it: no device writes as another.
+        let actors: Vec<Vec<u8>> = pending(&entries)
+            .filter_map(|e| e.change.as_ref().map(|c| c.actor_id().to_bytes().to_vec()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut actor_owner = self.actor_owners(&actors).await?;
+        let mut new_actors: BTreeMap<Vec<u8>, String> = BTreeMap::new();
+        for e in entries.iter_mut().filter(|e| e.result.is_none()) {
+            let Some(c) = &e.change else { continue };
+            let actor = c.actor_id().to_bytes().to_vec();
+            match actor_owner.get(&actor) {
+                Some(device) if device != &e.device => {
+                    e.result = Some(rejected(
+                        RejectReason::ForeignActor,
+                        "thay đổi mang mã tác giả của một thiết bị khác",
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    actor_owner.insert(actor.clone(), e.device.clone());
+                    new_actors.insert(actor, e.device.clone());
+                }
+            }
+        }
+
+        // Validate each person's changes against their current document.
+        let mut by_person: BTreeMap<Uuid, Vec<usize>> = BTreeMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            if e.result.is_none() {
+                by_person.entry(e.person_id).or_default().push(i);
+            }
+        }
+        let person_ids: Vec<Uuid> = by_person.keys().copied().collect();
+        let docs = self.load_docs(&person_ids).await?;
+        let scopes = self.load_scopes(&person_ids).await?;
+        let today = now().date();
+        let mut work = Vec::new();
+        for (person_id, idxs) in by_person {
+            let incoming: Vec<Incoming> = idxs
+                .iter()
+                .filter_map(|&i| {
+                    let e = &entries[i];
+                    e.change.clone().map(|change| Incoming {
+                        entry: i,
+                        change,
+                        owner: e.owner.clone(),
+                    })
+                })
+                .collect();
+            work.push(PersonWork {
+                person_id,
+                existing: docs.get(&person_id).cloned(),
+                scope: scopes.get(&person_id).cloned().unwrap_or_default(),
+                incoming,
+            });
+        }
+        let facilities_for_work = facilities.clone();
+        let outcomes =
+            tokio::task::spawn_blocking(move || validate_all(work, &facilities_for_work, today))
+                .await
+                .map_err(|e| sqlx::Error::Protocol(format!("validation task failed: {e}")))?;
+        for o in &outcomes {
+            for (i, verdict) in &o.verdicts {
+                entries[*i].result = Some(verdict.clone());
+            }
+        }
+
+        // Store the accepted changes, documents, scope and feed in one transaction.
+        let mut seq = self.next_seq;
+        let received_at = format_time(now());
+        let mut change_rows = Vec::new();
+        let mut feed_rows = Vec::new();
+        let mut scope_rows = Vec::new();
+        let mut used_actors = HashSet::new();
+        let mut outcomes = outcomes;
+        for o in outcomes.iter_mut() {
+            let Some((_, _, after)) = &o.result else {
+                continue;
+            };
+            let mut seqs = Vec::new();
+            for &i in &o.accepted {
+                let e = &entries[i];
+                let Some(c) = &e.change else { continue };
+                used_actors.insert(c.actor_id().to_bytes().to_vec());
+                change_rows.push(ChangeRow {
+                    seq,
+                    hash: c.hash().0.to_vec(),
+                    person_id: o.person_id.to_string(),
+                    device: e.device.clone(),
+                    author: CommitMeta::from_change(c).map(|m| m.user),
+                    bytes: c.raw_bytes().to_vec(),
+                });
+                seqs.push(seq);
+                entries[i].result = Some(PushResult::Accepted { seq });
+                seq += 1;
+            }
+            let persisted = scopes.get(&o.person_id).cloned().unwrap_or_default();
+            let first = seqs.first().copied().unwrap_or(seq);
+            for f in persisted
+                .iter()
+                .cloned()
+                .chain(facilities.scope_of(after))
+                .collect::<BTreeSet<_>>()
+            {
+                if persisted.contains(&f) {
+                    for &s in &seqs {
+                        feed_rows.push((f.clone(), s, o.person_id.to_string(), false));
+                    }
+                } else {
+                    scope_rows.push((f.clone(), o.person_id.to_string(), first));
+                    feed_rows.push((f, first, o.person_id.to_string(), true));
+                }
+            }
+            o.last_seq = seqs.last().copied().unwrap_or(0);
+        }
+        let rejections = entries
+            .iter()
+            .filter_map(|e| match &e.result {
+                Some(PushResult::Rejected { reason, message }) => Some(RejectionRow {
+                    device: e.device.clone(),
+                    person_id: e.person_id.to_string(),
+                    hash: e.change.as_ref().map(|c| c.hash().0.to_vec()),
+                    reason: reason.code(),
+                    message: message.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        let actors = new_actors
+            .into_iter()
+            .filter(|(a, _)| used_actors.contains(a))
+            .collect();
+        let group = GroupWrite {
+            outcomes: &outcomes,
+            changes: change_rows,
+            feed: feed_rows,
+            scope: scope_rows,
+            actors,
+            rejections,
+            received_at,
+        };
+        self.write(&group).await?;
+        if seq > self.next_seq {
+            self.high_water.store(seq - 1, Ordering::Release);
+        }
+        self.next_seq = seq;
+
+        let mut results: Vec<Vec<PushResult>> = jobs
+            .iter()
+            .map(|j| Vec::with_capacity(j.changes.len()))
+            .collect();
+        for e in entries {
+            results[e.job].push(e.result.unwrap_or(PushResult::MissingDependencies));
+        }
+        Ok(results)
+    }
+
+    async fn write(&self, g: &GroupWrite<'_>) -> Result<(), sqlx::Error> {
+        let received_at = g.received_at.as_str();
+        with_db!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in g.changes.chunks(500) {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO changes (seq, hash, person_id, device_id, author, bytes, received_at) ",
+                );
+                q.push_values(chunk, |mut b, c| {
+                    b.push_bind(c.seq as i64)
+                        .push_bind(c.hash.clone())
+                        .push_bind(c.person_id.clone())
+                        .push_bind(c.device.clone())
+                        .push_bind(c.author.clone())
+                        .push_bind(c.bytes.clone())
+                        .push_bind(received_at.to_string());
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in g.feed.chunks(1000) {
+                let mut q = sqlx::QueryBuilder::new("INSERT INTO feed (facility, seq, person_id, snapshot) ");
+                q.push_values(chunk, |mut b, (f, s, p, snap)| {
+                    b.push_bind(f.clone()).push_bind(*s as i64).push_bind(p.clone()).push_bind(*snap);
+                });
+                q.build().execute(&mut *tx).await?;
+            }
+            for chunk in g.scope.chunks(1000) {
+                let mut q = sqlx::QueryBuilder::new("INSERT INTO person_scope (facility, person_id, since_seq) ");
+                q.push_values(chunk, |mut b, (f, p, s)| {
+                    b.push_bind(f.clone()).push_bind(p.clone()).push_bind(*s as i64);
+                });
+                q.push(" ON CONFLICT (facility, person_id) DO NOTHING");
+                q.build().execute(&mut *tx).await?;
+            }
+            for (actor, device) in &g.actors {
+                sqlx::query("INSERT INTO actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING")
+                    .bind(actor)
+                    .bind(device)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for o in g.outcomes {
+                let Some((doc, before, after)) = &o.result else { continue };
+                let c = PersonColumns::of(after);
+                sqlx::query(
+                    "INSERT INTO documents (person_id, doc, last_seq, full_name, name_key, gender, birth_date,
+                        birth_year, id_kind, id_number, phone, province, commune, nationality,
+                        managing_facility, verification, merged_into, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                     ON CONFLICT (person_id) DO UPDATE SET doc = excluded.doc, last_seq = excluded.last_seq,
+                        full_name = excluded.full_name, name_key = excluded.name_key, gender = excluded.gender,
+                        birth_date = excluded.birth_date, birth_year = excluded.birth_year,
+                        id_kind = excluded.id_kind, id_number = excluded.id_number, phone = excluded.phone,
+                        province = excluded.province, commune = excluded.commune,
+                        nationality = excluded.nationality, managing_facility = excluded.managing_facility,
+                        verification = excluded.verification, merged_into = excluded.merged_into,
+                        updated_at = excluded.updated_at",
+                )
+                .bind(o.person_id.to_string())
+                .bind(doc.save())
+                .bind(o.last_seq as i64)
+                .bind(c.full_name)
+                .bind(c.name_key)
+                .bind(c.gender)
+                .bind(c.birth_date)
+                .bind(c.birth_year)
+                .bind(c.id_kind)
+                .bind(c.id_number)
+                .bind(c.phone)
+                .bind(c.province)
+                .bind(c.commune)
+                .bind(c.nationality)
+                .bind(c.managing_facility)
+                .bind(c.verification)
+                .bind(c.merged_into)
+                .bind(received_at)
+                .execute(&mut *tx)
+                .await?;
+                for d in after.doses.values() {
+                    if before.as_ref().and_then(|b| b.doses.get(&d.id)) == Some(d) {
+                        continue;
+                    }
+                    let c = DoseColumns::of(d);
+                    sqlx::query(
+                        "INSERT INTO doses (id, person_id, vaccine, lot, dose_number, kind, given_at, facility,
+                            vaccinator, voided, signed_batch)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                         ON CONFLICT (id) DO UPDATE SET vaccine = excluded.vaccine, lot = excluded.lot,
+                            dose_number = excluded.dose_number, kind = excluded.kind,
+                            given_at = excluded.given_at, facility = excluded.facility,
+                            vaccinator = excluded.vaccinator, voided = excluded.voided,
+                            signed_batch = excluded.signed_batch",
+                    )
+                    .bind(c.id)
+                    .bind(o.person_id.to_string())
+                    .bind(c.vaccine)
+                    .bind(c.lot)
+                    .bind(c.dose_number)
+                    .bind(c.kind)
+                    .bind(c.given_at)
+                    .bind(c.facility)
+                    .bind(c.vaccinator)
+                    .bind(c.voided)
+                    .bind(c.signed_batch)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            for r in &g.rejections {
+                sqlx::query(
+                    "INSERT INTO rejections (device_id, person_id, hash, reason, message, at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&r.device)
+                .bind(&r.person_id)
+                .bind(&r.hash)
+                .bind(r.reason)
+                .bind(&r.message)
+                .bind(received_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        })
+    }
+
+    async fn known_hashes(&self, hashes: &[Vec<u8>]) -> Result<HashSet<Vec<u8>>, sqlx::Error> {
+        let mut out = HashSet::new();
+        for chunk in hashes.chunks(500) {
+            let rows: Vec<Vec<u8>> = with_db!(&self.db, pool => {
+                let mut q = sqlx::QueryBuilder::new("SELECT hash FROM changes WHERE hash IN (");
+                let mut list = q.separated(", ");
+                for h in chunk {
+                    list.push_bind(h.clone());
+                }
+                q.push(")");
+                q.build_query_scalar().fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    async fn actor_owners(
+        &self,
+        actors: &[Vec<u8>],
+    ) -> Result<HashMap<Vec<u8>, String>, sqlx::Error> {
+        let mut out = HashMap::new();
+        for chunk in actors.chunks(500) {
+            let rows: Vec<(Vec<u8>, String)> = with_db!(&self.db, pool => {
+                let mut q = sqlx::QueryBuilder::new("SELECT actor, device_id FROM actors WHERE actor IN (");
+                let mut list = q.separated(", ");
+                for a in chunk {
+                    list.push_bind(a.clone());
+                }
+                q.push(")");
+                q.build().fetch_all(pool).await?.iter().map(|r| (r.get("actor"), r.get("device_id"))).collect()
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    async fn load_docs(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<u8>>, sqlx::Error> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, Vec<u8>)> = with_db!(&self.db, pool => {
+                let mut q = sqlx::QueryBuilder::new("SELECT person_id, doc FROM documents WHERE person_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                q.push(")");
+                q.build().fetch_all(pool).await?.iter().map(|r| (r.get("person_id"), r.get("doc"))).collect()
+            });
+            for (id, doc) in rows {
+                if let Ok(id) = Uuid::parse_str(&id) {
+                    out.insert(id, doc);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn load_scopes(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, BTreeSet<String>>, sqlx::Error> {
+        let mut out: HashMap<Uuid, BTreeSet<String>> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, String)> = with_db!(&self.db, pool => {
+                let mut q = sqlx::QueryBuilder::new("SELECT person_id, facility FROM person_scope WHERE person_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                q.push(")");
+                q.build().fetch_all(pool).await?.iter().map(|r| (r.get("person_id"), r.get("facility"))).collect()
+            });
+            for (id, facility) in rows {
+                if let Ok(id) = Uuid::parse_str(&id) {
+                    out.entry(id).or_default().insert(facility);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Everything one group writes, in one transaction.
+struct GroupWrite<'a> {
+    outcomes: &'a [PersonOutcome],
+    changes: Vec<ChangeRow>,
+    /// (facility, seq, person, snapshot)
+    feed: Vec<(String, u64, String, bool)>,
+    /// (facility, person, since_seq)
+    scope: Vec<(String, String, u64)>,
+    /// (actor, device)
+    actors: Vec<(Vec<u8>, String)>,
+    rejections: Vec<RejectionRow>,
+    received_at: String,
+}
+
+struct RejectionRow {
+    device: String,
+    person_id: String,
+    hash: Option<Vec<u8>>,
+    reason: &'static str,
+    message: String,
+}
+
+struct ChangeRow {
+    seq: u64,
+    hash: Vec<u8>,
+    person_id: String,
+    device: String,
+    author: Option<String>,
+    bytes: Vec<u8>,
+}
+
+fn pending(entries: &[Entry]) -> impl Iterator<Item = &Entry> {
+    entries
+        .iter()
+        .filter(|e| e.result.is_none() && e.change.is_some())
+}
+
+fn hash_of(e: &Entry) -> [u8; 32] {
+    e.change.as_ref().map(|c| c.hash().0).unwrap_or([0; 32])
+}
+
+struct Incoming {
+    entry: usize,
+    change: Change,
+    owner: String,
+}
+
+struct PersonWork {
+    person_id: Uuid,
+    existing: Option<Vec<u8>>,
+    scope: BTreeSet<String>,
+    incoming: Vec<Incoming>,
+}
+
+/// Validates every person's work, spread over the machine's cores.
+fn validate_all(
+    work: Vec<PersonWork>,
+    facilities: &Facilities,
+    today: time::Date,
+) -> Vec<PersonOutcome> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(work.len().max(1));
+    if threads <= 1 {
+        return work
+            .into_iter()
+            .map(|w| validate_person(w, facilities, today))
+            .collect();
+    }
+    let chunk = work.len().div_ceil(threads);
+    let mut parts: Vec<Vec<PersonWork>> = Vec::new();
+    let mut it = work.into_iter();
+    loop {
+        let part: Vec<PersonWork> = it.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                s.spawn(move || {
+                    part.into_iter()
+                        .map(|w| validate_person(w, facilities, today))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Checks a candidate document: its shape, its rules, frozen signed doses and the device's scope.
+fn check(
+    doc: &PersonDoc,
+    person_id: Uuid,
+    before: Option<&Person>,
+    persisted_scope: &BTreeSet<String>,
+    owner: &str,
+    facilities: &Facilities,
+    today: time::Date,
+) -> Result<Person, PushResult> {
+    let structural = doc
+        .structural_conflicts()
+        .map_err(|e| rejected(RejectReason::Malformed, e.to_string()))?;
+    if !structural.is_empty() {
+        return Err(rejected(
+            RejectReason::Malformed,
+            format!(
+                "thay đổi tạo giá trị trùng ở {}: không thuộc tài liệu này",
+                structural.join(", ")
+            ),
+        ));
+    }
+    let after = doc
+        .read()
+        .map_err(|e| rejected(RejectReason::Invalid, format!("tài liệu không hợp lệ: {e}")))?;
+    if after.id != person_id {
+        return Err(rejected(
+            RejectReason::Malformed,
+            format!("thay đổi không thuộc tài liệu của người {person_id}"),
+        ));
+    }
+    validate::check_person(&after, today)
+        .map_err(|e| rejected(RejectReason::Invalid, format!("dữ liệu không hợp lệ: {e}")))?;
+    if let Some(b) = before {
+        validate::check_signed_doses_frozen(b, &after).map_err(|_| {
+            rejected(
+                RejectReason::FrozenSignedDose,
+                "thay đổi sửa một mũi tiêm đã ký số; muốn sửa phải huỷ mũi đó và nhập lại",
+            )
+        })?;
+    }
+    let in_scope = persisted_scope.contains(owner)
+        || facilities.scope_of(&after).contains(owner)
+        || before.is_some_and(|b| facilities.scope_of(b).contains(owner));
+    if !in_scope {
+        return Err(rejected(
+            RejectReason::OutOfScope,
+            format!("người này không thuộc phạm vi quản lý của cơ sở {owner}"),
+        ));
+    }
+    Ok(after)
+}
+
+fn validate_person(w: PersonWork, facilities: &Facilities, today: time::Date) -> PersonOutcome {
+    let mut outcome = PersonOutcome {
+        person_id: w.person_id,
+        verdicts: Vec::new(),
+        accepted: Vec::new(),
+        result: None,
+        last_seq: 0,
+    };
+    let base = match w.existing.as_deref().map(PersonDoc::load) {
+        Some(Ok(d)) => d,
+        Some(Err(_)) | None => match PersonDoc::from_changes(Vec::new()) {
+            Ok(d) => d,
+            Err(_) => return outcome,
+        },
+    };
+    let before = w.existing.as_ref().and_then(|_| base.read().ok());
+    let base_heads = base.heads();
+
+    // Fast path: everything applies and the result is valid for every pushing device.
+    let mut trial = base.clone();
+    if trial
+        .apply_changes(w.incoming.iter().map(|i| i.change.clone()).collect())
+        .is_ok()
+        && w.incoming
+            .iter()
+            .all(|i| trial.has_change(&i.change.hash()))
+    {
+        let owners: BTreeSet<&str> = w.incoming.iter().map(|i| i.owner.as_str()).collect();
+        let mut after = None;
+        let mut ok = true;
+        for owner in owners {
+            match check(
+                &trial,
+                w.person_id,
+                before.as_ref(),
+                &w.scope,
+                owner,
+                facilities,
+                today,
+            ) {
+                Ok(p) => after = Some(p),
+                Err(_) => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if let (true, Some(after)) = (ok, after) {
+            let by_hash: HashMap<ChangeHash, usize> = w
+                .incoming
+                .iter()
+                .map(|i| (i.change.hash(), i.entry))
+                .collect();
+            outcome.accepted = trial
+                .changes_since(&base_heads)
+                .iter()
+                .filter_map(|c| by_hash.get(&c.hash()).copied())
+                .collect();
+            outcome.result = Some((trial, before, after));
+            return outcome;
+        }
+    }
+
+    // Slow path: one change at a time, each on top of those accepted so far.
+    let mut doc = base;
+    let mut current = before.clone();
+    let mut rejected_hashes: HashSet<ChangeHash> = HashSet::new();
+    let mut waiting: Vec<&Incoming> = w.incoming.iter().collect();
+    loop {
+        let mut progress = false;
+        let mut still = Vec::new();
+        for inc in waiting {
+            let deps = inc.change.deps();
+            if deps.iter().any(|d| rejected_hashes.contains(d)) {
+                rejected_hashes.insert(inc.change.hash());
+                outcome.verdicts.push((
+                    inc.entry,
+                    rejected(
+                        RejectReason::DependsOnRejected,
+                        "thay đổi dựa trên một thay đổi đã bị từ chối",
+                    ),
+                ));
+                progress = true;
+                continue;
+            }
+            if !deps.iter().all(|d| doc.has_change(d)) {
+                still.push(inc);
+                continue;
+            }
+            let mut candidate = doc.clone();
+            let verdict = match candidate.apply_changes(vec![inc.change.clone()]) {
+                Err(e) => Err(rejected(
+                    RejectReason::Malformed,
+                    format!("thay đổi không áp dụng được: {e}"),
+                )),
+                Ok(()) => check(
+                    &candidate,
+                    w.person_id,
+                    current.as_ref(),
+                    &w.scope,
+                    &inc.owner,
+                    facilities,
+                    today,
+                ),
+            };
+            match verdict {
+                Ok(p) => {
+                    doc = candidate;
+                    current = Some(p);
+                    outcome.accepted.push(inc.entry);
+                }
+                Err(r) => {
+                    rejected_hashes.insert(inc.change.hash());
+                    outcome.verdicts.push((inc.entry, r));
+                }
+            }
+            progress = true;
+        }
+        waiting = still;
+        if !progress || waiting.is_empty() {
+            break;
+        }
+    }
+    for inc in waiting {
+        outcome
+            .verdicts
+            .push((inc.entry, PushResult::MissingDependencies));
+    }
+    if let (false, Some(after)) = (outcome.accepted.is_empty(), current) {
+        outcome.result = Some((doc, before, after));
+    }
+    outcome
+}

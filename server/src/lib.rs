@@ -1,0 +1,62 @@
+//! The Sổ Tiêm central server: stores every accepted change with a sequence number, keeps the
+//! compacted document and materialised columns of each person, validates every push, and serves
+//! each device the people in its facility's scope (DESIGN.md §5, §7).
+
+pub mod admin;
+pub mod api;
+pub mod db;
+pub mod ingest;
+pub mod scope;
+
+pub use api::{AppState, router};
+pub use db::Db;
+pub use ingest::Ingest;
+
+/// A server ready to serve: its database, ingest writer and router.
+pub struct Server {
+    pub state: AppState,
+}
+
+impl Server {
+    /// Opens storage and starts the ingest writer.
+    pub async fn start(db: Db) -> anyhow::Result<Server> {
+        let server_id = admin::server_id(&db).await?;
+        let ingest = Ingest::start(db.clone()).await?;
+        Ok(Server {
+            state: AppState::new(db, ingest, server_id),
+        })
+    }
+
+    /// The HTTP router.
+    pub fn router(&self) -> axum::Router {
+        router(self.state.clone())
+    }
+
+    /// Serves plain HTTP on `listener` until the future `shutdown` completes.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serves HTTPS on `listener` with a PEM certificate chain and key.
+    pub async fn serve_tls(
+        self,
+        listener: std::net::TcpListener,
+        cert_pem: &std::path::Path,
+        key_pem: &std::path::Path,
+    ) -> anyhow::Result<()> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config =
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert_pem, key_pem).await?;
+        listener.set_nonblocking(true)?;
+        axum_server::from_tcp_rustls(listener, config)?
+            .serve(self.router().into_make_service())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! `sotiem-server` as an administrator runs it: facilities, devices, serving.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn server(db: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_administrator_sets_up_facilities_and_devices_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("huyen.db");
+    let out = server(
+        &db,
+        &[
+            "facility",
+            "add",
+            "--code",
+            "TYT-TANNHUT",
+            "--name",
+            "Trạm Y tế xã Tân Nhựt",
+            "--province",
+            "TP Hồ Chí Minh",
+            "--commune",
+            "Xã Tân Nhựt",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = server(
+        &db,
+        &[
+            "facility",
+            "add",
+            "--code",
+            "LD-1",
+            "--name",
+            "Đội lưu động 1",
+            "--kind",
+            "mobile_team",
+            "--parent",
+            "KHONG-CO",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("không có cơ sở mã KHONG-CO"));
+    let out = server(&db, &["facility", "add", "--code", "X", "--name", "Sai mã"]);
+    assert!(!out.status.success(), "a one-letter code is refused");
+
+    let out = server(
+        &db,
+        &[
+            "--json",
+            "device",
+            "add",
+            "--facility",
+            "TYT-TANNHUT",
+            "--name",
+            "Laptop trạm",
+        ],
+    );
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = added["token"].as_str().unwrap().to_string();
+    let id = added["device"]["id"].as_str().unwrap().to_string();
+    assert!(token.starts_with("stk_") && token.len() > 60);
+    let listed = String::from_utf8(server(&db, &["device", "list"]).stdout).unwrap();
+    assert!(
+        listed.contains(&id) && listed.contains("đang dùng") && !listed.contains(&token),
+        "{listed}"
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let info = Command::new("curl")
+        .args([
+            "-sf",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            &format!("{url}/api/v1/info"),
+        ])
+        .output()
+        .unwrap();
+    let info: Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["facility"], "TYT-TANNHUT");
+    assert_eq!(info["protocol_max"], 1);
+    let out = server(&db, &["device", "revoke", &id]);
+    assert!(out.status.success());
+    let revoked = Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            &format!("Authorization: Bearer {token}"),
+            &format!("{url}/api/v1/info"),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&revoked.stdout).contains("device_revoked"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

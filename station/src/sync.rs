@@ -1,0 +1,907 @@
+//! The sync client (DESIGN.md §5): push the outbox, bootstrap a new device from snapshots, pull
+//! to the cursor. Every step is idempotent and commits its progress (acknowledgements, cursor)
+//! as it goes, so a connection that drops anywhere loses nothing and repeats nothing; the next
+//! attempt carries on. A change the server refuses is kept in quarantine with the reason, and
+//! the person's document is reset to the server's state plus this device's other changes.
+
+use crate::error::StationError;
+use crate::service::{OutboxEntry, Station};
+use automerge::{Change, ChangeHash};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use sync_protocol::PersonDoc;
+use sync_protocol::person::{format_time, now};
+use sync_protocol::wire::{
+    self, BootstrapRequest, BootstrapResponse, DocumentRequest, DocumentResponse, ErrorBody,
+    PullRequest, PullResponse, PulledItem, PushRequest, PushResponse, PushResult, PushedChange,
+    ServerInfo,
+};
+use uuid::Uuid;
+
+/// Why a sync attempt stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The network failed (no route, timeout, connection cut): try again later.
+    #[error("mất kết nối với máy chủ ({0}); dữ liệu vẫn an toàn trên máy, sẽ đồng bộ lại sau")]
+    Network(String),
+    /// The server answered with an error.
+    #[error("máy chủ từ chối ({code}): {message}")]
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error(
+        "phần mềm trên máy này quá cũ để đồng bộ: máy chủ cần giao thức {server_min}–{server_max}, máy này dùng {ours}. Hãy cập nhật Sổ Tiêm; dữ liệu trên máy vẫn còn nguyên"
+    )]
+    ProtocolTooOld {
+        ours: u16,
+        server_min: u16,
+        server_max: u16,
+    },
+    #[error(
+        "thiết bị được đăng ký cho cơ sở {server} nhưng dữ liệu trên máy là của cơ sở {local}: kiểm tra lại mã thiết bị"
+    )]
+    FacilityMismatch { server: String, local: String },
+    #[error(
+        "chưa có địa chỉ máy chủ hoặc mã thiết bị: chạy `sotiem sync --server URL --token MÃ` lần đầu"
+    )]
+    NotConfigured,
+    #[error("câu trả lời của máy chủ không đọc được: {0}")]
+    BadResponse(String),
+    #[error(transparent)]
+    Station(#[from] StationError),
+}
+
+impl SyncError {
+    /// Whether trying again later can succeed without anyone doing anything.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            SyncError::Network(_) | SyncError::BadResponse(_) => true,
+            SyncError::Server { status, .. } => *status >= 500 || *status == 408 || *status == 429,
+            SyncError::Station(StationError::Database(_)) => true,
+            _ => false,
+        }
+    }
+
+    /// A stable machine name.
+    pub fn code(&self) -> &str {
+        match self {
+            SyncError::Network(_) => "network",
+            SyncError::Server { code, .. } => code,
+            SyncError::ProtocolTooOld { .. } => "protocol_too_old",
+            SyncError::FacilityMismatch { .. } => "facility_mismatch",
+            SyncError::NotConfigured => "not_configured",
+            SyncError::BadResponse(_) => "bad_response",
+            SyncError::Station(e) => e.code(),
+        }
+    }
+}
+
+type SyncResult<T> = std::result::Result<T, SyncError>;
+
+/// An HTTP client for one server, authenticated as one device.
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    bytes_sent: AtomicU64,
+    bytes_received: AtomicU64,
+}
+
+impl SyncClient {
+    /// A client for `base_url` (http or https) with the device token; `extra_root_pem` adds a
+    /// trusted root certificate (a province's own CA) to the system's.
+    pub fn new(
+        base_url: &str,
+        token: &str,
+        extra_root_pem: Option<&[u8]>,
+    ) -> SyncResult<SyncClient> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("sotiem/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = extra_root_pem {
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| SyncError::BadResponse(format!("chứng thư CA: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| SyncError::Network(e.to_string()))?;
+        Ok(SyncClient {
+            http,
+            base: base_url.trim_end_matches('/').to_string(),
+            token: token.trim().to_string(),
+            bytes_sent: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+        })
+    }
+
+    /// Bytes of request and response bodies so far.
+    pub fn traffic(&self) -> (u64, u64) {
+        (
+            self.bytes_sent.load(Ordering::Relaxed),
+            self.bytes_received.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The server's info and who this device is to it.
+    pub async fn info(&self) -> SyncResult<ServerInfo> {
+        let response = self
+            .http
+            .get(format!("{}/api/v1/info", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(network)?;
+        self.bytes_received
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        if !status.is_success() {
+            return Err(server_error(status.as_u16(), &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| SyncError::BadResponse(e.to_string()))
+    }
+
+    /// Sends one wire message to `/api/v1/{path}` and decodes the answer.
+    pub async fn call<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        request: &Q,
+    ) -> SyncResult<R> {
+        let body = wire::encode(request);
+        self.bytes_sent
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        let response = self
+            .http
+            .post(format!("{}/api/v1/{path}", self.base))
+            .bearer_auth(&self.token)
+            .header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(network)?;
+        self.bytes_received
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if !status.is_success() {
+            return Err(server_error(status.as_u16(), &bytes));
+        }
+        wire::decode(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))
+    }
+}
+
+fn network(e: reqwest::Error) -> SyncError {
+    SyncError::Network(e.to_string())
+}
+
+fn server_error(status: u16, body: &[u8]) -> SyncError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(b) if b.error.code == "protocol_too_old" => SyncError::ProtocolTooOld {
+            ours: wire::PROTOCOL_VERSION,
+            server_min: wire::PROTOCOL_VERSION + 1,
+            server_max: wire::PROTOCOL_VERSION + 1,
+        },
+        Ok(b) => SyncError::Server {
+            status,
+            code: b.error.code,
+            message: b.error.message,
+        },
+        Err(_) => SyncError::Server {
+            status,
+            code: format!("http_{status}"),
+            message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
+        },
+    }
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    pub pushed: u64,
+    pub already_on_server: u64,
+    pub quarantined: u64,
+    pub waiting_for_dependencies: u64,
+    pub bootstrapped: u64,
+    pub pulled_changes: u64,
+    pub pulled_snapshots: u64,
+    pub repaired: u64,
+    pub cursor: u64,
+    pub attempts: u32,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+}
+
+/// A change the server refused, kept on the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedChange {
+    pub change_hash: String,
+    pub person_id: Uuid,
+    pub full_name: Option<String>,
+    pub reason: String,
+    pub message: String,
+    pub quarantined_at: String,
+}
+
+/// How sync stands, for the status bar and `sotiem sync status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    pub server_url: Option<String>,
+    pub last_sync_at: Option<String>,
+    pub last_error: Option<String>,
+    pub pending_changes: i64,
+    pub cursor: Option<u64>,
+    pub quarantined: Vec<QuarantinedChange>,
+}
+
+/// How hard to try.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 6,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+const PUSH_BATCH_CHANGES: usize = 500;
+const PUSH_BATCH_BYTES: usize = 512 * 1024;
+const PULL_MAX_BYTES: u32 = 1024 * 1024;
+const BOOTSTRAP_MAX_BYTES: u32 = 2 * 1024 * 1024;
+/// People written per transaction while applying a page, so recording never waits long.
+const APPLY_CHUNK: usize = 200;
+
+/// One person's share of a pulled page.
+#[derive(Default)]
+pub(crate) struct RemoteBatch {
+    pub(crate) changes: Vec<Change>,
+    pub(crate) snapshots: Vec<PersonDoc>,
+}
+
+impl Station {
+    /// Syncs, retrying with growing delays after a network failure; each attempt resumes where
+    /// the previous one stopped.
+    pub async fn sync_with_retry(
+        &self,
+        client: &SyncClient,
+        policy: &RetryPolicy,
+    ) -> SyncResult<SyncReport> {
+        let mut delay = policy.first_delay;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.sync(client).await {
+                Ok(mut report) => {
+                    report.attempts = attempt;
+                    return Ok(report);
+                }
+                Err(e) if e.is_retryable() && attempt < policy.attempts => {
+                    tracing::warn!("sync attempt {attempt} failed: {e}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(policy.max_delay);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One sync: check the server, push, bootstrap if this device never synced, pull.
+    pub async fn sync(&self, client: &SyncClient) -> SyncResult<SyncReport> {
+        let (sent0, received0) = client.traffic();
+        let result = self.sync_inner(client).await;
+        let (sent1, received1) = client.traffic();
+        match result {
+            Ok(mut report) => {
+                report.bytes_sent = sent1 - sent0;
+                report.bytes_received = received1 - received0;
+                self.set_meta("last_sync_at", Some(&format_time(now())))
+                    .await?;
+                self.set_meta("last_sync_error", None).await?;
+                Ok(report)
+            }
+            Err(e) => {
+                let _ = self.set_meta("last_sync_error", Some(&e.to_string())).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn sync_inner(&self, client: &SyncClient) -> SyncResult<SyncReport> {
+        let info = client.info().await?;
+        if info.protocol_min > wire::PROTOCOL_VERSION {
+            return Err(SyncError::ProtocolTooOld {
+                ours: wire::PROTOCOL_VERSION,
+                server_min: info.protocol_min,
+                server_max: info.protocol_max,
+            });
+        }
+        if let Some(f) = &info.facility
+            && f != &self.facility().code
+        {
+            return Err(SyncError::FacilityMismatch {
+                server: f.clone(),
+                local: self.facility().code.clone(),
+            });
+        }
+        // Pointed at another server: what we know of the old one's sequence means nothing there.
+        if self.meta_value("sync_server_id").await?.as_deref() != Some(info.server_id.as_str()) {
+            self.set_meta("sync_cursor", None).await?;
+            self.set_meta("bootstrap_after", None).await?;
+            self.set_meta("bootstrap_high_water", None).await?;
+            self.set_meta("sync_server_id", Some(&info.server_id))
+                .await?;
+        }
+        let mut report = SyncReport::default();
+        // A refusal can replay later edits as new changes: push those in the same sync.
+        for _ in 0..3 {
+            if !self.push_outbox(client, &mut report).await? {
+                break;
+            }
+        }
+        if self.meta_value("sync_cursor").await?.is_none() {
+            self.bootstrap(client, &mut report).await?;
+        }
+        self.pull(client, &mut report).await?;
+        report.cursor = self.cursor().await?.unwrap_or(0);
+        Ok(report)
+    }
+
+    async fn cursor(&self) -> SyncResult<Option<u64>> {
+        Ok(self
+            .meta_value("sync_cursor")
+            .await?
+            .and_then(|c| c.parse().ok()))
+    }
+
+    /// Pushes the whole outbox; returns whether a refusal reset any person's copy.
+    async fn push_outbox(&self, client: &SyncClient, report: &mut SyncReport) -> SyncResult<bool> {
+        let entries = self.outbox(i64::MAX).await?;
+        let mut rejected: BTreeMap<Uuid, Vec<(OutboxEntry, String, String)>> = BTreeMap::new();
+        let mut waiting = Vec::new();
+        let mut start = 0;
+        while start < entries.len() {
+            let mut end = start;
+            let mut size = 0;
+            while end < entries.len()
+                && end - start < PUSH_BATCH_CHANGES
+                && (size < PUSH_BATCH_BYTES || end == start)
+            {
+                size += entries[end].change.len();
+                end += 1;
+            }
+            let batch = &entries[start..end];
+            let request = PushRequest {
+                changes: batch
+                    .iter()
+                    .map(|e| PushedChange {
+                        person_id: e.person_id,
+                        bytes: e.change.clone(),
+                    })
+                    .collect(),
+            };
+            let response: PushResponse = client.call("sync/push", &request).await?;
+            if response.results.len() != batch.len() {
+                return Err(SyncError::BadResponse(
+                    "số kết quả khác số thay đổi đã gửi".into(),
+                ));
+            }
+            let mut acked = Vec::new();
+            for (entry, result) in batch.iter().zip(response.results) {
+                match result {
+                    PushResult::Accepted { .. } => {
+                        report.pushed += 1;
+                        acked.push(entry.change_hash.clone());
+                    }
+                    PushResult::Duplicate => {
+                        report.already_on_server += 1;
+                        acked.push(entry.change_hash.clone());
+                    }
+                    // Built on a refused change: replayed when the copy is reset, not refused itself.
+                    PushResult::Rejected {
+                        reason: wire::RejectReason::DependsOnRejected,
+                        ..
+                    } => {
+                        rejected.entry(entry.person_id).or_default();
+                    }
+                    PushResult::Rejected { reason, message } => {
+                        rejected.entry(entry.person_id).or_default().push((
+                            entry.clone(),
+                            reason.code().to_string(),
+                            message,
+                        ));
+                    }
+                    PushResult::MissingDependencies => waiting.push(entry.clone()),
+                }
+            }
+            self.acknowledge(&acked).await?;
+            start = end;
+        }
+        // A change waiting for a dependency that was refused earlier is replayed the same way.
+        let quarantined = self.quarantined_hashes().await?;
+        for entry in waiting {
+            let depends_on_rejected = Change::from_bytes(entry.change.clone())
+                .map(|c| {
+                    c.deps()
+                        .iter()
+                        .any(|d| quarantined.contains(d.0.as_slice()))
+                })
+                .unwrap_or(true);
+            if depends_on_rejected {
+                rejected.entry(entry.person_id).or_default();
+            } else {
+                report.waiting_for_dependencies += 1;
+            }
+        }
+        let reset = !rejected.is_empty();
+        for (person, items) in rejected {
+            report.quarantined += self.quarantine_and_reset(client, person, items).await?;
+        }
+        Ok(reset)
+    }
+
+    async fn quarantined_hashes(&self) -> SyncResult<HashSet<Vec<u8>>> {
+        let rows: Vec<Vec<u8>> = sqlx::query_scalar("SELECT change_hash FROM quarantine")
+            .fetch_all(self.store().pool())
+            .await
+            .map_err(StationError::from)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Keeps refused changes in quarantine and rebuilds the person's document from the server's
+    /// copy plus this device's remaining changes. Returns how many changes were quarantined.
+    async fn quarantine_and_reset(
+        &self,
+        client: &SyncClient,
+        person_id: Uuid,
+        refused: Vec<(OutboxEntry, String, String)>,
+    ) -> SyncResult<u64> {
+        let server: DocumentResponse = client
+            .call("sync/document", &DocumentRequest { person_id })
+            .await?;
+        let at = format_time(now());
+        let mut tx = self.store().begin_write().await?;
+        let mut count = 0;
+        let mut refused_hashes: HashSet<Vec<u8>> = HashSet::new();
+        for (entry, reason, message) in &refused {
+            quarantine_one(&mut tx, entry, reason, message, &at).await?;
+            refused_hashes.insert(entry.change_hash.clone());
+            count += 1;
+        }
+        let remaining: Vec<(Vec<u8>, Vec<u8>)> =
+            sqlx::query("SELECT change_hash, change FROM outbox WHERE person_id = ? ORDER BY seq")
+                .bind(person_id.to_string())
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(StationError::from)?
+                .iter()
+                .map(|r| (r.get("change_hash"), r.get("change")))
+                .collect();
+        let corrupt = |source| StationError::Corrupt {
+            id: person_id.to_string(),
+            source,
+        };
+        let local_bytes: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT doc FROM persons WHERE id = ?")
+                .bind(person_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(StationError::from)?;
+        let local = local_bytes
+            .as_deref()
+            .map(PersonDoc::load)
+            .transpose()
+            .map_err(corrupt)?;
+        let before = local.as_ref().and_then(|d| d.read().ok());
+        let mut doc = match &server.doc {
+            Some(bytes) => PersonDoc::load_as(bytes, self.actor().clone()).map_err(corrupt)?,
+            None => PersonDoc::from_changes(Vec::new()).map_err(corrupt)?,
+        };
+        let today = now().date();
+        for (hash, bytes) in &remaining {
+            let Ok(change) = Change::from_bytes(bytes.clone()) else {
+                continue;
+            };
+            let _ = doc.apply_changes(vec![change.clone()]);
+            if ChangeHash::try_from(hash.as_slice()).is_ok_and(|h| doc.has_change(&h)) {
+                continue;
+            }
+            // It builds on a refused change: replay what it did on top of the server's version.
+            let entry = OutboxEntry {
+                seq: 0,
+                change_hash: hash.clone(),
+                person_id,
+                change: bytes.clone(),
+            };
+            match self.replay_change(local.as_ref(), &change, &mut doc, today) {
+                Some(new_change) => {
+                    sqlx::query("DELETE FROM outbox WHERE change_hash = ?")
+                        .bind(hash)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(StationError::from)?;
+                    sqlx::query(
+                        "INSERT INTO outbox (change_hash, person_id, change, created_at) VALUES (?, ?, ?, ?)
+                         ON CONFLICT (change_hash) DO NOTHING",
+                    )
+                    .bind(new_change.hash().0.to_vec())
+                    .bind(person_id.to_string())
+                    .bind(new_change.raw_bytes().to_vec())
+                    .bind(&at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StationError::from)?;
+                }
+                None => {
+                    quarantine_one(
+                        &mut tx,
+                        &entry,
+                        "depends_on_rejected",
+                        "thay đổi dựa trên một thay đổi đã bị máy chủ từ chối và không áp dụng lại được",
+                        &at,
+                    )
+                    .await?;
+                    count += 1;
+                }
+            }
+        }
+        match doc.read() {
+            Ok(after) => {
+                self.persist_reset(&mut tx, &doc, before.as_ref(), &after)
+                    .await?
+            }
+            // Neither the server nor this device holds an accepted version: the person was only
+            // ever in refused changes, which stay in quarantine.
+            Err(_) => self.remove_local_person(&mut tx, person_id).await?,
+        }
+        tx.commit().await.map_err(StationError::from)?;
+        Ok(count)
+    }
+
+    /// Re-applies what `change` did (read from the old local copy) on top of `doc` as a new
+    /// change of this device, if the result is valid. Returns the new change.
+    fn replay_change(
+        &self,
+        local: Option<&PersonDoc>,
+        change: &Change,
+        doc: &mut PersonDoc,
+        today: time::Date,
+    ) -> Option<Change> {
+        let local = local?;
+        let prev = local.fork_at(change.deps()).ok()?.read().ok()?;
+        let next = local.fork_at(&[change.hash()]).ok()?.read().ok()?;
+        let base = doc.read().ok()?;
+        let replayed = base.replay(&prev, &next);
+        sync_protocol::validate::check_person(&replayed, today).ok()?;
+        sync_protocol::validate::check_signed_doses_frozen(&base, &replayed).ok()?;
+        let meta = sync_protocol::CommitMeta::from_change(change)
+            .unwrap_or_else(|| sync_protocol::CommitMeta::new("sync", "replay"));
+        let heads = doc.heads();
+        doc.update(&replayed, &meta).ok()??;
+        doc.changes_since(&heads).pop()
+    }
+
+    async fn bootstrap(&self, client: &SyncClient, report: &mut SyncReport) -> SyncResult<()> {
+        let mut after: Option<Uuid> = self
+            .meta_value("bootstrap_after")
+            .await?
+            .and_then(|a| Uuid::parse_str(&a).ok());
+        let mut high_water: Option<u64> = self
+            .meta_value("bootstrap_high_water")
+            .await?
+            .and_then(|h| h.parse().ok());
+        loop {
+            let page: BootstrapResponse = client
+                .call(
+                    "sync/bootstrap",
+                    &BootstrapRequest {
+                        after,
+                        high_water,
+                        max_bytes: BOOTSTRAP_MAX_BYTES,
+                    },
+                )
+                .await?;
+            let hw = *high_water.get_or_insert(page.high_water);
+            let mut batch: BTreeMap<Uuid, RemoteBatch> = BTreeMap::new();
+            for s in page.docs {
+                let doc =
+                    PersonDoc::load(&s.doc).map_err(|e| SyncError::BadResponse(e.to_string()))?;
+                batch.entry(s.person_id).or_default().snapshots.push(doc);
+                report.bootstrapped += 1;
+            }
+            after = page.next_after.or(after);
+            let mut meta = vec![
+                ("bootstrap_high_water", Some(hw.to_string())),
+                ("bootstrap_after", after.map(|a| a.to_string())),
+            ];
+            if !page.more {
+                meta = vec![
+                    ("sync_cursor", Some(hw.to_string())),
+                    ("bootstrap_after", None),
+                    ("bootstrap_high_water", None),
+                ];
+            }
+            report.repaired += self.apply_remote_batch(batch, &meta).await?;
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn pull(&self, client: &SyncClient, report: &mut SyncReport) -> SyncResult<()> {
+        loop {
+            let cursor = self.cursor().await?.unwrap_or(0);
+            let page: PullResponse = client
+                .call(
+                    "sync/pull",
+                    &PullRequest {
+                        cursor,
+                        max_bytes: PULL_MAX_BYTES,
+                    },
+                )
+                .await?;
+            let mut batch: BTreeMap<Uuid, RemoteBatch> = BTreeMap::new();
+            for item in page.items {
+                match item {
+                    PulledItem::Change {
+                        person_id, bytes, ..
+                    } => {
+                        let c = Change::from_bytes(bytes)
+                            .map_err(|e| SyncError::BadResponse(e.to_string()))?;
+                        batch.entry(person_id).or_default().changes.push(c);
+                        report.pulled_changes += 1;
+                    }
+                    PulledItem::Snapshot { person_id, doc, .. } => {
+                        let d = PersonDoc::load(&doc)
+                            .map_err(|e| SyncError::BadResponse(e.to_string()))?;
+                        batch.entry(person_id).or_default().snapshots.push(d);
+                        report.pulled_snapshots += 1;
+                    }
+                }
+            }
+            let missing = self
+                .apply_remote_batch(
+                    batch,
+                    &[(
+                        "sync_cursor",
+                        Some(page.next_cursor.max(cursor).to_string()),
+                    )],
+                )
+                .await?;
+            report.repaired += missing;
+            if missing > 0 {
+                self.repair_missing(client).await?;
+            }
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes remote changes and snapshots, a few hundred people per transaction; `meta` is
+    /// written with the last of them. Returns how many documents still miss dependencies.
+    pub(crate) async fn apply_remote_batch(
+        &self,
+        batch: BTreeMap<Uuid, RemoteBatch>,
+        meta: &[(&str, Option<String>)],
+    ) -> crate::Result<u64> {
+        let mut items: Vec<(Uuid, RemoteBatch)> = batch.into_iter().collect();
+        let mut missing = 0;
+        if items.is_empty() {
+            let mut tx = self.store().begin_write().await?;
+            write_meta(&mut tx, meta).await?;
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let chunks = items.len().div_ceil(APPLY_CHUNK);
+        for (i, chunk) in items.chunks_mut(APPLY_CHUNK).enumerate() {
+            let mut tx = self.store().begin_write().await?;
+            for (person_id, remote) in chunk.iter_mut() {
+                let corrupt = |source| StationError::Corrupt {
+                    id: person_id.to_string(),
+                    source,
+                };
+                let existing: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT doc FROM persons WHERE id = ?")
+                        .bind(person_id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let (mut doc, before) = match existing {
+                    Some(bytes) => {
+                        let d =
+                            PersonDoc::load_as(&bytes, self.actor().clone()).map_err(corrupt)?;
+                        let p = d.read().ok();
+                        (d, p)
+                    }
+                    None => match remote.snapshots.pop() {
+                        Some(mut d) => {
+                            d.set_actor(self.actor().clone());
+                            (d, None)
+                        }
+                        None => (PersonDoc::from_changes(Vec::new()).map_err(corrupt)?, None),
+                    },
+                };
+                for snapshot in remote.snapshots.iter_mut() {
+                    doc.merge(snapshot).map_err(corrupt)?;
+                }
+                doc.apply_changes(std::mem::take(&mut remote.changes))
+                    .map_err(corrupt)?;
+                if !doc.missing_deps().is_empty() {
+                    missing += 1;
+                    self.flag_for_repair(&mut tx, *person_id).await?;
+                }
+                let after = match doc.read() {
+                    Ok(p) => p,
+                    // Not readable yet (its first change is among the missing): repaired below.
+                    Err(_) => continue,
+                };
+                self.persist_remote(&mut tx, &doc, before.as_ref(), &after)
+                    .await?;
+            }
+            if i + 1 == chunks {
+                write_meta(&mut tx, meta).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(missing)
+    }
+
+    async fn flag_for_repair(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        person: Uuid,
+    ) -> crate::Result<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO NOTHING")
+            .bind(format!("repair/{person}"))
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Fetches whole documents for people whose copy misses changes, and merges them.
+    async fn repair_missing(&self, client: &SyncClient) -> SyncResult<()> {
+        let keys: Vec<String> =
+            sqlx::query_scalar("SELECT key FROM meta WHERE key LIKE 'repair/%'")
+                .fetch_all(self.store().pool())
+                .await
+                .map_err(StationError::from)?;
+        for key in keys {
+            let Some(person_id) = key
+                .strip_prefix("repair/")
+                .and_then(|p| Uuid::parse_str(p).ok())
+            else {
+                continue;
+            };
+            let response: DocumentResponse = client
+                .call("sync/document", &DocumentRequest { person_id })
+                .await?;
+            let mut batch = BTreeMap::new();
+            if let Some(bytes) = response.doc {
+                let doc =
+                    PersonDoc::load(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))?;
+                batch.insert(
+                    person_id,
+                    RemoteBatch {
+                        changes: Vec::new(),
+                        snapshots: vec![doc],
+                    },
+                );
+            }
+            self.apply_remote_batch(batch, &[(key.as_str(), None)])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// How sync stands.
+    pub async fn sync_status(&self) -> crate::Result<SyncStatus> {
+        let rows = sqlx::query(
+            "SELECT q.change_hash, q.person_id, q.reason, q.message, q.quarantined_at, p.full_name
+             FROM quarantine q LEFT JOIN persons p ON p.id = q.person_id ORDER BY q.quarantined_at DESC",
+        )
+        .fetch_all(self.store().pool())
+        .await?;
+        let quarantined = rows
+            .iter()
+            .filter_map(|r| {
+                Some(QuarantinedChange {
+                    change_hash: hex::encode(r.get::<Vec<u8>, _>("change_hash")),
+                    person_id: Uuid::parse_str(r.get::<&str, _>("person_id")).ok()?,
+                    full_name: r.get("full_name"),
+                    reason: r.get("reason"),
+                    message: r.get("message"),
+                    quarantined_at: r.get("quarantined_at"),
+                })
+            })
+            .collect();
+        Ok(SyncStatus {
+            server_url: self.meta_value("sync_server_url").await?,
+            last_sync_at: self.meta_value("last_sync_at").await?,
+            last_error: self.meta_value("last_sync_error").await?,
+            pending_changes: self.pending_changes().await?,
+            cursor: self
+                .meta_value("sync_cursor")
+                .await?
+                .and_then(|c| c.parse().ok()),
+            quarantined,
+        })
+    }
+
+    /// Reads a value of the meta table.
+    pub(crate) async fn meta_value(&self, key: &str) -> crate::Result<Option<String>> {
+        self.store().meta(key).await
+    }
+
+    /// Writes (or with `None` removes) a value of the meta table.
+    pub async fn set_meta(&self, key: &str, value: Option<&str>) -> crate::Result<()> {
+        let mut tx = self.store().begin_write().await?;
+        write_meta(&mut tx, &[(key, value.map(str::to_string))]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn write_meta(
+    tx: &mut sqlx::SqliteConnection,
+    meta: &[(&str, Option<String>)],
+) -> crate::Result<()> {
+    for (key, value) in meta {
+        match value {
+            Some(v) => {
+                sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                    .bind(key)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM meta WHERE key = ?")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn quarantine_one(
+    tx: &mut sqlx::SqliteConnection,
+    entry: &OutboxEntry,
+    reason: &str,
+    message: &str,
+    at: &str,
+) -> crate::Result<()> {
+    sqlx::query(
+        "INSERT INTO quarantine (change_hash, person_id, change, reason, message, quarantined_at)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (change_hash) DO NOTHING",
+    )
+    .bind(&entry.change_hash)
+    .bind(entry.person_id.to_string())
+    .bind(&entry.change)
+    .bind(reason)
+    .bind(message)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM outbox WHERE change_hash = ?")
+        .bind(&entry.change_hash)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! Sync wire messages and their encoding (DESIGN.md §5).
+//!
+//! A message body is `MAGIC` (4 bytes), the protocol version (u16, big-endian), then the message
+//! encoded with postcard and compressed with zstd. Documents travel uncompressed by Automerge
+//! (`save_nocompress`) so that zstd, seeing a whole page of them, can use what they share.
+//! Errors are plain JSON (`ErrorBody`) so that any version of a client can read why it was
+//! refused, including "your protocol is too old".
+//!
+//! Endpoints (all under `/api/v1`): `GET info`, `POST sync/push`, `POST sync/pull`,
+//! `POST sync/bootstrap`, `POST sync/document`.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::io::Read;
+use uuid::Uuid;
+
+/// The first bytes of every message body.
+pub const MAGIC: &[u8; 4] = b"SOTS";
+/// The protocol this code speaks.
+pub const PROTOCOL_VERSION: u16 = 1;
+/// The oldest protocol this code still accepts.
+pub const MIN_PROTOCOL_VERSION: u16 = 1;
+/// The content type of message bodies.
+pub const CONTENT_TYPE: &str = "application/vnd.sotiem.sync";
+/// The largest single change a server accepts.
+pub const MAX_CHANGE_BYTES: usize = 64 * 1024;
+/// The largest request body a server accepts (compressed).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// The largest a message may grow to when decompressed.
+pub const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a message could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("không phải thông điệp đồng bộ của Sổ Tiêm")]
+    NotAMessage,
+    #[error("giao thức đồng bộ phiên bản {found} không được hỗ trợ (hỗ trợ {min}–{max})")]
+    UnsupportedVersion { found: u16, min: u16, max: u16 },
+    #[error("thông điệp quá lớn")]
+    TooLarge,
+    #[error("thông điệp hỏng: {0}")]
+    Corrupt(String),
+}
+
+/// Encodes a message for the wire.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    let body = postcard::to_stdvec(message).unwrap_or_default();
+    let compressed = zstd::bulk::compress(&body, 6).unwrap_or_default();
+    let mut out = Vec::with_capacity(6 + compressed.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+    out.extend_from_slice(&compressed);
+    out
+}
+
+/// Reads a message's protocol version without decoding it.
+pub fn version_of(bytes: &[u8]) -> Result<u16, WireError> {
+    if bytes.len() < 6 || &bytes[..4] != MAGIC {
+        return Err(WireError::NotAMessage);
+    }
+    Ok(u16::from_be_bytes([bytes[4], bytes[5]]))
+}
+
+/// Decodes a message, refusing unsupported versions and bodies that inflate past the limit.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    let version = version_of(bytes)?;
+    if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&version) {
+        return Err(WireError::UnsupportedVersion {
+            found: version,
+            min: MIN_PROTOCOL_VERSION,
+            max: PROTOCOL_VERSION,
+        });
+    }
+    // Inflate incrementally and stop one byte past the limit: a small body that inflates to
+    // gigabytes is refused without allocating them.
+    let decoder = zstd::stream::read::Decoder::new(&bytes[6..])
+        .map_err(|e| WireError::Corrupt(e.to_string()))?;
+    let mut body = Vec::new();
+    decoder
+        .take(MAX_DECOMPRESSED_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+        .map_err(|e| WireError::Corrupt(e.to_string()))?;
+    if body.len() > MAX_DECOMPRESSED_BYTES {
+        return Err(WireError::TooLarge);
+    }
+    postcard::from_bytes(&body).map_err(|e| WireError::Corrupt(e.to_string()))
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// A machine-readable code and a message for the user, in Vietnamese.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// `GET /api/v1/info`: what the server speaks and who the caller is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub server_id: String,
+    pub protocol_min: u16,
+    pub protocol_max: u16,
+    /// The facility of the authenticated device, when a token was given.
+    pub facility: Option<String>,
+    pub device_id: Option<String>,
+    pub server_time: String,
+}
+
+/// One local change pushed by a device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushedChange {
+    pub person_id: Uuid,
+    /// The Automerge change, as `Change::raw_bytes`.
+    pub bytes: Vec<u8>,
+}
+
+/// `POST sync/push`: a batch of changes, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub changes: Vec<PushedChange>,
+}
+
+/// Why the server refused a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectReason {
+    /// Not an Automerge change, or not one of this person's document.
+    Malformed,
+    Oversized,
+    /// The document it produces breaks the schema or a validation rule.
+    Invalid,
+    /// It changes a signed dose's signed fields.
+    FrozenSignedDose,
+    /// The person is outside the device's facility scope.
+    OutOfScope,
+    /// Its actor belongs to another device.
+    ForeignActor,
+    /// It builds on a change that was rejected.
+    DependsOnRejected,
+    /// The account or device may not make this change.
+    Forbidden,
+}
+
+impl RejectReason {
+    /// The stable machine name.
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectReason::Malformed => "malformed",
+            RejectReason::Oversized => "oversized",
+            RejectReason::Invalid => "invalid",
+            RejectReason::FrozenSignedDose => "frozen_signed_dose",
+            RejectReason::OutOfScope => "out_of_scope",
+            RejectReason::ForeignActor => "foreign_actor",
+            RejectReason::DependsOnRejected => "depends_on_rejected",
+            RejectReason::Forbidden => "forbidden",
+        }
+    }
+}
+
+/// What became of one pushed change, in the order they were pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PushResult {
+    /// Stored with this sequence number.
+    Accepted { seq: u64 },
+    /// The server already had it.
+    Duplicate,
+    /// Refused for good; `message` says why, in Vietnamese.
+    Rejected {
+        reason: RejectReason,
+        message: String,
+    },
+    /// It depends on changes the server does not have yet: push them, then this again.
+    MissingDependencies,
+}
+
+/// The answer to a push.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    pub results: Vec<PushResult>,
+}
+
+/// `POST sync/pull`: what happened in the device's scope after `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequest {
+    pub cursor: u64,
+    /// A soft bound on the response size; at least one item is always sent.
+    pub max_bytes: u32,
+}
+
+/// One item of a pull, in sequence order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PulledItem {
+    /// A change to a person already in the device's scope.
+    Change {
+        seq: u64,
+        person_id: Uuid,
+        bytes: Vec<u8>,
+    },
+    /// A person who came into the device's scope at `seq`: the whole document.
+    Snapshot {
+        seq: u64,
+        person_id: Uuid,
+        doc: Vec<u8>,
+    },
+}
+
+/// The answer to a pull.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub items: Vec<PulledItem>,
+    /// The cursor to store once the items are applied.
+    pub next_cursor: u64,
+    /// Whether more items follow.
+    pub more: bool,
+}
+
+/// `POST sync/bootstrap`: a page of whole documents for a new device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapRequest {
+    /// The last person of the previous page (none for the first page).
+    pub after: Option<Uuid>,
+    /// The high-water mark the first page returned (none for the first page).
+    pub high_water: Option<u64>,
+    pub max_bytes: u32,
+}
+
+/// A whole document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub person_id: Uuid,
+    pub doc: Vec<u8>,
+}
+
+/// A page of a bootstrap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapResponse {
+    pub docs: Vec<Snapshot>,
+    /// Every change up to this sequence number is in the snapshots; pull from here afterwards.
+    pub high_water: u64,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<Uuid>,
+    pub more: bool,
+}
+
+/// `POST sync/document`: the server's current document of one person (to reset a device's
+/// copy after a rejected change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentRequest {
+    pub person_id: Uuid,
+}
+
+/// The server's document, if it has one the device may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentResponse {
+    pub doc: Option<Vec<u8>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_carry_their_version() {
+        let msg = PushRequest {
+            changes: vec![PushedChange {
+                person_id: Uuid::now_v7(),
+                bytes: vec![1, 2, 3, 4, 5],
+            }],
+        };
+        let bytes = encode(&msg);
+        assert_eq!(&bytes[..4], MAGIC);
+        assert_eq!(version_of(&bytes), Ok(PROTOCOL_VERSION));
+        assert_eq!(decode::<PushRequest>(&bytes), Ok(msg));
+    }
+
+    #[test]
+    fn a_message_of_an_unsupported_version_is_refused_by_version() {
+        let mut bytes = encode(&PullRequest {
+            cursor: 5,
+            max_bytes: 1000,
+        });
+        bytes[4..6].copy_from_slice(&0u16.to_be_bytes());
+        assert_eq!(
+            decode::<PullRequest>(&bytes),
+            Err(WireError::UnsupportedVersion {
+                found: 0,
+                min: MIN_PROTOCOL_VERSION,
+                max: PROTOCOL_VERSION
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_and_bombs_are_refused_without_panicking() {
+        assert_eq!(decode::<PullRequest>(b"hello"), Err(WireError::NotAMessage));
+        let mut bad = MAGIC.to_vec();
+        bad.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+        bad.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+        assert!(matches!(
+            decode::<PullRequest>(&bad),
+            Err(WireError::Corrupt(_))
+        ));
+        // 100 MB of zeros compresses to a few KB but must not be inflated.
+        let zeros = vec![0u8; 100 * 1024 * 1024];
+        let mut bomb = MAGIC.to_vec();
+        bomb.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+        bomb.extend_from_slice(&zstd::bulk::compress(&zeros, 1).unwrap());
+        assert!(bomb.len() < 100_000);
+        assert_eq!(decode::<PushRequest>(&bomb), Err(WireError::TooLarge));
+    }
+}

@@ -1,0 +1,190 @@
+//! A real central server on loopback for scenarios, on SQLite or PostgreSQL.
+
+use sotiem_server::admin::{self, FacilityRecord};
+use sotiem_server::{Db, Server};
+use sqlx::postgres::PgConnectOptions;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use tokio::sync::oneshot;
+
+/// Which storage the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL the tests use: `SOTIEM_TEST_PG_URL`, or the local one of these machines.
+pub fn postgres_url() -> String {
+    std::env::var("SOTIEM_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres:sotiem@127.0.0.1:5432/test".into())
+}
+
+/// A server listening on a free loopback port.
+pub struct TestServer {
+    pub db: Db,
+    pub addr: SocketAddr,
+    pub url: String,
+    schema: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server with a fresh, empty store. PostgreSQL gets a schema of its own; if it
+    /// cannot be reached the test fails (it is never skipped).
+    pub async fn start(backend: Backend) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, schema) = match backend {
+            Backend::Sqlite => (
+                Db::open_sqlite(&dir.path().join("server.db"), None)
+                    .await
+                    .expect("sqlite opens"),
+                None,
+            ),
+            Backend::Postgres => {
+                let url = postgres_url();
+                let admin = sqlx::PgPool::connect(&url).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {url} is required by this test and is unreachable: {e}")
+                });
+                drop_stale_schemas(&admin).await;
+                let schema = format!(
+                    "sotiem_t_{}_{}",
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0),
+                    hex::encode(rand::random::<[u8; 4]>())
+                );
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&admin)
+                    .await
+                    .expect("create schema");
+                admin.close().await;
+                let options = PgConnectOptions::from_str(&url)
+                    .expect("url")
+                    .options([("search_path", schema.as_str())]);
+                (
+                    Db::open_postgres(options).await.expect("postgres opens"),
+                    Some(schema),
+                )
+            }
+        };
+        let server = Server::start(db.clone()).await.expect("server starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(server.serve(listener, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            db,
+            addr,
+            url: format!("http://{addr}"),
+            schema,
+            shutdown: Some(tx),
+            _dir: dir,
+        }
+    }
+
+    /// Adds a facility.
+    pub async fn facility(
+        &self,
+        code: &str,
+        kind: &str,
+        commune: Option<&str>,
+        parent: Option<&str>,
+    ) {
+        admin::add_facility(
+            &self.db,
+            &FacilityRecord {
+                code: code.into(),
+                name: format!("Cơ sở {code}"),
+                kind: kind.into(),
+                province: Some("TP Hồ Chí Minh".into()),
+                commune: commune.map(str::to_string),
+                parent: parent.map(str::to_string),
+            },
+        )
+        .await
+        .expect("facility added");
+    }
+
+    /// Registers a device and returns its token.
+    pub async fn device(&self, facility: &str) -> String {
+        admin::add_device(&self.db, facility, &format!("Máy của {facility}"))
+            .await
+            .expect("device added")
+            .token
+    }
+
+    /// Counts rows of a table.
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        sotiem_server::with_db!(&self.db, pool => {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(pool).await.expect("count")
+        })
+    }
+
+    /// Stops serving and drops the PostgreSQL schema.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.db.close().await;
+        if let Some(schema) = &self.schema
+            && let Ok(admin) = sqlx::PgPool::connect(&postgres_url()).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&admin)
+                .await;
+            admin.close().await;
+        }
+    }
+}
+
+/// Schemas left by tests that failed more than an hour ago.
+async fn drop_stale_schemas(admin: &sqlx::PgPool) {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'sotiem_t_%'",
+    )
+    .fetch_all(admin)
+    .await
+    .unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for name in names {
+        let created: u64 = name
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        if created + 3600 < now {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {name} CASCADE")))
+                .execute(admin)
+                .await;
+        }
+    }
+}
+
+/// Runs a scenario on both backends: `both_backends!(name);` defines `name_on_sqlite` and
+/// `name_on_postgres`, each calling `name(Backend::…)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident) => {
+        ::paste::paste! {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn [<$name _on_sqlite>]() {
+                $name($crate::server::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn [<$name _on_postgres>]() {
+                $name($crate::server::Backend::Postgres).await
+            }
+        }
+    };
+}

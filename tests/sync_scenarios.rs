@@ -1,0 +1,855 @@
+//! Sync between stations and a real central server on loopback, on SQLite and on PostgreSQL.
+
+use sotiem_fixtures::Generator;
+use sotiem_scenarios::proxy::{FaultProxy, Plan};
+use sotiem_scenarios::server::{Backend, TestServer};
+use sotiem_scenarios::{all_people, both_backends, client, new_station_in, quick_retry};
+use station::{DbKey, DoseInput, FacilityKind, PersonEdit, PersonInput, Station, SyncError};
+use std::collections::BTreeSet;
+use std::path::Path;
+use sync_protocol::wire::{
+    self, PushRequest, PushResponse, PushResult, PushedChange, RejectReason,
+};
+use sync_protocol::{CommitMeta, IdentityKind};
+
+const TAN_NHUT: &str = "Xã Tân Nhựt";
+const TAN_TUC: &str = "Xã Tân Túc";
+
+/// A server with the commune station of Tân Nhựt, its mobile team, and the station of Tân Túc.
+async fn commune(backend: Backend) -> TestServer {
+    let server = TestServer::start(backend).await;
+    server
+        .facility("TYT-TANNHUT", "commune_station", Some(TAN_NHUT), None)
+        .await;
+    server
+        .facility("TYT-TANNHUT-LD", "mobile_team", None, Some("TYT-TANNHUT"))
+        .await;
+    server
+        .facility("TYT-TANTUC", "commune_station", Some(TAN_TUC), None)
+        .await;
+    server
+}
+
+async fn station(
+    dir: &Path,
+    name: &str,
+    facility: &str,
+    kind: FacilityKind,
+    commune: &str,
+    user: &str,
+) -> Station {
+    new_station_in(
+        &dir.join(name),
+        facility,
+        kind,
+        commune,
+        user,
+        &DbKey::generate(),
+    )
+    .await
+}
+
+fn dose(vaccine: &str, lot: &str, number: Option<u8>, at: Option<&str>) -> DoseInput {
+    DoseInput {
+        vaccine: vaccine.into(),
+        lot: lot.into(),
+        dose_number: number,
+        given_at: at.map(str::to_string),
+        ..DoseInput::default()
+    }
+}
+
+async fn three_devices_editing_offline_converge(backend: Backend) {
+    let server = commune(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = station(
+        dir.path(),
+        "a",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.lan",
+    )
+    .await;
+    let b = station(
+        dir.path(),
+        "b",
+        "TYT-TANNHUT-LD",
+        FacilityKind::MobileTeam,
+        TAN_NHUT,
+        "nv.hung",
+    )
+    .await;
+    let c = station(
+        dir.path(),
+        "c",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.mai",
+    )
+    .await;
+    let (ca, cb, cc) = (
+        client(&server.url, &server.device("TYT-TANNHUT").await),
+        client(&server.url, &server.device("TYT-TANNHUT-LD").await),
+        client(&server.url, &server.device("TYT-TANNHUT").await),
+    );
+    let mut g = Generator::new(5);
+    let people: Vec<_> = (0..6)
+        .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
+        .collect();
+    a.import_people(&people).await.unwrap();
+    a.sync(&ca).await.unwrap();
+    assert_eq!(b.sync(&cb).await.unwrap().bootstrapped, 6);
+    assert_eq!(c.sync(&cc).await.unwrap().bootstrapped, 6);
+
+    // Offline on all three.
+    a.record_dose(people[0].id, dose("pfizer", "FF2588", None, None))
+        .await
+        .unwrap();
+    a.edit_person(
+        people[1].id,
+        PersonEdit {
+            phone: Some("0987 111 222".into()),
+            ..PersonEdit::default()
+        },
+    )
+    .await
+    .unwrap();
+    b.record_dose(people[0].id, dose("moderna", "MS0072", Some(3), None))
+        .await
+        .unwrap();
+    let first_dose = people[2].doses.keys().next().copied().unwrap();
+    b.void_dose(first_dose, "Ghi nhầm người, đúng là chị gái")
+        .await
+        .unwrap();
+    c.edit_person(
+        people[0].id,
+        PersonEdit {
+            address_detail: Some("Số 7 Ấp Chợ".into()),
+            ..PersonEdit::default()
+        },
+    )
+    .await
+    .unwrap();
+    let newcomer = c
+        .register_person(PersonInput {
+            full_name: "Võ Thị Thu Trang".into(),
+            gender: "nu".into(),
+            birth_date: "12/08/1994".into(),
+            id_kind: Some(IdentityKind::Cccd),
+            id_number: Some("080194001234".into()),
+            phone: Some("0909 123 456".into()),
+            province: Some("TP Hồ Chí Minh".into()),
+            commune: Some(TAN_NHUT.into()),
+            ..PersonInput::default()
+        })
+        .await
+        .unwrap();
+    c.record_dose(newcomer.id, dose("sinopharm", "202108B1", Some(1), None))
+        .await
+        .unwrap();
+
+    for (s, cl) in [(&b, &cb), (&c, &cc), (&a, &ca), (&b, &cb), (&c, &cc)] {
+        s.sync(cl).await.unwrap();
+    }
+    let pa = all_people(&a).await;
+    assert_eq!(pa.len(), 7);
+    assert_eq!(pa, all_people(&b).await, "device b differs");
+    assert_eq!(pa, all_people(&c).await, "device c differs");
+    let p0 = &pa[&people[0].id];
+    assert_eq!(p0.doses.len(), 3, "both new doses kept beside the first");
+    assert_eq!(p0.address.detail.as_deref(), Some("Số 7 Ấp Chợ"));
+    assert_eq!(pa[&people[1].id].phone.as_deref(), Some("0987111222"));
+    assert!(pa[&people[2].id].doses[&first_dose].voided.is_some());
+    assert_eq!(pa[&newcomer.id].doses.len(), 1);
+    // The server holds the same people and every dose exactly once.
+    assert_eq!(server.count("documents").await, 7);
+    let doses: usize = pa.values().map(|p| p.doses.len()).sum();
+    assert_eq!(server.count("doses").await as usize, doses);
+    for s in [&a, &b, &c] {
+        assert_eq!(s.pending_changes().await.unwrap(), 0);
+        assert!(s.check_integrity().await.unwrap().is_empty());
+    }
+    server.stop().await;
+}
+both_backends!(three_devices_editing_offline_converge);
+
+async fn the_same_batch_pushed_twice_is_stored_once(backend: Backend) {
+    let server = commune(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = station(
+        dir.path(),
+        "a",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.lan",
+    )
+    .await;
+    let token = server.device("TYT-TANNHUT").await;
+    let ca = client(&server.url, &token);
+    let mut g = Generator::new(8);
+    a.import_people(
+        &(0..20)
+            .map(|_| g.person("TYT-TANNHUT", "nv.lan", 2))
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    let outbox = a.outbox(1000).await.unwrap();
+    let request = PushRequest {
+        changes: outbox
+            .iter()
+            .map(|e| PushedChange {
+                person_id: e.person_id,
+                bytes: e.change.clone(),
+            })
+            .collect(),
+    };
+    let first: PushResponse = ca.call("sync/push", &request).await.unwrap();
+    assert!(
+        first
+            .results
+            .iter()
+            .all(|r| matches!(r, PushResult::Accepted { .. })),
+        "{first:?}"
+    );
+    let second: PushResponse = ca.call("sync/push", &request).await.unwrap();
+    assert!(
+        second.results.iter().all(|r| *r == PushResult::Duplicate),
+        "{second:?}"
+    );
+    assert_eq!(server.count("changes").await as usize, outbox.len());
+    // The station, which never heard the answers, pushes them a third time: still stored once.
+    let report = a.sync(&ca).await.unwrap();
+    assert_eq!(
+        (report.pushed, report.already_on_server),
+        (0, outbox.len() as u64)
+    );
+    assert_eq!(server.count("changes").await as usize, outbox.len());
+    assert_eq!(server.count("doses").await, 40);
+    server.stop().await;
+}
+both_backends!(the_same_batch_pushed_twice_is_stored_once);
+
+/// Connections cut at random points of pushes and pulls, for many seeds: every dose ends on the
+/// server and on every device, none twice.
+async fn connections_cut_mid_transfer_lose_and_repeat_nothing(backend: Backend) {
+    let seeds: &[u64] = match backend {
+        Backend::Sqlite => &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        Backend::Postgres => &[21, 22, 23, 24, 25, 26],
+    };
+    let mut total_cuts = 0;
+    for &seed in seeds {
+        let server = commune(backend).await;
+        let proxy = FaultProxy::start(
+            server.addr,
+            Plan::Cut {
+                p: 0.5,
+                max_bytes: 6000,
+                seed,
+            },
+        )
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let a = station(
+            dir.path(),
+            "a",
+            "TYT-TANNHUT",
+            FacilityKind::CommuneStation,
+            TAN_NHUT,
+            "nv.lan",
+        )
+        .await;
+        let b = station(
+            dir.path(),
+            "b",
+            "TYT-TANNHUT-LD",
+            FacilityKind::MobileTeam,
+            TAN_NHUT,
+            "nv.hung",
+        )
+        .await;
+        let ca = client(&proxy.url, &server.device("TYT-TANNHUT").await);
+        let cb = client(&proxy.url, &server.device("TYT-TANNHUT-LD").await);
+        let mut g = Generator::new(seed);
+        let people: Vec<_> = (0..25)
+            .map(|_| g.person("TYT-TANNHUT", "nv.lan", 2))
+            .collect();
+        a.import_people(&people).await.unwrap();
+        for p in people.iter().take(10) {
+            a.record_dose(p.id, dose("pfizer", "FK0071", None, None))
+                .await
+                .unwrap();
+        }
+        a.sync_with_retry(&ca, &quick_retry(400)).await.unwrap();
+        b.sync_with_retry(&cb, &quick_retry(400)).await.unwrap();
+        for p in people.iter().skip(10).take(10) {
+            b.record_dose(p.id, dose("moderna", "MS0072", None, None))
+                .await
+                .unwrap();
+        }
+        b.sync_with_retry(&cb, &quick_retry(400)).await.unwrap();
+        a.sync_with_retry(&ca, &quick_retry(400)).await.unwrap();
+
+        let expected = 25 * 2 + 10 + 10;
+        let pa = all_people(&a).await;
+        let pb = all_people(&b).await;
+        assert_eq!(pa, pb, "seed {seed}: devices differ");
+        let ids: Vec<_> = pa.values().flat_map(|p| p.doses.keys().copied()).collect();
+        let unique: BTreeSet<_> = ids.iter().collect();
+        assert_eq!(
+            (ids.len(), unique.len()),
+            (expected, expected),
+            "seed {seed}"
+        );
+        assert_eq!(
+            server.count("doses").await as usize,
+            expected,
+            "seed {seed}: server doses"
+        );
+        // Every local change reached the server once: 25 registrations and 20 dose changes.
+        assert_eq!(
+            server.count("changes").await,
+            25 + 20,
+            "seed {seed}: server changes"
+        );
+        assert_eq!(
+            a.pending_changes().await.unwrap() + b.pending_changes().await.unwrap(),
+            0
+        );
+        total_cuts += proxy.cuts.load(std::sync::atomic::Ordering::Relaxed);
+        server.stop().await;
+    }
+    assert!(
+        total_cuts >= seeds.len() as u64,
+        "the proxy cut only {total_cuts} connections"
+    );
+}
+both_backends!(connections_cut_mid_transfer_lose_and_repeat_nothing);
+
+async fn a_device_outside_the_scope_never_receives_the_people(backend: Backend) {
+    let server = commune(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = station(
+        dir.path(),
+        "a",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.lan",
+    )
+    .await;
+    let x = station(
+        dir.path(),
+        "x",
+        "TYT-TANTUC",
+        FacilityKind::CommuneStation,
+        TAN_TUC,
+        "nv.tuc",
+    )
+    .await;
+    let ca = client(&server.url, &server.device("TYT-TANNHUT").await);
+    let cx = client(&server.url, &server.device("TYT-TANTUC").await);
+    let mut g = Generator::new(9);
+    let people: Vec<_> = (0..10)
+        .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
+        .collect();
+    a.import_people(&people).await.unwrap();
+    a.sync(&ca).await.unwrap();
+    let report = x.sync(&cx).await.unwrap();
+    assert_eq!(
+        (
+            report.bootstrapped,
+            report.pulled_changes,
+            report.pulled_snapshots
+        ),
+        (0, 0, 0)
+    );
+    assert!(all_people(&x).await.is_empty());
+    let doc: wire::DocumentResponse = cx
+        .call(
+            "sync/document",
+            &wire::DocumentRequest {
+                person_id: people[0].id,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(doc.doc, None, "not even on request");
+
+    // Someone living in Tân Túc, vaccinated at Tân Nhựt, comes into Tân Túc's scope.
+    let resident = a
+        .register_person(PersonInput {
+            full_name: "Huỳnh Văn Phúc".into(),
+            gender: "nam".into(),
+            birth_date: "1978".into(),
+            phone: Some("0918 765 432".into()),
+            province: Some("TP Hồ Chí Minh".into()),
+            commune: Some(TAN_TUC.into()),
+            ..PersonInput::default()
+        })
+        .await
+        .unwrap();
+    a.record_dose(resident.id, dose("astrazeneca", "ABV5300", Some(1), None))
+        .await
+        .unwrap();
+    a.sync(&ca).await.unwrap();
+    let report = x.sync(&cx).await.unwrap();
+    assert_eq!(report.pulled_snapshots, 1);
+    let seen = all_people(&x).await;
+    assert_eq!(seen.keys().copied().collect::<Vec<_>>(), vec![resident.id]);
+    assert_eq!(seen[&resident.id].doses.len(), 1);
+    // Later changes to that person now reach Tân Túc too; others still do not.
+    a.record_dose(resident.id, dose("astrazeneca", "ABV5301", Some(2), None))
+        .await
+        .unwrap();
+    a.record_dose(people[1].id, dose("pfizer", "FF2588", None, None))
+        .await
+        .unwrap();
+    a.sync(&ca).await.unwrap();
+    let report = x.sync(&cx).await.unwrap();
+    assert_eq!(report.pulled_changes, 1);
+    assert_eq!(all_people(&x).await.len(), 1);
+    server.stop().await;
+}
+both_backends!(a_device_outside_the_scope_never_receives_the_people);
+
+async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backend: Backend) {
+    let server = commune(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = station(
+        dir.path(),
+        "a",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.lan",
+    )
+    .await;
+    let b = station(
+        dir.path(),
+        "b",
+        "TYT-TANNHUT-LD",
+        FacilityKind::MobileTeam,
+        TAN_NHUT,
+        "nv.hung",
+    )
+    .await;
+    let ca = client(&server.url, &server.device("TYT-TANNHUT").await);
+    let cb = client(&server.url, &server.device("TYT-TANNHUT-LD").await);
+    let mut g = Generator::new(12);
+    let people: Vec<_> = (0..2)
+        .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
+        .collect();
+    a.import_people(&people).await.unwrap();
+    a.sync(&ca).await.unwrap();
+    let changes_before = server.count("changes").await;
+
+    // A change that would make the record invalid (a phone that is not a phone).
+    let mut doc = a.load_doc(people[0].id).await.unwrap();
+    let heads = doc.heads();
+    let mut p = doc.read().unwrap();
+    p.phone = Some("12345".into());
+    doc.update(&p, &CommitMeta::new("nv.lan", "edit")).unwrap();
+    let invalid = doc.changes_since(&heads)[0].raw_bytes().to_vec();
+    // The creation change of a new person claimed to be person 1's.
+    let stranger = g.person("TYT-TANNHUT", "nv.lan", 0);
+    let creation = sync_protocol::PersonDoc::create(
+        sync_protocol::automerge::ActorId::random(),
+        &stranger,
+        &CommitMeta::new("nv.lan", "register"),
+    )
+    .unwrap()
+    .changes_since(&[])[0]
+        .raw_bytes()
+        .to_vec();
+    // A fresh change of device a's actor pushed by device b.
+    let mut doc = a.load_doc(people[1].id).await.unwrap();
+    let heads = doc.heads();
+    let mut p = doc.read().unwrap();
+    p.address.detail = Some("Số 99 Ấp 5".into());
+    doc.update(&p, &CommitMeta::new("nv.lan", "edit")).unwrap();
+    let foreign = doc.changes_since(&heads)[0].raw_bytes().to_vec();
+
+    let push = |person_id, bytes: Vec<u8>| PushRequest {
+        changes: vec![PushedChange { person_id, bytes }],
+    };
+    let cases = [
+        (
+            ca.call::<_, PushResponse>(
+                "sync/push",
+                &push(people[0].id, vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]),
+            )
+            .await,
+            RejectReason::Malformed,
+        ),
+        (
+            ca.call(
+                "sync/push",
+                &push(people[0].id, vec![7u8; wire::MAX_CHANGE_BYTES + 1]),
+            )
+            .await,
+            RejectReason::Oversized,
+        ),
+        (
+            ca.call("sync/push", &push(people[0].id, invalid)).await,
+            RejectReason::Invalid,
+        ),
+        (
+            ca.call("sync/push", &push(people[1].id, creation)).await,
+            RejectReason::Malformed,
+        ),
+        (
+            cb.call("sync/push", &push(people[1].id, foreign)).await,
+            RejectReason::ForeignActor,
+        ),
+    ];
+    for (response, reason) in cases {
+        let response = response.unwrap();
+        match &response.results[..] {
+            [PushResult::Rejected { reason: r, message }] => {
+                assert_eq!(*r, reason, "{message}");
+                assert!(!message.is_empty());
+            }
+            other => panic!("expected {reason:?}, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        server.count("changes").await,
+        changes_before,
+        "nothing was stored"
+    );
+    assert_eq!(server.count("rejections").await, 5);
+
+    // Malformed bodies get clear errors, not a crash; then the server serves as before.
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/sync/push", server.url);
+    let token = server.device("TYT-TANNHUT").await;
+    let garbage = http
+        .post(&url)
+        .bearer_auth(&token)
+        .body("xin chào")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    let mut old = wire::encode(&push(people[0].id, vec![1]));
+    old[4..6].copy_from_slice(&0u16.to_be_bytes());
+    let too_old = http
+        .post(&url)
+        .bearer_auth(&token)
+        .body(old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_old.status(), 426);
+    let body: wire::ErrorBody = serde_json::from_slice(&too_old.bytes().await.unwrap()).unwrap();
+    assert_eq!(body.error.code, "protocol_too_old");
+    assert!(
+        body.error.message.contains("cập nhật phần mềm"),
+        "{}",
+        body.error.message
+    );
+    let huge = http
+        .post(&url)
+        .bearer_auth(&token)
+        .body(vec![0u8; wire::MAX_BODY_BYTES + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    let anonymous = http
+        .post(&url)
+        .body(wire::encode(&push(people[0].id, vec![1])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    a.record_dose(people[0].id, dose("pfizer", "FF2588", None, None))
+        .await
+        .unwrap();
+    assert_eq!(a.sync(&ca).await.unwrap().pushed, 1);
+    assert_eq!(b.sync(&cb).await.unwrap().bootstrapped, 2);
+    assert_eq!(all_people(&a).await, all_people(&b).await);
+    server.stop().await;
+}
+both_backends!(bad_changes_are_rejected_with_a_reason_and_the_server_carries_on);
+
+/// Two devices edit the same person offline; together the edits break a rule (a dose before the
+/// birth date). The change pushed second is refused: kept in quarantine with the reason on its
+/// device, whose copy returns to the server's state.
+async fn a_refused_change_is_quarantined_and_the_copy_reset(backend: Backend) {
+    let server = commune(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = station(
+        dir.path(),
+        "a",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.lan",
+    )
+    .await;
+    let c = station(
+        dir.path(),
+        "c",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.mai",
+    )
+    .await;
+    let ca = client(&server.url, &server.device("TYT-TANNHUT").await);
+    let cc = client(&server.url, &server.device("TYT-TANNHUT").await);
+    let elder = a
+        .register_person(PersonInput {
+            full_name: "Lê Thị Tư".into(),
+            gender: "nu".into(),
+            birth_date: "1950".into(),
+            phone: Some("0977 000 111".into()),
+            ..PersonInput::default()
+        })
+        .await
+        .unwrap();
+    a.sync(&ca).await.unwrap();
+    c.sync(&cc).await.unwrap();
+    let given = a
+        .record_dose(
+            elder.id,
+            dose(
+                "astrazeneca",
+                "A1234",
+                Some(1),
+                Some("2021-09-20T08:30:00+07:00"),
+            ),
+        )
+        .await
+        .unwrap();
+    c.edit_person(
+        elder.id,
+        PersonEdit {
+            birth_date: Some("2022".into()),
+            ..PersonEdit::default()
+        },
+    )
+    .await
+    .unwrap();
+    c.edit_person(
+        elder.id,
+        PersonEdit {
+            phone: Some("0977 000 222".into()),
+            ..PersonEdit::default()
+        },
+    )
+    .await
+    .unwrap();
+    a.sync(&ca).await.unwrap();
+    let report = c.sync(&cc).await.unwrap();
+    assert_eq!(report.quarantined, 1, "{report:?}");
+    assert_eq!(
+        report.pushed, 1,
+        "the phone edit does not depend on the refused one"
+    );
+    let status = c.sync_status().await.unwrap();
+    assert_eq!(status.pending_changes, 0);
+    assert_eq!(status.quarantined.len(), 1);
+    let q = &status.quarantined[0];
+    assert_eq!((q.person_id, q.reason.as_str()), (elder.id, "invalid"));
+    assert!(q.message.contains("trước ngày sinh"), "{}", q.message);
+    assert_eq!(q.full_name.as_deref(), Some("Lê Thị Tư"));
+    let on_c = c.show(elder.id).await.unwrap().person;
+    assert_eq!(
+        on_c.birth_date.to_string(),
+        "1950",
+        "reset to the server's state"
+    );
+    assert_eq!(
+        on_c.phone.as_deref(),
+        Some("0977000222"),
+        "its own accepted edit kept"
+    );
+    assert!(on_c.doses.contains_key(&given.id));
+    a.sync(&ca).await.unwrap();
+    assert_eq!(all_people(&a).await, all_people(&c).await);
+    assert!(c.check_integrity().await.unwrap().is_empty());
+    server.stop().await;
+}
+both_backends!(a_refused_change_is_quarantined_and_the_copy_reset);
+
+async fn revoked_or_foreign_devices_are_refused_clearly(backend: Backend) {
+    let server = commune(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = station(
+        dir.path(),
+        "a",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.lan",
+    )
+    .await;
+    let token = server.device("TYT-TANNHUT").await;
+    // A token of another facility.
+    let other = client(&server.url, &server.device("TYT-TANTUC").await);
+    let err = a.sync(&other).await.unwrap_err();
+    assert!(matches!(err, SyncError::FacilityMismatch { .. }), "{err}");
+    let bad = client(&server.url, "stk_khong_dung");
+    let err = a.sync(&bad).await.unwrap_err();
+    assert_eq!(err.code(), "invalid_token");
+    assert!(!err.is_retryable());
+    a.sync(&client(&server.url, &token)).await.unwrap();
+    let devices = sotiem_server::admin::devices(&server.db).await.unwrap();
+    let device = devices
+        .iter()
+        .find(|d| d.facility == "TYT-TANNHUT")
+        .unwrap();
+    sotiem_server::admin::revoke_device(&server.db, &device.id)
+        .await
+        .unwrap();
+    let err = a.sync(&client(&server.url, &token)).await.unwrap_err();
+    assert_eq!(err.code(), "device_revoked");
+    assert!(err.to_string().contains("thu hồi"), "{err}");
+    let status = a.sync_status().await.unwrap();
+    assert!(status.last_error.unwrap().contains("thu hồi"));
+    // An unreachable server is a network error, to be retried later.
+    let err = a
+        .sync(&client("http://127.0.0.1:9", &token))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    server.stop().await;
+}
+both_backends!(revoked_or_foreign_devices_are_refused_clearly);
+
+/// The server speaks HTTPS with a province's own CA, which the station is told to trust.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_runs_over_https_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=So Y te TP Ho Chi Minh Test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+
+    let db = sotiem_server::Db::open_sqlite(&d.join("server.db"), None)
+        .await
+        .unwrap();
+    sotiem_server::admin::add_facility(
+        &db,
+        &sotiem_server::admin::FacilityRecord {
+            code: "TYT-TANNHUT".into(),
+            name: "Trạm Y tế xã Tân Nhựt".into(),
+            kind: "commune_station".into(),
+            province: Some("TP Hồ Chí Minh".into()),
+            commune: Some(TAN_NHUT.into()),
+            parent: None,
+        },
+    )
+    .await
+    .unwrap();
+    let token = sotiem_server::admin::add_device(&db, "TYT-TANNHUT", "Laptop")
+        .await
+        .unwrap()
+        .token;
+    let server = sotiem_server::Server::start(db.clone()).await.unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let (cert, key) = (d.join("server.pem"), d.join("server.key"));
+    tokio::spawn(async move { server.serve_tls(listener, &cert, &key).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let a = station(
+        d,
+        "a",
+        "TYT-TANNHUT",
+        FacilityKind::CommuneStation,
+        TAN_NHUT,
+        "nv.lan",
+    )
+    .await;
+    a.register_person(PersonInput {
+        full_name: "Phan Thanh Bình".into(),
+        gender: "nam".into(),
+        birth_date: "1969".into(),
+        phone: Some("0913 456 789".into()),
+        ..PersonInput::default()
+    })
+    .await
+    .unwrap();
+    // Without the CA the server is not trusted, and nothing is sent.
+    let untrusted = station::SyncClient::new(&url, &token, None).unwrap();
+    let err = a.sync(&untrusted).await.unwrap_err();
+    assert!(matches!(err, SyncError::Network(_)), "{err}");
+    assert_eq!(a.pending_changes().await.unwrap(), 1);
+    let ca = std::fs::read(d.join("ca.pem")).unwrap();
+    let trusted = station::SyncClient::new(&url, &token, Some(&ca)).unwrap();
+    assert_eq!(a.sync(&trusted).await.unwrap().pushed, 1);
+    db.close().await;
+}
