@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use sync_protocol::columns::{DoseColumns, PersonColumns};
 use sync_protocol::person::{format_time, now};
 use sync_protocol::wire::{MAX_CHANGE_BYTES, PushResult, PushedChange, RejectReason};
-use sync_protocol::{CommitMeta, Person, PersonDoc, validate};
+use sync_protocol::{CommitMeta, Dose, Person, PersonDoc, validate};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -68,6 +68,7 @@ impl Ingest {
             high_water: high_water.clone(),
             facilities: Arc::new(Facilities::default()),
             facilities_loaded: None,
+            overlay: Overlay::default(),
         };
         tokio::spawn(writer.run(rx));
         Ok(Ingest { tx, high_water })
@@ -103,6 +104,39 @@ struct Writer {
     high_water: Arc<AtomicU64>,
     facilities: Arc<Facilities>,
     facilities_loaded: Option<Instant>,
+    /// What the group being written (not yet committed) changes, seen by the next plan.
+    overlay: Overlay,
+}
+
+/// The effects of a planned group, for planning the next group while it is written.
+#[derive(Default)]
+struct Overlay {
+    docs: HashMap<Uuid, Vec<u8>>,
+    scopes: HashMap<Uuid, BTreeSet<String>>,
+    hashes: HashSet<Vec<u8>>,
+    actors: HashMap<Vec<u8>, String>,
+}
+
+/// A validated group, ready to be written.
+struct Plan {
+    write: GroupWrite,
+    results: Vec<Vec<PushResult>>,
+    /// The sequence number of its last change, if it has any.
+    high_water: Option<u64>,
+    overlay: Overlay,
+}
+
+/// A group being written, with whom to answer when it is committed.
+struct InFlight {
+    handle: tokio::task::JoinHandle<Result<(), sqlx::Error>>,
+    answers: Answers,
+}
+
+/// The devices of a group and what to tell them once it is committed.
+struct Answers {
+    jobs: Vec<Job>,
+    results: Vec<Vec<PushResult>>,
+    high_water: Option<u64>,
 }
 
 /// One pushed change on its way through a group.
@@ -121,10 +155,36 @@ struct PersonOutcome {
     verdicts: Vec<(usize, PushResult)>,
     /// Accepted entries in causal order.
     accepted: Vec<usize>,
-    /// The document after the accepted changes, with the person before and after.
-    result: Option<(PersonDoc, Option<Person>, Person)>,
+    /// The saved document after the accepted changes and what they amount to. Saved here, in
+    /// parallel, so the (large) in-memory document is dropped at once.
+    result: Option<(Vec<u8>, Accepted)>,
     /// The sequence number of the last accepted change, once assigned.
     last_seq: u64,
+}
+
+/// What a person's accepted changes amount to.
+enum Accepted {
+    /// The whole person, before (none for a new person) and after.
+    Person {
+        before: Option<Box<Person>>,
+        after: Box<Person>,
+    },
+    /// Only new doses (recording a dose, by far the most common push): the rest is unchanged.
+    NewDoses(Vec<Dose>),
+}
+
+impl Accepted {
+    /// The facilities that may replicate the person afterwards (scope never shrinks).
+    fn scope(&self, persisted: &BTreeSet<String>, facilities: &Facilities) -> BTreeSet<String> {
+        let mut scope = persisted.clone();
+        match self {
+            Accepted::Person { after, .. } => scope.extend(facilities.scope_of(after)),
+            Accepted::NewDoses(doses) => {
+                scope.extend(doses.iter().map(|d| facilities.owner(&d.facility)))
+            }
+        }
+        scope
+    }
 }
 
 fn rejected(reason: RejectReason, message: impl Into<String>) -> PushResult {
@@ -135,8 +195,25 @@ fn rejected(reason: RejectReason, message: impl Into<String>) -> PushResult {
 }
 
 impl Writer {
+    /// Plans each group while the previous one is being written: validation (CPU) of group
+    /// N+1 overlaps the transaction (I/O) of group N. Answers go out once a group is committed.
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        while let Some(first) = rx.recv().await {
+        let mut in_flight: Option<InFlight> = None;
+        loop {
+            let first = tokio::select! {
+                biased;
+                done = async { (&mut in_flight.as_mut().expect("guarded").handle).await }, if in_flight.is_some() => {
+                    if let Some(f) = in_flight.take() {
+                        self.finish(f.answers, flatten(done));
+                    }
+                    self.overlay = Overlay::default();
+                    continue;
+                }
+                job = rx.recv() => match job {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
             let mut count = first.changes.len();
             let mut jobs = vec![first];
             while count < GROUP_CHANGES {
@@ -148,19 +225,38 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            match self.process(&jobs).await {
-                Ok(mut results) => {
-                    for (job, result) in jobs.into_iter().zip(results.drain(..)) {
-                        let _ = job.reply.send(Ok(result));
-                    }
+            let plan = self.plan(&jobs).await;
+            // The previous group must be committed before this one is written after it.
+            let previous_ok = match in_flight.take() {
+                Some(f) => {
+                    let done = flatten(f.handle.await);
+                    let ok = done.is_ok();
+                    self.finish(f.answers, done);
+                    ok
                 }
-                Err(e) => {
-                    tracing::error!("ingest group failed: {e}");
-                    // Nothing of the group was committed; start again from what is stored.
-                    if let Ok(last) = self.stored_high_water().await {
-                        self.next_seq = last + 1;
-                    }
-                    let message = e.to_string();
+                None => true,
+            };
+            match (previous_ok, plan) {
+                (true, Ok(plan)) => {
+                    self.overlay = plan.overlay;
+                    let db = self.db.clone();
+                    let write = plan.write;
+                    in_flight = Some(InFlight {
+                        handle: tokio::spawn(async move { write_group(&db, &write).await }),
+                        answers: Answers {
+                            jobs,
+                            results: plan.results,
+                            high_water: plan.high_water,
+                        },
+                    });
+                }
+                (_, plan) => {
+                    let message = match plan {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "nhóm trước không ghi được".to_string(),
+                    };
+                    tracing::error!("ingest group failed: {message}");
+                    self.reset().await;
                     for job in jobs {
                         let _ = job
                             .reply
@@ -168,6 +264,42 @@ impl Writer {
                     }
                 }
             }
+        }
+        if let Some(f) = in_flight.take() {
+            let done = flatten(f.handle.await);
+            self.finish(f.answers, done);
+        }
+    }
+
+    /// Answers a written group's devices.
+    fn finish(&mut self, f: Answers, done: Result<(), sqlx::Error>) {
+        match done {
+            Ok(()) => {
+                if let Some(h) = f.high_water {
+                    self.high_water.store(h, Ordering::Release);
+                }
+                for (job, result) in f.jobs.into_iter().zip(f.results) {
+                    let _ = job.reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                tracing::error!("ingest write failed: {e}");
+                let message = e.to_string();
+                for job in f.jobs {
+                    let _ = job
+                        .reply
+                        .send(Err(IngestError::Db(sqlx::Error::Protocol(message.clone()))));
+                }
+            }
+        }
+    }
+
+    /// After a failure nothing uncommitted counts: start again from what is stored.
+    async fn reset(&mut self) {
+        self.overlay = Overlay::default();
+        if let Ok(last) = self.stored_high_water().await {
+            self.next_seq = last + 1;
+            self.high_water.store(last, Ordering::Release);
         }
     }
 
@@ -190,7 +322,7 @@ impl Writer {
         Ok(self.facilities.clone())
     }
 
-    async fn process(&mut self, jobs: &[Job]) -> Result<Vec<Vec<PushResult>>, sqlx::Error> {
+    async fn plan(&mut self, jobs: &[Job]) -> Result<Plan, sqlx::Error> {
         let facilities = self.facilities().await?;
         let mut entries = Vec::new();
         for (j, job) in jobs.iter().enumerate() {
@@ -239,7 +371,10 @@ impl Writer {
         let pending_hashes: Vec<Vec<u8>> = pending(&entries).map(|e| hash_of(e).to_vec()).collect();
         let known = self.known_hashes(&pending_hashes).await?;
         for e in entries.iter_mut() {
-            if e.result.is_none() && known.contains(hash_of(e).as_slice()) {
+            let h = hash_of(e);
+            if e.result.is_none()
+                && (known.contains(h.as_slice()) || self.overlay.hashes.contains(h.as_slice()))
+            {
                 e.result = Some(PushResult::Duplicate);
             }
         }
@@ -251,6 +386,12 @@ impl Writer {
             .into_iter()
             .collect();
         let mut actor_owner = self.actor_owners(&actors).await?;
+        actor_owner.extend(
+            self.overlay
+                .actors
+                .iter()
+                .map(|(a, d)| (a.clone(), d.clone())),
+        );
         let mut new_actors: BTreeMap<Vec<u8>, String> = BTreeMap::new();
         for e in entries.iter_mut().filter(|e| e.result.is_none()) {
             let Some(c) = &e.change else { continue };
@@ -278,8 +419,16 @@ impl Writer {
             }
         }
         let person_ids: Vec<Uuid> = by_person.keys().copied().collect();
-        let docs = self.load_docs(&person_ids).await?;
-        let scopes = self.load_scopes(&person_ids).await?;
+        let mut docs = self.load_docs(&person_ids).await?;
+        let mut scopes = self.load_scopes(&person_ids).await?;
+        for id in &person_ids {
+            if let Some(doc) = self.overlay.docs.get(id) {
+                docs.insert(*id, doc.clone());
+            }
+            if let Some(scope) = self.overlay.scopes.get(id) {
+                scopes.insert(*id, scope.clone());
+            }
+        }
         let today = now().date();
         let mut work = Vec::new();
         for (person_id, idxs) in by_person {
@@ -321,7 +470,7 @@ impl Writer {
         let mut used_actors = HashSet::new();
         let mut outcomes = outcomes;
         for o in outcomes.iter_mut() {
-            let Some((_, _, after)) = &o.result else {
+            let Some((_, accepted)) = &o.result else {
                 continue;
             };
             let mut seqs = Vec::new();
@@ -343,12 +492,7 @@ impl Writer {
             }
             let persisted = scopes.get(&o.person_id).cloned().unwrap_or_default();
             let first = seqs.first().copied().unwrap_or(seq);
-            for f in persisted
-                .iter()
-                .cloned()
-                .chain(facilities.scope_of(after))
-                .collect::<BTreeSet<_>>()
-            {
+            for f in accepted.scope(&persisted, &facilities) {
                 if persisted.contains(&f) {
                     for &s in &seqs {
                         feed_rows.push((f.clone(), s, o.person_id.to_string(), false));
@@ -373,25 +517,61 @@ impl Writer {
                 _ => None,
             })
             .collect();
-        let actors = new_actors
+        let actors: Vec<(Vec<u8>, String)> = new_actors
             .into_iter()
             .filter(|(a, _)| used_actors.contains(a))
             .collect();
-        let group = GroupWrite {
-            outcomes: &outcomes,
-            changes: change_rows,
-            feed: feed_rows,
-            scope: scope_rows,
-            actors,
-            rejections,
-            received_at,
-        };
-        self.write(&group).await?;
-        if seq > self.next_seq {
-            self.high_water.store(seq - 1, Ordering::Release);
-        }
-        self.next_seq = seq;
 
+        // Documents whose listed columns changed are rewritten whole; the others (a new dose,
+        // a void) only get their new document. Dose rows only for doses that changed.
+        let mut overlay = Overlay {
+            hashes: change_rows.iter().map(|c| c.hash.clone()).collect(),
+            actors: actors.iter().cloned().collect(),
+            ..Overlay::default()
+        };
+        let mut full = Vec::new();
+        let mut doc_only = Vec::new();
+        let mut doses = Vec::new();
+        for o in outcomes {
+            let Some((bytes, accepted)) = o.result else {
+                continue;
+            };
+            let person = o.person_id.to_string();
+            let persisted = scopes.get(&o.person_id).cloned().unwrap_or_default();
+            overlay
+                .scopes
+                .insert(o.person_id, accepted.scope(&persisted, &facilities));
+            overlay.docs.insert(o.person_id, bytes.clone());
+            let last_seq = o.last_seq as i64;
+            match accepted {
+                Accepted::NewDoses(new) => {
+                    doses.extend(new.into_iter().map(|d| (person.clone(), d)));
+                    doc_only.push((person, bytes, last_seq));
+                }
+                Accepted::Person { before, after } => {
+                    for d in after.doses.values() {
+                        if before.as_ref().and_then(|b| b.doses.get(&d.id)) != Some(d) {
+                            doses.push((person.clone(), d.clone()));
+                        }
+                    }
+                    let unchanged = before
+                        .as_ref()
+                        .is_some_and(|b| PersonColumns::of(b) == PersonColumns::of(&after));
+                    if unchanged {
+                        doc_only.push((person, bytes, last_seq));
+                    } else {
+                        full.push(DocRow {
+                            person_id: person,
+                            doc: bytes,
+                            last_seq,
+                            after,
+                        });
+                    }
+                }
+            }
+        }
+        let high_water = (seq > self.next_seq).then(|| seq - 1);
+        self.next_seq = seq;
         let mut results: Vec<Vec<PushResult>> = jobs
             .iter()
             .map(|j| Vec::with_capacity(j.changes.len()))
@@ -399,131 +579,21 @@ impl Writer {
         for e in entries {
             results[e.job].push(e.result.unwrap_or(PushResult::MissingDependencies));
         }
-        Ok(results)
-    }
-
-    async fn write(&self, g: &GroupWrite<'_>) -> Result<(), sqlx::Error> {
-        let received_at = g.received_at.as_str();
-        with_db!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            for chunk in g.changes.chunks(500) {
-                let mut q = sqlx::QueryBuilder::new(
-                    "INSERT INTO changes (seq, hash, person_id, device_id, author, bytes, received_at) ",
-                );
-                q.push_values(chunk, |mut b, c| {
-                    b.push_bind(c.seq as i64)
-                        .push_bind(c.hash.clone())
-                        .push_bind(c.person_id.clone())
-                        .push_bind(c.device.clone())
-                        .push_bind(c.author.clone())
-                        .push_bind(c.bytes.clone())
-                        .push_bind(received_at.to_string());
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-            for chunk in g.feed.chunks(1000) {
-                let mut q = sqlx::QueryBuilder::new("INSERT INTO feed (facility, seq, person_id, snapshot) ");
-                q.push_values(chunk, |mut b, (f, s, p, snap)| {
-                    b.push_bind(f.clone()).push_bind(*s as i64).push_bind(p.clone()).push_bind(*snap);
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-            for chunk in g.scope.chunks(1000) {
-                let mut q = sqlx::QueryBuilder::new("INSERT INTO person_scope (facility, person_id, since_seq) ");
-                q.push_values(chunk, |mut b, (f, p, s)| {
-                    b.push_bind(f.clone()).push_bind(p.clone()).push_bind(*s as i64);
-                });
-                q.push(" ON CONFLICT (facility, person_id) DO NOTHING");
-                q.build().execute(&mut *tx).await?;
-            }
-            for (actor, device) in &g.actors {
-                sqlx::query("INSERT INTO actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING")
-                    .bind(actor)
-                    .bind(device)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for o in g.outcomes {
-                let Some((doc, before, after)) = &o.result else { continue };
-                let c = PersonColumns::of(after);
-                sqlx::query(
-                    "INSERT INTO documents (person_id, doc, last_seq, full_name, name_key, gender, birth_date,
-                        birth_year, id_kind, id_number, phone, province, commune, nationality,
-                        managing_facility, verification, merged_into, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-                     ON CONFLICT (person_id) DO UPDATE SET doc = excluded.doc, last_seq = excluded.last_seq,
-                        full_name = excluded.full_name, name_key = excluded.name_key, gender = excluded.gender,
-                        birth_date = excluded.birth_date, birth_year = excluded.birth_year,
-                        id_kind = excluded.id_kind, id_number = excluded.id_number, phone = excluded.phone,
-                        province = excluded.province, commune = excluded.commune,
-                        nationality = excluded.nationality, managing_facility = excluded.managing_facility,
-                        verification = excluded.verification, merged_into = excluded.merged_into,
-                        updated_at = excluded.updated_at",
-                )
-                .bind(o.person_id.to_string())
-                .bind(doc.save())
-                .bind(o.last_seq as i64)
-                .bind(c.full_name)
-                .bind(c.name_key)
-                .bind(c.gender)
-                .bind(c.birth_date)
-                .bind(c.birth_year)
-                .bind(c.id_kind)
-                .bind(c.id_number)
-                .bind(c.phone)
-                .bind(c.province)
-                .bind(c.commune)
-                .bind(c.nationality)
-                .bind(c.managing_facility)
-                .bind(c.verification)
-                .bind(c.merged_into)
-                .bind(received_at)
-                .execute(&mut *tx)
-                .await?;
-                for d in after.doses.values() {
-                    if before.as_ref().and_then(|b| b.doses.get(&d.id)) == Some(d) {
-                        continue;
-                    }
-                    let c = DoseColumns::of(d);
-                    sqlx::query(
-                        "INSERT INTO doses (id, person_id, vaccine, lot, dose_number, kind, given_at, facility,
-                            vaccinator, voided, signed_batch)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-                         ON CONFLICT (id) DO UPDATE SET vaccine = excluded.vaccine, lot = excluded.lot,
-                            dose_number = excluded.dose_number, kind = excluded.kind,
-                            given_at = excluded.given_at, facility = excluded.facility,
-                            vaccinator = excluded.vaccinator, voided = excluded.voided,
-                            signed_batch = excluded.signed_batch",
-                    )
-                    .bind(c.id)
-                    .bind(o.person_id.to_string())
-                    .bind(c.vaccine)
-                    .bind(c.lot)
-                    .bind(c.dose_number)
-                    .bind(c.kind)
-                    .bind(c.given_at)
-                    .bind(c.facility)
-                    .bind(c.vaccinator)
-                    .bind(c.voided)
-                    .bind(c.signed_batch)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            for r in &g.rejections {
-                sqlx::query(
-                    "INSERT INTO rejections (device_id, person_id, hash, reason, message, at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&r.device)
-                .bind(&r.person_id)
-                .bind(&r.hash)
-                .bind(r.reason)
-                .bind(&r.message)
-                .bind(received_at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await
+        Ok(Plan {
+            write: GroupWrite {
+                changes: change_rows,
+                feed: feed_rows,
+                scope: scope_rows,
+                actors,
+                rejections,
+                full,
+                doc_only,
+                doses,
+                received_at,
+            },
+            results,
+            high_water,
+            overlay,
         })
     }
 
@@ -610,9 +680,147 @@ impl Writer {
     }
 }
 
+/// Writes one group in one transaction.
+async fn write_group(db: &Db, g: &GroupWrite) -> Result<(), sqlx::Error> {
+    let received_at = g.received_at.as_str();
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for chunk in g.changes.chunks(500) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO changes (seq, hash, person_id, device_id, author, bytes, received_at) ",
+            );
+            q.push_values(chunk, |mut b, c| {
+                b.push_bind(c.seq as i64)
+                    .push_bind(c.hash.clone())
+                    .push_bind(c.person_id.clone())
+                    .push_bind(c.device.clone())
+                    .push_bind(c.author.clone())
+                    .push_bind(c.bytes.clone())
+                    .push_bind(received_at.to_string());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in g.feed.chunks(1000) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO feed (facility, seq, person_id, snapshot) ");
+            q.push_values(chunk, |mut b, (f, s, p, snap)| {
+                b.push_bind(f.clone()).push_bind(*s as i64).push_bind(p.clone()).push_bind(*snap);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in g.scope.chunks(1000) {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO person_scope (facility, person_id, since_seq) ");
+            q.push_values(chunk, |mut b, (f, p, s)| {
+                b.push_bind(f.clone()).push_bind(p.clone()).push_bind(*s as i64);
+            });
+            q.push(" ON CONFLICT (facility, person_id) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        for (actor, device) in &g.actors {
+            sqlx::query("INSERT INTO actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING")
+                .bind(actor)
+                .bind(device)
+                .execute(&mut *tx)
+                .await?;
+        }
+        {
+            for chunk in g.full.chunks(400) {
+                let mut q = sqlx::QueryBuilder::new(INSERT_DOCUMENTS);
+                q.push_values(chunk, |mut b, row| {
+                    let c = PersonColumns::of(&row.after);
+                    b.push_bind(row.person_id.as_str())
+                        .push_bind(row.doc.as_slice())
+                        .push_bind(row.last_seq)
+                        .push_bind(c.full_name)
+                        .push_bind(c.name_key)
+                        .push_bind(c.gender)
+                        .push_bind(c.birth_date)
+                        .push_bind(c.birth_year)
+                        .push_bind(c.id_kind)
+                        .push_bind(c.id_number)
+                        .push_bind(c.phone)
+                        .push_bind(c.province)
+                        .push_bind(c.commune)
+                        .push_bind(c.nationality)
+                        .push_bind(c.managing_facility)
+                        .push_bind(c.verification)
+                        .push_bind(c.merged_into)
+                        .push_bind(received_at);
+                });
+                q.push(UPSERT_ALL);
+                q.build().execute(&mut *tx).await?;
+            }
+        }
+        for chunk in g.doc_only.chunks(1000) {
+            // Same SQL on both: VALUES columns are named column1, column2, … by each.
+            let mut q = sqlx::QueryBuilder::new("UPDATE documents SET updated_at = ");
+            q.push_bind(received_at);
+            q.push(", doc = v.column2, last_seq = v.column3 FROM (");
+            q.push_values(chunk, |mut b, (person, doc, last_seq)| {
+                b.push_bind(person.as_str()).push_bind(doc.as_slice()).push_bind(*last_seq);
+            });
+            q.push(") AS v WHERE documents.person_id = v.column1");
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in g.doses.chunks(800) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO doses (id, person_id, vaccine, lot, dose_number, kind, given_at, facility,
+                    vaccinator, voided, signed_batch) ",
+            );
+            q.push_values(chunk, |mut b, (person, dose)| {
+                let c = DoseColumns::of(dose);
+                b.push_bind(c.id)
+                    .push_bind(person.as_str())
+                    .push_bind(c.vaccine)
+                    .push_bind(c.lot)
+                    .push_bind(c.dose_number)
+                    .push_bind(c.kind)
+                    .push_bind(c.given_at)
+                    .push_bind(c.facility)
+                    .push_bind(c.vaccinator)
+                    .push_bind(c.voided)
+                    .push_bind(c.signed_batch);
+            });
+            q.push(
+                " ON CONFLICT (id) DO UPDATE SET vaccine = excluded.vaccine, lot = excluded.lot,
+                        dose_number = excluded.dose_number, kind = excluded.kind,
+                        given_at = excluded.given_at, facility = excluded.facility,
+                        vaccinator = excluded.vaccinator, voided = excluded.voided,
+                        signed_batch = excluded.signed_batch",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        for r in &g.rejections {
+            sqlx::query(
+                "INSERT INTO rejections (device_id, person_id, hash, reason, message, at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&r.device)
+            .bind(&r.person_id)
+            .bind(&r.hash)
+            .bind(r.reason)
+            .bind(&r.message)
+            .bind(received_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    })
+}
+
+const INSERT_DOCUMENTS: &str =
+    "INSERT INTO documents (person_id, doc, last_seq, full_name, name_key,
+    gender, birth_date, birth_year, id_kind, id_number, phone, province, commune, nationality,
+    managing_facility, verification, merged_into, updated_at) ";
+
+const UPSERT_ALL: &str = " ON CONFLICT (person_id) DO UPDATE SET doc = excluded.doc,
+    last_seq = excluded.last_seq, full_name = excluded.full_name, name_key = excluded.name_key,
+    gender = excluded.gender, birth_date = excluded.birth_date, birth_year = excluded.birth_year,
+    id_kind = excluded.id_kind, id_number = excluded.id_number, phone = excluded.phone,
+    province = excluded.province, commune = excluded.commune, nationality = excluded.nationality,
+    managing_facility = excluded.managing_facility, verification = excluded.verification,
+    merged_into = excluded.merged_into, updated_at = excluded.updated_at";
+
 /// Everything one group writes, in one transaction.
-struct GroupWrite<'a> {
-    outcomes: &'a [PersonOutcome],
+struct GroupWrite {
     changes: Vec<ChangeRow>,
     /// (facility, seq, person, snapshot)
     feed: Vec<(String, u64, String, bool)>,
@@ -621,7 +829,20 @@ struct GroupWrite<'a> {
     /// (actor, device)
     actors: Vec<(Vec<u8>, String)>,
     rejections: Vec<RejectionRow>,
+    /// Documents with changed columns.
+    full: Vec<DocRow>,
+    /// (person, document, last seq) of documents whose columns stayed the same.
+    doc_only: Vec<(String, Vec<u8>, i64)>,
+    /// (person, dose) for changed doses.
+    doses: Vec<(String, Dose)>,
     received_at: String,
+}
+
+struct DocRow {
+    person_id: String,
+    doc: Vec<u8>,
+    last_seq: i64,
+    after: Box<Person>,
 }
 
 struct RejectionRow {
@@ -662,6 +883,29 @@ struct PersonWork {
     existing: Option<Vec<u8>>,
     scope: BTreeSet<String>,
     incoming: Vec<Incoming>,
+}
+
+/// The entries of incoming changes ordered so that each comes after those it depends on.
+fn causal_order(incoming: &[Incoming]) -> Vec<usize> {
+    if incoming.len() == 1 {
+        return vec![incoming[0].entry];
+    }
+    let mut left: Vec<&Incoming> = incoming.iter().collect();
+    let mut order = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        let pending: HashSet<ChangeHash> = left.iter().map(|i| i.change.hash()).collect();
+        let (ready, rest): (Vec<&Incoming>, Vec<&Incoming>) = left
+            .into_iter()
+            .partition(|i| !i.change.deps().iter().any(|d| pending.contains(d)));
+        if ready.is_empty() {
+            // Cannot happen for valid changes (hashes cannot form cycles); keep push order.
+            order.extend(rest.iter().map(|i| i.entry));
+            break;
+        }
+        order.extend(ready.iter().map(|i| i.entry));
+        left = rest;
+    }
+    order
 }
 
 /// Validates every person's work, spread over the machine's cores.
@@ -717,9 +961,9 @@ fn check(
     facilities: &Facilities,
     today: time::Date,
 ) -> Result<Person, PushResult> {
-    let structural = doc
-        .structural_conflicts()
-        .map_err(|e| rejected(RejectReason::Malformed, e.to_string()))?;
+    let (after, structural) = doc
+        .read_checked()
+        .map_err(|e| rejected(RejectReason::Invalid, format!("tài liệu không hợp lệ: {e}")))?;
     if !structural.is_empty() {
         return Err(rejected(
             RejectReason::Malformed,
@@ -729,9 +973,6 @@ fn check(
             ),
         ));
     }
-    let after = doc
-        .read()
-        .map_err(|e| rejected(RejectReason::Invalid, format!("tài liệu không hợp lệ: {e}")))?;
     if after.id != person_id {
         return Err(rejected(
             RejectReason::Malformed,
@@ -775,19 +1016,44 @@ fn validate_person(w: PersonWork, facilities: &Facilities, today: time::Date) ->
             Err(_) => return outcome,
         },
     };
+    let changes: Vec<Change> = w.incoming.iter().map(|i| i.change.clone()).collect();
+    let owners: BTreeSet<&str> = w.incoming.iter().map(|i| i.owner.as_str()).collect();
+
+    // Fastest path, recording doses: the changes only add doses, so only those doses (and the
+    // birth date they are checked against) need reading, not the whole person twice.
+    let mut base = base;
+    if let Some(existing) = &w.existing
+        && let Some(added) = base.added_doses(&changes)
+    {
+        // Applied in place: a change queued for a missing dependency shows in `missing_deps`.
+        let mut trial = base;
+        if trial.apply_changes(changes.clone()).is_ok()
+            && trial.missing_deps().is_empty()
+            && let (Ok(birth), Ok(doses)) = (trial.birth_date(), trial.read_doses(&added))
+            && doses.iter().all(|d| validate::check_dose(birth, d).is_ok())
+            && owners.iter().all(|o| {
+                w.scope.contains(*o) || doses.iter().any(|d| facilities.owner(&d.facility) == *o)
+            })
+        {
+            outcome.accepted = causal_order(&w.incoming);
+            outcome.result = Some((trial.save(), Accepted::NewDoses(doses)));
+            return outcome;
+        }
+        // Not that simple after all: start again from the stored document.
+        base = match PersonDoc::load(existing) {
+            Ok(d) => d,
+            Err(_) => return outcome,
+        };
+    }
     let before = w.existing.as_ref().and_then(|_| base.read().ok());
-    let base_heads = base.heads();
 
     // Fast path: everything applies and the result is valid for every pushing device.
     let mut trial = base.clone();
-    if trial
-        .apply_changes(w.incoming.iter().map(|i| i.change.clone()).collect())
-        .is_ok()
+    if trial.apply_changes(changes).is_ok()
         && w.incoming
             .iter()
             .all(|i| trial.has_change(&i.change.hash()))
     {
-        let owners: BTreeSet<&str> = w.incoming.iter().map(|i| i.owner.as_str()).collect();
         let mut after = None;
         let mut ok = true;
         for owner in owners {
@@ -808,17 +1074,14 @@ fn validate_person(w: PersonWork, facilities: &Facilities, today: time::Date) ->
             }
         }
         if let (true, Some(after)) = (ok, after) {
-            let by_hash: HashMap<ChangeHash, usize> = w
-                .incoming
-                .iter()
-                .map(|i| (i.change.hash(), i.entry))
-                .collect();
-            outcome.accepted = trial
-                .changes_since(&base_heads)
-                .iter()
-                .filter_map(|c| by_hash.get(&c.hash()).copied())
-                .collect();
-            outcome.result = Some((trial, before, after));
+            outcome.accepted = causal_order(&w.incoming);
+            outcome.result = Some((
+                trial.save(),
+                Accepted::Person {
+                    before: before.map(Box::new),
+                    after: Box::new(after),
+                },
+            ));
             return outcome;
         }
     }
@@ -889,7 +1152,18 @@ fn validate_person(w: PersonWork, facilities: &Facilities, today: time::Date) ->
             .push((inc.entry, PushResult::MissingDependencies));
     }
     if let (false, Some(after)) = (outcome.accepted.is_empty(), current) {
-        outcome.result = Some((doc, before, after));
+        outcome.result = Some((
+            doc.save(),
+            Accepted::Person {
+                before: before.map(Box::new),
+                after: Box::new(after),
+            },
+        ));
     }
     outcome
+}
+
+/// A finished write task's outcome; a panicked task counts as a failed write.
+fn flatten(r: Result<Result<(), sqlx::Error>, tokio::task::JoinError>) -> Result<(), sqlx::Error> {
+    r.unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("write task failed: {e}"))))
 }

@@ -6,6 +6,10 @@ use sotiem_server::{Db, Server};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+// Validation allocates heavily across threads; mimalloc keeps ingest fast (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "sotiem-server",

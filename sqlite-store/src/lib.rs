@@ -101,14 +101,18 @@ extern "C" fn close_open_pools() {
     if pools.iter().all(SqlitePool::is_closed) {
         return;
     }
-    if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        rt.block_on(async {
-            for pool in pools {
-                let _ = tokio::time::timeout(Duration::from_secs(5), pool.close()).await;
-            }
-        });
-    }
+    // On a thread of its own: this thread's runtime context may already be torn down.
+    let closer = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            rt.block_on(async {
+                for pool in pools {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), pool.close()).await;
+                }
+            });
+        }
+    });
+    let _ = closer.join();
 }

@@ -605,40 +605,53 @@ impl Station {
             .meta_value("bootstrap_high_water")
             .await?
             .and_then(|h| h.parse().ok());
+        let fetch = |after: Option<Uuid>, high_water: Option<u64>| async move {
+            let request = BootstrapRequest {
+                after,
+                high_water,
+                max_bytes: BOOTSTRAP_MAX_BYTES,
+            };
+            client
+                .call::<_, BootstrapResponse>("sync/bootstrap", &request)
+                .await
+        };
+        let mut page = fetch(after, high_water).await?;
         loop {
-            let page: BootstrapResponse = client
-                .call(
-                    "sync/bootstrap",
-                    &BootstrapRequest {
-                        after,
-                        high_water,
-                        max_bytes: BOOTSTRAP_MAX_BYTES,
-                    },
-                )
-                .await?;
             let hw = *high_water.get_or_insert(page.high_water);
             let mut batch: BTreeMap<Uuid, RemoteBatch> = BTreeMap::new();
-            for s in page.docs {
+            for s in std::mem::take(&mut page.docs) {
                 let doc =
                     PersonDoc::load(&s.doc).map_err(|e| SyncError::BadResponse(e.to_string()))?;
                 batch.entry(s.person_id).or_default().snapshots.push(doc);
                 report.bootstrapped += 1;
             }
             after = page.next_after.or(after);
-            let mut meta = vec![
-                ("bootstrap_high_water", Some(hw.to_string())),
-                ("bootstrap_after", after.map(|a| a.to_string())),
-            ];
-            if !page.more {
-                meta = vec![
+            let meta = if page.more {
+                vec![
+                    ("bootstrap_high_water", Some(hw.to_string())),
+                    ("bootstrap_after", after.map(|a| a.to_string())),
+                ]
+            } else {
+                vec![
                     ("sync_cursor", Some(hw.to_string())),
                     ("bootstrap_after", None),
                     ("bootstrap_high_water", None),
-                ];
-            }
-            report.repaired += self.apply_remote_batch(batch, &meta).await?;
-            if !page.more {
-                return Ok(());
+                ]
+            };
+            // Fetch the next page while this one is written: the link and the disk work at once.
+            let more = page.more;
+            let next = async {
+                if more {
+                    Some(fetch(after, high_water).await)
+                } else {
+                    None
+                }
+            };
+            let (applied, next) = tokio::join!(self.apply_remote_batch(batch, &meta), next);
+            report.repaired += applied?;
+            match next {
+                Some(next) => page = next?,
+                None => return Ok(()),
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use crate::error::{Field, FieldError, Problem};
 use crate::identity;
-use crate::person::{Dose, Person, VerificationStatus};
+use crate::person::{BirthDate, Dose, Person, VerificationStatus};
 use time::Date;
 
 /// The longest full name accepted.
@@ -107,7 +107,7 @@ pub fn check_nationality(n: &str) -> Result<(), FieldError> {
 }
 
 /// Checks a dose on its own and against the person's birth date.
-pub fn check_dose(person: &Person, dose: &Dose) -> Result<(), FieldError> {
+pub fn check_dose(birth: BirthDate, dose: &Dose) -> Result<(), FieldError> {
     if dose.vaccine.trim().is_empty() {
         return Err(FieldError::new(Field::Vaccine, Problem::Required));
     }
@@ -115,7 +115,7 @@ pub fn check_dose(person: &Person, dose: &Dose) -> Result<(), FieldError> {
     if !(1..=MAX_DOSE_NUMBER).contains(&dose.dose_number) {
         return Err(FieldError::new(Field::DoseNumber, Problem::DoseNumberRange));
     }
-    if dose.given_at.date() < person.birth_date.earliest_day() {
+    if dose.given_at.date() < birth.earliest_day() {
         return Err(FieldError::new(Field::GivenAt, Problem::BeforeBirth));
     }
     check_code(Field::Facility, &dose.facility)?;
@@ -158,7 +158,7 @@ pub fn check_person(person: &Person, today: Date) -> Result<(), FieldError> {
     check_text(Field::Address, person.address.province.as_deref(), MAX_TEXT)?;
     check_code(Field::Facility, &person.managing_facility)?;
     for dose in person.doses.values() {
-        check_dose(person, dose)?;
+        check_dose(person.birth_date, dose)?;
     }
     Ok(())
 }
