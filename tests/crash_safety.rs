@@ -3,25 +3,23 @@
 //! there.
 
 use sotiem_fixtures::Generator;
-use sotiem_scenarios::{new_station, open_station};
-use station::DbKey;
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::{Lab, reopen};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 #[tokio::test]
 async fn killing_the_writer_mid_transaction_never_leaves_partial_writes() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("tram");
-    let key = DbKey::generate();
-    let station = new_station(&data, "TYT-TANNHUT", "nv.lan", &key).await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let device = lab.device("tram", "TYT-TANNHUT", "nv.lan").await;
+    let (data, key) = (device.dir.clone(), device.key.clone());
     let mut g = Generator::new(11);
     let people: Vec<_> = (0..20)
         .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
         .collect();
-    station.import_people(&people).await.unwrap();
-    station.store().close().await;
-    drop(station);
+    device.station.import_people(&people).await.unwrap();
+    device.station.close().await;
 
     let mut committed: Vec<(String, String)> = Vec::new();
     // Kill after different delays so the kill lands at different steps of a write.
@@ -58,14 +56,14 @@ async fn killing_the_writer_mid_transaction_never_leaves_partial_writes() {
         );
         committed.extend(lines);
 
-        let station = open_station(&data, "nv.lan", &key).await;
+        let station = reopen(&data, &key).await;
         let problems = station.check_integrity().await.unwrap();
         assert!(problems.is_empty(), "round {round}: {problems:?}");
         station.store().close().await;
     }
 
     // Every write the writer reported as committed survived, voids included.
-    let station = open_station(&data, "nv.lan", &key).await;
+    let station = reopen(&data, &key).await;
     let mut doses = std::collections::BTreeMap::new();
     for p in &people {
         for d in station.show(p.id).await.unwrap().person.doses.into_values() {

@@ -1,7 +1,8 @@
 //! The database file holds no personal data in plaintext, and its key is never written beside it.
 
 use sotiem_fixtures::Generator;
-use sotiem_scenarios::new_station;
+use sotiem_scenarios::Lab;
+use sotiem_scenarios::server::Backend;
 use station::{DbKey, PersonInput, Station, StationError};
 use std::path::Path;
 use sync_protocol::{IdentityKind, text};
@@ -37,10 +38,9 @@ fn assert_absent(dir: &Path, secrets: &[String]) {
 
 #[tokio::test]
 async fn names_ids_and_phones_never_appear_in_plaintext_on_disk() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("tram");
-    let key = DbKey::generate();
-    let station = new_station(&data, "TYT-TANNHUT", "nv.lan", &key).await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let device = lab.device("tram", "TYT-TANNHUT", "nv.lan").await;
+    let (station, data, key) = (device.station, device.dir, device.key);
     let mut g = Generator::new(3);
     let people: Vec<_> = (0..200)
         .map(|_| g.person("TYT-TANNHUT", "nv.lan", 2))
@@ -81,9 +81,20 @@ async fn a_wrong_key_is_reported_as_such_and_the_data_is_left_intact() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("tram");
     let key = DbKey::generate();
-    let station = new_station(&data, "TYT-TANNHUT", "nv.lan", &key).await;
-    station.store().close().await;
-    drop(station);
+    let station = Station::init_with_key(
+        &data,
+        station::NewStation {
+            facility_code: "TYT-TANNHUT".into(),
+            facility_name: "Trạm Y tế xã Tân Nhựt".into(),
+            kind: station::FacilityKind::CommuneStation,
+            province: None,
+            commune: None,
+        },
+        Some(key.clone()),
+    )
+    .await
+    .unwrap();
+    station.close().await;
     let before = std::fs::read(data.join("station.db")).unwrap();
     let err = Station::open_with_key(&data, Some(DbKey::generate()))
         .await

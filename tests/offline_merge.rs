@@ -1,8 +1,9 @@
 //! Two devices edit the same person while offline; exchanging their changes keeps both doses and
 //! merges the field edits, identically on both.
 
-use sotiem_scenarios::{deliver, new_station};
-use station::{DbKey, DoseInput, PersonEdit, PersonInput};
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::{Lab, deliver};
+use station::{DoseInput, PersonEdit, PersonInput};
 use sync_protocol::IdentityKind;
 
 fn nguyen_van_an() -> PersonInput {
@@ -20,16 +21,12 @@ fn nguyen_van_an() -> PersonInput {
 
 #[tokio::test]
 async fn two_devices_offline_keep_both_doses_and_merge_field_edits() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = DbKey::generate();
-    let station = new_station(&dir.path().join("tram"), "TYT-TANNHUT", "nv.lan", &key).await;
-    let team = new_station(
-        &dir.path().join("doi-luu-dong"),
-        "TYT-TANNHUT",
-        "nv.hung",
-        &key,
-    )
-    .await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let station = lab.device("tram", "TYT-TANNHUT", "nv.lan").await.station;
+    let team = lab
+        .device("doi-luu-dong", "TYT-TANNHUT", "nv.hung")
+        .await
+        .station;
 
     let person = station.register_person(nguyen_van_an()).await.unwrap();
     deliver(&station, &team).await;
@@ -56,6 +53,7 @@ async fn two_devices_offline_keep_both_doses_and_merge_field_edits() {
                 phone: Some("0987 654 321".into()),
                 ..PersonEdit::default()
             },
+            None,
         )
         .await
         .unwrap();
@@ -79,6 +77,7 @@ async fn two_devices_offline_keep_both_doses_and_merge_field_edits() {
             address_detail: Some("Số 14 Ấp 3, gần chợ Tân Nhựt".into()),
             ..PersonEdit::default()
         },
+        None,
     )
     .await
     .unwrap();
@@ -124,10 +123,9 @@ async fn two_devices_offline_keep_both_doses_and_merge_field_edits() {
 
 #[tokio::test]
 async fn concurrent_edits_of_a_name_are_kept_for_review() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = DbKey::generate();
-    let a = new_station(&dir.path().join("a"), "TYT-TANNHUT", "nv.lan", &key).await;
-    let b = new_station(&dir.path().join("b"), "TYT-TANNHUT", "nv.hung", &key).await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await.station;
+    let b = lab.device("b", "TYT-TANNHUT", "nv.hung").await.station;
     let person = a.register_person(nguyen_van_an()).await.unwrap();
     deliver(&a, &b).await;
     a.edit_person(
@@ -136,6 +134,7 @@ async fn concurrent_edits_of_a_name_are_kept_for_review() {
             full_name: Some("Nguyễn Văn Ân".into()),
             ..PersonEdit::default()
         },
+        None,
     )
     .await
     .unwrap();
@@ -145,6 +144,7 @@ async fn concurrent_edits_of_a_name_are_kept_for_review() {
             full_name: Some("Nguyễn Văn Anh".into()),
             ..PersonEdit::default()
         },
+        None,
     )
     .await
     .unwrap();

@@ -3,9 +3,9 @@
 
 use proptest::prelude::*;
 use sotiem_fixtures::Generator;
-use sotiem_scenarios::server::{Backend, TestServer};
-use sotiem_scenarios::{all_people, client, new_station_in};
-use station::{DbKey, DoseInput, FacilityKind, PersonEdit, StationError};
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::{Lab, all_people};
+use station::{DoseInput, PersonEdit, StationError};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -43,40 +43,17 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 async fn run(ops: Vec<Op>) {
-    let server = TestServer::start(Backend::Sqlite).await;
-    server
-        .facility("TYT-TANNHUT", "commune_station", Some("Xã Tân Nhựt"), None)
-        .await;
-    server
-        .facility("TYT-TANNHUT-LD", "mobile_team", None, Some("TYT-TANNHUT"))
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut devices = Vec::new();
-    for (i, (facility, kind)) in [
-        ("TYT-TANNHUT", FacilityKind::CommuneStation),
-        ("TYT-TANNHUT-LD", FacilityKind::MobileTeam),
-        ("TYT-TANNHUT", FacilityKind::CommuneStation),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let s = new_station_in(
-            &dir.path().join(format!("d{i}")),
-            facility,
-            kind,
-            "Xã Tân Nhựt",
-            &format!("nv{i}"),
-            &DbKey::generate(),
-        )
-        .await;
-        let c = client(&server.url, &server.device(facility).await);
-        devices.push((s, c));
-    }
+    let lab = Lab::start(Backend::Sqlite).await;
+    let mut devices = vec![
+        lab.device("d0", "TYT-TANNHUT", "nv0").await,
+        lab.device("d1", "TYT-TANNHUT-LD", "nv1").await,
+        lab.device("d2", "TYT-TANNHUT", "nv2").await,
+    ];
     let mut g = Generator::new(77);
     let people: Vec<_> = (0..3).map(|_| g.person("TYT-TANNHUT", "nv0", 0)).collect();
-    devices[0].0.import_people(&people).await.unwrap();
-    for (s, c) in &devices {
-        s.sync(c).await.unwrap();
+    devices[0].import_people(&people).await.unwrap();
+    for d in devices.iter_mut() {
+        d.sync().await.unwrap();
     }
     for op in ops {
         let ok = |r: Result<(), StationError>| match r {
@@ -85,7 +62,7 @@ async fn run(ops: Vec<Op>) {
         };
         match op {
             Op::Dose { device, person } => {
-                let (s, _) = &devices[device];
+                let s = &devices[device];
                 if s.show(people[person].id).await.unwrap().next_dose_number <= 9 {
                     let input = DoseInput {
                         vaccine: "pfizer".into(),
@@ -101,8 +78,7 @@ async fn run(ops: Vec<Op>) {
                     ..PersonEdit::default()
                 };
                 ok(devices[device]
-                    .0
-                    .edit_person(people[person].id, edit)
+                    .edit_person(people[person].id, edit, None)
                     .await
                     .map(|_| ()));
             }
@@ -112,40 +88,38 @@ async fn run(ops: Vec<Op>) {
                     ..PersonEdit::default()
                 };
                 ok(devices[device]
-                    .0
-                    .edit_person(people[person].id, edit)
+                    .edit_person(people[person].id, edit, None)
                     .await
                     .map(|_| ()));
             }
             Op::Void { device, person } => {
-                let (s, _) = &devices[device];
+                let s = &devices[device];
                 let record = s.show(people[person].id).await.unwrap();
                 if let Some(d) = record.person.active_doses().last() {
                     ok(s.void_dose(d.id, "Nhập nhầm mũi").await.map(|_| ()));
                 }
             }
             Op::Sync { device } => {
-                let (s, c) = &devices[device];
-                s.sync(c).await.unwrap();
+                devices[device].sync().await.unwrap();
             }
         }
     }
     for _ in 0..2 {
-        for (s, c) in &devices {
-            s.sync(c).await.unwrap();
+        for d in devices.iter_mut() {
+            d.sync().await.unwrap();
         }
     }
-    let first = all_people(&devices[0].0).await;
-    for (s, _) in &devices[1..] {
-        assert_eq!(all_people(s).await, first);
+    let first = all_people(&devices[0]).await;
+    for d in &devices[1..] {
+        assert_eq!(all_people(d).await, first);
     }
-    for (s, _) in &devices {
+    for s in &devices {
         let status = s.sync_status().await.unwrap();
         assert_eq!((status.pending_changes, status.quarantined.len()), (0, 0));
     }
     let doses: usize = first.values().map(|p| p.doses.len()).sum();
-    assert_eq!(server.count("doses").await as usize, doses);
-    server.stop().await;
+    assert_eq!(lab.server.count("doses").await as usize, doses);
+    lab.server.stop().await;
 }
 
 proptest! {

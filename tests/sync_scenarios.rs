@@ -2,52 +2,14 @@
 
 use sotiem_fixtures::Generator;
 use sotiem_scenarios::proxy::{FaultProxy, Plan};
-use sotiem_scenarios::server::{Backend, TestServer};
-use sotiem_scenarios::{all_people, both_backends, client, new_station_in, quick_retry};
-use station::{DbKey, DoseInput, FacilityKind, PersonEdit, PersonInput, Station, SyncError};
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::{Lab, TAN_NHUT, TAN_TUC, all_people, both_backends, quick_retry};
+use station::{DoseInput, PersonEdit, PersonInput, SyncError};
 use std::collections::BTreeSet;
-use std::path::Path;
 use sync_protocol::wire::{
     self, PushRequest, PushResponse, PushResult, PushedChange, RejectReason,
 };
 use sync_protocol::{CommitMeta, IdentityKind};
-
-const TAN_NHUT: &str = "Xã Tân Nhựt";
-const TAN_TUC: &str = "Xã Tân Túc";
-
-/// A server with the commune station of Tân Nhựt, its mobile team, and the station of Tân Túc.
-async fn commune(backend: Backend) -> TestServer {
-    let server = TestServer::start(backend).await;
-    server
-        .facility("TYT-TANNHUT", "commune_station", Some(TAN_NHUT), None)
-        .await;
-    server
-        .facility("TYT-TANNHUT-LD", "mobile_team", None, Some("TYT-TANNHUT"))
-        .await;
-    server
-        .facility("TYT-TANTUC", "commune_station", Some(TAN_TUC), None)
-        .await;
-    server
-}
-
-async fn station(
-    dir: &Path,
-    name: &str,
-    facility: &str,
-    kind: FacilityKind,
-    commune: &str,
-    user: &str,
-) -> Station {
-    new_station_in(
-        &dir.join(name),
-        facility,
-        kind,
-        commune,
-        user,
-        &DbKey::generate(),
-    )
-    .await
-}
 
 fn dose(vaccine: &str, lot: &str, number: Option<u8>, at: Option<&str>) -> DoseInput {
     DoseInput {
@@ -60,48 +22,31 @@ fn dose(vaccine: &str, lot: &str, number: Option<u8>, at: Option<&str>) -> DoseI
 }
 
 async fn three_devices_editing_offline_converge(backend: Backend) {
-    let server = commune(backend).await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = station(
-        dir.path(),
-        "a",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.lan",
-    )
-    .await;
-    let b = station(
-        dir.path(),
-        "b",
-        "TYT-TANNHUT-LD",
-        FacilityKind::MobileTeam,
-        TAN_NHUT,
-        "nv.hung",
-    )
-    .await;
-    let c = station(
-        dir.path(),
-        "c",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.mai",
-    )
-    .await;
-    let (ca, cb, cc) = (
-        client(&server.url, &server.device("TYT-TANNHUT").await),
-        client(&server.url, &server.device("TYT-TANNHUT-LD").await),
-        client(&server.url, &server.device("TYT-TANNHUT").await),
-    );
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
+    let mut c = lab.device("c", "TYT-TANNHUT", "nv.mai").await;
     let mut g = Generator::new(5);
     let people: Vec<_> = (0..6)
         .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
         .collect();
     a.import_people(&people).await.unwrap();
-    a.sync(&ca).await.unwrap();
-    assert_eq!(b.sync(&cb).await.unwrap().bootstrapped, 6);
-    assert_eq!(c.sync(&cc).await.unwrap().bootstrapped, 6);
+    a.sync().await.unwrap();
+    assert_eq!(b.sync().await.unwrap().bootstrapped, 6);
+    // The mobile team's station learned from the server whose scope it works in: its parent's
+    // people are its own (no step-up code for their address).
+    assert_eq!(b.facility().parent.as_deref(), Some("TYT-TANNHUT"));
+    b.edit_person(
+        people[3].id,
+        PersonEdit {
+            address_detail: Some("Tổ 4, Ấp 2".into()),
+            ..PersonEdit::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.sync().await.unwrap().bootstrapped, 6);
 
     // Offline on all three.
     a.record_dose(people[0].id, dose("pfizer", "FF2588", None, None))
@@ -113,6 +58,7 @@ async fn three_devices_editing_offline_converge(backend: Backend) {
             phone: Some("0987 111 222".into()),
             ..PersonEdit::default()
         },
+        None,
     )
     .await
     .unwrap();
@@ -129,6 +75,7 @@ async fn three_devices_editing_offline_converge(backend: Backend) {
             address_detail: Some("Số 7 Ấp Chợ".into()),
             ..PersonEdit::default()
         },
+        None,
     )
     .await
     .unwrap();
@@ -150,8 +97,12 @@ async fn three_devices_editing_offline_converge(backend: Backend) {
         .await
         .unwrap();
 
-    for (s, cl) in [(&b, &cb), (&c, &cc), (&a, &ca), (&b, &cb), (&c, &cc)] {
-        s.sync(cl).await.unwrap();
+    for round in 0..5 {
+        match round % 3 {
+            0 => b.sync().await.unwrap(),
+            1 => c.sync().await.unwrap(),
+            _ => a.sync().await.unwrap(),
+        };
     }
     let pa = all_people(&a).await;
     assert_eq!(pa.len(), 7);
@@ -164,31 +115,20 @@ async fn three_devices_editing_offline_converge(backend: Backend) {
     assert!(pa[&people[2].id].doses[&first_dose].voided.is_some());
     assert_eq!(pa[&newcomer.id].doses.len(), 1);
     // The server holds the same people and every dose exactly once.
-    assert_eq!(server.count("documents").await, 7);
+    assert_eq!(lab.server.count("documents").await, 7);
     let doses: usize = pa.values().map(|p| p.doses.len()).sum();
-    assert_eq!(server.count("doses").await as usize, doses);
+    assert_eq!(lab.server.count("doses").await as usize, doses);
     for s in [&a, &b, &c] {
         assert_eq!(s.pending_changes().await.unwrap(), 0);
         assert!(s.check_integrity().await.unwrap().is_empty());
     }
-    server.stop().await;
+    lab.server.stop().await;
 }
 both_backends!(three_devices_editing_offline_converge);
 
 async fn the_same_batch_pushed_twice_is_stored_once(backend: Backend) {
-    let server = commune(backend).await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = station(
-        dir.path(),
-        "a",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.lan",
-    )
-    .await;
-    let token = server.device("TYT-TANNHUT").await;
-    let ca = client(&server.url, &token);
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
     let mut g = Generator::new(8);
     a.import_people(
         &(0..20)
@@ -207,7 +147,7 @@ async fn the_same_batch_pushed_twice_is_stored_once(backend: Backend) {
             })
             .collect(),
     };
-    let first: PushResponse = ca.call("sync/push", &request).await.unwrap();
+    let first: PushResponse = a.client.call("sync/push", &request).await.unwrap();
     assert!(
         first
             .results
@@ -215,21 +155,21 @@ async fn the_same_batch_pushed_twice_is_stored_once(backend: Backend) {
             .all(|r| matches!(r, PushResult::Accepted { .. })),
         "{first:?}"
     );
-    let second: PushResponse = ca.call("sync/push", &request).await.unwrap();
+    let second: PushResponse = a.client.call("sync/push", &request).await.unwrap();
     assert!(
         second.results.iter().all(|r| *r == PushResult::Duplicate),
         "{second:?}"
     );
-    assert_eq!(server.count("changes").await as usize, outbox.len());
+    assert_eq!(lab.server.count("changes").await as usize, outbox.len());
     // The station, which never heard the answers, pushes them a third time: still stored once.
-    let report = a.sync(&ca).await.unwrap();
+    let report = a.sync().await.unwrap();
     assert_eq!(
         (report.pushed, report.already_on_server),
         (0, outbox.len() as u64)
     );
-    assert_eq!(server.count("changes").await as usize, outbox.len());
-    assert_eq!(server.count("doses").await, 40);
-    server.stop().await;
+    assert_eq!(lab.server.count("changes").await as usize, outbox.len());
+    assert_eq!(lab.server.count("doses").await, 40);
+    lab.server.stop().await;
 }
 both_backends!(the_same_batch_pushed_twice_is_stored_once);
 
@@ -242,9 +182,9 @@ async fn connections_cut_mid_transfer_lose_and_repeat_nothing(backend: Backend) 
     };
     let mut total_cuts = 0;
     for &seed in seeds {
-        let server = commune(backend).await;
+        let lab = Lab::start(backend).await;
         let proxy = FaultProxy::start(
-            server.addr,
+            lab.server.addr,
             Plan::Cut {
                 p: 0.5,
                 max_bytes: 6000,
@@ -252,27 +192,10 @@ async fn connections_cut_mid_transfer_lose_and_repeat_nothing(backend: Backend) 
             },
         )
         .await;
-        let dir = tempfile::tempdir().unwrap();
-        let a = station(
-            dir.path(),
-            "a",
-            "TYT-TANNHUT",
-            FacilityKind::CommuneStation,
-            TAN_NHUT,
-            "nv.lan",
-        )
-        .await;
-        let b = station(
-            dir.path(),
-            "b",
-            "TYT-TANNHUT-LD",
-            FacilityKind::MobileTeam,
-            TAN_NHUT,
-            "nv.hung",
-        )
-        .await;
-        let ca = client(&proxy.url, &server.device("TYT-TANNHUT").await);
-        let cb = client(&proxy.url, &server.device("TYT-TANNHUT-LD").await);
+        let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+        let mut b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
+        let ca = a.client_via(&proxy.url);
+        let cb = b.client_via(&proxy.url);
         let mut g = Generator::new(seed);
         let people: Vec<_> = (0..25)
             .map(|_| g.person("TYT-TANNHUT", "nv.lan", 2))
@@ -305,13 +228,13 @@ async fn connections_cut_mid_transfer_lose_and_repeat_nothing(backend: Backend) 
             "seed {seed}"
         );
         assert_eq!(
-            server.count("doses").await as usize,
+            lab.server.count("doses").await as usize,
             expected,
             "seed {seed}: server doses"
         );
         // Every local change reached the server once: 25 registrations and 20 dose changes.
         assert_eq!(
-            server.count("changes").await,
+            lab.server.count("changes").await,
             25 + 20,
             "seed {seed}: server changes"
         );
@@ -320,7 +243,7 @@ async fn connections_cut_mid_transfer_lose_and_repeat_nothing(backend: Backend) 
             0
         );
         total_cuts += proxy.cuts.load(std::sync::atomic::Ordering::Relaxed);
-        server.stop().await;
+        lab.server.stop().await;
     }
     assert!(
         total_cuts >= seeds.len() as u64,
@@ -330,35 +253,16 @@ async fn connections_cut_mid_transfer_lose_and_repeat_nothing(backend: Backend) 
 both_backends!(connections_cut_mid_transfer_lose_and_repeat_nothing);
 
 async fn a_device_outside_the_scope_never_receives_the_people(backend: Backend) {
-    let server = commune(backend).await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = station(
-        dir.path(),
-        "a",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.lan",
-    )
-    .await;
-    let x = station(
-        dir.path(),
-        "x",
-        "TYT-TANTUC",
-        FacilityKind::CommuneStation,
-        TAN_TUC,
-        "nv.tuc",
-    )
-    .await;
-    let ca = client(&server.url, &server.device("TYT-TANNHUT").await);
-    let cx = client(&server.url, &server.device("TYT-TANTUC").await);
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut x = lab.device("x", "TYT-TANTUC", "nv.tuc").await;
     let mut g = Generator::new(9);
     let people: Vec<_> = (0..10)
         .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
         .collect();
     a.import_people(&people).await.unwrap();
-    a.sync(&ca).await.unwrap();
-    let report = x.sync(&cx).await.unwrap();
+    a.sync().await.unwrap();
+    let report = x.sync().await.unwrap();
     assert_eq!(
         (
             report.bootstrapped,
@@ -368,7 +272,8 @@ async fn a_device_outside_the_scope_never_receives_the_people(backend: Backend) 
         (0, 0, 0)
     );
     assert!(all_people(&x).await.is_empty());
-    let doc: wire::DocumentResponse = cx
+    let doc: wire::DocumentResponse = x
+        .client
         .call(
             "sync/document",
             &wire::DocumentRequest {
@@ -395,8 +300,8 @@ async fn a_device_outside_the_scope_never_receives_the_people(backend: Backend) 
     a.record_dose(resident.id, dose("astrazeneca", "ABV5300", Some(1), None))
         .await
         .unwrap();
-    a.sync(&ca).await.unwrap();
-    let report = x.sync(&cx).await.unwrap();
+    a.sync().await.unwrap();
+    let report = x.sync().await.unwrap();
     assert_eq!(report.pulled_snapshots, 1);
     let seen = all_people(&x).await;
     assert_eq!(seen.keys().copied().collect::<Vec<_>>(), vec![resident.id]);
@@ -408,44 +313,25 @@ async fn a_device_outside_the_scope_never_receives_the_people(backend: Backend) 
     a.record_dose(people[1].id, dose("pfizer", "FF2588", None, None))
         .await
         .unwrap();
-    a.sync(&ca).await.unwrap();
-    let report = x.sync(&cx).await.unwrap();
+    a.sync().await.unwrap();
+    let report = x.sync().await.unwrap();
     assert_eq!(report.pulled_changes, 1);
     assert_eq!(all_people(&x).await.len(), 1);
-    server.stop().await;
+    lab.server.stop().await;
 }
 both_backends!(a_device_outside_the_scope_never_receives_the_people);
 
 async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backend: Backend) {
-    let server = commune(backend).await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = station(
-        dir.path(),
-        "a",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.lan",
-    )
-    .await;
-    let b = station(
-        dir.path(),
-        "b",
-        "TYT-TANNHUT-LD",
-        FacilityKind::MobileTeam,
-        TAN_NHUT,
-        "nv.hung",
-    )
-    .await;
-    let ca = client(&server.url, &server.device("TYT-TANNHUT").await);
-    let cb = client(&server.url, &server.device("TYT-TANNHUT-LD").await);
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
     let mut g = Generator::new(12);
     let people: Vec<_> = (0..2)
         .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
         .collect();
     a.import_people(&people).await.unwrap();
-    a.sync(&ca).await.unwrap();
-    let changes_before = server.count("changes").await;
+    a.sync().await.unwrap();
+    let changes_before = lab.server.count("changes").await;
 
     // A change that would make the record invalid (a phone that is not a phone).
     let mut doc = a.load_doc(people[0].id).await.unwrap();
@@ -478,31 +364,39 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
     };
     let cases = [
         (
-            ca.call::<_, PushResponse>(
-                "sync/push",
-                &push(people[0].id, vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]),
-            )
-            .await,
+            a.client
+                .call::<_, PushResponse>(
+                    "sync/push",
+                    &push(people[0].id, vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3]),
+                )
+                .await,
             RejectReason::Malformed,
         ),
         (
-            ca.call(
-                "sync/push",
-                &push(people[0].id, vec![7u8; wire::MAX_CHANGE_BYTES + 1]),
-            )
-            .await,
+            a.client
+                .call(
+                    "sync/push",
+                    &push(people[0].id, vec![7u8; wire::MAX_CHANGE_BYTES + 1]),
+                )
+                .await,
             RejectReason::Oversized,
         ),
         (
-            ca.call("sync/push", &push(people[0].id, invalid)).await,
+            a.client
+                .call("sync/push", &push(people[0].id, invalid))
+                .await,
             RejectReason::Invalid,
         ),
         (
-            ca.call("sync/push", &push(people[1].id, creation)).await,
+            a.client
+                .call("sync/push", &push(people[1].id, creation))
+                .await,
             RejectReason::Malformed,
         ),
         (
-            cb.call("sync/push", &push(people[1].id, foreign)).await,
+            b.client
+                .call("sync/push", &push(people[1].id, foreign))
+                .await,
             RejectReason::ForeignActor,
         ),
     ];
@@ -517,19 +411,25 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
         }
     }
     assert_eq!(
-        server.count("changes").await,
+        lab.server.count("changes").await,
         changes_before,
         "nothing was stored"
     );
-    assert_eq!(server.count("rejections").await, 5);
+    assert_eq!(lab.server.count("rejections").await, 5);
 
     // Malformed bodies get clear errors, not a crash; then the server serves as before.
     let http = reqwest::Client::new();
-    let url = format!("{}/api/v1/sync/push", server.url);
-    let token = server.device("TYT-TANNHUT").await;
+    let url = format!("{}/api/v1/sync/push", lab.server.url);
+    let token = a.token.clone();
+    let session = a
+        .session()
+        .and_then(|s| s.server_token())
+        .unwrap()
+        .to_string();
     let garbage = http
         .post(&url)
         .bearer_auth(&token)
+        .header("x-sotiem-session", &session)
         .body("xin chào")
         .send()
         .await
@@ -540,6 +440,7 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
     let too_old = http
         .post(&url)
         .bearer_auth(&token)
+        .header("x-sotiem-session", &session)
         .body(old)
         .send()
         .await
@@ -555,6 +456,7 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
     let huge = http
         .post(&url)
         .bearer_auth(&token)
+        .header("x-sotiem-session", &session)
         .body(vec![0u8; wire::MAX_BODY_BYTES + 1])
         .send()
         .await
@@ -571,10 +473,10 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
     a.record_dose(people[0].id, dose("pfizer", "FF2588", None, None))
         .await
         .unwrap();
-    assert_eq!(a.sync(&ca).await.unwrap().pushed, 1);
-    assert_eq!(b.sync(&cb).await.unwrap().bootstrapped, 2);
+    assert_eq!(a.sync().await.unwrap().pushed, 1);
+    assert_eq!(b.sync().await.unwrap().bootstrapped, 2);
     assert_eq!(all_people(&a).await, all_people(&b).await);
-    server.stop().await;
+    lab.server.stop().await;
 }
 both_backends!(bad_changes_are_rejected_with_a_reason_and_the_server_carries_on);
 
@@ -582,28 +484,9 @@ both_backends!(bad_changes_are_rejected_with_a_reason_and_the_server_carries_on)
 /// birth date). The change pushed second is refused: kept in quarantine with the reason on its
 /// device, whose copy returns to the server's state.
 async fn a_refused_change_is_quarantined_and_the_copy_reset(backend: Backend) {
-    let server = commune(backend).await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = station(
-        dir.path(),
-        "a",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.lan",
-    )
-    .await;
-    let c = station(
-        dir.path(),
-        "c",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.mai",
-    )
-    .await;
-    let ca = client(&server.url, &server.device("TYT-TANNHUT").await);
-    let cc = client(&server.url, &server.device("TYT-TANNHUT").await);
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut c = lab.device("c", "TYT-TANNHUT", "nv.mai").await;
     let elder = a
         .register_person(PersonInput {
             full_name: "Lê Thị Tư".into(),
@@ -614,8 +497,8 @@ async fn a_refused_change_is_quarantined_and_the_copy_reset(backend: Backend) {
         })
         .await
         .unwrap();
-    a.sync(&ca).await.unwrap();
-    c.sync(&cc).await.unwrap();
+    a.sync().await.unwrap();
+    c.sync().await.unwrap();
     let given = a
         .record_dose(
             elder.id,
@@ -634,6 +517,7 @@ async fn a_refused_change_is_quarantined_and_the_copy_reset(backend: Backend) {
             birth_date: Some("2022".into()),
             ..PersonEdit::default()
         },
+        None,
     )
     .await
     .unwrap();
@@ -643,11 +527,12 @@ async fn a_refused_change_is_quarantined_and_the_copy_reset(backend: Backend) {
             phone: Some("0977 000 222".into()),
             ..PersonEdit::default()
         },
+        None,
     )
     .await
     .unwrap();
-    a.sync(&ca).await.unwrap();
-    let report = c.sync(&cc).await.unwrap();
+    a.sync().await.unwrap();
+    let report = c.sync().await.unwrap();
     assert_eq!(report.quarantined, 1, "{report:?}");
     assert_eq!(
         report.pushed, 1,
@@ -672,55 +557,48 @@ async fn a_refused_change_is_quarantined_and_the_copy_reset(backend: Backend) {
         "its own accepted edit kept"
     );
     assert!(on_c.doses.contains_key(&given.id));
-    a.sync(&ca).await.unwrap();
+    a.sync().await.unwrap();
     assert_eq!(all_people(&a).await, all_people(&c).await);
     assert!(c.check_integrity().await.unwrap().is_empty());
-    server.stop().await;
+    lab.server.stop().await;
 }
 both_backends!(a_refused_change_is_quarantined_and_the_copy_reset);
 
 async fn revoked_or_foreign_devices_are_refused_clearly(backend: Backend) {
-    let server = commune(backend).await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = station(
-        dir.path(),
-        "a",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.lan",
-    )
-    .await;
-    let token = server.device("TYT-TANNHUT").await;
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let token = a.token.clone();
+    let client = |url: &str, token: &str| station::SyncClient::new(url, token, None).unwrap();
     // A token of another facility.
-    let other = client(&server.url, &server.device("TYT-TANTUC").await);
-    let err = a.sync(&other).await.unwrap_err();
+    let other = client(&lab.server.url, &lab.server.device("TYT-TANTUC").await);
+    let err = a.station.sync(&other).await.unwrap_err();
     assert!(matches!(err, SyncError::FacilityMismatch { .. }), "{err}");
-    let bad = client(&server.url, "stk_khong_dung");
-    let err = a.sync(&bad).await.unwrap_err();
+    let bad = client(&lab.server.url, "stk_khong_dung");
+    let err = a.station.sync(&bad).await.unwrap_err();
     assert_eq!(err.code(), "invalid_token");
     assert!(!err.is_retryable());
-    a.sync(&client(&server.url, &token)).await.unwrap();
-    let devices = sotiem_server::admin::devices(&server.db).await.unwrap();
+    a.sync().await.unwrap();
+    let devices = sotiem_server::admin::devices(&lab.server.db).await.unwrap();
     let device = devices
         .iter()
         .find(|d| d.facility == "TYT-TANNHUT")
         .unwrap();
-    sotiem_server::admin::revoke_device(&server.db, &device.id)
+    sotiem_server::admin::revoke_device(&lab.server.db, &device.id)
         .await
         .unwrap();
-    let err = a.sync(&client(&server.url, &token)).await.unwrap_err();
+    let err = a.sync().await.unwrap_err();
     assert_eq!(err.code(), "device_revoked");
     assert!(err.to_string().contains("thu hồi"), "{err}");
     let status = a.sync_status().await.unwrap();
     assert!(status.last_error.unwrap().contains("thu hồi"));
     // An unreachable server is a network error, to be retried later.
     let err = a
+        .station
         .sync(&client("http://127.0.0.1:9", &token))
         .await
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
-    server.stop().await;
+    lab.server.stop().await;
 }
 both_backends!(revoked_or_foreign_devices_are_refused_clearly);
 
@@ -825,15 +703,46 @@ async fn sync_runs_over_https_with_a_private_ca() {
     tokio::spawn(async move { server.serve_tls(listener, &cert, &key).await });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
-    let a = station(
-        d,
-        "a",
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        TAN_NHUT,
-        "nv.lan",
+    sotiem_server::accounts::create_account(
+        &db,
+        &sync_protocol::auth::NewAccount {
+            username: "nv.lan".into(),
+            facility: "TYT-TANNHUT".into(),
+            role: sync_protocol::auth::Role::Vaccinator,
+            full_name: "Nguyễn Thị Lan".into(),
+            gender: None,
+            position: None,
+            email: None,
+            phone: None,
+            initial_password: sotiem_scenarios::INITIAL_PASSWORD.into(),
+        },
     )
-    .await;
+    .await
+    .unwrap();
+    let mut a = station::Station::init_with_key(
+        &d.join("a"),
+        station::NewStation {
+            facility_code: "TYT-TANNHUT".into(),
+            facility_name: "Trạm Y tế xã Tân Nhựt".into(),
+            kind: station::FacilityKind::CommuneStation,
+            province: None,
+            commune: Some(TAN_NHUT.into()),
+        },
+        Some(station::DbKey::generate()),
+    )
+    .await
+    .unwrap();
+    // Without the CA the server is not trusted: not even signing in goes through.
+    let untrusted = station::SyncClient::new(&url, &token, None).unwrap();
+    let creds = station::Credentials {
+        username: "nv.lan".into(),
+        password: sotiem_scenarios::INITIAL_PASSWORD.into(),
+        otp: String::new(),
+    };
+    assert!(a.sign_in(&creds, Some(&untrusted)).await.is_err());
+    let ca = std::fs::read(d.join("ca.pem")).unwrap();
+    let trusted = station::SyncClient::new(&url, &token, Some(&ca)).unwrap();
+    sotiem_scenarios::first_login(&mut a, &trusted, "nv.lan").await;
     a.register_person(PersonInput {
         full_name: "Phan Thanh Bình".into(),
         gender: "nam".into(),
@@ -843,13 +752,9 @@ async fn sync_runs_over_https_with_a_private_ca() {
     })
     .await
     .unwrap();
-    // Without the CA the server is not trusted, and nothing is sent.
-    let untrusted = station::SyncClient::new(&url, &token, None).unwrap();
     let err = a.sync(&untrusted).await.unwrap_err();
     assert!(matches!(err, SyncError::Network(_)), "{err}");
     assert_eq!(a.pending_changes().await.unwrap(), 1);
-    let ca = std::fs::read(d.join("ca.pem")).unwrap();
-    let trusted = station::SyncClient::new(&url, &token, Some(&ca)).unwrap();
     assert_eq!(a.sync(&trusted).await.unwrap().pushed, 1);
     db.close().await;
 }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use sync_protocol::{IdentityKind, Person};
 use uuid::Uuid;
 
+mod login;
 mod render;
 
 #[derive(Parser)]
@@ -33,9 +34,6 @@ struct Cli {
     /// Print results (and errors) as JSON on standard output.
     #[arg(long, global = true)]
     json: bool,
-    /// The user recorded as making the changes (until accounts and sign-in exist).
-    #[arg(long, env = "SOTIEM_USER", global = true)]
-    user: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -74,6 +72,16 @@ enum Command {
     Status,
     /// Checks that the local data is whole and consistent.
     Check,
+    /// Signs in (online against the server when it answers, else offline on this laptop).
+    /// Password and code are asked for, or read from SOTIEM_PASSWORD and SOTIEM_OTP.
+    Login(LoginArgs),
+    /// Signs out.
+    Logout,
+    /// Who is signed in.
+    Whoami,
+    /// Changes the signed-in user's password (online). Old password, code and new password are
+    /// asked for, or read from SOTIEM_PASSWORD, SOTIEM_OTP and SOTIEM_NEW_PASSWORD.
+    Password(Connection),
     /// Syncs with the central server (or `sync status`).
     Sync(SyncArgs),
     /// Demo data: synthetic (not real) people and doses for trying the software.
@@ -81,12 +89,10 @@ enum Command {
     Demo(DemoCommand),
 }
 
-#[derive(Args)]
-#[command(args_conflicts_with_subcommands = true)]
-struct SyncArgs {
-    #[command(subcommand)]
-    command: Option<SyncCommand>,
-    /// The server's address, e.g. https://tiemchung.soyte.example (remembered after a sync).
+/// How to reach the central server.
+#[derive(Args, Clone)]
+struct Connection {
+    /// The server's address, e.g. https://tiemchung.soyte.example (remembered).
     #[arg(long, env = "SOTIEM_SERVER")]
     server: Option<String>,
     /// The device token from the server administrator (kept in the OS credential store).
@@ -95,6 +101,33 @@ struct SyncArgs {
     /// An extra trusted root certificate (PEM), for a server with a private CA.
     #[arg(long)]
     ca_cert: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct LoginArgs {
+    /// The account's username.
+    #[arg(long, env = "SOTIEM_USER")]
+    user: Option<String>,
+    /// Confirm a first login's authenticator (the challenge the first step printed).
+    #[arg(long, conflicts_with = "change_password")]
+    enroll: Option<String>,
+    /// Set a first login's new password (the challenge the previous step printed).
+    #[arg(long)]
+    change_password: Option<String>,
+    /// Sign in on this laptop only, without trying the server.
+    #[arg(long)]
+    offline: bool,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SyncArgs {
+    #[command(subcommand)]
+    command: Option<SyncCommand>,
+    #[command(flatten)]
+    connection: Connection,
     /// Attempts before giving up while the connection keeps failing.
     #[arg(long, default_value_t = 6)]
     attempts: u32,
@@ -225,6 +258,10 @@ struct PersonEditArgs {
     nationality: Option<String>,
     #[arg(long)]
     insurance: Option<String>,
+    /// A fresh one-time code: needed to change the name, date of birth, ID number or address of
+    /// a person another facility manages.
+    #[arg(long, env = "SOTIEM_OTP", hide_env_values = true)]
+    otp: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -300,13 +337,8 @@ async fn main() -> ExitCode {
 
 async fn open(cli: &Cli) -> anyhow::Result<Station> {
     let mut station = Station::open(&cli.data).await?;
-    let user = cli
-        .user
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("USERNAME").ok())
-        .unwrap_or_else(|| "local".into());
-    station.set_operator(&user)?;
+    // The session a previous `sotiem login` opened, if it is still valid.
+    station.resume_session().await?;
     Ok(station)
 }
 
@@ -336,14 +368,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         station.close().await;
         return Ok(());
     }
-    let station = open(&cli).await?;
-    let result = command(&cli, &station, &out).await;
+    let mut station = open(&cli).await?;
+    let result = command(&cli, &mut station, &out).await;
     station.close().await;
     result
 }
 
-async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::Result<()> {
+async fn command(cli: &Cli, station: &mut Station, out: &render::Output) -> anyhow::Result<()> {
     match &cli.command {
+        Command::Login(args) => login::login(station, args, out).await?,
+        Command::Logout => {
+            let client = login::client(
+                station,
+                &Connection {
+                    server: None,
+                    token: None,
+                    ca_cert: None,
+                },
+            )
+            .await
+            .ok();
+            station.sign_out(client.as_ref()).await?;
+            out.message("Đã đăng xuất.");
+        }
+        Command::Whoami => out.whoami(station.session()),
+        Command::Password(connection) => login::change_password(station, connection, out).await?,
         // Handled in `run`, before a store exists.
         Command::Init { .. } => {}
         Command::Person(cmd) => person(station, cmd, out).await?,
@@ -381,17 +430,14 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
         },
         Command::Vaccine(VaccineCommand::List) => out.vaccines(station.catalogue()),
         Command::Audit(AuditCommand::Verify) => {
-            let mut conn = station.store().pool().acquire().await?;
-            match station::audit::verify(&mut conn).await? {
-                Ok(n) => out.audit_ok(n),
-                Err(b) => {
-                    out.audit_broken(&b);
-                    anyhow::bail!(
-                        "nhật ký kiểm tra bị sửa hoặc xoá tại mục {} ({})",
-                        b.seq,
-                        b.reason
-                    );
-                }
+            let check = station.verify_audit().await?;
+            out.audit(&check);
+            if let Some(b) = &check.problem {
+                anyhow::bail!(
+                    "nhật ký kiểm tra bị sửa hoặc xoá tại mục {} ({})",
+                    b.seq,
+                    b.reason
+                );
             }
         }
         Command::Check => {
@@ -409,7 +455,10 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
         Command::Demo(DemoCommand::Seed { people, seed }) => {
             let mut g = sotiem_fixtures::Generator::new(*seed);
             let facility = station.facility().code.clone();
-            let user = station.operator_name().unwrap_or("demo").to_string();
+            let user = station
+                .session()
+                .map_or("demo", |s| s.username())
+                .to_string();
             let list: Vec<Person> = (0..*people)
                 .map(|_| {
                     let doses = g.range(0..4);
@@ -474,6 +523,7 @@ async fn person(
                         nationality: e.nationality.clone(),
                         insurance_number: e.insurance.clone(),
                     },
+                    e.otp.as_deref(),
                 )
                 .await?;
             out.created(&p.id, &p);
@@ -496,38 +546,8 @@ async fn person(
     Ok(())
 }
 
-async fn sync(station: &Station, args: &SyncArgs, out: &render::Output) -> anyhow::Result<()> {
-    use station::key::{self, KeySource};
-    let store_id = station.store().descriptor().store_id.clone();
-    let uses_keyring = station.store().descriptor().key_source == KeySource::Keyring;
-    let server = match &args.server {
-        Some(s) => s.clone(),
-        None => station
-            .sync_status()
-            .await?
-            .server_url
-            .ok_or(station::SyncError::NotConfigured)?,
-    };
-    let token = match &args.token {
-        Some(t) => {
-            if uses_keyring && let Err(e) = key::save_secret(&store_id, "device-token", t) {
-                eprintln!("Cảnh báo: không lưu được mã thiết bị vào kho khoá: {e}");
-            }
-            t.clone()
-        }
-        None if uses_keyring => {
-            key::load_secret(&store_id, "device-token")?.ok_or(station::SyncError::NotConfigured)?
-        }
-        None => return Err(station::SyncError::NotConfigured.into()),
-    };
-    let ca = match &args.ca_cert {
-        Some(p) => Some(
-            std::fs::read(p).map_err(|e| anyhow::anyhow!("không đọc được {}: {e}", p.display()))?,
-        ),
-        None => None,
-    };
-    let client = station::SyncClient::new(&server, &token, ca.as_deref())?;
-    station.set_meta("sync_server_url", Some(&server)).await?;
+async fn sync(station: &mut Station, args: &SyncArgs, out: &render::Output) -> anyhow::Result<()> {
+    let client = login::client(station, &args.connection).await?;
     let policy = station::RetryPolicy {
         attempts: args.attempts.max(1),
         first_delay: std::time::Duration::from_secs_f64(args.retry_delay.max(0.0)),

@@ -2,7 +2,6 @@
 
 use crate::print_json;
 use serde::Serialize;
-use station::audit::ChainBreak;
 use station::store::StoreDescriptor;
 use station::{Facility, PersonRecord, PersonSummary, StationError, StationStatus};
 use sync_protocol::person::format_time;
@@ -229,17 +228,70 @@ impl Output {
         }
     }
 
-    pub fn audit_ok(&self, n: u64) {
+    pub fn audit(&self, c: &station::audit::AuditCheck) {
         if self.json {
-            print_json(&serde_json::json!({ "ok": true, "entries": n }));
-        } else {
-            println!("Nhật ký nguyên vẹn: {n} mục, chuỗi băm khớp.");
+            print_json(c);
+        } else if c.problem.is_none() {
+            println!(
+                "Nhật ký nguyên vẹn: {} mục, chuỗi băm khớp; máy chủ đã giữ đến mục {}.",
+                c.entries, c.synced_through
+            );
         }
     }
 
-    pub fn audit_broken(&self, b: &ChainBreak) {
+    pub fn message(&self, text: &str) {
         if self.json {
-            print_json(&serde_json::json!({ "ok": false, "break": b }));
+            print_json(&serde_json::json!({ "message": text }));
+        } else {
+            println!("{text}");
+        }
+    }
+
+    pub fn whoami(&self, s: Option<&station::Session>) {
+        if self.json {
+            print_json(&s);
+            return;
+        }
+        match s {
+            None => println!("Chưa đăng nhập."),
+            Some(s) => println!(
+                "{} — {} ({}), cơ sở {}, {} đến {}",
+                s.account.username,
+                s.account.full_name,
+                s.account.role.label(),
+                s.account.facility,
+                if s.online {
+                    "trực tuyến"
+                } else {
+                    "ngoại tuyến"
+                },
+                s.expires_at
+            ),
+        }
+    }
+
+    pub fn sign_in(&self, step: &station::SignIn) {
+        if self.json {
+            print_json(step);
+            return;
+        }
+        match step {
+            station::SignIn::Done { session } => self.whoami(Some(session)),
+            station::SignIn::EnrollOtp {
+                challenge,
+                otp_uri,
+                otp_secret_base32,
+            } => {
+                println!(
+                    "Lần đăng nhập đầu: quét mã QR này bằng ứng dụng xác thực (Google Authenticator, Microsoft Authenticator…):"
+                );
+                println!("{}", crate::login::qr_text(otp_uri));
+                println!("Hoặc nhập khoá thủ công: {otp_secret_base32}");
+                println!("Rồi xác nhận: sotiem login --enroll {challenge}");
+            }
+            station::SignIn::ChangePassword { challenge } => {
+                println!("Cần đổi mật khẩu ban đầu: sotiem login --change-password {challenge}");
+            }
         }
     }
 }

@@ -4,33 +4,135 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct Cli {
-    data: PathBuf,
-    key: String,
+/// A central server in this test process, on a runtime of its own.
+struct Harness {
+    rt: tokio::runtime::Runtime,
+    url: String,
+    db: sotiem_server::Db,
     _dir: tempfile::TempDir,
 }
 
+impl Harness {
+    fn new() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let path = dir.path().join("server.db");
+        let (url, db) = rt.block_on(async move {
+            let db = sotiem_server::Db::open_sqlite(&path, None).await.unwrap();
+            for (code, commune) in [("TYT-TANNHUT", "Xã Tân Nhựt"), ("TYT-TANTUC", "Xã Tân Túc")]
+            {
+                sotiem_server::admin::add_facility(
+                    &db,
+                    &sotiem_server::admin::FacilityRecord {
+                        code: code.into(),
+                        name: format!("Trạm Y tế {commune}"),
+                        kind: "commune_station".into(),
+                        province: Some("TP Hồ Chí Minh".into()),
+                        commune: Some(commune.into()),
+                        parent: None,
+                    },
+                )
+                .await
+                .unwrap();
+            }
+            let server = sotiem_server::Server::start(db.clone()).await.unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(server.serve(listener, std::future::pending()));
+            (url, db)
+        });
+        Harness {
+            rt,
+            url,
+            db,
+            _dir: dir,
+        }
+    }
+
+    /// A new account (initial password [`INITIAL`]) and a device token for `facility`.
+    fn account(&self, username: &str, facility: &str, role: sync_protocol::auth::Role) -> String {
+        self.rt.block_on(async {
+            sotiem_server::accounts::create_account(
+                &self.db,
+                &sync_protocol::auth::NewAccount {
+                    username: username.into(),
+                    facility: facility.into(),
+                    role,
+                    full_name: "Nguyễn Thị Lan".into(),
+                    gender: None,
+                    position: None,
+                    email: None,
+                    phone: None,
+                    initial_password: INITIAL.into(),
+                },
+            )
+            .await
+            .unwrap();
+            sotiem_server::admin::add_device(&self.db, facility, "Laptop")
+                .await
+                .unwrap()
+                .token
+        })
+    }
+}
+
+const INITIAL: &str = "Khoi@tao2024";
+const PASSWORD: &str = "Tiem@chung2024";
+
+struct Cli {
+    data: PathBuf,
+    key: String,
+    user: String,
+    secret: Vec<u8>,
+    last_step: std::cell::Cell<u64>,
+    _dir: tempfile::TempDir,
+}
+
+static NEXT_USER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl Cli {
-    fn new() -> Cli {
+    /// A station of TYT-TANNHUT, signed in from the command line as a new vaccinator through
+    /// the whole first-login flow.
+    fn new(h: &Harness) -> Cli {
+        Cli::of(h, "TYT-TANNHUT", sync_protocol::auth::Role::Vaccinator)
+    }
+
+    fn of(h: &Harness, facility: &str, role: sync_protocol::auth::Role) -> Cli {
         let dir = tempfile::tempdir().unwrap();
         let key: String = (0..32)
             .map(|i| format!("{:02x}", (i * 37 + 11) % 256))
             .collect();
-        let cli = Cli {
+        let user = format!(
+            "nv.{}",
+            NEXT_USER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let mut cli = Cli {
             data: dir.path().join("tram"),
             key,
+            user: user.clone(),
+            secret: Vec::new(),
+            last_step: std::cell::Cell::new(0),
             _dir: dir,
+        };
+        let commune = if facility == "TYT-TANTUC" {
+            "Xã Tân Túc"
+        } else {
+            "Xã Tân Nhựt"
         };
         let out = cli.run(&[
             "init",
             "--facility",
-            "TYT-TANNHUT",
+            facility,
             "--name",
-            "Trạm Y tế xã Tân Nhựt",
+            "Trạm Y tế",
             "--province",
             "TP Hồ Chí Minh",
             "--commune",
-            "Xã Tân Nhựt",
+            commune,
         ]);
         assert!(
             out.status.success(),
@@ -39,18 +141,82 @@ impl Cli {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        let token = h.account(&user, facility, role);
+        let (_, step) = cli.json_env(
+            &[
+                "login", "--user", &user, "--server", &h.url, "--token", &token,
+            ],
+            &[("SOTIEM_PASSWORD", INITIAL)],
+        );
+        assert_eq!(step["next"], "enroll_otp", "{step}");
+        cli.secret = totp_rs::Secret::try_from_base32(step["otp_secret_base32"].as_str().unwrap())
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+        let code = cli.code();
+        let (_, step) = cli.json_env(
+            &["login", "--enroll", step["challenge"].as_str().unwrap()],
+            &[("SOTIEM_OTP", &code), ("SOTIEM_PASSWORD", INITIAL)],
+        );
+        assert_eq!(step["next"], "change_password", "{step}");
+        let (_, step) = cli.json_env(
+            &[
+                "login",
+                "--change-password",
+                step["challenge"].as_str().unwrap(),
+            ],
+            &[("SOTIEM_NEW_PASSWORD", PASSWORD)],
+        );
+        assert_eq!(step["next"], "done", "{step}");
         cli
     }
 
+    /// A fresh one-time code (a code is accepted once; one step ahead is within the skew).
+    fn code(&self) -> String {
+        loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                / 30;
+            let step = now.max(self.last_step.get() + 1);
+            if step <= now + 1 {
+                self.last_step.set(step);
+                return sync_protocol::auth::otp_code(&self.secret, step * 30).unwrap();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+
     fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_sotiem"))
             .arg("--data")
             .arg(&self.data)
             .args(args)
             .env("SOTIEM_DB_KEY", &self.key)
-            .env("SOTIEM_USER", "nv.lan")
+            .env_remove("SOTIEM_OTP")
+            .env_remove("SOTIEM_PASSWORD")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
+    }
+
+    fn json_env(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.run_env(&all, env);
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {} {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), v)
     }
 
     /// Runs with `--json` and parses standard output.
@@ -105,7 +271,8 @@ fn add_an(cli: &Cli) -> String {
 
 #[test]
 fn a_nurse_registers_records_finds_and_shows_a_person() {
-    let cli = Cli::new();
+    let h = Harness::new();
+    let cli = Cli::new(&h);
     let id = add_an(&cli);
     assert_eq!(id.len(), 36, "prints the new id: {id}");
     let dose = cli.ok(&[
@@ -165,7 +332,8 @@ fn a_nurse_registers_records_finds_and_shows_a_person() {
 
 #[test]
 fn a_cccd_qr_code_registers_the_card_holder() {
-    let cli = Cli::new();
+    let h = Harness::new();
+    let cli = Cli::new(&h);
     let id = cli.ok(&[
         "person",
         "add",
@@ -193,7 +361,8 @@ fn a_cccd_qr_code_registers_the_card_holder() {
 
 #[test]
 fn search_ignores_case_diacritics_and_d_stroke_but_needs_two_fields() {
-    let cli = Cli::new();
+    let h = Harness::new();
+    let cli = Cli::new(&h);
     let id = cli.ok(&[
         "person",
         "add",
@@ -251,7 +420,8 @@ fn search_ignores_case_diacritics_and_d_stroke_but_needs_two_fields() {
 
 #[test]
 fn invalid_input_names_the_field_exits_2_and_writes_nothing() {
-    let cli = Cli::new();
+    let h = Harness::new();
+    let cli = Cli::new(&h);
     let id = add_an(&cli);
     let before = cli.counts();
     let cases: &[(&[&str], &str, &str)] = &[
@@ -492,7 +662,8 @@ fn invalid_input_names_the_field_exits_2_and_writes_nothing() {
 
 #[test]
 fn the_same_id_number_cannot_be_registered_twice() {
-    let cli = Cli::new();
+    let h = Harness::new();
+    let cli = Cli::new(&h);
     let first = add_an(&cli);
     let (code, err) = cli.json(&[
         "person",
@@ -513,7 +684,8 @@ fn the_same_id_number_cannot_be_registered_twice() {
 
 #[test]
 fn a_dose_is_voided_with_a_reason_and_never_deleted() {
-    let cli = Cli::new();
+    let h = Harness::new();
+    let cli = Cli::new(&h);
     let id = add_an(&cli);
     let dose = cli.ok(&[
         "dose",
@@ -534,7 +706,7 @@ fn a_dose_is_voided_with_a_reason_and_never_deleted() {
     let (_, shown) = cli.json(&["person", "show", &id]);
     let d = &shown["person"]["doses"][&dose];
     assert_eq!(d["voided"]["reason"], "Nhập nhầm người");
-    assert_eq!(d["voided"]["by"], "nv.lan");
+    assert_eq!(d["voided"]["by"], cli.user.as_str());
     assert_eq!(shown["next_dose_number"], 1, "a voided dose does not count");
     let (code, err) = cli.json(&["dose", "void", &dose, "--reason", "Nhập nhầm lần hai"]);
     assert_eq!(
@@ -577,7 +749,8 @@ fn a_dose_is_voided_with_a_reason_and_never_deleted() {
 
 #[test]
 fn an_edit_of_a_matching_field_resets_verification_and_is_audited() {
-    let cli = Cli::new();
+    let h = Harness::new();
+    let cli = Cli::new(&h);
     let id = add_an(&cli);
     let (_, before) = cli.json(&["status"]);
     let (_, edited) = cli.json(&[
@@ -617,151 +790,143 @@ fn commands_on_a_directory_without_a_station_say_how_to_create_one() {
     );
 }
 
-mod sync {
-    use super::*;
-    use sotiem_server::admin::{self, FacilityRecord};
-    use sotiem_server::{Db, Server};
+#[test]
+fn two_stations_sync_through_the_server_from_the_command_line() {
+    let h = Harness::new();
+    let a = Cli::new(&h);
+    let b = Cli::new(&h);
+    let id = add_an(&a);
+    a.ok(&[
+        "dose",
+        "add",
+        "--person",
+        &id,
+        "--vaccine",
+        "pfizer",
+        "--lot",
+        "FF2588",
+    ]);
+    let out = a.run(&["sync"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Đã gửi: 2 thay đổi"));
+    let (_, status) = a.json(&["sync", "status"]);
+    assert_eq!(status["pending_changes"], 0);
+    assert_eq!(status["server_url"], h.url.as_str());
+    assert!(status["last_sync_at"].is_string());
 
-    /// A central server in this test process, serving on a free loopback port.
-    async fn server(dir: &Path) -> (String, Db) {
-        let db = Db::open_sqlite(&dir.join("server.db"), None).await.unwrap();
-        admin::add_facility(
-            &db,
-            &FacilityRecord {
-                code: "TYT-TANNHUT".into(),
-                name: "Trạm Y tế xã Tân Nhựt".into(),
-                kind: "commune_station".into(),
-                province: Some("TP Hồ Chí Minh".into()),
-                commune: Some("Xã Tân Nhựt".into()),
-                parent: None,
-            },
-        )
-        .await
-        .unwrap();
-        let server = Server::start(db.clone()).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(server.serve(listener, std::future::pending()));
-        (url, db)
-    }
+    let wrong = b.run(&["sync", "--token", "stk_sai", "--attempts", "1"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("mã thiết bị không đúng"));
+    let (code, report) = b.json(&["sync"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["bootstrapped"], 1);
+    let (_, found) = b.json(&[
+        "person",
+        "find",
+        "--name",
+        "nguyen van an",
+        "--phone",
+        "0912345678",
+    ]);
+    assert_eq!(found[0]["id"], id.as_str());
+    assert_eq!(found[0]["active_doses"], 1);
+}
 
-    async fn run(cli: &Cli, args: Vec<String>) -> Output {
-        let cli_data = cli.data.clone();
-        let key = cli.key.clone();
-        tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_sotiem"))
-                .arg("--data")
-                .arg(cli_data)
-                .args(args)
-                .env("SOTIEM_DB_KEY", key)
-                .env("SOTIEM_USER", "nv.lan")
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap()
-    }
-
-    fn strings(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn two_stations_sync_through_the_server_from_the_command_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, db) = server(dir.path()).await;
-        let t1 = admin::add_device(&db, "TYT-TANNHUT", "Laptop 1")
-            .await
+#[test]
+fn a_station_that_never_synced_says_how_to_configure_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tram");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sotiem"))
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .env("SOTIEM_DB_KEY", "11".repeat(32))
+            .output()
             .unwrap()
-            .token;
-        let t2 = admin::add_device(&db, "TYT-TANNHUT", "Laptop 2")
-            .await
-            .unwrap()
-            .token;
-        let (a, b) = tokio::task::spawn_blocking(|| (Cli::new(), Cli::new()))
-            .await
-            .unwrap();
+    };
+    assert!(
+        run(&["init", "--facility", "TYT-TANNHUT", "--name", "Trạm"])
+            .status
+            .success()
+    );
+    let out = run(&["login", "--user", "nv.lan"]);
+    assert_ne!(out.status.code(), Some(0));
+    let not_configured = run(&["sync"]);
+    assert_ne!(not_configured.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&not_configured.stderr);
+    assert!(
+        text.contains("đăng nhập") || text.contains("sotiem sync --server"),
+        "{text}"
+    );
+}
 
-        let not_configured = run(&a, strings(&["sync"])).await;
-        assert_eq!(not_configured.status.code(), Some(2));
-        assert!(String::from_utf8_lossy(&not_configured.stderr).contains("sotiem sync --server"));
+#[test]
+fn signing_in_needs_password_and_a_fresh_code_and_signing_out_locks_the_data() {
+    let h = Harness::new();
+    let cli = Cli::new(&h);
+    let (_, me) = cli.json(&["whoami"]);
+    assert_eq!(me["account"]["username"], cli.user.as_str());
+    assert_eq!(me["online"], true);
+    cli.ok(&["logout"]);
+    let (_, me) = cli.json(&["whoami"]);
+    assert_eq!(me, Value::Null);
+    let out = cli.run(&[
+        "person",
+        "find",
+        "--name",
+        "nguyen van an",
+        "--phone",
+        "0912345678",
+    ]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("chưa đăng nhập"));
 
-        let id = tokio::task::spawn_blocking({
-            let a_data = a.data.clone();
-            let key = a.key.clone();
-            move || {
-                let cli = Cli {
-                    data: a_data,
-                    key,
-                    _dir: tempfile::tempdir().unwrap(),
-                };
-                let id = add_an(&cli);
-                cli.ok(&[
-                    "dose",
-                    "add",
-                    "--person",
-                    &id,
-                    "--vaccine",
-                    "pfizer",
-                    "--lot",
-                    "FF2588",
-                ]);
-                id
-            }
-        })
-        .await
-        .unwrap();
-        let out = run(&a, strings(&["sync", "--server", &url, "--token", &t1])).await;
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Đã gửi: 2 thay đổi"));
-        let status = run(&a, strings(&["--json", "sync", "status"])).await;
-        let status: Value = serde_json::from_slice(&status.stdout).unwrap();
-        assert_eq!(status["pending_changes"], 0);
-        assert_eq!(status["server_url"], url.as_str());
-        assert!(status["last_sync_at"].is_string());
-
-        let wrong = run(
-            &b,
-            strings(&[
-                "sync",
-                "--server",
-                &url,
-                "--token",
-                "stk_sai",
-                "--attempts",
-                "1",
-            ]),
-        )
-        .await;
-        assert_eq!(wrong.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&wrong.stderr).contains("mã thiết bị không đúng"));
-        let out = run(
-            &b,
-            strings(&["--json", "sync", "--server", &url, "--token", &t2]),
-        )
-        .await;
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert_eq!(report["bootstrapped"], 1);
-        let found = run(
-            &b,
-            strings(&[
-                "--json",
-                "person",
-                "find",
-                "--name",
-                "nguyen van an",
-                "--phone",
-                "0912345678",
-            ]),
-        )
-        .await;
-        let found: Value = serde_json::from_slice(&found.stdout).unwrap();
-        assert_eq!(found[0]["id"], id.as_str());
-        assert_eq!(found[0]["active_doses"], 1);
-        db.close().await;
-    }
+    let wrong = cli.run_env(
+        &["login", "--user", &cli.user],
+        &[("SOTIEM_PASSWORD", PASSWORD), ("SOTIEM_OTP", "000000")],
+    );
+    assert_ne!(wrong.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("không đúng"),
+        "{}",
+        String::from_utf8_lossy(&wrong.stderr)
+    );
+    let code = cli.code();
+    cli.run_env(
+        &["login", "--user", &cli.user],
+        &[("SOTIEM_PASSWORD", PASSWORD), ("SOTIEM_OTP", &code)],
+    );
+    let (_, me) = cli.json(&["whoami"]);
+    assert_eq!(me["account"]["username"], cli.user.as_str());
+    cli.ok(&["logout"]);
+    // The same code again: refused, online and offline.
+    let replay = cli.run_env(
+        &["login", "--user", &cli.user],
+        &[("SOTIEM_PASSWORD", PASSWORD), ("SOTIEM_OTP", &code)],
+    );
+    assert_ne!(replay.status.code(), Some(0));
+    let replay = cli.run_env(
+        &["login", "--offline", "--user", &cli.user],
+        &[("SOTIEM_PASSWORD", PASSWORD), ("SOTIEM_OTP", &code)],
+    );
+    assert_ne!(replay.status.code(), Some(0));
+    // Offline on the laptop alone, with a fresh code.
+    let code = cli.code();
+    let out = cli.run_env(
+        &["login", "--offline", "--user", &cli.user],
+        &[("SOTIEM_PASSWORD", PASSWORD), ("SOTIEM_OTP", &code)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (_, me) = cli.json(&["whoami"]);
+    assert_eq!(me["online"], false);
+    assert!(cli.ok(&["audit", "verify"]).contains("chuỗi băm khớp"));
 }

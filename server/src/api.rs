@@ -1,6 +1,7 @@
 //! The HTTP API: device authentication and the sync endpoints (`sync_protocol::wire`).
 
 use crate::admin::token_hash;
+use crate::auth_api::DataUser;
 use crate::db::Db;
 use crate::ingest::{DeviceCtx, Ingest, IngestError};
 use crate::scope::Facilities;
@@ -56,6 +57,31 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sync/pull", post(pull))
         .route("/api/v1/sync/bootstrap", post(bootstrap))
         .route("/api/v1/sync/document", post(document))
+        .route("/api/v1/auth/login", post(crate::auth_api::login))
+        .route("/api/v1/auth/enroll", post(crate::auth_api::enroll))
+        .route(
+            "/api/v1/auth/change-password",
+            post(crate::auth_api::change_password),
+        )
+        .route("/api/v1/auth/logout", post(crate::auth_api::logout))
+        .route("/api/v1/auth/me", get(crate::auth_api::me))
+        .route(
+            "/api/v1/auth/account-status",
+            post(crate::auth_api::account_status),
+        )
+        .route(
+            "/api/v1/admin/accounts",
+            get(crate::auth_api::list_accounts).post(crate::auth_api::create_account),
+        )
+        .route(
+            "/api/v1/admin/accounts/revoke",
+            post(crate::auth_api::revoke_account),
+        )
+        .route(
+            "/api/v1/admin/login-events",
+            get(crate::auth_api::login_events),
+        )
+        .route("/api/v1/audit/push", post(crate::auth_api::audit_push))
         .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -66,15 +92,27 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    details: Vec<String>,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
             message: message.into(),
+            details: Vec::new(),
         }
+    }
+
+    /// The same error naming exactly what failed.
+    pub(crate) fn with_details(mut self, details: Vec<String>) -> ApiError {
+        self.details = details;
+        self
     }
 }
 
@@ -84,6 +122,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_string(),
                 message: self.message,
+                details: self.details,
             },
         };
         (self.status, Json(body)).into_response()
@@ -112,7 +151,8 @@ impl From<IngestError> for ApiError {
     }
 }
 
-fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Decodes a wire message body, with the errors any client version can read.
+pub(crate) fn wire_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     wire::decode(body).map_err(|e| match e {
         WireError::UnsupportedVersion { found, min, .. } if found < min => ApiError::new(
             StatusCode::UPGRADE_REQUIRED,
@@ -131,7 +171,7 @@ fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     })
 }
 
-fn encoded<T: serde::Serialize>(message: &T) -> Response {
+pub(crate) fn encoded<T: serde::Serialize>(message: &T) -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -163,7 +203,7 @@ impl FromRequestParts<AppState> for AuthedDevice {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     parts
         .headers
         .get(header::AUTHORIZATION)?
@@ -174,7 +214,7 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty() && t.len() <= 200)
 }
 
-async fn authenticate(state: &AppState, token: &str) -> Result<AuthedDevice, ApiError> {
+pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<AuthedDevice, ApiError> {
     let hash = token_hash(token);
     let row = with_db!(&state.db, pool => {
         sqlx::query("SELECT id, facility, revoked_at FROM devices WHERE token_hash = $1")
@@ -228,11 +268,16 @@ async fn info(State(state): State<AppState>, parts: Parts) -> Result<Json<Server
         Some(token) => Some(authenticate(&state, token).await?.0),
         None => None,
     };
+    let parent = match &device {
+        Some(d) => Some(scope_owner(&state, d).await?).filter(|owner| owner != &d.facility),
+        None => None,
+    };
     Ok(Json(ServerInfo {
         server_id: state.server_id.clone(),
         protocol_min: wire::MIN_PROTOCOL_VERSION,
         protocol_max: wire::PROTOCOL_VERSION,
         facility: device.as_ref().map(|d| d.facility.clone()),
+        facility_parent: parent,
         device_id: device.map(|d| d.id),
         server_time: format_time(now()),
     }))
@@ -240,10 +285,11 @@ async fn info(State(state): State<AppState>, parts: Parts) -> Result<Json<Server
 
 async fn push(
     State(state): State<AppState>,
-    AuthedDevice(device): AuthedDevice,
+    data: DataUser,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: PushRequest = decode(&body)?;
+    let device = data.device;
+    let request: PushRequest = wire_body(&body)?;
     if request.changes.len() > 5000 {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -256,17 +302,18 @@ async fn push(
 }
 
 /// The facility whose scope a device replicates (its parent for a mobile team).
-async fn scope_owner(state: &AppState, device: &DeviceCtx) -> Result<String, ApiError> {
+pub(crate) async fn scope_owner(state: &AppState, device: &DeviceCtx) -> Result<String, ApiError> {
     let all = crate::admin::facilities(&state.db).await?;
     Ok(Facilities::new(all).owner(&device.facility))
 }
 
 async fn pull(
     State(state): State<AppState>,
-    AuthedDevice(device): AuthedDevice,
+    data: DataUser,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: PullRequest = decode(&body)?;
+    let device = data.device;
+    let request: PullRequest = wire_body(&body)?;
     let owner = scope_owner(&state, &device).await?;
     let max_bytes = request.max_bytes.clamp(16 * 1024, 4 * 1024 * 1024) as usize;
     let cursor = i64::try_from(request.cursor).unwrap_or(i64::MAX);
@@ -353,10 +400,11 @@ async fn load_doc(db: &Db, person: &str) -> Result<Option<Vec<u8>>, ApiError> {
 
 async fn bootstrap(
     State(state): State<AppState>,
-    AuthedDevice(device): AuthedDevice,
+    data: DataUser,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: BootstrapRequest = decode(&body)?;
+    let device = data.device;
+    let request: BootstrapRequest = wire_body(&body)?;
     let owner = scope_owner(&state, &device).await?;
     // Read the high-water mark before the documents: they then hold at least every change up to it.
     let high_water = request
@@ -406,10 +454,11 @@ async fn bootstrap(
 
 async fn document(
     State(state): State<AppState>,
-    AuthedDevice(device): AuthedDevice,
+    data: DataUser,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let request: DocumentRequest = decode(&body)?;
+    let device = data.device;
+    let request: DocumentRequest = wire_body(&body)?;
     let owner = scope_owner(&state, &device).await?;
     let person = request.person_id.to_string();
     let in_scope: Option<i64> = with_db!(&state.db, pool => {

@@ -144,6 +144,7 @@ struct Entry {
     job: usize,
     person_id: Uuid,
     device: String,
+    facility: String,
     owner: String,
     change: Option<Change>,
     result: Option<PushResult>,
@@ -332,6 +333,7 @@ impl Writer {
                     job: j,
                     person_id: c.person_id,
                     device: job.device.id.clone(),
+                    facility: job.device.facility.clone(),
                     owner: owner.clone(),
                     change: None,
                     result: None,
@@ -408,6 +410,29 @@ impl Writer {
                     actor_owner.insert(actor.clone(), e.device.clone());
                     new_actors.insert(actor, e.device.clone());
                 }
+            }
+        }
+
+        // Every change names its author: an active account of the device's facility whose role
+        // may make it (the server, not the device, is the security boundary).
+        let authors: BTreeSet<String> = pending(&entries)
+            .filter_map(|e| {
+                e.change
+                    .as_ref()
+                    .and_then(CommitMeta::from_change)
+                    .map(|m| m.user)
+            })
+            .collect();
+        let mut accounts = HashMap::new();
+        for a in authors {
+            if let Ok(Some(acct)) = crate::accounts::account(&self.db, &a).await {
+                accounts.insert(a, acct);
+            }
+        }
+        for e in entries.iter_mut().filter(|e| e.result.is_none()) {
+            let Some(c) = &e.change else { continue };
+            if let Err(message) = author_may_write(c, &accounts, &e.facility, &e.owner) {
+                e.result = Some(rejected(RejectReason::Forbidden, message));
             }
         }
 
@@ -883,6 +908,46 @@ struct PersonWork {
     existing: Option<Vec<u8>>,
     scope: BTreeSet<String>,
     incoming: Vec<Incoming>,
+}
+
+/// Whether a change's author may make it on a device of `facility` (scope `owner`).
+fn author_may_write(
+    change: &Change,
+    accounts: &HashMap<String, crate::accounts::Account>,
+    facility: &str,
+    owner: &str,
+) -> Result<(), String> {
+    let meta = CommitMeta::from_change(change).ok_or("thay đổi không ghi người thực hiện")?;
+    let acct = accounts
+        .get(&meta.user)
+        .ok_or_else(|| format!("tài khoản {} không có trên máy chủ", meta.user))?;
+    if acct.info.facility != facility && acct.info.facility != owner {
+        return Err(format!(
+            "tài khoản {} không thuộc cơ sở {facility}",
+            meta.user
+        ));
+    }
+    let allowed = match meta.action.as_str() {
+        "sign" => acct.role() == sync_protocol::auth::Role::Signer,
+        _ => acct.role().writes_people(),
+    };
+    if !allowed {
+        return Err(format!(
+            "tài khoản {} ({}) không được sửa dữ liệu người tiêm",
+            meta.user,
+            acct.role().label()
+        ));
+    }
+    // Work done offline before a revocation still counts; nothing after it.
+    if let (Some(revoked), Some(at)) = (acct.revoked_at(), meta.time)
+        && at >= revoked
+    {
+        return Err(format!(
+            "tài khoản {} đã bị thu hồi trước khi thay đổi này được làm",
+            meta.user
+        ));
+    }
+    Ok(())
 }
 
 /// The entries of incoming changes ordered so that each comes after those it depends on.

@@ -2,8 +2,10 @@
 //! compacted document and materialised columns of each person, validates every push, and serves
 //! each device the people in its facility's scope (DESIGN.md §5, §7).
 
+pub mod accounts;
 pub mod admin;
 pub mod api;
+pub mod auth_api;
 pub mod db;
 pub mod ingest;
 pub mod scope;

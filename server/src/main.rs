@@ -52,6 +52,57 @@ enum Command {
     /// Devices allowed to sync: add (prints the token), list, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Accounts: add (with an initial password to change at first login), list, revoke.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// The login history (who, when, from which device, outcome).
+    LoginEvents {
+        #[arg(long)]
+        username: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        facility: String,
+        /// vaccinator, signer, facility_admin, system_admin.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        full_name: String,
+        #[arg(long)]
+        gender: Option<String>,
+        #[arg(long)]
+        position: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// The initial password (must meet the policy; changed at first login). From the
+        /// environment variable SOTIEM_INITIAL_PASSWORD when not given.
+        #[arg(long, env = "SOTIEM_INITIAL_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    List {
+        #[arg(long)]
+        facility: Option<String>,
+    },
+    Revoke {
+        username: String,
+    },
+    /// Registers the serial numbers of the organisation certificates a signer may sign with.
+    Certificates {
+        username: String,
+        /// Hex serials, comma-separated (replaces the registered ones).
+        #[arg(long, value_delimiter = ',')]
+        serials: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +244,94 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                             } else {
                                 "đang dùng"
                             }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Account(AccountCommand::Add {
+            username,
+            facility,
+            role,
+            full_name,
+            gender,
+            position,
+            email,
+            phone,
+            password,
+        }) => {
+            let role = sync_protocol::auth::Role::parse(role).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "vai trò phải là vaccinator, signer, facility_admin hoặc system_admin"
+                )
+            })?;
+            let info = sotiem_server::accounts::create_account(
+                db,
+                &sync_protocol::auth::NewAccount {
+                    username: username.clone(),
+                    facility: facility.clone(),
+                    role,
+                    full_name: full_name.clone(),
+                    gender: gender.clone(),
+                    position: position.clone(),
+                    email: email.clone(),
+                    phone: phone.clone(),
+                    initial_password: password.clone(),
+                },
+            )
+            .await?;
+            print(cli.json, &info, || {
+                format!(
+                    "Đã tạo tài khoản {} ({}) tại {}. Lần đăng nhập đầu: quét mã xác thực và đổi mật khẩu.",
+                    info.username,
+                    info.role.label(),
+                    info.facility
+                )
+            });
+        }
+        Command::Account(AccountCommand::List { facility }) => {
+            let list = sotiem_server::accounts::accounts(db, facility.as_deref()).await?;
+            print(cli.json, &list, || {
+                list.iter()
+                    .map(|a| {
+                        format!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            a.username, a.facility, a.role, a.status, a.full_name
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Account(AccountCommand::Revoke { username }) => {
+            sotiem_server::accounts::revoke_account(db, username).await?;
+            print(cli.json, &serde_json::json!({"revoked": username}), || {
+                format!("Đã thu hồi tài khoản {username}")
+            });
+        }
+        Command::Account(AccountCommand::Certificates { username, serials }) => {
+            sotiem_server::accounts::set_certificate_serials(db, username, serials).await?;
+            print(
+                cli.json,
+                &serde_json::json!({"username": username, "serials": serials}),
+                || format!("Đã đăng ký {} chứng thư cho {username}", serials.len()),
+            );
+        }
+        Command::LoginEvents { username, limit } => {
+            let events =
+                sotiem_server::accounts::login_events(db, username.as_deref(), *limit).await?;
+            print(cli.json, &events, || {
+                events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{}\t{}\t{}\t{}\t{}",
+                            e.at,
+                            e.username,
+                            e.outcome,
+                            e.detail.as_deref().unwrap_or(""),
+                            e.device_id.as_deref().unwrap_or("")
                         )
                     })
                     .collect::<Vec<_>>()

@@ -123,3 +123,83 @@ fn an_administrator_sets_up_facilities_and_devices_and_serves() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn an_administrator_manages_accounts_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("huyen.db");
+    let out = server(
+        &db,
+        &[
+            "facility",
+            "add",
+            "--code",
+            "TYT-TANTUC",
+            "--name",
+            "Trạm Y tế xã Tân Túc",
+        ],
+    );
+    assert!(out.status.success());
+    let add = |password: &str, role: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
+            .arg("--db")
+            .arg(&db)
+            .args([
+                "account",
+                "add",
+                "--username",
+                "nv.thao",
+                "--facility",
+                "TYT-TANTUC",
+                "--role",
+                role,
+                "--full-name",
+                "Phạm Thị Thảo",
+                "--phone",
+                "0903 456 789",
+            ])
+            .env("SOTIEM_INITIAL_PASSWORD", password)
+            .output()
+            .unwrap()
+    };
+    let weak = add("thao1234", "vaccinator");
+    assert!(!weak.status.success());
+    let text = String::from_utf8_lossy(&weak.stderr);
+    assert!(
+        text.contains("có chữ hoa") && text.contains("ký tự đặc biệt"),
+        "{text}"
+    );
+    let bad_role = add("Thao@2024", "truong_tram");
+    assert!(!bad_role.status.success());
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("vai trò"));
+    let ok = add("Thao@2024", "vaccinator");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("đổi mật khẩu"));
+    let again = add("Thao@2024", "vaccinator");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("đã có tài khoản nv.thao"));
+
+    let list: Value =
+        serde_json::from_slice(&server(&db, &["--json", "account", "list"]).stdout).unwrap();
+    assert_eq!(list[0]["username"], "nv.thao");
+    assert_eq!(list[0]["phone"], "0903456789");
+    assert_eq!(list[0]["must_change_password"], true);
+    assert!(
+        !String::from_utf8_lossy(&server(&db, &["--json", "account", "list"]).stdout)
+            .contains("argon2"),
+        "no password hash in the listing"
+    );
+    assert!(
+        server(&db, &["account", "revoke", "nv.thao"])
+            .status
+            .success()
+    );
+    let list: Value =
+        serde_json::from_slice(&server(&db, &["--json", "account", "list"]).stdout).unwrap();
+    assert_eq!(list[0]["status"], "revoked");
+    let missing = server(&db, &["account", "revoke", "nv.khong.co"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("không có tài khoản"));
+}

@@ -1,40 +1,12 @@
 //! The append-only, hash-chained audit log: every write, with who, where, when and what changed.
 
 use crate::error::Result;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 use sqlx::SqliteConnection;
 use sync_protocol::Person;
 use sync_protocol::person::format_time;
 
-/// One field's value before and after a write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldChange {
-    pub field: String,
-    pub before: Option<String>,
-    pub after: Option<String>,
-}
-
-/// An entry as written (the hash covers exactly this, serialised as JSON in this field order).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub at: String,
-    pub user: String,
-    pub device: String,
-    pub action: String,
-    pub entity: String,
-    pub changes: Vec<FieldChange>,
-    pub otp: bool,
-}
-
-impl AuditEntry {
-    fn chained_hash(&self, prev: &[u8]) -> Vec<u8> {
-        let mut h = Sha256::new();
-        h.update(prev);
-        h.update(serde_json::to_vec(self).unwrap_or_default());
-        h.finalize().to_vec()
-    }
-}
+pub use sync_protocol::audit::{AuditEntry, FieldChange};
 
 /// Appends an entry inside the caller's transaction, chaining it to the last one.
 pub async fn append(conn: &mut SqliteConnection, entry: &AuditEntry) -> Result<()> {
@@ -42,7 +14,7 @@ pub async fn append(conn: &mut SqliteConnection, entry: &AuditEntry) -> Result<(
         sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
-    let prev = prev.unwrap_or_else(|| vec![0u8; 32]);
+    let prev = prev.unwrap_or_else(|| sync_protocol::audit::GENESIS.to_vec());
     let hash = entry.chained_hash(&prev);
     sqlx::query(
         "INSERT INTO audit_log (at, user, device, action, entity, changes, otp, prev_hash, hash)
@@ -140,7 +112,9 @@ pub struct ChainBreak {
 }
 
 /// Re-computes the chain; returns the number of entries checked or where it breaks.
-pub async fn verify(conn: &mut SqliteConnection) -> Result<std::result::Result<u64, ChainBreak>> {
+pub(crate) async fn verify(
+    conn: &mut SqliteConnection,
+) -> Result<std::result::Result<u64, ChainBreak>> {
     use sqlx::Row;
     let rows = sqlx::query(
         "SELECT seq, at, user, device, action, entity, changes, otp, prev_hash, hash
@@ -148,47 +122,125 @@ pub async fn verify(conn: &mut SqliteConnection) -> Result<std::result::Result<u
     )
     .fetch_all(&mut *conn)
     .await?;
-    let mut expected_prev = vec![0u8; 32];
+    let mut expected_prev = sync_protocol::audit::GENESIS.to_vec();
     let mut last_seq = 0i64;
     for row in &rows {
         let seq: i64 = row.get("seq");
+        let e = chained_from_row(row);
         if seq != last_seq + 1 {
             return Ok(Err(ChainBreak {
                 seq: last_seq + 1,
                 reason: "missing_entry",
             }));
         }
-        let changes: String = row.get("changes");
-        let entry = AuditEntry {
-            at: row.get("at"),
-            user: row.get("user"),
-            device: row.get("device"),
-            action: row.get("action"),
-            entity: row.get("entity"),
-            changes: serde_json::from_str(&changes).unwrap_or_default(),
-            otp: row.get("otp"),
-        };
-        let prev: Vec<u8> = row.get("prev_hash");
-        let hash: Vec<u8> = row.get("hash");
-        if prev != expected_prev {
+        if e.prev_hash != expected_prev {
             return Ok(Err(ChainBreak {
                 seq,
                 reason: "broken_link",
             }));
         }
-        if entry.chained_hash(&prev) != hash {
+        if e.entry.chained_hash(&e.prev_hash) != e.hash {
             return Ok(Err(ChainBreak {
                 seq,
                 reason: "altered_entry",
             }));
         }
-        expected_prev = hash;
+        expected_prev = e.hash;
         last_seq = seq;
     }
     Ok(Ok(rows.len() as u64))
 }
 
+/// Entries after `seq`, with their chain, oldest first.
+pub async fn entries_after(
+    pool: &sqlx::SqlitePool,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<sync_protocol::audit::ChainedEntry>> {
+    let rows = sqlx::query(
+        "SELECT seq, at, user, device, action, entity, changes, otp, prev_hash, hash
+         FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(seq)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(chained_from_row).collect())
+}
+
+/// An entry of the `audit_log` table with its place in the chain.
+fn chained_from_row(row: &sqlx::sqlite::SqliteRow) -> sync_protocol::audit::ChainedEntry {
+    use sqlx::Row;
+    sync_protocol::audit::ChainedEntry {
+        seq: u64::try_from(row.get::<i64, _>("seq")).unwrap_or(0),
+        entry: AuditEntry {
+            at: row.get("at"),
+            user: row.get("user"),
+            device: row.get("device"),
+            action: row.get("action"),
+            entity: row.get("entity"),
+            // An unreadable list hashes differently from what was chained: reported as altered.
+            changes: serde_json::from_str(&row.get::<String, _>("changes")).unwrap_or_default(),
+            otp: row.get("otp"),
+        },
+        prev_hash: row.get("prev_hash"),
+        hash: row.get("hash"),
+    }
+}
+
 /// The time of an entry, now.
 pub fn now_text() -> String {
     format_time(sync_protocol::person::now())
+}
+
+/// The result of checking the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditCheck {
+    pub entries: u64,
+    pub synced_through: u64,
+    pub problem: Option<ChainBreak>,
+}
+
+impl crate::Station {
+    /// Checks the audit chain, and that the entries the server already holds are still here
+    /// unchanged (so a removed tail shows too).
+    pub async fn verify_audit(&self) -> Result<AuditCheck> {
+        self.reader()?;
+        let mut conn = self.store().pool().acquire().await?;
+        let chain = verify(&mut conn).await?;
+        let synced: u64 = self
+            .store()
+            .meta("audit_synced_seq")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let synced_hash = self.store().meta("audit_synced_hash").await?;
+        let entries = match &chain {
+            Ok(n) => *n,
+            Err(_) => 0,
+        };
+        let mut problem = chain.err();
+        if problem.is_none() && synced > 0 {
+            let held: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = ?")
+                    .bind(synced as i64)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            let matches = match (&held, &synced_hash) {
+                (Some(h), Some(expected)) => &hex::encode(h) == expected,
+                _ => false,
+            };
+            if !matches {
+                problem = Some(ChainBreak {
+                    seq: i64::try_from(synced).unwrap_or(i64::MAX),
+                    reason: "differs_from_server",
+                });
+            }
+        }
+        Ok(AuditCheck {
+            entries,
+            synced_through: synced,
+            problem,
+        })
+    }
 }

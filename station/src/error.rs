@@ -33,8 +33,46 @@ pub enum StationError {
     #[error("không lấy được khoá mã hoá cơ sở dữ liệu: {0}")]
     KeyUnavailable(String),
 
-    #[error("chưa đăng nhập: hãy đăng nhập trước khi ghi dữ liệu")]
+    #[error("chưa đăng nhập: hãy đăng nhập (tên, mật khẩu và mã xác thực) trước")]
     NotSignedIn,
+
+    #[error("tên đăng nhập, mật khẩu hoặc mã xác thực không đúng")]
+    BadCredentials,
+
+    #[error("{0}")]
+    Otp(sync_protocol::auth::OtpError),
+
+    #[error(transparent)]
+    WeakPassword(sync_protocol::auth::WeakPassword),
+
+    #[error(
+        "tài khoản này chưa từng đăng nhập trực tuyến trên máy này; cần kết nối máy chủ để đăng nhập lần đầu"
+    )]
+    OfflineUnknownAccount,
+
+    #[error("đã quá thời hạn đăng nhập ngoại tuyến; hãy kết nối mạng và đăng nhập trực tuyến")]
+    LeaseExpired,
+
+    #[error("tài khoản đã bị thu hồi; liên hệ quản trị viên")]
+    AccountRevoked,
+
+    #[error("tài khoản thuộc cơ sở {account}, máy này của cơ sở {station}")]
+    WrongFacility { account: String, station: String },
+
+    #[error("{message}")]
+    AuthRefused { code: String, message: String },
+
+    #[error("không kết nối được máy chủ: {0}")]
+    ServerUnavailable(String),
+
+    #[error("không xử lý được thông tin đăng nhập")]
+    AuthFailed,
+
+    #[error("{0}")]
+    Forbidden(&'static str),
+
+    #[error("cần nhập mã xác thực mới (OTP) để {0}")]
+    StepUpRequired(&'static str),
 
     #[error("tài liệu của người {id} bị hỏng: {source}")]
     Corrupt {
@@ -75,6 +113,19 @@ impl StationError {
             StationError::WrongKey => "wrong_key",
             StationError::KeyUnavailable(_) => "key_unavailable",
             StationError::NotSignedIn => "not_signed_in",
+            StationError::BadCredentials => "bad_credentials",
+            StationError::Otp(sync_protocol::auth::OtpError::Replayed) => "otp_replayed",
+            StationError::Otp(_) => "otp_invalid",
+            StationError::WeakPassword(_) => "weak_password",
+            StationError::OfflineUnknownAccount => "offline_unknown_account",
+            StationError::LeaseExpired => "lease_expired",
+            StationError::AccountRevoked => "account_revoked",
+            StationError::WrongFacility { .. } => "wrong_facility",
+            StationError::AuthRefused { .. } => "auth_refused",
+            StationError::ServerUnavailable(_) => "server_unavailable",
+            StationError::AuthFailed => "auth_failed",
+            StationError::Forbidden(_) => "forbidden",
+            StationError::StepUpRequired(_) => "step_up_required",
             StationError::Corrupt { .. } => "corrupt_document",
             StationError::Database(_) => "database",
             StationError::Migration(_) => "migration",

@@ -3,6 +3,7 @@
 //! Tauri dependency: the desktop shell and the `sotiem` CLI both drive it.
 
 pub mod audit;
+pub mod auth;
 pub mod error;
 pub mod facility;
 pub mod key;
@@ -10,6 +11,7 @@ pub mod service;
 pub mod store;
 pub mod sync;
 
+pub use auth::{Credentials, Session, SignIn};
 pub use error::{Result, StationError};
 pub use facility::{Facility, FacilityKind};
 pub use key::DbKey;

@@ -156,7 +156,7 @@ pub struct Station {
     device_id: String,
     actor: ActorId,
     catalogue: Catalogue,
-    operator: Option<String>,
+    session: Option<crate::auth::Session>,
 }
 
 /// Facts of a new station.
@@ -263,27 +263,54 @@ impl Station {
             device_id,
             actor,
             catalogue,
-            operator: None,
+            session: None,
         })
     }
 
-    /// Sets who is working on this station (local operator until accounts exist).
-    pub fn set_operator(&mut self, username: &str) -> Result<()> {
-        let u = username.trim();
-        if u.is_empty() || u.len() > 64 || u.chars().any(char::is_whitespace) {
-            return Err(StationError::invalid(Field::User, Problem::CodeFormat));
+    /// Records the facility whose scope this station works in (a mobile team's parent), as the
+    /// server says.
+    pub(crate) async fn adopt_parent(&mut self, parent: Option<&str>) -> Result<()> {
+        if self.facility.parent.as_deref() == parent {
+            return Ok(());
         }
-        self.operator = Some(u.to_string());
+        sqlx::query("UPDATE facilities SET parent = ? WHERE code = ?")
+            .bind(parent)
+            .bind(&self.facility.code)
+            .execute(self.store.pool())
+            .await?;
+        self.facility.parent = parent.map(str::to_string);
         Ok(())
     }
 
-    /// Who is working on this station, if anyone is signed in.
-    pub fn operator_name(&self) -> Option<&str> {
-        self.operator.as_deref()
+    /// Who is signed in, if anyone.
+    pub fn session(&self) -> Option<&crate::auth::Session> {
+        self.session.as_ref()
     }
 
-    fn operator(&self) -> Result<&str> {
-        self.operator.as_deref().ok_or(StationError::NotSignedIn)
+    pub(crate) fn set_session(&mut self, session: Option<crate::auth::Session>) {
+        self.session = session;
+    }
+
+    /// The signed-in user, if their role may read people's data (a system administrator may not).
+    pub(crate) fn reader(&self) -> Result<&crate::auth::Session> {
+        let s = self.session.as_ref().ok_or(StationError::NotSignedIn)?;
+        if !s.role().reads_people() {
+            return Err(StationError::Forbidden(
+                "tài khoản quản trị hệ thống không được xem hay sửa dữ liệu người tiêm",
+            ));
+        }
+        Ok(s)
+    }
+
+    /// The signed-in user's name, if their role may write people's data (vaccinators only).
+    fn writer(&self) -> Result<&str> {
+        let s = self.reader()?;
+        if !s.role().writes_people() {
+            return Err(StationError::Forbidden(
+                "chỉ cán bộ tiêm chủng / nhập liệu được đăng ký, sửa hồ sơ và ghi mũi tiêm",
+            ));
+        }
+        Ok(s.username())
     }
 
     /// Closes the database cleanly. Call before the process exits: SQLite connections live on
@@ -315,7 +342,7 @@ impl Station {
 
     /// Registers a person from typed details and returns them.
     pub async fn register_person(&self, input: PersonInput) -> Result<Person> {
-        let user = self.operator()?.to_string();
+        let user = self.writer()?.to_string();
         let person = self.person_from_input(input, &user)?;
         self.insert_new_person(person, "register").await
     }
@@ -411,7 +438,7 @@ impl Station {
     }
 
     async fn insert_new_person(&self, person: Person, action: &str) -> Result<Person> {
-        let user = self.operator()?.to_string();
+        let user = self.writer()?.to_string();
         validate::check_person(&person, now().date())?;
         let doc = PersonDoc::create(self.actor.clone(), &person, &CommitMeta::new(&user, action))
             .map_err(|source| StationError::Corrupt {
@@ -441,7 +468,7 @@ impl Station {
             None,
             &person,
             changes,
-            Some(&CommitMeta::new(&user, action)),
+            Some((&CommitMeta::new(&user, action), false)),
         )
         .await?;
         tx.commit().await?;
@@ -452,7 +479,7 @@ impl Station {
     /// police or demo data: each is checked like a typed registration, and each batch of up to
     /// 1,000 is one transaction. Returns how many were written.
     pub async fn import_people(&self, people: &[Person]) -> Result<usize> {
-        let user = self.operator()?.to_string();
+        let user = self.writer()?.to_string();
         let today = now().date();
         for chunk in people.chunks(1000) {
             let mut tx = self.store.begin_write().await?;
@@ -467,7 +494,7 @@ impl Station {
                         }
                     })?;
                 let changes = doc.changes_since(&[]);
-                self.persist(&mut tx, &doc, None, person, changes, Some(&meta))
+                self.persist(&mut tx, &doc, None, person, changes, Some((&meta, false)))
                     .await?;
             }
             tx.commit().await?;
@@ -518,7 +545,7 @@ impl Station {
         after: &Person,
     ) -> Result<()> {
         let meta = CommitMeta::new("sync", "reset_after_rejection");
-        self.persist(conn, doc, before, after, Vec::new(), Some(&meta))
+        self.persist(conn, doc, before, after, Vec::new(), Some((&meta, false)))
             .await
     }
 
@@ -539,16 +566,46 @@ impl Station {
         Ok(())
     }
 
-    /// Changes a person's details; only the fields given are touched.
-    pub async fn edit_person(&self, id: Uuid, edit: PersonEdit) -> Result<Person> {
-        self.modify(id, "edit", |p| apply_edit(p, &edit))
+    /// Changes a person's details; only the fields given are touched. Changing the name, date
+    /// of birth, ID number or address of a person another facility manages needs a fresh
+    /// one-time code (`step_up_otp`).
+    pub async fn edit_person(
+        &self,
+        id: Uuid,
+        edit: PersonEdit,
+        step_up_otp: Option<&str>,
+    ) -> Result<Person> {
+        let session = self.reader()?.clone();
+        let current = self.show(id).await?.person;
+        let mut edited = current.clone();
+        apply_edit(&mut edited, &edit)?;
+        let sensitive = edited.full_name != current.full_name
+            || edited.birth_date != current.birth_date
+            || edited.identity != current.identity
+            || edited.address != current.address;
+        let own = [
+            Some(&session.account.facility),
+            Some(&self.facility.code),
+            self.facility.parent.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|f| f == &current.managing_facility);
+        let otp = sensitive && !own;
+        if otp {
+            let code = step_up_otp.ok_or(StationError::StepUpRequired(
+                "sửa họ tên, ngày sinh, số giấy tờ hoặc địa chỉ của người do cơ sở khác quản lý",
+            ))?;
+            self.verify_step_up(code).await?;
+        }
+        self.modify(id, "edit", otp, |p| apply_edit(p, &edit))
             .await
             .map(|(_, p)| p)
     }
 
     /// Records a dose given to a person now (or at the time given) and returns it.
     pub async fn record_dose(&self, person_id: Uuid, input: DoseInput) -> Result<Dose> {
-        let user = self.operator()?.to_string();
+        let user = self.writer()?.to_string();
         let vaccine = self.catalogue.resolve(&input.vaccine)?.clone();
         let lot = input.lot.trim().to_ascii_uppercase();
         validate::check_lot(&lot)?;
@@ -578,7 +635,7 @@ impl Station {
         let dose_id = Uuid::now_v7();
         let facility = self.facility.code.clone();
         let (_, person) = self
-            .modify(person_id, "dose", |p| {
+            .modify(person_id, "dose", false, |p| {
                 let number = input.dose_number.unwrap_or_else(|| p.next_dose_number());
                 if let Some(existing) = p
                     .doses
@@ -627,7 +684,7 @@ impl Station {
 
     /// Voids a dose (doses are never deleted) with the reason, and returns it.
     pub async fn void_dose(&self, dose_id: Uuid, reason: &str) -> Result<Dose> {
-        let user = self.operator()?.to_string();
+        let user = self.writer()?.to_string();
         let reason = text::clean(reason);
         if reason.chars().count() < 3 {
             return Err(StationError::invalid(
@@ -649,7 +706,7 @@ impl Station {
             id: person_id,
         })?;
         let (_, person) = self
-            .modify(person_id, "void", |p| {
+            .modify(person_id, "void", false, |p| {
                 let dose = p
                     .doses
                     .get_mut(&dose_id)
@@ -680,6 +737,7 @@ impl Station {
 
     /// Finds people by full name together with a phone or an ID number.
     pub async fn find(&self, q: &SearchQuery) -> Result<Vec<PersonSummary>> {
+        self.reader()?;
         let name_key = text::fold(&q.full_name);
         let phone = opt_text(q.phone.as_deref());
         let id_number = opt_text(q.id_number.as_deref());
@@ -742,6 +800,7 @@ impl Station {
 
     /// A person's whole record: fields, doses, conflicts to review and data-quality warnings.
     pub async fn show(&self, id: Uuid) -> Result<PersonRecord> {
+        self.reader()?;
         let doc = self.load_doc(id).await?;
         let person = doc.read().map_err(|source| StationError::Corrupt {
             id: id.to_string(),
@@ -762,6 +821,7 @@ impl Station {
 
     /// Loads a person's document.
     pub async fn load_doc(&self, id: Uuid) -> Result<PersonDoc> {
+        self.reader()?;
         let bytes: Vec<u8> = sqlx::query_scalar("SELECT doc FROM persons WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(self.store.pool())
@@ -846,6 +906,7 @@ impl Station {
     /// Checks that every document agrees with its columns, dose rows and outbox entries, that the
     /// audit chain holds and that SQLite finds the file sound. Returns the problems found.
     pub async fn check_integrity(&self) -> Result<Vec<String>> {
+        self.reader()?;
         let mut problems = Vec::new();
         let mut conn = self.store.pool().acquire().await?;
         let sqlite: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
@@ -996,11 +1057,17 @@ impl Station {
     }
 
     /// Reads, changes and writes back one person's document under the write lock.
-    async fn modify<F>(&self, id: Uuid, action: &str, change: F) -> Result<(Person, Person)>
+    async fn modify<F>(
+        &self,
+        id: Uuid,
+        action: &str,
+        otp: bool,
+        change: F,
+    ) -> Result<(Person, Person)>
     where
         F: FnOnce(&mut Person) -> Result<()>,
     {
-        let user = self.operator()?.to_string();
+        let user = self.writer()?.to_string();
         let corrupt = |source| StationError::Corrupt {
             id: id.to_string(),
             source,
@@ -1030,7 +1097,7 @@ impl Station {
             Some(&before),
             &after,
             changes,
-            Some(&CommitMeta::new(&user, action)),
+            Some((&CommitMeta::new(&user, action), otp)),
         )
         .await?;
         tx.commit().await?;
@@ -1046,7 +1113,7 @@ impl Station {
         before: Option<&Person>,
         p: &Person,
         changes: Vec<Change>,
-        audited: Option<&CommitMeta>,
+        audited: Option<(&CommitMeta, bool)>,
     ) -> Result<()> {
         let id = p.id.to_string();
         let heads: Vec<u8> = doc.heads().iter().flat_map(|h| h.0).collect();
@@ -1140,7 +1207,7 @@ impl Station {
         }
         // Changes made elsewhere are audited where they were made (and that log syncs to the
         // server); here only this station's own writes are.
-        let Some(by) = audited else {
+        let Some((by, otp)) = audited else {
             return Ok(());
         };
         audit::append(
@@ -1152,7 +1219,7 @@ impl Station {
                 action: by.action.clone(),
                 entity: format!("person/{id}"),
                 changes: audit::diff(before, p),
-                otp: false,
+                otp,
             },
         )
         .await

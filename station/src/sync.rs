@@ -89,6 +89,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// The signed-in user's server session, sent with every request.
+    session: std::sync::Mutex<Option<String>>,
     bytes_sent: AtomicU64,
     bytes_received: AtomicU64,
 }
@@ -118,9 +120,93 @@ impl SyncClient {
             http,
             base: base_url.trim_end_matches('/').to_string(),
             token: token.trim().to_string(),
+            session: std::sync::Mutex::new(None),
             bytes_sent: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
         })
+    }
+
+    /// Sets the user session sent with requests (none: device only).
+    pub fn set_session(&self, token: Option<String>) {
+        if let Ok(mut s) = self.session.lock() {
+            *s = token;
+        }
+    }
+
+    fn session_header(&self) -> Option<String> {
+        self.session.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut r = self
+            .http
+            .request(method, format!("{}/api/v1/{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(session) = self.session_header() {
+            r = r.header("x-sotiem-session", session);
+        }
+        r
+    }
+
+    /// Sends a JSON request (the auth endpoints) and decodes the JSON answer.
+    pub async fn json<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        request: &Q,
+    ) -> SyncResult<R> {
+        let body =
+            serde_json::to_vec(request).map_err(|e| SyncError::BadResponse(e.to_string()))?;
+        self.bytes_sent
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        let response = self
+            .request(reqwest::Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(network)?;
+        self.bytes_received
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if !status.is_success() {
+            return Err(server_error(status.as_u16(), &bytes));
+        }
+        if bytes.is_empty() {
+            return serde_json::from_slice(b"null")
+                .map_err(|e| SyncError::BadResponse(e.to_string()));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))
+    }
+
+    /// `POST auth/login`.
+    pub async fn login(
+        &self,
+        req: &sync_protocol::auth::LoginRequest,
+    ) -> SyncResult<sync_protocol::auth::LoginStep> {
+        self.json("auth/login", req).await
+    }
+
+    /// `POST auth/enroll`.
+    pub async fn enroll(
+        &self,
+        req: &sync_protocol::auth::EnrollRequest,
+    ) -> SyncResult<sync_protocol::auth::LoginStep> {
+        self.json("auth/enroll", req).await
+    }
+
+    /// `POST auth/change-password`.
+    pub async fn change_password(
+        &self,
+        req: &sync_protocol::auth::ChangePasswordRequest,
+    ) -> SyncResult<Option<sync_protocol::auth::LoginStep>> {
+        self.json("auth/change-password", req).await
+    }
+
+    /// `POST auth/logout`.
+    pub async fn logout(&self) -> SyncResult<()> {
+        let _: Option<()> = self.json("auth/logout", &()).await?;
+        Ok(())
     }
 
     /// Bytes of request and response bodies so far.
@@ -134,9 +220,7 @@ impl SyncClient {
     /// The server's info and who this device is to it.
     pub async fn info(&self) -> SyncResult<ServerInfo> {
         let response = self
-            .http
-            .get(format!("{}/api/v1/info", self.base))
-            .bearer_auth(&self.token)
+            .request(reqwest::Method::GET, "info")
             .send()
             .await
             .map_err(network)?;
@@ -160,9 +244,7 @@ impl SyncClient {
         self.bytes_sent
             .fetch_add(body.len() as u64, Ordering::Relaxed);
         let response = self
-            .http
-            .post(format!("{}/api/v1/{path}", self.base))
-            .bearer_auth(&self.token)
+            .request(reqwest::Method::POST, path)
             .header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE)
             .body(body)
             .send()
@@ -214,6 +296,9 @@ pub struct SyncReport {
     pub pulled_changes: u64,
     pub pulled_snapshots: u64,
     pub repaired: u64,
+    pub audit_entries_sent: u64,
+    /// Accounts the server has revoked since the last sync: locked out on this station now.
+    pub accounts_revoked: Vec<String>,
     pub cursor: u64,
     pub attempts: u32,
     pub bytes_sent: u64,
@@ -278,7 +363,7 @@ impl Station {
     /// Syncs, retrying with growing delays after a network failure; each attempt resumes where
     /// the previous one stopped.
     pub async fn sync_with_retry(
-        &self,
+        &mut self,
         client: &SyncClient,
         policy: &RetryPolicy,
     ) -> SyncResult<SyncReport> {
@@ -301,10 +386,27 @@ impl Station {
         }
     }
 
-    /// One sync: check the server, push, bootstrap if this device never synced, pull.
-    pub async fn sync(&self, client: &SyncClient) -> SyncResult<SyncReport> {
+    /// One sync as the signed-in user: check the server, push, bootstrap if this device never
+    /// synced, pull, push the audit log. An account the server has revoked is locked out here.
+    pub async fn sync(&mut self, client: &SyncClient) -> SyncResult<SyncReport> {
+        let session = self.reader().map_err(SyncError::Station)?.clone();
+        let Some(token) = session.server_token.clone() else {
+            return Err(SyncError::Station(StationError::ServerUnavailable(
+                "phiên đăng nhập ngoại tuyến: hãy đăng nhập trực tuyến để đồng bộ".into(),
+            )));
+        };
+        client.set_session(Some(token));
         let (sent0, received0) = client.traffic();
         let result = self.sync_inner(client).await;
+        if let Err(e) = &result {
+            match e.code() {
+                "account_revoked" => self.mark_revoked(session.username()).await?,
+                "session_invalid" => {
+                    let _ = self.sign_out(None).await;
+                }
+                _ => {}
+            }
+        }
         let (sent1, received1) = client.traffic();
         match result {
             Ok(mut report) => {
@@ -322,7 +424,7 @@ impl Station {
         }
     }
 
-    async fn sync_inner(&self, client: &SyncClient) -> SyncResult<SyncReport> {
+    async fn sync_inner(&mut self, client: &SyncClient) -> SyncResult<SyncReport> {
         let info = client.info().await?;
         if info.protocol_min > wire::PROTOCOL_VERSION {
             return Err(SyncError::ProtocolTooOld {
@@ -339,6 +441,7 @@ impl Station {
                 local: self.facility().code.clone(),
             });
         }
+        self.adopt_parent(info.facility_parent.as_deref()).await?;
         // Pointed at another server: what we know of the old one's sequence means nothing there.
         if self.meta_value("sync_server_id").await?.as_deref() != Some(info.server_id.as_str()) {
             self.set_meta("sync_cursor", None).await?;
@@ -358,6 +461,8 @@ impl Station {
             self.bootstrap(client, &mut report).await?;
         }
         self.pull(client, &mut report).await?;
+        report.audit_entries_sent = self.push_audit(client).await?;
+        report.accounts_revoked = self.refresh_accounts(client).await?;
         report.cursor = self.cursor().await?.unwrap_or(0);
         Ok(report)
     }
@@ -819,6 +924,71 @@ impl Station {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Sends the audit entries the server does not have yet; the server checks that they
+    /// continue its copy of this device's chain.
+    /// Asks the server which of the accounts kept here for offline sign-in it has revoked, and
+    /// locks those out.
+    async fn refresh_accounts(&mut self, client: &SyncClient) -> SyncResult<Vec<String>> {
+        let usernames: Vec<String> =
+            sqlx::query_scalar("SELECT username FROM local_accounts WHERE status <> 'revoked'")
+                .fetch_all(self.store().pool())
+                .await
+                .map_err(StationError::from)?;
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let answer: sync_protocol::auth::AccountStatusResponse = client
+            .json(
+                "auth/account-status",
+                &sync_protocol::auth::AccountStatusRequest { usernames },
+            )
+            .await?;
+        for username in &answer.revoked {
+            self.mark_revoked(username).await?;
+        }
+        Ok(answer.revoked)
+    }
+
+    async fn push_audit(&self, client: &SyncClient) -> SyncResult<u64> {
+        let mut sent = 0;
+        loop {
+            let from: i64 = self
+                .meta_value("audit_synced_seq")
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let batch = crate::audit::entries_after(self.store().pool(), from, 500).await?;
+            if batch.is_empty() {
+                return Ok(sent);
+            }
+            let response: sync_protocol::audit::AuditPushResponse = client
+                .call(
+                    "audit/push",
+                    &sync_protocol::audit::AuditPush {
+                        entries: batch.clone(),
+                    },
+                )
+                .await?;
+            sent += batch.len() as u64;
+            let mut tx = self.store().begin_write().await?;
+            write_meta(
+                &mut tx,
+                &[
+                    (
+                        "audit_synced_seq",
+                        Some(response.stored_through.to_string()),
+                    ),
+                    ("audit_synced_hash", Some(hex::encode(&response.last_hash))),
+                ],
+            )
+            .await?;
+            tx.commit().await.map_err(StationError::from)?;
+            if batch.len() < 500 {
+                return Ok(sent);
+            }
+        }
     }
 
     /// How sync stands.

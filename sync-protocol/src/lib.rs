@@ -2,6 +2,8 @@
 //! person document with its doses, the validation rules both enforce, the canonical record hash
 //! that signatures cover, and (for sync) the wire messages. No I/O here.
 
+pub mod audit;
+pub mod auth;
 pub mod columns;
 pub mod document;
 pub mod error;

@@ -96,6 +96,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    /// Machine names of what exactly failed (the password rules broken, for instance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
 }
 
 /// `GET /api/v1/info`: what the server speaks and who the caller is.
@@ -106,6 +109,9 @@ pub struct ServerInfo {
     pub protocol_max: u16,
     /// The facility of the authenticated device, when a token was given.
     pub facility: Option<String>,
+    /// The facility whose scope the device works in, when not its own (a mobile team's parent).
+    #[serde(default)]
+    pub facility_parent: Option<String>,
     pub device_id: Option<String>,
     pub server_time: String,
 }

@@ -8,8 +8,8 @@
 use sotiem_fixtures::Generator;
 use sotiem_scenarios::proxy::{FaultProxy, Plan};
 use sotiem_scenarios::server::{Backend, TestServer};
-use sotiem_scenarios::{client, new_station_in};
-use station::{DbKey, DoseInput, FacilityKind};
+use sotiem_scenarios::{Lab, client};
+use station::DoseInput;
 use std::time::{Duration, Instant};
 use sync_protocol::automerge::ActorId;
 use sync_protocol::wire::{PushRequest, PushResponse, PushResult, PushedChange};
@@ -58,35 +58,10 @@ async fn main() {
 
 /// A commune's replica through a 1 Mbit/s link with 300 ms round trips.
 async fn link(people: usize) {
-    let server = TestServer::start(Backend::Sqlite).await;
-    server
-        .facility("TYT-TANNHUT", "commune_station", Some("Xã Tân Nhựt"), None)
-        .await;
-    server
-        .facility("TYT-TANNHUT-LD", "mobile_team", None, Some("TYT-TANNHUT"))
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let a = new_station_in(
-        &dir.path().join("a"),
-        "TYT-TANNHUT",
-        FacilityKind::CommuneStation,
-        "Xã Tân Nhựt",
-        "nv.lan",
-        &DbKey::generate(),
-    )
-    .await;
-    let b = new_station_in(
-        &dir.path().join("b"),
-        "TYT-TANNHUT-LD",
-        FacilityKind::MobileTeam,
-        "Xã Tân Nhựt",
-        "nv.hung",
-        &DbKey::generate(),
-    )
-    .await;
-    let token_a = server.device("TYT-TANNHUT").await;
-    let ca = client(&server.url, &token_a);
-    let token_b = server.device("TYT-TANNHUT-LD").await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let server = &lab.server;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
 
     let mut g = Generator::new(2026);
     let list: Vec<_> = (0..people)
@@ -96,7 +71,7 @@ async fn link(people: usize) {
     a.import_people(&list).await.unwrap();
     let imported = t.elapsed();
     let t = Instant::now();
-    let first = a.sync(&ca).await.unwrap();
+    let first = a.sync().await.unwrap();
     println!(
         "Setup: {people} people / {} doses imported on device A in {:.1} s, pushed over loopback in {:.1} s ({} changes, {:.1} MB sent)",
         people * 3,
@@ -114,9 +89,9 @@ async fn link(people: usize) {
         },
     )
     .await;
-    let cb = client(&shaped.url, &token_b);
+    let cb = b.client_via(&shaped.url);
     let t = Instant::now();
-    let boot = b.sync(&cb).await.unwrap();
+    let boot = b.station.sync(&cb).await.unwrap();
     let bootstrap = t.elapsed();
     println!();
     println!("| through 1 Mbit/s, 300 ms RTT | time | bytes received | bytes sent | target |");
@@ -132,7 +107,7 @@ async fn link(people: usize) {
     );
 
     // A day's work at the station: 500 doses, pushed by A and pulled by the mobile team's B.
-    let ca_slow = client(&shaped.url, &token_a);
+    let ca_slow = a.client_via(&shaped.url);
     let day = list.len().min(500);
     for p in list.iter().take(day) {
         a.record_dose(
@@ -147,10 +122,10 @@ async fn link(people: usize) {
         .unwrap();
     }
     let t = Instant::now();
-    let push = a.sync(&ca_slow).await.unwrap();
+    let push = a.station.sync(&ca_slow).await.unwrap();
     let push_time = t.elapsed();
     let t = Instant::now();
-    let pull = b.sync(&cb).await.unwrap();
+    let pull = b.station.sync(&cb).await.unwrap();
     let pull_time = t.elapsed();
     println!(
         "| a day's sync at the station: push {day} doses | {:.2} s | {} | {} | < 5 s |",
@@ -172,7 +147,69 @@ async fn link(people: usize) {
         push.pushed,
         pull.pulled_changes
     );
-    server.stop().await;
+    lab.server.stop().await;
+}
+
+/// A session token of a new vaccinator `user` of `facility`, through the server's first-login
+/// steps (enroll an authenticator, change the initial password).
+async fn signed_in(server: &TestServer, user: &str, facility: &str) -> String {
+    use sotiem_server::accounts;
+    use sync_protocol::auth::{LoginRequest, LoginStep, NewAccount, Role, otp_code};
+    accounts::create_account(
+        &server.db,
+        &NewAccount {
+            username: user.into(),
+            facility: facility.into(),
+            role: Role::Vaccinator,
+            full_name: "Trần Văn Nam".into(),
+            gender: None,
+            position: None,
+            email: None,
+            phone: None,
+            initial_password: sotiem_scenarios::INITIAL_PASSWORD.into(),
+        },
+    )
+    .await
+    .unwrap();
+    let origin = accounts::Origin::default();
+    let login = LoginRequest {
+        username: user.into(),
+        password: sotiem_scenarios::INITIAL_PASSWORD.into(),
+        otp: None,
+    };
+    let LoginStep::EnrollOtp {
+        challenge,
+        otp_secret_base32,
+        ..
+    } = accounts::login(&server.db, &login, &origin).await.unwrap()
+    else {
+        panic!("first login enrols")
+    };
+    let secret = totp_rs::Secret::try_from_base32(&otp_secret_base32)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let code = otp_code(&secret, now).unwrap();
+    let LoginStep::ChangePassword { challenge } =
+        accounts::enroll(&server.db, &challenge, &code, &origin)
+            .await
+            .unwrap()
+    else {
+        panic!("password change")
+    };
+    accounts::change_password_with_challenge(
+        &server.db,
+        &challenge,
+        sotiem_scenarios::PASSWORD,
+        &origin,
+    )
+    .await
+    .unwrap()
+    .token
 }
 
 /// A district's day: 50 devices of 10 facilities push doses at once, each for people who
@@ -191,19 +228,25 @@ async fn ingest(backend: Backend, rounds: usize) {
             )
             .await;
     }
+    // A vaccinator per facility, signed in through the first-login flow.
+    let mut sessions = Vec::new();
+    for f in 0..10 {
+        sessions.push(signed_in(&server, &format!("nv.{f:02}"), &format!("TYT-{f:02}")).await);
+    }
     // Each device: its own actor, its own people, and the dose changes it will push.
     let mut devices = Vec::new();
     let mut g = Generator::new(50);
     for d in 0..DEVICES {
         let facility = format!("TYT-{:02}", d % 10);
+        let user = format!("nv.{:02}", d % 10);
         let token = server.device(&facility).await;
         let actor = ActorId::from(Uuid::now_v7().as_bytes().as_slice());
         let mut docs = Vec::new();
         let mut creations = Vec::new();
         for _ in 0..PEOPLE_PER_DEVICE {
-            let p = g.person(&facility, "nv", 2);
+            let p = g.person(&facility, &user, 2);
             let doc =
-                PersonDoc::create(actor.clone(), &p, &CommitMeta::new("nv", "register")).unwrap();
+                PersonDoc::create(actor.clone(), &p, &CommitMeta::new(&user, "register")).unwrap();
             creations.push(PushedChange {
                 person_id: p.id,
                 bytes: doc.changes_since(&[])[0].raw_bytes().to_vec(),
@@ -223,14 +266,14 @@ async fn ingest(backend: Backend, rounds: usize) {
                     kind: DoseKind::Booster,
                     given_at: sync_protocol::person::now() - time::Duration::days(1),
                     facility: facility.clone(),
-                    vaccinator: "nv".into(),
+                    vaccinator: user.clone(),
                     place: None,
                     reaction_notes: None,
                     voided: None,
                     signature: None,
                 };
                 p.doses.insert(dose.id, dose);
-                doc.update(p, &CommitMeta::new("nv", "dose")).unwrap();
+                doc.update(p, &CommitMeta::new(&user, "dose")).unwrap();
                 batch.push(PushedChange {
                     person_id: p.id,
                     bytes: doc.changes_since(&heads)[0].raw_bytes().to_vec(),
@@ -238,7 +281,9 @@ async fn ingest(backend: Backend, rounds: usize) {
             }
             batches.push(batch);
         }
-        devices.push((client(&server.url, &token), creations, batches));
+        let c = client(&server.url, &token);
+        c.set_session(Some(sessions[d % 10].clone()));
+        devices.push((c, creations, batches));
     }
     // The people exist on the server before the day starts.
     for (c, creations, _) in &devices {

@@ -1,5 +1,6 @@
 //! Records doses for the people of a station as fast as it can, printing each dose id once its
-//! transaction has committed, until it is killed. Used by the crash-safety scenario.
+//! transaction has committed, until it is killed. Used by the crash-safety scenario; it works
+//! in the session the test opened (kept in the OS credential store).
 //!
 //! Usage: crash-writer DATA_DIR KEY_HEX PERSON_ID...
 
@@ -14,7 +15,8 @@ async fn main() -> anyhow::Result<()> {
     let people: Vec<Uuid> = args
         .map(|a| Uuid::parse_str(&a))
         .collect::<Result<_, _>>()?;
-    let station = sotiem_scenarios::open_station(dir.as_ref(), "nv.lan", &key).await;
+    let station = sotiem_scenarios::reopen(dir.as_ref(), &key).await;
+    anyhow::ensure!(station.session().is_some(), "no session to resume");
     let mut i = 0usize;
     loop {
         let person = people[i % people.len()];
@@ -33,8 +35,6 @@ async fn main() -> anyhow::Result<()> {
                     DoseInput {
                         vaccine: "pfizer".into(),
                         lot: format!("FF{:04}", i % 10_000),
-                        dose_number: None,
-                        given_at: None,
                         ..DoseInput::default()
                     },
                 )

@@ -1,63 +1,294 @@
-//! Helpers shared by the cross-crate scenarios: stations in temporary directories with their own
-//! keys, a real server on loopback (SQLite or PostgreSQL), a fault-injecting proxy.
+//! Helpers shared by the cross-crate scenarios: a real server on loopback (SQLite or
+//! PostgreSQL) with the facilities of a commune, stations in temporary directories signed in
+//! through the real first-login flow (authenticator enrollment, password change), one-time codes,
+//! and a fault-injecting proxy.
 
 pub mod proxy;
 pub mod server;
 
-use station::{DbKey, FacilityKind, NewStation, Station};
-use std::path::Path;
+use server::{Backend, TestServer};
+use station::{Credentials, DbKey, FacilityKind, NewStation, SignIn, Station, SyncClient};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use sync_protocol::auth::{NewAccount, Role, otp_code};
 
-/// Creates a station in `dir` with an explicit key, signed in as `user`.
-pub async fn new_station(dir: &Path, facility: &str, user: &str, key: &DbKey) -> Station {
-    new_station_in(
-        dir,
-        facility,
-        FacilityKind::CommuneStation,
-        "Xã Tân Nhựt",
-        user,
-        key,
-    )
-    .await
+/// The initial password every test account is created with (changed at first login).
+pub const INITIAL_PASSWORD: &str = "Khoi@tao2024";
+/// The password every test account has after its first login.
+pub const PASSWORD: &str = "Tiem@chung2024";
+
+/// The communes of the scenarios.
+pub const TAN_NHUT: &str = "Xã Tân Nhựt";
+pub const TAN_TUC: &str = "Xã Tân Túc";
+
+/// A TOTP secret and the last step used with it (a code is accepted once).
+#[derive(Debug, Clone)]
+pub struct Authenticator {
+    pub secret: Vec<u8>,
+    last_step: u64,
 }
 
-/// Creates a station of a given kind and commune.
-pub async fn new_station_in(
-    dir: &Path,
-    facility: &str,
-    kind: FacilityKind,
-    commune: &str,
-    user: &str,
-    key: &DbKey,
-) -> Station {
-    let mut s = Station::init_with_key(
-        dir,
-        NewStation {
-            facility_code: facility.into(),
-            facility_name: format!("Trạm Y tế {facility}"),
-            kind,
-            province: Some("TP Hồ Chí Minh".into()),
-            commune: Some(commune.into()),
-        },
-        Some(key.clone()),
-    )
-    .await
-    .expect("station initialises");
-    s.set_operator(user).expect("valid user");
-    s
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-/// Opens an existing station with its key, signed in as `user`.
-pub async fn open_station(dir: &Path, user: &str, key: &DbKey) -> Station {
+impl Authenticator {
+    /// A fresh code: the current step, or the next one when the current was used (one step
+    /// ahead is within the allowed skew), waiting for the clock when both were used.
+    pub async fn code(&mut self) -> String {
+        loop {
+            let now_step = unix_now() / 30;
+            let step = now_step.max(self.last_step + 1);
+            if step <= now_step + 1 {
+                self.last_step = step;
+                return otp_code(&self.secret, step * 30).expect("code");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
+    /// A code already used (for replay tests).
+    pub fn spent_code(&self) -> String {
+        otp_code(&self.secret, self.last_step * 30).expect("code")
+    }
+}
+
+/// A signed-in station with its sync client and its user's authenticator.
+pub struct Device {
+    pub station: Station,
+    pub client: SyncClient,
+    /// The device token (for clients through a proxy).
+    pub token: String,
+    pub user: String,
+    pub otp: Authenticator,
+    pub dir: PathBuf,
+    pub key: DbKey,
+}
+
+impl Device {
+    /// A client of this device through another address (a proxy), with its user's session.
+    pub fn client_via(&self, url: &str) -> SyncClient {
+        let c = SyncClient::new(url, &self.token, None).expect("client");
+        c.set_session(
+            self.station
+                .session()
+                .and_then(|s| s.server_token().map(str::to_string)),
+        );
+        c
+    }
+
+    /// Syncs through the device's own client.
+    pub async fn sync(&mut self) -> Result<station::SyncReport, station::SyncError> {
+        self.station.sync(&self.client).await
+    }
+}
+
+impl std::ops::Deref for Device {
+    type Target = Station;
+    fn deref(&self) -> &Station {
+        &self.station
+    }
+}
+
+impl std::ops::DerefMut for Device {
+    fn deref_mut(&mut self) -> &mut Station {
+        &mut self.station
+    }
+}
+
+/// A server with the facilities of two communes, and a place for stations.
+pub struct Lab {
+    pub server: TestServer,
+    pub dir: tempfile::TempDir,
+    authenticators: Mutex<BTreeMap<String, Authenticator>>,
+}
+
+impl Lab {
+    /// A server on `backend` with TYT-TANNHUT (Tân Nhựt), its mobile team TYT-TANNHUT-LD, and
+    /// TYT-TANTUC (Tân Túc).
+    pub async fn start(backend: Backend) -> Lab {
+        let server = TestServer::start(backend).await;
+        server
+            .facility("TYT-TANNHUT", "commune_station", Some(TAN_NHUT), None)
+            .await;
+        server
+            .facility("TYT-TANNHUT-LD", "mobile_team", None, Some("TYT-TANNHUT"))
+            .await;
+        server
+            .facility("TYT-TANTUC", "commune_station", Some(TAN_TUC), None)
+            .await;
+        Lab {
+            server,
+            dir: tempfile::tempdir().expect("temp dir"),
+            authenticators: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Creates an account on the server (initial password [`INITIAL_PASSWORD`]).
+    pub async fn account(&self, username: &str, facility: &str, role: Role) {
+        sotiem_server::accounts::create_account(
+            &self.server.db,
+            &NewAccount {
+                username: username.into(),
+                facility: facility.into(),
+                role,
+                full_name: "Nguyễn Thị Lan".into(),
+                gender: Some("nu".into()),
+                position: Some("Điều dưỡng".into()),
+                email: None,
+                phone: Some("0912000111".into()),
+                initial_password: INITIAL_PASSWORD.into(),
+            },
+        )
+        .await
+        .expect("account created");
+    }
+
+    /// A station of `facility` in the lab's directory, signed in as a new vaccinator `user`.
+    pub async fn device(&self, name: &str, facility: &str, user: &str) -> Device {
+        self.device_as(name, facility, user, Role::Vaccinator).await
+    }
+
+    /// Like [`Lab::device`] with another role.
+    pub async fn device_as(&self, name: &str, facility: &str, user: &str, role: Role) -> Device {
+        let (kind, commune) = match facility {
+            "TYT-TANNHUT-LD" => (FacilityKind::MobileTeam, TAN_NHUT),
+            "TYT-TANTUC" => (FacilityKind::CommuneStation, TAN_TUC),
+            _ => (FacilityKind::CommuneStation, TAN_NHUT),
+        };
+        let dir = self.dir.path().join(name);
+        let key = DbKey::generate();
+        let mut station = Station::init_with_key(
+            &dir,
+            NewStation {
+                facility_code: facility.into(),
+                facility_name: format!("Trạm Y tế {facility}"),
+                kind,
+                province: Some("TP Hồ Chí Minh".into()),
+                commune: Some(commune.into()),
+            },
+            Some(key.clone()),
+        )
+        .await
+        .expect("station initialises");
+        let token = self.server.device(facility).await;
+        let client = SyncClient::new(&self.server.url, &token, None).expect("client");
+        let known = self.authenticators.lock().expect("lock").contains_key(user);
+        if !known {
+            self.account(user, facility, role).await;
+        }
+        let otp = self.sign_in(&mut station, &client, user).await;
+        client.set_session(
+            station
+                .session()
+                .and_then(|s| s.server_token().map(str::to_string)),
+        );
+        Device {
+            station,
+            client,
+            token,
+            user: user.into(),
+            otp,
+            dir,
+            key,
+        }
+    }
+
+    /// Signs `user` in on `station`: the whole first-login flow the first time, a password and
+    /// a fresh code afterwards. Returns the user's authenticator.
+    pub async fn sign_in(
+        &self,
+        station: &mut Station,
+        client: &SyncClient,
+        user: &str,
+    ) -> Authenticator {
+        let known = self.authenticators.lock().expect("lock").get(user).cloned();
+        let otp = match known {
+            Some(mut otp) => {
+                let code = otp.code().await;
+                let step = station
+                    .sign_in(
+                        &Credentials {
+                            username: user.into(),
+                            password: PASSWORD.into(),
+                            otp: code,
+                        },
+                        Some(client),
+                    )
+                    .await
+                    .expect("sign in");
+                assert!(matches!(step, SignIn::Done { .. }), "{step:?}");
+                otp
+            }
+            None => first_login(station, client, user).await,
+        };
+        self.authenticators
+            .lock()
+            .expect("lock")
+            .insert(user.into(), otp.clone());
+        otp
+    }
+}
+
+/// A first login: enrol the authenticator the server offers, confirm with a code, replace the
+/// initial password.
+pub async fn first_login(station: &mut Station, client: &SyncClient, user: &str) -> Authenticator {
+    let creds = Credentials {
+        username: user.into(),
+        password: INITIAL_PASSWORD.into(),
+        otp: String::new(),
+    };
+    let SignIn::EnrollOtp {
+        challenge,
+        otp_secret_base32,
+        ..
+    } = station
+        .sign_in(&creds, Some(client))
+        .await
+        .expect("first login")
+    else {
+        panic!("a first login enrols an authenticator");
+    };
+    let secret = totp_rs::Secret::try_from_base32(&otp_secret_base32)
+        .expect("base32")
+        .as_bytes()
+        .to_vec();
+    let mut otp = Authenticator {
+        secret,
+        last_step: 0,
+    };
+    let code = otp.code().await;
+    let SignIn::ChangePassword { challenge } = station
+        .complete_enrollment(client, &challenge, &code, INITIAL_PASSWORD)
+        .await
+        .expect("enrollment")
+    else {
+        panic!("an initial password must be changed");
+    };
+    let done = station
+        .change_initial_password(client, &challenge, PASSWORD)
+        .await
+        .expect("password change");
+    assert!(matches!(done, SignIn::Done { .. }));
+    otp
+}
+
+/// Opens an existing station with its key and the session it left in the credential store.
+pub async fn reopen(dir: &Path, key: &DbKey) -> Station {
     let mut s = Station::open_with_key(dir, Some(key.clone()))
         .await
         .expect("station opens");
-    s.set_operator(user).expect("valid user");
+    s.resume_session().await.expect("session");
     s
 }
 
 /// A sync client for a test server (or proxy) URL.
-pub fn client(url: &str, token: &str) -> station::SyncClient {
-    station::SyncClient::new(url, token, None).expect("client")
+pub fn client(url: &str, token: &str) -> SyncClient {
+    SyncClient::new(url, token, None).expect("client")
 }
 
 /// Retries fast: tests cut connections on purpose.
@@ -70,14 +301,12 @@ pub fn quick_retry(attempts: u32) -> station::RetryPolicy {
 }
 
 /// Every person of a station, read whole, by id.
-pub async fn all_people(
-    s: &Station,
-) -> std::collections::BTreeMap<uuid::Uuid, sync_protocol::Person> {
+pub async fn all_people(s: &Station) -> BTreeMap<uuid::Uuid, sync_protocol::Person> {
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM persons ORDER BY id")
         .fetch_all(s.store().pool())
         .await
         .expect("ids");
-    let mut out = std::collections::BTreeMap::new();
+    let mut out = BTreeMap::new();
     for id in ids {
         let id = uuid::Uuid::parse_str(&id).expect("uuid");
         out.insert(id, s.show(id).await.expect("show").person);
@@ -89,7 +318,7 @@ pub async fn all_people(
 /// acknowledged on `from`.
 pub async fn deliver(from: &Station, to: &Station) -> usize {
     let entries = from.outbox(100_000).await.expect("outbox");
-    let mut by_person: std::collections::BTreeMap<uuid::Uuid, Vec<Vec<u8>>> = Default::default();
+    let mut by_person: BTreeMap<uuid::Uuid, Vec<Vec<u8>>> = Default::default();
     for e in &entries {
         by_person
             .entry(e.person_id)

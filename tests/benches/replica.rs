@@ -2,10 +2,12 @@
 //! store. Measures the latency of recording a dose and of a search by name + phone, and the size
 //! of the replica on disk.
 //!
-//! Run: `cargo bench -p station --bench replica` (env `REPLICA_PEOPLE`, `SAMPLES` to change).
+//! Run: `cargo bench -p sotiem-scenarios --bench replica` (env `REPLICA_PEOPLE`, `SAMPLES`).
 
 use sotiem_fixtures::Generator;
-use station::{DbKey, DoseInput, FacilityKind, NewStation, SearchQuery, Station};
+use sotiem_scenarios::Lab;
+use sotiem_scenarios::server::Backend;
+use station::{DoseInput, SearchQuery, Station};
 use std::time::{Duration, Instant};
 use sync_protocol::automerge::ActorId;
 use sync_protocol::{CommitMeta, PersonDoc, text};
@@ -49,23 +51,10 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 async fn main() {
     let people_count = env_usize("REPLICA_PEOPLE", 50_000);
     let samples = env_usize("SAMPLES", 2_000);
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = tmp.path().join("tram");
-    let key = DbKey::generate();
-    let mut station = Station::init_with_key(
-        &dir,
-        NewStation {
-            facility_code: "TYT-TANNHUT".into(),
-            facility_name: "Trạm Y tế xã Tân Nhựt".into(),
-            kind: FacilityKind::CommuneStation,
-            province: Some("TP Hồ Chí Minh".into()),
-            commune: Some("Xã Tân Nhựt".into()),
-        },
-        Some(key.clone()),
-    )
-    .await
-    .expect("init");
-    station.set_operator("nv.lan").expect("user");
+    let lab = Lab::start(Backend::Sqlite).await;
+    let device = lab.device("tram", "TYT-TANNHUT", "nv.lan").await;
+    let (dir, key, client) = (device.dir.clone(), device.key.clone(), device.client);
+    let station = device.station;
 
     // The replica as a first sync leaves it: documents written by the server's actor.
     let started = Instant::now();
@@ -98,7 +87,7 @@ async fn main() {
     let size = dir_size(&dir);
 
     let mut station = Station::open_with_key(&dir, Some(key)).await.expect("open");
-    station.set_operator("nv.lan").expect("user");
+    lab.sign_in(&mut station, &client, "nv.lan").await;
     println!(
         "Replica: {} people, {} doses, built in {:.1} s; on disk after checkpoint: {:.1} MB ({} bytes)",
         status.persons,

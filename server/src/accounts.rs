@@ -1,0 +1,844 @@
+//! Accounts and sign-in (DESIGN.md §1, §8): argon2id password hashes, the password policy, a
+//! one-time code on every login, lockout with a growing delay, first-login enrollment and password
+//! change, sessions, revocation and the login history.
+
+use crate::db::Db;
+use crate::with_db;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use sync_protocol::auth::{
+    AccountInfo, LoginRequest, LoginStep, NewAccount, OtpError, Role, SessionGrant, WeakPassword,
+    check_password, new_otp_secret, otp_secret_base32, otp_uri, verify_otp,
+};
+use sync_protocol::person::{format_time, now, parse_time};
+use sync_protocol::{Field, FieldError, Problem, validate};
+use time::{Duration, OffsetDateTime};
+
+/// Failed attempts allowed before the account is locked.
+pub const FREE_ATTEMPTS: i64 = 5;
+/// How long a session lasts (a working day).
+pub const SESSION_HOURS: i64 = 12;
+/// How long a station may sign an account in offline after an online sign-in.
+pub const OFFLINE_LEASE_DAYS: u32 = 7;
+/// How long a first-login step may wait.
+const CHALLENGE_MINUTES: i64 = 15;
+
+/// Why an account operation failed. Messages are for the user, in Vietnamese.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Deliberately vague: never says which of the three was wrong.
+    #[error("tên đăng nhập, mật khẩu hoặc mã xác thực không đúng")]
+    InvalidCredentials,
+    #[error("tài khoản tạm khoá do nhập sai nhiều lần; thử lại sau {until}")]
+    Locked { until: String },
+    #[error("tài khoản đã bị thu hồi; liên hệ quản trị viên")]
+    Revoked,
+    #[error("{0}")]
+    Otp(#[from] OtpError),
+    #[error(transparent)]
+    WeakPassword(#[from] WeakPassword),
+    #[error("mật khẩu mới phải khác mật khẩu cũ")]
+    SamePassword,
+    #[error("bước đăng nhập đã hết hạn; đăng nhập lại từ đầu")]
+    ChallengeExpired,
+    #[error("phiên đăng nhập hết hạn hoặc không hợp lệ; đăng nhập lại")]
+    SessionInvalid,
+    #[error("tài khoản {role} không được làm việc này")]
+    Forbidden { role: &'static str },
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("đã có tài khoản {0}")]
+    Exists(String),
+    #[error("không có tài khoản {0}")]
+    NoSuchAccount(String),
+    #[error("không có cơ sở mã {0}")]
+    NoSuchFacility(String),
+    #[error("lỗi cơ sở dữ liệu: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("lỗi băm mật khẩu")]
+    Hash,
+}
+
+impl AuthError {
+    /// A stable machine name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::InvalidCredentials => "invalid_credentials",
+            AuthError::Locked { .. } => "locked",
+            AuthError::Revoked => "account_revoked",
+            AuthError::Otp(OtpError::Replayed) => "otp_replayed",
+            AuthError::Otp(_) => "otp_invalid",
+            AuthError::WeakPassword(_) => "weak_password",
+            AuthError::SamePassword => "same_password",
+            AuthError::ChallengeExpired => "challenge_expired",
+            AuthError::SessionInvalid => "session_invalid",
+            AuthError::Forbidden { .. } => "forbidden",
+            AuthError::Invalid(_) => "invalid",
+            AuthError::Exists(_) => "exists",
+            AuthError::NoSuchAccount(_) => "no_such_account",
+            AuthError::NoSuchFacility(_) => "no_such_facility",
+            AuthError::Db(_) | AuthError::Hash => "internal",
+        }
+    }
+}
+
+/// An account as stored.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub info: AccountInfo,
+    password_hash: String,
+    otp_secret: Option<Vec<u8>>,
+    otp_enrolled: bool,
+    last_otp_step: Option<i64>,
+    locked_until: Option<String>,
+    revoked_at: Option<String>,
+}
+
+impl Account {
+    /// The account's role.
+    pub fn role(&self) -> Role {
+        self.info.role
+    }
+
+    /// When it was revoked, if it was.
+    pub fn revoked_at(&self) -> Option<OffsetDateTime> {
+        self.revoked_at.as_deref().and_then(parse_time)
+    }
+}
+
+/// A signed-in user, as a request presents.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub account: AccountInfo,
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password (argon2id, PHC string), off the async threads.
+pub async fn hash_password(password: &str) -> Result<String, AuthError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        let salt =
+            SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|_| AuthError::Hash)?;
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| AuthError::Hash)
+    })
+    .await
+    .map_err(|_| AuthError::Hash)?
+}
+
+async fn password_matches(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+fn token() -> String {
+    format!("sts_{}", hex::encode(rand::random::<[u8; 32]>()))
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.trim().as_bytes()).to_vec()
+}
+
+fn unix_now() -> u64 {
+    u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+}
+
+fn limited(field: Field, value: &str, max: usize) -> Result<(), AuthError> {
+    if value.chars().count() > max {
+        return Err(FieldError::new(field, Problem::TooLong { max }).into());
+    }
+    Ok(())
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "username, facility, role, full_name, gender, position, email, phone, password_hash,
+    otp_secret, otp_enrolled, last_otp_step, must_change_password, status, locked_until,
+    revoked_at, certificate_serials";
+
+fn account_from_row<R: Row>(r: &R) -> Account
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<Vec<u8>>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let serials: String = r.get("certificate_serials");
+    Account {
+        info: AccountInfo {
+            username: r.get("username"),
+            facility: r.get("facility"),
+            role: Role::parse(&r.get::<String, _>("role")).unwrap_or(Role::Vaccinator),
+            full_name: r.get("full_name"),
+            gender: r.get("gender"),
+            position: r.get("position"),
+            email: r.get("email"),
+            phone: r.get("phone"),
+            status: r.get("status"),
+            must_change_password: r.get("must_change_password"),
+            certificate_serials: serials
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        },
+        password_hash: r.get("password_hash"),
+        otp_secret: r.get("otp_secret"),
+        otp_enrolled: r.get("otp_enrolled"),
+        last_otp_step: r.get("last_otp_step"),
+        locked_until: r.get("locked_until"),
+        revoked_at: r.get("revoked_at"),
+    }
+}
+
+/// An account by username.
+pub async fn account(db: &Db, username: &str) -> Result<Option<Account>, AuthError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1");
+    Ok(with_db!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(username)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| account_from_row(&r))
+    }))
+}
+
+/// Every account, or those of one facility.
+pub async fn accounts(db: &Db, facility: Option<&str>) -> Result<Vec<AccountInfo>, AuthError> {
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE $1 = '' OR facility = $1 ORDER BY username"
+    );
+    Ok(with_db!(db, pool => {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(facility.unwrap_or(""))
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| account_from_row(r).info)
+            .collect()
+    }))
+}
+
+/// Creates an account whose initial password must be changed at first login.
+pub async fn create_account(db: &Db, new: &NewAccount) -> Result<AccountInfo, AuthError> {
+    let username = new.username.trim().to_lowercase();
+    let ok_name = (3..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok_name {
+        return Err(FieldError::new(Field::User, Problem::CodeFormat).into());
+    }
+    validate::check_full_name(&new.full_name)?;
+    for (field, value) in [(Field::Place, &new.position), (Field::Address, &new.email)] {
+        if let Some(v) = value {
+            limited(field, v, 120)?;
+        }
+    }
+    if let Some(phone) = &new.phone {
+        sync_protocol::identity::normalize_phone(phone)?;
+    }
+    check_password(&new.initial_password)?;
+    if crate::admin::facility(db, &new.facility)
+        .await
+        .ok()
+        .flatten()
+        .is_none()
+    {
+        return Err(AuthError::NoSuchFacility(new.facility.clone()));
+    }
+    if account(db, &username).await?.is_some() {
+        return Err(AuthError::Exists(username));
+    }
+    let hash = hash_password(&new.initial_password).await?;
+    let phone = new
+        .phone
+        .as_deref()
+        .map(sync_protocol::identity::normalize_phone)
+        .transpose()?;
+    with_db!(db, pool => {
+        sqlx::query(
+            "INSERT INTO accounts (username, facility, role, full_name, gender, position, email, phone,
+                password_hash, otp_secret, otp_enrolled, last_otp_step, must_change_password, status,
+                failed_attempts, locked_until, created_at, revoked_at, certificate_serials)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, FALSE, NULL, TRUE, 'active', 0, NULL, $10, NULL, '')",
+        )
+        .bind(&username)
+        .bind(&new.facility)
+        .bind(new.role.as_str())
+        .bind(sync_protocol::text::clean(&new.full_name))
+        .bind(&new.gender)
+        .bind(&new.position)
+        .bind(&new.email)
+        .bind(&phone)
+        .bind(&hash)
+        .bind(format_time(now()))
+        .execute(pool)
+        .await
+        .map(|_| ())
+    })?;
+    account(db, &username)
+        .await?
+        .map(|a| a.info)
+        .ok_or(AuthError::NoSuchAccount(username))
+}
+
+/// Revokes an account: its sessions end at once and it cannot sign in again.
+pub async fn revoke_account(db: &Db, username: &str) -> Result<(), AuthError> {
+    let at = format_time(now());
+    let n = with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let n = sqlx::query("UPDATE accounts SET status = 'revoked', revoked_at = $1 WHERE username = $2 AND status <> 'revoked'")
+            .bind(&at)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE sessions SET revoked = TRUE WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        n
+    });
+    if n == 0 {
+        return Err(AuthError::NoSuchAccount(username.to_string()));
+    }
+    Ok(())
+}
+
+/// Records a login attempt.
+async fn record(
+    db: &Db,
+    username: &str,
+    device: Option<&str>,
+    address: Option<&str>,
+    outcome: &str,
+    detail: Option<&str>,
+) {
+    let at = format_time(now());
+    let _ = with_db!(db, pool => {
+        sqlx::query("INSERT INTO login_events (username, at, device_id, address, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(username)
+            .bind(&at)
+            .bind(device)
+            .bind(address)
+            .bind(outcome)
+            .bind(detail)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    });
+}
+
+/// One row of the login history.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoginEvent {
+    pub username: String,
+    pub at: String,
+    pub device_id: Option<String>,
+    pub address: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// The login history, newest first (of one account when given).
+pub async fn login_events(
+    db: &Db,
+    username: Option<&str>,
+    limit: i64,
+) -> Result<Vec<LoginEvent>, AuthError> {
+    Ok(with_db!(db, pool => {
+        sqlx::query(
+            "SELECT username, at, device_id, address, outcome, detail FROM login_events
+             WHERE $1 = '' OR username = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(username.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| LoginEvent {
+            username: r.get("username"),
+            at: r.get("at"),
+            device_id: r.get("device_id"),
+            address: r.get("address"),
+            outcome: r.get("outcome"),
+            detail: r.get("detail"),
+        })
+        .collect()
+    }))
+}
+
+/// Where a login comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub device_id: Option<String>,
+    pub address: Option<String>,
+}
+
+/// Signs in with password and one-time code (or starts the first-login steps).
+pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<LoginStep, AuthError> {
+    let username = req.username.trim().to_lowercase();
+    let dev = origin.device_id.as_deref();
+    let addr = origin.address.as_deref();
+    if username.is_empty()
+        || username.len() > 64
+        || req.password.len() > 256
+        || req.otp.as_ref().is_some_and(|o| o.len() > 16)
+    {
+        record(
+            db,
+            &username.chars().take(64).collect::<String>(),
+            dev,
+            addr,
+            "failure",
+            Some("malformed"),
+        )
+        .await;
+        return Err(AuthError::InvalidCredentials);
+    }
+    let Some(acct) = account(db, &username).await? else {
+        record(db, &username, dev, addr, "failure", Some("unknown_account")).await;
+        // Spend the time a hash would take, so timing does not tell which accounts exist.
+        let _ = password_matches(&req.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
+        return Err(AuthError::InvalidCredentials);
+    };
+    if acct.info.status == "revoked" {
+        record(db, &username, dev, addr, "failure", Some("revoked")).await;
+        return Err(AuthError::Revoked);
+    }
+    if let Some(until) = acct.locked_until.as_deref().and_then(parse_time)
+        && until > now()
+    {
+        record(db, &username, dev, addr, "failure", Some("locked")).await;
+        return Err(AuthError::Locked {
+            until: format_time(until),
+        });
+    }
+    if !password_matches(&req.password, &acct.password_hash).await {
+        fail(db, &acct, dev, addr, "wrong_password").await?;
+        return Err(AuthError::InvalidCredentials);
+    }
+    if !acct.otp_enrolled {
+        // First login: the password was right; enrol an authenticator before anything else.
+        let secret = new_otp_secret();
+        set_secret(db, &username, &secret).await?;
+        let challenge = new_challenge(db, &username, "enroll").await?;
+        record(db, &username, dev, addr, "enrollment_started", None).await;
+        return Ok(LoginStep::EnrollOtp {
+            challenge,
+            otp_uri: otp_uri(&secret, &username)?,
+            otp_secret_base32: otp_secret_base32(&secret),
+        });
+    }
+    let secret = acct.otp_secret.clone().unwrap_or_default();
+    let last = acct.last_otp_step.and_then(|s| u64::try_from(s).ok());
+    let step = match req
+        .otp
+        .as_deref()
+        .map(|code| verify_otp(&secret, code, unix_now(), last))
+    {
+        Some(Ok(step)) => step,
+        Some(Err(OtpError::Replayed)) => {
+            fail(db, &acct, dev, addr, "otp_replayed").await?;
+            return Err(AuthError::Otp(OtpError::Replayed));
+        }
+        _ => {
+            fail(db, &acct, dev, addr, "wrong_otp").await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+    };
+    succeed(db, &username, step).await?;
+    if acct.info.must_change_password {
+        let challenge = new_challenge(db, &username, "change_password").await?;
+        record(db, &username, dev, addr, "password_change_required", None).await;
+        return Ok(LoginStep::ChangePassword { challenge });
+    }
+    let grant = open_session(db, &acct, dev).await?;
+    record(db, &username, dev, addr, "success", None).await;
+    Ok(LoginStep::Session(Box::new(grant)))
+}
+
+/// Counts a failure and locks the account after [`FREE_ATTEMPTS`], for 30 s doubling with each
+/// further failure (at most a day).
+async fn fail(
+    db: &Db,
+    acct: &Account,
+    dev: Option<&str>,
+    addr: Option<&str>,
+    why: &str,
+) -> Result<(), AuthError> {
+    // Counted in the database, so failures sent in parallel cannot overwrite each other.
+    let failures: i64 = with_db!(db, pool => {
+        sqlx::query_scalar("UPDATE accounts SET failed_attempts = failed_attempts + 1 WHERE username = $1 RETURNING failed_attempts")
+            .bind(&acct.info.username)
+            .fetch_one(pool)
+            .await
+    })?;
+    if failures >= FREE_ATTEMPTS {
+        let exp = u32::try_from(failures - FREE_ATTEMPTS)
+            .unwrap_or(u32::MAX)
+            .min(12);
+        let secs = (30i64 << exp).min(86_400);
+        let locked_until = format_time(now() + Duration::seconds(secs));
+        with_db!(db, pool => {
+            sqlx::query("UPDATE accounts SET locked_until = $1 WHERE username = $2")
+                .bind(&locked_until)
+                .bind(&acct.info.username)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    record(db, &acct.info.username, dev, addr, "failure", Some(why)).await;
+    Ok(())
+}
+
+async fn succeed(db: &Db, username: &str, step: u64) -> Result<(), AuthError> {
+    with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_otp_step = $1 WHERE username = $2")
+            .bind(step as i64)
+            .bind(username)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+async fn set_secret(db: &Db, username: &str, secret: &[u8]) -> Result<(), AuthError> {
+    with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET otp_secret = $1 WHERE username = $2")
+            .bind(secret)
+            .bind(username)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+async fn new_challenge(db: &Db, username: &str, kind: &str) -> Result<String, AuthError> {
+    let t = token();
+    let expires = format_time(now() + Duration::minutes(CHALLENGE_MINUTES));
+    with_db!(db, pool => {
+        // Challenges left unfinished are cleared once they expire (times compare as text).
+        sqlx::query("DELETE FROM auth_challenges WHERE expires_at < $1")
+            .bind(format_time(now()))
+            .execute(pool)
+            .await?;
+        sqlx::query("INSERT INTO auth_challenges (token_hash, username, kind, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash(&t))
+            .bind(username)
+            .bind(kind)
+            .bind(&expires)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(t)
+}
+
+/// The account of a live challenge of `kind` (left in place: a mistyped code or a weak new
+/// password does not send the user back to the start).
+async fn challenge_account(db: &Db, challenge: &str, kind: &str) -> Result<Account, AuthError> {
+    let row: Option<(String, String)> = with_db!(db, pool => {
+        sqlx::query("SELECT username, expires_at FROM auth_challenges WHERE token_hash = $1 AND kind = $2")
+            .bind(token_hash(challenge))
+            .bind(kind)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| (r.get("username"), r.get("expires_at")))
+    });
+    let Some((username, expires)) = row else {
+        return Err(AuthError::ChallengeExpired);
+    };
+    if parse_time(&expires).is_none_or(|t| t < now()) {
+        return Err(AuthError::ChallengeExpired);
+    }
+    let acct = account(db, &username)
+        .await?
+        .ok_or(AuthError::ChallengeExpired)?;
+    if acct.info.status == "revoked" {
+        return Err(AuthError::Revoked);
+    }
+    if let Some(until) = acct.locked_until.as_deref().and_then(parse_time)
+        && until > now()
+    {
+        return Err(AuthError::Locked {
+            until: format_time(until),
+        });
+    }
+    Ok(acct)
+}
+
+/// Uses a challenge up; only one of two concurrent requests gets it.
+async fn spend_challenge(db: &Db, challenge: &str) -> Result<(), AuthError> {
+    let spent = with_db!(db, pool => {
+        sqlx::query("DELETE FROM auth_challenges WHERE token_hash = $1")
+            .bind(token_hash(challenge))
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    if spent == 1 {
+        Ok(())
+    } else {
+        Err(AuthError::ChallengeExpired)
+    }
+}
+
+/// Confirms a first-login enrollment with a code from the authenticator.
+pub async fn enroll(
+    db: &Db,
+    challenge: &str,
+    otp: &str,
+    origin: &Origin,
+) -> Result<LoginStep, AuthError> {
+    let acct = challenge_account(db, challenge, "enroll").await?;
+    let secret = acct.otp_secret.clone().unwrap_or_default();
+    let step = match verify_otp(&secret, otp, unix_now(), None) {
+        Ok(step) => step,
+        Err(e) => {
+            // Counts towards the lockout like any wrong code.
+            fail(
+                db,
+                &acct,
+                origin.device_id.as_deref(),
+                origin.address.as_deref(),
+                "enroll_wrong_otp",
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    spend_challenge(db, challenge).await?;
+    with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET otp_enrolled = TRUE, last_otp_step = $1 WHERE username = $2")
+            .bind(step as i64)
+            .bind(&acct.info.username)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    record(
+        db,
+        &acct.info.username,
+        origin.device_id.as_deref(),
+        origin.address.as_deref(),
+        "otp_enrolled",
+        None,
+    )
+    .await;
+    if acct.info.must_change_password {
+        return Ok(LoginStep::ChangePassword {
+            challenge: new_challenge(db, &acct.info.username, "change_password").await?,
+        });
+    }
+    let grant = open_session(db, &acct, origin.device_id.as_deref()).await?;
+    Ok(LoginStep::Session(Box::new(grant)))
+}
+
+/// Changes the password after a first-login challenge, returning a session.
+pub async fn change_password_with_challenge(
+    db: &Db,
+    challenge: &str,
+    new_password: &str,
+    origin: &Origin,
+) -> Result<SessionGrant, AuthError> {
+    let acct = challenge_account(db, challenge, "change_password").await?;
+    check_new_password(&acct, new_password).await?;
+    spend_challenge(db, challenge).await?;
+    set_password(db, &acct, new_password).await?;
+    record(
+        db,
+        &acct.info.username,
+        origin.device_id.as_deref(),
+        origin.address.as_deref(),
+        "password_changed",
+        None,
+    )
+    .await;
+    let acct = account(db, &acct.info.username)
+        .await?
+        .ok_or(AuthError::SessionInvalid)?;
+    let grant = open_session(db, &acct, origin.device_id.as_deref()).await?;
+    record(
+        db,
+        &acct.info.username,
+        origin.device_id.as_deref(),
+        origin.address.as_deref(),
+        "success",
+        None,
+    )
+    .await;
+    Ok(grant)
+}
+
+/// Changes the password of a signed-in user, who gives the old one and a fresh code.
+pub async fn change_password(
+    db: &Db,
+    user: &SessionUser,
+    old: &str,
+    otp: &str,
+    new_password: &str,
+) -> Result<(), AuthError> {
+    let acct = account(db, &user.account.username)
+        .await?
+        .ok_or(AuthError::SessionInvalid)?;
+    if !password_matches(old, &acct.password_hash).await {
+        fail(db, &acct, None, None, "wrong_password").await?;
+        return Err(AuthError::InvalidCredentials);
+    }
+    check_new_password(&acct, new_password).await?;
+    let last = acct.last_otp_step.and_then(|s| u64::try_from(s).ok());
+    let step = match verify_otp(
+        acct.otp_secret.as_deref().unwrap_or_default(),
+        otp,
+        unix_now(),
+        last,
+    ) {
+        Ok(step) => step,
+        Err(e) => {
+            fail(db, &acct, None, None, "wrong_otp").await?;
+            return Err(e.into());
+        }
+    };
+    succeed(db, &acct.info.username, step).await?;
+    set_password(db, &acct, new_password).await
+}
+
+/// Refuses a new password that breaks the policy or repeats the current one.
+async fn check_new_password(acct: &Account, new_password: &str) -> Result<(), AuthError> {
+    check_password(new_password)?;
+    if password_matches(new_password, &acct.password_hash).await {
+        return Err(AuthError::SamePassword);
+    }
+    Ok(())
+}
+
+/// Stores a new password (already checked) and ends the must-change state.
+async fn set_password(db: &Db, acct: &Account, new_password: &str) -> Result<(), AuthError> {
+    let hash = hash_password(new_password).await?;
+    with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = FALSE WHERE username = $2")
+            .bind(&hash)
+            .bind(&acct.info.username)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+async fn open_session(
+    db: &Db,
+    acct: &Account,
+    device: Option<&str>,
+) -> Result<SessionGrant, AuthError> {
+    let t = token();
+    let created = now();
+    let expires = format_time(created + Duration::hours(SESSION_HOURS));
+    with_db!(db, pool => {
+        sqlx::query("INSERT INTO sessions (token_hash, username, device_id, created_at, expires_at, revoked) VALUES ($1, $2, $3, $4, $5, FALSE)")
+            .bind(token_hash(&t))
+            .bind(&acct.info.username)
+            .bind(device)
+            .bind(format_time(created))
+            .bind(&expires)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    let mut info = acct.info.clone();
+    info.must_change_password = false;
+    Ok(SessionGrant {
+        token: t,
+        expires_at: expires,
+        account: info,
+        otp_secret: acct.otp_secret.clone().unwrap_or_default(),
+        offline_lease_days: OFFLINE_LEASE_DAYS,
+    })
+}
+
+/// The user of a session token, if it is valid and its account active.
+pub async fn session_user(db: &Db, token: &str) -> Result<SessionUser, AuthError> {
+    if token.len() > 200 {
+        return Err(AuthError::SessionInvalid);
+    }
+    let row: Option<(String, String, bool)> = with_db!(db, pool => {
+        sqlx::query("SELECT username, expires_at, revoked FROM sessions WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .fetch_optional(pool)
+            .await?
+            .map(|r| (r.get("username"), r.get("expires_at"), r.get("revoked")))
+    });
+    let Some((username, expires, revoked)) = row else {
+        return Err(AuthError::SessionInvalid);
+    };
+    let acct = account(db, &username)
+        .await?
+        .ok_or(AuthError::SessionInvalid)?;
+    if acct.info.status == "revoked" {
+        return Err(AuthError::Revoked);
+    }
+    if revoked || parse_time(&expires).is_none_or(|t| t < now()) {
+        return Err(AuthError::SessionInvalid);
+    }
+    Ok(SessionUser { account: acct.info })
+}
+
+/// Ends a session.
+pub async fn logout(db: &Db, token: &str) -> Result<(), AuthError> {
+    with_db!(db, pool => {
+        sqlx::query("UPDATE sessions SET revoked = TRUE WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Registers the serial of an organisation certificate on a signer's account (issue 5 uses it).
+pub async fn set_certificate_serials(
+    db: &Db,
+    username: &str,
+    serials: &[String],
+) -> Result<(), AuthError> {
+    let joined = serials
+        .iter()
+        .map(|s| s.trim().to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(",");
+    with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET certificate_serials = $1 WHERE username = $2")
+            .bind(&joined)
+            .bind(username)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! HTTP endpoints for sign-in, accounts administration, the login history and the audit trail.
+
+use crate::accounts::{self, AuthError, Origin, SessionUser};
+use crate::api::{ApiError, AppState, AuthedDevice, bearer, encoded, wire_body};
+use crate::with_db;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::Deserialize;
+use sqlx::Row;
+use sync_protocol::audit::{AuditEntry, AuditPush, AuditPushResponse, GENESIS};
+use sync_protocol::auth::{
+    AccountInfo, AccountStatusRequest, AccountStatusResponse, ChangePasswordRequest, EnrollRequest,
+    LoginRequest, LoginStep, NewAccount, Role,
+};
+use sync_protocol::person::{format_time, now};
+
+/// The header that carries a user's session token (the device's token is in `Authorization`).
+pub const SESSION_HEADER: &str = "x-sotiem-session";
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let status = match &e {
+            AuthError::InvalidCredentials
+            | AuthError::SessionInvalid
+            | AuthError::ChallengeExpired => StatusCode::UNAUTHORIZED,
+            AuthError::Otp(_) => StatusCode::UNAUTHORIZED,
+            AuthError::Locked { .. } => StatusCode::LOCKED,
+            AuthError::Revoked | AuthError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AuthError::WeakPassword(_) | AuthError::SamePassword | AuthError::Invalid(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            AuthError::Exists(_) => StatusCode::CONFLICT,
+            AuthError::NoSuchAccount(_) | AuthError::NoSuchFacility(_) => StatusCode::NOT_FOUND,
+            AuthError::Db(_) | AuthError::Hash => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!("auth: {e}");
+        }
+        let details = match &e {
+            AuthError::WeakPassword(w) => w.0.iter().map(|r| r.as_str().to_string()).collect(),
+            _ => Vec::new(),
+        };
+        ApiError::new(status, e.code(), e.to_string()).with_details(details)
+    }
+}
+
+/// A signed-in user (from the session header).
+pub struct User(pub SessionUser);
+
+impl FromRequestParts<AppState> for User {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ApiError::from(AuthError::SessionInvalid))?;
+        Ok(User(accounts::session_user(&state.db, token).await?))
+    }
+}
+
+/// A signed-in user who may read people's data on this device: never a system administrator,
+/// and only for the device's own facility (a mobile team's staff belong to its parent).
+pub struct DataUser {
+    pub user: SessionUser,
+    pub device: crate::ingest::DeviceCtx,
+}
+
+impl FromRequestParts<AppState> for DataUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AuthedDevice(device) = AuthedDevice::from_request_parts(parts, state).await?;
+        let User(user) = User::from_request_parts(parts, state).await?;
+        if !user.account.role.reads_people() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "admin_no_data_access",
+                "tài khoản quản trị hệ thống không được xem hay sửa dữ liệu người tiêm",
+            ));
+        }
+        let owner = crate::api::scope_owner(state, &device).await?;
+        if user.account.facility != device.facility && user.account.facility != owner {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong_facility",
+                format!(
+                    "tài khoản thuộc cơ sở {} nhưng thiết bị thuộc cơ sở {}",
+                    user.account.facility, device.facility
+                ),
+            ));
+        }
+        Ok(DataUser { user, device })
+    }
+}
+
+fn origin(parts_device: Option<String>, parts: &Parts) -> Origin {
+    let address = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(64).collect());
+    Origin {
+        device_id: parts_device,
+        address,
+    }
+}
+
+/// The device of an optional device token (sign-in records it).
+async fn device_of(state: &AppState, parts: &Parts) -> Option<String> {
+    let token = bearer(parts)?;
+    crate::api::authenticate(state, token)
+        .await
+        .ok()
+        .map(|d| d.0.id)
+}
+
+/// `POST /api/v1/auth/login`
+pub async fn login(
+    State(state): State<AppState>,
+    parts: Parts,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<LoginStep>, ApiError> {
+    let origin = origin(device_of(&state, &parts).await, &parts);
+    Ok(Json(accounts::login(&state.db, &req, &origin).await?))
+}
+
+/// `POST /api/v1/auth/enroll`
+pub async fn enroll(
+    State(state): State<AppState>,
+    parts: Parts,
+    Json(req): Json<EnrollRequest>,
+) -> Result<Json<LoginStep>, ApiError> {
+    let origin = origin(device_of(&state, &parts).await, &parts);
+    Ok(Json(
+        accounts::enroll(&state.db, &req.challenge, &req.otp, &origin).await?,
+    ))
+}
+
+/// `POST /api/v1/auth/change-password`
+pub async fn change_password(
+    State(state): State<AppState>,
+    parts: Parts,
+    Json(req): Json<ChangePasswordRequest>,
+) -> Result<Json<Option<LoginStep>>, ApiError> {
+    if req.new_password.len() > 256 {
+        return Err(AuthError::InvalidCredentials.into());
+    }
+    if let Some(challenge) = &req.challenge {
+        let origin = origin(device_of(&state, &parts).await, &parts);
+        let grant = accounts::change_password_with_challenge(
+            &state.db,
+            challenge,
+            &req.new_password,
+            &origin,
+        )
+        .await?;
+        return Ok(Json(Some(LoginStep::Session(Box::new(grant)))));
+    }
+    let mut parts = parts;
+    let User(user) = User::from_request_parts(&mut parts, &state).await?;
+    let (Some(old), Some(otp)) = (&req.old_password, &req.otp) else {
+        return Err(AuthError::InvalidCredentials.into());
+    };
+    accounts::change_password(&state.db, &user, old, otp, &req.new_password).await?;
+    Ok(Json(None))
+}
+
+/// `POST /api/v1/auth/logout`
+pub async fn logout(State(state): State<AppState>, parts: Parts) -> Result<StatusCode, ApiError> {
+    if let Some(token) = parts
+        .headers
+        .get(SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        accounts::logout(&state.db, token).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/v1/auth/me`
+pub async fn me(User(user): User) -> Json<AccountInfo> {
+    Json(user.account)
+}
+
+/// `POST /api/v1/auth/account-status`: a station asks which accounts it keeps for offline
+/// sign-in have been revoked, so it can lock them out (only its own facility's accounts answer).
+pub async fn account_status(
+    State(state): State<AppState>,
+    AuthedDevice(device): AuthedDevice,
+    Json(req): Json<AccountStatusRequest>,
+) -> Result<Json<AccountStatusResponse>, ApiError> {
+    if req.usernames.len() > 1000 {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_accounts",
+            "hỏi quá nhiều tài khoản trong một lần (tối đa 1000)",
+        ));
+    }
+    let owner = crate::api::scope_owner(&state, &device).await?;
+    let asked: std::collections::HashSet<String> = req
+        .usernames
+        .iter()
+        .map(|u| u.trim().to_lowercase())
+        .collect();
+    let mut revoked = Vec::new();
+    for facility in [device.facility.as_str(), owner.as_str()] {
+        for a in accounts::accounts(&state.db, Some(facility)).await? {
+            if a.status == "revoked"
+                && asked.contains(&a.username)
+                && !revoked.contains(&a.username)
+            {
+                revoked.push(a.username);
+            }
+        }
+        if owner == device.facility {
+            break;
+        }
+    }
+    Ok(Json(AccountStatusResponse { revoked }))
+}
+
+/// An administrator of accounts: the system administrator, or a facility administrator for
+/// their own facility.
+fn may_manage(admin: &SessionUser, facility: &str, role: Role) -> Result<(), AuthError> {
+    match admin.account.role {
+        Role::SystemAdmin => Ok(()),
+        Role::FacilityAdmin
+            if admin.account.facility == facility
+                && matches!(role, Role::Vaccinator | Role::Signer) =>
+        {
+            Ok(())
+        }
+        r => Err(AuthError::Forbidden { role: r.label() }),
+    }
+}
+
+/// `POST /api/v1/admin/accounts`
+pub async fn create_account(
+    State(state): State<AppState>,
+    User(admin): User,
+    Json(new): Json<NewAccount>,
+) -> Result<Json<AccountInfo>, ApiError> {
+    may_manage(&admin, &new.facility, new.role)?;
+    Ok(Json(accounts::create_account(&state.db, &new).await?))
+}
+
+/// `GET /api/v1/admin/accounts`
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    User(admin): User,
+) -> Result<Json<Vec<AccountInfo>>, ApiError> {
+    let facility = match admin.account.role {
+        Role::SystemAdmin => None,
+        Role::FacilityAdmin => Some(admin.account.facility.clone()),
+        r => return Err(AuthError::Forbidden { role: r.label() }.into()),
+    };
+    Ok(Json(
+        accounts::accounts(&state.db, facility.as_deref()).await?,
+    ))
+}
+
+/// The body naming one account.
+#[derive(Debug, Deserialize)]
+pub struct AccountRef {
+    pub username: String,
+}
+
+/// `POST /api/v1/admin/accounts/revoke`
+pub async fn revoke_account(
+    State(state): State<AppState>,
+    User(admin): User,
+    Json(r): Json<AccountRef>,
+) -> Result<StatusCode, ApiError> {
+    let target = accounts::account(&state.db, &r.username)
+        .await?
+        .ok_or_else(|| AuthError::NoSuchAccount(r.username.clone()))?;
+    may_manage(&admin, &target.info.facility, target.role())?;
+    accounts::revoke_account(&state.db, &r.username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of the login history.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    pub username: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// `GET /api/v1/admin/login-events`
+pub async fn login_events(
+    State(state): State<AppState>,
+    User(admin): User,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Vec<accounts::LoginEvent>>, ApiError> {
+    if !matches!(admin.account.role, Role::SystemAdmin | Role::FacilityAdmin) {
+        return Err(AuthError::Forbidden {
+            role: admin.account.role.label(),
+        }
+        .into());
+    }
+    let limit = q.limit.unwrap_or(200).clamp(1, 5000);
+    let mut events = accounts::login_events(&state.db, q.username.as_deref(), limit).await?;
+    if admin.account.role == Role::FacilityAdmin {
+        let own: std::collections::HashSet<String> =
+            accounts::accounts(&state.db, Some(&admin.account.facility))
+                .await?
+                .into_iter()
+                .map(|a| a.username)
+                .collect();
+        events.retain(|e| own.contains(&e.username));
+    }
+    Ok(Json(events))
+}
+
+/// `POST /api/v1/audit/push`: the next entries of the device's audit chain. The chain must
+/// continue exactly where the server's copy ends, with every hash recomputed, or it is refused.
+pub async fn audit_push(
+    State(state): State<AppState>,
+    data: DataUser,
+    body: Bytes,
+) -> Result<axum::response::Response, ApiError> {
+    let push: AuditPush = wire_body(&body)?;
+    let device = data.device.id.clone();
+    let (mut last_seq, mut last_hash) = audit_tail(&state, &device).await?;
+    let received_at = format_time(now());
+    let mut accepted: Vec<&sync_protocol::audit::ChainedEntry> = Vec::new();
+    for e in &push.entries {
+        if e.seq <= last_seq {
+            continue; // already stored (a retried push)
+        }
+        let expected = AuditEntry::chained_hash(&e.entry, &last_hash);
+        // (The entry's `device` is the station's own id, not the server's id of its token.)
+        if e.seq != last_seq + 1 || e.prev_hash != last_hash || e.hash != expected {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "audit_chain_broken",
+                format!(
+                    "nhật ký kiểm tra của thiết bị không nối tiếp được tại mục {}: có mục bị xoá hoặc bị sửa",
+                    e.seq
+                ),
+            ));
+        }
+        last_seq = e.seq;
+        last_hash = e.hash.clone();
+        accepted.push(e);
+    }
+    with_db!(&state.db, pool => {
+        let mut tx = pool.begin().await?;
+        for e in &accepted {
+            sqlx::query(
+                "INSERT INTO audit_entries (device_id, seq, at, user_name, action, entity, changes, otp, prev_hash, hash, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&device)
+            .bind(e.seq as i64)
+            .bind(&e.entry.at)
+            .bind(&e.entry.user)
+            .bind(&e.entry.action)
+            .bind(&e.entry.entity)
+            .bind(serde_json::to_string(&e.entry.changes).unwrap_or_default())
+            .bind(e.entry.otp)
+            .bind(&e.prev_hash)
+            .bind(&e.hash)
+            .bind(&received_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(encoded(&AuditPushResponse {
+        stored_through: last_seq,
+        last_hash,
+    }))
+}
+
+async fn audit_tail(state: &AppState, device: &str) -> Result<(u64, Vec<u8>), ApiError> {
+    let row: Option<(i64, Vec<u8>)> = with_db!(&state.db, pool => {
+        sqlx::query("SELECT seq, hash FROM audit_entries WHERE device_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(device)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| (r.get("seq"), r.get("hash")))
+    });
+    Ok(match row {
+        Some((seq, hash)) => (u64::try_from(seq).unwrap_or(0), hash),
+        None => (0, GENESIS.to_vec()),
+    })
+}

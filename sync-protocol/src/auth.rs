@@ -1,0 +1,379 @@
+//! Accounts and sign-in rules both sides enforce (DESIGN.md §1, §8): roles, the password policy,
+//! time-based one-time codes (RFC 6238), and the JSON messages of the auth endpoints.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use totp_rs::{Algorithm, Builder, Secret, Totp};
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Vaccinator or data entry: reads and writes people and doses in scope.
+    Vaccinator,
+    /// Head of facility: reads in scope, signs with a registered certificate.
+    Signer,
+    /// Manages the facility's accounts; reads in scope.
+    FacilityAdmin,
+    /// Manages all accounts and configuration; never reads or writes people's data.
+    SystemAdmin,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Vaccinator => "vaccinator",
+            Role::Signer => "signer",
+            Role::FacilityAdmin => "facility_admin",
+            Role::SystemAdmin => "system_admin",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "vaccinator" => Some(Role::Vaccinator),
+            "signer" => Some(Role::Signer),
+            "facility_admin" => Some(Role::FacilityAdmin),
+            "system_admin" => Some(Role::SystemAdmin),
+            _ => None,
+        }
+    }
+
+    /// The Vietnamese name of the role.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Vaccinator => "Cán bộ tiêm chủng / nhập liệu",
+            Role::Signer => "Thủ trưởng đơn vị (ký số)",
+            Role::FacilityAdmin => "Quản trị cơ sở",
+            Role::SystemAdmin => "Quản trị hệ thống",
+        }
+    }
+
+    /// Whether the role may read people's data.
+    pub fn reads_people(self) -> bool {
+        self != Role::SystemAdmin
+    }
+
+    /// Whether the role may register people, edit them, record and void doses.
+    pub fn writes_people(self) -> bool {
+        self == Role::Vaccinator
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rule of the password policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordRule {
+    MinLength,
+    MaxLength,
+    Uppercase,
+    Lowercase,
+    Digit,
+    Special,
+}
+
+impl PasswordRule {
+    /// The machine name of the rule (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PasswordRule::MinLength => "min_length",
+            PasswordRule::MaxLength => "max_length",
+            PasswordRule::Uppercase => "uppercase",
+            PasswordRule::Lowercase => "lowercase",
+            PasswordRule::Digit => "digit",
+            PasswordRule::Special => "special",
+        }
+    }
+
+    /// What the rule asks, in Vietnamese.
+    pub fn message(self) -> &'static str {
+        match self {
+            PasswordRule::MinLength => "ít nhất 8 ký tự",
+            PasswordRule::MaxLength => "nhiều nhất 128 ký tự",
+            PasswordRule::Uppercase => "có chữ hoa",
+            PasswordRule::Lowercase => "có chữ thường",
+            PasswordRule::Digit => "có chữ số",
+            PasswordRule::Special => "có ký tự đặc biệt (ví dụ ! @ # $ %)",
+        }
+    }
+}
+
+/// A password that breaks rules, with the rules it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("mật khẩu chưa đạt: cần {}", .0.iter().map(|r| r.message()).collect::<Vec<_>>().join(", "))]
+pub struct WeakPassword(pub Vec<PasswordRule>);
+
+/// Checks the password policy: at least 8 characters with upper case, lower case, a digit and a
+/// special character (and no more than 128).
+pub fn check_password(password: &str) -> Result<(), WeakPassword> {
+    let mut broken = Vec::new();
+    let len = password.chars().count();
+    if len < 8 {
+        broken.push(PasswordRule::MinLength);
+    }
+    if len > 128 {
+        broken.push(PasswordRule::MaxLength);
+    }
+    if !password.chars().any(char::is_uppercase) {
+        broken.push(PasswordRule::Uppercase);
+    }
+    if !password.chars().any(char::is_lowercase) {
+        broken.push(PasswordRule::Lowercase);
+    }
+    if !password.chars().any(|c| c.is_ascii_digit()) {
+        broken.push(PasswordRule::Digit);
+    }
+    if !password
+        .chars()
+        .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+    {
+        broken.push(PasswordRule::Special);
+    }
+    if broken.is_empty() {
+        Ok(())
+    } else {
+        Err(WeakPassword(broken))
+    }
+}
+
+/// The issuer shown in authenticator apps.
+pub const OTP_ISSUER: &str = "So Tiem";
+/// Seconds per code.
+pub const OTP_STEP: u64 = 30;
+
+/// Why a one-time code was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum OtpError {
+    #[error("mã xác thực không đúng hoặc đã hết hạn")]
+    Invalid,
+    #[error("mã xác thực này đã được dùng; chờ mã mới (30 giây) rồi nhập lại")]
+    Replayed,
+    #[error("khoá mã xác thực hỏng")]
+    BadSecret,
+}
+
+/// A fresh random TOTP secret (20 bytes, as RFC 4226 recommends).
+pub fn new_otp_secret() -> Vec<u8> {
+    Secret::generate().as_bytes().to_vec()
+}
+
+fn totp(secret: &[u8], account: &str) -> Result<Totp, OtpError> {
+    Builder::new()
+        .with_algorithm(Algorithm::SHA1)
+        .with_digits(6)
+        .with_skew(1)
+        .with_step_duration(OTP_STEP)
+        .with_secret(secret.to_vec())
+        .with_account_name(account)
+        .with_issuer(Some(OTP_ISSUER))
+        .build()
+        .map_err(|_| OtpError::BadSecret)
+}
+
+/// The `otpauth://` URI an authenticator app enrolls from (shown as a QR code).
+pub fn otp_uri(secret: &[u8], account: &str) -> Result<String, OtpError> {
+    totp(secret, account)?
+        .to_url()
+        .map_err(|_| OtpError::BadSecret)
+}
+
+/// The secret in base32, for typing into an authenticator by hand.
+pub fn otp_secret_base32(secret: &[u8]) -> String {
+    Secret::from(secret.to_vec()).to_base32()
+}
+
+/// The code for a time (for tests and for showing the current code on enrollment checks).
+pub fn otp_code(secret: &[u8], unix_time: u64) -> Result<String, OtpError> {
+    Ok(totp(secret, "x")?.generate(unix_time).to_string())
+}
+
+/// Checks a code at `unix_time`, allowing one step of clock skew either way, and refuses a step
+/// at or before `last_step` (a code is accepted once). Returns the step to remember.
+pub fn verify_otp(
+    secret: &[u8],
+    code: &str,
+    unix_time: u64,
+    last_step: Option<u64>,
+) -> Result<u64, OtpError> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
+        return Err(OtpError::Invalid);
+    }
+    let step = totp(secret, "x")?
+        .check(&code, unix_time)
+        .ok_or(OtpError::Invalid)?;
+    if last_step.is_some_and(|last| step <= last) {
+        return Err(OtpError::Replayed);
+    }
+    Ok(step)
+}
+
+/// `POST /api/v1/auth/login`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// The one-time code; absent only on a first login, before enrollment.
+    pub otp: Option<String>,
+}
+
+/// What a login (or a step of the first-login flow) leads to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "next", rename_all = "snake_case")]
+pub enum LoginStep {
+    /// Signed in.
+    Session(Box<SessionGrant>),
+    /// First login: scan this into an authenticator app, then confirm with a code.
+    EnrollOtp {
+        challenge: String,
+        otp_uri: String,
+        otp_secret_base32: String,
+    },
+    /// The password must be changed before anything else.
+    ChangePassword { challenge: String },
+}
+
+/// A signed-in session and what the station keeps to sign the user in offline later.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionGrant {
+    pub token: String,
+    pub expires_at: String,
+    pub account: AccountInfo,
+    /// The TOTP secret, so the station can check codes while offline. The station keeps it
+    /// only encrypted under a key derived from the password.
+    pub otp_secret: Vec<u8>,
+    /// How many days the station may sign this account in offline before an online sign-in.
+    pub offline_lease_days: u32,
+}
+
+/// An account as shown to its holder and to administrators (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountInfo {
+    pub username: String,
+    pub facility: String,
+    pub role: Role,
+    pub full_name: String,
+    pub gender: Option<String>,
+    pub position: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub status: String,
+    pub must_change_password: bool,
+    pub certificate_serials: Vec<String>,
+}
+
+/// `POST /api/v1/auth/enroll`: confirms the authenticator with a first code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    pub challenge: String,
+    pub otp: String,
+}
+
+/// `POST /api/v1/auth/change-password`: from a first-login challenge, or signed in (with the
+/// old password and a code).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangePasswordRequest {
+    pub challenge: Option<String>,
+    pub old_password: Option<String>,
+    pub otp: Option<String>,
+    pub new_password: String,
+}
+
+/// `POST /api/v1/auth/account-status`: which of the accounts a station knows have been revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStatusRequest {
+    pub usernames: Vec<String>,
+}
+
+/// The revoked ones among the accounts asked about (only those of the device's facility).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStatusResponse {
+    pub revoked: Vec<String>,
+}
+
+/// `POST /api/v1/admin/accounts`: a new account (its initial password must be changed at first
+/// login).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewAccount {
+    pub username: String,
+    pub facility: String,
+    pub role: Role,
+    pub full_name: String,
+    pub gender: Option<String>,
+    pub position: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub initial_password: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weak_passwords_name_every_rule_they_break() {
+        assert_eq!(
+            check_password("abc").unwrap_err().0,
+            vec![
+                PasswordRule::MinLength,
+                PasswordRule::Uppercase,
+                PasswordRule::Digit,
+                PasswordRule::Special
+            ]
+        );
+        assert_eq!(
+            check_password("Matkhau123").unwrap_err().0,
+            vec![PasswordRule::Special]
+        );
+        assert_eq!(
+            check_password("MATKHAU@123").unwrap_err().0,
+            vec![PasswordRule::Lowercase]
+        );
+        let e = check_password("matkhau@abc").unwrap_err();
+        assert!(
+            e.to_string().contains("có chữ hoa") && e.to_string().contains("có chữ số"),
+            "{e}"
+        );
+        assert!(check_password("Tiêm@2021chủng").is_ok());
+        assert!(check_password("Ab1!Ab1!").is_ok());
+    }
+
+    #[test]
+    fn a_code_is_accepted_once_and_only_near_its_time() {
+        let secret = new_otp_secret();
+        let now = 1_760_000_000;
+        let code = otp_code(&secret, now).unwrap();
+        let step = verify_otp(&secret, &code, now, None).unwrap();
+        assert_eq!(
+            verify_otp(&secret, &code, now, Some(step)),
+            Err(OtpError::Replayed)
+        );
+        // One step of skew is tolerated; two minutes later it has expired.
+        assert!(verify_otp(&secret, &code, now + 30, None).is_ok());
+        assert_eq!(
+            verify_otp(&secret, &code, now + 120, None),
+            Err(OtpError::Invalid)
+        );
+        assert_eq!(
+            verify_otp(&secret, "12345", now, None),
+            Err(OtpError::Invalid)
+        );
+        assert_eq!(
+            verify_otp(&new_otp_secret(), &code, now, None),
+            Err(OtpError::Invalid)
+        );
+        assert!(
+            otp_uri(&secret, "nv.lan")
+                .unwrap()
+                .starts_with("otpauth://totp/")
+        );
+    }
+}

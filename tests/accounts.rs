@@ -1,0 +1,968 @@
+//! Accounts, one-time codes, roles and the audit trail (DESIGN.md §1, §8), through real stations
+//! and a real server on loopback, on SQLite and on PostgreSQL.
+
+use sotiem_fixtures::Generator;
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::{INITIAL_PASSWORD, Lab, PASSWORD, both_backends, first_login};
+use station::{
+    Credentials, FacilityKind, NewStation, PersonEdit, PersonInput, SearchQuery, SignIn, Station,
+    StationError, SyncClient, SyncError,
+};
+use sync_protocol::auth::{OtpError, Role, otp_code};
+
+fn creds(user: &str, password: &str, otp: &str) -> Credentials {
+    Credentials {
+        username: user.into(),
+        password: password.into(),
+        otp: otp.into(),
+    }
+}
+
+/// A code that is certainly not the current one (every digit shifted).
+fn wrong_code(right: &str) -> String {
+    right
+        .chars()
+        .map(|c| char::from(b'0' + (c as u8 - b'0' + 5) % 10))
+        .collect()
+}
+
+/// The code of a time step long gone.
+fn expired_code(secret: &[u8]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    otp_code(secret, now - 5 * 60).expect("code")
+}
+
+/// The server's error code of a refused sign-in.
+fn refusal(e: &StationError) -> &str {
+    match e {
+        StationError::AuthRefused { code, .. } => code,
+        other => other.code(),
+    }
+}
+
+/// A new station of Tân Nhựt (not signed in) with a client for the lab's server.
+async fn bare_station(lab: &Lab, name: &str) -> (Station, SyncClient) {
+    let station = Station::init_with_key(
+        &lab.dir.path().join(name),
+        NewStation {
+            facility_code: "TYT-TANNHUT".into(),
+            facility_name: "Trạm Y tế xã Tân Nhựt".into(),
+            kind: FacilityKind::CommuneStation,
+            province: Some("TP Hồ Chí Minh".into()),
+            commune: Some("Xã Tân Nhựt".into()),
+        },
+        Some(station::DbKey::generate()),
+    )
+    .await
+    .expect("station");
+    let token = lab.server.device("TYT-TANNHUT").await;
+    let client = SyncClient::new(&lab.server.url, &token, None).expect("client");
+    (station, client)
+}
+
+/// The outcomes of one account's login history, oldest first.
+async fn login_outcomes(lab: &Lab, user: &str) -> Vec<(String, Option<String>)> {
+    sotiem_server::accounts::login_events(&lab.server.db, Some(user), 1000)
+        .await
+        .expect("events")
+        .into_iter()
+        .rev()
+        .map(|e| (e.outcome, e.detail))
+        .collect()
+}
+
+fn an() -> PersonInput {
+    PersonInput {
+        full_name: "Nguyễn Văn An".into(),
+        gender: "nam".into(),
+        birth_date: "1990-05-12".into(),
+        id_kind: Some(sync_protocol::IdentityKind::Cccd),
+        id_number: Some("079090001234".into()),
+        phone: Some("0912345678".into()),
+        province: Some("TP Hồ Chí Minh".into()),
+        commune: Some("Xã Tân Nhựt".into()),
+        ..PersonInput::default()
+    }
+}
+
+async fn weak_passwords_are_refused_naming_the_rules_they_break(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    lab.account("nv.lan", "TYT-TANNHUT", Role::Vaccinator).await;
+    let (mut station, client) = bare_station(&lab, "a").await;
+    let SignIn::EnrollOtp {
+        challenge,
+        otp_secret_base32,
+        ..
+    } = station
+        .sign_in(&creds("nv.lan", INITIAL_PASSWORD, ""), Some(&client))
+        .await
+        .expect("first login")
+    else {
+        panic!("a first login enrols an authenticator")
+    };
+    let secret = totp_rs::Secret::try_from_base32(&otp_secret_base32)
+        .expect("base32")
+        .as_bytes()
+        .to_vec();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let code = otp_code(&secret, now).expect("code");
+    let SignIn::ChangePassword { challenge } = station
+        .complete_enrollment(&client, &challenge, &code, INITIAL_PASSWORD)
+        .await
+        .expect("enrolled")
+    else {
+        panic!("the initial password must be changed")
+    };
+
+    // On the station, before anything is sent.
+    let err = station
+        .change_initial_password(&client, &challenge, "tiemchung")
+        .await
+        .expect_err("weak");
+    let StationError::WeakPassword(w) = &err else {
+        panic!("{err:?}")
+    };
+    let rules: Vec<&str> = w.0.iter().map(|r| r.as_str()).collect();
+    assert_eq!(rules, ["uppercase", "digit", "special"]);
+    assert!(err.to_string().contains("có chữ hoa"), "{err}");
+
+    // And on the server, for a client that skips the station's check.
+    for (password, broken) in [
+        ("Ab1!", vec!["min_length"]),
+        ("TIEMCHUNG@2024", vec!["lowercase"]),
+        ("Tiemchung2024", vec!["special"]),
+        ("Tiêm@chủng", vec!["digit"]),
+    ] {
+        let answer = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/change-password", lab.server.url))
+            .header("content-type", "application/json")
+            .body(
+                serde_json::json!({ "challenge": challenge, "new_password": password }).to_string(),
+            )
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(answer.status().as_u16(), 422, "{password}");
+        let body: serde_json::Value =
+            serde_json::from_slice(&answer.bytes().await.expect("body")).expect("json");
+        assert_eq!(body["error"]["code"], "weak_password");
+        assert_eq!(
+            body["error"]["details"],
+            serde_json::json!(broken),
+            "{password}"
+        );
+    }
+    // A weak initial password is refused when the account is created too.
+    let err = sotiem_server::accounts::create_account(
+        &lab.server.db,
+        &sync_protocol::auth::NewAccount {
+            username: "nv.hoa".into(),
+            facility: "TYT-TANNHUT".into(),
+            role: Role::Vaccinator,
+            full_name: "Trần Thị Hoa".into(),
+            gender: Some("nu".into()),
+            position: None,
+            email: None,
+            phone: None,
+            initial_password: "12345678".into(),
+        },
+    )
+    .await
+    .expect_err("weak initial password");
+    assert_eq!(err.code(), "weak_password");
+    lab.server.stop().await;
+}
+both_backends!(weak_passwords_are_refused_naming_the_rules_they_break);
+
+async fn no_login_without_a_valid_fresh_code(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+
+    // No code, a wrong code, an expired code: refused, and the data stays locked.
+    let right = a.otp.code().await;
+    for code in [
+        String::new(),
+        "12ab56".to_string(),
+        wrong_code(&right),
+        expired_code(&a.otp.secret),
+    ] {
+        let err = a
+            .station
+            .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&a.client))
+            .await
+            .expect_err("refused");
+        assert_eq!(refusal(&err), "invalid_credentials", "{code:?}: {err}");
+    }
+    assert!(a.session().is_none());
+    assert_eq!(
+        a.find(&SearchQuery {
+            full_name: "Nguyễn Văn An".into(),
+            phone: Some("0912345678".into()),
+            id_number: None,
+        })
+        .await
+        .expect_err("locked")
+        .code(),
+        "not_signed_in"
+    );
+
+    // The right code once; the same code a second time is a replay.
+    let step = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &right), Some(&a.client))
+        .await
+        .expect("signed in");
+    assert!(matches!(step, SignIn::Done { .. }));
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &right), Some(&a.client))
+        .await
+        .expect_err("replay");
+    assert_eq!(refusal(&err), "otp_replayed", "{err}");
+
+    let outcomes = login_outcomes(&lab, "nv.lan").await;
+    let failures: Vec<_> = outcomes
+        .iter()
+        .filter(|(o, _)| o == "failure")
+        .filter_map(|(_, d)| d.as_deref())
+        .collect();
+    assert_eq!(
+        failures,
+        [
+            "wrong_otp",
+            "wrong_otp",
+            "wrong_otp",
+            "wrong_otp",
+            "otp_replayed"
+        ]
+    );
+    lab.server.stop().await;
+}
+both_backends!(no_login_without_a_valid_fresh_code);
+
+async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+    let locked_for = |lab: &Lab| {
+        let db = lab.server.db.clone();
+        async move {
+            let until: Option<String> = sotiem_server::with_db!(&db, pool => {
+                sqlx::query_scalar("SELECT locked_until FROM accounts WHERE username = 'nv.lan'")
+                    .fetch_one(pool)
+                    .await
+                    .expect("row")
+            });
+            until
+                .as_deref()
+                .and_then(sync_protocol::person::parse_time)
+                .map(|t| (t - sync_protocol::person::now()).whole_seconds())
+        }
+    };
+    for attempt in 1..=5 {
+        let err = a
+            .station
+            .sign_in(&creds("nv.lan", "Sai@matkhau1", "000000"), Some(&a.client))
+            .await
+            .expect_err("wrong password");
+        assert_eq!(refusal(&err), "invalid_credentials");
+        let locked = locked_for(&lab).await;
+        if attempt < 5 {
+            assert_eq!(locked, None, "attempt {attempt}");
+        } else {
+            let secs = locked.expect("locked after five failures");
+            assert!((25..=30).contains(&secs), "{secs}");
+        }
+    }
+    // Locked: even the right password and code are refused, and do not count.
+    let code = a.otp.code().await;
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&a.client))
+        .await
+        .expect_err("locked");
+    assert_eq!(refusal(&err), "locked", "{err}");
+    assert!(err.to_string().contains("tạm khoá"), "{err}");
+
+    // Once the lock runs out, the next failure locks for twice as long.
+    sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query("UPDATE accounts SET locked_until = '2020-01-01T00:00:00Z' WHERE username = 'nv.lan'")
+            .execute(pool)
+            .await
+            .expect("expire lock");
+    });
+    a.station
+        .sign_in(&creds("nv.lan", "Sai@matkhau2", "000000"), Some(&a.client))
+        .await
+        .expect_err("wrong password");
+    let secs = locked_for(&lab).await.expect("locked again");
+    assert!((55..=60).contains(&secs), "{secs}");
+
+    // After the lock, the right password and a fresh code sign in and reset the count.
+    sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query("UPDATE accounts SET locked_until = '2020-01-01T00:00:00Z' WHERE username = 'nv.lan'")
+            .execute(pool)
+            .await
+            .expect("expire lock");
+    });
+    let code = a.otp.code().await;
+    a.station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&a.client))
+        .await
+        .expect("signed in after the lock");
+    let failed: i64 = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT failed_attempts FROM accounts WHERE username = 'nv.lan'")
+            .fetch_one(pool)
+            .await
+            .expect("row")
+    });
+    assert_eq!(failed, 0);
+    lab.server.stop().await;
+}
+both_backends!(repeated_failures_lock_the_account_for_a_growing_time);
+
+async fn the_initial_password_must_be_changed_before_any_session(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    lab.account("nv.lan", "TYT-TANNHUT", Role::Vaccinator).await;
+    let (mut station, client) = bare_station(&lab, "a").await;
+    let mut otp = first_login(&mut station, &client, "nv.lan").await;
+    assert!(station.session().is_some());
+    station.sign_out(Some(&client)).await.expect("sign out");
+    // The initial password no longer works; the new one does.
+    let code = otp.code().await;
+    let err = station
+        .sign_in(&creds("nv.lan", INITIAL_PASSWORD, &code), Some(&client))
+        .await
+        .expect_err("old password");
+    assert_eq!(refusal(&err), "invalid_credentials");
+    let code = otp.code().await;
+    assert!(matches!(
+        station
+            .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&client))
+            .await
+            .expect("new password"),
+        SignIn::Done { .. }
+    ));
+
+    // A second account stops at the password step: logging in again from the start leads back
+    // to it, never to a session.
+    lab.account("nv.mai", "TYT-TANNHUT", Role::Vaccinator).await;
+    let (mut other, client) = bare_station(&lab, "b").await;
+    let SignIn::EnrollOtp {
+        challenge,
+        otp_secret_base32,
+        ..
+    } = other
+        .sign_in(&creds("nv.mai", INITIAL_PASSWORD, ""), Some(&client))
+        .await
+        .expect("first login")
+    else {
+        panic!("enrolment first")
+    };
+    let secret = totp_rs::Secret::try_from_base32(&otp_secret_base32)
+        .expect("base32")
+        .as_bytes()
+        .to_vec();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let step = other
+        .complete_enrollment(
+            &client,
+            &challenge,
+            &otp_code(&secret, now).expect("code"),
+            INITIAL_PASSWORD,
+        )
+        .await
+        .expect("enrolled");
+    assert!(matches!(step, SignIn::ChangePassword { .. }), "{step:?}");
+    let again = other
+        .sign_in(
+            &creds(
+                "nv.mai",
+                INITIAL_PASSWORD,
+                &otp_code(&secret, now + 30).expect("code"),
+            ),
+            Some(&client),
+        )
+        .await
+        .expect("login again");
+    let SignIn::ChangePassword { challenge } = again else {
+        panic!("still the password step: {again:?}")
+    };
+    assert!(other.session().is_none());
+    // The same new password as the initial one is refused.
+    let err = other
+        .change_initial_password(&client, &challenge, INITIAL_PASSWORD)
+        .await
+        .expect_err("same password");
+    assert_eq!(refusal(&err), "same_password", "{err}");
+    lab.server.stop().await;
+}
+both_backends!(the_initial_password_must_be_changed_before_any_session);
+
+async fn a_system_administrator_never_reads_or_writes_peoples_data(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut nurse = lab.device("nurse", "TYT-TANNHUT", "nv.lan").await;
+    let person = nurse.register_person(an()).await.expect("registered");
+    nurse.sync().await.expect("sync");
+
+    let mut admin = lab
+        .device_as("admin", "TYT-TANNHUT", "qt.he.thong", Role::SystemAdmin)
+        .await;
+    assert_eq!(admin.session().expect("session").role(), Role::SystemAdmin);
+
+    // The station refuses every data path.
+    let forbidden = |r: Result<(), StationError>| {
+        let e = r.expect_err("refused");
+        assert_eq!(e.code(), "forbidden", "{e}");
+        assert!(e.to_string().contains("quản trị hệ thống"), "{e}");
+    };
+    forbidden(admin.register_person(an()).await.map(|_| ()));
+    forbidden(
+        admin
+            .register_from_qr(
+                "079090001234|290000123|Nguyễn Văn An|12051990|Nam|Ấp 3, Xã Tân Nhựt, TP Hồ Chí Minh|01022021",
+                None,
+            )
+            .await
+            .map(|_| ()),
+    );
+    forbidden(
+        admin
+            .find(&SearchQuery {
+                full_name: "Nguyễn Văn An".into(),
+                phone: Some("0912345678".into()),
+                id_number: None,
+            })
+            .await
+            .map(|_| ()),
+    );
+    forbidden(admin.show(person.id).await.map(|_| ()));
+    forbidden(
+        admin
+            .edit_person(person.id, PersonEdit::default(), None)
+            .await
+            .map(|_| ()),
+    );
+    forbidden(
+        admin
+            .record_dose(
+                person.id,
+                station::DoseInput {
+                    vaccine: "pfizer".into(),
+                    lot: "FF2588".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|_| ()),
+    );
+    forbidden(
+        admin
+            .void_dose(uuid::Uuid::now_v7(), "nhầm")
+            .await
+            .map(|_| ()),
+    );
+    forbidden(admin.import_people(&[]).await.map(|_| ()));
+    forbidden(admin.verify_audit().await.map(|_| ()));
+    let err = admin
+        .sync()
+        .await
+        .expect_err("no sync for an administrator");
+    assert!(
+        matches!(err, SyncError::Station(StationError::Forbidden(_))),
+        "{err}"
+    );
+
+    // The server refuses every data endpoint to the administrator's session, whatever the body.
+    let session = admin
+        .session()
+        .and_then(|s| s.server_token())
+        .expect("online session")
+        .to_string();
+    let http = reqwest::Client::new();
+    for path in [
+        "sync/push",
+        "sync/pull",
+        "sync/bootstrap",
+        "sync/document",
+        "audit/push",
+    ] {
+        let answer = http
+            .post(format!("{}/api/v1/{path}", lab.server.url))
+            .bearer_auth(&admin.token)
+            .header("x-sotiem-session", &session)
+            .body(vec![0u8; 16])
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(answer.status().as_u16(), 403, "{path}");
+        let body: serde_json::Value =
+            serde_json::from_slice(&answer.bytes().await.expect("body")).expect("json");
+        assert_eq!(body["error"]["code"], "admin_no_data_access", "{path}");
+    }
+    // What an administrator is for still works: accounts.
+    let accounts = http
+        .get(format!("{}/api/v1/admin/accounts", lab.server.url))
+        .header("x-sotiem-session", &session)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(accounts.status().as_u16(), 200);
+    // A vaccinator may not manage accounts.
+    let nurse_session = nurse
+        .session()
+        .and_then(|s| s.server_token())
+        .expect("session")
+        .to_string();
+    let refused = http
+        .get(format!("{}/api/v1/admin/accounts", lab.server.url))
+        .header("x-sotiem-session", &nurse_session)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status().as_u16(), 403);
+    lab.server.stop().await;
+}
+both_backends!(a_system_administrator_never_reads_or_writes_peoples_data);
+
+async fn another_facilitys_sensitive_edit_needs_a_fresh_code(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    // Tân Túc manages a person who lives in Tân Nhựt: both stations hold the record.
+    let mut tuc = lab.device("tuc", "TYT-TANTUC", "nv.tuc").await;
+    let mut g = Generator::new(41);
+    let person = g.person("TYT-TANTUC", "nv.tuc", 1);
+    let own = g.person("TYT-TANNHUT", "nv.lan", 1);
+    tuc.import_people(std::slice::from_ref(&person))
+        .await
+        .expect("import");
+    tuc.sync().await.expect("sync");
+    let mut nhut = lab.device("nhut", "TYT-TANNHUT", "nv.lan").await;
+    assert_eq!(nhut.sync().await.expect("sync").bootstrapped, 1);
+    nhut.import_people(std::slice::from_ref(&own))
+        .await
+        .expect("import");
+
+    let rename = PersonEdit {
+        full_name: Some("Trần Thị Bích Ngọc".into()),
+        ..PersonEdit::default()
+    };
+    let err = nhut
+        .edit_person(person.id, rename.clone(), None)
+        .await
+        .expect_err("needs a code");
+    assert_eq!(err.code(), "step_up_required");
+    assert!(err.to_string().contains("mã xác thực"), "{err}");
+    let right = nhut.otp.code().await;
+    let err = nhut
+        .edit_person(person.id, rename.clone(), Some(&wrong_code(&right)))
+        .await
+        .expect_err("wrong code");
+    assert_eq!(err.code(), "otp_invalid", "{err}");
+    for (field, edit) in [
+        (
+            "birth_date",
+            PersonEdit {
+                // The same year (the CCCD must still agree), but no longer a full date.
+                birth_date: Some(person.birth_date.year().to_string()),
+                ..PersonEdit::default()
+            },
+        ),
+        (
+            "address",
+            PersonEdit {
+                address_detail: Some("Ấp 5".into()),
+                ..PersonEdit::default()
+            },
+        ),
+        (
+            "identity",
+            PersonEdit {
+                id_kind: Some(sync_protocol::IdentityKind::Passport),
+                id_number: Some("C1234567".into()),
+                ..PersonEdit::default()
+            },
+        ),
+    ] {
+        let err = nhut
+            .edit_person(person.id, edit, None)
+            .await
+            .expect_err(field);
+        assert_eq!(err.code(), "step_up_required", "{field}");
+    }
+    assert_eq!(
+        nhut.show(person.id).await.expect("show").person.full_name,
+        person.full_name,
+        "nothing changed without the code"
+    );
+
+    nhut.edit_person(person.id, rename.clone(), Some(&right))
+        .await
+        .expect("with a fresh code");
+    // The code is spent.
+    let err = nhut
+        .edit_person(
+            person.id,
+            PersonEdit {
+                full_name: Some("Trần Thị Ngọc".into()),
+                ..PersonEdit::default()
+            },
+            Some(&right),
+        )
+        .await
+        .expect_err("replay");
+    assert!(
+        matches!(err, StationError::Otp(OtpError::Replayed)),
+        "{err}"
+    );
+    // A phone number is not sensitive; the station's own people need no code either.
+    nhut.edit_person(
+        person.id,
+        PersonEdit {
+            phone: Some("0987654321".into()),
+            ..PersonEdit::default()
+        },
+        None,
+    )
+    .await
+    .expect("phone");
+    nhut.edit_person(own.id, rename, None)
+        .await
+        .expect("own person");
+
+    // The audit entries say which edit carried a code, here and on the server.
+    let rows: Vec<(String, bool)> =
+        sqlx::query_as("SELECT entity, otp FROM audit_log WHERE action = 'edit' ORDER BY seq")
+            .fetch_all(nhut.store().pool())
+            .await
+            .expect("audit");
+    assert_eq!(
+        rows,
+        [
+            (format!("person/{}", person.id), true),
+            (format!("person/{}", person.id), false),
+            (format!("person/{}", own.id), false),
+        ]
+    );
+    let report = nhut.sync().await.expect("sync");
+    assert_eq!(report.quarantined, 0);
+    let on_server: Vec<bool> = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT otp FROM audit_entries WHERE action = 'edit' ORDER BY device_id, seq")
+            .fetch_all(pool)
+            .await
+            .expect("audit on server")
+    });
+    assert_eq!(on_server, [true, false, false]);
+    tuc.sync().await.expect("sync");
+    assert_eq!(
+        tuc.show(person.id).await.expect("show").person.full_name,
+        "Trần Thị Bích Ngọc"
+    );
+    lab.server.stop().await;
+}
+both_backends!(another_facilitys_sensitive_edit_needs_a_fresh_code);
+
+async fn a_tampered_audit_log_is_detected(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let person = a.register_person(an()).await.expect("registered");
+    a.record_dose(
+        person.id,
+        station::DoseInput {
+            vaccine: "pfizer".into(),
+            lot: "FF2588".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("dose");
+    a.sync().await.expect("sync");
+    let check = a.verify_audit().await.expect("verify");
+    assert!(check.problem.is_none(), "{check:?}");
+    assert!(check.entries >= 3 && check.synced_through == check.entries);
+    let pool = a.store().pool().clone();
+
+    // The log refuses edits and deletions outright.
+    assert!(
+        sqlx::query("UPDATE audit_log SET user = 'nv.khac' WHERE seq = 2")
+            .execute(&pool)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+            .execute(&pool)
+            .await
+            .is_err()
+    );
+    // Someone with the database key drops the guards: every kind of tampering still shows.
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    sqlx::query("DROP TRIGGER audit_log_no_delete")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    let original: String = sqlx::query_scalar("SELECT user FROM audit_log WHERE seq = 2")
+        .fetch_one(&pool)
+        .await
+        .expect("row");
+    sqlx::query("UPDATE audit_log SET user = 'nv.khac' WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .expect("alter");
+    let check = a.verify_audit().await.expect("verify");
+    let problem = check.problem.expect("altered entry found");
+    assert_eq!((problem.seq, problem.reason), (2, "altered_entry"));
+    sqlx::query("UPDATE audit_log SET user = ? WHERE seq = 2")
+        .bind(&original)
+        .execute(&pool)
+        .await
+        .expect("restore");
+    assert!(a.verify_audit().await.expect("verify").problem.is_none());
+
+    // A removed tail: the rest of the chain is whole, but the server's copy shows the gap.
+    let last: i64 = sqlx::query_scalar("SELECT max(seq) FROM audit_log")
+        .fetch_one(&pool)
+        .await
+        .expect("max");
+    // Kept aside to put back afterwards (one connection: the temporary table lives on it).
+    let mut conn = pool.acquire().await.expect("connection");
+    sqlx::query("CREATE TEMP TABLE saved_tail AS SELECT * FROM audit_log WHERE seq = ?")
+        .bind(last)
+        .execute(&mut *conn)
+        .await
+        .expect("save");
+    sqlx::query("DELETE FROM audit_log WHERE seq = ?")
+        .bind(last)
+        .execute(&mut *conn)
+        .await
+        .expect("delete");
+    let problem = a
+        .verify_audit()
+        .await
+        .expect("verify")
+        .problem
+        .expect("removed tail found");
+    assert_eq!((problem.seq, problem.reason), (last, "differs_from_server"));
+    sqlx::query("INSERT INTO audit_log SELECT * FROM saved_tail")
+        .execute(&mut *conn)
+        .await
+        .expect("restore");
+    drop(conn);
+    assert!(a.verify_audit().await.expect("verify").problem.is_none());
+
+    // A removed entry in the middle.
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2")
+        .execute(&pool)
+        .await
+        .expect("delete");
+    let problem = a
+        .verify_audit()
+        .await
+        .expect("verify")
+        .problem
+        .expect("gap found");
+    assert_eq!((problem.seq, problem.reason), (2, "missing_entry"));
+
+    // An entry altered before it synced: the server refuses to take it into its copy.
+    let mut b = lab.device("b", "TYT-TANNHUT", "nv.mai").await;
+    b.register_person(PersonInput {
+        full_name: "Lê Thị Thu".into(),
+        gender: "nu".into(),
+        birth_date: "1995-03-08".into(),
+        id_kind: Some(sync_protocol::IdentityKind::Cccd),
+        id_number: Some("079195004321".into()),
+        phone: Some("0903123456".into()),
+        ..PersonInput::default()
+    })
+    .await
+    .expect("registered");
+    let pool = b.store().pool().clone();
+    sqlx::query("DROP TRIGGER audit_log_no_update")
+        .execute(&pool)
+        .await
+        .expect("drop");
+    sqlx::query("UPDATE audit_log SET otp = 1 - otp WHERE seq = (SELECT max(seq) FROM audit_log)")
+        .execute(&pool)
+        .await
+        .expect("alter");
+    let err = b.sync().await.expect_err("refused");
+    assert_eq!(err.code(), "audit_chain_broken", "{err}");
+    lab.server.stop().await;
+}
+both_backends!(a_tampered_audit_log_is_detected);
+
+async fn a_revoked_account_is_locked_out_at_the_next_sync(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    // Two nurses have signed in on this laptop; the first signs out.
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+    lab.account("nv.mai", "TYT-TANNHUT", Role::Vaccinator).await;
+    let mut mai = lab.sign_in(&mut a.station, &a.client, "nv.mai").await;
+    a.client.set_session(
+        a.session()
+            .and_then(|s| s.server_token().map(str::to_string)),
+    );
+    sotiem_server::accounts::revoke_account(&lab.server.db, "nv.lan")
+        .await
+        .expect("revoked");
+
+    // nv.mai's sync tells the laptop; nv.lan can no longer sign in offline.
+    let report = a.sync().await.expect("sync");
+    assert_eq!(report.accounts_revoked, ["nv.lan"]);
+    let offline = SyncClient::new("http://127.0.0.1:9", &a.token, None).expect("client");
+    let code = a.otp.code().await;
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&offline))
+        .await
+        .expect_err("revoked");
+    assert_eq!(err.code(), "account_revoked");
+
+    // Revoking the signed-in user ends the session at their next sync.
+    sotiem_server::accounts::revoke_account(&lab.server.db, "nv.mai")
+        .await
+        .expect("revoked");
+    let err = a.sync().await.expect_err("revoked");
+    assert_eq!(err.code(), "account_revoked", "{err}");
+    assert!(a.session().is_none());
+    let code = mai.code().await;
+    let err = a
+        .station
+        .sign_in(&creds("nv.mai", PASSWORD, &code), None)
+        .await
+        .expect_err("revoked");
+    assert_eq!(err.code(), "account_revoked");
+    // Online too.
+    let code = mai.code().await;
+    let err = a
+        .station
+        .sign_in(&creds("nv.mai", PASSWORD, &code), Some(&a.client))
+        .await
+        .expect_err("revoked");
+    assert_eq!(refusal(&err), "account_revoked");
+    lab.server.stop().await;
+}
+both_backends!(a_revoked_account_is_locked_out_at_the_next_sync);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_sign_in_works_with_the_network_down_and_only_with_password_and_code() {
+    let lab = Lab::start(Backend::Sqlite).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let online_token = a
+        .session()
+        .and_then(|s| s.server_token())
+        .expect("token")
+        .to_string();
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+    lab.server.stop().await;
+    let down =
+        SyncClient::new(&format!("http://{}", "127.0.0.1:9"), &a.token, None).expect("client");
+
+    let code = a.otp.code().await;
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", "Tiem@chung2025", &code), Some(&down))
+        .await
+        .expect_err("wrong password");
+    assert_eq!(err.code(), "bad_credentials");
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &wrong_code(&code)), Some(&down))
+        .await
+        .expect_err("wrong code");
+    assert_eq!(err.code(), "bad_credentials");
+    let err = a
+        .station
+        .sign_in(
+            &creds("nv.lan", PASSWORD, &expired_code(&a.otp.secret)),
+            Some(&down),
+        )
+        .await
+        .expect_err("expired code");
+    assert_eq!(err.code(), "bad_credentials");
+    let err = a
+        .station
+        .sign_in(&creds("nv.thu", PASSWORD, &code), Some(&down))
+        .await
+        .expect_err("never signed in here");
+    assert_eq!(err.code(), "offline_unknown_account");
+
+    let step = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&down))
+        .await
+        .expect("offline sign-in");
+    let SignIn::Done { session } = step else {
+        panic!("{step:?}")
+    };
+    assert!(!session.online);
+    assert!(session.server_token().is_none());
+    // Work goes on offline; syncing needs an online session.
+    a.register_person(an()).await.expect("registered offline");
+    let err = a.sync().await.expect_err("no sync offline");
+    assert!(err.to_string().contains("đăng nhập trực tuyến"), "{err}");
+    // The code just used cannot be used again offline.
+    a.sign_out(None).await.expect("sign out");
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), None)
+        .await
+        .expect_err("replay");
+    assert_eq!(err.code(), "otp_replayed");
+
+    // Past the lease, the laptop alone no longer signs anyone in.
+    sqlx::query("UPDATE local_accounts SET lease_until = '2020-01-01T00:00:00Z'")
+        .execute(a.store().pool())
+        .await
+        .expect("lease");
+    let code = a.otp.code().await;
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), None)
+        .await
+        .expect_err("lease over");
+    assert_eq!(err.code(), "lease_expired");
+
+    // Neither the session token nor the TOTP secret is anywhere in the station's files.
+    let secret_b32 = sync_protocol::auth::otp_secret_base32(&a.otp.secret);
+    for entry in walk(&a.dir) {
+        let bytes = std::fs::read(&entry).expect("read");
+        for needle in [
+            online_token.as_bytes(),
+            &a.otp.secret,
+            secret_b32.as_bytes(),
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{} holds a secret",
+                entry.display()
+            );
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
