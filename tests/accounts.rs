@@ -91,7 +91,7 @@ fn an() -> PersonInput {
 async fn weak_passwords_are_refused_naming_the_rules_they_break(backend: Backend) {
     let lab = Lab::start(backend).await;
     lab.account("nv.lan", "TYT-TANNHUT", Role::Vaccinator).await;
-    let (mut station, client) = bare_station(&lab, "a").await;
+    let (station, client) = bare_station(&lab, "a").await;
     let SignIn::EnrollOtp {
         challenge,
         otp_secret_base32,
@@ -332,8 +332,8 @@ both_backends!(repeated_failures_lock_the_account_for_a_growing_time);
 async fn the_initial_password_must_be_changed_before_any_session(backend: Backend) {
     let lab = Lab::start(backend).await;
     lab.account("nv.lan", "TYT-TANNHUT", Role::Vaccinator).await;
-    let (mut station, client) = bare_station(&lab, "a").await;
-    let mut otp = first_login(&mut station, &client, "nv.lan").await;
+    let (station, client) = bare_station(&lab, "a").await;
+    let mut otp = first_login(&station, &client, "nv.lan").await;
     assert!(station.session().is_some());
     station.sign_out(Some(&client)).await.expect("sign out");
     // The initial password no longer works; the new one does.
@@ -355,7 +355,7 @@ async fn the_initial_password_must_be_changed_before_any_session(backend: Backen
     // A second account stops at the password step: logging in again from the start leads back
     // to it, never to a session.
     lab.account("nv.mai", "TYT-TANNHUT", Role::Vaccinator).await;
-    let (mut other, client) = bare_station(&lab, "b").await;
+    let (other, client) = bare_station(&lab, "b").await;
     let SignIn::EnrollOtp {
         challenge,
         otp_secret_base32,
@@ -412,11 +412,11 @@ both_backends!(the_initial_password_must_be_changed_before_any_session);
 
 async fn a_system_administrator_never_reads_or_writes_peoples_data(backend: Backend) {
     let lab = Lab::start(backend).await;
-    let mut nurse = lab.device("nurse", "TYT-TANNHUT", "nv.lan").await;
+    let nurse = lab.device("nurse", "TYT-TANNHUT", "nv.lan").await;
     let person = nurse.register_person(an()).await.expect("registered");
     nurse.sync().await.expect("sync");
 
-    let mut admin = lab
+    let admin = lab
         .device_as("admin", "TYT-TANNHUT", "qt.he.thong", Role::SystemAdmin)
         .await;
     assert_eq!(admin.session().expect("session").role(), Role::SystemAdmin);
@@ -487,9 +487,8 @@ async fn a_system_administrator_never_reads_or_writes_peoples_data(backend: Back
     // The server refuses every data endpoint to the administrator's session, whatever the body.
     let session = admin
         .session()
-        .and_then(|s| s.server_token())
-        .expect("online session")
-        .to_string();
+        .and_then(|s| s.server_token().map(str::to_string))
+        .expect("online session");
     let http = reqwest::Client::new();
     for path in [
         "sync/push",
@@ -522,9 +521,8 @@ async fn a_system_administrator_never_reads_or_writes_peoples_data(backend: Back
     // A vaccinator may not manage accounts.
     let nurse_session = nurse
         .session()
-        .and_then(|s| s.server_token())
-        .expect("session")
-        .to_string();
+        .and_then(|s| s.server_token().map(str::to_string))
+        .expect("session");
     let refused = http
         .get(format!("{}/api/v1/admin/accounts", lab.server.url))
         .header("x-sotiem-session", &nurse_session)
@@ -539,7 +537,7 @@ both_backends!(a_system_administrator_never_reads_or_writes_peoples_data);
 async fn another_facilitys_sensitive_edit_needs_a_fresh_code(backend: Backend) {
     let lab = Lab::start(backend).await;
     // Tân Túc manages a person who lives in Tân Nhựt: both stations hold the record.
-    let mut tuc = lab.device("tuc", "TYT-TANTUC", "nv.tuc").await;
+    let tuc = lab.device("tuc", "TYT-TANTUC", "nv.tuc").await;
     let mut g = Generator::new(41);
     let person = g.person("TYT-TANTUC", "nv.tuc", 1);
     let own = g.person("TYT-TANNHUT", "nv.lan", 1);
@@ -674,7 +672,7 @@ both_backends!(another_facilitys_sensitive_edit_needs_a_fresh_code);
 
 async fn a_tampered_audit_log_is_detected(backend: Backend) {
     let lab = Lab::start(backend).await;
-    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
     let person = a.register_person(an()).await.expect("registered");
     a.record_dose(
         person.id,
@@ -777,7 +775,7 @@ async fn a_tampered_audit_log_is_detected(backend: Backend) {
     assert_eq!((problem.seq, problem.reason), (2, "missing_entry"));
 
     // An entry altered before it synced: the server refuses to take it into its copy.
-    let mut b = lab.device("b", "TYT-TANNHUT", "nv.mai").await;
+    let b = lab.device("b", "TYT-TANNHUT", "nv.mai").await;
     b.register_person(PersonInput {
         full_name: "Lê Thị Thu".into(),
         gender: "nu".into(),
@@ -810,7 +808,7 @@ async fn a_revoked_account_is_locked_out_at_the_next_sync(backend: Backend) {
     // Two nurses have signed in on this laptop; the first signs out.
     a.station.sign_out(Some(&a.client)).await.expect("sign out");
     lab.account("nv.mai", "TYT-TANNHUT", Role::Vaccinator).await;
-    let mut mai = lab.sign_in(&mut a.station, &a.client, "nv.mai").await;
+    let mut mai = lab.sign_in(&a.station, &a.client, "nv.mai").await;
     a.client.set_session(
         a.session()
             .and_then(|s| s.server_token().map(str::to_string)),
@@ -863,9 +861,8 @@ async fn offline_sign_in_works_with_the_network_down_and_only_with_password_and_
     let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
     let online_token = a
         .session()
-        .and_then(|s| s.server_token())
-        .expect("token")
-        .to_string();
+        .and_then(|s| s.server_token().map(str::to_string))
+        .expect("token");
     a.station.sign_out(Some(&a.client)).await.expect("sign out");
     lab.server.stop().await;
     let down =

@@ -132,9 +132,8 @@ fn malformed_huge_or_unauthorised_requests_never_get_a_5xx() {
         let d = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
         let session = d
             .session()
-            .and_then(|s| s.server_token())
-            .expect("session")
-            .to_string();
+            .and_then(|s| s.server_token().map(str::to_string))
+            .expect("session");
         (lab, d.token.clone(), session)
     });
     let http = reqwest::Client::new();

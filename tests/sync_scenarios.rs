@@ -23,9 +23,9 @@ fn dose(vaccine: &str, lot: &str, number: Option<u8>, at: Option<&str>) -> DoseI
 
 async fn three_devices_editing_offline_converge(backend: Backend) {
     let lab = Lab::start(backend).await;
-    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
-    let mut b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
-    let mut c = lab.device("c", "TYT-TANNHUT", "nv.mai").await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
+    let c = lab.device("c", "TYT-TANNHUT", "nv.mai").await;
     let mut g = Generator::new(5);
     let people: Vec<_> = (0..6)
         .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
@@ -128,7 +128,7 @@ both_backends!(three_devices_editing_offline_converge);
 
 async fn the_same_batch_pushed_twice_is_stored_once(backend: Backend) {
     let lab = Lab::start(backend).await;
-    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
     let mut g = Generator::new(8);
     a.import_people(
         &(0..20)
@@ -192,8 +192,8 @@ async fn connections_cut_mid_transfer_lose_and_repeat_nothing(backend: Backend) 
             },
         )
         .await;
-        let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
-        let mut b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
+        let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+        let b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
         let ca = a.client_via(&proxy.url);
         let cb = b.client_via(&proxy.url);
         let mut g = Generator::new(seed);
@@ -254,8 +254,8 @@ both_backends!(connections_cut_mid_transfer_lose_and_repeat_nothing);
 
 async fn a_device_outside_the_scope_never_receives_the_people(backend: Backend) {
     let lab = Lab::start(backend).await;
-    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
-    let mut x = lab.device("x", "TYT-TANTUC", "nv.tuc").await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let x = lab.device("x", "TYT-TANTUC", "nv.tuc").await;
     let mut g = Generator::new(9);
     let people: Vec<_> = (0..10)
         .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
@@ -323,8 +323,8 @@ both_backends!(a_device_outside_the_scope_never_receives_the_people);
 
 async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backend: Backend) {
     let lab = Lab::start(backend).await;
-    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
-    let mut b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
     let mut g = Generator::new(12);
     let people: Vec<_> = (0..2)
         .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
@@ -358,6 +358,44 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
     p.address.detail = Some("Số 99 Ấp 5".into());
     doc.update(&p, &CommitMeta::new("nv.lan", "edit")).unwrap();
     let foreign = doc.changes_since(&heads)[0].raw_bytes().to_vec();
+    // A dose marked signed by a run the server never accepted (a forged signature would freeze
+    // the dose everywhere), on an existing dose and on a newly recorded one.
+    let forged = sync_protocol::DoseSignature {
+        batch_id: uuid::Uuid::now_v7(),
+        signer: "bs.hung".into(),
+        signed_at: sync_protocol::person::now(),
+    };
+    let mut doc = a.load_doc(people[0].id).await.unwrap();
+    let heads = doc.heads();
+    let mut p = doc.read().unwrap();
+    for d in p.doses.values_mut() {
+        d.signature = Some(forged.clone());
+    }
+    doc.update(&p, &CommitMeta::new("nv.lan", "sign")).unwrap();
+    let forged_existing = doc.changes_since(&heads)[0].raw_bytes().to_vec();
+    let mut doc = a.load_doc(people[0].id).await.unwrap();
+    let heads = doc.heads();
+    let mut p = doc.read().unwrap();
+    let mut new_dose = p.doses.values().next().unwrap().clone();
+    new_dose.id = uuid::Uuid::now_v7();
+    new_dose.dose_number += 1;
+    new_dose.given_at += time::Duration::days(30);
+    new_dose.signature = Some(forged);
+    p.doses.insert(new_dose.id, new_dose);
+    doc.update(&p, &CommitMeta::new("nv.lan", "record_dose"))
+        .unwrap();
+    let forged_new = doc.changes_since(&heads)[0].raw_bytes().to_vec();
+    // A device that marks a person matched with the population database itself: only the
+    // server's registry check may (signing trusts it).
+    let mut doc = a.load_doc(people[1].id).await.unwrap();
+    let heads = doc.heads();
+    let mut p = doc.read().unwrap();
+    p.verification = sync_protocol::Verification {
+        status: sync_protocol::VerificationStatus::Matched,
+        checked_at: Some(sync_protocol::person::now()),
+    };
+    doc.update(&p, &CommitMeta::new("nv.lan", "edit")).unwrap();
+    let self_verified = doc.changes_since(&heads)[0].raw_bytes().to_vec();
 
     let push = |person_id, bytes: Vec<u8>| PushRequest {
         changes: vec![PushedChange { person_id, bytes }],
@@ -399,6 +437,24 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
                 .await,
             RejectReason::ForeignActor,
         ),
+        (
+            a.client
+                .call("sync/push", &push(people[0].id, forged_existing))
+                .await,
+            RejectReason::Forbidden,
+        ),
+        (
+            a.client
+                .call("sync/push", &push(people[0].id, forged_new))
+                .await,
+            RejectReason::Forbidden,
+        ),
+        (
+            a.client
+                .call("sync/push", &push(people[1].id, self_verified))
+                .await,
+            RejectReason::Forbidden,
+        ),
     ];
     for (response, reason) in cases {
         let response = response.unwrap();
@@ -415,7 +471,7 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
         changes_before,
         "nothing was stored"
     );
-    assert_eq!(lab.server.count("rejections").await, 5);
+    assert_eq!(lab.server.count("rejections").await, 8);
 
     // Malformed bodies get clear errors, not a crash; then the server serves as before.
     let http = reqwest::Client::new();
@@ -423,9 +479,8 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
     let token = a.token.clone();
     let session = a
         .session()
-        .and_then(|s| s.server_token())
-        .unwrap()
-        .to_string();
+        .and_then(|s| s.server_token().map(str::to_string))
+        .unwrap();
     let garbage = http
         .post(&url)
         .bearer_auth(&token)
@@ -485,8 +540,8 @@ both_backends!(bad_changes_are_rejected_with_a_reason_and_the_server_carries_on)
 /// device, whose copy returns to the server's state.
 async fn a_refused_change_is_quarantined_and_the_copy_reset(backend: Backend) {
     let lab = Lab::start(backend).await;
-    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
-    let mut c = lab.device("c", "TYT-TANNHUT", "nv.mai").await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let c = lab.device("c", "TYT-TANNHUT", "nv.mai").await;
     let elder = a
         .register_person(PersonInput {
             full_name: "Lê Thị Tư".into(),
@@ -566,7 +621,7 @@ both_backends!(a_refused_change_is_quarantined_and_the_copy_reset);
 
 async fn revoked_or_foreign_devices_are_refused_clearly(backend: Backend) {
     let lab = Lab::start(backend).await;
-    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
     let token = a.token.clone();
     let client = |url: &str, token: &str| station::SyncClient::new(url, token, None).unwrap();
     // A token of another facility.
@@ -719,7 +774,7 @@ async fn sync_runs_over_https_with_a_private_ca() {
     )
     .await
     .unwrap();
-    let mut a = station::Station::init_with_key(
+    let a = station::Station::init_with_key(
         &d.join("a"),
         station::NewStation {
             facility_code: "TYT-TANNHUT".into(),
@@ -742,7 +797,7 @@ async fn sync_runs_over_https_with_a_private_ca() {
     assert!(a.sign_in(&creds, Some(&untrusted)).await.is_err());
     let ca = std::fs::read(d.join("ca.pem")).unwrap();
     let trusted = station::SyncClient::new(&url, &token, Some(&ca)).unwrap();
-    sotiem_scenarios::first_login(&mut a, &trusted, "nv.lan").await;
+    sotiem_scenarios::first_login(&a, &trusted, "nv.lan").await;
     a.register_person(PersonInput {
         full_name: "Phan Thanh Bình".into(),
         gender: "nam".into(),

@@ -2,12 +2,11 @@
 
 use crate::render::Output;
 use crate::{Connection, LoginArgs};
-use station::key;
 use station::{Credentials, SignIn, Station, SyncClient, SyncError};
 use std::io::IsTerminal;
 
 /// A value from the environment, or asked for on the terminal (hidden when secret).
-fn ask(env: &str, prompt: &str, secret: bool) -> anyhow::Result<String> {
+pub fn ask(env: &str, prompt: &str, secret: bool) -> anyhow::Result<String> {
     if let Ok(v) = std::env::var(env)
         && !v.is_empty()
     {
@@ -29,53 +28,25 @@ fn ask(env: &str, prompt: &str, secret: bool) -> anyhow::Result<String> {
 }
 
 /// A client for the configured server: from the options, else what earlier runs remembered.
-///
-/// A server or device token given on the command line is remembered only once the server has
-/// accepted it, so a mistyped token never replaces a working one.
 pub async fn client(station: &Station, c: &Connection) -> anyhow::Result<SyncClient> {
-    let store_id = station.store().descriptor().store_id.clone();
-    let status = station.sync_status().await?;
-    let server = match (&c.server, &status.server_url) {
-        (Some(s), _) | (None, Some(s)) => s.clone(),
-        (None, None) => return Err(SyncError::NotConfigured.into()),
-    };
-    let token = match &c.token {
-        Some(t) => t.clone(),
-        None => key::load_secret(&store_id, "device-token")
-            .ok()
-            .flatten()
-            .ok_or(SyncError::NotConfigured)?,
-    };
-    let ca = match &c.ca_cert {
-        Some(p) => Some(
-            std::fs::read(p).map_err(|e| anyhow::anyhow!("không đọc được {}: {e}", p.display()))?,
-        ),
-        None => None,
-    };
-    let client = SyncClient::new(&server, &token, ca.as_deref())?;
-    if c.server.is_some() || c.token.is_some() {
-        match client.info().await {
-            Ok(_) => {
-                if c.server.is_some() {
-                    station.set_meta("sync_server_url", Some(&server)).await?;
-                }
-                // Kept for next time where there is a credential store; else it must be given each time.
-                if c.token.is_some()
-                    && let Err(e) = key::save_secret(&store_id, "device-token", &token)
-                {
-                    eprintln!("Cảnh báo: không lưu được mã thiết bị vào kho khoá: {e}");
-                }
-            }
-            // Unreachable now: used for this run, remembered once the server answers.
-            Err(e) if e.is_retryable() => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(client)
+    let ca = read_ca(c)?;
+    Ok(station
+        .connect(c.server.as_deref(), c.token.as_deref(), ca.as_deref())
+        .await?)
+}
+
+/// The extra trusted root certificate given with `--ca-cert`, if any.
+pub fn read_ca(c: &Connection) -> anyhow::Result<Option<Vec<u8>>> {
+    c.ca_cert
+        .as_ref()
+        .map(|p| {
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("không đọc được {}: {e}", p.display()))
+        })
+        .transpose()
 }
 
 /// `sotiem login`, including the steps of a first login.
-pub async fn login(station: &mut Station, args: &LoginArgs, out: &Output) -> anyhow::Result<()> {
+pub async fn login(station: &Station, args: &LoginArgs, out: &Output) -> anyhow::Result<()> {
     let client = if args.offline {
         None
     } else {
@@ -138,7 +109,7 @@ async fn local_account_known(station: &Station, username: &str) -> bool {
 
 /// `sotiem password`.
 pub async fn change_password(
-    station: &mut Station,
+    station: &Station,
     c: &Connection,
     out: &Output,
 ) -> anyhow::Result<()> {

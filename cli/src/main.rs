@@ -13,8 +13,10 @@ use std::process::ExitCode;
 use sync_protocol::{IdentityKind, Person};
 use uuid::Uuid;
 
+mod cleaning;
 mod login;
 mod render;
+mod sign;
 
 #[derive(Parser)]
 #[command(
@@ -56,6 +58,9 @@ enum Command {
         #[arg(long)]
         commune: Option<String>,
     },
+    /// Sets up a new station from the central server: the device token from the administrator
+    /// says which facility this laptop belongs to.
+    Join(Connection),
     /// People: register, edit, find, show.
     #[command(subcommand)]
     Person(PersonCommand),
@@ -84,6 +89,22 @@ enum Command {
     Password(Connection),
     /// Syncs with the central server (or `sync status`).
     Sync(SyncArgs),
+    /// Signing with the facility's USB token (heads of facility): `sign tokens`, `sign preview`,
+    /// `sign run` (PIN from SOTIEM_PIN or asked), `sign list`, `sign export`.
+    #[command(subcommand)]
+    Sign(sign::SignCommand),
+    /// Data-cleaning lists: `list show LIST`, `list export LIST --out FILE.xlsx` (fresh code
+    /// from SOTIEM_OTP or asked). LIST: no_id, invalid_id, mismatched, unsigned_doses,
+    /// due_next_dose.
+    #[command(subcommand)]
+    List(cleaning::ListCommand),
+    /// The corrected list back from the police: `import preview FILE`, `import apply FILE
+    /// --expect N` (fresh code from SOTIEM_OTP or asked).
+    #[command(subcommand)]
+    Import(cleaning::ImportCommand),
+    /// People registered twice: `duplicates list`, `duplicates merge --keep ID --other ID`.
+    #[command(subcommand)]
+    Duplicates(cleaning::DuplicatesCommand),
     /// Demo data: synthetic (not real) people and doses for trying the software.
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -152,6 +173,71 @@ enum DemoCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Writes a synthetic police registry file (CSV) for the people `demo seed` makes with the
+    /// same --people and --seed: most agree, some differ in a field, some are missing — for
+    /// `sotiem-server serve --registry`.
+    Registry {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        people: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// The people `demo seed` registers (the same for the same count and seed).
+fn demo_people(facility: &str, user: &str, people: usize, seed: u64) -> Vec<Person> {
+    let mut g = sotiem_fixtures::Generator::new(seed);
+    (0..people)
+        .map(|_| {
+            let doses = g.range(0..4);
+            g.person(facility, user, doses)
+        })
+        .collect()
+}
+
+/// A registry file for the demo people: every 12th has another spelling of the name, every
+/// 20th is not in it; 500 other citizens of the commune fill it out.
+fn write_demo_registry(path: &std::path::Path, people: usize, seed: u64) -> anyhow::Result<usize> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    f.write_all("Số định danh,Số CMND cũ,Họ và tên,Giới tính,Ngày sinh\n".as_bytes())?;
+    let mut line = |p: &Person, name: &str| -> std::io::Result<()> {
+        let Some(id) = p
+            .identity
+            .number
+            .as_deref()
+            .filter(|_| p.identity.kind == IdentityKind::Cccd)
+        else {
+            return Ok(());
+        };
+        let gender = if p.gender == sync_protocol::Gender::Male {
+            "Nam"
+        } else {
+            "Nữ"
+        };
+        writeln!(f, "{id},,{name},{gender},{}", p.birth_date)
+    };
+    let mut rows = 0;
+    for (i, p) in demo_people("X", "demo", people, seed).iter().enumerate() {
+        if i % 20 == 19 {
+            continue;
+        }
+        let name = if i % 12 == 5 {
+            format!("{} Thị", p.full_name)
+        } else {
+            p.full_name.clone()
+        };
+        line(p, &name)?;
+        rows += 1;
+    }
+    for p in demo_people("X", "demo", 500, seed.wrapping_add(1_000)) {
+        line(&p, &p.full_name)?;
+        rows += 1;
+    }
+    f.flush()?;
+    Ok(rows)
 }
 
 #[derive(Subcommand)]
@@ -336,7 +422,7 @@ async fn main() -> ExitCode {
 }
 
 async fn open(cli: &Cli) -> anyhow::Result<Station> {
-    let mut station = Station::open(&cli.data).await?;
+    let station = Station::open(&cli.data).await?;
     // The session a previous `sotiem login` opened, if it is still valid.
     station.resume_session().await?;
     Ok(station)
@@ -364,17 +450,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             },
         )
         .await?;
-        out.facility(station.facility(), station.store().descriptor());
+        out.facility(&station.facility(), station.store().descriptor());
         station.close().await;
         return Ok(());
     }
-    let mut station = open(&cli).await?;
-    let result = command(&cli, &mut station, &out).await;
+    if let Command::Demo(DemoCommand::Registry {
+        out: path,
+        people,
+        seed,
+    }) = &cli.command
+    {
+        let rows = write_demo_registry(path, *people, *seed)?;
+        out.message(&format!(
+            "Đã ghi {rows} dòng dữ liệu dân cư mẫu vào {}",
+            path.display()
+        ));
+        return Ok(());
+    }
+    if let Command::Join(c) = &cli.command {
+        let (Some(server), Some(token)) = (&c.server, &c.token) else {
+            anyhow::bail!(
+                "cần --server (địa chỉ máy chủ) và --token (mã thiết bị) để thiết lập trạm"
+            );
+        };
+        let ca = login::read_ca(c)?;
+        let station = Station::join(&cli.data, server, token, ca.as_deref()).await?;
+        out.facility(&station.facility(), station.store().descriptor());
+        station.close().await;
+        return Ok(());
+    }
+    let station = open(&cli).await?;
+    let result = command(&cli, &station, &out).await;
     station.close().await;
     result
 }
 
-async fn command(cli: &Cli, station: &mut Station, out: &render::Output) -> anyhow::Result<()> {
+async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::Result<()> {
     match &cli.command {
         Command::Login(args) => login::login(station, args, out).await?,
         Command::Logout => {
@@ -391,11 +502,15 @@ async fn command(cli: &Cli, station: &mut Station, out: &render::Output) -> anyh
             station.sign_out(client.as_ref()).await?;
             out.message("Đã đăng xuất.");
         }
-        Command::Whoami => out.whoami(station.session()),
+        Command::Whoami => out.whoami(station.session().as_ref()),
         Command::Password(connection) => login::change_password(station, connection, out).await?,
         // Handled in `run`, before a store exists.
-        Command::Init { .. } => {}
+        Command::Init { .. } | Command::Join(_) => {}
         Command::Person(cmd) => person(station, cmd, out).await?,
+        Command::Sign(cmd) => sign::sign(station, cmd, out).await?,
+        Command::List(cmd) => cleaning::list(station, cmd, out).await?,
+        Command::Import(cmd) => cleaning::import(station, cmd, out).await?,
+        Command::Duplicates(cmd) => cleaning::duplicates(station, cmd, out).await?,
         Command::Dose(cmd) => match cmd {
             DoseCommand::Add {
                 person,
@@ -453,21 +568,15 @@ async fn command(cli: &Cli, station: &mut Station, out: &render::Output) -> anyh
             None => sync(station, args, out).await?,
         },
         Command::Demo(DemoCommand::Seed { people, seed }) => {
-            let mut g = sotiem_fixtures::Generator::new(*seed);
-            let facility = station.facility().code.clone();
+            let facility = station.facility().code;
             let user = station
                 .session()
-                .map_or("demo", |s| s.username())
-                .to_string();
-            let list: Vec<Person> = (0..*people)
-                .map(|_| {
-                    let doses = g.range(0..4);
-                    g.person(&facility, &user, doses)
-                })
-                .collect();
+                .map_or_else(|| "demo".to_string(), |s| s.username().to_string());
+            let list = demo_people(&facility, &user, *people, *seed);
             let n = station.import_people(&list).await?;
             out.seeded(n);
         }
+        Command::Demo(DemoCommand::Registry { .. }) => {}
     }
     Ok(())
 }
@@ -546,7 +655,7 @@ async fn person(
     Ok(())
 }
 
-async fn sync(station: &mut Station, args: &SyncArgs, out: &render::Output) -> anyhow::Result<()> {
+async fn sync(station: &Station, args: &SyncArgs, out: &render::Output) -> anyhow::Result<()> {
     let client = login::client(station, &args.connection).await?;
     let policy = station::RetryPolicy {
         attempts: args.attempts.max(1),

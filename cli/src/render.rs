@@ -239,6 +239,15 @@ impl Output {
         }
     }
 
+    /// A value: as JSON, or as the text `describe` makes of it.
+    pub fn value<T: Serialize>(&self, v: &T, describe: impl FnOnce(&T) -> String) {
+        if self.json {
+            print_json(v);
+        } else {
+            println!("{}", describe(v));
+        }
+    }
+
     pub fn message(&self, text: &str) {
         if self.json {
             print_json(&serde_json::json!({ "message": text }));

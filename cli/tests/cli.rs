@@ -9,6 +9,7 @@ struct Harness {
     rt: tokio::runtime::Runtime,
     url: String,
     db: sotiem_server::Db,
+    state: sotiem_server::AppState,
     _dir: tempfile::TempDir,
 }
 
@@ -21,7 +22,7 @@ impl Harness {
             .build()
             .unwrap();
         let path = dir.path().join("server.db");
-        let (url, db) = rt.block_on(async move {
+        let (url, db, state) = rt.block_on(async move {
             let db = sotiem_server::Db::open_sqlite(&path, None).await.unwrap();
             for (code, commune) in [("TYT-TANNHUT", "Xã Tân Nhựt"), ("TYT-TANTUC", "Xã Tân Túc")]
             {
@@ -40,15 +41,17 @@ impl Harness {
                 .unwrap();
             }
             let server = sotiem_server::Server::start(db.clone()).await.unwrap();
+            let state = server.state.clone();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             tokio::spawn(server.serve(listener, std::future::pending()));
-            (url, db)
+            (url, db, state)
         });
         Harness {
             rt,
             url,
             db,
+            state,
             _dir: dir,
         }
     }
@@ -929,4 +932,313 @@ fn signing_in_needs_password_and_a_fresh_code_and_signing_out_locks_the_data() {
     let (_, me) = cli.json(&["whoami"]);
     assert_eq!(me["online"], false);
     assert!(cli.ok(&["audit", "verify"]).contains("chuỗi băm khớp"));
+}
+
+#[test]
+fn a_new_laptop_joins_its_facility_with_only_the_server_address_and_device_token() {
+    let h = Harness::new();
+    let token = h.account(
+        "nv.moi",
+        "TYT-TANTUC",
+        sync_protocol::auth::Role::Vaccinator,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tram");
+    let join = |token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sotiem"))
+            .arg("--data")
+            .arg(&data)
+            .args(["--json", "join", "--server", &h.url, "--token", token])
+            .env("SOTIEM_DB_KEY", "22".repeat(32))
+            .output()
+            .unwrap()
+    };
+    let refused = join("stk_khong_dung");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stdout).contains("mã thiết bị không đúng"),
+        "{}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    assert!(!data.join("station.db").exists(), "nothing created");
+
+    let joined = join(&token);
+    assert!(
+        joined.status.success(),
+        "{}",
+        String::from_utf8_lossy(&joined.stderr)
+    );
+    let v: Value = serde_json::from_slice(&joined.stdout).unwrap();
+    assert_eq!(v["facility"]["code"], "TYT-TANTUC");
+    assert_eq!(v["facility"]["name"], "Trạm Y tế Xã Tân Túc");
+    assert_eq!(v["facility"]["commune"], "Xã Tân Túc");
+    let status = Command::new(env!("CARGO_BIN_EXE_sotiem"))
+        .arg("--data")
+        .arg(&data)
+        .args(["--json", "sync", "status"])
+        .env("SOTIEM_DB_KEY", "22".repeat(32))
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(
+        status["server_url"],
+        h.url.as_str(),
+        "the server is remembered"
+    );
+    assert!(
+        !join(&token).status.success(),
+        "joining again never overwrites a station's data"
+    );
+}
+
+/// The population registry agrees with Nguyễn Văn An of [`add_an`]: the server's verification
+/// pass marks him matched (it syncs down with the next sync).
+fn registry_matches_an(h: &Harness) {
+    let mut registry = sotiem_server::registry::RegistryFile::default();
+    registry.add(sotiem_server::registry::RegistryRecord {
+        id_number: "001085012345".into(),
+        old_cmnd: None,
+        full_name: "Nguyễn Văn An".into(),
+        gender: sync_protocol::Gender::Male,
+        birth_date: sync_protocol::BirthDate::parse("1985-03-02").unwrap(),
+    });
+    let pass =
+        h.rt.block_on(sotiem_server::registry::verify_people(
+            &h.state,
+            &registry,
+            sotiem_server::registry::PassScope::Unverified,
+        ))
+        .unwrap();
+    assert_eq!(pass.by_status.get("matched"), Some(&1), "{pass:?}");
+}
+
+#[test]
+fn a_head_of_facility_signs_from_the_command_line_with_the_usb_token() {
+    use sotiem_scenarios::softhsm::{MODULE, PIN, SoftToken};
+    let h = Harness::new();
+    let nurse = Cli::new(&h);
+    let id = add_an(&nurse);
+    nurse.ok(&[
+        "dose",
+        "add",
+        "--person",
+        &id,
+        "--vaccine",
+        "pfizer",
+        "--lot",
+        "FF2588",
+    ]);
+    nurse.ok(&["sync"]);
+    registry_matches_an(&h);
+
+    let tokens = tempfile::tempdir().unwrap();
+    let token = SoftToken::create(tokens.path());
+    h.state
+        .trust
+        .add(&std::fs::read(&token.ca_pem).unwrap())
+        .unwrap();
+    let signer = Cli::of(&h, "TYT-TANNHUT", sync_protocol::auth::Role::Signer);
+    let env = |pin: &str| {
+        vec![
+            ("SOFTHSM2_CONF", token.conf.display().to_string()),
+            ("SOTIEM_PKCS11_MODULE", MODULE.to_string()),
+            ("SOTIEM_PIN", pin.to_string()),
+        ]
+    };
+    let run = |args: &[&str], pin: &str| {
+        let env = env(pin);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        signer.json_env(args, &env)
+    };
+    let (code, listing) = run(&["sign", "tokens"], "");
+    assert_eq!(code, 0, "{listing}");
+    let certs = listing[0]["certificates"].as_array().unwrap();
+    let rsa = certs
+        .iter()
+        .find(|c| c["id"] == token.rsa.id.as_str())
+        .unwrap();
+    let serial = rsa["serial"].as_str().unwrap().to_string();
+    // The signer registers the certificate: the token signs, a fresh code is given.
+    let otp = signer.code();
+    let env = env(PIN);
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("SOTIEM_OTP", &otp));
+    let (code, serials) = signer.json_env(&["sign", "register", "--cert", &token.rsa.id], &env);
+    assert_eq!(code, 0, "{serials}");
+    assert_eq!(
+        serials[0].as_str().map(str::to_lowercase),
+        Some(serial.to_lowercase())
+    );
+    let (code, report) = signer.json(&["sync"]);
+    assert_eq!(code, 0, "{report}");
+
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(sync_protocol::VIETNAM)
+        .date()
+        .to_string();
+    let day = ["--from", today.as_str(), "--to", today.as_str()];
+    let (code, preview) = run(&[&["sign", "preview"][..], &day].concat(), "");
+    assert_eq!(code, 0, "{preview}");
+    assert_eq!(
+        preview["doses"].as_array().map(Vec::len),
+        Some(1),
+        "{preview}"
+    );
+    let signing = |pin: &str| {
+        run(
+            &[
+                &["sign", "run"][..],
+                &day,
+                &["--cert", &token.rsa.id, "--expect", "1"],
+            ]
+            .concat(),
+            pin,
+        )
+    };
+    let (code, missing) = run(
+        &[
+            &["sign", "run"][..],
+            &day,
+            &["--cert", "ffff", "--expect", "1"],
+        ]
+        .concat(),
+        PIN,
+    );
+    assert_ne!(code, 0);
+    assert_eq!(missing["error"]["code"], "token_certificate", "{missing}");
+    let (code, wrong) = signing("0000");
+    assert_ne!(code, 0);
+    assert_eq!(wrong["error"]["code"], "pin_incorrect", "{wrong}");
+    let (code, batch) = signing(PIN);
+    assert_eq!(code, 0, "{batch}");
+    assert_eq!(batch["status"], "pending");
+    let (code, report) = signer.json(&["sync"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["batches_accepted"], 1, "{report}");
+    let (_, runs) = signer.json(&["sign", "list"]);
+    assert_eq!(runs[0]["status"], "accepted", "{runs}");
+    // The run's files verify with openssl against the test CA.
+    let out = tokens.path().join("run");
+    signer.ok(&[
+        "sign",
+        "export",
+        batch["batch_id"].as_str().unwrap(),
+        "--out",
+        &out.display().to_string(),
+    ]);
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    let find = |ext: &str| {
+        files
+            .iter()
+            .map(|f| f.path())
+            .find(|p| p.extension().is_some_and(|e| e == ext))
+            .unwrap_or_else(|| panic!("a .{ext} file in {files:?}"))
+    };
+    assert!(sotiem_scenarios::softhsm::openssl_verifies(
+        tokens.path(),
+        &std::fs::read(find("p7s")).unwrap(),
+        &std::fs::read(find("manifest")).unwrap(),
+        &token.ca_pem
+    ));
+}
+
+#[test]
+fn the_cleaning_loop_runs_from_the_command_line() {
+    let h = Harness::new();
+    let nurse = Cli::new(&h);
+    // Registered twice (the second time without the ID, from a paper form), and one person
+    // with no ID at all.
+    let an = add_an(&nurse);
+    let twin = nurse.ok(&[
+        "person",
+        "add",
+        "--name",
+        "Nguyễn Văn An",
+        "--gender",
+        "nam",
+        "--dob",
+        "1985-03-02",
+        "--phone",
+        "0912345678",
+    ]);
+    let lan = nurse.ok(&[
+        "person",
+        "add",
+        "--name",
+        "Trần Thị Lan",
+        "--gender",
+        "nu",
+        "--dob",
+        "1990-07-15",
+        "--phone",
+        "0987654321",
+    ]);
+    let (_, page) = nurse.json(&["list", "show", "no_id"]);
+    assert_eq!(page["total"], 2, "{page}");
+    let bad = nurse.run(&["list", "show", "khong_co"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no_id"));
+
+    // Export: a fresh code, a workbook, an audit entry.
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = dir.path().join("chua-co-cccd.xlsx");
+    let xlsx_arg = xlsx.display().to_string();
+    let refused = nurse.run_env(
+        &["list", "export", "no_id", "--out", &xlsx_arg],
+        &[("SOTIEM_OTP", "000000")],
+    );
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(!xlsx.exists());
+    let code = nurse.code();
+    let (status, summary) = nurse.json_env(
+        &["list", "export", "no_id", "--out", &xlsx_arg],
+        &[("SOTIEM_OTP", &code)],
+    );
+    assert_eq!(status, 0, "{summary}");
+    assert_eq!(summary["rows"], 2);
+    assert!(
+        std::fs::read(&xlsx).unwrap().starts_with(b"PK"),
+        "an .xlsx (zip) file"
+    );
+
+    // The police fill in Lan's CCCD; one row names a record this laptop does not hold.
+    let csv = dir.path().join("da-sua.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "Mã hồ sơ (không sửa),Họ và tên,Số giấy tờ\n{lan},Trần Thị Lan,079190001234\n{},Người Lạ,079090001234\n",
+            uuid::Uuid::now_v7()
+        ),
+    )
+    .unwrap();
+    let csv_arg = csv.display().to_string();
+    let (_, preview) = nurse.json(&["import", "preview", &csv_arg]);
+    assert_eq!(
+        preview["changes"].as_array().map(Vec::len),
+        Some(1),
+        "{preview}"
+    );
+    assert_eq!(preview["problems"].as_array().map(Vec::len), Some(1));
+    let code = nurse.code();
+    let (status, done) = nurse.json_env(
+        &["import", "apply", &csv_arg, "--expect", "1"],
+        &[("SOTIEM_OTP", &code)],
+    );
+    assert_eq!(status, 0, "{done}");
+    assert_eq!(done["changed"], 1);
+    let (_, record) = nurse.json(&["person", "show", &lan]);
+    assert_eq!(record["person"]["identity"]["number"], "079190001234");
+
+    // The duplicate pair (same name, birth date and phone) is listed, then merged.
+    let (_, pairs) = nurse.json(&["duplicates", "list"]);
+    assert_eq!(pairs.as_array().map(Vec::len), Some(1), "{pairs}");
+    assert_eq!(pairs[0]["rule"], "similar_name_birth_phone");
+    let (status, kept) = nurse.json(&["duplicates", "merge", "--keep", &an, "--other", &twin]);
+    assert_eq!(status, 0, "{kept}");
+    let (_, pairs) = nurse.json(&["duplicates", "list"]);
+    assert_eq!(pairs, serde_json::json!([]));
+    assert!(nurse.ok(&["audit", "verify"]).contains("chuỗi băm khớp"));
 }

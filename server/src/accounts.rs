@@ -821,6 +821,47 @@ pub async fn logout(db: &Db, token: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// Checks a fresh one-time code of a signed-in user (a code is accepted once; failures count
+/// towards the lock like a failed login).
+pub async fn verify_fresh_otp(db: &Db, user: &SessionUser, otp: &str) -> Result<(), AuthError> {
+    let acct = account(db, &user.account.username)
+        .await?
+        .ok_or(AuthError::SessionInvalid)?;
+    let last = acct.last_otp_step.and_then(|s| u64::try_from(s).ok());
+    match verify_otp(
+        acct.otp_secret.as_deref().unwrap_or_default(),
+        otp,
+        unix_now(),
+        last,
+    ) {
+        Ok(step) => succeed(db, &acct.info.username, step).await,
+        Err(e) => {
+            fail(db, &acct, None, None, "wrong_otp").await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// Adds a serial to a signer's registered certificates (kept once) and returns the account.
+pub async fn add_certificate_serial(
+    db: &Db,
+    username: &str,
+    serial: &str,
+) -> Result<AccountInfo, AuthError> {
+    let acct = account(db, username)
+        .await?
+        .ok_or_else(|| AuthError::NoSuchAccount(username.to_string()))?;
+    let mut serials = acct.info.certificate_serials.clone();
+    let serial = serial.trim().to_ascii_uppercase();
+    if !serials.iter().any(|s| s.eq_ignore_ascii_case(&serial)) {
+        serials.push(serial);
+    }
+    set_certificate_serials(db, username, &serials).await?;
+    let mut info = acct.info;
+    info.certificate_serials = serials;
+    Ok(info)
+}
+
 /// Registers the serial of an organisation certificate on a signer's account (issue 5 uses it).
 pub async fn set_certificate_serials(
     db: &Db,

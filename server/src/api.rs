@@ -33,6 +33,8 @@ pub struct AppState {
     pub db: Db,
     pub ingest: Ingest,
     pub server_id: String,
+    /// The roots facility signatures must chain to.
+    pub trust: crate::signing::TrustStore,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -43,6 +45,7 @@ impl AppState {
             db,
             ingest,
             server_id,
+            trust: crate::signing::TrustStore::default(),
             last_seen: Arc::default(),
         }
     }
@@ -57,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sync/pull", post(pull))
         .route("/api/v1/sync/bootstrap", post(bootstrap))
         .route("/api/v1/sync/document", post(document))
+        .route("/api/v1/sync/signing-batch", post(signing_batch))
         .route("/api/v1/auth/login", post(crate::auth_api::login))
         .route("/api/v1/auth/enroll", post(crate::auth_api::enroll))
         .route(
@@ -64,6 +68,10 @@ pub fn router(state: AppState) -> Router {
             post(crate::auth_api::change_password),
         )
         .route("/api/v1/auth/logout", post(crate::auth_api::logout))
+        .route(
+            "/api/v1/auth/certificates",
+            post(crate::auth_api::register_certificate),
+        )
         .route("/api/v1/auth/me", get(crate::auth_api::me))
         .route(
             "/api/v1/auth/account-status",
@@ -272,7 +280,32 @@ async fn info(State(state): State<AppState>, parts: Parts) -> Result<Json<Server
         Some(d) => Some(scope_owner(&state, d).await?).filter(|owner| owner != &d.facility),
         None => None,
     };
+    let mobile_teams = match &device {
+        Some(d) => crate::admin::facilities(&state.db)
+            .await?
+            .into_iter()
+            .filter(|f| f.kind == "mobile_team" && f.parent.as_deref() == Some(d.facility.as_str()))
+            .map(|f| f.code)
+            .collect(),
+        None => Vec::new(),
+    };
+    let facility_info = match &device {
+        Some(d) => crate::admin::facility(&state.db, &d.facility)
+            .await
+            .ok()
+            .flatten()
+            .map(|f| wire::FacilityInfo {
+                code: f.code,
+                name: f.name,
+                kind: f.kind,
+                province: f.province,
+                commune: f.commune,
+            }),
+        None => None,
+    };
     Ok(Json(ServerInfo {
+        facility_info,
+        mobile_teams,
         server_id: state.server_id.clone(),
         protocol_min: wire::MIN_PROTOCOL_VERSION,
         protocol_max: wire::PROTOCOL_VERSION,
@@ -281,6 +314,17 @@ async fn info(State(state): State<AppState>, parts: Parts) -> Result<Json<Server
         device_id: device.map(|d| d.id),
         server_time: format_time(now()),
     }))
+}
+
+async fn signing_batch(
+    State(state): State<AppState>,
+    data: DataUser,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let upload: wire::SigningBatchUpload = wire_body(&body)?;
+    Ok(encoded(
+        &crate::signing::receive(&state, &data, &upload).await?,
+    ))
 }
 
 async fn push(

@@ -190,6 +190,20 @@ pub async fn logout(State(state): State<AppState>, parts: Parts) -> Result<Statu
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /api/v1/auth/certificates`: a signer registers their token's certificate.
+pub async fn register_certificate(
+    State(state): State<AppState>,
+    User(user): User,
+    Json(req): Json<sync_protocol::auth::RegisterCertificateRequest>,
+) -> Result<Json<AccountInfo>, ApiError> {
+    if req.cms.len() > 64 * 1024 || req.serial.len() > 100 || req.at.len() > 64 {
+        return Err(AuthError::InvalidCredentials.into());
+    }
+    Ok(Json(
+        crate::signing::register_certificate(&state, &user, &req).await?,
+    ))
+}
+
 /// `GET /api/v1/auth/me`
 pub async fn me(User(user): User) -> Json<AccountInfo> {
     Json(user.account)

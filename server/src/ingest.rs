@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use sync_protocol::columns::{DoseColumns, PersonColumns};
 use sync_protocol::person::{format_time, now};
 use sync_protocol::wire::{MAX_CHANGE_BYTES, PushResult, PushedChange, RejectReason};
-use sync_protocol::{CommitMeta, Dose, Person, PersonDoc, validate};
+use sync_protocol::{CommitMeta, Dose, Person, PersonDoc, VerificationStatus, validate};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -26,6 +26,25 @@ use uuid::Uuid;
 pub struct DeviceCtx {
     pub id: String,
     pub facility: String,
+}
+
+/// The server's own writer (verification results): not a device any token can name.
+pub const SYSTEM_DEVICE: &str = "system:verification";
+/// The author of the server's own changes; `:` never appears in an account's username.
+pub const SYSTEM_USER: &str = "he-thong:csdlqg";
+
+impl DeviceCtx {
+    /// The server itself, writing verification results into documents.
+    pub fn system() -> DeviceCtx {
+        DeviceCtx {
+            id: SYSTEM_DEVICE.into(),
+            facility: String::new(),
+        }
+    }
+
+    fn is_system(&self) -> bool {
+        self.id == SYSTEM_DEVICE
+    }
 }
 
 /// Why a push could not be processed at all (the device should retry later).
@@ -327,7 +346,11 @@ impl Writer {
         let facilities = self.facilities().await?;
         let mut entries = Vec::new();
         for (j, job) in jobs.iter().enumerate() {
-            let owner = facilities.owner(&job.device.facility);
+            let owner = if job.device.is_system() {
+                SYSTEM_DEVICE.to_string()
+            } else {
+                facilities.owner(&job.device.facility)
+            };
             for c in &job.changes {
                 let mut e = Entry {
                     job: j,
@@ -431,6 +454,15 @@ impl Writer {
         }
         for e in entries.iter_mut().filter(|e| e.result.is_none()) {
             let Some(c) = &e.change else { continue };
+            if e.device == SYSTEM_DEVICE {
+                if CommitMeta::from_change(c).is_none_or(|m| m.user != SYSTEM_USER) {
+                    e.result = Some(rejected(
+                        RejectReason::Forbidden,
+                        "thay đổi của máy chủ phải ghi tác giả hệ thống",
+                    ));
+                }
+                continue;
+            }
             if let Err(message) = author_may_write(c, &accounts, &e.facility, &e.owner) {
                 e.result = Some(rejected(RejectReason::Forbidden, message));
             }
@@ -446,6 +478,7 @@ impl Writer {
         let person_ids: Vec<Uuid> = by_person.keys().copied().collect();
         let mut docs = self.load_docs(&person_ids).await?;
         let mut scopes = self.load_scopes(&person_ids).await?;
+        let mut signed = self.load_signed(&person_ids).await?;
         for id in &person_ids {
             if let Some(doc) = self.overlay.docs.get(id) {
                 docs.insert(*id, doc.clone());
@@ -472,6 +505,7 @@ impl Writer {
                 person_id,
                 existing: docs.get(&person_id).cloned(),
                 scope: scopes.get(&person_id).cloned().unwrap_or_default(),
+                signed: signed.remove(&person_id).unwrap_or_default(),
                 incoming,
             });
         }
@@ -674,6 +708,37 @@ impl Writer {
             for (id, doc) in rows {
                 if let Ok(id) = Uuid::parse_str(&id) {
                     out.insert(id, doc);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The doses of these people that accepted signing runs signed: dose → (run, signer).
+    async fn load_signed(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, SignedDoses>, sqlx::Error> {
+        let mut out: HashMap<Uuid, SignedDoses> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, String, String, String)> = with_db!(&self.db, pool => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT s.person_id, s.dose_id, s.batch_id, b.signer FROM signed_doses s \
+                     JOIN signing_batches b ON b.id = s.batch_id WHERE s.person_id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.to_string());
+                }
+                q.push(")");
+                q.build().fetch_all(pool).await?.iter()
+                    .map(|r| (r.get("person_id"), r.get("dose_id"), r.get("batch_id"), r.get("signer")))
+                    .collect()
+            });
+            for (person, dose, batch, signer) in rows {
+                if let (Ok(person), Ok(dose), Ok(batch)) = (
+                    Uuid::parse_str(&person),
+                    Uuid::parse_str(&dose),
+                    Uuid::parse_str(&batch),
+                ) {
+                    out.entry(person).or_default().insert(dose, (batch, signer));
                 }
             }
         }
@@ -907,6 +972,7 @@ struct PersonWork {
     person_id: Uuid,
     existing: Option<Vec<u8>>,
     scope: BTreeSet<String>,
+    signed: SignedDoses,
     incoming: Vec<Incoming>,
 }
 
@@ -1016,12 +1082,33 @@ fn validate_all(
     })
 }
 
-/// Checks a candidate document: its shape, its rules, frozen signed doses and the device's scope.
+/// Doses an accepted signing run signed: dose → (run, signer).
+type SignedDoses = HashMap<Uuid, (Uuid, String)>;
+
+/// Whether `dose`'s signature, if any, is one the server verified: a station cannot mark a dose
+/// signed (and so freeze it) without a run the server accepted for exactly that dose.
+fn signature_is_verified(dose: &Dose, before: Option<&Person>, signed: &SignedDoses) -> bool {
+    let Some(sig) = &dose.signature else {
+        return true;
+    };
+    let unchanged = before
+        .and_then(|b| b.doses.get(&dose.id))
+        .is_some_and(|old| old.signature.as_ref() == Some(sig));
+    unchanged
+        || signed
+            .get(&dose.id)
+            .is_some_and(|(batch, signer)| *batch == sig.batch_id && *signer == sig.signer)
+}
+
+/// Checks a candidate document: its shape, its rules, frozen signed doses, signatures backed by
+/// an accepted run, and the device's scope.
+#[allow(clippy::too_many_arguments)]
 fn check(
     doc: &PersonDoc,
     person_id: Uuid,
     before: Option<&Person>,
     persisted_scope: &BTreeSet<String>,
+    signed: &SignedDoses,
     owner: &str,
     facilities: &Facilities,
     today: time::Date,
@@ -1053,6 +1140,48 @@ fn check(
                 "thay đổi sửa một mũi tiêm đã ký số; muốn sửa phải huỷ mũi đó và nhập lại",
             )
         })?;
+    }
+    // The server's own changes write verification results and nothing else.
+    if owner == SYSTEM_DEVICE {
+        let same_otherwise = before.is_some_and(|b| {
+            let mut b = b.clone();
+            b.verification = after.verification.clone();
+            b == after
+        });
+        return if same_otherwise {
+            Ok(after)
+        } else {
+            Err(rejected(
+                RejectReason::Forbidden,
+                "thay đổi của máy chủ chỉ được ghi kết quả xác thực",
+            ))
+        };
+    }
+    // Matched / mismatched / not found come from the registry check alone: signing trusts them.
+    let from_registry = matches!(
+        after.verification.status,
+        VerificationStatus::Matched
+            | VerificationStatus::Mismatched(_)
+            | VerificationStatus::NotFound
+    );
+    if from_registry && before.is_none_or(|b| b.verification != after.verification) {
+        return Err(rejected(
+            RejectReason::Forbidden,
+            "chỉ máy chủ ghi kết quả xác thực với CSDLQG về dân cư; thiết bị không tự ghi được",
+        ));
+    }
+    if let Some(dose) = after
+        .doses
+        .values()
+        .find(|d| !signature_is_verified(d, before, signed))
+    {
+        return Err(rejected(
+            RejectReason::Forbidden,
+            format!(
+                "mũi tiêm {} của {} được ghi là đã ký số nhưng máy chủ chưa nhận lần ký nào cho mũi này",
+                dose.dose_number, after.full_name
+            ),
+        ));
     }
     let in_scope = persisted_scope.contains(owner)
         || facilities.scope_of(&after).contains(owner)
@@ -1096,6 +1225,7 @@ fn validate_person(w: PersonWork, facilities: &Facilities, today: time::Date) ->
             && trial.missing_deps().is_empty()
             && let (Ok(birth), Ok(doses)) = (trial.birth_date(), trial.read_doses(&added))
             && doses.iter().all(|d| validate::check_dose(birth, d).is_ok())
+            && doses.iter().all(|d| d.signature.is_none())
             && owners.iter().all(|o| {
                 w.scope.contains(*o) || doses.iter().any(|d| facilities.owner(&d.facility) == *o)
             })
@@ -1127,6 +1257,7 @@ fn validate_person(w: PersonWork, facilities: &Facilities, today: time::Date) ->
                 w.person_id,
                 before.as_ref(),
                 &w.scope,
+                &w.signed,
                 owner,
                 facilities,
                 today,
@@ -1188,6 +1319,7 @@ fn validate_person(w: PersonWork, facilities: &Facilities, today: time::Date) ->
                     w.person_id,
                     current.as_ref(),
                     &w.scope,
+                    &w.signed,
                     &inc.owner,
                     facilities,
                     today,

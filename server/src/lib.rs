@@ -8,7 +8,9 @@ pub mod api;
 pub mod auth_api;
 pub mod db;
 pub mod ingest;
+pub mod registry;
 pub mod scope;
+pub mod signing;
 
 pub use api::{AppState, router};
 pub use db::Db;

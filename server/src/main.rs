@@ -45,6 +45,18 @@ enum Command {
         /// PEM private key, for HTTPS.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// A folder of extra trusted root certificates (.crt/.pem/.cer) for facility signatures,
+        /// besides Vietnam's public roots built in.
+        #[arg(long, env = "SOTIEM_TRUST_DIR")]
+        trust_dir: Option<PathBuf>,
+        /// The population registry file supplied by the police (CSV or .xlsx: Số định danh,
+        /// Số CMND cũ, Họ và tên, Giới tính, Ngày sinh). People are verified against it; it is
+        /// read again when replaced.
+        #[arg(long, env = "SOTIEM_REGISTRY_FILE")]
+        registry: Option<PathBuf>,
+        /// Seconds between verification passes over newly registered or edited people.
+        #[arg(long, env = "SOTIEM_VERIFY_EVERY", default_value_t = 60)]
+        verify_every: u64,
     },
     /// Facilities: add, list.
     #[command(subcommand)]
@@ -161,8 +173,26 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             listen,
             tls_cert,
             tls_key,
+            trust_dir,
+            registry,
+            verify_every,
         } => {
             let server = Server::start(db.clone()).await?;
+            if let Some(path) = registry {
+                tokio::spawn(sotiem_server::registry::watch(
+                    server.state.clone(),
+                    path.clone(),
+                    std::time::Duration::from_secs((*verify_every).max(1)),
+                ));
+            }
+            if let Some(dir) = trust_dir {
+                let n = server
+                    .state
+                    .trust
+                    .add_dir(dir)
+                    .map_err(anyhow::Error::msg)?;
+                tracing::info!("{n} extra trusted roots from {}", dir.display());
+            }
             tracing::info!("sotiem-server on {listen} ({} storage)", db.backend());
             match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => {

@@ -130,7 +130,7 @@ fn unix_now() -> u64 {
     u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
 }
 
-fn network_or(e: SyncError) -> StationError {
+pub(crate) fn network_or(e: SyncError) -> StationError {
     match e {
         SyncError::Station(s) => s,
         SyncError::Server { code, message, .. } => StationError::AuthRefused { code, message },
@@ -142,7 +142,7 @@ impl Station {
     /// Signs in: online when `client` is given and the server answers, else offline on the
     /// laptop (within the account's lease).
     pub async fn sign_in(
-        &mut self,
+        &self,
         creds: &Credentials,
         client: Option<&SyncClient>,
     ) -> Result<SignIn> {
@@ -179,7 +179,7 @@ impl Station {
 
     /// Confirms the authenticator of a first login with a code.
     pub async fn complete_enrollment(
-        &mut self,
+        &self,
         client: &SyncClient,
         challenge: &str,
         otp: &str,
@@ -198,7 +198,7 @@ impl Station {
 
     /// Sets the new password of a first login (the policy is checked here and on the server).
     pub async fn change_initial_password(
-        &mut self,
+        &self,
         client: &SyncClient,
         challenge: &str,
         new_password: &str,
@@ -220,14 +220,14 @@ impl Station {
 
     /// Changes the signed-in user's password (online: the server holds it).
     pub async fn change_password(
-        &mut self,
+        &self,
         client: &SyncClient,
         old: &str,
         otp: &str,
         new_password: &str,
     ) -> Result<()> {
         sync_protocol::auth::check_password(new_password).map_err(StationError::WeakPassword)?;
-        let session = self.session().ok_or(StationError::NotSignedIn)?.clone();
+        let session = self.session().ok_or(StationError::NotSignedIn)?;
         client.set_session(session.server_token.clone());
         client
             .change_password(&ChangePasswordRequest {
@@ -244,7 +244,7 @@ impl Station {
     }
 
     async fn after_login_step(
-        &mut self,
+        &self,
         step: LoginStep,
         password: &str,
         otp_used: Option<&str>,
@@ -268,14 +268,13 @@ impl Station {
                         self.adopt_parent(info.facility_parent.as_deref()).await?;
                     }
                 }
-                let facility = &self.facility().code;
-                let device_scope = self.facility().parent.as_deref();
-                if &grant.account.facility != facility
-                    && Some(grant.account.facility.as_str()) != device_scope
+                let station = self.facility();
+                if grant.account.facility != station.code
+                    && Some(grant.account.facility.as_str()) != station.parent.as_deref()
                 {
                     return Err(StationError::WrongFacility {
                         account: grant.account.facility.clone(),
-                        station: facility.clone(),
+                        station: station.code,
                     });
                 }
                 let session = self.open_online_session(&grant, password, otp_used).await?;
@@ -287,7 +286,7 @@ impl Station {
     }
 
     async fn open_online_session(
-        &mut self,
+        &self,
         grant: &SessionGrant,
         password: &str,
         otp_used: Option<&str>,
@@ -377,7 +376,7 @@ impl Station {
     /// Signs in on the laptop alone: the password unseals the TOTP secret, the code is checked
     /// (and cannot be replayed), the lease must not have run out, and the account must not have
     /// been revoked at the last sync.
-    pub async fn sign_in_offline(&mut self, creds: &Credentials) -> Result<Session> {
+    pub async fn sign_in_offline(&self, creds: &Credentials) -> Result<Session> {
         let username = creds.username.trim().to_lowercase();
         let row = sqlx::query(
             "SELECT info, kdf_salt, verifier, secret_nonce, secret_box, lease_until, status, last_otp_step
@@ -455,7 +454,7 @@ impl Station {
     }
 
     async fn open_session(
-        &mut self,
+        &self,
         account: AccountInfo,
         secret: Vec<u8>,
         online: bool,
@@ -512,7 +511,7 @@ impl Station {
     }
 
     /// Picks up the session a previous process opened (kept in the OS credential store).
-    pub async fn resume_session(&mut self) -> Result<Option<Session>> {
+    pub async fn resume_session(&self) -> Result<Option<Session>> {
         let Some(text) =
             key::load_secret(&self.store().descriptor().store_id, "session").unwrap_or(None)
         else {
@@ -560,8 +559,8 @@ impl Station {
     }
 
     /// Signs out: the session ends here and (best effort) on the server.
-    pub async fn sign_out(&mut self, client: Option<&SyncClient>) -> Result<()> {
-        if let Some(session) = self.session().cloned() {
+    pub async fn sign_out(&self, client: Option<&SyncClient>) -> Result<()> {
+        if let Some(session) = self.session() {
             if let (Some(client), Some(token)) = (client, &session.server_token) {
                 client.set_session(Some(token.clone()));
                 let _ = client.logout().await;
@@ -584,14 +583,13 @@ impl Station {
     }
 
     /// Records that the server revoked an account: it cannot sign in here any more.
-    pub(crate) async fn mark_revoked(&mut self, username: &str) -> Result<()> {
+    pub(crate) async fn mark_revoked(&self, username: &str) -> Result<()> {
         sqlx::query("UPDATE local_accounts SET status = 'revoked' WHERE username = ?")
             .bind(username.trim().to_lowercase())
             .execute(self.store().pool())
             .await?;
-        if self.session().is_some_and(|s| s.username() == username) {
-            let id = self.session().map(|s| s.id.clone()).unwrap_or_default();
-            self.end_session(&id).await?;
+        if let Some(session) = self.session().filter(|s| s.username() == username) {
+            self.end_session(&session.id).await?;
             self.set_session(None);
         }
         Ok(())
@@ -619,6 +617,22 @@ impl Station {
             .bind(session.username())
             .execute(self.store().pool())
             .await?;
+        Ok(())
+    }
+
+    /// Takes the server's newer view of the signed-in account (e.g. a certificate registered)
+    /// into the session and the account kept for offline sign-in.
+    pub(crate) async fn refresh_account(&self, account: AccountInfo) -> Result<()> {
+        let Some(mut session) = self.session() else {
+            return Err(StationError::NotSignedIn);
+        };
+        sqlx::query("UPDATE local_accounts SET info = ? WHERE username = ?")
+            .bind(serde_json::to_string(&account).unwrap_or_default())
+            .bind(&account.username)
+            .execute(self.store().pool())
+            .await?;
+        session.account = account;
+        self.set_session(Some(session));
         Ok(())
     }
 

@@ -99,6 +99,58 @@ pub enum StationError {
 
     #[error("{0}")]
     Catalogue(#[from] sync_protocol::vaccines::CatalogueError),
+
+    #[error(transparent)]
+    Token(#[from] sotiem_token::TokenError),
+
+    #[error(
+        "chứng thư số có số hiệu {serial} chưa được đăng ký cho tài khoản này: nhờ quản trị viên đăng ký số hiệu chứng thư của cơ sở, rồi đăng nhập lại"
+    )]
+    CertificateNotRegistered { serial: String },
+
+    #[error(
+        "chứng thư số {serial} không còn hiệu lực lúc này (hiệu lực từ {from} đến {until}): dùng chứng thư còn hạn"
+    )]
+    CertificateNotValid {
+        serial: String,
+        from: String,
+        until: String,
+    },
+
+    #[error(
+        "một lần ký tối đa {max_people} người và {max_doses} mũi tiêm; đã chọn {people} người, {doses} mũi: thu hẹp khoảng ngày hoặc ký làm nhiều lần"
+    )]
+    TooManyForOneRun {
+        people: usize,
+        doses: usize,
+        max_people: usize,
+        max_doses: usize,
+    },
+
+    #[error(
+        "không ghi được tệp Excel {path}: {reason}. Chọn thư mục khác còn chỗ trống rồi xuất lại"
+    )]
+    Export { path: PathBuf, reason: String },
+
+    #[error("không nhập được tệp {path}: {reason}")]
+    ImportRefused { path: PathBuf, reason: String },
+
+    #[error(transparent)]
+    Sheet(#[from] sotiem_sheets::SheetError),
+
+    #[error("dữ liệu đã thay đổi từ lúc xem trước: xem trước lại rồi mới nhập")]
+    ImportChanged,
+
+    #[error("không gộp được hồ sơ: {0}")]
+    MergeRefused(String),
+
+    #[error("danh sách cần ký đã thay đổi từ lúc xem trước: xem lại danh sách rồi ký")]
+    SelectionChanged,
+
+    #[error(
+        "không có mũi tiêm nào để ký trong lựa chọn này (chỉ ký mũi chưa ký, chưa huỷ, tiêm tại cơ sở, của người đã xác thực với CSDLQG)"
+    )]
+    NothingToSign,
 }
 
 impl StationError {
@@ -132,6 +184,20 @@ impl StationError {
             StationError::Io { .. } => "io",
             StationError::SearchNeedsTwoFields => "search_needs_two_fields",
             StationError::Catalogue(_) => "catalogue",
+            StationError::Token(e) => e.code(),
+            StationError::CertificateNotRegistered { .. } => "certificate_not_registered",
+            StationError::CertificateNotValid { .. } => "certificate_not_valid",
+            StationError::TooManyForOneRun { .. } => "too_many_for_one_run",
+            StationError::SelectionChanged => "selection_changed",
+            StationError::NothingToSign => "nothing_to_sign",
+            StationError::Export { .. } => "export_failed",
+            StationError::ImportRefused { .. } => "import_refused",
+            StationError::Sheet(sotiem_sheets::SheetError::LegacyEncoding { .. }) => {
+                "legacy_encoding"
+            }
+            StationError::Sheet(_) => "import_refused",
+            StationError::ImportChanged => "import_changed",
+            StationError::MergeRefused(_) => "merge_refused",
         }
     }
 

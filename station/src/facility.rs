@@ -6,6 +6,7 @@ use sync_protocol::{Field, FieldError, Problem};
 /// What kind of unit a facility is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum FacilityKind {
     CommuneStation,
     Hospital,
@@ -49,6 +50,7 @@ impl FacilityKind {
 
 /// A facility as the station knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Facility {
     pub code: String,
     pub name: String,

@@ -4,21 +4,36 @@
 
 pub mod audit;
 pub mod auth;
+pub mod duplicates;
 pub mod error;
 pub mod facility;
+pub mod import;
 pub mod key;
+pub mod lists;
+pub mod report;
 pub mod service;
+pub mod signing;
 pub mod store;
 pub mod sync;
 
 pub use auth::{Credentials, Session, SignIn};
+pub use duplicates::{DuplicatePair, DuplicateRule, DuplicateSide};
 pub use error::{Result, StationError};
 pub use facility::{Facility, FacilityKind};
+pub use import::{ImportChange, ImportFieldChange, ImportPreview, ImportProblem, ImportSummary};
 pub use key::DbKey;
+pub use lists::{DataList, ExportSummary, ListDose, ListPage, ListQuery, ListRow};
+pub use report::{DailyReport, DayDose, VaccinatorCount, VaccineCount};
 pub use service::{
     DoseInput, NewStation, OutboxEntry, PersonEdit, PersonInput, PersonRecord, PersonSummary,
     SearchQuery, Station, StationStatus, Warning,
 };
+pub use signing::{
+    ManifestSigner, SigningBatchSummary, SigningCandidate, SigningPreview, SigningSelection,
+    TokenSigner,
+};
 pub use store::Store;
-pub use sync::{RetryPolicy, SyncClient, SyncError, SyncReport, SyncStatus};
+pub use sync::{
+    QuarantinedChange, RetryPolicy, SyncClient, SyncError, SyncProgress, SyncReport, SyncStatus,
+};
 pub use sync_protocol;

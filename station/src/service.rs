@@ -40,6 +40,7 @@ const CLOCK_SKEW: Duration = Duration::minutes(5);
 
 /// A person's details as typed (in the UI or on the command line), before checking.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PersonInput {
     pub full_name: String,
     /// `nam`/`nu` (or male/female).
@@ -60,6 +61,7 @@ pub struct PersonInput {
 /// Changes to a person's details: `None` leaves a field alone, an empty string clears an
 /// optional one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PersonEdit {
     pub full_name: Option<String>,
     pub gender: Option<String>,
@@ -76,6 +78,7 @@ pub struct PersonEdit {
 
 /// A dose as typed; what is left out gets the sensible default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DoseInput {
     /// Catalogue code or alias.
     pub vaccine: String,
@@ -92,6 +95,7 @@ pub struct DoseInput {
 
 /// A search: full name with a phone or an ID number, never one field alone.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SearchQuery {
     pub full_name: String,
     pub phone: Option<String>,
@@ -100,6 +104,7 @@ pub struct SearchQuery {
 
 /// One row of search results.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PersonSummary {
     pub id: Uuid,
     pub full_name: String,
@@ -115,6 +120,7 @@ pub struct PersonSummary {
 
 /// Something about a record that a nurse should look at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Warning {
     pub code: &'static str,
     pub message: String,
@@ -122,6 +128,7 @@ pub struct Warning {
 
 /// A person with what the record screen shows besides the fields.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PersonRecord {
     pub person: Person,
     pub conflicts: Vec<FieldConflict>,
@@ -140,6 +147,7 @@ pub struct OutboxEntry {
 
 /// Counts that tell how a station stands.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StationStatus {
     pub facility: Facility,
     pub device_id: String,
@@ -152,11 +160,14 @@ pub struct StationStatus {
 /// The station: an open store, this device, its facility and who is working on it.
 pub struct Station {
     store: Store,
-    facility: Facility,
     device_id: String,
     actor: ActorId,
     catalogue: Catalogue,
-    session: Option<crate::auth::Session>,
+    // Interior mutability so that one `Arc<Station>` serves the UI while a sync runs: reads and
+    // writes of people never wait for the network.
+    facility: std::sync::RwLock<Facility>,
+    session: std::sync::RwLock<Option<crate::auth::Session>>,
+    pub(crate) sync_control: crate::sync::SyncControl,
 }
 
 /// Facts of a new station.
@@ -259,41 +270,76 @@ impl Station {
         }
         Ok(Station {
             store,
-            facility,
             device_id,
             actor,
             catalogue,
-            session: None,
+            facility: std::sync::RwLock::new(facility),
+            session: std::sync::RwLock::new(None),
+            sync_control: crate::sync::SyncControl::default(),
         })
     }
 
     /// Records the facility whose scope this station works in (a mobile team's parent), as the
     /// server says.
-    pub(crate) async fn adopt_parent(&mut self, parent: Option<&str>) -> Result<()> {
-        if self.facility.parent.as_deref() == parent {
+    pub(crate) async fn adopt_parent(&self, parent: Option<&str>) -> Result<()> {
+        let facility = self.facility();
+        if facility.parent.as_deref() == parent {
             return Ok(());
         }
         sqlx::query("UPDATE facilities SET parent = ? WHERE code = ?")
             .bind(parent)
-            .bind(&self.facility.code)
+            .bind(&facility.code)
             .execute(self.store.pool())
             .await?;
-        self.facility.parent = parent.map(str::to_string);
+        self.facility
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .parent = parent.map(str::to_string);
+        Ok(())
+    }
+
+    /// Records the mobile teams that work under this facility (their doses may be signed here).
+    pub(crate) async fn adopt_mobile_teams(&self, codes: &[String]) -> Result<()> {
+        let own = self.facility().code;
+        let mut tx = self.store.pool().begin().await?;
+        sqlx::query("DELETE FROM facilities WHERE kind = 'mobile_team' AND parent = ?")
+            .bind(&own)
+            .execute(&mut *tx)
+            .await?;
+        for code in codes.iter().filter(|c| **c != own) {
+            sqlx::query(
+                "INSERT INTO facilities (code, name, kind, province, commune, parent)
+                 VALUES (?, ?, 'mobile_team', NULL, NULL, ?)
+                 ON CONFLICT (code) DO UPDATE SET kind = 'mobile_team', parent = excluded.parent",
+            )
+            .bind(code)
+            .bind(code)
+            .bind(&own)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     /// Who is signed in, if anyone.
-    pub fn session(&self) -> Option<&crate::auth::Session> {
-        self.session.as_ref()
+    pub fn session(&self) -> Option<crate::auth::Session> {
+        self.session
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
-    pub(crate) fn set_session(&mut self, session: Option<crate::auth::Session>) {
-        self.session = session;
+    pub(crate) fn set_session(&self, session: Option<crate::auth::Session>) {
+        *self
+            .session
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = session;
     }
 
     /// The signed-in user, if their role may read people's data (a system administrator may not).
-    pub(crate) fn reader(&self) -> Result<&crate::auth::Session> {
-        let s = self.session.as_ref().ok_or(StationError::NotSignedIn)?;
+    pub(crate) fn reader(&self) -> Result<crate::auth::Session> {
+        let s = self.session().ok_or(StationError::NotSignedIn)?;
         if !s.role().reads_people() {
             return Err(StationError::Forbidden(
                 "tài khoản quản trị hệ thống không được xem hay sửa dữ liệu người tiêm",
@@ -303,26 +349,29 @@ impl Station {
     }
 
     /// The signed-in user's name, if their role may write people's data (vaccinators only).
-    fn writer(&self) -> Result<&str> {
+    pub(crate) fn writer(&self) -> Result<String> {
         let s = self.reader()?;
         if !s.role().writes_people() {
             return Err(StationError::Forbidden(
                 "chỉ cán bộ tiêm chủng / nhập liệu được đăng ký, sửa hồ sơ và ghi mũi tiêm",
             ));
         }
-        Ok(s.username())
+        Ok(s.username().to_string())
     }
 
     /// Closes the database cleanly. Call before the process exits: SQLite connections live on
     /// worker threads, and a process that exits while they are still open can crash in the
     /// crypto library's exit handlers.
-    pub async fn close(self) {
+    pub async fn close(&self) {
         self.store.close().await;
     }
 
     /// The station's own facility.
-    pub fn facility(&self) -> &Facility {
-        &self.facility
+    pub fn facility(&self) -> Facility {
+        self.facility
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// This installation's device id.
@@ -342,25 +391,33 @@ impl Station {
 
     /// Registers a person from typed details and returns them.
     pub async fn register_person(&self, input: PersonInput) -> Result<Person> {
-        let user = self.writer()?.to_string();
+        let user = self.writer()?;
         let person = self.person_from_input(input, &user)?;
         self.insert_new_person(person, "register").await
     }
 
     /// Registers a person from the text of a CCCD QR code (scanned or typed) plus a phone.
     pub async fn register_from_qr(&self, qr: &str, phone: Option<&str>) -> Result<Person> {
-        let q = identity::parse_cccd_qr(qr)?;
         let input = PersonInput {
+            phone: phone.map(str::to_string),
+            ..Station::person_input_from_qr(qr)?
+        };
+        self.register_person(input).await
+    }
+
+    /// The registration form filled from the text of a CCCD QR code, for the nurse to check
+    /// and complete (phone) before registering.
+    pub fn person_input_from_qr(qr: &str) -> Result<PersonInput> {
+        let q = identity::parse_cccd_qr(qr)?;
+        Ok(PersonInput {
             full_name: q.full_name,
             gender: q.gender.as_str().into(),
             birth_date: q.birth_date.to_string(),
             id_kind: Some(IdentityKind::Cccd),
             id_number: Some(q.cccd),
-            phone: phone.map(str::to_string),
             address_detail: Some(q.address).filter(|a| !a.is_empty()),
             ..PersonInput::default()
-        };
-        self.register_person(input).await
+        })
     }
 
     fn person_from_input(&self, input: PersonInput, user: &str) -> Result<Person> {
@@ -425,7 +482,7 @@ impl Station {
             address,
             nationality,
             insurance_number: insurance,
-            managing_facility: self.facility.code.clone(),
+            managing_facility: self.facility().code,
             created_by: user.to_string(),
             created_at: now(),
             verification: Verification {
@@ -438,7 +495,7 @@ impl Station {
     }
 
     async fn insert_new_person(&self, person: Person, action: &str) -> Result<Person> {
-        let user = self.writer()?.to_string();
+        let user = self.writer()?;
         validate::check_person(&person, now().date())?;
         let doc = PersonDoc::create(self.actor.clone(), &person, &CommitMeta::new(&user, action))
             .map_err(|source| StationError::Corrupt {
@@ -479,7 +536,7 @@ impl Station {
     /// police or demo data: each is checked like a typed registration, and each batch of up to
     /// 1,000 is one transaction. Returns how many were written.
     pub async fn import_people(&self, people: &[Person]) -> Result<usize> {
-        let user = self.writer()?.to_string();
+        let user = self.writer()?;
         let today = now().date();
         for chunk in people.chunks(1000) {
             let mut tx = self.store.begin_write().await?;
@@ -575,7 +632,7 @@ impl Station {
         edit: PersonEdit,
         step_up_otp: Option<&str>,
     ) -> Result<Person> {
-        let session = self.reader()?.clone();
+        let session = self.reader()?;
         let current = self.show(id).await?.person;
         let mut edited = current.clone();
         apply_edit(&mut edited, &edit)?;
@@ -583,10 +640,11 @@ impl Station {
             || edited.birth_date != current.birth_date
             || edited.identity != current.identity
             || edited.address != current.address;
+        let station = self.facility();
         let own = [
             Some(&session.account.facility),
-            Some(&self.facility.code),
-            self.facility.parent.as_ref(),
+            Some(&station.code),
+            station.parent.as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -605,7 +663,7 @@ impl Station {
 
     /// Records a dose given to a person now (or at the time given) and returns it.
     pub async fn record_dose(&self, person_id: Uuid, input: DoseInput) -> Result<Dose> {
-        let user = self.writer()?.to_string();
+        let user = self.writer()?;
         let vaccine = self.catalogue.resolve(&input.vaccine)?.clone();
         let lot = input.lot.trim().to_ascii_uppercase();
         validate::check_lot(&lot)?;
@@ -633,7 +691,7 @@ impl Station {
             ));
         }
         let dose_id = Uuid::now_v7();
-        let facility = self.facility.code.clone();
+        let facility = self.facility().code;
         let (_, person) = self
             .modify(person_id, "dose", false, |p| {
                 let number = input.dose_number.unwrap_or_else(|| p.next_dose_number());
@@ -684,7 +742,7 @@ impl Station {
 
     /// Voids a dose (doses are never deleted) with the reason, and returns it.
     pub async fn void_dose(&self, dose_id: Uuid, reason: &str) -> Result<Dose> {
-        let user = self.writer()?.to_string();
+        let user = self.writer()?;
         let reason = text::clean(reason);
         if reason.chars().count() < 3 {
             return Err(StationError::invalid(
@@ -894,7 +952,7 @@ impl Station {
         .fetch_one(self.store.pool())
         .await?;
         Ok(StationStatus {
-            facility: self.facility.clone(),
+            facility: self.facility(),
             device_id: self.device_id.clone(),
             persons: row.get("persons"),
             doses: row.get("doses"),
@@ -1057,7 +1115,7 @@ impl Station {
     }
 
     /// Reads, changes and writes back one person's document under the write lock.
-    async fn modify<F>(
+    pub(crate) async fn modify<F>(
         &self,
         id: Uuid,
         action: &str,
@@ -1067,12 +1125,33 @@ impl Station {
     where
         F: FnOnce(&mut Person) -> Result<()>,
     {
-        let user = self.writer()?.to_string();
+        let user = self.writer()?;
+        let mut tx = self.store.begin_write().await?;
+        let result = self
+            .modify_in(&mut tx, id, &user, action, otp, change)
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Changes one person's document inside the caller's transaction, as `user`: the rules
+    /// (schema, frozen signed doses) are checked, the change goes to the outbox and the audit log.
+    pub(crate) async fn modify_in<F>(
+        &self,
+        tx: &mut SqliteConnection,
+        id: Uuid,
+        user: &str,
+        action: &str,
+        otp: bool,
+        change: F,
+    ) -> Result<(Person, Person)>
+    where
+        F: FnOnce(&mut Person) -> Result<()>,
+    {
         let corrupt = |source| StationError::Corrupt {
             id: id.to_string(),
             source,
         };
-        let mut tx = self.store.begin_write().await?;
         let bytes: Vec<u8> = sqlx::query_scalar("SELECT doc FROM persons WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&mut *tx)
@@ -1088,19 +1167,18 @@ impl Station {
         validate::check_person(&after, now().date())?;
         validate::check_signed_doses_frozen(&before, &after)?;
         let heads = doc.heads();
-        doc.update(&after, &CommitMeta::new(&user, action))
+        doc.update(&after, &CommitMeta::new(user, action))
             .map_err(corrupt)?;
         let changes = doc.changes_since(&heads);
         self.persist(
-            &mut tx,
+            tx,
             &doc,
             Some(&before),
             &after,
             changes,
-            Some((&CommitMeta::new(&user, action), otp)),
+            Some((&CommitMeta::new(user, action), otp)),
         )
         .await?;
-        tx.commit().await?;
         Ok((before, after))
     }
 
@@ -1311,7 +1389,7 @@ impl Station {
     }
 }
 
-fn apply_edit(p: &mut Person, e: &PersonEdit) -> Result<()> {
+pub(crate) fn apply_edit(p: &mut Person, e: &PersonEdit) -> Result<()> {
     let mut errors = Vec::new();
     let verified_before = (
         p.full_name.clone(),

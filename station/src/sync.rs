@@ -53,6 +53,10 @@ pub enum SyncError {
     NotConfigured,
     #[error("câu trả lời của máy chủ không đọc được: {0}")]
     BadResponse(String),
+    #[error(
+        "đã dừng đồng bộ theo yêu cầu; phần đã gửi và nhận được giữ lại, lần đồng bộ sau sẽ làm tiếp"
+    )]
+    Cancelled,
     #[error(transparent)]
     Station(#[from] StationError),
 }
@@ -77,6 +81,7 @@ impl SyncError {
             SyncError::FacilityMismatch { .. } => "facility_mismatch",
             SyncError::NotConfigured => "not_configured",
             SyncError::BadResponse(_) => "bad_response",
+            SyncError::Cancelled => "cancelled",
             SyncError::Station(e) => e.code(),
         }
     }
@@ -156,22 +161,10 @@ impl SyncClient {
     ) -> SyncResult<R> {
         let body =
             serde_json::to_vec(request).map_err(|e| SyncError::BadResponse(e.to_string()))?;
-        self.bytes_sent
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let response = self
+        let http = self
             .request(reqwest::Method::POST, path)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(network)?;
-        self.bytes_received
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        if !status.is_success() {
-            return Err(server_error(status.as_u16(), &bytes));
-        }
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        let bytes = self.exchange(http, body).await?;
         if bytes.is_empty() {
             return serde_json::from_slice(b"null")
                 .map_err(|e| SyncError::BadResponse(e.to_string()));
@@ -219,18 +212,9 @@ impl SyncClient {
 
     /// The server's info and who this device is to it.
     pub async fn info(&self) -> SyncResult<ServerInfo> {
-        let response = self
-            .request(reqwest::Method::GET, "info")
-            .send()
-            .await
-            .map_err(network)?;
-        let status = response.status();
-        let body = response.bytes().await.map_err(network)?;
-        self.bytes_received
-            .fetch_add(body.len() as u64, Ordering::Relaxed);
-        if !status.is_success() {
-            return Err(server_error(status.as_u16(), &body));
-        }
+        let body = self
+            .exchange(self.request(reqwest::Method::GET, "info"), Vec::new())
+            .await?;
         serde_json::from_slice(&body).map_err(|e| SyncError::BadResponse(e.to_string()))
     }
 
@@ -241,15 +225,28 @@ impl SyncClient {
         request: &Q,
     ) -> SyncResult<R> {
         let body = wire::encode(request);
+        let http = self
+            .request(reqwest::Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE);
+        let bytes = self.exchange(http, body).await?;
+        wire::decode(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))
+    }
+
+    /// Sends `body` (none when empty) and returns the answer's body, counting the bytes both
+    /// ways; an error status becomes the server's error.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        body: Vec<u8>,
+    ) -> SyncResult<bytes::Bytes> {
         self.bytes_sent
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let response = self
-            .request(reqwest::Method::POST, path)
-            .header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await
-            .map_err(network)?;
+        let request = if body.is_empty() {
+            request
+        } else {
+            request.body(body)
+        };
+        let response = request.send().await.map_err(network)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(network)?;
         self.bytes_received
@@ -257,7 +254,7 @@ impl SyncClient {
         if !status.is_success() {
             return Err(server_error(status.as_u16(), &bytes));
         }
-        wire::decode(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))
+        Ok(bytes)
     }
 }
 
@@ -287,6 +284,7 @@ fn server_error(status: u16, body: &[u8]) -> SyncError {
 
 /// What one sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncReport {
     pub pushed: u64,
     pub already_on_server: u64,
@@ -299,6 +297,9 @@ pub struct SyncReport {
     pub audit_entries_sent: u64,
     /// Accounts the server has revoked since the last sync: locked out on this station now.
     pub accounts_revoked: Vec<String>,
+    /// Signing runs the server verified, and those it refused (the reason is kept on the run).
+    pub batches_accepted: u64,
+    pub batches_refused: u64,
     pub cursor: u64,
     pub attempts: u32,
     pub bytes_sent: u64,
@@ -307,6 +308,7 @@ pub struct SyncReport {
 
 /// A change the server refused, kept on the device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct QuarantinedChange {
     pub change_hash: String,
     pub person_id: Uuid,
@@ -318,6 +320,7 @@ pub struct QuarantinedChange {
 
 /// How sync stands, for the status bar and `sotiem sync status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncStatus {
     pub server_url: Option<String>,
     pub last_sync_at: Option<String>,
@@ -325,6 +328,46 @@ pub struct SyncStatus {
     pub pending_changes: i64,
     pub cursor: Option<u64>,
     pub quarantined: Vec<QuarantinedChange>,
+}
+
+/// How far the running sync has got, for a progress bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncProgress {
+    pub running: bool,
+    /// `connect`, `push`, `bootstrap`, `pull` or `audit`.
+    pub phase: String,
+    pub pushed: u64,
+    pub to_push: u64,
+    /// Snapshots and changes received so far.
+    pub received: u64,
+}
+
+/// The running sync's progress and the user's request to stop it.
+#[derive(Default)]
+pub(crate) struct SyncControl {
+    cancel: std::sync::atomic::AtomicBool,
+    progress: std::sync::Mutex<SyncProgress>,
+    /// One sync at a time: a second caller waits for the first.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl SyncControl {
+    fn update(&self, f: impl FnOnce(&mut SyncProgress)) {
+        f(&mut self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Stops between steps: what is committed stays, nothing is half written.
+    fn check(&self) -> SyncResult<()> {
+        if self.cancel.load(Ordering::SeqCst) {
+            Err(SyncError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// How hard to try.
@@ -363,7 +406,7 @@ impl Station {
     /// Syncs, retrying with growing delays after a network failure; each attempt resumes where
     /// the previous one stopped.
     pub async fn sync_with_retry(
-        &mut self,
+        &self,
         client: &SyncClient,
         policy: &RetryPolicy,
     ) -> SyncResult<SyncReport> {
@@ -388,8 +431,47 @@ impl Station {
 
     /// One sync as the signed-in user: check the server, push, bootstrap if this device never
     /// synced, pull, push the audit log. An account the server has revoked is locked out here.
-    pub async fn sync(&mut self, client: &SyncClient) -> SyncResult<SyncReport> {
-        let session = self.reader().map_err(SyncError::Station)?.clone();
+    pub async fn sync(&self, client: &SyncClient) -> SyncResult<SyncReport> {
+        let session = self.reader().map_err(SyncError::Station)?;
+        let _one_at_a_time = self.sync_control.running.lock().await;
+        self.sync_control.cancel.store(false, Ordering::SeqCst);
+        self.sync_control.update(|p| {
+            *p = SyncProgress {
+                running: true,
+                phase: "connect".into(),
+                ..SyncProgress::default()
+            }
+        });
+        // Cleared however the sync ends, even when its task is dropped half way.
+        struct Finished<'a>(&'a SyncControl);
+        impl Drop for Finished<'_> {
+            fn drop(&mut self) {
+                self.0.update(|p| p.running = false);
+            }
+        }
+        let _finished = Finished(&self.sync_control);
+        self.sync_signed_in(client, &session).await
+    }
+
+    /// How far the running sync has got (`running` false when none is).
+    pub fn sync_progress(&self) -> SyncProgress {
+        self.sync_control
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Asks the running sync to stop at its next step; it ends with [`SyncError::Cancelled`].
+    pub fn cancel_sync(&self) {
+        self.sync_control.cancel.store(true, Ordering::SeqCst);
+    }
+
+    async fn sync_signed_in(
+        &self,
+        client: &SyncClient,
+        session: &crate::auth::Session,
+    ) -> SyncResult<SyncReport> {
         let Some(token) = session.server_token.clone() else {
             return Err(SyncError::Station(StationError::ServerUnavailable(
                 "phiên đăng nhập ngoại tuyến: hãy đăng nhập trực tuyến để đồng bộ".into(),
@@ -424,7 +506,7 @@ impl Station {
         }
     }
 
-    async fn sync_inner(&mut self, client: &SyncClient) -> SyncResult<SyncReport> {
+    async fn sync_inner(&self, client: &SyncClient) -> SyncResult<SyncReport> {
         let info = client.info().await?;
         if info.protocol_min > wire::PROTOCOL_VERSION {
             return Err(SyncError::ProtocolTooOld {
@@ -442,6 +524,7 @@ impl Station {
             });
         }
         self.adopt_parent(info.facility_parent.as_deref()).await?;
+        self.adopt_mobile_teams(&info.mobile_teams).await?;
         // Pointed at another server: what we know of the old one's sequence means nothing there.
         if self.meta_value("sync_server_id").await?.as_deref() != Some(info.server_id.as_str()) {
             self.set_meta("sync_cursor", None).await?;
@@ -451,20 +534,86 @@ impl Station {
                 .await?;
         }
         let mut report = SyncReport::default();
+        self.sync_control.update(|p| p.phase = "push".into());
         // A refusal can replay later edits as new changes: push those in the same sync.
         for _ in 0..3 {
             if !self.push_outbox(client, &mut report).await? {
                 break;
             }
         }
+        // After the doses they sign are on the server; the signatures written into the documents
+        // of accepted runs go up at once.
+        self.push_signing_batches(client, &mut report).await?;
+        if report.batches_accepted > 0 {
+            self.push_outbox(client, &mut report).await?;
+        }
         if self.meta_value("sync_cursor").await?.is_none() {
+            self.sync_control.update(|p| p.phase = "bootstrap".into());
             self.bootstrap(client, &mut report).await?;
         }
+        self.sync_control.update(|p| p.phase = "pull".into());
         self.pull(client, &mut report).await?;
+        self.sync_control.update(|p| p.phase = "audit".into());
         report.audit_entries_sent = self.push_audit(client).await?;
         report.accounts_revoked = self.refresh_accounts(client).await?;
         report.cursor = self.cursor().await?.unwrap_or(0);
         Ok(report)
+    }
+
+    /// Sends the signed-in signer's pending signing runs for the server to verify.
+    async fn push_signing_batches(
+        &self,
+        client: &SyncClient,
+        report: &mut SyncReport,
+    ) -> SyncResult<()> {
+        let Some(user) = self.session().map(|s| s.username().to_string()) else {
+            return Ok(());
+        };
+        let rows = sqlx::query(
+            "SELECT id, manifest, cms FROM signing_batches WHERE status = 'pending' AND signer = ?
+             ORDER BY created_at",
+        )
+        .bind(&user)
+        .fetch_all(self.store().pool())
+        .await
+        .map_err(StationError::from)?;
+        for r in rows {
+            self.sync_control.check()?;
+            let id: String = r.get("id");
+            let Ok(batch_id) = Uuid::parse_str(&id) else {
+                continue;
+            };
+            let outcome: wire::SigningBatchOutcome = client
+                .call(
+                    "sync/signing-batch",
+                    &wire::SigningBatchUpload {
+                        batch_id,
+                        manifest: r.get("manifest"),
+                        cms: r.get("cms"),
+                    },
+                )
+                .await?;
+            let (status, message) = match outcome {
+                wire::SigningBatchOutcome::Accepted { .. } => {
+                    self.mark_signed(batch_id).await?;
+                    report.batches_accepted += 1;
+                    ("accepted", None)
+                }
+                wire::SigningBatchOutcome::Refused { code, message } => {
+                    report.batches_refused += 1;
+                    ("refused", Some(format!("{message} ({code})")))
+                }
+                wire::SigningBatchOutcome::Later { message } => ("pending", Some(message)),
+            };
+            sqlx::query("UPDATE signing_batches SET status = ?, message = ? WHERE id = ?")
+                .bind(status)
+                .bind(message)
+                .bind(&id)
+                .execute(self.store().pool())
+                .await
+                .map_err(StationError::from)?;
+        }
+        Ok(())
     }
 
     async fn cursor(&self) -> SyncResult<Option<u64>> {
@@ -477,10 +626,13 @@ impl Station {
     /// Pushes the whole outbox; returns whether a refusal reset any person's copy.
     async fn push_outbox(&self, client: &SyncClient, report: &mut SyncReport) -> SyncResult<bool> {
         let entries = self.outbox(i64::MAX).await?;
+        self.sync_control
+            .update(|p| p.to_push = p.pushed + entries.len() as u64);
         let mut rejected: BTreeMap<Uuid, Vec<(OutboxEntry, String, String)>> = BTreeMap::new();
         let mut waiting = Vec::new();
         let mut start = 0;
         while start < entries.len() {
+            self.sync_control.check()?;
             let mut end = start;
             let mut size = 0;
             while end < entries.len()
@@ -535,6 +687,8 @@ impl Station {
                 }
             }
             self.acknowledge(&acked).await?;
+            let pushed = report.pushed + report.already_on_server;
+            self.sync_control.update(|p| p.pushed = pushed);
             start = end;
         }
         // A change waiting for a dependency that was refused earlier is replayed the same way.
@@ -722,6 +876,7 @@ impl Station {
         };
         let mut page = fetch(after, high_water).await?;
         loop {
+            self.sync_control.check()?;
             let hw = *high_water.get_or_insert(page.high_water);
             let mut batch: BTreeMap<Uuid, RemoteBatch> = BTreeMap::new();
             for s in std::mem::take(&mut page.docs) {
@@ -754,6 +909,8 @@ impl Station {
             };
             let (applied, next) = tokio::join!(self.apply_remote_batch(batch, &meta), next);
             report.repaired += applied?;
+            let received = report.bootstrapped;
+            self.sync_control.update(|p| p.received = received);
             match next {
                 Some(next) => page = next?,
                 None => return Ok(()),
@@ -763,6 +920,7 @@ impl Station {
 
     async fn pull(&self, client: &SyncClient, report: &mut SyncReport) -> SyncResult<()> {
         loop {
+            self.sync_control.check()?;
             let cursor = self.cursor().await?.unwrap_or(0);
             let page: PullResponse = client
                 .call(
@@ -802,6 +960,8 @@ impl Station {
                 )
                 .await?;
             report.repaired += missing;
+            let received = report.bootstrapped + report.pulled_changes + report.pulled_snapshots;
+            self.sync_control.update(|p| p.received = received);
             if missing > 0 {
                 self.repair_missing(client).await?;
             }
@@ -930,7 +1090,7 @@ impl Station {
     /// continue its copy of this device's chain.
     /// Asks the server which of the accounts kept here for offline sign-in it has revoked, and
     /// locks those out.
-    async fn refresh_accounts(&mut self, client: &SyncClient) -> SyncResult<Vec<String>> {
+    async fn refresh_accounts(&self, client: &SyncClient) -> SyncResult<Vec<String>> {
         let usernames: Vec<String> =
             sqlx::query_scalar("SELECT username FROM local_accounts WHERE status <> 'revoked'")
                 .fetch_all(self.store().pool())
@@ -989,6 +1149,86 @@ impl Station {
                 return Ok(sent);
             }
         }
+    }
+
+    /// Sets up a new station in `dir` from the server: the device token tells which facility
+    /// this laptop belongs to, so only the server's address and the token are typed. Nothing is
+    /// created unless the server accepts the token.
+    pub async fn join(
+        dir: &std::path::Path,
+        server: &str,
+        token: &str,
+        ca_pem: Option<&[u8]>,
+    ) -> SyncResult<Station> {
+        let client = SyncClient::new(server.trim(), token, ca_pem)?;
+        let info = client.info().await?;
+        let facility = info.facility_info.ok_or_else(|| {
+            SyncError::BadResponse("máy chủ không cho biết cơ sở của thiết bị này".into())
+        })?;
+        let station = Station::init(
+            dir,
+            crate::service::NewStation {
+                kind: crate::facility::FacilityKind::parse(&facility.kind)
+                    .map_err(|e| SyncError::Station(e.into()))?,
+                facility_code: facility.code,
+                facility_name: facility.name,
+                province: facility.province,
+                commune: facility.commune,
+            },
+        )
+        .await?;
+        station.connect(Some(server), Some(token), ca_pem).await?;
+        Ok(station)
+    }
+
+    /// A client for the server: `server` and `token` when given, else those remembered from an
+    /// earlier connection. What was given is remembered only once the server has accepted it,
+    /// so a mistyped token never replaces a working one; an unreachable server is used for now
+    /// and remembered at the next connection that answers.
+    pub async fn connect(
+        &self,
+        server: Option<&str>,
+        token: Option<&str>,
+        ca_pem: Option<&[u8]>,
+    ) -> SyncResult<SyncClient> {
+        let store_id = self.store().descriptor().store_id.clone();
+        let url = match server {
+            Some(s) => s.trim().to_string(),
+            None => self
+                .meta_value("sync_server_url")
+                .await
+                .map_err(SyncError::Station)?
+                .ok_or(SyncError::NotConfigured)?,
+        };
+        let device_token = match token {
+            Some(t) => t.trim().to_string(),
+            None => crate::key::load_secret(&store_id, "device-token")
+                .ok()
+                .flatten()
+                .ok_or(SyncError::NotConfigured)?,
+        };
+        let client = SyncClient::new(&url, &device_token, ca_pem)?;
+        if server.is_some() || token.is_some() {
+            match client.info().await {
+                Ok(_) => {
+                    if server.is_some() {
+                        self.set_meta("sync_server_url", Some(&url))
+                            .await
+                            .map_err(SyncError::Station)?;
+                    }
+                    if token.is_some()
+                        && let Err(e) =
+                            crate::key::save_secret(&store_id, "device-token", &device_token)
+                    {
+                        // Without a credential store the token must be given each time.
+                        tracing::warn!("device token not kept in the credential store: {e}");
+                    }
+                }
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(client)
     }
 
     /// How sync stands.

@@ -8,6 +8,7 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 /// What an account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Role {
     /// Vaccinator or data entry: reads and writes people and doses in scope.
     Vaccinator,
@@ -256,6 +257,7 @@ pub struct SessionGrant {
 
 /// An account as shown to its holder and to administrators (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccountInfo {
     pub username: String,
     pub facility: String,
@@ -275,6 +277,26 @@ pub struct AccountInfo {
 pub struct EnrollRequest {
     pub challenge: String,
     pub otp: String,
+}
+
+/// `POST /api/v1/auth/certificates`: a signer registers the organisation certificate on their
+/// USB token. `cms` is a detached CMS signature, made with that token, over
+/// [`certificate_statement`] — proof that the signer holds the key, not just the certificate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterCertificateRequest {
+    /// The certificate's serial, hexadecimal.
+    pub serial: String,
+    /// When the statement was made (RFC 3339); the server accepts it for 10 minutes.
+    pub at: String,
+    pub cms: Vec<u8>,
+    /// A fresh one-time code.
+    pub otp: String,
+}
+
+/// What a signer signs to register a certificate: who, which serial, when.
+pub fn certificate_statement(username: &str, serial: &str, at: &str) -> Vec<u8> {
+    format!("SOTIEM DANG KY CHUNG THU\nusername={username}\nserial={serial}\nat={at}\n")
+        .into_bytes()
 }
 
 /// `POST /api/v1/auth/change-password`: from a first-login challenge, or signed in (with the

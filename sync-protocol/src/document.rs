@@ -101,6 +101,7 @@ impl CommitMeta {
 
 /// Two or more concurrent values of a sensitive field, kept by Automerge after a merge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldConflict {
     pub field: &'static str,
     pub values: Vec<String>,

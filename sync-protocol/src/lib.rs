@@ -8,6 +8,7 @@ pub mod columns;
 pub mod document;
 pub mod error;
 pub mod identity;
+pub mod manifest;
 pub mod person;
 pub mod record;
 pub mod text;

@@ -14,6 +14,7 @@ pub const VIETNAM: UtcOffset = offset!(+7);
 /// Male or female, as on the CCCD card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Gender {
     Male,
     Female,
@@ -168,6 +169,7 @@ impl<'de> Deserialize<'de> for BirthDate {
 /// Which identity document a number belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum IdentityKind {
     Cccd,
     Cmnd,
@@ -210,6 +212,7 @@ impl IdentityKind {
 
 /// An identity document: its kind and number (no number when the kind is `None`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Identity {
     pub kind: IdentityKind,
     pub number: Option<String>,
@@ -227,6 +230,7 @@ impl Identity {
 
 /// Where a person lives: province and commune (2025 two-level units) and the rest of the address.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Address {
     pub province: Option<String>,
     pub commune: Option<String>,
@@ -243,6 +247,7 @@ impl Address {
 /// One of the four fields matched against the population database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum VerifiedField {
     FullName,
     Gender,
@@ -276,6 +281,7 @@ impl VerifiedField {
 /// The outcome of matching a person against the population database.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", content = "fields", rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum VerificationStatus {
     Unverified,
     Matched,
@@ -316,16 +322,19 @@ impl VerificationStatus {
 
 /// The verification state of a person and when it was last checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Verification {
     #[serde(flatten)]
     pub status: VerificationStatus,
     #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub checked_at: Option<OffsetDateTime>,
 }
 
 /// Primary series, booster, or an additional dose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum DoseKind {
     Primary,
     Booster,
@@ -369,24 +378,29 @@ impl DoseKind {
 
 /// Who voided a dose, when and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Voided {
     pub by: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub at: OffsetDateTime,
     pub reason: String,
 }
 
 /// The signing batch that holds a dose once it is signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DoseSignature {
     pub batch_id: Uuid,
     pub signer: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub signed_at: OffsetDateTime,
 }
 
 /// One dose given to a person.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Dose {
     pub id: Uuid,
     pub vaccine: String,
@@ -394,6 +408,7 @@ pub struct Dose {
     pub dose_number: u8,
     pub kind: DoseKind,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub given_at: OffsetDateTime,
     pub facility: String,
     pub vaccinator: String,
@@ -412,10 +427,12 @@ impl Dose {
 
 /// A person and their doses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Person {
     pub id: Uuid,
     pub full_name: String,
     pub gender: Gender,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub birth_date: BirthDate,
     pub identity: Identity,
     pub phone: Option<String>,
@@ -425,6 +442,7 @@ pub struct Person {
     pub managing_facility: String,
     pub created_by: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub created_at: OffsetDateTime,
     pub verification: Verification,
     pub merged_into: Option<Uuid>,

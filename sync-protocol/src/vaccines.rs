@@ -8,6 +8,7 @@ const BUILT_IN: &str = include_str!("../data/vaccines.json");
 
 /// One vaccine product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Vaccine {
     /// EU DCC vaccine-medicinal-product code (the stored code).
     pub code: String,

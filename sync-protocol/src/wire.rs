@@ -114,6 +114,23 @@ pub struct ServerInfo {
     pub facility_parent: Option<String>,
     pub device_id: Option<String>,
     pub server_time: String,
+    /// The authenticated device's facility in full, so a new station needs only the token.
+    #[serde(default)]
+    pub facility_info: Option<FacilityInfo>,
+    /// The codes of the mobile teams that work under the device's facility.
+    #[serde(default)]
+    pub mobile_teams: Vec<String>,
+}
+
+/// A facility as the server knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacilityInfo {
+    pub code: String,
+    pub name: String,
+    /// `commune_station`, `mobile_team`, …
+    pub kind: String,
+    pub province: Option<String>,
+    pub commune: Option<String>,
 }
 
 /// One local change pushed by a device.
@@ -317,4 +334,25 @@ mod tests {
         assert!(bomb.len() < 100_000);
         assert_eq!(decode::<PushRequest>(&bomb), Err(WireError::TooLarge));
     }
+}
+
+/// `POST sync/signing-batch`: a signing run made on the station, for the server to verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigningBatchUpload {
+    pub batch_id: Uuid,
+    /// The manifest's bytes ([`crate::manifest::Manifest::to_bytes`]).
+    pub manifest: Vec<u8>,
+    /// The detached CMS SignedData over the manifest, DER.
+    pub cms: Vec<u8>,
+}
+
+/// What the server made of a signing run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningBatchOutcome {
+    /// Verified: its doses are signed on the server.
+    Accepted { doses: u32 },
+    /// Refused for good, with the reason (`untrusted_certificate`, `dose_changed`, …).
+    Refused { code: String, message: String },
+    /// Some doses are not on the server yet: send the run again after they are pushed.
+    Later { message: String },
 }

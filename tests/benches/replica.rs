@@ -86,8 +86,8 @@ async fn main() {
     station.close().await;
     let size = dir_size(&dir);
 
-    let mut station = Station::open_with_key(&dir, Some(key)).await.expect("open");
-    lab.sign_in(&mut station, &client, "nv.lan").await;
+    let station = Station::open_with_key(&dir, Some(key)).await.expect("open");
+    lab.sign_in(&station, &client, "nv.lan").await;
     println!(
         "Replica: {} people, {} doses, built in {:.1} s; on disk after checkpoint: {:.1} MB ({} bytes)",
         status.persons,

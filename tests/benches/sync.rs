@@ -60,8 +60,8 @@ async fn main() {
 async fn link(people: usize) {
     let lab = Lab::start(Backend::Sqlite).await;
     let server = &lab.server;
-    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
-    let mut b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let b = lab.device("b", "TYT-TANNHUT-LD", "nv.hung").await;
 
     let mut g = Generator::new(2026);
     let list: Vec<_> = (0..people)

@@ -5,6 +5,7 @@
 
 pub mod proxy;
 pub mod server;
+pub mod softhsm;
 
 use server::{Backend, TestServer};
 use station::{Credentials, DbKey, FacilityKind, NewStation, SignIn, Station, SyncClient};
@@ -82,7 +83,7 @@ impl Device {
     }
 
     /// Syncs through the device's own client.
-    pub async fn sync(&mut self) -> Result<station::SyncReport, station::SyncError> {
+    pub async fn sync(&self) -> Result<station::SyncReport, station::SyncError> {
         self.station.sync(&self.client).await
     }
 }
@@ -91,12 +92,6 @@ impl std::ops::Deref for Device {
     type Target = Station;
     fn deref(&self) -> &Station {
         &self.station
-    }
-}
-
-impl std::ops::DerefMut for Device {
-    fn deref_mut(&mut self) -> &mut Station {
-        &mut self.station
     }
 }
 
@@ -162,7 +157,7 @@ impl Lab {
         };
         let dir = self.dir.path().join(name);
         let key = DbKey::generate();
-        let mut station = Station::init_with_key(
+        let station = Station::init_with_key(
             &dir,
             NewStation {
                 facility_code: facility.into(),
@@ -181,7 +176,7 @@ impl Lab {
         if !known {
             self.account(user, facility, role).await;
         }
-        let otp = self.sign_in(&mut station, &client, user).await;
+        let otp = self.sign_in(&station, &client, user).await;
         client.set_session(
             station
                 .session()
@@ -198,11 +193,44 @@ impl Lab {
         }
     }
 
+    /// The police's registry holds `citizens` exactly as recorded: a full verification pass on
+    /// the server marks them matched, and everyone else it holds not found (or no ID, ...).
+    /// Stations see the results at their next sync.
+    pub async fn registry_knows(
+        &self,
+        citizens: &[sync_protocol::Person],
+    ) -> sotiem_server::registry::VerificationPass {
+        use sotiem_server::registry::{PassScope, RegistryFile, RegistryRecord, verify_people};
+        let mut file = RegistryFile::default();
+        for p in citizens {
+            if let Some(number) = &p.identity.number {
+                file.add(RegistryRecord {
+                    id_number: number.clone(),
+                    old_cmnd: None,
+                    full_name: p.full_name.clone(),
+                    gender: p.gender,
+                    birth_date: p.birth_date,
+                });
+            }
+        }
+        verify_people(&self.server.state, &file, PassScope::Everyone)
+            .await
+            .expect("verification pass")
+    }
+
+    /// Remembers codes `user` used outside [`Lab::sign_in`] (a code is accepted once).
+    pub fn codes_used(&self, user: &str, otp: &Authenticator) {
+        self.authenticators
+            .lock()
+            .expect("lock")
+            .insert(user.into(), otp.clone());
+    }
+
     /// Signs `user` in on `station`: the whole first-login flow the first time, a password and
     /// a fresh code afterwards. Returns the user's authenticator.
     pub async fn sign_in(
         &self,
-        station: &mut Station,
+        station: &Station,
         client: &SyncClient,
         user: &str,
     ) -> Authenticator {
@@ -236,7 +264,7 @@ impl Lab {
 
 /// A first login: enrol the authenticator the server offers, confirm with a code, replace the
 /// initial password.
-pub async fn first_login(station: &mut Station, client: &SyncClient, user: &str) -> Authenticator {
+pub async fn first_login(station: &Station, client: &SyncClient, user: &str) -> Authenticator {
     let creds = Credentials {
         username: user.into(),
         password: INITIAL_PASSWORD.into(),
@@ -279,7 +307,7 @@ pub async fn first_login(station: &mut Station, client: &SyncClient, user: &str)
 
 /// Opens an existing station with its key and the session it left in the credential store.
 pub async fn reopen(dir: &Path, key: &DbKey) -> Station {
-    let mut s = Station::open_with_key(dir, Some(key.clone()))
+    let s = Station::open_with_key(dir, Some(key.clone()))
         .await
         .expect("station opens");
     s.resume_session().await.expect("session");
@@ -333,4 +361,61 @@ pub async fn deliver(from: &Station, to: &Station) -> usize {
     let hashes: Vec<Vec<u8>> = entries.iter().map(|e| e.change_hash.clone()).collect();
     from.acknowledge(&hashes).await.expect("acknowledge");
     entries.len()
+}
+
+/// `n` synthetic people of TYT-TANNHUT, `doses` each, all given there from `at` on (ten seconds
+/// apart, numbered in order), not yet verified: what a signing run chooses from once
+/// [`Lab::registry_knows`] has matched them.
+pub fn vaccinated_at(
+    g: &mut sotiem_fixtures::Generator,
+    n: usize,
+    doses: usize,
+    at: time::OffsetDateTime,
+) -> Vec<sync_protocol::Person> {
+    (0..n)
+        .map(|i| {
+            let mut p = g.person("TYT-TANNHUT", "nv.lan", doses);
+            let mut ordered: Vec<_> = p.doses.values_mut().collect();
+            ordered.sort_by_key(|d| d.given_at);
+            for (k, d) in ordered.into_iter().enumerate() {
+                d.facility = "TYT-TANNHUT".into();
+                d.given_at = at + time::Duration::seconds((i * 10 + k) as i64);
+                d.dose_number = u8::try_from(k + 1).unwrap_or(1);
+                d.voided = None;
+                d.signature = None;
+            }
+            p
+        })
+        .collect()
+}
+
+/// Adds `n` synthetic people without an ID straight into a station's listed columns (no
+/// documents): what the export of a large `no_id` list reads, made in seconds rather than by
+/// registering 100,000 people one by one. For export tests and benchmarks only.
+pub async fn fill_no_id_list(station: &Station, g: &mut sotiem_fixtures::Generator, n: usize) {
+    let mut tx = station.store().pool().begin().await.expect("tx");
+    for _ in 0..n {
+        let gender = g.gender();
+        let name = g.full_name(gender);
+        let born = g.birth_date();
+        sqlx::query(
+            "INSERT INTO persons (id, doc, heads, full_name, name_key, gender, birth_date,
+                birth_year, id_kind, id_number, phone, province, commune, nationality,
+                managing_facility, verification, merged_into, updated_at)
+             VALUES (?, x'', x'', ?, ?, ?, ?, ?, 'none', NULL, ?, 'TP Hồ Chí Minh', ?, 'VN',
+                'TYT-TANNHUT', 'no_id', NULL, '2026-11-20T08:00:00+07:00')",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&name)
+        .bind(sync_protocol::text::fold(&name))
+        .bind(gender.as_str())
+        .bind(born.to_string())
+        .bind(born.year())
+        .bind(g.phone())
+        .bind(TAN_NHUT)
+        .execute(&mut *tx)
+        .await
+        .expect("row");
+    }
+    tx.commit().await.expect("commit");
 }

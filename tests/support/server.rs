@@ -23,6 +23,10 @@ pub fn postgres_url() -> String {
 /// A server listening on a free loopback port.
 pub struct TestServer {
     pub db: Db,
+    /// The roots facility signatures must chain to (add a test CA here).
+    pub trust: sotiem_server::signing::TrustStore,
+    /// The running server's state (for jobs the server runs itself, such as verification).
+    pub state: sotiem_server::AppState,
     pub addr: SocketAddr,
     pub url: String,
     schema: Option<String>,
@@ -71,6 +75,8 @@ impl TestServer {
             }
         };
         let server = Server::start(db.clone()).await.expect("server starts");
+        let trust = server.state.trust.clone();
+        let state = server.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -81,6 +87,8 @@ impl TestServer {
         }));
         TestServer {
             db,
+            trust,
+            state,
             addr,
             url: format!("http://{addr}"),
             schema,

@@ -1,0 +1,44 @@
+//! Declares the app's commands so that the capability file can grant exactly these to the UI.
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(sotiem_commands())),
+    )
+    .expect("tauri build step");
+}
+
+/// Every command the shell offers (keep in step with `commands.rs` and the capability file).
+fn sotiem_commands() -> &'static [&'static str] {
+    &[
+        "app_status",
+        "setup_station",
+        "sign_in",
+        "complete_enrollment",
+        "change_initial_password",
+        "sign_out",
+        "change_password",
+        "catalogue",
+        "find_people",
+        "read_cccd_qr",
+        "register_person",
+        "show_person",
+        "edit_person",
+        "record_dose",
+        "void_dose",
+        "daily_report",
+        "sync_now",
+        "cancel_sync",
+        "signing_tokens",
+        "signing_preview",
+        "sign_run",
+        "signing_batches",
+        "register_certificate",
+        "data_list",
+        "export_list",
+        "import_preview",
+        "import_apply",
+        "duplicate_candidates",
+        "merge_people",
+    ]
+}

@@ -1,0 +1,95 @@
+//! The TypeScript declarations of every type that crosses to the UI, generated from the Rust
+//! types (never retyped). `ui/src/bindings/` holds them; a test fails when they are stale, and
+//! `SOTIEM_UPDATE_BINDINGS=1 cargo test -p sotiem-desktop bindings` rewrites them.
+
+use std::path::Path;
+use ts_rs::{Config, ExportError, TS};
+
+/// Writes the declarations of the UI's types (and what they use) into `dir`.
+pub fn export_all(dir: &Path) -> Result<(), ExportError> {
+    // serde_json sends 64-bit integers as numbers; counts here stay far below 2^53.
+    let cfg = Config::new().with_out_dir(dir).with_large_int("number");
+    macro_rules! export {
+        ($($t:ty),* $(,)?) => { $( <$t as TS>::export_all(&cfg)?; )* };
+    }
+    export!(
+        crate::views::AppStatus,
+        crate::views::SetupRequest,
+        crate::views::SignInRequest,
+        crate::views::SignInStep,
+        crate::views::EnrollRequest,
+        crate::views::InitialPasswordRequest,
+        crate::views::ChangePasswordRequest,
+        crate::views::EditRequest,
+        crate::views::RecordDoseRequest,
+        crate::views::VoidDoseRequest,
+        crate::error::UiError,
+        station::PersonInput,
+        station::PersonRecord,
+        station::PersonSummary,
+        station::SearchQuery,
+        station::SyncReport,
+        station::DailyReport,
+        sync_protocol::Vaccine,
+        crate::views::TokenView,
+        crate::views::SignRunRequest,
+        station::SigningPreview,
+        station::SigningBatchSummary,
+        station::ListQuery,
+        station::ListPage,
+        station::ExportSummary,
+        crate::views::ExportListRequest,
+        crate::views::ImportFileRequest,
+        crate::views::ImportPreviewView,
+        crate::views::ImportApplyRequest,
+        station::ImportSummary,
+        station::DuplicatePair,
+        crate::views::MergeRequest,
+        crate::views::RegisterCertificateView,
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+
+    fn read_dir(dir: &std::path::Path) -> BTreeMap<String, String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "ts"))
+                    .map(|e| {
+                        (
+                            e.file_name().to_string_lossy().into_owned(),
+                            std::fs::read_to_string(e.path()).unwrap_or_default(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn typescript_bindings_in_the_ui_are_current() {
+        let committed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings");
+        if std::env::var("SOTIEM_UPDATE_BINDINGS").is_ok_and(|v| v == "1") {
+            let _ = std::fs::remove_dir_all(&committed);
+            super::export_all(&committed).expect("bindings written");
+        }
+        let fresh = tempfile::tempdir().expect("temp dir");
+        super::export_all(fresh.path()).expect("bindings generated");
+        let (want, have) = (read_dir(fresh.path()), read_dir(&committed));
+        let stale: Vec<&String> = want
+            .keys()
+            .chain(have.keys())
+            .filter(|name| want.get(*name) != have.get(*name))
+            .collect();
+        assert!(
+            stale.is_empty(),
+            "ui/src/bindings is out of date ({stale:?}): run SOTIEM_UPDATE_BINDINGS=1 cargo test -p sotiem-desktop bindings"
+        );
+    }
+}

@@ -1,0 +1,464 @@
+//! The commands the UI calls. Each one translates between the UI's types and the station's
+//! API and back; the rules live in `station`.
+
+use crate::error::UiError;
+use crate::state::AppState;
+use crate::views::{
+    AppStatus, CertificateView, ChangePasswordRequest, EditRequest, EnrollRequest,
+    ExportListRequest, ImportApplyRequest, ImportFileRequest, ImportPreviewView,
+    InitialPasswordRequest, MergeRequest, RecordDoseRequest, RegisterCertificateView, SessionView,
+    SetupRequest, SignInRequest, SignInStep, SignRunRequest, TokenView, VoidDoseRequest,
+};
+use station::{
+    Credentials, DailyReport, DuplicatePair, ExportSummary, ImportSummary, ListPage, ListQuery,
+    PersonInput, PersonRecord, PersonSummary, SearchQuery, SigningBatchSummary, SigningPreview,
+    SigningSelection, Station, SyncReport, TokenSigner,
+};
+use std::sync::Arc;
+use sync_protocol::Vaccine;
+use tauri::State;
+use uuid::Uuid;
+
+type Result<T> = std::result::Result<T, UiError>;
+type App<'a> = State<'a, Arc<AppState>>;
+
+fn uuid(text: &str, what: &str) -> Result<Uuid> {
+    Uuid::parse_str(text.trim())
+        .map_err(|_| UiError::new("invalid_id", format!("mã {what} không hợp lệ: {text}")))
+}
+
+/// The state of the app for the header and status bars.
+#[tauri::command]
+pub async fn app_status(app: App<'_>) -> Result<AppStatus> {
+    let station = app.station_if_open().await;
+    let (facility, session, sync, progress) = match &station {
+        Some(s) => (
+            Some(s.facility()),
+            s.session().as_ref().map(SessionView::from),
+            s.sync_status().await.ok(),
+            s.sync_progress(),
+        ),
+        None => (None, None, None, Default::default()),
+    };
+    Ok(AppStatus {
+        version: env!("CARGO_PKG_VERSION").into(),
+        setup_needed: station.is_none() && app.fatal().is_none(),
+        fatal: app.fatal(),
+        default_server: app.config.default_server.clone(),
+        facility,
+        session,
+        online: app.online(),
+        sync,
+        progress,
+        last_report: app.last_report(),
+    })
+}
+
+/// First run: sets up this laptop as a station of the device token's facility.
+#[tauri::command]
+pub async fn setup_station(app: App<'_>, request: SetupRequest) -> Result<AppStatus> {
+    app.set_up(&request.server_url, &request.device_token)
+        .await?;
+    app_status(app).await
+}
+
+/// Signs in: online when the server answers, else offline on the laptop.
+#[tauri::command]
+pub async fn sign_in(app: App<'_>, request: SignInRequest) -> Result<SignInStep> {
+    let station = app.station().await?;
+    let client = app.client();
+    let step = station
+        .sign_in(
+            &Credentials {
+                username: request.username,
+                password: request.password,
+                otp: request.otp,
+            },
+            client.as_deref(),
+        )
+        .await;
+    if let (Ok(station::SignIn::Done { session }), Some(_)) = (&step, &client) {
+        app.set_online(session.online);
+    }
+    Ok(step?.into())
+}
+
+/// Confirms a first login's authenticator with its first code.
+#[tauri::command]
+pub async fn complete_enrollment(app: App<'_>, request: EnrollRequest) -> Result<SignInStep> {
+    let station = app.station().await?;
+    let client = app.require_client()?;
+    Ok(station
+        .complete_enrollment(&client, &request.challenge, &request.otp, &request.password)
+        .await?
+        .into())
+}
+
+/// Sets a first login's new password.
+#[tauri::command]
+pub async fn change_initial_password(
+    app: App<'_>,
+    request: InitialPasswordRequest,
+) -> Result<SignInStep> {
+    let station = app.station().await?;
+    let client = app.require_client()?;
+    Ok(station
+        .change_initial_password(&client, &request.challenge, &request.new_password)
+        .await?
+        .into())
+}
+
+/// Signs out (on the server too when it answers).
+#[tauri::command]
+pub async fn sign_out(app: App<'_>) -> Result<()> {
+    let station = app.station().await?;
+    station.sign_out(app.client().as_deref()).await?;
+    Ok(())
+}
+
+/// Changes the signed-in user's password (online).
+#[tauri::command]
+pub async fn change_password(app: App<'_>, request: ChangePasswordRequest) -> Result<()> {
+    let station = app.station().await?;
+    let client = app.require_client()?;
+    station
+        .change_password(
+            &client,
+            &request.old_password,
+            &request.otp,
+            &request.new_password,
+        )
+        .await?;
+    Ok(())
+}
+
+/// The vaccines that can be recorded.
+#[tauri::command]
+pub async fn catalogue(app: App<'_>) -> Result<Vec<Vaccine>> {
+    Ok(app.station().await?.catalogue().vaccines.clone())
+}
+
+/// Finds people by full name with a phone or an ID number.
+#[tauri::command]
+pub async fn find_people(app: App<'_>, query: SearchQuery) -> Result<Vec<PersonSummary>> {
+    Ok(app.station().await?.find(&query).await?)
+}
+
+/// The registration form filled from a scanned CCCD QR code.
+#[tauri::command]
+pub async fn read_cccd_qr(text: String) -> Result<PersonInput> {
+    Ok(Station::person_input_from_qr(&text)?)
+}
+
+/// Registers a person; returns their record.
+#[tauri::command]
+pub async fn register_person(app: App<'_>, input: PersonInput) -> Result<PersonRecord> {
+    let station = app.station().await?;
+    let person = station.register_person(input).await?;
+    Ok(station.show(person.id).await?)
+}
+
+/// A person's record: details, doses, warnings, conflicts.
+#[tauri::command]
+pub async fn show_person(app: App<'_>, person_id: String) -> Result<PersonRecord> {
+    Ok(app
+        .station()
+        .await?
+        .show(uuid(&person_id, "người")?)
+        .await?)
+}
+
+/// Edits a person (a fresh code when the change needs step-up); returns the record.
+#[tauri::command]
+pub async fn edit_person(app: App<'_>, request: EditRequest) -> Result<PersonRecord> {
+    let station = app.station().await?;
+    let id = uuid(&request.person_id, "người")?;
+    let otp = request.otp.filter(|o| !o.trim().is_empty());
+    station
+        .edit_person(id, request.edit, otp.as_deref())
+        .await?;
+    Ok(station.show(id).await?)
+}
+
+/// Records a dose; returns the person's record.
+#[tauri::command]
+pub async fn record_dose(app: App<'_>, request: RecordDoseRequest) -> Result<PersonRecord> {
+    let station = app.station().await?;
+    let id = uuid(&request.person_id, "người")?;
+    station.record_dose(id, request.dose).await?;
+    Ok(station.show(id).await?)
+}
+
+/// Voids a dose with a reason; returns the person's record.
+#[tauri::command]
+pub async fn void_dose(app: App<'_>, request: VoidDoseRequest) -> Result<PersonRecord> {
+    let station = app.station().await?;
+    let person = uuid(&request.person_id, "người")?;
+    station
+        .void_dose(uuid(&request.dose_id, "mũi tiêm")?, &request.reason)
+        .await?;
+    Ok(station.show(person).await?)
+}
+
+/// The report of one day (`yyyy-mm-dd`, today at +07:00 when absent).
+#[tauri::command]
+pub async fn daily_report(app: App<'_>, date: Option<String>) -> Result<DailyReport> {
+    let day = match date.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => time::Date::parse(d, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| {
+                UiError::new(
+                    "date_format",
+                    format!("ngày {d} không hợp lệ: chọn ngày theo dạng ngày/tháng/năm"),
+                )
+            })?,
+        None => sync_protocol::person::now().date(),
+    };
+    Ok(app.station().await?.daily_report(day).await?)
+}
+
+/// Syncs now; the UI follows progress through `app_status` and may call `cancel_sync`.
+#[tauri::command]
+pub async fn sync_now(app: App<'_>) -> Result<SyncReport> {
+    app.sync().await
+}
+
+/// Asks the running sync to stop at its next step.
+#[tauri::command]
+pub async fn cancel_sync(app: App<'_>) -> Result<()> {
+    app.station().await?.cancel_sync();
+    Ok(())
+}
+
+fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(sync_protocol::person::format_time)
+        .unwrap_or_default()
+}
+
+/// The tokens present and their certificates, marked registered / valid for the signer.
+#[tauri::command]
+pub async fn signing_tokens(app: App<'_>) -> Result<Vec<TokenView>> {
+    let station = app.station().await?;
+    let registered: Vec<String> = station
+        .session()
+        .map(|s| s.account.certificate_serials.clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|s| station::signing::normalize_serial(s))
+        .collect();
+    let module = app.token_module()?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut out = Vec::new();
+    for token in module.tokens().map_err(station::StationError::from)? {
+        let certificates = module
+            .certificates(token.slot)
+            .map_err(station::StationError::from)?
+            .into_iter()
+            .map(|c| CertificateView {
+                registered: registered.contains(&station::signing::normalize_serial(&c.serial)),
+                valid_now: c.not_before <= now && now <= c.not_after,
+                not_before: rfc3339(c.not_before),
+                not_after: rfc3339(c.not_after),
+                id: c.id,
+                subject: c.subject,
+                issuer: c.issuer,
+                serial: c.serial,
+            })
+            .collect();
+        out.push(TokenView {
+            slot: token.slot,
+            label: token.label,
+            module: module.path.display().to_string(),
+            certificates,
+        });
+    }
+    Ok(out)
+}
+
+/// Exactly what a run over the selection would sign.
+#[tauri::command]
+pub async fn signing_preview(app: App<'_>, selection: SigningSelection) -> Result<SigningPreview> {
+    Ok(app.station().await?.signing_preview(&selection).await?)
+}
+
+/// Signs the previewed doses: one PIN, one token signature.
+#[tauri::command]
+pub async fn sign_run(app: App<'_>, request: SignRunRequest) -> Result<SigningBatchSummary> {
+    let station = app.station().await?;
+    let module = app.token_module()?;
+    let signer = TokenSigner::choose(
+        module.as_ref(),
+        request.slot,
+        &request.certificate_id,
+        request.pin,
+    )?;
+    Ok(station
+        .sign_selection(&request.selection, request.expected_doses as usize, &signer)
+        .await?)
+}
+
+/// Registers a certificate of the token on the signed-in signer's account (the token signs a
+/// statement with the PIN; a fresh code is needed). Returns the serials now registered.
+#[tauri::command]
+pub async fn register_certificate(
+    app: App<'_>,
+    request: RegisterCertificateView,
+) -> Result<Vec<String>> {
+    let station = app.station().await?;
+    let client = app.require_client()?;
+    let module = app.token_module()?;
+    let signer = TokenSigner::choose(
+        module.as_ref(),
+        request.slot,
+        &request.certificate_id,
+        request.pin,
+    )?;
+    Ok(station
+        .register_certificate(&client, &signer, &request.otp)
+        .await?)
+}
+
+/// The signing runs made on this station.
+#[tauri::command]
+pub async fn signing_batches(app: App<'_>) -> Result<Vec<SigningBatchSummary>> {
+    Ok(app.station().await?.signing_batches().await?)
+}
+
+/// The first rows of a data-cleaning list and its total.
+#[tauri::command]
+pub async fn data_list(app: App<'_>, query: ListQuery) -> Result<ListPage> {
+    Ok(app.station().await?.data_list(&query, 500).await?)
+}
+
+/// Exports a list to .xlsx in the export folder (fresh code; audited) and says where.
+#[tauri::command]
+pub async fn export_list(app: App<'_>, request: ExportListRequest) -> Result<ExportSummary> {
+    let station = app.station().await?;
+    let dir = &app.config.export_dir;
+    std::fs::create_dir_all(dir).map_err(|source| station::StationError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let stamp = time::OffsetDateTime::now_utc()
+        .to_offset(sync_protocol::VIETNAM)
+        .format(time::macros::format_description!(
+            "[day]-[month]-[year]-[hour][minute][second]"
+        ))
+        .unwrap_or_default();
+    let path = dir.join(format!("{}-{}.xlsx", request.query.list.title(), stamp));
+    Ok(station
+        .export_list(&request.query, &path, &request.otp)
+        .await?)
+}
+
+/// Removes uploads previewed but never applied after a day: they hold people's data outside
+/// the encrypted database.
+fn forget_stale_uploads(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Where an uploaded spreadsheet waits between preview and apply.
+fn upload_path(app: &AppState, upload_id: &str) -> Result<std::path::PathBuf> {
+    let dir = app.config.data_dir.join("imports");
+    let id = uuid(upload_id, "tệp tải lên")?;
+    for ext in ["xlsx", "csv"] {
+        let p = dir.join(format!("{id}.{ext}"));
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    Err(UiError::new(
+        "upload_missing",
+        "không còn tệp đã chọn: chọn lại tệp rồi xem trước",
+    ))
+}
+
+/// Keeps a chosen spreadsheet and shows what importing it would change.
+#[tauri::command]
+pub async fn import_preview(app: App<'_>, request: ImportFileRequest) -> Result<ImportPreviewView> {
+    const MAX_BYTES: usize = 50 * 1024 * 1024;
+    let station = app.station().await?;
+    let ext = std::path::Path::new(&request.name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let ext = match ext.as_deref() {
+        Some(e @ ("xlsx" | "csv")) => e.to_string(),
+        _ => {
+            return Err(UiError::new(
+                "import_type",
+                "chỉ nhập được tệp Excel (.xlsx) hoặc CSV (.csv); tệp .xls cũ hãy mở bằng Excel rồi lưu thành .xlsx",
+            ));
+        }
+    };
+    if request.content.len() > MAX_BYTES {
+        return Err(UiError::new(
+            "import_too_large",
+            "tệp lớn hơn 50 MB: chia danh sách thành nhiều tệp",
+        ));
+    }
+    let dir = app.config.data_dir.join("imports");
+    std::fs::create_dir_all(&dir).map_err(|source| station::StationError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    forget_stale_uploads(&dir);
+    let upload_id = Uuid::now_v7();
+    let path = dir.join(format!("{upload_id}.{ext}"));
+    std::fs::write(&path, &request.content).map_err(|source| station::StationError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    match station.import_preview(&path).await {
+        Ok(preview) => Ok(ImportPreviewView {
+            upload_id: upload_id.to_string(),
+            preview,
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&path);
+            Err(e.into())
+        }
+    }
+}
+
+/// Applies a previewed import (fresh code), then forgets the file.
+#[tauri::command]
+pub async fn import_apply(app: App<'_>, request: ImportApplyRequest) -> Result<ImportSummary> {
+    let station = app.station().await?;
+    let path = upload_path(&app, &request.upload_id)?;
+    let summary = station
+        .import_apply(&path, request.expected_changes as usize, &request.otp)
+        .await?;
+    let _ = std::fs::remove_file(&path);
+    Ok(summary)
+}
+
+/// Pairs of records that may be the same person, with the rule that paired them.
+#[tauri::command]
+pub async fn duplicate_candidates(app: App<'_>) -> Result<Vec<DuplicatePair>> {
+    Ok(app.station().await?.duplicate_candidates().await?)
+}
+
+/// Merges a reviewed pair and returns the record kept.
+#[tauri::command]
+pub async fn merge_people(app: App<'_>, request: MergeRequest) -> Result<PersonRecord> {
+    let station = app.station().await?;
+    let keep = uuid(&request.keep, "hồ sơ giữ lại")?;
+    let other = uuid(&request.other, "hồ sơ gộp")?;
+    station.merge_people(keep, other).await?;
+    Ok(station.show(keep).await?)
+}

@@ -1,0 +1,109 @@
+//! The Sổ Tiêm desktop app: a Tauri 2 shell over the `station` core. It holds one open
+//! station, offers the UI a small set of commands, and syncs in the background. The UI (in
+//! `ui/`) receives the types declared here and in `station`, generated as TypeScript.
+
+pub mod bindings;
+pub mod commands;
+pub mod error;
+pub mod state;
+pub mod views;
+
+use state::{AppState, Config};
+use std::sync::Arc;
+use tauri::Manager;
+
+/// Logs to `logs/sotiem-desktop.log` in the data directory and to standard error.
+fn start_logging(data_dir: &std::path::Path) {
+    use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+    let filter = EnvFilter::try_from_env("SOTIEM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = data_dir.join("logs");
+    let file = std::fs::create_dir_all(&logs)
+        .and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(logs.join("sotiem-desktop.log"))
+        })
+        .ok();
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt::layer().with_writer(std::io::stderr));
+    let result = match file {
+        Some(f) => registry
+            .with(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(f)),
+            )
+            .try_init(),
+        None => registry.try_init(),
+    };
+    let _ = result;
+}
+
+/// Starts the app.
+pub fn run() {
+    tauri::Builder::default()
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .setup(|app| {
+            let default_data = app
+                .path()
+                .app_data_dir()
+                .unwrap_or_else(|_| std::path::PathBuf::from("sotiem-data"));
+            let config = Config::from_env(default_data, app.path().document_dir().ok());
+            start_logging(&config.data_dir);
+            tracing::info!("data directory {}", config.data_dir.display());
+            let state = Arc::new(AppState::new(config));
+            tauri::async_runtime::block_on(state.open());
+            tauri::async_runtime::spawn(state.clone().background());
+            app.manage(state);
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_status,
+            commands::setup_station,
+            commands::sign_in,
+            commands::complete_enrollment,
+            commands::change_initial_password,
+            commands::sign_out,
+            commands::change_password,
+            commands::catalogue,
+            commands::find_people,
+            commands::read_cccd_qr,
+            commands::register_person,
+            commands::show_person,
+            commands::edit_person,
+            commands::record_dose,
+            commands::void_dose,
+            commands::daily_report,
+            commands::sync_now,
+            commands::cancel_sync,
+            commands::signing_tokens,
+            commands::signing_preview,
+            commands::sign_run,
+            commands::signing_batches,
+            commands::register_certificate,
+            commands::data_list,
+            commands::export_list,
+            commands::import_preview,
+            commands::import_apply,
+            commands::duplicate_candidates,
+            commands::merge_people,
+        ])
+        .build(tauri::generate_context!())
+        .map(|app| {
+            app.run(|handle, event| {
+                // Close the database cleanly before the process exits.
+                if let tauri::RunEvent::Exit = event
+                    && let Some(state) = handle.try_state::<Arc<AppState>>()
+                    && let Some(station) = tauri::async_runtime::block_on(state.station_if_open())
+                {
+                    tauri::async_runtime::block_on(station.close());
+                }
+            })
+        })
+        .unwrap_or_else(|e| {
+            eprintln!("Sổ Tiêm không khởi động được: {e}");
+            std::process::exit(1);
+        });
+}

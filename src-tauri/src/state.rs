@@ -1,0 +1,245 @@
+//! The shell's state: the one open station, the client for its server, and what the bars show
+//! about the link. Opening, connecting and the background sync live here.
+
+use crate::error::UiError;
+use station::{Station, SyncClient, SyncError, SyncReport};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::RwLock;
+
+/// How the app was started (environment, see README).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The station's data directory (`SOTIEM_DATA`, else the app's data directory).
+    pub data_dir: PathBuf,
+    /// The server offered on the setup screen (`SOTIEM_SERVER`).
+    pub default_server: Option<String>,
+    /// An extra trusted root certificate, PEM (`SOTIEM_CA_CERT`, a path).
+    pub ca_pem: Option<Vec<u8>>,
+    /// Seconds between background syncs; 0 turns them off (`SOTIEM_AUTO_SYNC_SECS`, 300).
+    pub auto_sync_secs: u64,
+    /// Where exported lists are written (`SOTIEM_EXPORT_DIR`, else `Sổ Tiêm` in Documents).
+    pub export_dir: PathBuf,
+}
+
+impl Config {
+    /// Reads the environment; `default_data` is the platform's app data directory, `documents`
+    /// the user's documents folder.
+    pub fn from_env(default_data: PathBuf, documents: Option<PathBuf>) -> Config {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let data_dir = var("SOTIEM_DATA").map_or(default_data, PathBuf::from);
+        let export_dir = var("SOTIEM_EXPORT_DIR").map_or_else(
+            || documents.map_or_else(|| data_dir.join("exports"), |d| d.join("Sổ Tiêm")),
+            PathBuf::from,
+        );
+        Config {
+            export_dir,
+            data_dir,
+            default_server: var("SOTIEM_SERVER"),
+            ca_pem: var("SOTIEM_CA_CERT").and_then(|p| match std::fs::read(&p) {
+                Ok(pem) => Some(pem),
+                Err(e) => {
+                    tracing::error!("SOTIEM_CA_CERT {p}: {e}");
+                    None
+                }
+            }),
+            auto_sync_secs: var("SOTIEM_AUTO_SYNC_SECS")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(300),
+        }
+    }
+}
+
+/// Shared by every command.
+pub struct AppState {
+    pub config: Config,
+    station: RwLock<Option<Arc<Station>>>,
+    client: Mutex<Option<Arc<SyncClient>>>,
+    fatal: Mutex<Option<UiError>>,
+    online: Mutex<Option<bool>>,
+    last_report: Mutex<Option<SyncReport>>,
+    /// The USB token's PKCS#11 module, loaded once (C_Initialize / C_Finalize are per process).
+    token: Mutex<Option<Arc<sotiem_token::Module>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl AppState {
+    /// Nothing open yet; call [`AppState::open`].
+    pub fn new(config: Config) -> AppState {
+        AppState {
+            config,
+            station: RwLock::new(None),
+            client: Mutex::new(None),
+            fatal: Mutex::new(None),
+            online: Mutex::new(None),
+            last_report: Mutex::new(None),
+            token: Mutex::new(None),
+        }
+    }
+
+    /// Opens the station in the data directory (if there is one), picks up the session kept in
+    /// the credential store and connects to the remembered server. Never fails: what goes
+    /// wrong is shown by the UI.
+    pub async fn open(&self) {
+        if !self.config.data_dir.join("store.json").exists() {
+            return;
+        }
+        match Station::open(&self.config.data_dir).await {
+            Ok(station) => {
+                if let Err(e) = station.resume_session().await {
+                    tracing::warn!("no session resumed: {e}");
+                }
+                self.adopt(station).await;
+            }
+            Err(e) => {
+                tracing::error!("station did not open: {e}");
+                *lock(&self.fatal) = Some(e.into());
+            }
+        }
+    }
+
+    async fn adopt(&self, station: Station) {
+        match station
+            .connect(None, None, self.config.ca_pem.as_deref())
+            .await
+        {
+            Ok(client) => *lock(&self.client) = Some(Arc::new(client)),
+            Err(SyncError::NotConfigured) => {}
+            Err(e) => tracing::warn!("no server client: {e}"),
+        }
+        *self.station.write().await = Some(Arc::new(station));
+    }
+
+    /// The first-run setup: the server gives the facility of the device token.
+    pub async fn set_up(&self, server: &str, token: &str) -> Result<(), UiError> {
+        if self.station.read().await.is_some() {
+            return Err(UiError::new(
+                "already_initialized",
+                "máy này đã có dữ liệu trạm; không thiết lập lại để khỏi mất dữ liệu",
+            ));
+        }
+        let station = Station::join(
+            &self.config.data_dir,
+            server,
+            token,
+            self.config.ca_pem.as_deref(),
+        )
+        .await?;
+        *lock(&self.online) = Some(true);
+        self.adopt(station).await;
+        Ok(())
+    }
+
+    /// The open station, or a clear error when there is none.
+    pub async fn station(&self) -> Result<Arc<Station>, UiError> {
+        if let Some(e) = lock(&self.fatal).clone() {
+            return Err(e);
+        }
+        self.station.read().await.clone().ok_or_else(|| {
+            UiError::new(
+                "setup_needed",
+                "máy này chưa được thiết lập: nhập địa chỉ máy chủ và mã thiết bị do quản trị viên cấp",
+            )
+        })
+    }
+
+    /// The station if open (for the status bars).
+    pub async fn station_if_open(&self) -> Option<Arc<Station>> {
+        self.station.read().await.clone()
+    }
+
+    /// The client for the server, if one is configured.
+    pub fn client(&self) -> Option<Arc<SyncClient>> {
+        lock(&self.client).clone()
+    }
+
+    /// The client, or a clear error.
+    pub fn require_client(&self) -> Result<Arc<SyncClient>, UiError> {
+        self.client().ok_or_else(|| SyncError::NotConfigured.into())
+    }
+
+    /// The fatal error, if the station could not be opened.
+    pub fn fatal(&self) -> Option<UiError> {
+        lock(&self.fatal).clone()
+    }
+
+    /// Whether the server answered lately.
+    pub fn online(&self) -> Option<bool> {
+        *lock(&self.online)
+    }
+
+    /// Records how the last contact with the server went.
+    pub fn set_online(&self, online: bool) {
+        *lock(&self.online) = Some(online);
+    }
+
+    /// The PKCS#11 module: `SOTIEM_PKCS11_MODULE`, else the first known one present; loaded
+    /// at the first use and kept.
+    pub fn token_module(&self) -> Result<Arc<sotiem_token::Module>, UiError> {
+        let mut slot = lock(&self.token);
+        if let Some(m) = slot.as_ref() {
+            return Ok(m.clone());
+        }
+        let configured = std::env::var_os("SOTIEM_PKCS11_MODULE").map(PathBuf::from);
+        let module = Arc::new(
+            sotiem_token::Module::open_first(&sotiem_token::find_modules(configured.as_deref()))
+                .map_err(|e| UiError::from(station::StationError::from(e)))?,
+        );
+        *slot = Some(module.clone());
+        Ok(module)
+    }
+
+    /// The report of the last sync that finished.
+    pub fn last_report(&self) -> Option<SyncReport> {
+        lock(&self.last_report).clone()
+    }
+
+    /// Syncs now as the signed-in user; the link's state follows the outcome.
+    pub async fn sync(&self) -> Result<SyncReport, UiError> {
+        let station = self.station().await?;
+        let client = self.require_client()?;
+        let result = station.sync(&client).await;
+        match &result {
+            Ok(report) => {
+                self.set_online(true);
+                *lock(&self.last_report) = Some(report.clone());
+            }
+            Err(SyncError::Network(_)) => self.set_online(false),
+            Err(SyncError::Cancelled) => {}
+            Err(_) => self.set_online(true),
+        }
+        Ok(result?)
+    }
+
+    /// Runs for the life of the app: checks the link every half minute and syncs in the
+    /// background every `auto_sync_secs` while an online session is open. Recording never
+    /// waits for it.
+    pub async fn background(self: Arc<Self>) {
+        let mut since_sync = 0u64;
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            since_sync += 30;
+            let (Some(station), Some(client)) = (self.station_if_open().await, self.client())
+            else {
+                continue;
+            };
+            let online_session = station.session().is_some_and(|s| s.online);
+            if self.config.auto_sync_secs > 0
+                && since_sync >= self.config.auto_sync_secs
+                && online_session
+                && !station.sync_progress().running
+            {
+                since_sync = 0;
+                if let Err(e) = self.sync().await {
+                    tracing::info!("background sync: {}", e.message);
+                }
+            } else if !station.sync_progress().running {
+                self.set_online(client.info().await.is_ok());
+            }
+        }
+    }
+}

@@ -1,0 +1,715 @@
+//! The real desktop app in a real WebKit window under Xvfb, driven through WebDriver
+//! (tauri-driver in front of WebKitWebDriver), against a real central server on loopback.
+//!
+//! It lives here rather than in the workspace's `tests/` because Cargo gives the path of the
+//! app's binary (`CARGO_BIN_EXE_sotiem-desktop`) only to this package's own tests.
+//!
+//! Screenshots of each main screen are saved under `target/e2e-screenshots/`.
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use sotiem_fixtures::Generator;
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::softhsm::{MODULE, PIN, SoftToken};
+use sotiem_scenarios::{INITIAL_PASSWORD, Lab, PASSWORD, vaccinated_at};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use sync_protocol::auth::Role;
+
+/// Processes started for the test, each in its own process group, killed with everything
+/// they started (tauri-driver's WebKitWebDriver, the app) however the test ends.
+struct Spawned(Vec<Child>);
+
+impl Spawned {
+    fn start(&mut self, mut command: Command, what: &str) {
+        use std::os::unix::process::CommandExt;
+        let child = command
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{what} did not start: {e}"));
+        self.0.push(child);
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                // SAFETY: kill(2) on a process group this test created; no memory is involved.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
+            let _ = child.wait();
+        }
+    }
+}
+
+fn require(tool: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .chain(std::env::home_dir().map(|h| h.join(".cargo/bin")))
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("{tool} is missing: run ./scripts/setup (the end-to-end test never skips)")
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A virtual X display on the first free number.
+fn start_xvfb(spawned: &mut Spawned) -> String {
+    let xvfb = require("Xvfb");
+    for n in 90..140 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        {
+            continue;
+        }
+        let mut xvfb_command = Command::new(&xvfb);
+        xvfb_command
+            .args([
+                &format!(":{n}"),
+                "-screen",
+                "0",
+                "1366x900x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        spawned.start(xvfb_command, "Xvfb");
+        let socket = format!("/tmp/.X11-unix/X{n}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if Path::new(&socket).exists() {
+                return format!(":{n}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("Xvfb :{n} did not start");
+    }
+    panic!("no free X display number");
+}
+
+fn screenshots_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// The WebDriver session and what the test needs around it.
+struct Ui {
+    client: Client,
+    shots: PathBuf,
+}
+
+impl Ui {
+    async fn find(&self, css: &str) -> Element {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("clear");
+        field.send_keys(text).await.expect("type");
+    }
+
+    async fn click(&self, css: &str) {
+        self.find(css).await.click().await.expect("click");
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.expect("text")
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .expect("value")
+            .unwrap_or_default()
+    }
+
+    /// Waits until the text of `css` satisfies `ok`.
+    async fn wait_text(&self, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && let Ok(text) = el.text().await
+            {
+                if ok(&text) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        self.shot("failure").await;
+        panic!("{css}: {what}; last text {last:?}");
+    }
+
+    async fn shot(&self, name: &str) {
+        // A frame right after a click can still show the old screen: let it paint first.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(self.shots.join(format!("{name}.png")), png);
+        }
+    }
+}
+
+/// The six-digit code an authenticator app would show for a base32 secret.
+fn code_for(secret_base32: &str, offset_steps: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32.trim()).expect("base32 secret");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    sync_protocol::auth::otp_code(secret.as_bytes(), now + offset_steps * 30).expect("code")
+}
+
+/// The two windows share the machine's two cores: one test drives the app at a time.
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+/// Xvfb, tauri-driver and a WebDriver session with the app, started with `env`.
+async fn start_app(name: &str, env: &[(&str, String)]) -> (Spawned, Ui) {
+    let tauri_driver = require("tauri-driver");
+    require("WebKitWebDriver");
+    let mut spawned = Spawned(Vec::new());
+    let display = start_xvfb(&mut spawned);
+    let (port, native_port) = (free_port(), free_port());
+    let shots = screenshots_dir();
+    // The driver's and the app's output, for reading after a failure.
+    let log = std::fs::File::create(shots.join(format!("{name}.log"))).expect("log file");
+    let mut driver = Command::new(&tauri_driver);
+    driver
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native_port.to_string(),
+        ])
+        .env("DISPLAY", &display)
+        .env("NO_AT_BRIDGE", "1")
+        .env("SOTIEM_AUTO_SYNC_SECS", "0")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    spawned.start(driver, "tauri-driver");
+    // Both the driver and the WebKitWebDriver it starts must listen before a session opens.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for p in [port, native_port] {
+        while std::net::TcpStream::connect(("127.0.0.1", p)).is_err() {
+            assert!(Instant::now() < deadline, "WebDriver never listened on {p}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "tauri:options".into(),
+        json!({ "application": env!("CARGO_BIN_EXE_sotiem-desktop"), "args": [] }),
+    );
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with the app");
+    (spawned, Ui { client, shots })
+}
+
+/// A station of TYT-TANNHUT set up on the server, `people` imported by a vaccinator and
+/// synced, then `user` signed in (their session resumes when the app starts). Returns the data
+/// directory, its key, and `user`'s authenticator for fresh codes.
+async fn prepared_station(
+    lab: &Lab,
+    people: &[sync_protocol::Person],
+    user: &str,
+) -> (
+    tempfile::TempDir,
+    station::DbKey,
+    sotiem_scenarios::Authenticator,
+) {
+    let data = tempfile::tempdir().expect("data dir");
+    let key = station::DbKey::generate();
+    let device_token = lab.server.device("TYT-TANNHUT").await;
+    let st = station::Station::init_with_key(
+        data.path(),
+        station::NewStation {
+            facility_code: "TYT-TANNHUT".into(),
+            facility_name: "Trạm Y tế xã Tân Nhựt".into(),
+            kind: station::FacilityKind::CommuneStation,
+            province: Some("TP Hồ Chí Minh".into()),
+            commune: Some("Xã Tân Nhựt".into()),
+        },
+        Some(key.clone()),
+    )
+    .await
+    .expect("station");
+    let client = st
+        .connect(Some(&lab.server.url), Some(&device_token), None)
+        .await
+        .expect("connected");
+    lab.account("nv.mai", "TYT-TANNHUT", Role::Vaccinator).await;
+    let nurse = lab.sign_in(&st, &client, "nv.mai").await;
+    st.import_people(people).await.expect("imported");
+    st.sync(&client).await.expect("synced");
+    // The police's registry knows them: matched on the server, then on the station.
+    lab.registry_knows(people).await;
+    st.sync(&client).await.expect("verification results pulled");
+    let otp = if user == "nv.mai" {
+        nurse
+    } else {
+        st.sign_out(None).await.expect("signed out");
+        lab.sign_in(&st, &client, user).await
+    };
+    st.close().await;
+    (data, key, otp)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syncs() {
+    let _one_window_at_a_time = one_at_a_time().await;
+    // A central server on loopback with the facility, a device token and a new nurse account.
+    let lab = Lab::start(Backend::Sqlite).await;
+    lab.account("nv.mai", "TYT-TANNHUT", Role::Vaccinator).await;
+    let token = lab.server.device("TYT-TANNHUT").await;
+    let data = tempfile::tempdir().expect("data dir");
+    let (_spawned, ui) = start_app(
+        "app",
+        &[
+            ("SOTIEM_DATA", data.path().display().to_string()),
+            ("SOTIEM_SERVER", lab.server.url.clone()),
+            ("SOTIEM_DB_KEY", "5e".repeat(32)),
+        ],
+    )
+    .await;
+
+    // First run: the server address is offered; the device token is typed.
+    ui.find("[data-testid=setup-form]").await;
+    assert_eq!(ui.value("#server_url").await, lab.server.url);
+    ui.shot("01-setup").await;
+    ui.type_into("#device_token", "stk_sai_ma").await;
+    ui.click("[data-testid=setup-form] button[type=submit]")
+        .await;
+    let refused = ui
+        .wait_text("[data-testid=error-box]", "a wrong token is refused", |t| {
+            t.contains("mã thiết bị")
+        })
+        .await;
+    assert!(refused.contains("không đúng"), "{refused}");
+    assert_eq!(
+        ui.value("#server_url").await,
+        lab.server.url,
+        "nothing typed is lost"
+    );
+    ui.type_into("#device_token", &token).await;
+    ui.click("[data-testid=setup-form] button[type=submit]")
+        .await;
+
+    // A first login: password, then enrol the authenticator from the QR code, then a new password.
+    ui.find("[data-testid=sign-in-form]").await;
+    ui.wait_text(
+        "[data-testid=facility-name]",
+        "the facility comes from the server",
+        |t| t.contains("TYT-TANNHUT"),
+    )
+    .await;
+    ui.type_into("#username", "nv.mai").await;
+    ui.type_into("#password", INITIAL_PASSWORD).await;
+    ui.click("[data-testid=sign-in-submit]").await;
+    let secret = ui
+        .wait_text("[data-testid=enroll-secret]", "an enrolment secret", |t| {
+            t.len() >= 16
+        })
+        .await;
+    ui.find("[data-testid=enroll-qr]").await;
+    ui.shot("02-enrol-authenticator").await;
+    ui.type_into("#otp", &code_for(&secret, 0)).await;
+    ui.click("[data-testid=sign-in-submit]").await;
+    ui.find("#new_password").await;
+    ui.type_into("#new_password", "yeu").await;
+    ui.type_into("#confirm_password", "yeu").await;
+    ui.click("[data-testid=sign-in-submit]").await;
+    let weak = ui
+        .wait_text(
+            "[data-testid=error-box]",
+            "a weak password is refused",
+            |t| !t.is_empty(),
+        )
+        .await;
+    assert!(weak.contains("8"), "names the rule: {weak}");
+    ui.type_into("#new_password", PASSWORD).await;
+    ui.type_into("#confirm_password", PASSWORD).await;
+    ui.click("[data-testid=sign-in-submit]").await;
+    ui.wait_text("[data-testid=signed-in-user]", "signed in", |t| {
+        t.contains("nv.mai")
+    })
+    .await;
+    let pending_at_start: u64 = ui
+        .text("[data-testid=pending-count]")
+        .await
+        .replace('.', "")
+        .parse()
+        .expect("a count");
+
+    // A CCCD QR code read by a keyboard-wedge scanner into the search field.
+    let mut g = Generator::new(2026);
+    let person = g.person("TYT-TANNHUT", "nv.mai", 0);
+    let qr = g.cccd_qr(&person);
+    ui.find("#search-name")
+        .await
+        .send_keys(&qr)
+        .await
+        .expect("scan");
+    ui.find("[data-testid=from-qr]").await;
+    assert_eq!(ui.value("#reg-full_name").await, person.full_name);
+    let gender = if person.gender == sync_protocol::Gender::Male {
+        "nam"
+    } else {
+        "nu"
+    };
+    assert_eq!(ui.value("#reg-gender").await, gender);
+    assert_eq!(
+        ui.value("#search-name").await,
+        "",
+        "the scan left the search field as it was"
+    );
+    let phone = g.phone();
+    ui.type_into("#reg-phone", &phone).await;
+    ui.shot("03-register-from-qr").await;
+    ui.click("[data-testid=register-submit]").await;
+    ui.wait_text("[data-testid=person-name]", "the new record opens", |t| {
+        t == person.full_name
+    })
+    .await;
+
+    // Record a dose: choose vaccine and lot once, the dose number is proposed.
+    ui.find("#dose-vaccine")
+        .await
+        .select_by_value("EU/1/21/1529")
+        .await
+        .expect("vaccine");
+    ui.type_into("#dose-lot", "AZ2107").await;
+    assert_eq!(ui.value("#dose-number").await, "1");
+    ui.click("[data-testid=dose-submit]").await;
+    ui.find("[data-testid=dose-message]").await;
+    let rows = ui
+        .client
+        .find_all(Locator::Css("[data-testid=dose-row]"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        ui.value("#dose-number").await,
+        "2",
+        "the next dose is proposed"
+    );
+    ui.shot("04-person-record").await;
+    let pending: u64 = ui
+        .wait_text(
+            "[data-testid=pending-count]",
+            "the new changes wait for sync",
+            |t| {
+                t.replace('.', "")
+                    .parse::<u64>()
+                    .is_ok_and(|n| n > pending_at_start)
+            },
+        )
+        .await
+        .replace('.', "")
+        .parse()
+        .expect("count");
+
+    // Find them again by name without diacritics and their phone.
+    let folded = sync_protocol::text::fold(&person.full_name);
+    assert_ne!(folded, person.full_name);
+    ui.type_into("#search-name", &folded).await;
+    ui.type_into("#search-other", &phone).await;
+    ui.click("[data-testid=search-submit]").await;
+    let found = ui
+        .wait_text("[data-testid=search-results]", "the person is found", |t| {
+            t.contains(&person.full_name)
+        })
+        .await;
+    assert!(found.contains("1 mũi"), "{found}");
+    ui.shot("05-search").await;
+
+    // Sync with the server: the pending count drops to zero and the server holds the dose.
+    let changes_before = lab.server.count("changes").await;
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text("[data-testid=pending-count]", "everything synced", |t| {
+        t == "0"
+    })
+    .await;
+    ui.find("[data-testid=sync-message]").await;
+    assert!(pending > 0);
+    assert!(
+        lab.server.count("changes").await >= changes_before + pending as i64,
+        "the server stored the station's changes"
+    );
+    ui.shot("06-synced").await;
+
+    // The daily report shows today's dose in the chart.
+    ui.click("[data-testid=nav-report]").await;
+    ui.find("[data-testid=vaccine-chart]").await;
+    assert_eq!(ui.text("[data-testid=report-doses]").await, "1");
+    ui.shot("07-daily-report").await;
+
+    ui.click("[data-testid=nav-account]").await;
+    ui.find("[data-testid=account-name]").await;
+    ui.shot("08-account").await;
+
+    ui.client.close().await.expect("session closed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_of_facility_signs_the_days_doses_with_the_usb_token() {
+    let _one_window_at_a_time = one_at_a_time().await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let tokens = tempfile::tempdir().expect("token dir");
+    let token = SoftToken::create(tokens.path());
+    lab.server
+        .trust
+        .add(&std::fs::read(&token.ca_pem).expect("ca"))
+        .expect("trusted");
+    lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
+
+    // The station's day: 12 people matched with the population database, vaccinated this
+    // morning, synced; then the head of the facility signs in on the laptop.
+    let mut g = Generator::new(77);
+    let now = sync_protocol::person::now();
+    // This morning, a quarter of an hour ago.
+    let people = vaccinated_at(&mut g, 12, 1, now - time::Duration::minutes(15));
+    let (data, key, mut otp) = prepared_station(&lab, &people, "bs.hung").await;
+
+    let (_spawned, ui) = start_app(
+        "signing",
+        &[
+            ("SOTIEM_DATA", data.path().display().to_string()),
+            ("SOTIEM_DB_KEY", key.to_hex()),
+            ("SOFTHSM2_CONF", token.conf.display().to_string()),
+            ("SOTIEM_PKCS11_MODULE", MODULE.to_string()),
+        ],
+    )
+    .await;
+    ui.wait_text(
+        "[data-testid=signed-in-user]",
+        "the signer's session resumes",
+        |t| t.contains("bs.hung"),
+    )
+    .await;
+    ui.click("[data-testid=nav-signing]").await;
+    ui.click("[data-testid=find-token]").await;
+    // The certificate is not registered yet: the signer registers it with the token's PIN and
+    // a fresh code.
+    ui.click(&format!("[data-testid=certificate-{}]", token.rsa.id))
+        .await;
+    ui.type_into("#reg-pin", PIN).await;
+    ui.type_into("#reg-otp", &otp.code().await).await;
+    ui.click("[data-testid=register-submit]").await;
+    ui.find("[data-testid=register-done]").await;
+    ui.wait_text("[data-testid=token]", "marked registered", |t| {
+        t.contains("đã đăng ký")
+    })
+    .await;
+    ui.click("[data-testid=signing-preview]").await;
+    ui.wait_text("[data-testid=preview-doses]", "today's 12 doses", |t| {
+        t == "12"
+    })
+    .await;
+    ui.type_into("#sign-pin", "0000").await;
+    ui.click("[data-testid=sign-submit]").await;
+    let wrong = ui
+        .wait_text("[data-testid=error-box]", "a wrong PIN", |t| {
+            t.contains("PIN")
+        })
+        .await;
+    assert!(wrong.contains("không đúng"), "{wrong}");
+    ui.shot("09-signing-preview").await;
+    ui.type_into("#sign-pin", PIN).await;
+    ui.click("[data-testid=sign-submit]").await;
+    ui.wait_text("[data-testid=signing-done]", "signed", |t| t.contains("12"))
+        .await;
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text(
+        "[data-testid=signing-runs]",
+        "the server verified the run",
+        |t| t.contains("đã xác nhận"),
+    )
+    .await;
+    assert_eq!(lab.server.count("signed_doses").await, 12);
+    ui.shot("10-signed").await;
+    ui.client.close().await.expect("session closed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nurse_lists_exports_imports_corrections_and_merges_duplicates() {
+    let _one_window_at_a_time = one_at_a_time().await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let mut g = Generator::new(78);
+    // Three people registered without an ID; one registered twice (two stations, offline).
+    let no_id: Vec<sync_protocol::Person> = (0..3)
+        .map(|_| {
+            let mut p = g.person("TYT-TANNHUT", "nv.mai", 1);
+            p.identity = sync_protocol::Identity {
+                kind: sync_protocol::IdentityKind::None,
+                number: None,
+            };
+            p.verification.status = sync_protocol::VerificationStatus::NoId;
+            p
+        })
+        .collect();
+    let twice = g.person("TYT-TANNHUT", "nv.mai", 1);
+    let mut again = twice.clone();
+    again.id = uuid::Uuid::now_v7();
+    again.doses = g
+        .person("TYT-TANNHUT", "nv.mai", 1)
+        .doses
+        .into_values()
+        .map(|mut d| {
+            d.dose_number = 2;
+            d.given_at =
+                twice.doses.values().next().expect("dose").given_at + time::Duration::days(60);
+            (d.id, d)
+        })
+        .collect();
+    let mut people = no_id.clone();
+    people.push(twice.clone());
+    people.push(again.clone());
+    let (data, key, mut otp) = prepared_station(&lab, &people, "nv.mai").await;
+    let exports = tempfile::tempdir().expect("export dir");
+
+    let (_spawned, ui) = start_app(
+        "cleaning",
+        &[
+            ("SOTIEM_DATA", data.path().display().to_string()),
+            ("SOTIEM_DB_KEY", key.to_hex()),
+            ("SOTIEM_EXPORT_DIR", exports.path().display().to_string()),
+        ],
+    )
+    .await;
+    ui.wait_text("[data-testid=signed-in-user]", "the session resumes", |t| {
+        t.contains("nv.mai")
+    })
+    .await;
+    ui.click("[data-testid=nav-cleaning]").await;
+    ui.wait_text(
+        "[data-testid=list-total]",
+        "three people without an ID",
+        |t| t == "3",
+    )
+    .await;
+    // Export needs a fresh code: a wrong one is refused, a good one writes the workbook.
+    ui.type_into("#export-otp", "123456").await;
+    ui.click("[data-testid=export-list]").await;
+    ui.wait_text("[data-testid=error-box]", "a wrong code", |t| !t.is_empty())
+        .await;
+    ui.type_into("#export-otp", &otp.code().await).await;
+    ui.click("[data-testid=export-list]").await;
+    let done = ui
+        .wait_text("[data-testid=export-done]", "the export is written", |t| {
+            t.contains(".xlsx")
+        })
+        .await;
+    assert!(done.contains("Đã xuất 3"), "{done}");
+    let written: Vec<_> = std::fs::read_dir(exports.path())
+        .expect("export dir")
+        .filter_map(|e| e.ok())
+        .collect();
+    assert_eq!(written.len(), 1, "one workbook, no partial file left");
+    ui.shot("11-cleaning-lists").await;
+
+    // The police send back the list with one CCCD filled in, and a row for nobody here.
+    let fixed = &no_id[0];
+    let born = match fixed.birth_date {
+        sync_protocol::BirthDate::Full(d) => d.year(),
+        sync_protocol::BirthDate::Year(y) => y,
+    };
+    let cccd = g.cccd(fixed.gender, born);
+    let corrected = exports.path().join("danh-sach-da-sua.csv");
+    std::fs::write(
+        &corrected,
+        format!(
+            "Mã hồ sơ (không sửa),Họ và tên,Số giấy tờ\n{},{},{}\n{},Người Lạ,079090001234\n",
+            fixed.id,
+            fixed.full_name,
+            cccd,
+            uuid::Uuid::now_v7()
+        ),
+    )
+    .expect("csv");
+    ui.click("[data-testid=tab-import]").await;
+    ui.find("[data-testid=import-file]")
+        .await
+        .send_keys(&corrected.display().to_string())
+        .await
+        .expect("file chosen");
+    ui.wait_text("[data-testid=import-changes]", "one change", |t| t == "1")
+        .await;
+    assert_eq!(ui.text("[data-testid=import-problems]").await, "1");
+    ui.shot("12-cleaning-import").await;
+    ui.type_into("#import-otp", &otp.code().await).await;
+    ui.click("[data-testid=import-apply]").await;
+    ui.wait_text("[data-testid=import-done]", "applied", |t| t.contains("1"))
+        .await;
+
+    // The duplicate pair, found by its ID number; merged after review.
+    ui.click("[data-testid=tab-duplicates]").await;
+    let pair = ui
+        .wait_text("[data-testid=pair-0]", "the pair is shown", |t| {
+            t.contains("Trùng số giấy tờ")
+        })
+        .await;
+    assert!(pair.contains(&twice.full_name), "{pair}");
+    ui.shot("13-cleaning-duplicates").await;
+    ui.click("[data-testid=keep-a-0]").await;
+    ui.click("[data-testid=merge-yes]").await;
+    ui.find("[data-testid=merge-done]").await;
+    ui.find("[data-testid=no-duplicates]").await;
+
+    // Everything reaches the server: the CCCD, the merge, both doses on one record.
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text("[data-testid=pending-count]", "synced", |t| t == "0")
+        .await;
+    let db = &lab.server.db;
+    let (id_number,): (Option<String>,) = match db {
+        sotiem_server::Db::Sqlite(pool) => {
+            sqlx::query_as("SELECT id_number FROM documents WHERE person_id = ?")
+                .bind(fixed.id.to_string())
+                .fetch_one(pool)
+                .await
+                .expect("row")
+        }
+        sotiem_server::Db::Postgres(_) => unreachable!("this test runs on SQLite"),
+    };
+    assert_eq!(id_number.as_deref(), Some(cccd.as_str()));
+    let merged: i64 = match db {
+        sotiem_server::Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT count(*) FROM documents WHERE merged_into IS NOT NULL")
+                .fetch_one(pool)
+                .await
+                .expect("count")
+        }
+        sotiem_server::Db::Postgres(_) => unreachable!("this test runs on SQLite"),
+    };
+    assert_eq!(merged, 1);
+    ui.client.close().await.expect("session closed");
+}

@@ -1,0 +1,500 @@
+//! Signing runs (DESIGN.md §1 signing, §6): the head of a facility chooses doses by date range,
+//! name and phone, sees exactly what will be signed, and the token signs the run's manifest once.
+//! Only doses given at this facility, not voided, not yet signed, of people the population
+//! database matched, are signed; at most 1,000 people and 3,000 doses per run.
+
+use crate::error::{Result, StationError};
+use crate::service::Station;
+use serde::{Deserialize, Serialize};
+use sotiem_token::{CertificateInfo, Signed, TokenError};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use sync_protocol::auth::Role;
+use sync_protocol::identity::normalize_phone;
+pub use sync_protocol::manifest::normalize_serial;
+use sync_protocol::manifest::{
+    MAX_DOSES_PER_RUN, MAX_PEOPLE_PER_RUN, Manifest, ManifestEntry, inclusion_proofs,
+};
+use sync_protocol::person::{BirthDate, format_time, now};
+use sync_protocol::{DoseSignature, record, text};
+use uuid::Uuid;
+
+/// What to sign: doses given between two days (inclusive, `yyyy-mm-dd` or `dd/mm/yyyy`),
+/// optionally of one person found by name and phone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SigningSelection {
+    pub from: String,
+    pub to: String,
+    pub full_name: Option<String>,
+    pub phone: Option<String>,
+    /// Also the doses this facility's mobile teams recorded ("all doses it created"), not only
+    /// those given at the facility itself.
+    #[serde(default)]
+    pub include_mobile_teams: bool,
+}
+
+/// One dose the run would sign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SigningCandidate {
+    pub dose_id: Uuid,
+    pub person_id: Uuid,
+    pub full_name: String,
+    pub birth_date: String,
+    pub id_number: Option<String>,
+    pub vaccine: String,
+    pub lot: String,
+    pub dose_number: u8,
+    pub given_at: String,
+}
+
+/// Exactly what a run would sign, and what the rules left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SigningPreview {
+    pub doses: Vec<SigningCandidate>,
+    pub people: usize,
+    /// Doses left out because their person is not matched with the population database.
+    pub unverified_excluded: usize,
+    /// Within the 1,000 people / 3,000 doses of one run.
+    pub within_limits: bool,
+}
+
+/// A signing run done on this station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SigningBatchSummary {
+    pub batch_id: Uuid,
+    pub signer: String,
+    pub certificate_serial: String,
+    pub created_at: String,
+    pub doses: usize,
+    pub people: usize,
+    /// `pending` until the server has verified it, then `accepted` or `refused`.
+    pub status: String,
+    pub message: Option<String>,
+}
+
+/// What signs a run's manifest: the USB token (or a test's SoftHSM token).
+pub trait ManifestSigner {
+    /// The certificate that signs.
+    fn certificate(&self) -> &CertificateInfo;
+    /// Signs `content` as detached CMS (one token operation).
+    fn sign(&self, content: &[u8]) -> std::result::Result<Signed, TokenError>;
+}
+
+fn day(text: &str) -> Result<String> {
+    let bad = || {
+        StationError::invalid(
+            sync_protocol::Field::GivenAt,
+            sync_protocol::Problem::DateFormat,
+        )
+    };
+    match BirthDate::parse(text).map_err(|_| bad())? {
+        BirthDate::Full(d) => Ok(d.to_string()),
+        BirthDate::Year(_) => Err(bad()),
+    }
+}
+
+impl Station {
+    /// The doses a run over `selection` would sign (the signer reviews this before the PIN).
+    pub async fn signing_preview(&self, selection: &SigningSelection) -> Result<SigningPreview> {
+        self.signer()?;
+        let from = day(&selection.from)?;
+        let until = time::Date::parse(
+            &day(&selection.to)?,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| {
+            StationError::invalid(
+                sync_protocol::Field::GivenAt,
+                sync_protocol::Problem::DateFormat,
+            )
+        })?
+        .next_day()
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "9999-12-31".into());
+        let name_key = selection
+            .full_name
+            .as_deref()
+            .map(text::fold)
+            .filter(|k| !k.is_empty());
+        let phone = match selection.phone.as_deref().map(str::trim) {
+            Some(p) if !p.is_empty() => Some(normalize_phone(p)?),
+            _ => None,
+        };
+        let rows = sqlx::query(
+            "SELECT d.id, d.person_id, p.full_name, p.birth_date, p.id_number, p.verification,
+                    d.vaccine, d.lot, d.dose_number, d.given_at
+             FROM doses d JOIN persons p ON p.id = d.person_id
+             WHERE (d.facility = ?1
+                    OR (?6 AND d.facility IN (SELECT code FROM facilities
+                                              WHERE kind = 'mobile_team' AND parent = ?1)))
+               AND d.given_at >= ?2 AND d.given_at < ?3 AND d.voided = 0
+               AND d.signed_batch IS NULL AND p.merged_into IS NULL
+               AND NOT EXISTS (SELECT 1 FROM signed_doses s JOIN signing_batches b ON b.id = s.batch_id
+                               WHERE s.dose_id = d.id AND b.status <> 'refused')
+               AND (?4 IS NULL OR p.name_key = ?4) AND (?5 IS NULL OR p.phone = ?5)
+             ORDER BY d.given_at, d.id",
+        )
+        .bind(self.facility().code)
+        .bind(&from)
+        .bind(&until)
+        .bind(name_key)
+        .bind(phone)
+        .bind(selection.include_mobile_teams)
+        .fetch_all(self.store().pool())
+        .await?;
+        let mut doses = Vec::new();
+        let mut unverified_excluded = 0;
+        for r in rows {
+            if r.get::<&str, _>("verification") != "matched" {
+                unverified_excluded += 1;
+                continue;
+            }
+            let (Ok(dose_id), Ok(person_id)) = (
+                Uuid::parse_str(r.get("id")),
+                Uuid::parse_str(r.get("person_id")),
+            ) else {
+                continue;
+            };
+            doses.push(SigningCandidate {
+                dose_id,
+                person_id,
+                full_name: r.get("full_name"),
+                birth_date: r.get("birth_date"),
+                id_number: r.get("id_number"),
+                vaccine: r.get("vaccine"),
+                lot: r.get("lot"),
+                dose_number: u8::try_from(r.get::<i64, _>("dose_number")).unwrap_or(0),
+                given_at: r.get("given_at"),
+            });
+        }
+        let people = doses
+            .iter()
+            .map(|d| d.person_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        Ok(SigningPreview {
+            within_limits: people <= MAX_PEOPLE_PER_RUN && doses.len() <= MAX_DOSES_PER_RUN,
+            people,
+            doses,
+            unverified_excluded,
+        })
+    }
+
+    /// Signs exactly the doses of `selection` that the preview showed (`expected_doses` of
+    /// them): checks the certificate (registered on the account, valid now), builds the
+    /// manifest, has the token sign it once, and marks every dose signed in one transaction.
+    pub async fn sign_selection(
+        &self,
+        selection: &SigningSelection,
+        expected_doses: usize,
+        signer: &(dyn ManifestSigner + Sync),
+    ) -> Result<SigningBatchSummary> {
+        let session = self.signer()?;
+        let cert = signer.certificate();
+        let serial = normalize_serial(&cert.serial);
+        if !session
+            .account
+            .certificate_serials
+            .iter()
+            .any(|s| normalize_serial(s) == serial)
+        {
+            return Err(StationError::CertificateNotRegistered { serial });
+        }
+        let at = now();
+        valid_now(cert)?;
+        let preview = self.signing_preview(selection).await?;
+        if preview.doses.is_empty() {
+            return Err(StationError::NothingToSign);
+        }
+        if !preview.within_limits {
+            return Err(StationError::TooManyForOneRun {
+                people: preview.people,
+                doses: preview.doses.len(),
+                max_people: MAX_PEOPLE_PER_RUN,
+                max_doses: MAX_DOSES_PER_RUN,
+            });
+        }
+        if preview.doses.len() != expected_doses {
+            return Err(StationError::SelectionChanged);
+        }
+        // The record hashes, from the documents as they are now.
+        let mut by_person: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for d in &preview.doses {
+            by_person.entry(d.person_id).or_default().push(d.dose_id);
+        }
+        let mut entries = Vec::with_capacity(preview.doses.len());
+        for (person_id, dose_ids) in &by_person {
+            let person = self.load_doc(*person_id).await?.read().map_err(|source| {
+                StationError::Corrupt {
+                    id: person_id.to_string(),
+                    source,
+                }
+            })?;
+            for id in dose_ids {
+                let dose = person.doses.get(id).ok_or(StationError::SelectionChanged)?;
+                entries.push(ManifestEntry {
+                    dose_id: *id,
+                    person_id: *person_id,
+                    record_hash: record::record_hash(&person, dose),
+                });
+            }
+        }
+        let manifest = Manifest {
+            batch_id: Uuid::now_v7(),
+            facility: self.facility().code,
+            signer: session.username().to_string(),
+            certificate_serial: serial.clone(),
+            created_at: format_time(at),
+            entries,
+        };
+        let content = manifest.to_bytes();
+        let signed = signer.sign(&content)?;
+        let proofs = inclusion_proofs(&manifest.hashes());
+
+        // The doses are marked signed in their documents once the server has verified the run
+        // (see `mark_signed`); until then the run's rows keep them out of other runs.
+        let mut tx = self.store().begin_write().await?;
+        sqlx::query(
+            "INSERT INTO signing_batches (id, signer, certificate_serial, created_at, doses, people,
+                manifest, cms, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+        )
+        .bind(manifest.batch_id.to_string())
+        .bind(&manifest.signer)
+        .bind(&serial)
+        .bind(&manifest.created_at)
+        .bind(manifest.entries.len() as i64)
+        .bind(by_person.len() as i64)
+        .bind(&content)
+        .bind(&signed.cms_der)
+        .execute(&mut *tx)
+        .await?;
+        for (entry, proof) in manifest.entries.iter().zip(&proofs) {
+            sqlx::query(
+                "INSERT INTO signed_doses (dose_id, batch_id, person_id, position, proof)
+                 VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (dose_id) DO UPDATE SET batch_id = excluded.batch_id,
+                    person_id = excluded.person_id, position = excluded.position,
+                    proof = excluded.proof",
+            )
+            .bind(entry.dose_id.to_string())
+            .bind(manifest.batch_id.to_string())
+            .bind(entry.person_id.to_string())
+            .bind(i64::from(proof.index))
+            .bind(proof.path.concat())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(SigningBatchSummary {
+            batch_id: manifest.batch_id,
+            signer: manifest.signer,
+            certificate_serial: serial,
+            created_at: manifest.created_at,
+            doses: manifest.entries.len(),
+            people: by_person.len(),
+            status: "pending".into(),
+            message: None,
+        })
+    }
+
+    /// Writes the signature of a run the server verified into its doses' documents (one
+    /// transaction, audited as the signer's): from now on those doses are frozen everywhere.
+    pub(crate) async fn mark_signed(&self, batch_id: Uuid) -> Result<()> {
+        let batch = sqlx::query("SELECT signer, created_at FROM signing_batches WHERE id = ?")
+            .bind(batch_id.to_string())
+            .fetch_one(self.store().pool())
+            .await?;
+        let signer: String = batch.get("signer");
+        let signed_at = sync_protocol::person::parse_time(batch.get::<&str, _>("created_at"))
+            .unwrap_or_else(now);
+        let mut by_person: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for r in sqlx::query("SELECT dose_id, person_id FROM signed_doses WHERE batch_id = ?")
+            .bind(batch_id.to_string())
+            .fetch_all(self.store().pool())
+            .await?
+        {
+            if let (Ok(d), Ok(p)) = (
+                Uuid::parse_str(r.get("dose_id")),
+                Uuid::parse_str(r.get("person_id")),
+            ) {
+                by_person.entry(p).or_default().push(d);
+            }
+        }
+        let signature = DoseSignature {
+            batch_id,
+            signer: signer.clone(),
+            signed_at,
+        };
+        let mut tx = self.store().begin_write().await?;
+        for (person_id, dose_ids) in &by_person {
+            self.modify_in(&mut tx, *person_id, &signer, "sign", false, |p| {
+                for id in dose_ids {
+                    if let Some(dose) = p.doses.get_mut(id)
+                        && dose.signature.is_none()
+                    {
+                        dose.signature = Some(signature.clone());
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The signing runs made on this station, newest first.
+    pub async fn signing_batches(&self) -> Result<Vec<SigningBatchSummary>> {
+        self.reader()?;
+        let rows = sqlx::query(
+            "SELECT id, signer, certificate_serial, created_at, doses, people, status, message
+             FROM signing_batches ORDER BY created_at DESC",
+        )
+        .fetch_all(self.store().pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some(SigningBatchSummary {
+                    batch_id: Uuid::parse_str(r.get("id")).ok()?,
+                    signer: r.get("signer"),
+                    certificate_serial: r.get("certificate_serial"),
+                    created_at: r.get("created_at"),
+                    doses: usize::try_from(r.get::<i64, _>("doses")).ok()?,
+                    people: usize::try_from(r.get::<i64, _>("people")).ok()?,
+                    status: r.get("status"),
+                    message: r.get("message"),
+                })
+            })
+            .collect())
+    }
+
+    /// The manifest and CMS signature of a run (for checking with other tools).
+    pub async fn signing_batch_files(&self, batch_id: Uuid) -> Result<(Vec<u8>, Vec<u8>)> {
+        self.reader()?;
+        let row = sqlx::query("SELECT manifest, cms FROM signing_batches WHERE id = ?")
+            .bind(batch_id.to_string())
+            .fetch_optional(self.store().pool())
+            .await?
+            .ok_or_else(|| StationError::NotFound {
+                what: "lần ký",
+                id: batch_id.to_string(),
+            })?;
+        Ok((row.get("manifest"), row.get("cms")))
+    }
+
+    /// The signed-in user, if their role signs (the head of a facility).
+    /// Registers the certificate `signer` holds on the signed-in head of facility's account:
+    /// the token signs a statement (who, which serial, now) with one PIN, and the server checks
+    /// that signature, the certificate's chain and validity, and a fresh one-time code. Online
+    /// only. Returns the serials now registered.
+    pub async fn register_certificate(
+        &self,
+        client: &crate::sync::SyncClient,
+        signer: &(dyn ManifestSigner + Sync),
+        otp: &str,
+    ) -> Result<Vec<String>> {
+        let session = self.signer()?;
+        let token = session.server_token.clone().ok_or_else(|| {
+            StationError::ServerUnavailable(
+                "phiên đăng nhập ngoại tuyến: hãy đăng nhập trực tuyến để đăng ký chứng thư".into(),
+            )
+        })?;
+        if otp.trim().is_empty() {
+            return Err(StationError::StepUpRequired("đăng ký chứng thư số"));
+        }
+        let cert = signer.certificate();
+        valid_now(cert)?;
+        let at = format_time(now());
+        let statement =
+            sync_protocol::auth::certificate_statement(session.username(), &cert.serial, &at);
+        let signed = signer.sign(&statement)?;
+        client.set_session(Some(token));
+        let account: sync_protocol::auth::AccountInfo = client
+            .json(
+                "auth/certificates",
+                &sync_protocol::auth::RegisterCertificateRequest {
+                    serial: cert.serial.clone(),
+                    at,
+                    cms: signed.cms_der,
+                    otp: otp.trim().to_string(),
+                },
+            )
+            .await
+            .map_err(crate::auth::network_or)?;
+        let serials = account.certificate_serials.clone();
+        self.refresh_account(account).await?;
+        Ok(serials)
+    }
+
+    fn signer(&self) -> Result<crate::auth::Session> {
+        let s = self.reader()?;
+        if s.role() != Role::Signer {
+            return Err(StationError::Forbidden(
+                "chỉ thủ trưởng đơn vị (tài khoản ký số) được ký dữ liệu tiêm chủng",
+            ));
+        }
+        Ok(s)
+    }
+}
+
+/// Refuses a certificate outside its validity now.
+fn valid_now(cert: &CertificateInfo) -> Result<()> {
+    let unix = now().unix_timestamp();
+    if unix < cert.not_before || unix > cert.not_after {
+        let show = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .map(format_time)
+                .unwrap_or_default()
+        };
+        return Err(StationError::CertificateNotValid {
+            serial: normalize_serial(&cert.serial),
+            from: show(cert.not_before),
+            until: show(cert.not_after),
+        });
+    }
+    Ok(())
+}
+
+/// A token signer: the module, the token's slot, the chosen certificate and the PIN.
+pub struct TokenSigner<'a> {
+    pub module: &'a sotiem_token::Module,
+    pub slot: u64,
+    pub certificate: CertificateInfo,
+    pub pin: String,
+}
+
+impl<'a> TokenSigner<'a> {
+    /// The signer for the certificate `certificate_id` on the token in `slot`.
+    pub fn choose(
+        module: &'a sotiem_token::Module,
+        slot: u64,
+        certificate_id: &str,
+        pin: String,
+    ) -> Result<TokenSigner<'a>> {
+        Ok(TokenSigner {
+            module,
+            slot,
+            certificate: module.certificate(slot, certificate_id)?,
+            pin,
+        })
+    }
+}
+
+impl ManifestSigner for TokenSigner<'_> {
+    fn certificate(&self) -> &CertificateInfo {
+        &self.certificate
+    }
+
+    fn sign(&self, content: &[u8]) -> std::result::Result<Signed, TokenError> {
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        self.module
+            .sign_cms(self.slot, &self.certificate, &self.pin, content, at)
+    }
+}

@@ -1,0 +1,308 @@
+//! Data-cleaning lists and their Excel export (DESIGN.md §1): the right people in each list,
+//! workbooks that two independent readers (calamine, and Python's openpyxl) read back with the
+//! expected rows and types, a fresh OTP and an audit entry for every export.
+
+use calamine::{Data, Reader, Xlsx, open_workbook};
+use sotiem_fixtures::Generator;
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::{Lab, vaccinated_at};
+use station::{DataList, ListQuery};
+use std::path::Path;
+use sync_protocol::{
+    Identity, IdentityKind, Person, Verification, VerificationStatus, VerifiedField,
+};
+use time::macros::datetime;
+
+fn with_status(mut p: Person, status: VerificationStatus) -> Person {
+    p.verification = Verification {
+        status,
+        checked_at: Some(datetime!(2026-10-15 09:00 +7)),
+    };
+    p
+}
+
+fn query(list: DataList) -> ListQuery {
+    ListQuery {
+        list,
+        commune: None,
+        facility: None,
+        due_by: Some("30/11/2026".into()),
+    }
+}
+
+/// Rows of the first sheet as calamine reads them (header included).
+fn read_calamine(path: &Path) -> Vec<Vec<Data>> {
+    let mut book: Xlsx<_> = open_workbook(path).expect("calamine opens the workbook");
+    let range = book
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable");
+    range.rows().map(<[Data]>::to_vec).collect()
+}
+
+/// What openpyxl (an independent reader) sees: sheet name, frozen pane, filter range, and each
+/// row's values with their Python types.
+fn read_openpyxl(path: &Path) -> serde_json::Value {
+    let script = r#"
+import json, sys, datetime, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+ws = wb.worksheets[0]
+def cell(v):
+    if isinstance(v, datetime.datetime): return ["datetime", v.isoformat()]
+    if isinstance(v, (int, float)): return ["number", v]
+    if v is None: return ["empty", None]
+    return ["text", v]
+print(json.dumps({"sheet": ws.title, "freeze": ws.freeze_panes, "filter": ws.auto_filter.ref,
+                  "rows": [[cell(c) for c in row] for row in ws.iter_rows(values_only=True)]}))
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script])
+        .arg(path)
+        .output()
+        .expect("python3 runs (scripts/setup installs python3-openpyxl)");
+    assert!(
+        out.status.success(),
+        "openpyxl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
+    let lab = Lab::start(Backend::Sqlite).await;
+    let mut nurse = lab.device("tram", "TYT-TANNHUT", "nv.lan").await;
+    let mut g = Generator::new(71);
+    let at = datetime!(2026-10-01 08:00 +7);
+
+    // Two matched people who had one dose on 01/10 (due for dose 2 by 30/11), one who finished
+    // the series and the booster (never due again).
+    let due: Vec<Person> = vaccinated_at(&mut g, 2, 1, at)
+        .into_iter()
+        .map(|mut p| {
+            // Comirnaty: two doses 21 days apart.
+            for d in p.doses.values_mut() {
+                d.vaccine = "EU/1/20/1528".into();
+            }
+            p
+        })
+        .collect();
+    let done = vaccinated_at(&mut g, 1, 3, at);
+    // Three Vietnamese with no ID, and a foreigner with none (not verified: not listed).
+    let mut no_id: Vec<Person> = (0..3)
+        .map(|_| {
+            let mut p = g.person("TYT-TANNHUT", "nv.lan", 0);
+            p.identity = Identity {
+                kind: IdentityKind::None,
+                number: None,
+            };
+            with_status(p, VerificationStatus::NoId)
+        })
+        .collect();
+    let mut foreigner = g.person("TYT-TANNHUT", "nv.lan", 0);
+    foreigner.nationality = "KR".into();
+    foreigner.identity = Identity {
+        kind: IdentityKind::Passport,
+        number: Some("M12345678".into()),
+    };
+    let foreigner = with_status(foreigner, VerificationStatus::NotApplicable);
+    // A legacy record whose CCCD lost a digit (leading zero kept as text in the export).
+    let mut legacy = g.person("TYT-TANNHUT", "nv.lan", 0);
+    legacy.identity.number = Some("07909000123".into());
+    let legacy = with_status(legacy, VerificationStatus::InvalidId);
+    // The police disagree on the name and birth date of one, on the gender of another.
+    let mismatched = [
+        with_status(
+            g.person("TYT-TANNHUT", "nv.lan", 0),
+            VerificationStatus::Mismatched(vec![VerifiedField::FullName, VerifiedField::BirthDate]),
+        ),
+        with_status(
+            g.person("TYT-TANNHUT", "nv.lan", 0),
+            VerificationStatus::Mismatched(vec![VerifiedField::Gender]),
+        ),
+    ];
+    // One of the no-ID people lives in Tân Túc.
+    no_id[2].address.commune = Some("Xã Tân Túc".into());
+    let mut everyone = Vec::new();
+    everyone.extend(due.iter().cloned());
+    everyone.extend(done.iter().cloned());
+    everyone.extend(no_id.iter().cloned());
+    everyone.push(foreigner);
+    everyone.push(legacy.clone());
+    everyone.extend(mismatched.iter().cloned());
+    nurse.import_people(&everyone).await.expect("imported");
+
+    // What each list holds.
+    let names = |rows: &[station::ListRow]| {
+        let mut n: Vec<String> = rows.iter().map(|r| r.full_name.clone()).collect();
+        n.sort();
+        n
+    };
+    let sorted = |people: &[&Person]| {
+        let mut n: Vec<String> = people.iter().map(|p| p.full_name.clone()).collect();
+        n.sort();
+        n
+    };
+    let page = nurse
+        .data_list(&query(DataList::NoId), 100)
+        .await
+        .expect("list");
+    assert_eq!(names(&page.rows), sorted(&no_id.iter().collect::<Vec<_>>()));
+    let in_tan_tuc = nurse
+        .data_list(
+            &ListQuery {
+                commune: Some("xa tan tuc".into()),
+                ..query(DataList::NoId)
+            },
+            100,
+        )
+        .await
+        .expect("list");
+    assert_eq!(names(&in_tan_tuc.rows), vec![no_id[2].full_name.clone()]);
+    let page = nurse
+        .data_list(&query(DataList::InvalidId), 100)
+        .await
+        .expect("list");
+    assert_eq!(names(&page.rows), vec![legacy.full_name.clone()]);
+    let page = nurse
+        .data_list(&query(DataList::Mismatched), 100)
+        .await
+        .expect("list");
+    assert_eq!(page.total, 2);
+    let first = page
+        .rows
+        .iter()
+        .find(|r| r.person_id == mismatched[0].id)
+        .expect("row");
+    assert_eq!(first.note, "Sai lệch ở: họ tên, ngày sinh");
+    let page = nurse
+        .data_list(&query(DataList::UnsignedDoses), 2)
+        .await
+        .expect("list");
+    assert_eq!(
+        (page.total, page.rows.len()),
+        (5, 2),
+        "2 + 3 doses, 2 shown"
+    );
+    let page = nurse
+        .data_list(&query(DataList::DueNextDose), 100)
+        .await
+        .expect("list");
+    assert_eq!(names(&page.rows), sorted(&due.iter().collect::<Vec<_>>()));
+    assert!(page.rows.iter().all(|r| r.note == "Mũi 2 đến hạn"));
+    let early = nurse
+        .data_list(
+            &ListQuery {
+                due_by: Some("02/10/2026".into()),
+                ..query(DataList::DueNextDose)
+            },
+            100,
+        )
+        .await
+        .expect("list");
+    assert_eq!(early.total, 0, "not due yet on 02/10");
+
+    // Export: a fresh code each time; none, a wrong one or a replayed one writes nothing.
+    let out = lab.dir.path().join("chua-co-cccd.xlsx");
+    let e = nurse
+        .export_list(&query(DataList::NoId), &out, "")
+        .await
+        .expect_err("no code");
+    assert_eq!(e.code(), "step_up_required");
+    let e = nurse
+        .export_list(&query(DataList::NoId), &out, "000000")
+        .await
+        .expect_err("wrong code");
+    assert_eq!(e.code(), "otp_invalid", "{e}");
+    assert!(!out.exists(), "nothing written without a valid code");
+    let code = nurse.otp.code().await;
+    let summary = nurse
+        .export_list(&query(DataList::NoId), &out, &code)
+        .await
+        .expect("exported");
+    assert_eq!(summary.rows, 3);
+    let e = nurse
+        .export_list(&query(DataList::NoId), &out, &code)
+        .await
+        .expect_err("replayed code");
+    assert_eq!(e.code(), "otp_replayed");
+
+    let rows = read_calamine(&out);
+    assert_eq!(rows.len(), 4, "header and three people");
+    assert_eq!(rows[0][1], Data::String("Họ và tên".into()));
+    assert_eq!(rows[0][3], Data::String("Ngày sinh".into()));
+    let mut exported: Vec<String> = rows[1..].iter().map(|r| r[1].to_string()).collect();
+    exported.sort();
+    assert_eq!(exported, sorted(&no_id.iter().collect::<Vec<_>>()));
+    for row in &rows[1..] {
+        let person = no_id
+            .iter()
+            .find(|p| row[1].to_string() == p.full_name)
+            .expect("person");
+        let sync_protocol::BirthDate::Full(born) = person.birth_date else {
+            panic!("full birth date")
+        };
+        match &row[3] {
+            cell @ Data::DateTime(_) => {
+                assert_eq!(sotiem_sheets::cell_text(cell), born.to_string());
+            }
+            other => panic!("birth date is a real date, got {other:?}"),
+        }
+        assert_eq!(row[4], Data::Float(f64::from(born.year())));
+        assert_eq!(
+            row.last().map(ToString::to_string),
+            Some(person.id.to_string())
+        );
+    }
+    let py = read_openpyxl(&out);
+    assert_eq!(py["sheet"], "Chưa có CCCD");
+    assert_eq!(py["freeze"], "A2");
+    assert_eq!(py["filter"], "A1:O1");
+    assert_eq!(py["rows"].as_array().map(Vec::len), Some(4));
+    assert_eq!(py["rows"][1][3][0], "datetime");
+    assert_eq!(py["rows"][1][0], serde_json::json!(["number", 1]));
+
+    // The unsigned doses: a real date-time and the lot as text.
+    let doses_out = lab.dir.path().join("mui-chua-ky.xlsx");
+    let code = nurse.otp.code().await;
+    nurse
+        .export_list(&query(DataList::UnsignedDoses), &doses_out, &code)
+        .await
+        .expect("exported");
+    let py = read_openpyxl(&doses_out);
+    let rows = py["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0][17], serde_json::json!(["text", "Ngày giờ tiêm"]));
+    assert_eq!(rows[1][17][0], "datetime");
+    assert_eq!(rows[1][17][1], "2026-10-01T08:00:00", "wall time at +07:00");
+    assert_eq!(rows[1][15][0], "text");
+    // The legacy CCCD keeps its leading zero.
+    let legacy_out = lab.dir.path().join("sai-dinh-dang.xlsx");
+    let code = nurse.otp.code().await;
+    nurse
+        .export_list(&query(DataList::InvalidId), &legacy_out, &code)
+        .await
+        .expect("exported");
+    let rows = read_calamine(&legacy_out);
+    assert_eq!(rows[1][6], Data::String("07909000123".into()));
+
+    // Every export is in the audit log: who, which list, how many rows.
+    let exports: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT user, entity, changes FROM audit_log WHERE action = 'export' ORDER BY seq",
+    )
+    .fetch_all(nurse.store().pool())
+    .await
+    .expect("audit");
+    assert_eq!(exports.len(), 3);
+    assert_eq!(exports[0].0, "nv.lan");
+    assert_eq!(exports[0].1, "list/no_id");
+    assert!(
+        exports[0]
+            .2
+            .contains(r#""field":"rows","before":null,"after":"3""#),
+        "{}",
+        exports[0].2
+    );
+    assert!(nurse.verify_audit().await.expect("audit").problem.is_none());
+    nurse.close().await;
+}

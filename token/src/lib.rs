@@ -1,0 +1,424 @@
+//! The facility's USB token over PKCS#11 (DESIGN.md §6), the replacement for the WebPluginKySo
+//! browser plugin: find the vendor's PKCS#11 module, list tokens and their certificates, log in
+//! with the PIN and sign a manifest once, as a detached CMS SignedData.
+
+pub mod cms;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// The PKCS#11 modules of Vietnamese CAs and common tokens on Windows (found in System32 or
+/// under Program Files), then the Linux ones.
+pub const KNOWN_WINDOWS_MODULES: &[&str] = &[
+    "vnpt-ca_csp11.dll",
+    "vnptca_p11_v8.dll",
+    "vnptca_p11_v7.dll",
+    "vnptca_p11_v6.dll",
+    "viettel-ca_v6.dll",
+    "viettel-ca_v5.dll",
+    "viettel-ca_v4.dll",
+    "BkavCA.dll",
+    "BkavCAv2S.dll",
+    "fptca_v3.dll",
+    "fptca_v2.dll",
+    "ShuttleCsp11_3003.dll",
+    "eTPKCS11.dll",
+    "st3csp11.dll",
+    "ngp11v211.dll",
+    "CA2_csp11.dll",
+    "safe-ca.dll",
+    "gclib.dll",
+    "opensc-pkcs11.dll",
+];
+
+/// Where Linux distributions put the PKCS#11 modules we know.
+pub const KNOWN_LINUX_MODULES: &[&str] = &[
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+    "/usr/lib/opensc-pkcs11.so",
+];
+
+/// Why the token could not do what was asked. Messages say what to do, in Vietnamese.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(
+        "không tìm thấy thư viện PKCS#11 của USB token: cài phần mềm của nhà cung cấp chữ ký số (VNPT-CA, Viettel-CA, BKAV-CA, FPT-CA…) hoặc chỉ đường dẫn thư viện"
+    )]
+    NoModule,
+    #[error("không nạp được thư viện PKCS#11 {path}: {reason}")]
+    Module { path: PathBuf, reason: String },
+    #[error("chưa cắm USB token: cắm token vào máy rồi thử lại")]
+    NoToken,
+    #[error("USB token đã bị rút ra trong khi ký: cắm lại token rồi ký lại (chưa có gì được ký)")]
+    Removed,
+    #[error("mã PIN không đúng: nhập lại cẩn thận (token sẽ bị khoá nếu nhập sai nhiều lần)")]
+    WrongPin,
+    #[error(
+        "mã PIN của token đã bị khoá vì nhập sai nhiều lần: liên hệ nhà cung cấp chữ ký số để mở khoá"
+    )]
+    PinLocked,
+    #[error("mã PIN đã hết hạn: đổi PIN bằng phần mềm của nhà cung cấp chữ ký số rồi ký lại")]
+    PinExpired,
+    #[error("không có khoá riêng đi kèm chứng thư số này trên token")]
+    KeyNotFound,
+    #[error("token không hỗ trợ loại khoá này (chỉ RSA và ECDSA P-256)")]
+    UnsupportedKey,
+    #[error("chứng thư số trên token không đọc được: {0}")]
+    Certificate(String),
+    #[error("không thấy chứng thư mã {0} trên token: cắm lại token rồi chọn lại")]
+    CertificateMissing(String),
+    #[error(transparent)]
+    Cms(#[from] cms::CmsError),
+    #[error("lỗi USB token ({0}): thử rút ra cắm lại; nếu vẫn lỗi, báo cán bộ kỹ thuật")]
+    Device(String),
+}
+
+impl TokenError {
+    /// A stable machine name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::NoModule => "token_no_module",
+            TokenError::Module { .. } => "token_module",
+            TokenError::NoToken => "token_absent",
+            TokenError::Removed => "token_removed",
+            TokenError::WrongPin => "pin_incorrect",
+            TokenError::PinLocked => "pin_locked",
+            TokenError::PinExpired => "pin_expired",
+            TokenError::KeyNotFound => "token_key_not_found",
+            TokenError::UnsupportedKey => "token_key_unsupported",
+            TokenError::Certificate(_) | TokenError::CertificateMissing(_) => "token_certificate",
+            TokenError::Cms(_) => "cms",
+            TokenError::Device(_) => "token_device",
+        }
+    }
+}
+
+impl From<CkError> for TokenError {
+    fn from(e: CkError) -> TokenError {
+        match e {
+            CkError::Pkcs11(rv, _) => match rv {
+                RvError::PinIncorrect | RvError::PinInvalid | RvError::PinLenRange => {
+                    TokenError::WrongPin
+                }
+                RvError::PinLocked => TokenError::PinLocked,
+                RvError::PinExpired => TokenError::PinExpired,
+                RvError::TokenNotPresent
+                | RvError::DeviceRemoved
+                | RvError::SessionHandleInvalid
+                | RvError::SessionClosed
+                | RvError::SlotIdInvalid => TokenError::Removed,
+                other => TokenError::Device(format!("{other:?}")),
+            },
+            other => TokenError::Device(other.to_string()),
+        }
+    }
+}
+
+/// The modules to try: `configured` first, then the known ones present on this machine.
+pub fn find_modules(configured: Option<&Path>) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = configured.map(Path::to_path_buf).into_iter().collect();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if cfg!(windows) {
+        let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
+        dirs.push(PathBuf::from(&root).join("System32"));
+        for var in ["ProgramFiles", "ProgramFiles(x86)"] {
+            if let Some(pf) = std::env::var_os(var) {
+                dirs.push(PathBuf::from(pf));
+            }
+        }
+        for dir in &dirs {
+            for name in KNOWN_WINDOWS_MODULES {
+                let direct = dir.join(name);
+                if direct.is_file() {
+                    found.push(direct);
+                }
+                // Vendors install under Program Files\<vendor>\...: look one level down.
+                if let Ok(entries) = std::fs::read_dir(dir) {
+                    for e in entries.flatten() {
+                        let p = e.path().join(name);
+                        if p.is_file() {
+                            found.push(p);
+                        }
+                    }
+                }
+            }
+        }
+    } else {
+        found.extend(
+            KNOWN_LINUX_MODULES
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| p.is_file()),
+        );
+    }
+    found.dedup();
+    found
+}
+
+/// A token in a slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    pub slot: u64,
+    pub label: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub serial: String,
+}
+
+/// A certificate on a token, as the signer checks it before signing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CertificateInfo {
+    /// The token object id pairing the certificate with its private key, hex.
+    pub id: String,
+    pub subject: String,
+    pub issuer: String,
+    /// The serial number, hex lower case without separators (as registered on accounts).
+    pub serial: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+    pub digital_signature: bool,
+    pub non_repudiation: bool,
+    #[serde(skip)]
+    pub der: Vec<u8>,
+}
+
+impl CertificateInfo {
+    /// Reads a DER certificate.
+    pub fn from_der(id: &[u8], der: &[u8]) -> Result<CertificateInfo, TokenError> {
+        let (_, cert) =
+            X509Certificate::from_der(der).map_err(|e| TokenError::Certificate(e.to_string()))?;
+        let usage = cert.key_usage().ok().flatten().map(|u| *u.value);
+        Ok(CertificateInfo {
+            id: hex::encode(id),
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            serial: hex::encode(cert.raw_serial())
+                .trim_start_matches("00")
+                .to_string(),
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            // No key-usage extension means no restriction.
+            digital_signature: usage.is_none_or(|u| u.digital_signature()),
+            non_repudiation: usage.is_none_or(|u| u.non_repudiation()),
+            der: der.to_vec(),
+        })
+    }
+}
+
+/// An open PKCS#11 module, finalised (C_Finalize) when dropped: a module left initialised at
+/// exit can crash in its own and the crypto library's exit handlers. Keep one per process.
+pub struct Module {
+    pkcs11: Option<Pkcs11>,
+    pub path: PathBuf,
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        if let Some(p) = self.pkcs11.take()
+            && let Err(e) = p.finalize()
+        {
+            tracing::warn!("PKCS#11 C_Finalize: {e}");
+        }
+    }
+}
+
+impl Module {
+    /// Loads and initialises a module.
+    pub fn open(path: &Path) -> Result<Module, TokenError> {
+        let module_error = |reason: String| TokenError::Module {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let pkcs11 = Pkcs11::new(path).map_err(|e| module_error(e.to_string()))?;
+        match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => return Err(module_error(e.to_string())),
+        }
+        Ok(Module {
+            pkcs11: Some(pkcs11),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The first of `candidates` that loads.
+    pub fn open_first(candidates: &[PathBuf]) -> Result<Module, TokenError> {
+        let mut last = TokenError::NoModule;
+        for path in candidates {
+            match Module::open(path) {
+                Ok(m) => return Ok(m),
+                Err(e) => {
+                    tracing::warn!("PKCS#11 module {}: {e}", path.display());
+                    last = e;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn pkcs11(&self) -> Result<&Pkcs11, TokenError> {
+        self.pkcs11
+            .as_ref()
+            .ok_or_else(|| TokenError::Device("module finalised".into()))
+    }
+
+    fn slot(&self, slot: u64) -> Result<Slot, TokenError> {
+        self.pkcs11()?
+            .get_slots_with_initialized_token()?
+            .into_iter()
+            .find(|s| s.id() == slot)
+            .ok_or(TokenError::NoToken)
+    }
+
+    /// The tokens present.
+    pub fn tokens(&self) -> Result<Vec<TokenInfo>, TokenError> {
+        let mut out = Vec::new();
+        let pkcs11 = self.pkcs11()?;
+        for slot in pkcs11.get_slots_with_initialized_token()? {
+            let info = pkcs11.get_token_info(slot)?;
+            out.push(TokenInfo {
+                slot: slot.id(),
+                label: info.label().trim().to_string(),
+                manufacturer: info.manufacturer_id().trim().to_string(),
+                model: info.model().trim().to_string(),
+                serial: info.serial_number().trim().to_string(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The certificates on the token in `slot` (readable without the PIN).
+    /// The certificate with this id (hex, as [`CertificateInfo::id`]) on the token in `slot`.
+    pub fn certificate(&self, slot: u64, id: &str) -> Result<CertificateInfo, TokenError> {
+        let id = id.trim().to_ascii_lowercase();
+        self.certificates(slot)?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or(TokenError::CertificateMissing(id))
+    }
+
+    pub fn certificates(&self, slot: u64) -> Result<Vec<CertificateInfo>, TokenError> {
+        let session = self.pkcs11()?.open_ro_session(self.slot(slot)?)?;
+        let handles = session.find_objects(&[Attribute::Class(ObjectClass::CERTIFICATE)])?;
+        let mut out = Vec::new();
+        for h in handles {
+            let (mut id, mut value) = (Vec::new(), Vec::new());
+            for a in session.get_attributes(h, &[AttributeType::Id, AttributeType::Value])? {
+                match a {
+                    Attribute::Id(v) => id = v,
+                    Attribute::Value(v) => value = v,
+                    _ => {}
+                }
+            }
+            match CertificateInfo::from_der(&id, &value) {
+                Ok(c) => out.push(c),
+                Err(e) => tracing::warn!("unreadable certificate on token: {e}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Logs in with `pin` and signs `content` with the key of `certificate` as a detached CMS
+    /// SignedData: one token signature, over the signed attributes.
+    pub fn sign_cms(
+        &self,
+        slot: u64,
+        certificate: &CertificateInfo,
+        pin: &str,
+        content: &[u8],
+        signing_time: std::time::Duration,
+    ) -> Result<Signed, TokenError> {
+        let session = self.pkcs11()?.open_ro_session(self.slot(slot)?)?;
+        session.login(UserType::User, Some(&AuthPin::new(pin.into())))?;
+        let result = sign_in_session(&session, certificate, content, signing_time);
+        let _ = session.logout();
+        result
+    }
+}
+
+/// A CMS signature and how many token operations it took.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub cms_der: Vec<u8>,
+    pub token_operations: u32,
+}
+
+fn sign_in_session(
+    session: &Session,
+    certificate: &CertificateInfo,
+    content: &[u8],
+    signing_time: std::time::Duration,
+) -> Result<Signed, TokenError> {
+    let id = hex::decode(&certificate.id).map_err(|e| TokenError::Certificate(e.to_string()))?;
+    let key: ObjectHandle = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(id),
+        ])?
+        .into_iter()
+        .next()
+        .ok_or(TokenError::KeyNotFound)?;
+    let kind = match session
+        .get_attributes(key, &[AttributeType::KeyType])?
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::KeyType(t) => Some(t),
+            _ => None,
+        }) {
+        Some(KeyType::RSA) => cms::KeyKind::Rsa,
+        Some(KeyType::EC) => cms::KeyKind::EcP256,
+        _ => return Err(TokenError::UnsupportedKey),
+    };
+    let (to_sign, attrs) = cms::signed_attributes(content, signing_time)?;
+    let signature = match kind {
+        cms::KeyKind::Rsa => session.sign(&Mechanism::Sha256RsaPkcs, key, &to_sign)?,
+        cms::KeyKind::EcP256 => {
+            // Many tokens (SoftHSM among them) lack CKM_ECDSA_SHA256: hash here, sign the digest.
+            let digest = Sha256::digest(&to_sign);
+            cms::ecdsa_raw_to_der(&session.sign(&Mechanism::Ecdsa, key, &digest)?)?
+        }
+    };
+    Ok(Signed {
+        cms_der: cms::signed_data(&certificate.der, kind, attrs, signature)?,
+        token_operations: 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_failures_become_clear_errors() {
+        use cryptoki::context::Function;
+        let e = |rv| TokenError::from(CkError::Pkcs11(rv, Function::Login));
+        assert!(matches!(e(RvError::PinIncorrect), TokenError::WrongPin));
+        assert!(matches!(e(RvError::PinLocked), TokenError::PinLocked));
+        assert!(matches!(e(RvError::TokenNotPresent), TokenError::Removed));
+        assert!(matches!(e(RvError::DeviceRemoved), TokenError::Removed));
+        assert!(e(RvError::PinLocked).to_string().contains("khoá"));
+        assert!(matches!(e(RvError::GeneralError), TokenError::Device(_)));
+    }
+
+    #[test]
+    fn a_missing_module_is_named() {
+        let err = Module::open(Path::new("/khong/co/vnpt-ca_csp11.dll"))
+            .err()
+            .expect("no such module");
+        assert!(matches!(err, TokenError::Module { .. }));
+        assert!(matches!(
+            Module::open_first(&[]).err(),
+            Some(TokenError::NoModule)
+        ));
+    }
+}

@@ -1,0 +1,291 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api } from "./api";
+import type { AppStatus } from "./bindings/AppStatus";
+import type { UiError } from "./bindings/UiError";
+import type { Vaccine } from "./bindings/Vaccine";
+import { ErrorBox } from "./components/ErrorBox";
+import { SyncBar } from "./components/SyncBar";
+import { formatCount } from "./format";
+import { lang, t, toggleLang } from "./i18n";
+import { inputToDraft } from "./person";
+import { findCompleteQr, findQrAtEnter } from "./qr";
+import { Account } from "./screens/Account";
+import { Cleaning } from "./screens/Cleaning";
+import { Report } from "./screens/Report";
+import { emptyFromSearch, Session, type SessionDrafts } from "./screens/Session";
+import { Setup } from "./screens/Setup";
+import { SignIn } from "./screens/SignIn";
+import { Signing } from "./screens/Signing";
+
+type Screen = "session" | "report" | "account" | "cleaning" | "signing";
+
+const EMPTY_DRAFTS: SessionDrafts = {
+  searchName: "",
+  searchOther: "",
+  results: null,
+  register: null,
+  registerFromQr: false,
+  personId: null,
+  vaccine: "",
+  lot: "",
+};
+
+/** The session's vaccine and lot, kept for the day on this laptop. */
+function rememberedDose(): { vaccine: string; lot: string } {
+  try {
+    const kept = JSON.parse(localStorage.getItem("sotiem.dose") ?? "null");
+    if (kept && kept.day === new Date().toDateString()) return { vaccine: kept.vaccine, lot: kept.lot };
+  } catch {
+    // Nothing kept.
+  }
+  return { vaccine: "", lot: "" };
+}
+
+export function App() {
+  const [, rerender] = useState(0);
+  const [status, setStatus] = useState<AppStatus | null>(null);
+  const [statusError, setStatusError] = useState<UiError | null>(null);
+  const [screen, setScreen] = useState<Screen>("session");
+  const [drafts, setDrafts] = useState<SessionDrafts>({ ...EMPTY_DRAFTS, ...rememberedDose() });
+  const [catalogue, setCatalogue] = useState<Vaccine[]>([]);
+  const [syncError, setSyncError] = useState<UiError | null>(null);
+  const [syncMessage, setSyncMessage] = useState<string | null>(null);
+  const [scanError, setScanError] = useState<UiError | null>(null);
+  const [refreshKey, setRefreshKey] = useState(0);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const draftsRef = useRef(drafts);
+  draftsRef.current = drafts;
+
+  useEffect(() => lang.subscribe(() => rerender((n) => n + 1)), []);
+
+  async function refresh() {
+    try {
+      setStatus(await api.appStatus());
+      setStatusError(null);
+    } catch (e) {
+      setStatusError(e as UiError);
+    }
+  }
+
+  // The bars follow the station: often while a sync runs, every few seconds otherwise.
+  const running = status?.progress.running ?? false;
+  useEffect(() => {
+    void refresh();
+    const id = setInterval(refresh, running ? 400 : 2500);
+    return () => clearInterval(id);
+  }, [running]);
+
+  const signedIn = status?.session?.reads_people ?? false;
+  useEffect(() => {
+    if (signedIn) api.catalogue().then(setCatalogue, () => setCatalogue([]));
+  }, [signedIn]);
+
+  useEffect(() => {
+    try {
+      localStorage.setItem("sotiem.dose", JSON.stringify({ day: new Date().toDateString(), vaccine: drafts.vaccine, lot: drafts.lot }));
+    } catch {
+      // Private mode: remembered for this run only.
+    }
+  }, [drafts.vaccine, drafts.lot]);
+
+  function changed() {
+    setRefreshKey((k) => k + 1);
+    void refresh();
+  }
+
+  async function sync() {
+    setSyncError(null);
+    setSyncMessage(null);
+    const started = api.syncNow();
+    setTimeout(refresh, 50);
+    try {
+      const r = await started;
+      setSyncMessage(`${t("syncDone")}: ${t("sent")} ${formatCount(r.pushed)}, ${t("received")} ${formatCount(r.pulled_changes + r.pulled_snapshots + r.bootstrapped)}`);
+    } catch (e) {
+      setSyncError(e as UiError);
+    }
+    changed();
+  }
+
+  // A CCCD QR code scanned into any field: find the person, or start their registration.
+  async function scanned(qr: string) {
+    setScanError(null);
+    setScreen("session");
+    try {
+      const input = await api.readCccdQr(qr);
+      const found = await api.findPeople({ full_name: input.full_name, phone: null, id_number: input.id_number });
+      const d = draftsRef.current;
+      if (found.length > 0) {
+        setDrafts({ ...d, searchName: input.full_name, searchOther: input.id_number ?? "", results: found, personId: found[0].id, register: null });
+      } else {
+        setDrafts({ ...d, register: inputToDraft(input), registerFromQr: true, personId: null, results: null });
+      }
+    } catch (e) {
+      setScanError(e as UiError);
+    }
+  }
+  const scannedRef = useRef(scanned);
+  scannedRef.current = scanned;
+
+  useEffect(() => {
+    let lastScan = 0;
+    // The scanner types into whichever field has the focus; take the QR text out of that field
+    // (it keeps what it held before) and act on the scan.
+    function take(el: HTMLInputElement | HTMLTextAreaElement, found: { qr: string; rest: string }) {
+      lastScan = Date.now();
+      el.value = found.rest;
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+      void scannedRef.current(found.qr);
+    }
+    function field(target: EventTarget | null) {
+      return target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement ? target : null;
+    }
+    function onInput(e: Event) {
+      const el = field(e.target);
+      const found = el && findCompleteQr(el.value);
+      if (el && found) {
+        e.stopImmediatePropagation();
+        take(el, found);
+      }
+    }
+    function onKeyDown(e: KeyboardEvent) {
+      if (e.key === "Enter") {
+        // The scanner's Enter after a complete code must not submit the form it landed in.
+        if (Date.now() - lastScan < 500) {
+          e.preventDefault();
+          e.stopImmediatePropagation();
+          return;
+        }
+        const el = field(e.target);
+        const found = el && findQrAtEnter(el.value);
+        if (el && found) {
+          e.preventDefault();
+          e.stopImmediatePropagation();
+          take(el, found);
+        }
+        return;
+      }
+      if (e.altKey && ["1", "2", "3", "4", "5"].includes(e.key)) {
+        e.preventDefault();
+        setScreen((["session", "report", "account", "cleaning", "signing"] as Screen[])[Number(e.key) - 1]);
+      } else if (e.key === "F2" || (e.altKey && (e.key === "f" || e.key === "F"))) {
+        e.preventDefault();
+        setScreen("session");
+        setTimeout(() => searchRef.current?.focus(), 0);
+      } else if (e.altKey && (e.key === "n" || e.key === "N")) {
+        e.preventDefault();
+        setScreen("session");
+        setDrafts({ ...draftsRef.current, register: emptyFromSearch(draftsRef.current), registerFromQr: false, personId: null });
+      } else if (e.altKey && (e.key === "s" || e.key === "S")) {
+        e.preventDefault();
+        document.querySelector<HTMLButtonElement>("[data-testid=sync-now]:not(:disabled)")?.click();
+      } else if (e.key === "Escape") {
+        const d = draftsRef.current;
+        if (d.register) setDrafts({ ...d, register: null });
+      }
+    }
+    document.addEventListener("input", onInput, true);
+    document.addEventListener("keydown", onKeyDown, true);
+    return () => {
+      document.removeEventListener("input", onInput, true);
+      document.removeEventListener("keydown", onKeyDown, true);
+    };
+  }, []);
+
+  if (!status) {
+    return (
+      <main class="centered">
+        <ErrorBox error={statusError} />
+      </main>
+    );
+  }
+  if (status.fatal) {
+    return (
+      <main class="centered">
+        <div class="card narrow">
+          <h1>{t("fatalTitle")}</h1>
+          <ErrorBox error={status.fatal} />
+          <p>{t("whatToDo")}</p>
+        </div>
+      </main>
+    );
+  }
+  if (status.setup_needed) return <Setup status={status} onDone={refresh} />;
+
+  const session = status.session;
+  return (
+    <div class="app">
+      <header class="top">
+        <div class="brand">
+          <img src="/icon.png" alt="" width="28" height="28" />
+          <span>{t("appName")}</span>
+          <span class="facility-name" data-testid="facility-name">
+            {status.facility?.name}
+          </span>
+        </div>
+        {session ? (
+          <nav aria-label="Sổ Tiêm">
+            {(["session", "report", "account", "cleaning", ...(session.role === "signer" ? ["signing"] : [])] as Screen[]).map((s, i) => (
+              <button
+                type="button"
+                key={s}
+                data-testid={`nav-${s}`}
+                class={screen === s ? "current" : ""}
+                aria-current={screen === s ? "page" : undefined}
+                title={`Alt+${i + 1}`}
+                onClick={() => setScreen(s)}
+              >
+                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : "navAccount")}
+              </button>
+            ))}
+          </nav>
+        ) : null}
+        <div class="user">
+          {session ? (
+            <span data-testid="signed-in-user">
+              {session.full_name} ({session.username})
+            </span>
+          ) : null}
+          <button type="button" class="link" onClick={toggleLang} data-testid="language">
+            {t("language")}
+          </button>
+        </div>
+      </header>
+      <SyncBar status={status} syncError={syncError} syncMessage={syncMessage} onSync={sync} onCancel={() => void api.cancelSync()} />
+      <ErrorBox error={scanError} onClose={() => setScanError(null)} />
+      {!session ? (
+        <SignIn status={status} onDone={refresh} />
+      ) : !session.reads_people ? (
+        <main class="centered">
+          <p class="notice">{t("adminNoData")}</p>
+          <Account session={session} signedOut={refresh} />
+        </main>
+      ) : screen === "session" ? (
+        <Session session={session} catalogue={catalogue} drafts={drafts} setDrafts={setDrafts} searchRef={searchRef} changed={changed} refreshKey={refreshKey} />
+      ) : screen === "report" ? (
+        <Report
+          refreshKey={refreshKey}
+          catalogue={catalogue}
+          openPerson={(id) => {
+            setDrafts({ ...drafts, personId: id, register: null });
+            setScreen("session");
+          }}
+        />
+      ) : screen === "cleaning" ? (
+        <Cleaning
+          changed={changed}
+          refreshKey={refreshKey}
+          openPerson={(id) => {
+            setDrafts({ ...drafts, personId: id, register: null });
+            setScreen("session");
+          }}
+        />
+      ) : screen === "signing" && session.role === "signer" ? (
+        <Signing catalogue={catalogue} changed={changed} refreshKey={refreshKey} />
+      ) : (
+        <Account session={session} signedOut={refresh} />
+      )}
+      <footer class="bottom muted">{t("shortcuts")}</footer>
+    </div>
+  );
+}

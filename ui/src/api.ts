@@ -1,0 +1,89 @@
+// The shell's commands, typed with the declarations generated from Rust (src/bindings).
+
+import { invoke } from "@tauri-apps/api/core";
+import type { AppStatus } from "./bindings/AppStatus";
+import type { ChangePasswordRequest } from "./bindings/ChangePasswordRequest";
+import type { DailyReport } from "./bindings/DailyReport";
+import type { EditRequest } from "./bindings/EditRequest";
+import type { EnrollRequest } from "./bindings/EnrollRequest";
+import type { InitialPasswordRequest } from "./bindings/InitialPasswordRequest";
+import type { PersonInput } from "./bindings/PersonInput";
+import type { PersonRecord } from "./bindings/PersonRecord";
+import type { PersonSummary } from "./bindings/PersonSummary";
+import type { RecordDoseRequest } from "./bindings/RecordDoseRequest";
+import type { SearchQuery } from "./bindings/SearchQuery";
+import type { SetupRequest } from "./bindings/SetupRequest";
+import type { SignInRequest } from "./bindings/SignInRequest";
+import type { SignInStep } from "./bindings/SignInStep";
+import type { SyncReport } from "./bindings/SyncReport";
+import type { UiError } from "./bindings/UiError";
+import type { Vaccine } from "./bindings/Vaccine";
+import type { VoidDoseRequest } from "./bindings/VoidDoseRequest";
+import type { SignRunRequest } from "./bindings/SignRunRequest";
+import type { SigningBatchSummary } from "./bindings/SigningBatchSummary";
+import type { SigningPreview } from "./bindings/SigningPreview";
+import type { SigningSelection } from "./bindings/SigningSelection";
+import type { TokenView } from "./bindings/TokenView";
+import type { DuplicatePair } from "./bindings/DuplicatePair";
+import type { ExportListRequest } from "./bindings/ExportListRequest";
+import type { ExportSummary } from "./bindings/ExportSummary";
+import type { ImportApplyRequest } from "./bindings/ImportApplyRequest";
+import type { ImportFileRequest } from "./bindings/ImportFileRequest";
+import type { ImportPreviewView } from "./bindings/ImportPreviewView";
+import type { ImportSummary } from "./bindings/ImportSummary";
+import type { ListPage } from "./bindings/ListPage";
+import type { ListQuery } from "./bindings/ListQuery";
+import type { MergeRequest } from "./bindings/MergeRequest";
+import type { RegisterCertificateView } from "./bindings/RegisterCertificateView";
+
+/** Any failure as a UiError (the shell's own, or the IPC layer's plain text). */
+export function toUiError(e: unknown): UiError {
+  if (e && typeof e === "object" && "code" in e && "message" in e) return e as UiError;
+  return {
+    code: "internal",
+    message: `Lỗi của ứng dụng: ${String(e)}. Dữ liệu đã nhập vẫn còn trên màn hình; thử lại hoặc báo cán bộ kỹ thuật.`,
+    fields: [],
+    existing_person: null,
+    retryable: false,
+  };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toUiError(e);
+  }
+}
+
+export const api = {
+  appStatus: () => call<AppStatus>("app_status"),
+  setupStation: (request: SetupRequest) => call<AppStatus>("setup_station", { request }),
+  signIn: (request: SignInRequest) => call<SignInStep>("sign_in", { request }),
+  completeEnrollment: (request: EnrollRequest) => call<SignInStep>("complete_enrollment", { request }),
+  changeInitialPassword: (request: InitialPasswordRequest) => call<SignInStep>("change_initial_password", { request }),
+  signOut: () => call<null>("sign_out"),
+  changePassword: (request: ChangePasswordRequest) => call<null>("change_password", { request }),
+  catalogue: () => call<Vaccine[]>("catalogue"),
+  findPeople: (query: SearchQuery) => call<PersonSummary[]>("find_people", { query }),
+  readCccdQr: (text: string) => call<PersonInput>("read_cccd_qr", { text }),
+  registerPerson: (input: PersonInput) => call<PersonRecord>("register_person", { input }),
+  showPerson: (personId: string) => call<PersonRecord>("show_person", { personId }),
+  editPerson: (request: EditRequest) => call<PersonRecord>("edit_person", { request }),
+  recordDose: (request: RecordDoseRequest) => call<PersonRecord>("record_dose", { request }),
+  voidDose: (request: VoidDoseRequest) => call<PersonRecord>("void_dose", { request }),
+  dailyReport: (date: string | null) => call<DailyReport>("daily_report", { date }),
+  syncNow: () => call<SyncReport>("sync_now"),
+  cancelSync: () => call<null>("cancel_sync"),
+  signingTokens: () => call<TokenView[]>("signing_tokens"),
+  signingPreview: (selection: SigningSelection) => call<SigningPreview>("signing_preview", { selection }),
+  signRun: (request: SignRunRequest) => call<SigningBatchSummary>("sign_run", { request }),
+  signingBatches: () => call<SigningBatchSummary[]>("signing_batches"),
+  dataList: (query: ListQuery) => call<ListPage>("data_list", { query }),
+  exportList: (request: ExportListRequest) => call<ExportSummary>("export_list", { request }),
+  importPreview: (request: ImportFileRequest) => call<ImportPreviewView>("import_preview", { request }),
+  importApply: (request: ImportApplyRequest) => call<ImportSummary>("import_apply", { request }),
+  duplicateCandidates: () => call<DuplicatePair[]>("duplicate_candidates"),
+  mergePeople: (request: MergeRequest) => call<PersonRecord>("merge_people", { request }),
+  registerCertificate: (request: RegisterCertificateView) => call<string[]>("register_certificate", { request }),
+};

@@ -1,0 +1,86 @@
+import type { Ref } from "preact";
+import { Field, Select } from "./Field";
+import { t } from "../i18n";
+
+/** The registration / edit form's values, as typed. */
+export interface PersonDraft {
+  full_name: string;
+  gender: string;
+  birth_date: string;
+  id_kind: string;
+  id_number: string;
+  phone: string;
+  province: string;
+  commune: string;
+  address_detail: string;
+  nationality: string;
+  insurance_number: string;
+}
+
+export const EMPTY_PERSON: PersonDraft = {
+  full_name: "",
+  gender: "",
+  birth_date: "",
+  id_kind: "cccd",
+  id_number: "",
+  phone: "",
+  province: "",
+  commune: "",
+  address_detail: "",
+  nationality: "VN",
+  insurance_number: "",
+};
+
+interface Props {
+  prefix: string;
+  draft: PersonDraft;
+  onChange: (d: PersonDraft) => void;
+  errors: Record<string, string>;
+  nameRef?: Ref<HTMLInputElement>;
+  phoneRef?: Ref<HTMLInputElement>;
+}
+
+/** The fields of a person, shared by registration and editing. */
+export function PersonFields({ prefix, draft, onChange, errors, nameRef, phoneRef }: Props) {
+  const set = (k: keyof PersonDraft) => (v: string) => onChange({ ...draft, [k]: v });
+  const id = (k: string) => `${prefix}-${k}`;
+  return (
+    <div class="grid">
+      <Field id={id("full_name")} label={t("fullName")} value={draft.full_name} onInput={set("full_name")} error={errors.full_name} inputRef={nameRef} required />
+      <Select
+        id={id("gender")}
+        label={t("gender")}
+        value={draft.gender}
+        onChange={set("gender")}
+        error={errors.gender}
+        required
+        options={[
+          { value: "", label: t("choose") },
+          { value: "nam", label: t("male") },
+          { value: "nu", label: t("female") },
+        ]}
+      />
+      <Field id={id("birth_date")} label={t("birthDate")} value={draft.birth_date} onInput={set("birth_date")} error={errors.birth_date} placeholder="17/05/1990" required />
+      <Select
+        id={id("id_kind")}
+        label={t("idKind")}
+        value={draft.id_kind}
+        onChange={set("id_kind")}
+        error={errors.identity_kind}
+        options={[
+          { value: "cccd", label: "CCCD" },
+          { value: "cmnd", label: "CMND" },
+          { value: "passport", label: t("passport") },
+          { value: "none", label: t("idNone") },
+        ]}
+      />
+      <Field id={id("id_number")} label={t("idNumber")} value={draft.id_number} onInput={set("id_number")} error={errors.id_number} inputMode="numeric" />
+      <Field id={id("phone")} label={t("phone")} value={draft.phone} onInput={set("phone")} error={errors.phone} inputMode="tel" inputRef={phoneRef} />
+      <Field id={id("province")} label={t("province")} value={draft.province} onInput={set("province")} error={errors.address} />
+      <Field id={id("commune")} label={t("commune")} value={draft.commune} onInput={set("commune")} />
+      <Field id={id("address_detail")} label={t("addressDetail")} value={draft.address_detail} onInput={set("address_detail")} />
+      <Field id={id("nationality")} label={t("nationality")} value={draft.nationality} onInput={set("nationality")} error={errors.nationality} />
+      <Field id={id("insurance_number")} label={t("insurance")} value={draft.insurance_number} onInput={set("insurance_number")} error={errors.insurance_number} />
+    </div>
+  );
+}

@@ -1,0 +1,410 @@
+import { useEffect, useState } from "preact/hooks";
+import { api } from "../api";
+import type { DataList } from "../bindings/DataList";
+import type { DuplicatePair } from "../bindings/DuplicatePair";
+import type { DuplicateSide } from "../bindings/DuplicateSide";
+import type { ImportPreviewView } from "../bindings/ImportPreviewView";
+import type { ImportSummary } from "../bindings/ImportSummary";
+import type { ListPage } from "../bindings/ListPage";
+import type { ListQuery } from "../bindings/ListQuery";
+import type { UiError } from "../bindings/UiError";
+import { ErrorBox } from "../components/ErrorBox";
+import { Field, Select } from "../components/Field";
+import { formatBirthDate, formatCount, formatDate, formatDateTime, formatPhone } from "../format";
+import { t } from "../i18n";
+import { isBirthDateShape } from "../validate";
+
+const LISTS: DataList[] = ["no_id", "invalid_id", "mismatched", "unsigned_doses", "due_next_dose"];
+type Tab = "lists" | "import" | "duplicates";
+
+/** The data-cleaning loop: lists to correct and export, the corrected list back, duplicates. */
+export function Cleaning({ changed, refreshKey, openPerson }: { changed: () => void; refreshKey: number; openPerson: (id: string) => void }) {
+  const [tab, setTab] = useState<Tab>("lists");
+  return (
+    <main class="cleaning" data-testid="cleaning">
+      <div class="tabs" role="tablist">
+        {(["lists", "import", "duplicates"] as Tab[]).map((k) => (
+          <button type="button" role="tab" key={k} aria-selected={tab === k} class={tab === k ? "current" : ""} data-testid={`tab-${k}`} onClick={() => setTab(k)}>
+            {t(k === "lists" ? "tabLists" : k === "import" ? "tabImport" : "tabDuplicates")}
+          </button>
+        ))}
+      </div>
+      {tab === "lists" ? <Lists refreshKey={refreshKey} openPerson={openPerson} /> : tab === "import" ? <Import changed={changed} /> : <Duplicates changed={changed} refreshKey={refreshKey} />}
+    </main>
+  );
+}
+
+function listLabel(l: DataList): string {
+  return t(l === "no_id" ? "listNoId" : l === "invalid_id" ? "listInvalidId" : l === "mismatched" ? "listMismatched" : l === "unsigned_doses" ? "listUnsigned" : "listDue");
+}
+
+function Lists({ refreshKey, openPerson }: { refreshKey: number; openPerson: (id: string) => void }) {
+  const [list, setList] = useState<DataList>("no_id");
+  const [commune, setCommune] = useState("");
+  const [facility, setFacility] = useState("");
+  const [dueBy, setDueBy] = useState("");
+  const [page, setPage] = useState<ListPage | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [otp, setOtp] = useState("");
+  const [otpError, setOtpError] = useState<string | undefined>();
+  const [exported, setExported] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const query = (): ListQuery => ({
+    list,
+    commune: commune.trim() || null,
+    facility: facility.trim() || null,
+    due_by: list === "due_next_dose" && dueBy.trim() ? dueBy.trim() : null,
+  });
+
+  async function load() {
+    setError(null);
+    if (list === "due_next_dose" && dueBy.trim() && !isBirthDateShape(dueBy)) {
+      setError({ code: "invalid", message: t("dayFormat"), fields: [], existing_person: null, retryable: false });
+      return;
+    }
+    try {
+      setPage(await api.dataList(query()));
+    } catch (e) {
+      setPage(null);
+      setError(e as UiError);
+    }
+  }
+  useEffect(() => {
+    void load();
+  }, [list, refreshKey]);
+
+  async function exportList(e: Event) {
+    e.preventDefault();
+    setExported(null);
+    setError(null);
+    if (!/^\d{6}$/.test(otp.trim())) {
+      setOtpError(t("otpSixDigits"));
+      return;
+    }
+    setOtpError(undefined);
+    setBusy(true);
+    try {
+      const done = await api.exportList({ query: query(), otp: otp.trim() });
+      setExported(`${t("exportedRows")} ${formatCount(done.rows)} → ${done.path}`);
+      setOtp("");
+    } catch (err) {
+      setError(err as UiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const doses = list === "unsigned_doses" || list === "due_next_dose";
+  return (
+    <section class="card" data-testid="lists">
+      <form
+        class="grid"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void load();
+        }}
+      >
+        <Select id="list-kind" label={t("whichList")} value={list} onChange={(v) => setList(v as DataList)} options={LISTS.map((l) => ({ value: l, label: listLabel(l) }))} />
+        <Field id="list-commune" label={t("commune")} value={commune} onInput={setCommune} />
+        <Field id="list-facility" label={t("managingFacility")} value={facility} onInput={setFacility} />
+        {list === "due_next_dose" ? <Field id="list-due-by" label={t("dueBy")} value={dueBy} onInput={setDueBy} placeholder="dd/mm/yyyy" /> : null}
+        <div class="field">
+          <label>&nbsp;</label>
+          <button type="submit" data-testid="list-show">
+            {t("show")}
+          </button>
+        </div>
+      </form>
+      <ErrorBox error={error} />
+      {page ? (
+        <>
+          <p>
+            <strong data-testid="list-total">{formatCount(page.total)}</strong> {t("rows")}
+            {page.total > page.rows.length ? ` (${t("showingFirst")} ${formatCount(page.rows.length)})` : ""}
+          </p>
+          <table data-testid="list-table">
+            <thead>
+              <tr>
+                <th>{t("fullName")}</th>
+                <th>{t("birthDate")}</th>
+                <th>{t("idNumber")}</th>
+                <th>{t("phone")}</th>
+                <th>{t("commune")}</th>
+                {doses ? <th>{t("dose")}</th> : null}
+                <th>{t("note")}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.rows.map((r, i) => (
+                <tr key={`${r.person_id}-${i}`}>
+                  <td>
+                    <button type="button" class="link" onClick={() => openPerson(r.person_id)}>
+                      {r.full_name}
+                    </button>
+                  </td>
+                  <td>{formatBirthDate(r.birth_date)}</td>
+                  <td>{r.id_number ?? "—"}</td>
+                  <td>{formatPhone(r.phone)}</td>
+                  <td>{r.commune ?? ""}</td>
+                  {doses ? (
+                    <td>{r.dose ? `${t("doseNo")} ${r.dose.dose_number} · ${r.dose.vaccine} · ${formatDateTime(r.dose.given_at)}` : ""}</td>
+                  ) : null}
+                  <td>
+                    {r.note}
+                    {r.due_on ? ` · ${formatDate(r.due_on)}` : ""}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <form class="export" onSubmit={exportList}>
+            <p class="muted">{t("exportHelp")}</p>
+            <Field id="export-otp" label={t("freshOtp")} value={otp} onInput={setOtp} error={otpError} inputMode="numeric" autoComplete="one-time-code" />
+            <button type="submit" disabled={busy || page.total === 0} data-testid="export-list">
+              {t("exportXlsx")}
+            </button>
+            {exported ? (
+              <p class="success" data-testid="export-done">
+                {exported}
+              </p>
+            ) : null}
+          </form>
+        </>
+      ) : null}
+    </section>
+  );
+}
+
+const FIELD_NAMES: Record<string, "fullName" | "gender" | "birthDate" | "idNumber" | "phone"> = {
+  full_name: "fullName",
+  gender: "gender",
+  birth_date: "birthDate",
+  id_number: "idNumber",
+  phone: "phone",
+};
+
+function Import({ changed }: { changed: () => void }) {
+  const [preview, setPreview] = useState<ImportPreviewView | null>(null);
+  const [summary, setSummary] = useState<ImportSummary | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [otp, setOtp] = useState("");
+  const [otpError, setOtpError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+
+  async function chosen(e: Event) {
+    const file = (e.currentTarget as HTMLInputElement).files?.[0];
+    setPreview(null);
+    setSummary(null);
+    setError(null);
+    if (!file) return;
+    setBusy(true);
+    try {
+      const content = Array.from(new Uint8Array(await file.arrayBuffer()));
+      setPreview(await api.importPreview({ name: file.name, content }));
+    } catch (err) {
+      setError(err as UiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function apply(e: Event) {
+    e.preventDefault();
+    if (!preview) return;
+    if (!/^\d{6}$/.test(otp.trim())) {
+      setOtpError(t("otpSixDigits"));
+      return;
+    }
+    setOtpError(undefined);
+    setBusy(true);
+    setError(null);
+    try {
+      setSummary(await api.importApply({ upload_id: preview.upload_id, expected_changes: preview.preview.changes.length, otp: otp.trim() }));
+      setPreview(null);
+      setOtp("");
+      changed();
+    } catch (err) {
+      setError(err as UiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const p = preview?.preview;
+  return (
+    <section class="card" data-testid="import">
+      <p class="muted">{t("importHelp")}</p>
+      <div class="field">
+        <label for="import-file">{t("chooseFile")}</label>
+        <input id="import-file" data-testid="import-file" type="file" accept=".xlsx,.csv" onChange={chosen} disabled={busy} />
+      </div>
+      <ErrorBox error={error} />
+      {summary ? (
+        <p class="success" data-testid="import-done">
+          {t("importDone")}: {formatCount(summary.changed)}
+          {summary.problems.length > 0 ? ` · ${formatCount(summary.problems.length)} ${t("rowsNotApplied")}` : ""}
+        </p>
+      ) : null}
+      {p ? (
+        <form onSubmit={apply} data-testid="import-preview">
+          <p>
+            {formatCount(p.rows)} {t("rows")}: <strong data-testid="import-changes">{formatCount(p.changes.length)}</strong> {t("willChange")}, {formatCount(p.unchanged)} {t("alreadyRight")},{" "}
+            <strong data-testid="import-problems">{formatCount(p.problems.length)}</strong> {t("rowsNotApplied")}
+          </p>
+          {p.changes.length > 0 ? (
+            <table>
+              <thead>
+                <tr>
+                  <th>{t("row")}</th>
+                  <th>{t("fullName")}</th>
+                  <th>{t("changes")}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {p.changes.map((c) => (
+                  <tr key={c.row}>
+                    <td>{c.row}</td>
+                    <td>{c.full_name}</td>
+                    <td>
+                      {c.changes.map((f) => (
+                        <div key={f.field}>
+                          {t(FIELD_NAMES[f.field] ?? "note")}: <del>{f.before ?? "—"}</del> → <ins>{f.after ?? "—"}</ins>
+                        </div>
+                      ))}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
+          {p.problems.length > 0 ? (
+            <>
+              <h3>{t("rowsNotApplied")}</h3>
+              <table data-testid="import-problem-rows">
+                <tbody>
+                  {p.problems.map((x) => (
+                    <tr key={x.row}>
+                      <td>{x.row}</td>
+                      <td>{x.full_name}</td>
+                      <td>{x.id_number ?? ""}</td>
+                      <td>{x.reason}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </>
+          ) : null}
+          {p.changes.length > 0 ? (
+            <>
+              <Field id="import-otp" label={t("freshOtp")} value={otp} onInput={setOtp} error={otpError} inputMode="numeric" autoComplete="one-time-code" />
+              <button type="submit" disabled={busy} data-testid="import-apply">
+                {t("applyChanges")}
+              </button>
+            </>
+          ) : null}
+        </form>
+      ) : null}
+    </section>
+  );
+}
+
+function SideView({ s }: { s: DuplicateSide }) {
+  return (
+    <div class="side">
+      <strong>{s.full_name}</strong>
+      <div>
+        {formatBirthDate(s.birth_date)} · {s.gender === "male" ? t("male") : t("female")}
+      </div>
+      <div>
+        {t("idNumber")}: {s.id_number ?? "—"} · {formatPhone(s.phone)}
+      </div>
+      <div>
+        {s.commune ?? ""} · {s.managing_facility}
+      </div>
+      <div>
+        {formatCount(s.active_doses)} {t("doseNo").toLowerCase()} ({formatCount(s.signed_doses)} {t("signed")})
+      </div>
+    </div>
+  );
+}
+
+function Duplicates({ changed, refreshKey }: { changed: () => void; refreshKey: number }) {
+  const [pairs, setPairs] = useState<DuplicatePair[] | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+  const [confirm, setConfirm] = useState<{ keep: DuplicateSide; other: DuplicateSide } | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+
+  const load = () =>
+    api.duplicateCandidates().then(
+      (p) => {
+        setPairs(p);
+        setError(null);
+      },
+      (e) => setError(e as UiError),
+    );
+  useEffect(() => {
+    void load();
+  }, [refreshKey]);
+
+  async function merge() {
+    if (!confirm) return;
+    setError(null);
+    try {
+      const kept = await api.mergePeople({ keep: confirm.keep.person_id, other: confirm.other.person_id });
+      setDone(`${t("merged")}: ${kept.person.full_name}`);
+      setConfirm(null);
+      changed();
+      await load();
+    } catch (e) {
+      setError(e as UiError);
+    }
+  }
+
+  return (
+    <section class="card" data-testid="duplicates">
+      <p class="muted">{t("duplicatesHelp")}</p>
+      <ErrorBox error={error} />
+      {done ? (
+        <p class="success" data-testid="merge-done">
+          {done}
+        </p>
+      ) : null}
+      {pairs && pairs.length === 0 ? <p data-testid="no-duplicates">{t("noDuplicates")}</p> : null}
+      {(pairs ?? []).map((p, i) => (
+        <div class="pair" key={`${p.a.person_id}-${p.b.person_id}`} data-testid={`pair-${i}`}>
+          <p class="rule">{p.rule_text}</p>
+          <div class="sides">
+            <SideView s={p.a} />
+            <SideView s={p.b} />
+          </div>
+          <div class="actions">
+            <button type="button" data-testid={`keep-a-${i}`} onClick={() => setConfirm({ keep: p.a, other: p.b })}>
+              {t("keepLeft")}
+            </button>
+            <button type="button" data-testid={`keep-b-${i}`} onClick={() => setConfirm({ keep: p.b, other: p.a })}>
+              {t("keepRight")}
+            </button>
+          </div>
+        </div>
+      ))}
+      {confirm ? (
+        <div class="dialog-backdrop">
+        <div class="dialog" role="dialog" aria-modal="true" data-testid="merge-confirm">
+          <p>
+            {t("mergeConfirm")} <strong>{confirm.other.full_name}</strong> → <strong>{confirm.keep.full_name}</strong>
+          </p>
+          <div class="actions">
+            <button type="button" data-testid="merge-yes" onClick={() => void merge()}>
+              {t("mergeYes")}
+            </button>
+            <button type="button" class="link" onClick={() => setConfirm(null)}>
+              {t("close")}
+            </button>
+          </div>
+        </div>
+        </div>
+      ) : null}
+    </section>
+  );
+}

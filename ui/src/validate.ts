@@ -1,0 +1,139 @@
+// Form checks that help the nurse before anything is sent: required fields and the shape of
+// what was typed. The rules themselves (CCCD province and century digits, phone networks, dose
+// numbers) are the station's, which answers with the field and the reason.
+
+export type FieldErrors = Record<string, string>;
+
+/** Messages in both languages; the form shows the current one. */
+const MESSAGES = {
+  required: { vi: "Bắt buộc nhập", en: "Required" },
+  birthDate: { vi: "Nhập ngày/tháng/năm (vd 17/05/1990) hoặc chỉ năm sinh", en: "Type dd/mm/yyyy or the year only" },
+  phone: { vi: "Số điện thoại chỉ gồm chữ số (vd 0912 345 678)", en: "Digits only (e.g. 0912 345 678)" },
+  idNumber: { vi: "CCCD 12 số, CMND 9 hoặc 12 số", en: "CCCD: 12 digits, CMND: 9 or 12" },
+  passport: { vi: "Hộ chiếu gồm chữ và số, 6–12 ký tự", en: "Passport: 6–12 letters and digits" },
+  givenAt: { vi: "Nhập ngày/tháng/năm giờ:phút (vd 20/11/2026 09:30) hoặc để trống là bây giờ", en: "Type dd/mm/yyyy hh:mm, or leave empty for now" },
+  doseNumber: { vi: "Mũi số từ 1 đến 10", en: "Dose number 1 to 10" },
+  reason: { vi: "Ghi rõ lý do huỷ (ít nhất 5 ký tự)", en: "Give the reason (at least 5 characters)" },
+  searchName: { vi: "Nhập họ tên", en: "Type the full name" },
+  searchOther: { vi: "Nhập số điện thoại hoặc số giấy tờ", en: "Type a phone or an ID number" },
+  otp: { vi: "Mã xác thực gồm 6 chữ số", en: "The code has 6 digits" },
+  passwordMatch: { vi: "Hai lần nhập mật khẩu mới không khớp", en: "The new passwords differ" },
+  url: { vi: "Địa chỉ máy chủ bắt đầu bằng http:// hoặc https://", en: "The address starts with http:// or https://" },
+} as const;
+
+export type Lang = "vi" | "en";
+type Key = keyof typeof MESSAGES;
+
+function msg(key: Key, lang: Lang): string {
+  return MESSAGES[key][lang];
+}
+
+const blank = (s: string | null | undefined) => !s || s.trim() === "";
+
+/** The message of a required field left empty. */
+export function requiredMessage(lang: Lang): string {
+  return msg("required", lang);
+}
+
+/** `dd/mm/yyyy`, `d/m/yyyy`, `yyyy-mm-dd` or `yyyy`, and a real calendar day. */
+export function isBirthDateShape(text: string): boolean {
+  const t = text.trim();
+  if (/^\d{4}$/.test(t)) return true;
+  let m = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(t);
+  let [day, month, year] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+  if (!m) {
+    m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t);
+    if (!m) return false;
+    [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  }
+  const d = new Date(Date.UTC(year, month - 1, day));
+  return d.getUTCFullYear() === year && d.getUTCMonth() === month - 1 && d.getUTCDate() === day;
+}
+
+/** Digits once spaces, dots and dashes are gone. */
+export function digitsOnly(text: string): string {
+  return text.replace(/[\s.\-()]/g, "");
+}
+
+export interface PersonForm {
+  full_name: string;
+  gender: string;
+  birth_date: string;
+  id_kind: string;
+  id_number: string;
+  phone: string;
+}
+
+/** What is missing or mis-shaped in a registration or edit form. */
+export function checkPersonForm(f: PersonForm, lang: Lang): FieldErrors {
+  const e: FieldErrors = {};
+  if (blank(f.full_name)) e.full_name = msg("required", lang);
+  if (blank(f.gender)) e.gender = msg("required", lang);
+  if (blank(f.birth_date)) e.birth_date = msg("required", lang);
+  else if (!isBirthDateShape(f.birth_date)) e.birth_date = msg("birthDate", lang);
+  if (!blank(f.phone) && !/^\+?\d{9,12}$/.test(digitsOnly(f.phone))) e.phone = msg("phone", lang);
+  const id = f.id_number.trim();
+  if (f.id_kind !== "none" && id !== "") {
+    if ((f.id_kind === "cccd" || f.id_kind === "cmnd") && !/^\d{9}$|^\d{12}$/.test(digitsOnly(id))) e.id_number = msg("idNumber", lang);
+    if (f.id_kind === "passport" && !/^[A-Za-z0-9]{6,12}$/.test(id)) e.id_number = msg("passport", lang);
+  }
+  return e;
+}
+
+export interface DoseForm {
+  vaccine: string;
+  lot: string;
+  dose_number: string;
+  given_at: string;
+}
+
+/** What is missing or mis-shaped in the record-a-dose form. */
+export function checkDoseForm(f: DoseForm, lang: Lang): FieldErrors {
+  const e: FieldErrors = {};
+  if (blank(f.vaccine)) e.vaccine = msg("required", lang);
+  if (blank(f.lot)) e.lot = msg("required", lang);
+  const n = Number(f.dose_number);
+  if (!Number.isInteger(n) || n < 1 || n > 10) e.dose_number = msg("doseNumber", lang);
+  if (!blank(f.given_at) && !/^\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2}$/.test(f.given_at.trim())) e.given_at = msg("givenAt", lang);
+  return e;
+}
+
+/** A void needs a reason a reader can act on. */
+export function checkVoidReason(reason: string, lang: Lang): FieldErrors {
+  return reason.trim().length < 5 ? { reason: msg("reason", lang) } : {};
+}
+
+/** A one-time code: 6 digits. */
+export function checkOtp(otp: string, lang: Lang): FieldErrors {
+  return /^\d{6}$/.test(otp.trim()) ? {} : { otp: msg("otp", lang) };
+}
+
+/** The new password typed twice the same (the policy itself is checked by the station). */
+export function checkNewPassword(password: string, confirm: string, lang: Lang): FieldErrors {
+  if (blank(password)) return { new_password: msg("required", lang) };
+  return password === confirm ? {} : { confirm: msg("passwordMatch", lang) };
+}
+
+/** The first-run form. */
+export function checkSetup(url: string, token: string, lang: Lang): FieldErrors {
+  const e: FieldErrors = {};
+  if (!/^https?:\/\/\S+$/.test(url.trim())) e.server_url = msg("url", lang);
+  if (blank(token)) e.device_token = msg("required", lang);
+  return e;
+}
+
+/** What the second search field holds: a phone (10–11 digits, or +84) or an ID number. */
+export function classifySearchTerm(text: string): { phone: string | null; id_number: string | null } {
+  const t = text.trim();
+  const d = digitsOnly(t);
+  if (/^\+84\d{9,10}$/.test(d) || /^0\d{9,10}$/.test(d)) return { phone: d, id_number: null };
+  return { phone: null, id_number: t === "" ? null : d.length === t.replace(/\s/g, "").length ? d : t };
+}
+
+/** A search needs a name and a phone or ID number: never one field alone. */
+export function checkSearch(name: string, other: string, lang: Lang): FieldErrors {
+  const e: FieldErrors = {};
+  if (blank(name)) e.full_name = msg("searchName", lang);
+  if (blank(other)) e.other = msg("searchOther", lang);
+  return e;
+}
