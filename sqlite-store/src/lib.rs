@@ -46,7 +46,9 @@ pub async fn open(path: &Path, config: &PoolConfig) -> Result<SqlitePool, OpenEr
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         // Sorts and temporary indexes stay in memory, never in plaintext temp files.
-        .pragma("temp_store", "MEMORY");
+        .pragma("temp_store", "MEMORY")
+        // Named so the exit handler can wait for connections still closing (see below).
+        .thread_name(|id| format!("{WORKER_PREFIX}{id}"));
     let pool = SqlitePoolOptions::new()
         .max_connections(config.max_connections)
         .connect_with(options)
@@ -74,11 +76,19 @@ fn map_open_error(e: sqlx::Error) -> OpenError {
 static OPEN_POOLS: Mutex<Vec<SqlitePool>> = Mutex::new(Vec::new());
 static EXIT_HOOK: Once = Once::new();
 
-/// SQLCipher frees its private heap in an `atexit` handler. sqlx runs each SQLite connection
-/// on a worker thread and closes it asynchronously after the pool is dropped, so a process that
-/// exits soon after dropping a pool (a CLI command, a test binary, the app window closing)
-/// crashes in that handler with a double free. We keep every pool until it is closed and close
-/// the rest in our own `atexit` handler, registered after SQLCipher's so it runs before it.
+/// Prefix of the name of each connection's worker thread (Linux keeps 15 bytes of a name).
+pub const WORKER_PREFIX: &str = "sotiem-sql-";
+
+/// How long the exit handler waits for connections to close before letting the process go.
+const EXIT_WAIT: Duration = Duration::from_secs(10);
+
+/// SQLCipher frees its private heap and crypto provider in an `atexit` handler. sqlx runs each
+/// SQLite connection on a worker thread and, when a connection is dropped rather than closed
+/// (a pool dropped, a task cancelled when its runtime shuts down), closes it on that thread
+/// later. A process that exits meanwhile (a CLI command, a test binary, the app window
+/// closing) crashes with a double free when that close runs after SQLCipher's handler. So we
+/// keep every pool until it is closed, and our own `atexit` handler, registered after
+/// SQLCipher's so it runs before it, closes the rest and waits for every worker to finish.
 fn close_at_exit(pool: &SqlitePool) {
     if let Ok(mut pools) = OPEN_POOLS.lock() {
         pools.retain(|p| !p.is_closed());
@@ -96,23 +106,48 @@ fn close_at_exit(pool: &SqlitePool) {
 extern "C" fn close_open_pools() {
     let pools = match OPEN_POOLS.lock() {
         Ok(mut p) => std::mem::take(&mut *p),
-        Err(_) => return,
+        Err(_) => Vec::new(),
     };
-    if pools.iter().all(SqlitePool::is_closed) {
-        return;
+    let deadline = std::time::Instant::now() + EXIT_WAIT;
+    if !pools.iter().all(SqlitePool::is_closed) {
+        // On a thread of its own: this thread's runtime context may already be torn down.
+        let closer = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    for pool in pools {
+                        let _ = tokio::time::timeout_at(deadline.into(), pool.close()).await;
+                    }
+                });
+            }
+        });
+        let _ = closer.join();
     }
-    // On a thread of its own: this thread's runtime context may already be torn down.
-    let closer = std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            rt.block_on(async {
-                for pool in pools {
-                    let _ = tokio::time::timeout(Duration::from_secs(5), pool.close()).await;
-                }
-            });
-        }
-    });
-    let _ = closer.join();
+    while live_workers() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// How many connection worker threads are still running (still able to touch SQLCipher).
+#[cfg(target_os = "linux")]
+pub fn live_workers() -> usize {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.starts_with(WORKER_PREFIX))
+        })
+        .count()
+}
+
+/// How many connection worker threads are still running. Only Linux lets a process list its
+/// threads by name; elsewhere the app closes its station before it exits.
+#[cfg(not(target_os = "linux"))]
+pub fn live_workers() -> usize {
+    0
 }
