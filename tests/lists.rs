@@ -144,7 +144,7 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
         n
     };
     let page = nurse
-        .data_list(&query(DataList::NoId), 100)
+        .data_list(&query(DataList::NoId), 0, 100)
         .await
         .expect("list");
     assert_eq!(names(&page.rows), sorted(&no_id.iter().collect::<Vec<_>>()));
@@ -154,18 +154,19 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
                 commune: Some("xa tan tuc".into()),
                 ..query(DataList::NoId)
             },
+            0,
             100,
         )
         .await
         .expect("list");
     assert_eq!(names(&in_tan_tuc.rows), vec![no_id[2].full_name.clone()]);
     let page = nurse
-        .data_list(&query(DataList::InvalidId), 100)
+        .data_list(&query(DataList::InvalidId), 0, 100)
         .await
         .expect("list");
     assert_eq!(names(&page.rows), vec![legacy.full_name.clone()]);
     let page = nurse
-        .data_list(&query(DataList::Mismatched), 100)
+        .data_list(&query(DataList::Mismatched), 0, 100)
         .await
         .expect("list");
     assert_eq!(page.total, 2);
@@ -176,7 +177,7 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
         .expect("row");
     assert_eq!(first.note, "Sai lệch ở: họ tên, ngày sinh");
     let page = nurse
-        .data_list(&query(DataList::UnsignedDoses), 2)
+        .data_list(&query(DataList::UnsignedDoses), 0, 2)
         .await
         .expect("list");
     assert_eq!(
@@ -184,8 +185,31 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
         (5, 2),
         "2 + 3 doses, 2 shown"
     );
+    // The next pages go on where the last one stopped, in the same order, to the end.
+    let all = nurse
+        .data_list(&query(DataList::UnsignedDoses), 0, 100)
+        .await
+        .expect("list");
+    let mut paged = page.rows.clone();
+    for offset in [2, 4] {
+        let next = nurse
+            .data_list(&query(DataList::UnsignedDoses), offset, 2)
+            .await
+            .expect("page");
+        assert_eq!((next.total, next.offset), (5, offset));
+        paged.extend(next.rows);
+    }
+    assert_eq!(
+        paged, all.rows,
+        "pages of 2 put together are the whole list"
+    );
+    let past_the_end = nurse
+        .data_list(&query(DataList::UnsignedDoses), 9, 2)
+        .await
+        .expect("page");
+    assert!(past_the_end.rows.is_empty() && past_the_end.total == 5);
     let page = nurse
-        .data_list(&query(DataList::DueNextDose), 100)
+        .data_list(&query(DataList::DueNextDose), 0, 100)
         .await
         .expect("list");
     assert_eq!(names(&page.rows), sorted(&due.iter().collect::<Vec<_>>()));
@@ -196,6 +220,7 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
                 due_by: Some("02/10/2026".into()),
                 ..query(DataList::DueNextDose)
             },
+            0,
             100,
         )
         .await

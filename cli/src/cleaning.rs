@@ -50,13 +50,16 @@ fn parse_list(name: &str) -> Result<DataList, String> {
 /// `sotiem list ...`
 #[derive(Subcommand)]
 pub enum ListCommand {
-    /// Shows the first rows of a list and how many there are.
+    /// Shows a page of a list and how many rows there are.
     Show {
         #[command(flatten)]
         args: ListArgs,
         /// How many rows to show.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// How many rows to skip first (the next page: `--skip 50`).
+        #[arg(long, default_value_t = 0)]
+        skip: usize,
     },
     /// Exports a whole list to .xlsx (needs a fresh code from SOTIEM_OTP or asked; audited).
     Export {
@@ -71,19 +74,17 @@ pub enum ListCommand {
 /// Runs a `sotiem list` command.
 pub async fn list(station: &Station, cmd: &ListCommand, out: &Output) -> anyhow::Result<()> {
     match cmd {
-        ListCommand::Show { args, limit } => {
-            let page = station.data_list(&args.query(), *limit).await?;
+        ListCommand::Show { args, limit, skip } => {
+            let page = station.data_list(&args.query(), *skip, *limit).await?;
             out.value(&page, |p| {
-                let mut lines = vec![format!(
-                    "{}: {} dòng{}",
-                    args.list.title(),
-                    p.total,
-                    if p.total > p.rows.len() {
-                        format!(" (hiện {} dòng đầu)", p.rows.len())
-                    } else {
-                        String::new()
-                    }
-                )];
+                let shown = if p.rows.is_empty() && p.total > 0 {
+                    format!(" (không còn dòng nào sau dòng {})", p.total)
+                } else if p.total > p.rows.len() {
+                    format!(" (hiện dòng {}–{})", p.offset + 1, p.offset + p.rows.len())
+                } else {
+                    String::new()
+                };
+                let mut lines = vec![format!("{}: {} dòng{shown}", args.list.title(), p.total)];
                 for r in &p.rows {
                     lines.push(format!(
                         "  {} · {} · {} · {} — {}",

@@ -1178,6 +1178,18 @@ fn the_cleaning_loop_runs_from_the_command_line() {
     ]);
     let (_, page) = nurse.json(&["list", "show", "no_id"]);
     assert_eq!(page["total"], 2, "{page}");
+    // Page by page: the second page of one row is the list's second row.
+    let (_, second) = nurse.json(&["list", "show", "no_id", "--limit", "1", "--skip", "1"]);
+    assert_eq!(
+        (&second["offset"], &second["rows"][0]),
+        (&1.into(), &page["rows"][1])
+    );
+    let text = nurse.run(&["list", "show", "no_id", "--limit", "1", "--skip", "1"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("2 dòng (hiện dòng 2–2)"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
     let bad = nurse.run(&["list", "show", "khong_co"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no_id"));

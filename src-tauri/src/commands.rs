@@ -324,10 +324,22 @@ pub async fn signing_batches(app: App<'_>) -> Result<Vec<SigningBatchSummary>> {
     Ok(app.station().await?.signing_batches().await?)
 }
 
-/// The first rows of a data-cleaning list and its total.
+/// Most rows one page of a list may ask for (the whole list goes to Excel instead).
+const MAX_LIST_PAGE_ROWS: usize = 1_000;
+
+/// One page of `limit` rows of a data-cleaning list, from row `offset` (from 0), and its total.
 #[tauri::command]
-pub async fn data_list(app: App<'_>, query: ListQuery) -> Result<ListPage> {
-    Ok(app.station().await?.data_list(&query, 500).await?)
+pub async fn data_list(
+    app: App<'_>,
+    query: ListQuery,
+    offset: usize,
+    limit: usize,
+) -> Result<ListPage> {
+    Ok(app
+        .station()
+        .await?
+        .data_list(&query, offset, limit.clamp(1, MAX_LIST_PAGE_ROWS))
+        .await?)
 }
 
 /// Exports a list to .xlsx in the export folder (fresh code; audited) and says where.

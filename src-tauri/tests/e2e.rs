@@ -565,8 +565,9 @@ async fn a_nurse_lists_exports_imports_corrections_and_merges_duplicates() {
     let _one_window_at_a_time = one_at_a_time().await;
     let lab = Lab::start(Backend::Sqlite).await;
     let mut g = Generator::new(78);
-    // Three people registered without an ID; one registered twice (two stations, offline).
-    let no_id: Vec<sync_protocol::Person> = (0..3)
+    // 203 people registered without an ID (more than one page of 200); one registered twice
+    // (two stations, offline).
+    let no_id: Vec<sync_protocol::Person> = (0..203)
         .map(|_| {
             let mut p = g.person("TYT-TANNHUT", "nv.mai", 1);
             p.identity = sync_protocol::Identity {
@@ -613,9 +614,21 @@ async fn a_nurse_lists_exports_imports_corrections_and_merges_duplicates() {
     ui.click("[data-testid=nav-cleaning]").await;
     ui.wait_text(
         "[data-testid=list-total]",
-        "three people without an ID",
-        |t| t == "3",
+        "203 people without an ID",
+        |t| t == "203",
     )
+    .await;
+    // Page by page: the last three on the second page, and back.
+    assert!(ui.text("[data-testid=list-range]").await.contains("1–200"));
+    ui.click("[data-testid=list-next]").await;
+    ui.wait_text("[data-testid=list-range]", "the second page", |t| {
+        t.contains("201–203")
+    })
+    .await;
+    ui.click("[data-testid=list-previous]").await;
+    ui.wait_text("[data-testid=list-range]", "the first page again", |t| {
+        t.contains("1–200")
+    })
     .await;
     // Export needs a fresh code: a wrong one is refused, a good one writes the workbook.
     ui.type_into("#export-otp", "123456").await;
@@ -629,7 +642,7 @@ async fn a_nurse_lists_exports_imports_corrections_and_merges_duplicates() {
             t.contains(".xlsx")
         })
         .await;
-    assert!(done.contains("Đã xuất 3"), "{done}");
+    assert!(done.contains("Đã xuất 203"), "{done}");
     let written: Vec<_> = std::fs::read_dir(exports.path())
         .expect("export dir")
         .filter_map(|e| e.ok())

@@ -126,12 +126,14 @@ pub struct ListDose {
     pub facility: String,
 }
 
-/// The first rows of a list and how many there are in all.
+/// One page of a list and how many rows there are in all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ListPage {
     pub rows: Vec<ListRow>,
     pub total: usize,
+    /// Position (from 0) in the whole list of the first row shown.
+    pub offset: usize,
 }
 
 /// What an export wrote.
@@ -369,18 +371,30 @@ impl Station {
         Ok(count)
     }
 
-    /// The first `limit` rows of a list, and its total.
-    pub async fn data_list(&self, query: &ListQuery, limit: usize) -> Result<ListPage> {
+    /// Up to `limit` rows of a list from position `offset` (from 0), and its total. An offset
+    /// past the end gives no rows (the list may have shrunk since the last page was shown).
+    pub async fn data_list(
+        &self,
+        query: &ListQuery,
+        offset: usize,
+        limit: usize,
+    ) -> Result<ListPage> {
         let mut rows = Vec::new();
+        let mut seen = 0usize;
         let total = self
             .for_each_list_row(query, |row| {
-                if rows.len() < limit {
+                if seen >= offset && rows.len() < limit {
                     rows.push(row);
                 }
+                seen += 1;
                 Ok(())
             })
             .await?;
-        Ok(ListPage { rows, total })
+        Ok(ListPage {
+            rows,
+            total,
+            offset,
+        })
     }
 
     /// Writes a list to an .xlsx file at `path` (Vietnamese headers, real dates, frozen header,

@@ -2,6 +2,10 @@
 import type { ListRow } from "./ListRow";
 
 /**
- * The first rows of a list and how many there are in all.
+ * One page of a list and how many rows there are in all.
  */
-export type ListPage = { rows: Array<ListRow>, total: number, };
+export type ListPage = { rows: Array<ListRow>, total: number, 
+/**
+ * Position (from 0) in the whole list of the first row shown.
+ */
+offset: number, };

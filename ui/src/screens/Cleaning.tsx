@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import type { DataList } from "../bindings/DataList";
 import type { DuplicatePair } from "../bindings/DuplicatePair";
@@ -14,6 +14,8 @@ import { formatBirthDate, formatCount, formatDate, formatDateTime, formatPhone }
 import { t } from "../i18n";
 import { isBirthDateShape } from "../validate";
 
+/** Rows shown per page (the whole list goes to Excel). */
+const PAGE_ROWS = 200;
 const LISTS: DataList[] = ["no_id", "invalid_id", "mismatched", "unsigned_doses", "due_next_dose"];
 type Tab = "lists" | "import" | "duplicates";
 
@@ -57,21 +59,25 @@ function Lists({ refreshKey, openPerson }: { refreshKey: number; openPerson: (id
     due_by: list === "due_next_dose" && dueBy.trim() ? dueBy.trim() : null,
   });
 
-  async function load() {
+  async function load(offset = 0) {
     setError(null);
     if (list === "due_next_dose" && dueBy.trim() && !isBirthDateShape(dueBy)) {
       setError({ code: "invalid", message: t("dayFormat"), fields: [], existing_person: null, retryable: false });
       return;
     }
     try {
-      setPage(await api.dataList(query()));
+      setPage(await api.dataList(query(), Math.max(0, offset), PAGE_ROWS));
     } catch (e) {
       setPage(null);
       setError(e as UiError);
     }
   }
+  // A refresh (a sync, an edit) keeps the page being worked through; another list starts at the top.
+  const shownList = useRef<DataList | null>(null);
   useEffect(() => {
-    void load();
+    const sameList = shownList.current === list;
+    shownList.current = list;
+    void load(sameList ? (page?.offset ?? 0) : 0);
   }, [list, refreshKey]);
 
   async function exportList(e: Event) {
@@ -121,8 +127,14 @@ function Lists({ refreshKey, openPerson }: { refreshKey: number; openPerson: (id
         <>
           <p>
             <strong data-testid="list-total">{formatCount(page.total)}</strong> {t("rows")}
-            {page.total > page.rows.length ? ` (${t("showingFirst")} ${formatCount(page.rows.length)})` : ""}
+            {page.total > page.rows.length && page.rows.length > 0 ? (
+              <span data-testid="list-range">
+                {" "}
+                ({t("showingRows")} {formatCount(page.offset + 1)}–{formatCount(page.offset + page.rows.length)})
+              </span>
+            ) : null}
           </p>
+          {page.total > 0 && page.rows.length === 0 ? <p class="muted">{t("pastTheEnd")}</p> : null}
           <table data-testid="list-table">
             <thead>
               <tr>
@@ -158,6 +170,16 @@ function Lists({ refreshKey, openPerson }: { refreshKey: number; openPerson: (id
               ))}
             </tbody>
           </table>
+          {page.total > page.rows.length ? (
+            <div class="pager">
+              <button type="button" data-testid="list-previous" disabled={page.offset === 0} onClick={() => void load(page.offset - PAGE_ROWS)}>
+                {t("previousPage")}
+              </button>
+              <button type="button" data-testid="list-next" disabled={page.offset + page.rows.length >= page.total} onClick={() => void load(page.offset + PAGE_ROWS)}>
+                {t("nextPage")}
+              </button>
+            </div>
+          ) : null}
           <form class="export" onSubmit={exportList}>
             <p class="muted">{t("exportHelp")}</p>
             <Field id="export-otp" label={t("freshOtp")} value={otp} onInput={setOtp} error={otpError} inputMode="numeric" autoComplete="one-time-code" />
