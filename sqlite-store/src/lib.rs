@@ -33,6 +33,11 @@ pub struct PoolConfig {
 /// Opens (or creates) the database at `path` in WAL mode with every commit fsynced, foreign
 /// keys on and temporary data kept in memory. A wrong key is reported as [`OpenError::WrongKey`].
 pub async fn open(path: &Path, config: &PoolConfig) -> Result<SqlitePool, OpenError> {
+    // Before SQLCipher first touches libcrypto: initialised this way, OpenSSL registers no
+    // `atexit` cleanup. Otherwise, when the first pool opened is a plain one (the server's),
+    // OpenSSL's cleanup would be registered after our exit handler and run before it, freeing
+    // what connections still closing use.
+    openssl_sys::init();
     let mut options = SqliteConnectOptions::from_str("sqlite://")?
         .filename(path)
         .create_if_missing(config.create);

@@ -48,6 +48,14 @@ fn cancel_a_query_then_exit(dir: &std::path::Path) {
         .build()
         .expect("runtime");
     rt.block_on(async {
+        // A plain database first, as the server's store comes before a station's in the
+        // scenarios: libcrypto is first used only later, by the encrypted one.
+        let plain = PoolConfig {
+            key_hex: None,
+            create: true,
+            max_connections: 1,
+        };
+        let _server = open(&dir.join("plain.db"), &plain).await.expect("opens");
         let config = PoolConfig {
             key_hex: Some("7f".repeat(32)),
             create: true,
