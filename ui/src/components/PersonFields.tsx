@@ -1,15 +1,10 @@
 import type { Ref } from "preact";
 import { Field, Select } from "./Field";
 import { t } from "../i18n";
+import type { PersonForm } from "../validate";
 
-/** The registration / edit form's values, as typed. */
-export interface PersonDraft {
-  full_name: string;
-  gender: string;
-  birth_date: string;
-  id_kind: string;
-  id_number: string;
-  phone: string;
+/** The registration / edit form's values, as typed: the checked fields and the rest. */
+export interface PersonDraft extends PersonForm {
   province: string;
   commune: string;
   address_detail: string;
