@@ -6,7 +6,7 @@ use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{INITIAL_PASSWORD, Lab, PASSWORD, both_backends, first_login};
 use station::{
     Credentials, FacilityKind, NewStation, PersonEdit, PersonInput, SearchQuery, SignIn, Station,
-    StationError, SyncClient, SyncError,
+    StationError, StepUp, SyncClient, SyncError,
 };
 use sync_protocol::auth::{OtpError, Role, otp_code};
 
@@ -563,7 +563,14 @@ async fn another_facilitys_sensitive_edit_needs_a_fresh_code(backend: Backend) {
     assert!(err.to_string().contains("mã xác thực"), "{err}");
     let right = nhut.otp.code().await;
     let err = nhut
-        .edit_person(person.id, rename.clone(), Some(&wrong_code(&right)))
+        .edit_person(
+            person.id,
+            rename.clone(),
+            Some(StepUp {
+                otp: &wrong_code(&right),
+                server: Some(&nhut.client),
+            }),
+        )
         .await
         .expect_err("wrong code");
     assert_eq!(err.code(), "otp_invalid", "{err}");
@@ -604,7 +611,11 @@ async fn another_facilitys_sensitive_edit_needs_a_fresh_code(backend: Backend) {
         "nothing changed without the code"
     );
 
-    nhut.edit_person(person.id, rename.clone(), Some(&right))
+    let with_right = StepUp {
+        otp: &right,
+        server: Some(&nhut.client),
+    };
+    nhut.edit_person(person.id, rename.clone(), Some(with_right))
         .await
         .expect("with a fresh code");
     // The code is spent.
@@ -615,7 +626,7 @@ async fn another_facilitys_sensitive_edit_needs_a_fresh_code(backend: Backend) {
                 full_name: Some("Trần Thị Ngọc".into()),
                 ..PersonEdit::default()
             },
-            Some(&right),
+            Some(with_right),
         )
         .await
         .expect_err("replay");

@@ -5,7 +5,7 @@
 use sotiem_fixtures::Generator;
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Lab, all_people, both_backends};
-use station::DuplicateRule;
+use station::{DuplicateRule, StepUp};
 use sync_protocol::{Identity, IdentityKind, Person, VerificationStatus};
 
 fn without_id(mut p: Person) -> Person {
@@ -112,15 +112,25 @@ async fn a_corrected_list_changes_matched_rows_and_reports_the_others() {
     );
 
     // Applying needs the preview's count and a fresh code.
+    let step_up = |otp| StepUp {
+        otp,
+        server: Some(&nurse.client),
+    };
     let e = nurse
-        .import_apply(&path, 3, "")
+        .import_apply(&path, 3, step_up(""))
         .await
         .expect_err("count differs");
     assert_eq!(e.code(), "import_changed");
-    let e = nurse.import_apply(&path, 2, "").await.expect_err("no code");
+    let e = nurse
+        .import_apply(&path, 2, step_up(""))
+        .await
+        .expect_err("no code");
     assert_eq!(e.code(), "step_up_required");
     let code = nurse.otp.code().await;
-    let done = nurse.import_apply(&path, 2, &code).await.expect("applied");
+    let done = nurse
+        .import_apply(&path, 2, step_up(&code))
+        .await
+        .expect("applied");
     assert_eq!((done.changed, done.problems.len()), (2, 3));
 
     let after = |i: usize| {
@@ -170,6 +180,7 @@ async fn people_registered_twice_are_merged_with_every_dose_once(backend: Backen
     let first = g.person("TYT-TANNHUT", "nv.lan", 1);
     let mut second = first.clone();
     second.id = uuid::Uuid::now_v7();
+    second.created_by = "nv.hoa".into();
     second.doses = g
         .person("TYT-TANNHUT", "nv.hoa", 1)
         .doses
@@ -185,6 +196,7 @@ async fn people_registered_twice_are_merged_with_every_dose_once(backend: Backen
     let typo_a = without_id(g.person("TYT-TANNHUT", "nv.lan", 1));
     let mut typo_b = typo_a.clone();
     typo_b.id = uuid::Uuid::now_v7();
+    typo_b.created_by = "nv.hoa".into();
     typo_b.full_name = format!("{}h", typo_b.full_name);
     typo_b.doses.clear();
     // Look-alikes that are not duplicates: same birth date, another phone.

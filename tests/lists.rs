@@ -8,17 +8,44 @@ use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Lab, vaccinated_at};
 use station::{DataList, ListQuery};
 use std::path::Path;
+use sync_protocol::automerge::ActorId;
 use sync_protocol::{
-    Identity, IdentityKind, Person, Verification, VerificationStatus, VerifiedField,
+    CommitAction, CommitMeta, Identity, IdentityKind, Person, PersonDoc, Verification,
+    VerificationStatus, VerifiedField,
 };
 use time::macros::datetime;
 
+/// `p` as the server's verification pass left them (a device never writes these statuses).
 fn with_status(mut p: Person, status: VerificationStatus) -> Person {
     p.verification = Verification {
         status,
         checked_at: Some(datetime!(2026-10-15 09:00 +7)),
     };
     p
+}
+
+/// `p` as registered on a device: never checked, so the status follows the ID and nationality.
+fn registered(mut p: Person) -> Person {
+    p.verification = Verification {
+        status: sync_protocol::rules::initial_status(&p.nationality, p.identity.kind),
+        checked_at: None,
+    };
+    p
+}
+
+/// Records as a sync brings them from the server, with the results of its verification pass.
+fn from_server(people: &[Person]) -> Vec<PersonDoc> {
+    people
+        .iter()
+        .map(|p| {
+            PersonDoc::create(
+                ActorId::random(),
+                p,
+                &CommitMeta::new("he-thong:csdlqg", CommitAction::Verify),
+            )
+            .expect("document")
+        })
+        .collect()
 }
 
 fn query(list: DataList) -> ListQuery {
@@ -96,7 +123,7 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
                 kind: IdentityKind::None,
                 number: None,
             };
-            with_status(p, VerificationStatus::NoId)
+            registered(p)
         })
         .collect();
     let mut foreigner = g.person("TYT-TANNHUT", "nv.lan", 0);
@@ -105,7 +132,7 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
         kind: IdentityKind::Passport,
         number: Some("M12345678".into()),
     };
-    let foreigner = with_status(foreigner, VerificationStatus::NotApplicable);
+    let foreigner = registered(foreigner);
     // A legacy record whose CCCD lost a digit (leading zero kept as text in the export).
     let mut legacy = g.person("TYT-TANNHUT", "nv.lan", 0);
     legacy.identity.number = Some("07909000123".into());
@@ -128,9 +155,13 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
     everyone.extend(done.iter().cloned());
     everyone.extend(no_id.iter().cloned());
     everyone.push(foreigner);
-    everyone.push(legacy.clone());
-    everyone.extend(mismatched.iter().cloned());
     nurse.import_people(&everyone).await.expect("imported");
+    let mut checked = vec![legacy.clone()];
+    checked.extend(mismatched.iter().cloned());
+    nurse
+        .import_documents(from_server(&checked))
+        .await
+        .expect("received");
 
     // What each list holds.
     let names = |rows: &[station::ListRow]| {

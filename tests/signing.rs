@@ -360,7 +360,28 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         "{outcome:?}"
     );
     assert_eq!(lab.server.count("signing_batches").await, 1);
-    // A sync pushes the doses first, then the run.
+    // The signer's sync cannot send the nurse's dose (the server takes a change only from its
+    // author's session): it waits on the laptop, and so does the run.
+    let report = nurse.sync().await.expect("sync");
+    assert_eq!((report.waiting_for_author, report.batches_accepted), (1, 0));
+    let waiting = nurse
+        .sync_status()
+        .await
+        .expect("status")
+        .waiting_for_author;
+    assert_eq!(
+        waiting
+            .iter()
+            .map(|w| (w.user.as_str(), w.changes))
+            .collect::<Vec<_>>(),
+        [("nv.lan", 1)]
+    );
+    // The nurse signs in and syncs the dose; the signer's next sync sends the run.
+    nurse.sign_out(None).await.expect("signer signs out");
+    lab.sign_in(&nurse, &nurse.client, "nv.lan").await;
+    assert_eq!(nurse.sync().await.expect("sync").pushed, 1);
+    nurse.sign_out(None).await.expect("nurse signs out");
+    lab.sign_in(&nurse, &nurse.client, "bs.hung").await;
     let report = nurse.sync().await.expect("sync");
     assert_eq!(
         report.batches_accepted, 1,
@@ -433,8 +454,12 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     let school: Vec<Person> = vaccinated_at(&mut g, 2, 1, datetime!(2026-11-22 08:00 +7))
         .into_iter()
         .map(|mut p| {
+            // Registered by the team: created by its nurse, managed by the team.
+            p.created_by = "nv.thu".into();
+            p.managing_facility = "TYT-TANNHUT-LD".into();
             for d in p.doses.values_mut() {
                 d.facility = "TYT-TANNHUT-LD".into();
+                d.vaccinator = "nv.thu".into();
                 d.place = Some("Trường THCS Tân Nhựt".into());
             }
             p

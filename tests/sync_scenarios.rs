@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use sync_protocol::wire::{
     self, PushRequest, PushResponse, PushResult, PushedChange, RejectReason,
 };
-use sync_protocol::{CommitMeta, IdentityKind};
+use sync_protocol::{CommitAction, CommitMeta, IdentityKind};
 
 fn dose(vaccine: &str, lot: &str, number: Option<u8>, at: Option<&str>) -> DoseInput {
     DoseInput {
@@ -321,6 +321,8 @@ async fn a_device_outside_the_scope_never_receives_the_people(backend: Backend) 
 }
 both_backends!(a_device_outside_the_scope_never_receives_the_people);
 
+/// A smoke test of refusals at the door (the rules themselves are proven attack by attack in
+/// `authority.rs`): unreadable, oversized, invalid, misfiled and foreign changes, broken bodies.
 async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backend: Backend) {
     let lab = Lab::start(backend).await;
     let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
@@ -338,14 +340,15 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
     let heads = doc.heads();
     let mut p = doc.read().unwrap();
     p.phone = Some("12345".into());
-    doc.update(&p, &CommitMeta::new("nv.lan", "edit")).unwrap();
+    doc.update(&p, &CommitMeta::new("nv.lan", CommitAction::Edit))
+        .unwrap();
     let invalid = doc.changes_since(&heads)[0].raw_bytes().to_vec();
     // The creation change of a new person claimed to be person 1's.
     let stranger = g.person("TYT-TANNHUT", "nv.lan", 0);
     let creation = sync_protocol::PersonDoc::create(
         sync_protocol::automerge::ActorId::random(),
         &stranger,
-        &CommitMeta::new("nv.lan", "register"),
+        &CommitMeta::new("nv.lan", CommitAction::Register),
     )
     .unwrap()
     .changes_since(&[])[0]
@@ -356,47 +359,9 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
     let heads = doc.heads();
     let mut p = doc.read().unwrap();
     p.address.detail = Some("Số 99 Ấp 5".into());
-    doc.update(&p, &CommitMeta::new("nv.lan", "edit")).unwrap();
-    let foreign = doc.changes_since(&heads)[0].raw_bytes().to_vec();
-    // A dose marked signed by a run the server never accepted (a forged signature would freeze
-    // the dose everywhere), on an existing dose and on a newly recorded one.
-    let forged = sync_protocol::DoseSignature {
-        batch_id: uuid::Uuid::now_v7(),
-        signer: "bs.hung".into(),
-        signed_at: sync_protocol::person::now(),
-    };
-    let mut doc = a.load_doc(people[0].id).await.unwrap();
-    let heads = doc.heads();
-    let mut p = doc.read().unwrap();
-    for d in p.doses.values_mut() {
-        d.signature = Some(forged.clone());
-    }
-    doc.update(&p, &CommitMeta::new("nv.lan", "sign")).unwrap();
-    let forged_existing = doc.changes_since(&heads)[0].raw_bytes().to_vec();
-    let mut doc = a.load_doc(people[0].id).await.unwrap();
-    let heads = doc.heads();
-    let mut p = doc.read().unwrap();
-    let mut new_dose = p.doses.values().next().unwrap().clone();
-    new_dose.id = uuid::Uuid::now_v7();
-    new_dose.dose_number += 1;
-    new_dose.given_at += time::Duration::days(30);
-    new_dose.signature = Some(forged);
-    p.doses.insert(new_dose.id, new_dose);
-    doc.update(&p, &CommitMeta::new("nv.lan", "record_dose"))
+    doc.update(&p, &CommitMeta::new("nv.lan", CommitAction::Edit))
         .unwrap();
-    let forged_new = doc.changes_since(&heads)[0].raw_bytes().to_vec();
-    // A device that marks a person matched with the population database itself: only the
-    // server's registry check may (signing trusts it).
-    let mut doc = a.load_doc(people[1].id).await.unwrap();
-    let heads = doc.heads();
-    let mut p = doc.read().unwrap();
-    p.verification = sync_protocol::Verification {
-        status: sync_protocol::VerificationStatus::Matched,
-        checked_at: Some(sync_protocol::person::now()),
-    };
-    doc.update(&p, &CommitMeta::new("nv.lan", "edit")).unwrap();
-    let self_verified = doc.changes_since(&heads)[0].raw_bytes().to_vec();
-
+    let foreign = doc.changes_since(&heads)[0].raw_bytes().to_vec();
     let push = |person_id, bytes: Vec<u8>| PushRequest {
         changes: vec![PushedChange { person_id, bytes }],
     };
@@ -429,31 +394,14 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
             a.client
                 .call("sync/push", &push(people[1].id, creation))
                 .await,
-            RejectReason::Malformed,
+            // (A creation has no history to build on: refused before it is read.)
+            RejectReason::Rule(sync_protocol::rules::Rule::Detached),
         ),
         (
             b.client
                 .call("sync/push", &push(people[1].id, foreign))
                 .await,
             RejectReason::ForeignActor,
-        ),
-        (
-            a.client
-                .call("sync/push", &push(people[0].id, forged_existing))
-                .await,
-            RejectReason::Forbidden,
-        ),
-        (
-            a.client
-                .call("sync/push", &push(people[0].id, forged_new))
-                .await,
-            RejectReason::Forbidden,
-        ),
-        (
-            a.client
-                .call("sync/push", &push(people[1].id, self_verified))
-                .await,
-            RejectReason::Forbidden,
         ),
     ];
     for (response, reason) in cases {
@@ -471,7 +419,7 @@ async fn bad_changes_are_rejected_with_a_reason_and_the_server_carries_on(backen
         changes_before,
         "nothing was stored"
     );
-    assert_eq!(lab.server.count("rejections").await, 8);
+    assert_eq!(lab.server.count("rejections").await, 5);
 
     // Malformed bodies get clear errors, not a crash; then the server serves as before.
     let http = reqwest::Client::new();

@@ -6,7 +6,7 @@
 use crate::login::ask;
 use crate::render::Output;
 use clap::{Args, Subcommand};
-use station::{DataList, ListQuery, Station};
+use station::{DataList, ListQuery, Station, StepUp};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -170,7 +170,12 @@ pub async fn import(station: &Station, cmd: &ImportCommand, out: &Output) -> any
         }
         ImportCommand::Apply { file, expect } => {
             let otp = ask("SOTIEM_OTP", "Mã xác thực mới để nhập danh sách: ", false)?;
-            let summary = station.import_apply(file, *expect, &otp).await?;
+            let client = crate::login::remembered_client(station).await;
+            let step_up = StepUp {
+                otp: &otp,
+                server: client.as_ref(),
+            };
+            let summary = station.import_apply(file, *expect, step_up).await?;
             out.value(&summary, |s| {
                 let mut lines = vec![format!(
                     "Đã sửa {} hồ sơ; {} dòng không áp dụng",

@@ -35,6 +35,12 @@ pub async fn client(station: &Station, c: &Connection) -> anyhow::Result<SyncCli
         .await?)
 }
 
+/// A client for the server earlier runs remembered, if there is one (for the server's checks
+/// of a fresh code, sign-out).
+pub async fn remembered_client(station: &Station) -> Option<SyncClient> {
+    station.connect(None, None, None).await.ok()
+}
+
 /// The extra trusted root certificate given with `--ca-cert`, if any.
 pub fn read_ca(c: &Connection) -> anyhow::Result<Option<Vec<u8>>> {
     c.ca_cert

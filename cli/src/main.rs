@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 use station::{
     DoseInput, FacilityKind, NewStation, PersonEdit, PersonInput, SearchQuery, Station,
-    StationError,
+    StationError, StepUp,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -258,6 +258,13 @@ enum PersonCommand {
     },
     /// Shows a person's record with doses, conflicts and warnings.
     Show { id: Uuid },
+    /// Hands a person this facility manages over to another facility (its code).
+    Transfer {
+        id: Uuid,
+        /// The code of the facility that manages the person from now on.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Args)]
@@ -489,16 +496,7 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
     match &cli.command {
         Command::Login(args) => login::login(station, args, out).await?,
         Command::Logout => {
-            let client = login::client(
-                station,
-                &Connection {
-                    server: None,
-                    token: None,
-                    ca_cert: None,
-                },
-            )
-            .await
-            .ok();
+            let client = login::remembered_client(station).await;
             station.sign_out(client.as_ref()).await?;
             out.message("Đã đăng xuất.");
         }
@@ -616,6 +614,15 @@ async fn person(
             if e.no_id {
                 id_kind = Some(IdentityKind::None);
             }
+            // The server checks the code of an edit that needs one (another facility's person).
+            let client = match &e.otp {
+                Some(_) => login::remembered_client(station).await,
+                None => None,
+            };
+            let step_up = e.otp.as_deref().map(|otp| StepUp {
+                otp,
+                server: client.as_ref(),
+            });
             let p = station
                 .edit_person(
                     e.id,
@@ -632,9 +639,13 @@ async fn person(
                         nationality: e.nationality.clone(),
                         insurance_number: e.insurance.clone(),
                     },
-                    e.otp.as_deref(),
+                    step_up,
                 )
                 .await?;
+            out.created(&p.id, &p);
+        }
+        PersonCommand::Transfer { id, to } => {
+            let p = station.transfer_person(*id, to).await?;
             out.created(&p.id, &p);
         }
         PersonCommand::Find { name, phone, id } => {

@@ -60,6 +60,10 @@ pub enum AuthError {
     Db(#[from] sqlx::Error),
     #[error("lỗi băm mật khẩu")]
     Hash,
+    #[error("tài khoản {username} có vai trò \"{role}\" không xác định: quản trị viên cần sửa lại")]
+    UnknownRole { username: String, role: String },
+    #[error("mã xác nhận phải dành cho 1 đến {max} người và ít nhất một trường")]
+    GrantSize { max: usize },
 }
 
 impl AuthError {
@@ -79,6 +83,8 @@ impl AuthError {
             AuthError::Invalid(_) => "invalid",
             AuthError::Exists(_) => "exists",
             AuthError::NoSuchAccount(_) => "no_such_account",
+            AuthError::UnknownRole { .. } => "unknown_role",
+            AuthError::GrantSize { .. } => "grant_size",
             AuthError::NoSuchFacility(_) => "no_such_facility",
             AuthError::Db(_) | AuthError::Hash => "internal",
         }
@@ -173,7 +179,9 @@ const ACCOUNT_COLUMNS: &str =
     otp_secret, otp_enrolled, last_otp_step, must_change_password, status, locked_until,
     revoked_at, certificate_serials";
 
-fn account_from_row<R: Row>(r: &R) -> Account
+/// An account read from its row; a role this server does not know is an error, never a
+/// default role.
+fn account_from_row<R: Row>(r: &R) -> Result<Account, AuthError>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -184,11 +192,17 @@ where
     bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let serials: String = r.get("certificate_serials");
-    Account {
+    let username: String = r.get("username");
+    let role_text: String = r.get("role");
+    let role = Role::parse(&role_text).ok_or_else(|| AuthError::UnknownRole {
+        username: username.clone(),
+        role: role_text,
+    })?;
+    Ok(Account {
         info: AccountInfo {
-            username: r.get("username"),
+            username,
             facility: r.get("facility"),
-            role: Role::parse(&r.get::<String, _>("role")).unwrap_or(Role::Vaccinator),
+            role,
             full_name: r.get("full_name"),
             gender: r.get("gender"),
             position: r.get("position"),
@@ -208,19 +222,20 @@ where
         last_otp_step: r.get("last_otp_step"),
         locked_until: r.get("locked_until"),
         revoked_at: r.get("revoked_at"),
-    }
+    })
 }
 
 /// An account by username.
 pub async fn account(db: &Db, username: &str) -> Result<Option<Account>, AuthError> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username = $1");
-    Ok(with_db!(db, pool => {
+    with_db!(db, pool => {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(username)
             .fetch_optional(pool)
             .await?
             .map(|r| account_from_row(&r))
-    }))
+    })
+    .transpose()
 }
 
 /// Every account, or those of one facility.
@@ -234,7 +249,14 @@ pub async fn accounts(db: &Db, facility: Option<&str>) -> Result<Vec<AccountInfo
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| account_from_row(r).info)
+            // An unreadable account is left out of a listing (and logged), not shown wrong.
+            .filter_map(|r| match account_from_row(r) {
+                Ok(a) => Some(a.info),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    None
+                }
+            })
             .collect()
     }))
 }
@@ -840,6 +862,68 @@ pub async fn verify_fresh_otp(db: &Db, user: &SessionUser, otp: &str) -> Result<
             Err(e.into())
         }
     }
+}
+
+/// Issues a step-up grant: `user` gave a fresh code (checked here, once) for these sensitive
+/// fields of these people, on `device`. The grant is usable for [`rules::GRANT_LIFETIME`].
+///
+/// [`rules::GRANT_LIFETIME`]: sync_protocol::rules::GRANT_LIFETIME
+pub async fn step_up_grant(
+    db: &Db,
+    user: &SessionUser,
+    device: &str,
+    req: &sync_protocol::auth::StepUpRequest,
+) -> Result<sync_protocol::auth::StepUpGrant, AuthError> {
+    use sync_protocol::auth::MAX_GRANT_PEOPLE;
+    if !user.account.role.writes_people() {
+        return Err(AuthError::Forbidden {
+            role: user.account.role.label(),
+        });
+    }
+    let people: std::collections::BTreeSet<uuid::Uuid> = req.person_ids.iter().copied().collect();
+    let fields: std::collections::BTreeSet<sync_protocol::rules::SensitiveField> =
+        req.fields.iter().copied().collect();
+    if people.is_empty() || people.len() > MAX_GRANT_PEOPLE || fields.is_empty() {
+        return Err(AuthError::GrantSize {
+            max: MAX_GRANT_PEOPLE,
+        });
+    }
+    verify_fresh_otp(db, user, &req.otp).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let issued = now();
+    let expires_at = format_time(issued + sync_protocol::rules::GRANT_LIFETIME);
+    let field_text = fields
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let issued_text = format_time(issued);
+    let people: Vec<uuid::Uuid> = people.into_iter().collect();
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for chunk in people.chunks(500) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO step_up_grants (id, person_id, username, fields, device_id, issued_at, expires_at) ",
+            );
+            q.push_values(chunk, |mut b, p| {
+                b.push_bind(id.clone())
+                    .push_bind(p.to_string())
+                    .push_bind(user.account.username.clone())
+                    .push_bind(field_text.clone())
+                    .push_bind(device.to_string())
+                    .push_bind(issued_text.clone())
+                    .push_bind(expires_at.clone());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    })?;
+    Ok(sync_protocol::auth::StepUpGrant {
+        id,
+        person_ids: people,
+        fields: fields.into_iter().collect(),
+        expires_at,
+    })
 }
 
 /// Adds a serial to a signer's registered certificates (kept once) and returns the account.

@@ -3,7 +3,7 @@
 use crate::admin::token_hash;
 use crate::auth_api::DataUser;
 use crate::db::Db;
-use crate::ingest::{DeviceCtx, Ingest, IngestError};
+use crate::ingest::{DeviceCtx, Ingest, IngestError, Pusher};
 use crate::scope::Facilities;
 use crate::with_db;
 use axum::body::Bytes;
@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
             post(crate::auth_api::change_password),
         )
         .route("/api/v1/auth/logout", post(crate::auth_api::logout))
+        .route("/api/v1/auth/step-up", post(crate::auth_api::step_up))
         .route(
             "/api/v1/auth/certificates",
             post(crate::auth_api::register_certificate),
@@ -332,7 +333,6 @@ async fn push(
     data: DataUser,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let device = data.device;
     let request: PushRequest = wire_body(&body)?;
     if request.changes.len() > 5000 {
         return Err(ApiError::new(
@@ -341,7 +341,12 @@ async fn push(
             "một lần gửi tối đa 5000 thay đổi",
         ));
     }
-    let results = state.ingest.push(device, request.changes).await?;
+    // Every change is checked for the session's user, never for the author it names.
+    let pusher = Pusher::User {
+        device: data.device,
+        account: Box::new(data.user.account),
+    };
+    let results = state.ingest.push(pusher, request.changes).await?;
     Ok(encoded(&PushResponse { results }))
 }
 
@@ -437,9 +442,19 @@ async fn load_doc(db: &Db, person: &str) -> Result<Option<Vec<u8>>, ApiError> {
     let bytes: Option<Vec<u8>> = with_db!(db, pool => {
         sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1").bind(person).fetch_optional(pool).await?
     });
-    Ok(bytes
-        .and_then(|b| PersonDoc::load(&b).ok())
-        .map(|d| d.save_nocompress()))
+    Ok(bytes.and_then(|b| wire_document(person, &b)))
+}
+
+/// A stored document as it travels: Automerge's uncompressed save. One that cannot be read is
+/// left out with an error in the log (ingest never stores such a document: it is damage).
+fn wire_document(person: &str, stored: &[u8]) -> Option<Vec<u8>> {
+    match PersonDoc::uncompressed(stored) {
+        Ok(bytes) => Some(bytes),
+        Err(e) => {
+            tracing::error!(person, "stored document unreadable, not sent: {e}");
+            None
+        }
+    }
 }
 
 async fn bootstrap(
@@ -480,10 +495,10 @@ async fn bootstrap(
             cut = true;
             break;
         }
-        let (Ok(person_id), Ok(doc)) = (Uuid::parse_str(&person), PersonDoc::load(&bytes)) else {
+        let (Ok(person_id), Some(doc)) = (Uuid::parse_str(&person), wire_document(&person, &bytes))
+        else {
             continue;
         };
-        let doc = doc.save_nocompress();
         size += doc.len();
         docs.push(Snapshot { person_id, doc });
     }

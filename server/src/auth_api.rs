@@ -35,8 +35,11 @@ impl From<AuthError> for ApiError {
             AuthError::Exists(_) => StatusCode::CONFLICT,
             AuthError::NoSuchAccount(_) | AuthError::NoSuchFacility(_) => StatusCode::NOT_FOUND,
             AuthError::Db(_) | AuthError::Hash => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::UnknownRole { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthError::GrantSize { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INTERNAL_SERVER_ERROR
+        {
             tracing::error!("auth: {e}");
         }
         let details = match &e {
@@ -176,6 +179,17 @@ pub async fn change_password(
     };
     accounts::change_password(&state.db, &user, old, otp, &req.new_password).await?;
     Ok(Json(None))
+}
+
+/// `POST /api/v1/auth/step-up`: checks a fresh code and grants the sensitive edits it covers.
+pub async fn step_up(
+    State(state): State<AppState>,
+    data: DataUser,
+    Json(req): Json<sync_protocol::auth::StepUpRequest>,
+) -> Result<Json<sync_protocol::auth::StepUpGrant>, ApiError> {
+    Ok(Json(
+        accounts::step_up_grant(&state.db, &data.user, &data.device.id, &req).await?,
+    ))
 }
 
 /// `POST /api/v1/auth/logout`

@@ -290,7 +290,10 @@ pub async fn verify_people(
     use sqlx::Row;
     let mut pass = VerificationPass::default();
     let actor = sync_protocol::automerge::ActorId::random();
-    let meta = sync_protocol::CommitMeta::new(crate::ingest::SYSTEM_USER, "verify");
+    let meta = sync_protocol::CommitMeta::new(
+        crate::ingest::SYSTEM_USER,
+        sync_protocol::CommitAction::Verify,
+    );
     let statuses: &[&str] = match scope {
         PassScope::Unverified => &["unverified"],
         PassScope::Everyone => &[
@@ -353,7 +356,7 @@ pub async fn verify_people(
         if !changes.is_empty() {
             let results = state
                 .ingest
-                .push(crate::ingest::DeviceCtx::system(), changes)
+                .push(crate::ingest::Pusher::System, changes)
                 .await?;
             for r in results {
                 match r {

@@ -45,6 +45,24 @@ impl Facilities {
         }
     }
 
+    /// Whether a facility with this code exists.
+    pub fn contains(&self, code: &str) -> bool {
+        self.by_code.contains_key(code)
+    }
+
+    /// A facility and its mobile teams: the facilities whose people a device working in
+    /// `owner`'s scope counts as its own.
+    pub fn family(&self, owner: &str) -> Vec<String> {
+        let mut out = vec![owner.to_string()];
+        out.extend(
+            self.by_code
+                .values()
+                .filter(|f| f.kind == "mobile_team" && f.parent.as_deref() == Some(owner))
+                .map(|f| f.code.clone()),
+        );
+        out
+    }
+
     /// The facilities that may replicate `p`.
     pub fn scope_of(&self, p: &Person) -> BTreeSet<String> {
         let mut out = BTreeSet::new();

@@ -13,6 +13,7 @@ use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION};
 use der::asn1::OctetString;
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
+use sqlx::Row;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use sync_protocol::auth::Role;
@@ -342,12 +343,23 @@ async fn verify_and_store(
             "lần ký thuộc cơ sở khác với tài khoản hoặc thiết bị",
         )));
     }
-    let already: Option<String> = with_db!(&state.db, pool => {
-        sqlx::query_scalar("SELECT id FROM signing_batches WHERE id = $1")
-            .bind(upload.batch_id.to_string()).fetch_optional(pool).await?
+    // A run sent again (its answer was lost) is answered as before; a different run under a
+    // used id is refused.
+    let already: Option<(Vec<u8>, Vec<u8>, String)> = with_db!(&state.db, pool => {
+        sqlx::query("SELECT manifest, cms, signer FROM signing_batches WHERE id = $1")
+            .bind(upload.batch_id.to_string())
+            .fetch_optional(pool)
+            .await?
+            .map(|r| (r.get("manifest"), r.get("cms"), r.get("signer")))
     });
-    if already.is_some() {
-        return Ok(Ok(u32::try_from(manifest.entries.len()).unwrap_or(u32::MAX)));
+    if let Some((manifest_bytes, cms, signer)) = already {
+        if manifest_bytes == upload.manifest && cms == upload.cms && signer == account.username {
+            return Ok(Ok(u32::try_from(manifest.entries.len()).unwrap_or(u32::MAX)));
+        }
+        return Ok(Err(refuse(
+            "batch_reused",
+            "mã lần ký này đã được dùng cho một lần ký khác",
+        )));
     }
     let (cert, signed_at) = match check_cms(&upload.manifest, &upload.cms, &state.trust.roots()) {
         Ok(v) => v,

@@ -107,7 +107,7 @@ fn an_administrator_sets_up_facilities_and_devices_and_serves() {
         .unwrap();
     let info: Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(info["facility"], "TYT-TANNHUT");
-    assert_eq!(info["protocol_max"], 1);
+    assert_eq!(info["protocol_max"], sync_protocol::wire::PROTOCOL_VERSION);
     let out = server(&db, &["device", "revoke", &id]);
     assert!(out.status.success());
     let revoked = Command::new("curl")

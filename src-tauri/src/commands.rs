@@ -174,9 +174,13 @@ pub async fn edit_person(app: App<'_>, request: EditRequest) -> Result<PersonRec
     let station = app.station().await?;
     let id = uuid(&request.person_id, "người")?;
     let otp = request.otp.filter(|o| !o.trim().is_empty());
-    station
-        .edit_person(id, request.edit, otp.as_deref())
-        .await?;
+    // The server checks the code of an edit that needs one (another facility's person).
+    let client = app.client();
+    let step_up = otp.as_deref().map(|otp| station::StepUp {
+        otp,
+        server: client.as_deref(),
+    });
+    station.edit_person(id, request.edit, step_up).await?;
     Ok(station.show(id).await?)
 }
 
@@ -452,8 +456,16 @@ pub async fn import_preview(app: App<'_>, request: ImportFileRequest) -> Result<
 pub async fn import_apply(app: App<'_>, request: ImportApplyRequest) -> Result<ImportSummary> {
     let station = app.station().await?;
     let path = upload_path(&app, &request.upload_id)?;
+    let client = app.client();
     let summary = station
-        .import_apply(&path, request.expected_changes as usize, &request.otp)
+        .import_apply(
+            &path,
+            request.expected_changes as usize,
+            station::StepUp {
+                otp: &request.otp,
+                server: client.as_deref(),
+            },
+        )
         .await?;
     let _ = std::fs::remove_file(&path);
     Ok(summary)

@@ -6,10 +6,12 @@
 //! time, vaccinator, place) and voided on the other with the reason — each dose counts once.
 
 use crate::error::{Result, StationError};
+use crate::rulebook::Intent;
 use crate::service::Station;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::BTreeMap;
+use sync_protocol::CommitAction;
 use uuid::Uuid;
 
 /// Why two records look like the same person.
@@ -203,8 +205,13 @@ impl Station {
             })
             .collect();
         let reason = format!("Gộp hồ sơ: chuyển sang hồ sơ {keep}");
+        let session = self.reader()?;
+        let writer = self.rule_writer(&session).await?;
+        let merge = Intent::new(CommitAction::Merge);
+        // The kept record's new doses are copies of the other's, which the rules check.
+        let receive = merge.clone().merging_from(gone.clone());
         let mut tx = self.store().begin_write().await?;
-        self.modify_in(&mut tx, other, &user, "merge", false, |p| {
+        self.modify_in(&mut tx, other, &writer, &merge, |p| {
             for d in p.doses.values_mut().filter(|d| d.voided.is_none()) {
                 d.voided = Some(sync_protocol::Voided {
                     by: user.clone(),
@@ -217,7 +224,7 @@ impl Station {
         })
         .await?;
         let (_, after) = self
-            .modify_in(&mut tx, keep, &user, "merge", false, |p| {
+            .modify_in(&mut tx, keep, &writer, &receive, |p| {
                 for d in &moved {
                     p.doses.insert(d.id, d.clone());
                 }

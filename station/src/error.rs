@@ -74,6 +74,15 @@ pub enum StationError {
     #[error("cần nhập mã xác thực mới (OTP) để {0}")]
     StepUpRequired(&'static str),
 
+    #[error(
+        "thay đổi này cần máy chủ xác nhận mã xác thực mà máy chưa kết nối được máy chủ; chưa có gì được ghi: kết nối mạng rồi làm lại"
+    )]
+    StepUpNeedsServer,
+
+    /// A write the rulebook refuses (the server would refuse it too).
+    #[error(transparent)]
+    Rule(sync_protocol::rules::Violation),
+
     #[error("tài liệu của người {id} bị hỏng: {source}")]
     Corrupt {
         id: String,
@@ -178,6 +187,8 @@ impl StationError {
             StationError::AuthFailed => "auth_failed",
             StationError::Forbidden(_) => "forbidden",
             StationError::StepUpRequired(_) => "step_up_required",
+            StationError::StepUpNeedsServer => "step_up_needs_server",
+            StationError::Rule(v) => v.code(),
             StationError::Corrupt { .. } => "corrupt_document",
             StationError::Database(_) => "database",
             StationError::Migration(_) => "migration",

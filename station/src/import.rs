@@ -6,11 +6,13 @@
 //! names.
 
 use crate::error::{Result, StationError};
+use crate::rulebook::{Intent, StepUp};
 use crate::service::{PersonEdit, Station};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use sync_protocol::{Gender, IdentityKind, Person};
+use sync_protocol::{CommitAction, Gender, IdentityKind, Person};
 use uuid::Uuid;
 
 /// One field a row changes.
@@ -263,25 +265,49 @@ impl Station {
 
     /// Applies exactly the changes of [`Station::import_preview`] (`expected_changes` of them,
     /// as shown), each as an ordinary audited edit. Needs a fresh one-time code: a list from
-    /// outside rewrites people's identities.
+    /// outside rewrites people's identities. When it changes the name, birth date, ID or
+    /// address of people another facility manages, the server checks the code and grants those
+    /// edits (so `step_up.server` is needed); otherwise the code is checked here.
     pub async fn import_apply(
         &self,
         path: &Path,
         expected_changes: usize,
-        otp: &str,
+        step_up: StepUp<'_>,
     ) -> Result<ImportSummary> {
         let preview = self.import_preview(path).await?;
         if preview.changes.len() != expected_changes {
             return Err(StationError::ImportChanged);
         }
-        if otp.trim().is_empty() {
+        if step_up.otp.trim().is_empty() {
             return Err(StationError::StepUpRequired("nhập danh sách đã sửa"));
         }
-        self.verify_step_up(otp.trim()).await?;
+        let session = self.reader()?;
+        let writer = self.rule_writer(&session).await?;
+        let mut others = Vec::new();
+        let mut fields = BTreeSet::new();
+        for change in &preview.changes {
+            let current = self.show(change.person_id).await?.person;
+            let mut edited = current.clone();
+            crate::service::apply_edit(&mut edited, &edit_of(&change.changes))?;
+            let sensitive = sync_protocol::rules::sensitive_changes(&current, &edited);
+            if !sensitive.is_empty() && !writer.manages(&current.managing_facility) {
+                others.push(change.person_id);
+                fields.extend(sensitive);
+            }
+        }
+        let mut grants = if others.is_empty() {
+            self.verify_step_up(step_up.otp.trim()).await?;
+            BTreeMap::new()
+        } else {
+            self.step_up_grants(step_up, &others, &fields).await?
+        };
         let mut changed = 0;
         for change in &preview.changes {
             let edit = edit_of(&change.changes);
-            self.modify(change.person_id, "import_correction", true, |p| {
+            let intent = Intent::new(CommitAction::ImportCorrection)
+                .with_code()
+                .with_grant(grants.remove(&change.person_id));
+            self.modify(change.person_id, intent, |p| {
                 crate::service::apply_edit(p, &edit)
             })
             .await?;

@@ -11,6 +11,7 @@ pub mod import;
 pub mod key;
 pub mod lists;
 pub mod report;
+pub mod rulebook;
 pub mod service;
 pub mod signing;
 pub mod store;
@@ -24,6 +25,7 @@ pub use import::{ImportChange, ImportFieldChange, ImportPreview, ImportProblem, 
 pub use key::DbKey;
 pub use lists::{DataList, ExportSummary, ListDose, ListPage, ListQuery, ListRow};
 pub use report::{DailyReport, DayDose, VaccinatorCount, VaccineCount};
+pub use rulebook::StepUp;
 pub use service::{
     DoseInput, NewStation, OutboxEntry, PersonEdit, PersonInput, PersonRecord, PersonSummary,
     SearchQuery, Station, StationStatus, Warning,
@@ -34,6 +36,7 @@ pub use signing::{
 };
 pub use store::Store;
 pub use sync::{
-    QuarantinedChange, RetryPolicy, SyncClient, SyncError, SyncProgress, SyncReport, SyncStatus,
+    AuthorWaiting, QuarantinedChange, RetryPolicy, SyncClient, SyncError, SyncProgress, SyncReport,
+    SyncStatus,
 };
 pub use sync_protocol;

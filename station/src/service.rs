@@ -5,6 +5,7 @@ use crate::audit::{self, AuditEntry};
 use crate::error::{Result, StationError};
 use crate::facility::{Facility, FacilityKind};
 use crate::key::DbKey;
+use crate::rulebook::{Intent, StepUp};
 use crate::store::Store;
 use automerge::{ActorId, Change, ReadDoc};
 use serde::{Deserialize, Serialize};
@@ -14,13 +15,13 @@ use std::path::Path;
 use sync_protocol::columns::{DoseColumns, PersonColumns};
 use sync_protocol::identity::{self, normalize_identity, normalize_phone};
 use sync_protocol::person::{format_time, now, parse_time};
+use sync_protocol::rules::{CLOCK_SKEW, Writer};
 use sync_protocol::validate::{self, MAX_NOTES, MAX_TEXT};
 use sync_protocol::{
-    Address, BirthDate, Catalogue, CommitMeta, Dose, DoseKind, Field, FieldConflict, FieldError,
-    Gender, IdentityKind, Person, PersonDoc, Problem, Verification, VerificationStatus, Voided,
-    text,
+    Address, BirthDate, Catalogue, CommitAction, CommitMeta, Dose, DoseKind, Field, FieldConflict,
+    FieldError, Gender, IdentityKind, Person, PersonDoc, Problem, Verification, VerificationStatus,
+    Voided, text,
 };
-use time::Duration;
 use uuid::Uuid;
 
 const SEARCH_BY_PHONE: &str = "SELECT p.id, p.full_name, p.gender, p.birth_date, p.id_kind,
@@ -34,9 +35,6 @@ const SEARCH_BY_ID_NUMBER: &str = "SELECT p.id, p.full_name, p.gender, p.birth_d
         (SELECT count(*) FROM doses d WHERE d.person_id = p.id AND d.voided = 0) AS active_doses
     FROM persons p WHERE p.id_number = ? AND p.name_key = ? AND p.merged_into IS NULL
     ORDER BY p.full_name LIMIT 50";
-
-/// How far in the future a dose time may be, for laptops whose clock runs a little fast.
-const CLOCK_SKEW: Duration = Duration::minutes(5);
 
 /// A person's details as typed (in the UI or on the command line), before checking.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -143,6 +141,8 @@ pub struct OutboxEntry {
     pub change_hash: Vec<u8>,
     pub person_id: Uuid,
     pub change: Vec<u8>,
+    /// The account that made it (only that account's session may send it).
+    pub author: Option<String>,
 }
 
 /// Counts that tell how a station stands.
@@ -268,7 +268,7 @@ impl Station {
             })?;
             catalogue.extend_from_json(&json)?;
         }
-        Ok(Station {
+        let station = Station {
             store,
             device_id,
             actor,
@@ -276,7 +276,34 @@ impl Station {
             facility: std::sync::RwLock::new(facility),
             session: std::sync::RwLock::new(None),
             sync_control: crate::sync::SyncControl::default(),
-        })
+        };
+        station.fill_outbox_authors().await?;
+        Ok(station)
+    }
+
+    /// Names the author of pending changes written before the outbox kept it.
+    async fn fill_outbox_authors(&self) -> Result<()> {
+        let rows: Vec<(Vec<u8>, Vec<u8>)> =
+            sqlx::query_as("SELECT change_hash, change FROM outbox WHERE author IS NULL")
+                .fetch_all(self.store.pool())
+                .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.store.begin_write().await?;
+        for (hash, bytes) in rows {
+            let author = Change::from_bytes(bytes)
+                .ok()
+                .and_then(|c| CommitMeta::from_change(&c))
+                .map(|m| m.user);
+            sqlx::query("UPDATE outbox SET author = ? WHERE change_hash = ?")
+                .bind(author)
+                .bind(hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records the facility whose scope this station works in (a mobile team's parent), as the
@@ -393,7 +420,7 @@ impl Station {
     pub async fn register_person(&self, input: PersonInput) -> Result<Person> {
         let user = self.writer()?;
         let person = self.person_from_input(input, &user)?;
-        self.insert_new_person(person, "register").await
+        self.insert_new_person(person, CommitAction::Register).await
     }
 
     /// Registers a person from the text of a CCCD QR code (scanned or typed) plus a phone.
@@ -471,7 +498,7 @@ impl Station {
         else {
             return Err(many(errors));
         };
-        let status = initial_status(&nationality, identity.kind);
+        let status = sync_protocol::rules::initial_status(&nationality, identity.kind);
         Ok(Person {
             id: Uuid::now_v7(),
             full_name,
@@ -494,13 +521,16 @@ impl Station {
         })
     }
 
-    async fn insert_new_person(&self, person: Person, action: &str) -> Result<Person> {
-        let user = self.writer()?;
-        validate::check_person(&person, now().date())?;
-        let doc = PersonDoc::create(self.actor.clone(), &person, &CommitMeta::new(&user, action))
-            .map_err(|source| StationError::Corrupt {
-            id: person.id.to_string(),
-            source,
+    async fn insert_new_person(&self, person: Person, action: CommitAction) -> Result<Person> {
+        self.writer()?;
+        let session = self.reader()?;
+        let writer = self.rule_writer(&session).await?;
+        let meta = Intent::new(action).check(None, &person, &writer)?;
+        let doc = PersonDoc::create(self.actor.clone(), &person, &meta).map_err(|source| {
+            StationError::Corrupt {
+                id: person.id.to_string(),
+                source,
+            }
         })?;
         let mut tx = self.store.begin_write().await?;
         if let Some(number) = &person.identity.number {
@@ -525,7 +555,7 @@ impl Station {
             None,
             &person,
             changes,
-            Some((&CommitMeta::new(&user, action), false)),
+            Some(Audit::of(&meta, false)),
         )
         .await?;
         tx.commit().await?;
@@ -536,13 +566,14 @@ impl Station {
     /// police or demo data: each is checked like a typed registration, and each batch of up to
     /// 1,000 is one transaction. Returns how many were written.
     pub async fn import_people(&self, people: &[Person]) -> Result<usize> {
-        let user = self.writer()?;
-        let today = now().date();
+        self.writer()?;
+        let session = self.reader()?;
+        let writer = self.rule_writer(&session).await?;
+        let intent = Intent::new(CommitAction::Import);
         for chunk in people.chunks(1000) {
             let mut tx = self.store.begin_write().await?;
-            let meta = CommitMeta::new(&user, "import");
             for person in chunk {
-                validate::check_person(person, today)?;
+                let meta = intent.check(None, person, &writer)?;
                 let doc =
                     PersonDoc::create(self.actor.clone(), person, &meta).map_err(|source| {
                         StationError::Corrupt {
@@ -551,8 +582,15 @@ impl Station {
                         }
                     })?;
                 let changes = doc.changes_since(&[]);
-                self.persist(&mut tx, &doc, None, person, changes, Some((&meta, false)))
-                    .await?;
+                self.persist(
+                    &mut tx,
+                    &doc,
+                    None,
+                    person,
+                    changes,
+                    Some(Audit::of(&meta, false)),
+                )
+                .await?;
             }
             tx.commit().await?;
         }
@@ -601,8 +639,12 @@ impl Station {
         before: Option<&Person>,
         after: &Person,
     ) -> Result<()> {
-        let meta = CommitMeta::new("sync", "reset_after_rejection");
-        self.persist(conn, doc, before, after, Vec::new(), Some((&meta, false)))
+        let audit = Audit {
+            user: "sync",
+            action: "reset_after_rejection",
+            otp: false,
+        };
+        self.persist(conn, doc, before, after, Vec::new(), Some(audit))
             .await
     }
 
@@ -625,40 +667,48 @@ impl Station {
 
     /// Changes a person's details; only the fields given are touched. Changing the name, date
     /// of birth, ID number or address of a person another facility manages needs a fresh
-    /// one-time code (`step_up_otp`).
+    /// one-time code, checked by the server (`step_up`), which grants the edit.
     pub async fn edit_person(
         &self,
         id: Uuid,
         edit: PersonEdit,
-        step_up_otp: Option<&str>,
+        step_up: Option<StepUp<'_>>,
     ) -> Result<Person> {
         let session = self.reader()?;
+        self.writer()?;
         let current = self.show(id).await?.person;
         let mut edited = current.clone();
         apply_edit(&mut edited, &edit)?;
-        let sensitive = edited.full_name != current.full_name
-            || edited.birth_date != current.birth_date
-            || edited.identity != current.identity
-            || edited.address != current.address;
-        let station = self.facility();
-        let own = [
-            Some(&session.account.facility),
-            Some(&station.code),
-            station.parent.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|f| f == &current.managing_facility);
-        let otp = sensitive && !own;
-        if otp {
-            let code = step_up_otp.ok_or(StationError::StepUpRequired(
-                "sửa họ tên, ngày sinh, số giấy tờ hoặc địa chỉ của người do cơ sở khác quản lý",
-            ))?;
-            self.verify_step_up(code).await?;
+        let fields = sync_protocol::rules::sensitive_changes(&current, &edited);
+        let writer = self.rule_writer(&session).await?;
+        let mut intent = Intent::new(CommitAction::Edit);
+        if !fields.is_empty() && !writer.manages(&current.managing_facility) {
+            let step_up = step_up
+                .filter(|s| !s.otp.trim().is_empty())
+                .ok_or(StationError::StepUpRequired(
+                    "sửa họ tên, ngày sinh, số giấy tờ hoặc địa chỉ của người do cơ sở khác quản lý",
+                ))?;
+            let mut grants = self.step_up_grants(step_up, &[id], &fields).await?;
+            intent = intent.with_code().with_grant(grants.remove(&id));
         }
-        self.modify(id, "edit", otp, |p| apply_edit(p, &edit))
+        self.modify(id, intent, |p| apply_edit(p, &edit))
             .await
             .map(|(_, p)| p)
+    }
+
+    /// Hands a person this facility manages over to another facility (`to`, a facility code the
+    /// server knows): from then on that facility manages them and edits their sensitive fields
+    /// without a code. Changes nothing else.
+    pub async fn transfer_person(&self, id: Uuid, to: &str) -> Result<Person> {
+        self.writer()?;
+        let to = to.trim().to_string();
+        validate::check_code(Field::Facility, &to)?;
+        self.modify(id, Intent::new(CommitAction::Transfer), |p| {
+            p.managing_facility = to;
+            Ok(())
+        })
+        .await
+        .map(|(_, p)| p)
     }
 
     /// Records a dose given to a person now (or at the time given) and returns it.
@@ -693,7 +743,7 @@ impl Station {
         let dose_id = Uuid::now_v7();
         let facility = self.facility().code;
         let (_, person) = self
-            .modify(person_id, "dose", false, |p| {
+            .modify(person_id, Intent::new(CommitAction::Dose), |p| {
                 let number = input.dose_number.unwrap_or_else(|| p.next_dose_number());
                 if let Some(existing) = p
                     .doses
@@ -764,7 +814,7 @@ impl Station {
             id: person_id,
         })?;
         let (_, person) = self
-            .modify(person_id, "void", false, |p| {
+            .modify(person_id, Intent::new(CommitAction::Void), |p| {
                 let dose = p
                     .doses
                     .get_mut(&dose_id)
@@ -926,7 +976,15 @@ impl Station {
             }
             None => (PersonDoc::from_changes(Vec::new()).map_err(corrupt)?, None),
         };
-        doc.apply_changes(decoded).map_err(corrupt)?;
+        for change in &decoded {
+            sync_protocol::rules::check_counters(change)
+                .map_err(|v| corrupt(sync_protocol::SchemaError::Automerge(v.to_string())))?;
+        }
+        let mut doc = sync_protocol::document::guarded(move || {
+            doc.apply_changes(decoded)?;
+            Ok(doc)
+        })
+        .map_err(corrupt)?;
         doc.set_actor(self.actor.clone());
         let after = doc.read().map_err(corrupt)?;
         if after.id != person_id {
@@ -1073,7 +1131,7 @@ impl Station {
     /// The oldest local changes not yet acknowledged, in the order they were made.
     pub async fn outbox(&self, limit: i64) -> Result<Vec<OutboxEntry>> {
         let rows = sqlx::query(
-            "SELECT seq, change_hash, person_id, change FROM outbox ORDER BY seq LIMIT ?",
+            "SELECT seq, change_hash, person_id, change, author FROM outbox ORDER BY seq LIMIT ?",
         )
         .bind(limit)
         .fetch_all(self.store.pool())
@@ -1089,6 +1147,7 @@ impl Station {
                         id: person,
                     })?,
                     change: r.get("change"),
+                    author: r.get("author"),
                 })
             })
             .collect()
@@ -1114,35 +1173,36 @@ impl Station {
             .await?)
     }
 
-    /// Reads, changes and writes back one person's document under the write lock.
+    /// Reads, changes and writes back one person's document under the write lock, as the
+    /// signed-in user.
     pub(crate) async fn modify<F>(
         &self,
         id: Uuid,
-        action: &str,
-        otp: bool,
+        intent: Intent,
         change: F,
     ) -> Result<(Person, Person)>
     where
         F: FnOnce(&mut Person) -> Result<()>,
     {
-        let user = self.writer()?;
+        let session = self.reader()?;
+        let writer = self.rule_writer(&session).await?;
         let mut tx = self.store.begin_write().await?;
         let result = self
-            .modify_in(&mut tx, id, &user, action, otp, change)
+            .modify_in(&mut tx, id, &writer, &intent, change)
             .await?;
         tx.commit().await?;
         Ok(result)
     }
 
-    /// Changes one person's document inside the caller's transaction, as `user`: the rules
-    /// (schema, frozen signed doses) are checked, the change goes to the outbox and the audit log.
+    /// Changes one person's document inside the caller's transaction, as `writer`: the
+    /// rulebook is checked (the same rules the server re-checks), the change goes to the outbox
+    /// and the audit log.
     pub(crate) async fn modify_in<F>(
         &self,
         tx: &mut SqliteConnection,
         id: Uuid,
-        user: &str,
-        action: &str,
-        otp: bool,
+        writer: &Writer,
+        intent: &Intent,
         change: F,
     ) -> Result<(Person, Person)>
     where
@@ -1164,11 +1224,9 @@ impl Station {
         let before = doc.read().map_err(corrupt)?;
         let mut after = before.clone();
         change(&mut after)?;
-        validate::check_person(&after, now().date())?;
-        validate::check_signed_doses_frozen(&before, &after)?;
+        let meta = intent.check(Some(&before), &after, writer)?;
         let heads = doc.heads();
-        doc.update(&after, &CommitMeta::new(user, action))
-            .map_err(corrupt)?;
+        doc.update(&after, &meta).map_err(corrupt)?;
         let changes = doc.changes_since(&heads);
         self.persist(
             tx,
@@ -1176,7 +1234,7 @@ impl Station {
             Some(&before),
             &after,
             changes,
-            Some((&CommitMeta::new(user, action), otp)),
+            Some(Audit::of(&meta, intent.otp)),
         )
         .await?;
         Ok((before, after))
@@ -1191,16 +1249,25 @@ impl Station {
         before: Option<&Person>,
         p: &Person,
         changes: Vec<Change>,
-        audited: Option<(&CommitMeta, bool)>,
+        audited: Option<Audit<'_>>,
     ) -> Result<()> {
         let id = p.id.to_string();
+        let (saved, size) = doc.save_sized();
+        // This station's own changes keep the document within what the server takes.
+        if !changes.is_empty() && size > sync_protocol::rules::MAX_DOCUMENT_BYTES {
+            return Err(sync_protocol::rules::Violation::DocumentTooLarge {
+                bytes: size,
+                max: sync_protocol::rules::MAX_DOCUMENT_BYTES,
+            }
+            .into());
+        }
         let heads: Vec<u8> = doc.heads().iter().flat_map(|h| h.0).collect();
         let updated = format_time(now());
         let same_columns = before.is_some_and(|b| PersonColumns::of(b) == PersonColumns::of(p));
         if same_columns {
             // A new dose or a void changes the document only; skip rewriting the indexed columns.
             sqlx::query("UPDATE persons SET doc = ?, heads = ?, updated_at = ? WHERE id = ?")
-                .bind(doc.save())
+                .bind(&saved)
                 .bind(heads)
                 .bind(&updated)
                 .bind(&id)
@@ -1223,7 +1290,7 @@ impl Station {
                     updated_at = excluded.updated_at",
             )
             .bind(&id)
-            .bind(doc.save())
+            .bind(&saved)
             .bind(heads)
             .bind(c.full_name)
             .bind(c.name_key)
@@ -1272,32 +1339,23 @@ impl Station {
             .await?;
         }
         for c in &changes {
-            sqlx::query(
-                "INSERT INTO outbox (change_hash, person_id, change, created_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (change_hash) DO NOTHING",
-            )
-            .bind(c.hash().0.to_vec())
-            .bind(&id)
-            .bind(c.raw_bytes().to_vec())
-            .bind(&updated)
-            .execute(&mut *conn)
-            .await?;
+            outbox_insert(conn, c, &id, &updated).await?;
         }
         // Changes made elsewhere are audited where they were made (and that log syncs to the
         // server); here only this station's own writes are.
-        let Some((by, otp)) = audited else {
+        let Some(by) = audited else {
             return Ok(());
         };
         audit::append(
             conn,
             &AuditEntry {
                 at: updated,
-                user: by.user.clone(),
+                user: by.user.to_string(),
                 device: self.device_id.clone(),
-                action: by.action.clone(),
+                action: by.action.to_string(),
                 entity: format!("person/{id}"),
                 changes: audit::diff(before, p),
-                otp,
+                otp: by.otp,
             },
         )
         .await
@@ -1473,21 +1531,50 @@ pub(crate) fn apply_edit(p: &mut Person, e: &PersonEdit) -> Result<()> {
         )
     {
         p.verification = Verification {
-            status: initial_status(&p.nationality, p.identity.kind),
+            status: sync_protocol::rules::initial_status(&p.nationality, p.identity.kind),
             checked_at: None,
         };
     }
     Ok(())
 }
 
-/// The verification status of a person whose matching fields were never checked.
-fn initial_status(nationality: &str, kind: IdentityKind) -> VerificationStatus {
-    if nationality != "VN" {
-        VerificationStatus::NotApplicable
-    } else if kind == IdentityKind::None {
-        VerificationStatus::NoId
-    } else {
-        VerificationStatus::Unverified
+/// Puts a change of this station in the outbox, with its author.
+pub(crate) async fn outbox_insert(
+    conn: &mut SqliteConnection,
+    change: &Change,
+    person_id: &str,
+    at: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO outbox (change_hash, person_id, change, created_at, author) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (change_hash) DO NOTHING",
+    )
+    .bind(change.hash().0.to_vec())
+    .bind(person_id)
+    .bind(change.raw_bytes().to_vec())
+    .bind(at)
+    .bind(CommitMeta::from_change(change).map(|m| m.user))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Who an audit entry of a write names, for what, and whether a fresh code was given.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Audit<'a> {
+    pub user: &'a str,
+    pub action: &'a str,
+    pub otp: bool,
+}
+
+impl<'a> Audit<'a> {
+    /// The entry of a change with `meta`.
+    pub fn of(meta: &'a CommitMeta, otp: bool) -> Audit<'a> {
+        Audit {
+            user: &meta.user,
+            action: meta.action.as_str(),
+            otp,
+        }
     }
 }
 

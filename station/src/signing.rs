@@ -4,6 +4,7 @@
 //! database matched, are signed; at most 1,000 people and 3,000 doses per run.
 
 use crate::error::{Result, StationError};
+use crate::rulebook::Intent;
 use crate::service::Station;
 use serde::{Deserialize, Serialize};
 use sotiem_token::{CertificateInfo, Signed, TokenError};
@@ -16,7 +17,7 @@ use sync_protocol::manifest::{
     MAX_DOSES_PER_RUN, MAX_PEOPLE_PER_RUN, Manifest, ManifestEntry, inclusion_proofs,
 };
 use sync_protocol::person::{BirthDate, format_time, now};
-use sync_protocol::{DoseSignature, record, text};
+use sync_protocol::{CommitAction, DoseSignature, record, text};
 use uuid::Uuid;
 
 /// What to sign: doses given between two days (inclusive, `yyyy-mm-dd` or `dd/mm/yyyy`),
@@ -329,9 +330,30 @@ impl Station {
             signer: signer.clone(),
             signed_at,
         };
+        let session = self.reader()?;
+        if session.username() != signer {
+            return Err(StationError::Forbidden(
+                "dấu đã ký chỉ được ghi khi chính người ký đăng nhập",
+            ));
+        }
+        let writer = self.rule_writer(&session).await?;
+        let accepted = by_person
+            .values()
+            .flatten()
+            .map(|d| {
+                (
+                    *d,
+                    sync_protocol::rules::SignedDose {
+                        batch_id,
+                        signer: signer.clone(),
+                    },
+                )
+            })
+            .collect();
+        let intent = Intent::new(CommitAction::Sign).signed(accepted);
         let mut tx = self.store().begin_write().await?;
         for (person_id, dose_ids) in &by_person {
-            self.modify_in(&mut tx, *person_id, &signer, "sign", false, |p| {
+            self.modify_in(&mut tx, *person_id, &writer, &intent, |p| {
                 for id in dose_ids {
                     if let Some(dose) = p.doses.get_mut(id)
                         && dose.signature.is_none()

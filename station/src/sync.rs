@@ -290,6 +290,10 @@ pub struct SyncReport {
     pub already_on_server: u64,
     pub quarantined: u64,
     pub waiting_for_dependencies: u64,
+    /// Changes of other users of this laptop, kept until they sign in online and sync.
+    pub waiting_for_author: u64,
+    /// Changes the server could not take now (kept, sent again at the next sync).
+    pub deferred: u64,
     pub bootstrapped: u64,
     pub pulled_changes: u64,
     pub pulled_snapshots: u64,
@@ -326,8 +330,19 @@ pub struct SyncStatus {
     pub last_sync_at: Option<String>,
     pub last_error: Option<String>,
     pub pending_changes: i64,
+    /// Pending changes of users other than the signed-in one: each user's go up when that user
+    /// signs in online and syncs.
+    pub waiting_for_author: Vec<AuthorWaiting>,
     pub cursor: Option<u64>,
     pub quarantined: Vec<QuarantinedChange>,
+}
+
+/// Pending changes of one user who is not the one signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AuthorWaiting {
+    pub user: String,
+    pub changes: i64,
 }
 
 /// How far the running sync has got, for a progress bar.
@@ -400,6 +415,33 @@ const APPLY_CHUNK: usize = 200;
 pub(crate) struct RemoteBatch {
     pub(crate) changes: Vec<Change>,
     pub(crate) snapshots: Vec<PersonDoc>,
+    /// Something the server sent for this person could not be read: fetch the whole document
+    /// again (the repair) rather than stop the sync.
+    pub(crate) damaged: bool,
+}
+
+/// Reads a document the server sent; a document Automerge cannot read (or panics on) is `None`.
+fn received_doc(person: Uuid, bytes: &[u8]) -> Option<PersonDoc> {
+    match sync_protocol::document::guarded(|| PersonDoc::load(bytes)) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(%person, "unreadable document from the server, repaired later: {e}");
+            None
+        }
+    }
+}
+
+/// Reads a change the server sent; one that is unreadable or has counters past any real
+/// document's is `None`.
+fn received_change(person: Uuid, bytes: Vec<u8>) -> Option<Change> {
+    let change = Change::from_bytes(bytes).ok()?;
+    match sync_protocol::rules::check_counters(&change) {
+        Ok(()) => Some(change),
+        Err(e) => {
+            tracing::warn!(%person, "change from the server refused: {e}");
+            None
+        }
+    }
 }
 
 impl Station {
@@ -625,7 +667,15 @@ impl Station {
 
     /// Pushes the whole outbox; returns whether a refusal reset any person's copy.
     async fn push_outbox(&self, client: &SyncClient, report: &mut SyncReport) -> SyncResult<bool> {
-        let entries = self.outbox(i64::MAX).await?;
+        // The server takes a change only from its author's session: the signed-in user's go
+        // now, other users' wait in the outbox for their own sign-in.
+        let user = self.session().map(|s| s.username().to_string());
+        let (entries, others): (Vec<OutboxEntry>, Vec<OutboxEntry>) = self
+            .outbox(i64::MAX)
+            .await?
+            .into_iter()
+            .partition(|e| e.author.is_none() || e.author == user);
+        report.waiting_for_author = others.len() as u64;
         self.sync_control
             .update(|p| p.to_push = p.pushed + entries.len() as u64);
         let mut rejected: BTreeMap<Uuid, Vec<(OutboxEntry, String, String)>> = BTreeMap::new();
@@ -684,6 +734,10 @@ impl Station {
                         ));
                     }
                     PushResult::MissingDependencies => waiting.push(entry.clone()),
+                    PushResult::Deferred { message } => {
+                        tracing::warn!("change deferred by the server: {message}");
+                        report.deferred += 1;
+                    }
                 }
             }
             self.acknowledge(&acked).await?;
@@ -768,10 +822,16 @@ impl Station {
             .map_err(corrupt)?;
         let before = local.as_ref().and_then(|d| d.read().ok());
         let mut doc = match &server.doc {
-            Some(bytes) => PersonDoc::load_as(bytes, self.actor().clone()).map_err(corrupt)?,
-            None => PersonDoc::from_changes(Vec::new()).map_err(corrupt)?,
+            Some(bytes) => {
+                sync_protocol::document::guarded(|| PersonDoc::load_as(bytes, self.actor().clone()))
+                    .map_err(corrupt)?
+            }
+            None => PersonDoc::empty(),
         };
-        let today = now().date();
+        let writer = match self.session() {
+            Some(session) => Some(self.rule_writer(&session).await?),
+            None => None,
+        };
         for (hash, bytes) in &remaining {
             let Ok(change) = Change::from_bytes(bytes.clone()) else {
                 continue;
@@ -786,25 +846,22 @@ impl Station {
                 change_hash: hash.clone(),
                 person_id,
                 change: bytes.clone(),
+                author: None,
             };
-            match self.replay_change(local.as_ref(), &change, &mut doc, today) {
+            match self.replay_change(local.as_ref(), &change, &mut doc, writer.as_ref()) {
                 Some(new_change) => {
                     sqlx::query("DELETE FROM outbox WHERE change_hash = ?")
                         .bind(hash)
                         .execute(&mut *tx)
                         .await
                         .map_err(StationError::from)?;
-                    sqlx::query(
-                        "INSERT INTO outbox (change_hash, person_id, change, created_at) VALUES (?, ?, ?, ?)
-                         ON CONFLICT (change_hash) DO NOTHING",
+                    crate::service::outbox_insert(
+                        &mut tx,
+                        &new_change,
+                        &person_id.to_string(),
+                        &at,
                     )
-                    .bind(new_change.hash().0.to_vec())
-                    .bind(person_id.to_string())
-                    .bind(new_change.raw_bytes().to_vec())
-                    .bind(&at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(StationError::from)?;
+                    .await?;
                 }
                 None => {
                     quarantine_one(
@@ -833,23 +890,31 @@ impl Station {
     }
 
     /// Re-applies what `change` did (read from the old local copy) on top of `doc` as a new
-    /// change of this device, if the result is valid. Returns the new change.
+    /// change of this device in the same author's name, if the result keeps the rules (all of
+    /// them when the author is the signed-in user `writer`; the server checks the others' when
+    /// they sync). Returns the new change.
     fn replay_change(
         &self,
         local: Option<&PersonDoc>,
         change: &Change,
         doc: &mut PersonDoc,
-        today: time::Date,
+        writer: Option<&sync_protocol::rules::Writer>,
     ) -> Option<Change> {
         let local = local?;
+        let meta = sync_protocol::CommitMeta::from_change(change)?;
         let prev = local.fork_at(change.deps()).ok()?.read().ok()?;
         let next = local.fork_at(&[change.hash()]).ok()?.read().ok()?;
         let base = doc.read().ok()?;
         let replayed = base.replay(&prev, &next);
-        sync_protocol::validate::check_person(&replayed, today).ok()?;
-        sync_protocol::validate::check_signed_doses_frozen(&base, &replayed).ok()?;
-        let meta = sync_protocol::CommitMeta::from_change(change)
-            .unwrap_or_else(|| sync_protocol::CommitMeta::new("sync", "replay"));
+        match writer.filter(|w| w.user == meta.user) {
+            Some(w) => crate::rulebook::Intent::new(meta.action)
+                .check(Some(&base), &replayed, w)
+                .ok()?,
+            None => {
+                sync_protocol::validate::check_person(&replayed, now().date()).ok()?;
+                meta.clone()
+            }
+        };
         let heads = doc.heads();
         doc.update(&replayed, &meta).ok()??;
         doc.changes_since(&heads).pop()
@@ -880,9 +945,11 @@ impl Station {
             let hw = *high_water.get_or_insert(page.high_water);
             let mut batch: BTreeMap<Uuid, RemoteBatch> = BTreeMap::new();
             for s in std::mem::take(&mut page.docs) {
-                let doc =
-                    PersonDoc::load(&s.doc).map_err(|e| SyncError::BadResponse(e.to_string()))?;
-                batch.entry(s.person_id).or_default().snapshots.push(doc);
+                let entry = batch.entry(s.person_id).or_default();
+                match received_doc(s.person_id, &s.doc) {
+                    Some(doc) => entry.snapshots.push(doc),
+                    None => entry.damaged = true,
+                }
                 report.bootstrapped += 1;
             }
             after = page.next_after.or(after);
@@ -908,7 +975,7 @@ impl Station {
                 }
             };
             let (applied, next) = tokio::join!(self.apply_remote_batch(batch, &meta), next);
-            report.repaired += applied?;
+            report.repaired += applied?.len() as u64;
             let received = report.bootstrapped;
             self.sync_control.update(|p| p.received = received);
             match next {
@@ -937,15 +1004,19 @@ impl Station {
                     PulledItem::Change {
                         person_id, bytes, ..
                     } => {
-                        let c = Change::from_bytes(bytes)
-                            .map_err(|e| SyncError::BadResponse(e.to_string()))?;
-                        batch.entry(person_id).or_default().changes.push(c);
+                        let entry = batch.entry(person_id).or_default();
+                        match received_change(person_id, bytes) {
+                            Some(c) => entry.changes.push(c),
+                            None => entry.damaged = true,
+                        }
                         report.pulled_changes += 1;
                     }
                     PulledItem::Snapshot { person_id, doc, .. } => {
-                        let d = PersonDoc::load(&doc)
-                            .map_err(|e| SyncError::BadResponse(e.to_string()))?;
-                        batch.entry(person_id).or_default().snapshots.push(d);
+                        let entry = batch.entry(person_id).or_default();
+                        match received_doc(person_id, &doc) {
+                            Some(d) => entry.snapshots.push(d),
+                            None => entry.damaged = true,
+                        }
                         report.pulled_snapshots += 1;
                     }
                 }
@@ -958,7 +1029,8 @@ impl Station {
                         Some(page.next_cursor.max(cursor).to_string()),
                     )],
                 )
-                .await?;
+                .await?
+                .len() as u64;
             report.repaired += missing;
             let received = report.bootstrapped + report.pulled_changes + report.pulled_snapshots;
             self.sync_control.update(|p| p.received = received);
@@ -972,63 +1044,75 @@ impl Station {
     }
 
     /// Writes remote changes and snapshots, a few hundred people per transaction; `meta` is
-    /// written with the last of them. Returns how many documents still miss dependencies.
+    /// written with the last of them. Returns the people whose documents still miss
+    /// dependencies or could not be read (flagged for repair; their local copy is kept as it
+    /// was).
     pub(crate) async fn apply_remote_batch(
         &self,
         batch: BTreeMap<Uuid, RemoteBatch>,
         meta: &[(&str, Option<String>)],
-    ) -> crate::Result<u64> {
+    ) -> crate::Result<Vec<Uuid>> {
         let mut items: Vec<(Uuid, RemoteBatch)> = batch.into_iter().collect();
-        let mut missing = 0;
+        let mut flagged = Vec::new();
         if items.is_empty() {
             let mut tx = self.store().begin_write().await?;
             write_meta(&mut tx, meta).await?;
             tx.commit().await?;
-            return Ok(0);
+            return Ok(flagged);
         }
         let chunks = items.len().div_ceil(APPLY_CHUNK);
         for (i, chunk) in items.chunks_mut(APPLY_CHUNK).enumerate() {
             let mut tx = self.store().begin_write().await?;
             for (person_id, remote) in chunk.iter_mut() {
-                let corrupt = |source| StationError::Corrupt {
-                    id: person_id.to_string(),
-                    source,
-                };
                 let existing: Option<Vec<u8>> =
                     sqlx::query_scalar("SELECT doc FROM persons WHERE id = ?")
                         .bind(person_id.to_string())
                         .fetch_optional(&mut *tx)
                         .await?;
-                let (mut doc, before) = match existing {
-                    Some(bytes) => {
-                        let d =
-                            PersonDoc::load_as(&bytes, self.actor().clone()).map_err(corrupt)?;
-                        let p = d.read().ok();
-                        (d, p)
-                    }
-                    None => match remote.snapshots.pop() {
-                        Some(mut d) => {
-                            d.set_actor(self.actor().clone());
-                            (d, None)
-                        }
-                        None => (PersonDoc::from_changes(Vec::new()).map_err(corrupt)?, None),
-                    },
+                let before = match &existing {
+                    Some(bytes) => Some(PersonDoc::load_as(bytes, self.actor().clone()).map_err(
+                        |source| StationError::Corrupt {
+                            id: person_id.to_string(),
+                            source,
+                        },
+                    )?),
+                    None => None,
                 };
-                for snapshot in remote.snapshots.iter_mut() {
-                    doc.merge(snapshot).map_err(corrupt)?;
-                }
-                doc.apply_changes(std::mem::take(&mut remote.changes))
-                    .map_err(corrupt)?;
-                if !doc.missing_deps().is_empty() {
-                    missing += 1;
+                let before_person = before.as_ref().and_then(|d| d.read().ok());
+                let merged = sync_protocol::document::guarded(|| {
+                    let mut doc = match before {
+                        Some(d) => d,
+                        None => match remote.snapshots.pop() {
+                            Some(d) => d,
+                            None => PersonDoc::empty(),
+                        },
+                    };
+                    doc.set_actor(self.actor().clone());
+                    for snapshot in remote.snapshots.iter_mut() {
+                        doc.merge(snapshot)?;
+                    }
+                    doc.apply_changes(std::mem::take(&mut remote.changes))?;
+                    Ok(doc)
+                });
+                let doc = match merged {
+                    Ok(doc) => doc,
+                    Err(e) => {
+                        tracing::warn!(%person_id, "remote data not applied, repaired later: {e}");
+                        self.flag_for_repair(&mut tx, *person_id).await?;
+                        flagged.push(*person_id);
+                        continue;
+                    }
+                };
+                if remote.damaged || !doc.missing_deps().is_empty() {
                     self.flag_for_repair(&mut tx, *person_id).await?;
+                    flagged.push(*person_id);
                 }
                 let after = match doc.read() {
                     Ok(p) => p,
                     // Not readable yet (its first change is among the missing): repaired below.
                     Err(_) => continue,
                 };
-                self.persist_remote(&mut tx, &doc, before.as_ref(), &after)
+                self.persist_remote(&mut tx, &doc, before_person.as_ref(), &after)
                     .await?;
             }
             if i + 1 == chunks {
@@ -1036,7 +1120,7 @@ impl Station {
             }
             tx.commit().await?;
         }
-        Ok(missing)
+        Ok(flagged)
     }
 
     async fn flag_for_repair(
@@ -1070,18 +1154,25 @@ impl Station {
                 .await?;
             let mut batch = BTreeMap::new();
             if let Some(bytes) = response.doc {
-                let doc =
-                    PersonDoc::load(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))?;
-                batch.insert(
-                    person_id,
-                    RemoteBatch {
-                        changes: Vec::new(),
+                let remote = match received_doc(person_id, &bytes) {
+                    Some(doc) => RemoteBatch {
                         snapshots: vec![doc],
+                        ..RemoteBatch::default()
                     },
-                );
+                    None => RemoteBatch {
+                        damaged: true,
+                        ..RemoteBatch::default()
+                    },
+                };
+                batch.insert(person_id, remote);
             }
-            self.apply_remote_batch(batch, &[(key.as_str(), None)])
-                .await?;
+            // The flag stays while the person still cannot be read whole.
+            let still = self.apply_remote_batch(batch, &[]).await?;
+            if !still.contains(&person_id) {
+                let mut tx = self.store().begin_write().await?;
+                write_meta(&mut tx, &[(key.as_str(), None)]).await?;
+                tx.commit().await.map_err(StationError::from)?;
+            }
         }
         Ok(())
     }
@@ -1252,7 +1343,19 @@ impl Station {
                 })
             })
             .collect();
+        let user = self.session().map(|s| s.username().to_string());
+        let waiting_for_author = sqlx::query_as::<_, (String, i64)>(
+            "SELECT author, count(*) FROM outbox WHERE author IS NOT NULL AND author IS NOT ?
+             GROUP BY author ORDER BY author",
+        )
+        .bind(user)
+        .fetch_all(self.store().pool())
+        .await?
+        .into_iter()
+        .map(|(user, changes)| AuthorWaiting { user, changes })
+        .collect();
         Ok(SyncStatus {
+            waiting_for_author,
             server_url: self.meta_value("sync_server_url").await?,
             last_sync_at: self.meta_value("last_sync_at").await?,
             last_error: self.meta_value("last_sync_error").await?,

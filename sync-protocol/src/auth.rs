@@ -299,6 +299,29 @@ pub fn certificate_statement(username: &str, serial: &str, at: &str) -> Vec<u8> 
         .into_bytes()
 }
 
+/// `POST /api/v1/auth/step-up`: a fresh one-time code for editing sensitive fields of people
+/// another facility manages. The server checks the code and answers with a grant the edits
+/// name; without it the server refuses them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepUpRequest {
+    pub otp: String,
+    pub person_ids: Vec<uuid::Uuid>,
+    pub fields: Vec<crate::rules::SensitiveField>,
+}
+
+/// The most people one step-up grant may cover (a corrected list from the police).
+pub const MAX_GRANT_PEOPLE: usize = 5000;
+
+/// The server's answer to a [`StepUpRequest`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepUpGrant {
+    pub id: String,
+    pub person_ids: Vec<uuid::Uuid>,
+    pub fields: Vec<crate::rules::SensitiveField>,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
 /// `POST /api/v1/auth/change-password`: from a first-login challenge, or signed in (with the
 /// old password and a code).
 #[derive(Debug, Clone, Serialize, Deserialize)]

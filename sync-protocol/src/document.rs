@@ -13,17 +13,18 @@
 //! (identity, address, verification, voided, signature) are replaced whole, so a concurrent
 //! edit never mixes the kind of one document with the number of another.
 
+use crate::commit::CommitMeta;
 use crate::error::SchemaError;
 use crate::person::{
     Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
     Verification, VerificationStatus, VerifiedField, Voided, format_time, parse_time,
 };
 use automerge::hydrate::{Map as HMap, Value as HValue};
-use automerge::transaction::{CommitOptions, Transactable, Transaction};
+use automerge::transaction::{Transactable, Transaction};
 use automerge::{
     ActorId, Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -58,46 +59,18 @@ fn decompress(bytes: &[u8]) -> Result<Vec<u8>, SchemaError> {
         .map_err(|e| SchemaError::Automerge(e.to_string()))
 }
 
+/// Runs Automerge work on input from elsewhere: a panic inside the library on hostile input
+/// becomes an error instead of taking the process down.
+pub fn guarded<T>(work: impl FnOnce() -> Result<T, SchemaError>) -> Result<T, SchemaError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|_| {
+        Err(SchemaError::Automerge(
+            "dữ liệu làm hỏng việc đọc tài liệu Automerge".into(),
+        ))
+    })
+}
+
 /// The version of the document layout this code writes and understands.
 pub const SCHEMA_VERSION: i64 = 1;
-
-/// Who made a change and why, carried in the change's message so the server can check it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitMeta {
-    /// The account that made the change.
-    #[serde(rename = "u")]
-    pub user: String,
-    /// What the change does (register, edit, dose, void, sign, verify, merge).
-    #[serde(rename = "a")]
-    pub action: String,
-    #[serde(skip)]
-    pub time: Option<OffsetDateTime>,
-}
-
-impl CommitMeta {
-    /// A change by `user` doing `action` now.
-    pub fn new(user: &str, action: &str) -> CommitMeta {
-        CommitMeta {
-            user: user.to_string(),
-            action: action.to_string(),
-            time: None,
-        }
-    }
-
-    /// Reads the meta back from a change's message.
-    pub fn from_change(change: &Change) -> Option<CommitMeta> {
-        let mut meta: CommitMeta = serde_json::from_str(change.message()?).ok()?;
-        meta.time = OffsetDateTime::from_unix_timestamp(change.timestamp()).ok();
-        Some(meta)
-    }
-
-    fn options(&self) -> CommitOptions {
-        let time = self.time.unwrap_or_else(crate::person::now);
-        CommitOptions::default()
-            .with_message(serde_json::to_string(self).unwrap_or_default())
-            .with_time(time.unix_timestamp())
-    }
-}
 
 /// Two or more concurrent values of a sensitive field, kept by Automerge after a merge.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -179,11 +152,28 @@ impl PersonDoc {
         Ok(PersonDoc { doc })
     }
 
+    /// The uncompressed Automerge save of a document stored by [`PersonDoc::save`] (what
+    /// travels in sync pages), without loading it.
+    pub fn uncompressed(stored: &[u8]) -> Result<Vec<u8>, SchemaError> {
+        if stored.starts_with(&ZSTD_MAGIC) {
+            decompress(stored)
+        } else {
+            Ok(stored.to_vec())
+        }
+    }
+
     /// Loads a saved document that this device will write to as `actor`.
     pub fn load_as(bytes: &[u8], actor: ActorId) -> Result<PersonDoc, SchemaError> {
         let mut doc = PersonDoc::load(bytes)?;
         doc.doc.set_actor(actor);
         Ok(doc)
+    }
+
+    /// An empty document, for a person this side does not hold yet.
+    pub fn empty() -> PersonDoc {
+        PersonDoc {
+            doc: Automerge::new(),
+        }
     }
 
     /// Builds a document from changes alone (a new device receiving a person it never had).
@@ -206,10 +196,7 @@ impl PersonDoc {
     /// The compact form stored in databases: Automerge's uncompressed save, compressed with
     /// zstd. As small as Automerge's own compressed save and about ten times faster to make.
     pub fn save(&self) -> Vec<u8> {
-        let raw = self.doc.save_nocompress();
-        COMPRESSOR
-            .with(|c| c.borrow_mut().as_mut().and_then(|c| c.compress(&raw).ok()))
-            .unwrap_or_else(|| self.doc.save())
+        self.save_sized().0
     }
 
     /// The current heads.
@@ -263,12 +250,29 @@ impl PersonDoc {
         read_root(root_map(&self.doc.hydrate(None))?)
     }
 
-    /// Reads the person and lists structural conflicts (see
-    /// [`PersonDoc::structural_conflicts`]) in one traversal.
-    pub fn read_checked(&self) -> Result<(Person, Vec<String>), SchemaError> {
+    /// Reads the person and lists what only a forged or wrongly built document has (see
+    /// [`DocIssues`]) in one traversal.
+    pub fn read_checked(&self) -> Result<(Person, DocIssues), SchemaError> {
         let hydrated = self.doc.hydrate(None);
         let root = root_map(&hydrated)?;
-        Ok((read_root(root)?, structural_in(root)))
+        Ok((
+            read_root(root)?,
+            DocIssues {
+                conflicts: structural_in(root),
+                unknown: unknown_in(root),
+            },
+        ))
+    }
+
+    /// The stored form ([`PersonDoc::save`]) and the size of the uncompressed save, which is
+    /// what a station receives.
+    pub fn save_sized(&self) -> (Vec<u8>, usize) {
+        let raw = self.doc.save_nocompress();
+        let size = raw.len();
+        let saved = COMPRESSOR
+            .with(|c| c.borrow_mut().as_mut().and_then(|c| c.compress(&raw).ok()))
+            .unwrap_or_else(|| self.doc.save());
+        (saved, size)
     }
     /// Brings the document to `new` by writing only the fields that differ from what it holds.
     /// Doses are never removed (they are voided). Returns the new change's hash, or `None` when
@@ -378,7 +382,8 @@ impl PersonDoc {
         }
     }
 
-    /// Reads some doses alone, without the rest of the document.
+    /// Reads some doses alone, without the rest of the document; a dose with a key outside the
+    /// layout is an error.
     pub fn read_doses(&self, ids: &[Uuid]) -> Result<Vec<Dose>, SchemaError> {
         let doses = match self.doc.get(ROOT, "doses")? {
             Some((Value::Object(ObjType::Map), id)) => id,
@@ -401,6 +406,11 @@ impl PersonDoc {
             let dose = read_dose(map, &path)?;
             if &dose.id != id {
                 return Err(bad(&path, "mã mũi tiêm không khớp khoá".into()));
+            }
+            let mut unknown = Vec::new();
+            unknown_in_dose(map, &path, &mut unknown);
+            if let Some(key) = unknown.first() {
+                return Err(bad(key, "trường lạ, không thuộc mũi tiêm".into()));
             }
             out.push(dose);
         }
@@ -529,17 +539,123 @@ fn structural_in(root: &HMap) -> Vec<String> {
             .get(key)
             .is_some_and(|v| v.conflict)
     };
-    let mut out: Vec<String> = ["schema", "id", "doses", "created_by", "created_at"]
-        .into_iter()
-        .filter(|k| conflicted(root, k))
-        .map(str::to_string)
-        .collect();
+    let mut out: Vec<String> = [
+        "schema",
+        "id",
+        "doses",
+        "created_by",
+        "created_at",
+        "managing_facility",
+    ]
+    .into_iter()
+    .filter(|k| conflicted(root, k))
+    .map(str::to_string)
+    .collect();
     if let Some(HValue::Map(doses)) = root.get("doses") {
         let mut keys: Vec<&String> = doses.keys().filter(|k| conflicted(doses, k)).collect();
         keys.sort();
         out.extend(keys.into_iter().map(|k| format!("doses.{k}")));
     }
     out
+}
+
+/// What only a forged or wrongly built document has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocIssues {
+    /// Keys with concurrent values that concurrent edits never make (two `id`s, two `doses`
+    /// maps, two managing facilities written without seeing each other).
+    pub conflicts: Vec<String>,
+    /// Paths of keys the person document does not have.
+    pub unknown: Vec<String>,
+}
+
+const ROOT_KEYS: [&str; 16] = [
+    "schema",
+    "id",
+    "full_name",
+    "gender",
+    "birth_date",
+    "identity",
+    "phone",
+    "address",
+    "nationality",
+    "insurance_number",
+    "managing_facility",
+    "created_by",
+    "created_at",
+    "verification",
+    "merged_into",
+    "doses",
+];
+const IDENTITY_KEYS: [&str; 2] = ["kind", "number"];
+const ADDRESS_KEYS: [&str; 3] = ["province", "commune", "detail"];
+const VERIFICATION_KEYS: [&str; 3] = ["status", "fields", "checked_at"];
+const DOSE_KEYS: [&str; 12] = [
+    "id",
+    "vaccine",
+    "lot",
+    "dose_number",
+    "kind",
+    "given_at",
+    "facility",
+    "vaccinator",
+    "place",
+    "reaction_notes",
+    "voided",
+    "signature",
+];
+const VOIDED_KEYS: [&str; 3] = ["by", "at", "reason"];
+const SIGNATURE_KEYS: [&str; 3] = ["batch_id", "signer", "signed_at"];
+
+/// Paths of keys outside the layout (an unknown key could grow a document without bound and
+/// travel to every station unseen).
+fn unknown_in(root: &HMap) -> Vec<String> {
+    let mut out = Vec::new();
+    keys_outside(root, &ROOT_KEYS, "", &mut out);
+    for (key, allowed) in [
+        ("identity", &IDENTITY_KEYS[..]),
+        ("address", &ADDRESS_KEYS[..]),
+        ("verification", &VERIFICATION_KEYS[..]),
+    ] {
+        if let Some(HValue::Map(m)) = root.get(key) {
+            keys_outside(m, allowed, key, &mut out);
+        }
+    }
+    if let Some(HValue::Map(doses)) = root.get("doses") {
+        for (id, dose) in doses.iter() {
+            if let HValue::Map(d) = &dose.value {
+                unknown_in_dose(d, &format!("doses.{id}"), &mut out);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Adds the paths of `m`'s keys that are not `allowed`.
+fn keys_outside(m: &HMap, allowed: &[&str], path: &str, out: &mut Vec<String>) {
+    for k in m.keys() {
+        if !allowed.contains(&k.as_str()) {
+            out.push(if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            });
+        }
+    }
+}
+
+/// Adds the paths of a dose map's keys outside the layout.
+fn unknown_in_dose(d: &HMap, path: &str, out: &mut Vec<String>) {
+    keys_outside(d, &DOSE_KEYS, path, out);
+    for (key, allowed) in [
+        ("voided", &VOIDED_KEYS[..]),
+        ("signature", &SIGNATURE_KEYS[..]),
+    ] {
+        if let Some(HValue::Map(m)) = d.get(key) {
+            keys_outside(m, allowed, &format!("{path}.{key}"), out);
+        }
+    }
 }
 
 /// Reads a person from the root map of a hydrated document.
@@ -918,6 +1034,7 @@ fn get_map<'a>(m: &'a HMap, key: &str, parent: &str) -> Result<&'a HMap, SchemaE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commit::CommitAction;
     use crate::person::now;
     use time::macros::{date, datetime};
 
@@ -997,8 +1114,12 @@ mod tests {
             ]),
             checked_at: Some(datetime!(2025-03-11 07:00:00 +7)),
         };
-        let doc =
-            PersonDoc::create(actor(1), &p, &CommitMeta::new("ytetramngocha", "register")).unwrap();
+        let doc = PersonDoc::create(
+            actor(1),
+            &p,
+            &CommitMeta::new("ytetramngocha", CommitAction::Register),
+        )
+        .unwrap();
         let loaded = PersonDoc::load(&doc.save()).unwrap();
         assert_eq!(loaded.read().unwrap(), p);
         assert_eq!(loaded.heads(), doc.heads());
@@ -1007,22 +1128,26 @@ mod tests {
     #[test]
     fn update_writes_only_the_fields_that_changed() {
         let p = person();
-        let mut doc = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let mut doc =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
         let heads = doc.heads();
         let mut edited = p.clone();
         edited.phone = Some("0987654321".into());
-        let hash = doc.update(&edited, &CommitMeta::new("a", "edit")).unwrap();
+        let hash = doc
+            .update(&edited, &CommitMeta::new("a", CommitAction::Edit))
+            .unwrap();
         assert!(hash.is_some());
         let changes = doc.changes_since(&heads);
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].len(), 1, "one operation for one field");
         assert_eq!(
-            doc.update(&edited, &CommitMeta::new("a", "edit")).unwrap(),
+            doc.update(&edited, &CommitMeta::new("a", CommitAction::Edit))
+                .unwrap(),
             None
         );
         assert_eq!(
             CommitMeta::from_change(&changes[0]).map(|m| (m.user, m.action)),
-            Some(("a".to_string(), "edit".to_string()))
+            Some(("a".to_string(), CommitAction::Edit))
         );
     }
 
@@ -1031,16 +1156,21 @@ mod tests {
         let mut p = person();
         let d = dose(1);
         p.doses.insert(d.id, d);
-        let mut doc = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let mut doc =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
         let mut removed = p.clone();
         removed.doses.clear();
-        assert!(doc.update(&removed, &CommitMeta::new("a", "edit")).is_err());
+        assert!(
+            doc.update(&removed, &CommitMeta::new("a", CommitAction::Edit))
+                .is_err()
+        );
     }
 
     #[test]
     fn concurrent_edits_of_different_fields_and_doses_merge() {
         let p = person();
-        let base = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let base =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
         let mut left = PersonDoc::load_as(&base.save(), actor(2)).unwrap();
         let mut right = PersonDoc::load_as(&base.save(), actor(3)).unwrap();
 
@@ -1048,14 +1178,17 @@ mod tests {
         l.phone = Some("0987654321".into());
         let dl = dose(1);
         l.doses.insert(dl.id, dl.clone());
-        left.update(&l, &CommitMeta::new("left", "dose")).unwrap();
+        left.update(&l, &CommitMeta::new("left", CommitAction::Dose))
+            .unwrap();
 
         let mut r = right.read().unwrap();
         r.address.detail = Some("Thôn Đông, xã Yên Sở".into());
         let mut dr = dose(2);
         dr.given_at = now();
         r.doses.insert(dr.id, dr.clone());
-        right.update(&r, &CommitMeta::new("right", "dose")).unwrap();
+        right
+            .update(&r, &CommitMeta::new("right", CommitAction::Dose))
+            .unwrap();
 
         left.apply_changes(right.changes_since(&base.heads()))
             .unwrap();
@@ -1077,15 +1210,19 @@ mod tests {
     #[test]
     fn concurrent_edits_of_the_same_sensitive_field_are_reported_as_conflicts() {
         let p = person();
-        let base = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let base =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
         let mut left = PersonDoc::load_as(&base.save(), actor(2)).unwrap();
         let mut right = PersonDoc::load_as(&base.save(), actor(3)).unwrap();
         let mut l = left.read().unwrap();
         l.full_name = "Nguyễn Văn Ân".into();
-        left.update(&l, &CommitMeta::new("left", "edit")).unwrap();
+        left.update(&l, &CommitMeta::new("left", CommitAction::Edit))
+            .unwrap();
         let mut r = right.read().unwrap();
         r.full_name = "Nguyễn Văn Anh".into();
-        right.update(&r, &CommitMeta::new("right", "edit")).unwrap();
+        right
+            .update(&r, &CommitMeta::new("right", CommitAction::Edit))
+            .unwrap();
         left.apply_changes(right.changes_since(&base.heads()))
             .unwrap();
         right
@@ -1106,8 +1243,10 @@ mod tests {
     #[test]
     fn two_creations_of_the_same_person_merged_show_as_structural_conflicts() {
         let p = person();
-        let mut one = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
-        let two = PersonDoc::create(actor(2), &p, &CommitMeta::new("b", "register")).unwrap();
+        let mut one =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
+        let two =
+            PersonDoc::create(actor(2), &p, &CommitMeta::new("b", CommitAction::Register)).unwrap();
         assert!(one.structural_conflicts().unwrap().is_empty());
         one.apply_changes(two.changes_since(&[])).unwrap();
         let conflicts = one.structural_conflicts().unwrap();
@@ -1115,7 +1254,7 @@ mod tests {
             conflicts.contains(&"doses".to_string()) && conflicts.contains(&"id".to_string()),
             "{conflicts:?}"
         );
-        assert_eq!(one.read_checked().unwrap().1, conflicts);
+        assert_eq!(one.read_checked().unwrap().1.conflicts, conflicts);
     }
 
     #[test]
@@ -1123,12 +1262,14 @@ mod tests {
         let mut p = person();
         let d = dose(1);
         p.doses.insert(d.id, d.clone());
-        let base = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let base =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
         let mut doc = PersonDoc::load_as(&base.save(), actor(2)).unwrap();
         let mut added = p.clone();
         let d2 = dose(2);
         added.doses.insert(d2.id, d2);
-        doc.update(&added, &CommitMeta::new("a", "dose")).unwrap();
+        doc.update(&added, &CommitMeta::new("a", CommitAction::Dose))
+            .unwrap();
         let new_dose = doc.changes_since(&base.heads());
         assert!(base.only_adds_doses(&new_dose));
         let heads = doc.heads();
@@ -1138,7 +1279,8 @@ mod tests {
             at: datetime!(2025-03-11 08:00:00 +7),
             reason: "Nhập nhầm".into(),
         });
-        doc.update(&voided, &CommitMeta::new("a", "void")).unwrap();
+        doc.update(&voided, &CommitMeta::new("a", CommitAction::Void))
+            .unwrap();
         assert!(
             !base.only_adds_doses(&doc.changes_since(&heads)),
             "a void touches an existing dose"
@@ -1146,7 +1288,8 @@ mod tests {
         let heads = doc.heads();
         let mut edited = voided.clone();
         edited.phone = Some("0987654321".into());
-        doc.update(&edited, &CommitMeta::new("a", "edit")).unwrap();
+        doc.update(&edited, &CommitMeta::new("a", CommitAction::Edit))
+            .unwrap();
         assert!(
             !base.only_adds_doses(&doc.changes_since(&heads)),
             "an edit touches the person"
@@ -1173,7 +1316,8 @@ mod tests {
     #[test]
     fn a_document_missing_a_field_is_rejected_with_its_path() {
         let p = person();
-        let mut doc = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let mut doc =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
         doc.doc
             .transact::<_, _, automerge::AutomergeError>(|tx| tx.delete(ROOT, "full_name"))
             .unwrap();
@@ -1186,7 +1330,8 @@ mod tests {
     #[test]
     fn a_document_from_a_newer_schema_is_refused() {
         let p = person();
-        let mut doc = PersonDoc::create(actor(1), &p, &CommitMeta::new("a", "register")).unwrap();
+        let mut doc =
+            PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
         doc.doc
             .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "schema", 2))
             .unwrap();
@@ -1200,6 +1345,7 @@ mod tests {
 #[cfg(test)]
 mod properties {
     use super::*;
+    use crate::commit::CommitAction;
     use crate::person::{DoseSignature, Verification};
     use proptest::prelude::*;
     use time::{Date, Duration, Month};
@@ -1300,21 +1446,21 @@ mod properties {
     proptest! {
         #[test]
         fn any_person_round_trips_through_a_saved_document(p in person()) {
-            let doc = PersonDoc::create(ActorId::random(), &p, &CommitMeta::new("nv.lan", "register")).unwrap();
+            let doc = PersonDoc::create(ActorId::random(), &p, &CommitMeta::new("nv.lan", CommitAction::Register)).unwrap();
             let loaded = PersonDoc::load(&doc.save()).unwrap();
             prop_assert_eq!(loaded.read().unwrap(), p);
         }
 
         #[test]
         fn updating_to_any_other_person_state_reads_back_exactly(a in person(), b in person()) {
-            let mut doc = PersonDoc::create(ActorId::random(), &a, &CommitMeta::new("nv.lan", "register")).unwrap();
+            let mut doc = PersonDoc::create(ActorId::random(), &a, &CommitMeta::new("nv.lan", CommitAction::Register)).unwrap();
             // Same identity and creation, every other field and dose from `b`, `a`'s doses kept.
             let mut target = b.clone();
             target.id = a.id;
             target.created_by = a.created_by.clone();
             target.created_at = a.created_at;
             target.doses.extend(a.doses.clone());
-            doc.update(&target, &CommitMeta::new("nv.lan", "edit")).unwrap();
+            doc.update(&target, &CommitMeta::new("nv.lan", CommitAction::Edit)).unwrap();
             let loaded = PersonDoc::load(&doc.save()).unwrap();
             prop_assert_eq!(loaded.read().unwrap(), target);
         }

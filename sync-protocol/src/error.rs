@@ -134,7 +134,6 @@ pub enum Problem {
     DuplicateId { person_id: String },
     NotFound,
     AlreadyVoided,
-    SignedFrozen,
 }
 
 impl Problem {
@@ -170,7 +169,6 @@ impl Problem {
             Problem::DuplicateId { .. } => "duplicate_id",
             Problem::NotFound => "not_found",
             Problem::AlreadyVoided => "already_voided",
-            Problem::SignedFrozen => "signed_frozen",
         }
     }
 }
@@ -261,10 +259,6 @@ impl fmt::Display for Problem {
             ),
             Problem::NotFound => write!(f, "không tìm thấy"),
             Problem::AlreadyVoided => write!(f, "mũi tiêm này đã bị huỷ"),
-            Problem::SignedFrozen => write!(
-                f,
-                "mũi tiêm đã được ký số nên không sửa được; hãy huỷ và nhập lại"
-            ),
         }
     }
 }

@@ -5,19 +5,22 @@
 pub mod audit;
 pub mod auth;
 pub mod columns;
+pub mod commit;
 pub mod document;
 pub mod error;
 pub mod identity;
 pub mod manifest;
 pub mod person;
 pub mod record;
+pub mod rules;
 pub mod text;
 pub mod vaccines;
 pub mod validate;
 pub mod wire;
 
 pub use automerge;
-pub use document::{CommitMeta, FieldConflict, PersonDoc, SCHEMA_VERSION};
+pub use commit::{CommitAction, CommitMeta};
+pub use document::{DocIssues, FieldConflict, PersonDoc, SCHEMA_VERSION};
 pub use error::{Field, FieldError, Problem, SchemaError};
 pub use person::{
     Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,

@@ -163,29 +163,6 @@ pub fn check_person(person: &Person, today: Date) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Checks that no signed dose had a signed field changed or its signature removed between two
-/// versions of a person. Voiding a signed dose stays allowed: that is how it is corrected.
-pub fn check_signed_doses_frozen(before: &Person, after: &Person) -> Result<(), FieldError> {
-    for (id, old) in &before.doses {
-        let Some(sig) = &old.signature else { continue };
-        let frozen = FieldError::new(Field::DoseId, Problem::SignedFrozen);
-        let Some(new) = after.doses.get(id) else {
-            return Err(frozen);
-        };
-        let same = new.signature.as_ref() == Some(sig)
-            && new.vaccine == old.vaccine
-            && new.lot == old.lot
-            && new.dose_number == old.dose_number
-            && new.kind == old.kind
-            && new.given_at == old.given_at
-            && new.facility == old.facility;
-        if !same {
-            return Err(frozen);
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,10 +15,12 @@ use uuid::Uuid;
 
 /// The first bytes of every message body.
 pub const MAGIC: &[u8; 4] = b"SOTS";
-/// The protocol this code speaks.
-pub const PROTOCOL_VERSION: u16 = 1;
-/// The oldest protocol this code still accepts.
-pub const MIN_PROTOCOL_VERSION: u16 = 1;
+/// The protocol this code speaks. Version 2: the server re-checks every rule for the pushing
+/// session's user and says which rule a change broke ([`RejectReason::Rule`]).
+pub const PROTOCOL_VERSION: u16 = 2;
+/// The oldest protocol this code still accepts: stations of version 1 pushed changes of other
+/// users under one session, which the server no longer takes.
+pub const MIN_PROTOCOL_VERSION: u16 = 2;
 /// The content type of message bodies.
 pub const CONTENT_TYPE: &str = "application/vnd.sotiem.sync";
 /// The largest single change a server accepts.
@@ -153,33 +155,39 @@ pub enum RejectReason {
     /// Not an Automerge change, or not one of this person's document.
     Malformed,
     Oversized,
-    /// The document it produces breaks the schema or a validation rule.
+    /// The document it produces has an invalid value.
     Invalid,
-    /// It changes a signed dose's signed fields.
-    FrozenSignedDose,
     /// The person is outside the device's facility scope.
     OutOfScope,
     /// Its actor belongs to another device.
     ForeignActor,
     /// It builds on a change that was rejected.
     DependsOnRejected,
-    /// The account or device may not make this change.
+    /// The device may not make this change at all (the server's own writer's changes).
     Forbidden,
+    /// It breaks a rule of the rulebook (`sync_protocol::rules`).
+    Rule(crate::rules::Rule),
 }
 
 impl RejectReason {
-    /// The stable machine name.
+    /// The stable machine name (a rule's own name for [`RejectReason::Rule`]).
     pub fn code(self) -> &'static str {
         match self {
             RejectReason::Malformed => "malformed",
             RejectReason::Oversized => "oversized",
             RejectReason::Invalid => "invalid",
-            RejectReason::FrozenSignedDose => "frozen_signed_dose",
             RejectReason::OutOfScope => "out_of_scope",
             RejectReason::ForeignActor => "foreign_actor",
             RejectReason::DependsOnRejected => "depends_on_rejected",
             RejectReason::Forbidden => "forbidden",
+            RejectReason::Rule(rule) => rule.code(),
         }
+    }
+}
+
+impl From<&crate::rules::Violation> for RejectReason {
+    fn from(v: &crate::rules::Violation) -> Self {
+        v.rule().map_or(RejectReason::Invalid, RejectReason::Rule)
     }
 }
 
@@ -197,6 +205,9 @@ pub enum PushResult {
     },
     /// It depends on changes the server does not have yet: push them, then this again.
     MissingDependencies,
+    /// The server cannot take it now (`message` says why); the device keeps it and sends it
+    /// again at a later sync.
+    Deferred { message: String },
 }
 
 /// The answer to a push.

@@ -10,7 +10,7 @@ use sotiem_scenarios::server::Backend;
 use station::{DoseInput, SearchQuery, Station};
 use std::time::{Duration, Instant};
 use sync_protocol::automerge::ActorId;
-use sync_protocol::{CommitMeta, PersonDoc, text};
+use sync_protocol::{CommitAction, CommitMeta, PersonDoc, text};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -65,8 +65,12 @@ async fn main() {
     for _ in 0..people_count {
         let p = g.person("TYT-TANNHUT", "nv.lan", 3);
         batch.push(
-            PersonDoc::create(server.clone(), &p, &CommitMeta::new("nv.lan", "import"))
-                .expect("doc"),
+            PersonDoc::create(
+                server.clone(),
+                &p,
+                &CommitMeta::new("nv.lan", CommitAction::Import),
+            )
+            .expect("doc"),
         );
         people.push((
             p.id,

@@ -13,7 +13,7 @@ use station::DoseInput;
 use std::time::{Duration, Instant};
 use sync_protocol::automerge::ActorId;
 use sync_protocol::wire::{PushRequest, PushResponse, PushResult, PushedChange};
-use sync_protocol::{CommitMeta, Dose, DoseKind, PersonDoc};
+use sync_protocol::{CommitAction, CommitMeta, Dose, DoseKind, PersonDoc};
 use uuid::Uuid;
 
 // The server binary's allocator, so the server in this process behaves as it does deployed.
@@ -245,8 +245,12 @@ async fn ingest(backend: Backend, rounds: usize) {
         let mut creations = Vec::new();
         for _ in 0..PEOPLE_PER_DEVICE {
             let p = g.person(&facility, &user, 2);
-            let doc =
-                PersonDoc::create(actor.clone(), &p, &CommitMeta::new(&user, "register")).unwrap();
+            let doc = PersonDoc::create(
+                actor.clone(),
+                &p,
+                &CommitMeta::new(&user, CommitAction::Register),
+            )
+            .unwrap();
             creations.push(PushedChange {
                 person_id: p.id,
                 bytes: doc.changes_since(&[])[0].raw_bytes().to_vec(),
@@ -273,7 +277,8 @@ async fn ingest(backend: Backend, rounds: usize) {
                     signature: None,
                 };
                 p.doses.insert(dose.id, dose);
-                doc.update(p, &CommitMeta::new(&user, "dose")).unwrap();
+                doc.update(p, &CommitMeta::new(&user, CommitAction::Dose))
+                    .unwrap();
                 batch.push(PushedChange {
                     person_id: p.id,
                     bytes: doc.changes_since(&heads)[0].raw_bytes().to_vec(),

@@ -3,6 +3,7 @@
 //! made with openssl and imported with pkcs11-tool. The process must have `SOFTHSM2_CONF` set to
 //! [`SoftToken::conf`] before it loads the module (see [`SoftToken::create`]).
 
+use crate::pki::{ca_config, issue_cert, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -35,72 +36,6 @@ pub struct SoftToken {
     pub foreign: TestCert,
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| {
-        panic!(
-            "{:?} did not run ({e}): run ./scripts/setup (softhsm2, opensc, openssl)",
-            cmd.get_program()
-        )
-    });
-    assert!(
-        out.status.success(),
-        "{:?} {:?} failed: {}",
-        cmd.get_program(),
-        cmd.get_args().collect::<Vec<_>>(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    run(Command::new("openssl").current_dir(dir).args(args));
-}
-
-/// A minimal `openssl ca` set-up, so certificates can have any validity period.
-fn ca_config(dir: &Path, name: &str, first_serial: &str) -> PathBuf {
-    let ca_dir = dir.join(name);
-    std::fs::create_dir_all(ca_dir.join("new")).expect("ca dir");
-    std::fs::write(ca_dir.join("index.txt"), "").expect("index");
-    let config = ca_dir.join("ca.cnf");
-    std::fs::write(
-        &config,
-        format!(
-            "[ca]\ndefault_ca = test\n[test]\ndir = {d}\ndatabase = $dir/index.txt\nnew_certs_dir = $dir/new\n\
-             certificate = $dir/ca.pem\nprivate_key = $dir/ca.key\nserial = $dir/serial\n\
-             default_md = sha256\npolicy = any\nunique_subject = no\ncopy_extensions = none\nemail_in_dn = no\n\
-             [any]\ncountryName = optional\norganizationName = optional\ncommonName = supplied\nlocalityName = optional\n\
-             [signer]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature,nonRepudiation\n\
-             subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n\
-             [root]\nbasicConstraints = critical,CA:TRUE\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n",
-            d = ca_dir.display()
-        ),
-    )
-    .expect("ca config");
-    std::fs::write(ca_dir.join("serial"), format!("{first_serial}\n")).expect("serial");
-    openssl(
-        &ca_dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "3650",
-            "-subj",
-            &format!("/C=VN/O={name}/CN={name} Root CA"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    config
-}
-
 /// Issues a certificate for a new key (`rsa` or `ec`) and imports both into the token as `id`.
 #[allow(clippy::too_many_arguments)]
 fn issue(
@@ -113,98 +48,8 @@ fn issue(
     subject: &str,
     dates: (&str, &str),
 ) -> TestCert {
-    let key_file = format!("{name}.key");
-    match key {
-        "rsa" => openssl(
-            dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                &key_file,
-            ],
-        ),
-        _ => openssl(
-            dir,
-            &[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-out",
-                &key_file,
-            ],
-        ),
-    }
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &key_file,
-            "-out",
-            &format!("{name}.csr"),
-            "-utf8",
-            "-subj",
-            subject,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "ca",
-            "-batch",
-            "-config",
-            &config.to_string_lossy(),
-            "-extensions",
-            "signer",
-            "-in",
-            &format!("{name}.csr"),
-            "-out",
-            &format!("{name}.pem"),
-            "-startdate",
-            dates.0,
-            "-enddate",
-            dates.1,
-            "-notext",
-            "-utf8",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "pkcs8",
-            "-topk8",
-            "-nocrypt",
-            "-in",
-            &key_file,
-            "-outform",
-            "DER",
-            "-out",
-            &format!("{name}.p8"),
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-in",
-            &format!("{name}.pem"),
-            "-outform",
-            "DER",
-            "-out",
-            &format!("{name}.der"),
-        ],
-    );
-    for (file, kind) in [
-        (format!("{name}.p8"), "privkey"),
-        (format!("{name}.der"), "cert"),
-    ] {
+    let cert = issue_cert(dir, config, name, key, subject, dates);
+    for (file, kind) in [(&cert.p8, "privkey"), (&cert.der, "cert")] {
         run(Command::new("pkcs11-tool")
             .current_dir(dir)
             .env("SOFTHSM2_CONF", conf)
@@ -217,7 +62,7 @@ fn issue(
                 "--pin",
                 PIN,
                 "--write-object",
-                &file,
+                &file.to_string_lossy(),
                 "--type",
                 kind,
                 "--id",
@@ -233,7 +78,7 @@ fn issue(
     }
     TestCert {
         id: id.to_string(),
-        pem: dir.join(format!("{name}.pem")),
+        pem: cert.pem,
     }
 }
 

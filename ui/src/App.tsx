@@ -100,7 +100,10 @@ export function App() {
     setTimeout(refresh, 50);
     try {
       const r = await started;
-      setSyncMessage(`${t("syncDone")}: ${t("sent")} ${formatCount(r.pushed)}, ${t("received")} ${formatCount(r.pulled_changes + r.pulled_snapshots + r.bootstrapped)}`);
+      const deferred = r.deferred > 0 ? `, ${formatCount(r.deferred)} ${t("deferred")}` : "";
+      setSyncMessage(
+        `${t("syncDone")}: ${t("sent")} ${formatCount(r.pushed)}, ${t("received")} ${formatCount(r.pulled_changes + r.pulled_snapshots + r.bootstrapped)}${deferred}`,
+      );
     } catch (e) {
       setSyncError(e as UiError);
     }

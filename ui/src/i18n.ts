@@ -17,6 +17,11 @@ const STRINGS = {
   pending: { vi: "Chờ đồng bộ", en: "Waiting to sync" },
   lastSync: { vi: "Đồng bộ lần cuối", en: "Last sync" },
   quarantined: { vi: "Bị máy chủ từ chối", en: "Refused by server" },
+  waitingForAuthor: {
+    vi: "Chờ chính người nhập đăng nhập trực tuyến để gửi",
+    en: "Waiting for their author to sign in online",
+  },
+  deferred: { vi: "máy chủ tạm chưa nhận, sẽ gửi lại", en: "held back by the server, sent again later" },
   syncNow: { vi: "Đồng bộ ngay", en: "Sync now" },
   syncing: { vi: "Đang đồng bộ", en: "Syncing" },
   cancel: { vi: "Dừng", en: "Stop" },

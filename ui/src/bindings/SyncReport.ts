@@ -3,7 +3,15 @@
 /**
  * What one sync did.
  */
-export type SyncReport = { pushed: number, already_on_server: number, quarantined: number, waiting_for_dependencies: number, bootstrapped: number, pulled_changes: number, pulled_snapshots: number, repaired: number, audit_entries_sent: number, 
+export type SyncReport = { pushed: number, already_on_server: number, quarantined: number, waiting_for_dependencies: number, 
+/**
+ * Changes of other users of this laptop, kept until they sign in online and sync.
+ */
+waiting_for_author: number, 
+/**
+ * Changes the server could not take now (kept, sent again at the next sync).
+ */
+deferred: number, bootstrapped: number, pulled_changes: number, pulled_snapshots: number, repaired: number, audit_entries_sent: number, 
 /**
  * Accounts the server has revoked since the last sync: locked out on this station now.
  */

@@ -39,6 +39,12 @@ export function SyncBar({ status, syncError, syncMessage, onSync, onCancel }: Pr
         {t("pending")}:{" "}
         <strong data-testid="pending-count">{formatCount(sync?.pending_changes ?? 0)}</strong>
       </span>
+      {(sync?.waiting_for_author ?? []).length > 0 ? (
+        <span class="waiting-author" data-testid="waiting-for-author">
+          {t("waitingForAuthor")}:{" "}
+          {(sync?.waiting_for_author ?? []).map((w) => `${w.user} (${formatCount(w.changes)})`).join(", ")}
+        </span>
+      ) : null}
       <span class="last-sync" title={formatDateTime(sync?.last_sync_at)}>
         {t("lastSync")}: <span data-testid="last-sync">{ago(sync?.last_sync_at, new Date(), lang.get())}</span>
       </span>

@@ -1,0 +1,295 @@
+//! Accepting pushed changes. One writer task owns the sequence: it takes every push waiting in
+//! its queue as one group, checks each person's changes against the current document with the
+//! rulebook (`sync_protocol::rules`) for the session's user (in parallel across people), and
+//! commits the whole group in one transaction. Sequence numbers are therefore assigned and
+//! committed in order, so a pull never skips a change that commits late, on SQLite and
+//! PostgreSQL alike; and one fsync serves many devices.
+//!
+//! `plan` runs the named steps of a group, `validate` decides each person's changes, `store`
+//! reads what the checks need and writes the group.
+
+mod plan;
+mod store;
+mod validate;
+
+use crate::admin;
+use crate::db::Db;
+use crate::scope::Facilities;
+use crate::with_db;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use sync_protocol::auth::AccountInfo;
+use sync_protocol::wire::{PushResult, PushedChange};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// The device a push comes from.
+#[derive(Debug, Clone)]
+pub struct DeviceCtx {
+    pub id: String,
+    pub facility: String,
+}
+
+/// Who pushes: a device with its signed-in user, whose rights every change is checked against,
+/// or the server's own verification writer.
+#[derive(Debug, Clone)]
+pub enum Pusher {
+    User {
+        device: DeviceCtx,
+        account: Box<AccountInfo>,
+    },
+    System,
+}
+
+/// The device id the server's own changes are stored under: not a device any token can name.
+pub const SYSTEM_DEVICE: &str = "system:verification";
+/// The author of the server's own changes; `:` never appears in an account's username.
+pub const SYSTEM_USER: &str = "he-thong:csdlqg";
+
+/// Why a push could not be processed at all (the device should retry later).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("lỗi cơ sở dữ liệu của máy chủ: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("máy chủ đang dừng")]
+    Stopped,
+}
+
+struct Job {
+    pusher: Pusher,
+    changes: Vec<PushedChange>,
+    reply: oneshot::Sender<Result<Vec<PushResult>, IngestError>>,
+}
+
+/// The handle handlers push through.
+#[derive(Clone)]
+pub struct Ingest {
+    tx: mpsc::Sender<Job>,
+    high_water: Arc<AtomicU64>,
+}
+
+/// Most changes taken into one group (one transaction).
+const GROUP_CHANGES: usize = 4000;
+
+impl Ingest {
+    /// Starts the writer task on `db`.
+    pub async fn start(db: Db) -> Result<Ingest, sqlx::Error> {
+        let last: Option<i64> = with_db!(&db, pool => {
+            sqlx::query_scalar("SELECT max(seq) FROM changes").fetch_one(pool).await?
+        });
+        let last = u64::try_from(last.unwrap_or(0)).unwrap_or(0);
+        let high_water = Arc::new(AtomicU64::new(last));
+        let (tx, rx) = mpsc::channel(1024);
+        let writer = GroupWriter {
+            db,
+            next_seq: last + 1,
+            high_water: high_water.clone(),
+            facilities: Arc::new(Facilities::default()),
+            facilities_loaded: None,
+            overlay: Overlay::default(),
+        };
+        tokio::spawn(writer.run(rx));
+        Ok(Ingest { tx, high_water })
+    }
+
+    /// Checks and stores the changes `pusher` sends; one result per change, in order.
+    pub async fn push(
+        &self,
+        pusher: Pusher,
+        changes: Vec<PushedChange>,
+    ) -> Result<Vec<PushResult>, IngestError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job {
+                pusher,
+                changes,
+                reply,
+            })
+            .await
+            .map_err(|_| IngestError::Stopped)?;
+        rx.await.map_err(|_| IngestError::Stopped)?
+    }
+
+    /// The highest sequence number committed so far.
+    pub fn high_water(&self) -> u64 {
+        self.high_water.load(Ordering::Acquire)
+    }
+}
+
+/// The task that plans and writes groups, one after another.
+struct GroupWriter {
+    db: Db,
+    next_seq: u64,
+    high_water: Arc<AtomicU64>,
+    facilities: Arc<Facilities>,
+    facilities_loaded: Option<Instant>,
+    /// What the group being written (not yet committed) changes, seen by the next plan.
+    overlay: Overlay,
+}
+
+/// The effects of a planned group, for planning the next group while it is written.
+#[derive(Default)]
+struct Overlay {
+    docs: HashMap<Uuid, Vec<u8>>,
+    scopes: HashMap<Uuid, BTreeSet<String>>,
+    hashes: HashSet<Vec<u8>>,
+    actors: HashMap<Vec<u8>, String>,
+}
+
+/// A checked group, ready to be written.
+struct Plan {
+    write: store::GroupWrite,
+    results: Vec<Vec<PushResult>>,
+    /// The sequence number of its last change, if it has any.
+    high_water: Option<u64>,
+    overlay: Overlay,
+}
+
+/// A group being written, with whom to answer when it is committed.
+struct InFlight {
+    handle: tokio::task::JoinHandle<Result<(), sqlx::Error>>,
+    answers: Answers,
+}
+
+/// The devices of a group and what to tell them once it is committed.
+struct Answers {
+    jobs: Vec<Job>,
+    results: Vec<Vec<PushResult>>,
+    high_water: Option<u64>,
+}
+
+impl GroupWriter {
+    /// Plans each group while the previous one is being written: checking (CPU) of group N+1
+    /// overlaps the transaction (I/O) of group N. Answers go out once a group is committed.
+    async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut in_flight: Option<InFlight> = None;
+        loop {
+            let first = tokio::select! {
+                biased;
+                done = async { (&mut in_flight.as_mut().expect("guarded").handle).await }, if in_flight.is_some() => {
+                    if let Some(f) = in_flight.take() {
+                        self.finish(f.answers, flatten(done));
+                    }
+                    self.overlay = Overlay::default();
+                    continue;
+                }
+                job = rx.recv() => match job {
+                    Some(job) => job,
+                    None => break,
+                },
+            };
+            let mut count = first.changes.len();
+            let mut jobs = vec![first];
+            while count < GROUP_CHANGES {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        count += job.changes.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let plan = self.plan(&jobs).await;
+            // The previous group must be committed before this one is written after it.
+            let previous_ok = match in_flight.take() {
+                Some(f) => {
+                    let done = flatten(f.handle.await);
+                    let ok = done.is_ok();
+                    self.finish(f.answers, done);
+                    ok
+                }
+                None => true,
+            };
+            match (previous_ok, plan) {
+                (true, Ok(plan)) => {
+                    self.overlay = plan.overlay;
+                    let db = self.db.clone();
+                    let write = plan.write;
+                    in_flight = Some(InFlight {
+                        handle: tokio::spawn(async move { store::write_group(&db, &write).await }),
+                        answers: Answers {
+                            jobs,
+                            results: plan.results,
+                            high_water: plan.high_water,
+                        },
+                    });
+                }
+                (_, plan) => {
+                    let message = match plan {
+                        Err(e) => e.to_string(),
+                        Ok(_) => "nhóm trước không ghi được".to_string(),
+                    };
+                    tracing::error!("ingest group failed: {message}");
+                    self.reset().await;
+                    for job in jobs {
+                        let _ = job
+                            .reply
+                            .send(Err(IngestError::Db(sqlx::Error::Protocol(message.clone()))));
+                    }
+                }
+            }
+        }
+        if let Some(f) = in_flight.take() {
+            let done = flatten(f.handle.await);
+            self.finish(f.answers, done);
+        }
+    }
+
+    /// Answers a written group's devices.
+    fn finish(&mut self, f: Answers, done: Result<(), sqlx::Error>) {
+        match done {
+            Ok(()) => {
+                if let Some(h) = f.high_water {
+                    self.high_water.store(h, Ordering::Release);
+                }
+                for (job, result) in f.jobs.into_iter().zip(f.results) {
+                    let _ = job.reply.send(Ok(result));
+                }
+            }
+            Err(e) => {
+                tracing::error!("ingest write failed: {e}");
+                let message = e.to_string();
+                for job in f.jobs {
+                    let _ = job
+                        .reply
+                        .send(Err(IngestError::Db(sqlx::Error::Protocol(message.clone()))));
+                }
+            }
+        }
+    }
+
+    /// After a failure nothing uncommitted counts: start again from what is stored.
+    async fn reset(&mut self) {
+        self.overlay = Overlay::default();
+        if let Ok(last) = self.stored_high_water().await {
+            self.next_seq = last + 1;
+            self.high_water.store(last, Ordering::Release);
+        }
+    }
+
+    async fn stored_high_water(&self) -> Result<u64, sqlx::Error> {
+        let last: Option<i64> = with_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT max(seq) FROM changes").fetch_one(pool).await?
+        });
+        Ok(u64::try_from(last.unwrap_or(0)).unwrap_or(0))
+    }
+
+    /// Facilities change rarely (an administrator adds one); re-read them every few seconds.
+    async fn facilities(&mut self) -> Result<Arc<Facilities>, sqlx::Error> {
+        let stale = self
+            .facilities_loaded
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
+        if stale {
+            self.facilities = Arc::new(Facilities::new(admin::facilities(&self.db).await?));
+            self.facilities_loaded = Some(Instant::now());
+        }
+        Ok(self.facilities.clone())
+    }
+}
+
+/// A finished write task's outcome; a panicked task counts as a failed write.
+fn flatten(r: Result<Result<(), sqlx::Error>, tokio::task::JoinError>) -> Result<(), sqlx::Error> {
+    r.unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("write task failed: {e}"))))
+}

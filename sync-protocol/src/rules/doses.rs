@@ -1,0 +1,208 @@
+//! Rules on doses: recorded doses are never deleted or edited (they are voided), a voiding is
+//! final and in the writer's name, signatures come only from accepted runs and freeze what they
+//! cover (the dose's signed fields and the person's identity), new doses are the writer's own.
+
+use super::{CLOCK_SKEW, Knowledge, Violation, Writer};
+use crate::commit::{CommitAction, CommitMeta};
+use crate::person::{Dose, DoseSignature, Person};
+use crate::record::record_hash;
+use uuid::Uuid;
+
+pub(super) fn check_doses(
+    before: Option<&Person>,
+    after: &Person,
+    meta: &CommitMeta,
+    writer: &Writer,
+    knows: &Knowledge<'_>,
+) -> Result<(), Violation> {
+    if let Some(before) = before {
+        for (id, old) in &before.doses {
+            let Some(new) = after.doses.get(id) else {
+                return Err(Violation::DoseDeleted {
+                    dose_number: old.dose_number,
+                });
+            };
+            check_recorded(before, old, after, new, writer, knows)?;
+        }
+    }
+    for dose in after.doses.values() {
+        if before.is_none_or(|b| !b.doses.contains_key(&dose.id)) {
+            check_new(dose, meta, writer, knows)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether the authority holds `id` signed (an accepted run covers it) or the record says so.
+fn is_signed(id: &Uuid, old: &Dose, knows: &Knowledge<'_>) -> bool {
+    old.signature.is_some() || knows.signed.contains_key(id)
+}
+
+/// The first of a recorded dose's fields that differ, by name.
+fn edited_field(old: &Dose, new: &Dose) -> Option<&'static str> {
+    [
+        ("vắc xin", old.vaccine == new.vaccine),
+        ("số lô", old.lot == new.lot),
+        ("mũi thứ", old.dose_number == new.dose_number),
+        ("loại mũi", old.kind == new.kind),
+        ("thời điểm tiêm", old.given_at == new.given_at),
+        ("cơ sở tiêm", old.facility == new.facility),
+        ("người tiêm", old.vaccinator == new.vaccinator),
+        ("địa điểm", old.place == new.place),
+    ]
+    .into_iter()
+    .find(|(_, same)| !same)
+    .map(|(field, _)| field)
+}
+
+/// A dose the record already held, before and after.
+fn check_recorded(
+    before: &Person,
+    old: &Dose,
+    after: &Person,
+    new: &Dose,
+    writer: &Writer,
+    knows: &Knowledge<'_>,
+) -> Result<(), Violation> {
+    let dose_number = old.dose_number;
+    let signed = is_signed(&old.id, old, knows);
+    if let Some(field) = edited_field(old, new) {
+        return Err(if signed {
+            Violation::SignedDoseFrozen { dose_number }
+        } else {
+            Violation::DoseEdited { dose_number, field }
+        });
+    }
+    match (&old.voided, &new.voided) {
+        (Some(_), v) if v != &old.voided => return Err(Violation::DoseUnvoided { dose_number }),
+        (None, Some(v)) => {
+            if v.by != writer.user {
+                return Err(Violation::VoidAsOther {
+                    dose_number,
+                    why: "dưới tên người khác",
+                });
+            }
+            if v.at > knows.now + CLOCK_SKEW {
+                return Err(Violation::VoidAsOther {
+                    dose_number,
+                    why: "vào thời điểm ở tương lai",
+                });
+            }
+        }
+        _ => {}
+    }
+    match (&old.signature, &new.signature) {
+        (Some(_), s) if s != &old.signature => {
+            return Err(Violation::SignedDoseFrozen { dose_number });
+        }
+        (None, Some(s)) => backed(&old.id, dose_number, s, writer, knows)?,
+        _ => {}
+    }
+    // What a signature covers stays as it was signed while the dose stands.
+    if signed && new.voided.is_none() && record_hash(before, old) != record_hash(after, new) {
+        return Err(Violation::IdentityFrozen { dose_number });
+    }
+    Ok(())
+}
+
+/// A signature mark must name a run the authority accepted for exactly this dose and signer,
+/// written by that signer.
+fn backed(
+    id: &Uuid,
+    dose_number: u8,
+    sig: &DoseSignature,
+    writer: &Writer,
+    knows: &Knowledge<'_>,
+) -> Result<(), Violation> {
+    let Some(known) = knows.signed.get(id) else {
+        return Err(Violation::SignatureNotBacked {
+            dose_number,
+            why: "máy chủ chưa nhận lần ký nào cho mũi này",
+        });
+    };
+    if known.batch_id != sig.batch_id || known.signer != sig.signer {
+        return Err(Violation::SignatureNotBacked {
+            dose_number,
+            why: "lần ký ghi trên mũi tiêm khác lần ký máy chủ đã nhận",
+        });
+    }
+    if sig.signer != writer.user {
+        return Err(Violation::SignatureNotBacked {
+            dose_number,
+            why: "dấu đã ký phải do chính người ký ghi",
+        });
+    }
+    Ok(())
+}
+
+/// The fields a merge copies from the merged record's dose (all but the id and marks).
+fn same_dose(a: &Dose, b: &Dose) -> bool {
+    a.vaccine == b.vaccine
+        && a.lot == b.lot
+        && a.dose_number == b.dose_number
+        && a.kind == b.kind
+        && a.given_at == b.given_at
+        && a.facility == b.facility
+        && a.vaccinator == b.vaccinator
+        && a.place == b.place
+        && a.reaction_notes == b.reaction_notes
+}
+
+pub(super) fn check_new(
+    dose: &Dose,
+    meta: &CommitMeta,
+    writer: &Writer,
+    knows: &Knowledge<'_>,
+) -> Result<(), Violation> {
+    let dose_number = dose.dose_number;
+    if dose.given_at > knows.now + CLOCK_SKEW {
+        return Err(Violation::GivenInFuture { dose_number });
+    }
+    if dose.signature.is_some() {
+        return Err(Violation::SignatureNotBacked {
+            dose_number,
+            why: "mũi tiêm vừa ghi chưa thể có lần ký nào",
+        });
+    }
+    if let Some(v) = &dose.voided {
+        if v.by != writer.user {
+            return Err(Violation::VoidAsOther {
+                dose_number,
+                why: "dưới tên người khác",
+            });
+        }
+        if v.at > knows.now + CLOCK_SKEW {
+            return Err(Violation::VoidAsOther {
+                dose_number,
+                why: "vào thời điểm ở tương lai",
+            });
+        }
+    }
+    // A merge re-records the merged record's doses as they were.
+    let copied = meta.action == CommitAction::Merge
+        && knows.merge_source.is_some_and(|source| {
+            Some(source.id) == meta.merged_from && source.doses.values().any(|d| same_dose(d, dose))
+        });
+    if copied {
+        return Ok(());
+    }
+    if dose.facility != writer.device_facility {
+        return Err(Violation::NewDoseNotOwn {
+            dose_number,
+            why: format!(
+                "ghi cho cơ sở {} trong khi thiết bị thuộc cơ sở {}",
+                dose.facility, writer.device_facility
+            ),
+        });
+    }
+    if dose.vaccinator != writer.user {
+        return Err(Violation::NewDoseNotOwn {
+            dose_number,
+            why: format!(
+                "ghi người tiêm {} thay vì người đăng nhập {}",
+                dose.vaccinator, writer.user
+            ),
+        });
+    }
+    Ok(())
+}

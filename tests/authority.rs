@@ -1,0 +1,914 @@
+//! The central server is the authority (DESIGN.md §9): each attack a modified station or a
+//! hand-written client can make is performed here through the real HTTP API, on SQLite and on
+//! PostgreSQL, and refused with its own reason — while the honest flow beside it still passes.
+//! Changes are forged as a modified station would: straight from Automerge documents, bypassing
+//! the station's own checks, and pushed with a real session.
+
+use sotiem_fixtures::Generator;
+use sotiem_scenarios::pki::{FileSigner, ca_config, issue_cert};
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::{Device, Lab, TAN_TUC, both_backends, vaccinated_at};
+use station::{DoseInput, PersonEdit, SigningSelection, StepUp};
+use sync_protocol::auth::{Role, StepUpGrant, StepUpRequest};
+use sync_protocol::automerge::transaction::{CommitOptions, Transactable};
+use sync_protocol::automerge::{self, ActorId, Automerge, ROOT, ReadDoc};
+use sync_protocol::person::now;
+use sync_protocol::rules::{Rule, SensitiveField};
+use sync_protocol::wire::{
+    PushRequest, PushResponse, PushResult, PushedChange, RejectReason, SigningBatchOutcome,
+    SigningBatchUpload,
+};
+use sync_protocol::{
+    BirthDate, CommitAction, CommitMeta, Person, PersonDoc, Verification, VerificationStatus,
+};
+use time::Duration;
+use uuid::Uuid;
+
+/// The change that brings a copy of `doc` to what `edit` makes of the person, written by a
+/// fresh actor with `meta` — past every check the station makes, as a modified station would.
+fn forge(doc: &PersonDoc, meta: &CommitMeta, edit: impl FnOnce(&mut Person)) -> Vec<u8> {
+    let mut copy = PersonDoc::load_as(&doc.save(), ActorId::random()).expect("copy");
+    let heads = copy.heads();
+    let mut p = copy.read().expect("person");
+    edit(&mut p);
+    copy.update(&p, meta).expect("forged");
+    copy.changes_since(&heads)
+        .pop()
+        .expect("a change")
+        .raw_bytes()
+        .to_vec()
+}
+
+/// A change made with raw Automerge operations on a copy of `doc` (what `PersonDoc` would never
+/// write: deletions, unknown keys), with `meta` as its message.
+fn forge_raw(
+    doc: &PersonDoc,
+    meta: &CommitMeta,
+    ops: impl FnOnce(&mut automerge::transaction::Transaction<'_>),
+) -> Vec<u8> {
+    let mut am = Automerge::load(&doc.save_nocompress())
+        .expect("load")
+        .with_actor(ActorId::random());
+    let heads = am.get_heads();
+    let mut tx = am.transaction();
+    ops(&mut tx);
+    tx.commit_with(
+        CommitOptions::default()
+            .with_message(serde_json::to_string(meta).expect("meta"))
+            .with_time(now().unix_timestamp()),
+    );
+    am.get_changes(&heads)
+        .pop()
+        .expect("a change")
+        .raw_bytes()
+        .to_vec()
+}
+
+fn meta(user: &str, action: CommitAction) -> CommitMeta {
+    CommitMeta::new(user, action)
+}
+
+/// Pushes one change with `device`'s session through the real HTTP API.
+async fn push(device: &Device, person: Uuid, bytes: Vec<u8>) -> PushResult {
+    device.client.set_session(
+        device
+            .session()
+            .and_then(|s| s.server_token().map(str::to_string)),
+    );
+    let response: PushResponse = device
+        .client
+        .call(
+            "sync/push",
+            &PushRequest {
+                changes: vec![PushedChange {
+                    person_id: person,
+                    bytes,
+                }],
+            },
+        )
+        .await
+        .expect("the server answers");
+    response.results.into_iter().next().expect("one result")
+}
+
+/// Asserts a push was refused for `rule`; returns the message.
+fn refused(result: PushResult, rule: Rule) -> String {
+    match result {
+        PushResult::Rejected {
+            reason: RejectReason::Rule(r),
+            message,
+        } if r == rule => {
+            assert!(!message.is_empty());
+            message
+        }
+        other => panic!("expected a refusal for {rule}, got {other:?}"),
+    }
+}
+
+/// A person of TYT-TANNHUT registered by `user` with one dose there, never checked.
+fn resident(g: &mut Generator, user: &str) -> Person {
+    let mut p = g.person("TYT-TANNHUT", user, 1);
+    p.verification = Verification {
+        status: VerificationStatus::Unverified,
+        checked_at: None,
+    };
+    p
+}
+
+/// A device's copy of a person's document.
+async fn held(device: &Device, id: Uuid) -> PersonDoc {
+    device.load_doc(id).await.expect("doc")
+}
+
+/// The server's copy of a person.
+async fn on_server(lab: &Lab, id: Uuid) -> Person {
+    let bytes: Vec<u8> = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
+            .bind(id.to_string())
+            .fetch_one(pool)
+            .await
+            .expect("stored")
+    });
+    PersonDoc::load(&bytes)
+        .expect("loads")
+        .read()
+        .expect("reads")
+}
+
+/// 1: a push is authorised by the session that sends it, never by the author a change names.
+async fn changes_count_only_for_the_session_user(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let head = lab
+        .device_as("b", "TYT-TANNHUT", "bs.hung", Role::Signer)
+        .await;
+    let admin = lab
+        .device_as("c", "TYT-TANNHUT", "qt.hoa", Role::FacilityAdmin)
+        .await;
+    let mai = lab.device("d", "TYT-TANNHUT", "nv.mai").await;
+    let mut g = Generator::new(1101);
+    let p = resident(&mut g, "nv.lan");
+    nurse.import_people(std::slice::from_ref(&p)).await.expect("registered");
+    nurse.sync().await.expect("synced");
+    let doc = nurse.load_doc(p.id).await.expect("doc");
+    let new_phone = |p: &mut Person| p.phone = Some("0987654321".into());
+
+    // A head of facility's session pushes an edit "authored" by the nurse; so does an admin's.
+    let as_nurse = forge(&doc, &meta("nv.lan", CommitAction::Edit), new_phone);
+    let m = refused(push(&head, p.id, as_nurse.clone()).await, Rule::Author);
+    assert!(m.contains("bs.hung") && m.contains("nv.lan"), "{m}");
+    refused(push(&admin, p.id, as_nurse).await, Rule::Author);
+    // In their own names, their roles write no person's data.
+    let by_head = forge(&doc, &meta("bs.hung", CommitAction::Edit), new_phone);
+    refused(push(&head, p.id, by_head).await, Rule::Role);
+    let by_admin = forge(&doc, &meta("qt.hoa", CommitAction::Edit), new_phone);
+    refused(push(&admin, p.id, by_admin).await, Rule::Role);
+
+    // A backdated change of a revoked account: her session is gone, and no one else's session
+    // carries her change.
+    let mut backdated = meta("nv.mai", CommitAction::Edit);
+    backdated.time = Some(now() - Duration::days(2));
+    let hers = forge(&doc, &backdated, new_phone);
+    sotiem_server::accounts::revoke_account(&lab.server.db, "nv.mai")
+        .await
+        .expect("revoked");
+    mai.client.set_session(
+        mai.session()
+            .and_then(|s| s.server_token().map(str::to_string)),
+    );
+    let err = mai
+        .client
+        .call::<_, PushResponse>(
+            "sync/push",
+            &PushRequest {
+                changes: vec![PushedChange {
+                    person_id: p.id,
+                    bytes: hers.clone(),
+                }],
+            },
+        )
+        .await
+        .expect_err("a revoked account has no session");
+    assert_eq!(err.code(), "account_revoked");
+    refused(push(&nurse, p.id, hers).await, Rule::Author);
+
+    // The honest flow: the nurse's own edit, sent by her sync.
+    nurse
+        .edit_person(
+            p.id,
+            PersonEdit {
+                phone: Some("0987654321".into()),
+                ..PersonEdit::default()
+            },
+            None,
+        )
+        .await
+        .expect("edited");
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!((report.pushed, report.quarantined), (1, 0));
+    assert_eq!(
+        on_server(&lab, p.id).await.phone.as_deref(),
+        Some("0987654321")
+    );
+    lab.server.stop().await;
+}
+both_backends!(changes_count_only_for_the_session_user);
+
+/// 2a, 2b, 2d, 2e, 2f and the transfer: the record rules are the server's, not the station's.
+async fn record_rules_are_enforced_by_the_server(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let tuc = lab.device("tuc", "TYT-TANTUC", "nv.tuc").await;
+    let mut nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut g = Generator::new(1102);
+    // Tân Túc manages a person who lives in Tân Nhựt: both stations hold the record.
+    let mut other = g.person("TYT-TANTUC", "nv.tuc", 1);
+    for d in other.doses.values_mut() {
+        d.facility = "TYT-TANTUC".into();
+    }
+    tuc.import_people(&[other.clone()])
+        .await
+        .expect("registered");
+    tuc.sync().await.expect("synced");
+    let own = resident(&mut g, "nv.lan");
+    let checked = resident(&mut g, "nv.lan");
+    nurse
+        .import_people(&[own.clone(), checked.clone()])
+        .await
+        .expect("registered");
+    nurse.sync().await.expect("synced");
+    lab.registry_knows(std::slice::from_ref(&checked)).await;
+    nurse.sync().await.expect("results pulled");
+    let edit = meta("nv.lan", CommitAction::Edit);
+
+    // 2a: another facility's person renamed with no code, or naming a grant the server never
+    // gave, or a grant for someone else.
+    // (The forgery even resets the verification, as an honest rename does: only the code is
+    // missing.)
+    let renamed = |p: &mut Person| {
+        p.full_name = "Trần Thị Bích Ngọc".into();
+        p.verification = Verification {
+            status: VerificationStatus::Unverified,
+            checked_at: None,
+        };
+    };
+    let bare = forge(&held(&nurse, other.id).await, &edit, renamed);
+    let m = refused(push(&nurse, other.id, bare).await, Rule::StepUpRequired);
+    assert!(m.contains("TYT-TANTUC"), "{m}");
+    let claimed = forge(
+        &held(&nurse, other.id).await,
+        &edit
+            .clone()
+            .with_grant(Some("0193aaaa-0000-7000-8000-000000000000")),
+        renamed,
+    );
+    refused(push(&nurse, other.id, claimed).await, Rule::StepUpRequired);
+    let code = nurse.otp.code().await;
+    let grant: StepUpGrant = nurse
+        .client
+        .json(
+            "auth/step-up",
+            &StepUpRequest {
+                otp: code,
+                person_ids: vec![own.id],
+                fields: vec![SensitiveField::FullName],
+            },
+        )
+        .await
+        .expect("a grant for another person");
+    let misused = forge(
+        &held(&nurse, other.id).await,
+        &edit.clone().with_grant(Some(&grant.id)),
+        renamed,
+    );
+    refused(push(&nurse, other.id, misused).await, Rule::StepUpRequired);
+    // A code is checked by the server: a wrong one gets no grant.
+    let wrong = nurse
+        .client
+        .json::<_, StepUpGrant>(
+            "auth/step-up",
+            &StepUpRequest {
+                otp: "000000".into(),
+                person_ids: vec![other.id],
+                fields: vec![SensitiveField::FullName],
+            },
+        )
+        .await
+        .expect_err("wrong code");
+    assert_eq!(wrong.code(), "otp_invalid");
+    // The honest flow: the station asks the server to check a fresh code, then edits.
+    let code = nurse.otp.code().await;
+    nurse
+        .edit_person(
+            other.id,
+            PersonEdit {
+                full_name: Some("Trần Thị Bích Ngọc".into()),
+                ..PersonEdit::default()
+            },
+            Some(StepUp {
+                otp: &code,
+                server: Some(&nurse.client),
+            }),
+        )
+        .await
+        .expect("edited with the server's grant");
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!((report.pushed, report.quarantined), (1, 0));
+    assert_eq!(
+        on_server(&lab, other.id).await.full_name,
+        "Trần Thị Bích Ngọc"
+    );
+    lab.codes_used("nv.lan", &nurse.otp);
+
+    // 2b: an identity edit that keeps the police's "matched".
+    assert_eq!(
+        on_server(&lab, checked.id).await.verification.status,
+        VerificationStatus::Matched
+    );
+    let kept = forge(&held(&nurse, checked.id).await, &edit, |p| {
+        p.full_name = format!("{} Anh", p.full_name)
+    });
+    refused(
+        push(&nurse, checked.id, kept).await,
+        Rule::VerificationNotReset,
+    );
+    // The station's edit resets it, the server takes that, and the next pass checks again.
+    nurse
+        .edit_person(
+            checked.id,
+            PersonEdit {
+                full_name: Some(format!("{} Anh", checked.full_name)),
+                ..PersonEdit::default()
+            },
+            None,
+        )
+        .await
+        .expect("edited");
+    nurse.sync().await.expect("synced");
+    assert_eq!(
+        on_server(&lab, checked.id).await.verification.status,
+        VerificationStatus::Unverified
+    );
+    lab.registry_knows(std::slice::from_ref(&checked)).await;
+    assert!(matches!(
+        on_server(&lab, checked.id).await.verification.status,
+        VerificationStatus::Mismatched(_)
+    ));
+
+    // 2f: a device writes "invalid_id" (which would switch off the ID checks) itself.
+    let invalid = forge(&held(&nurse, own.id).await, &edit, |p| {
+        p.verification = Verification {
+            status: VerificationStatus::InvalidId,
+            checked_at: Some(now()),
+        }
+    });
+    refused(
+        push(&nurse, own.id, invalid).await,
+        Rule::VerificationReserved,
+    );
+
+    // 2e: new doses for another facility, in another vaccinator's name, given tomorrow.
+    let dose_meta = meta("nv.lan", CommitAction::Dose);
+    let new_dose = |f: fn(&mut sync_protocol::Dose)| {
+        move |p: &mut Person| {
+            let mut d = p.doses.values().next().expect("a dose").clone();
+            d.id = Uuid::now_v7();
+            d.dose_number = 2;
+            d.given_at = now() - Duration::minutes(5);
+            f(&mut d);
+            p.doses.insert(d.id, d);
+        }
+    };
+    for (f, rule) in [
+        (
+            (|d: &mut sync_protocol::Dose| d.facility = "TYT-TANTUC".into())
+                as fn(&mut sync_protocol::Dose),
+            Rule::NewDoseNotOwn,
+        ),
+        (|d| d.vaccinator = "nv.mai".into(), Rule::NewDoseNotOwn),
+        (
+            |d| d.given_at = now() + Duration::days(1),
+            Rule::GivenInFuture,
+        ),
+    ] {
+        let forged = forge(&held(&nurse, own.id).await, &dose_meta, new_dose(f));
+        refused(push(&nurse, own.id, forged).await, rule);
+    }
+    // 2d: an unsigned dose deleted; a voided dose restored.
+    let dose_id = *own.doses.keys().next().expect("dose");
+    let deleted = forge_raw(&held(&nurse, own.id).await, &edit, |tx| {
+        let doses = match tx.get(ROOT, "doses").expect("doses") {
+            Some((automerge::Value::Object(_), id)) => id,
+            _ => panic!("no doses map"),
+        };
+        tx.delete(&doses, dose_id.to_string()).expect("delete");
+    });
+    refused(push(&nurse, own.id, deleted).await, Rule::DoseDeleted);
+    nurse
+        .void_dose(dose_id, "Nhập nhầm người")
+        .await
+        .expect("voided");
+    nurse.sync().await.expect("synced");
+    let restored = forge(&held(&nurse, own.id).await, &edit, |p| {
+        if let Some(d) = p.doses.get_mut(&dose_id) {
+            d.voided = None;
+        }
+    });
+    refused(push(&nurse, own.id, restored).await, Rule::DoseUnvoided);
+    // The honest flow: a dose recorded at the station.
+    nurse
+        .record_dose(
+            own.id,
+            DoseInput {
+                vaccine: "pfizer".into(),
+                lot: "FF2588".into(),
+                ..DoseInput::default()
+            },
+        )
+        .await
+        .expect("recorded");
+    assert_eq!(nurse.sync().await.expect("synced").pushed, 1);
+
+    // The managing facility changes only by a transfer, made by the facility that manages.
+    let moved = forge(&held(&nurse, own.id).await, &edit, |p| {
+        p.managing_facility = "TYT-TANTUC".into()
+    });
+    refused(push(&nurse, own.id, moved).await, Rule::Transfer);
+    let grabbed = forge(
+        &held(&nurse, other.id).await,
+        &meta("nv.lan", CommitAction::Transfer),
+        |p| p.managing_facility = "TYT-TANNHUT".into(),
+    );
+    refused(push(&nurse, other.id, grabbed).await, Rule::Transfer);
+    nurse
+        .transfer_person(own.id, "TYT-TANTUC")
+        .await
+        .expect("handed over");
+    assert_eq!(nurse.sync().await.expect("synced").quarantined, 0);
+    assert_eq!(
+        on_server(&lab, own.id).await.managing_facility,
+        "TYT-TANTUC"
+    );
+    // From now on Tân Nhựt needs a code to rename them, as for any other facility's person.
+    let err = nurse
+        .edit_person(
+            own.id,
+            PersonEdit {
+                full_name: Some("Lê Văn Tám".into()),
+                ..PersonEdit::default()
+            },
+            None,
+        )
+        .await
+        .expect_err("another facility's person now");
+    assert_eq!(err.code(), "step_up_required");
+    lab.server.stop().await;
+}
+both_backends!(record_rules_are_enforced_by_the_server);
+
+/// 2c and 5: what a signing run signed stays as it was signed — from the moment the server
+/// accepts the run, before the signer's station marks the doses.
+async fn signed_records_stay_as_they_were_signed(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let pki = tempfile::tempdir().expect("dir");
+    let ca = ca_config(pki.path(), "SoTiemTestCA", "6C0001");
+    let cert = issue_cert(
+        pki.path(),
+        &ca,
+        "truong-tram",
+        "rsa",
+        "/C=VN/O=Trạm Y tế xã Tân Nhựt/CN=Trạm Y tế xã Tân Nhựt",
+        ("20250101000000Z", "20351231000000Z"),
+    );
+    let signer_key = FileSigner::new(&cert);
+    lab.server
+        .trust
+        .add(&std::fs::read(pki.path().join("SoTiemTestCA/ca.pem")).expect("ca"))
+        .expect("trusted");
+    let mut g = Generator::new(1103);
+    let at = now() - Duration::hours(3);
+    let people = vaccinated_at(&mut g, 2, 1, at);
+    nurse.import_people(&people).await.expect("registered");
+    nurse.sync().await.expect("synced");
+    lab.registry_knows(&people).await;
+    nurse.sync().await.expect("verified");
+    let head = lab
+        .device_as("ky", "TYT-TANNHUT", "bs.hung", Role::Signer)
+        .await;
+    sotiem_server::accounts::set_certificate_serials(
+        &lab.server.db,
+        "bs.hung",
+        &[station::ManifestSigner::certificate(&signer_key)
+            .serial
+            .clone()],
+    )
+    .await
+    .expect("registered");
+    lab.sign_in(&head, &head.client, "bs.hung").await;
+    head.sync().await.expect("the signer's station bootstraps");
+    let day = sync_protocol::BirthDate::Full(at.date()).display_vn();
+    let selection = SigningSelection {
+        from: day.clone(),
+        to: day,
+        ..SigningSelection::default()
+    };
+    let run = head
+        .sign_selection(&selection, 2, &signer_key)
+        .await
+        .expect("signed");
+    let (manifest, cms) = head.signing_batch_files(run.batch_id).await.expect("files");
+    head.client.set_session(
+        head.session()
+            .and_then(|s| s.server_token().map(str::to_string)),
+    );
+    let upload = SigningBatchUpload {
+        batch_id: run.batch_id,
+        manifest: manifest.clone(),
+        cms: cms.clone(),
+    };
+    let outcome: SigningBatchOutcome = head
+        .client
+        .call("sync/signing-batch", &upload)
+        .await
+        .expect("answered");
+    assert!(
+        matches!(outcome, SigningBatchOutcome::Accepted { doses: 2 }),
+        "{outcome:?}"
+    );
+
+    // 5: the run is accepted but no station has marked the dose yet: its lot is frozen already.
+    let p = &people[0];
+    let dose_id = *p.doses.keys().next().expect("dose");
+    let doc = nurse.load_doc(p.id).await.expect("doc");
+    assert!(
+        doc.read().expect("person").doses[&dose_id]
+            .signature
+            .is_none()
+    );
+    let edit = meta("nv.lan", CommitAction::Edit);
+    let relot = forge(&doc, &edit, |p| {
+        if let Some(d) = p.doses.get_mut(&dose_id) {
+            d.lot = "FK9999".into();
+        }
+    });
+    refused(push(&nurse, p.id, relot).await, Rule::SignedDoseFrozen);
+    // 2c: the identity the record hash covers moves under the signed dose (even with the
+    // verification honestly reset).
+    let moved = forge(&doc, &edit, |p| {
+        if let BirthDate::Full(d) = p.birth_date {
+            p.birth_date = BirthDate::Full(d.replace_day(1).expect("day"));
+        }
+        p.verification = Verification {
+            status: VerificationStatus::Unverified,
+            checked_at: None,
+        };
+    });
+    refused(push(&nurse, p.id, moved).await, Rule::IdentityFrozen);
+    // A forged mark naming a run the server never accepted.
+    let marked = forge(&doc, &meta("bs.hung", CommitAction::Sign), |p| {
+        if let Some(d) = p.doses.get_mut(&dose_id) {
+            d.signature = Some(sync_protocol::DoseSignature {
+                batch_id: Uuid::now_v7(),
+                signer: "bs.hung".into(),
+                signed_at: now(),
+            });
+        }
+    });
+    refused(push(&head, p.id, marked).await, Rule::SignatureNotBacked);
+
+    // 6: the run's id answers as before for the same run, and refuses another run under it.
+    let again: SigningBatchOutcome = head
+        .client
+        .call("sync/signing-batch", &upload)
+        .await
+        .expect("answered");
+    assert!(matches!(again, SigningBatchOutcome::Accepted { .. }));
+    let mut shorter = sync_protocol::manifest::Manifest::from_bytes(&manifest).expect("manifest");
+    shorter.entries.pop();
+    let other_manifest = shorter.to_bytes();
+    let reused: SigningBatchOutcome = head
+        .client
+        .call(
+            "sync/signing-batch",
+            &SigningBatchUpload {
+                manifest: other_manifest,
+                ..upload.clone()
+            },
+        )
+        .await
+        .expect("answered");
+    assert!(
+        matches!(&reused, SigningBatchOutcome::Refused { code, .. } if code == "batch_reused"),
+        "{reused:?}"
+    );
+
+    // The honest flow: the signer's sync marks the doses; the correction path (void, then edit)
+    // stays open.
+    let report = head.sync().await.expect("synced");
+    assert_eq!((report.batches_accepted, report.quarantined), (1, 0));
+    assert!(
+        on_server(&lab, p.id).await.doses[&dose_id]
+            .signature
+            .is_some()
+    );
+    nurse.sync().await.expect("pulled");
+    nurse
+        .void_dose(dose_id, "Sai ngày sinh, ký lại sau khi sửa")
+        .await
+        .expect("voided");
+    let born = match p.birth_date {
+        BirthDate::Full(d) => d.replace_day(1).expect("day"),
+        BirthDate::Year(_) => unreachable!("full dates in the fixtures"),
+    };
+    nurse
+        .edit_person(
+            p.id,
+            PersonEdit {
+                birth_date: Some(born.to_string()),
+                ..PersonEdit::default()
+            },
+            None,
+        )
+        .await
+        .expect("the identity changes once the signed dose is voided");
+    assert_eq!(nurse.sync().await.expect("synced").quarantined, 0);
+    lab.server.stop().await;
+}
+both_backends!(signed_records_stay_as_they_were_signed);
+
+/// 3: a change built on an empty document, whose many writes would win the conflict over the
+/// managing facility and move the person into the attacker's scope.
+async fn a_take_over_by_conflict_is_refused(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let attacker = lab.device("tuc", "TYT-TANTUC", "nv.tuc").await;
+    let mut g = Generator::new(1104);
+    // Managed by Tân Nhựt, living in Tân Túc: both stations hold the record.
+    let mut p = resident(&mut g, "nv.lan");
+    p.address.commune = Some(TAN_TUC.into());
+    nurse.import_people(std::slice::from_ref(&p)).await.expect("registered");
+    nurse.sync().await.expect("synced");
+    attacker
+        .sync()
+        .await
+        .expect("the attacker's station has it");
+    let doc = attacker.load_doc(p.id).await.expect("doc");
+
+    // An Automerge document of its own, writing the managing facility 300 times: its last
+    // write's counter is far above the real one's.
+    let mut fresh = Automerge::new().with_actor(ActorId::random());
+    let mut tx = fresh.transaction();
+    for i in 0..300 {
+        tx.put(ROOT, "managing_facility", format!("TYT-{i}"))
+            .expect("put");
+    }
+    tx.put(ROOT, "managing_facility", "TYT-TANTUC")
+        .expect("put");
+    tx.commit_with(
+        CommitOptions::default()
+            .with_message(serde_json::to_string(&meta("nv.tuc", CommitAction::Edit)).expect("meta"))
+            .with_time(now().unix_timestamp()),
+    );
+    let forged = fresh.get_changes(&[]);
+    assert!(forged[0].deps().is_empty());
+    // Proof that the attack is real: merged into the record, it wins the conflict.
+    let mut merged = doc.clone();
+    merged.apply_changes(forged.clone()).expect("merges");
+    assert_eq!(
+        merged.read().expect("person").managing_facility,
+        "TYT-TANTUC",
+        "the forged value would win"
+    );
+    attacker.client.set_session(
+        attacker
+            .session()
+            .and_then(|s| s.server_token().map(str::to_string)),
+    );
+    let response: PushResponse = attacker
+        .client
+        .call(
+            "sync/push",
+            &PushRequest {
+                changes: forged
+                    .iter()
+                    .map(|c| PushedChange {
+                        person_id: p.id,
+                        bytes: c.raw_bytes().to_vec(),
+                    })
+                    .collect(),
+            },
+        )
+        .await
+        .expect("answered");
+    let mut results = response.results.into_iter();
+    refused(results.next().expect("first"), Rule::Detached);
+    assert!(results.all(|r| matches!(
+        r,
+        PushResult::Rejected {
+            reason: RejectReason::DependsOnRejected,
+            ..
+        }
+    )));
+    // Built on the real history, the same write is a transfer the attacker may not make.
+    let on_history = forge(&doc, &meta("nv.tuc", CommitAction::Transfer), |p| {
+        p.managing_facility = "TYT-TANTUC".into()
+    });
+    refused(push(&attacker, p.id, on_history).await, Rule::Transfer);
+    assert_eq!(on_server(&lab, p.id).await.managing_facility, "TYT-TANNHUT");
+    // The honest flow: Tân Túc edits the resident's phone (no code needed for a phone).
+    attacker
+        .edit_person(
+            p.id,
+            PersonEdit {
+                phone: Some("0987654321".into()),
+                ..PersonEdit::default()
+            },
+            None,
+        )
+        .await
+        .expect("edited");
+    assert_eq!(attacker.sync().await.expect("synced").pushed, 1);
+    lab.server.stop().await;
+}
+both_backends!(a_take_over_by_conflict_is_refused);
+
+/// 4: unknown keys, oversized documents, counters near the integer limits and a stored document
+/// that does not load — refused or deferred, never accepted and never a crash.
+async fn hostile_documents_fail_closed(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut g = Generator::new(1105);
+    let p = resident(&mut g, "nv.lan");
+    let q = resident(&mut g, "nv.lan");
+    nurse
+        .import_people(&[p.clone(), q.clone()])
+        .await
+        .expect("registered");
+    nurse.sync().await.expect("synced");
+    let edit = meta("nv.lan", CommitAction::Edit);
+
+    // A key no person document has.
+    let padded = forge_raw(&nurse.load_doc(p.id).await.expect("doc"), &edit, |tx| {
+        tx.put(ROOT, "ghi_chu", "x".repeat(60_000)).expect("put");
+    });
+    let m = refused(push(&nurse, p.id, padded).await, Rule::UnknownField);
+    assert!(m.contains("ghi_chu"), "{m}");
+
+    // Growing a record with valid doses until it would pass the size cap: the last pushes are
+    // refused, the stored record stays within it and still reaches other stations.
+    let mut doc = nurse.load_doc(p.id).await.expect("doc");
+    let notes = "Sốt nhẹ 38,5 độ, sưng đau tại chỗ tiêm; theo dõi 30 phút, ổn định. ".repeat(7);
+    let notes: String = notes.chars().take(500).collect();
+    let mut refusal = None;
+    let mut accepted_doses = 0;
+    'grow: for _ in 0..40 {
+        let mut changes = Vec::new();
+        for _ in 0..40 {
+            let heads = doc.heads();
+            let mut person = doc.read().expect("person");
+            let mut d = person.doses.values().next().expect("dose").clone();
+            d.id = Uuid::now_v7();
+            d.given_at = now() - Duration::hours(1);
+            d.place = Some("Điểm tiêm lưu động ấp 3, xã Tân Nhựt ".repeat(5));
+            d.reaction_notes = Some(notes.clone());
+            d.voided = None;
+            person.doses.insert(d.id, d);
+            doc.update(&person, &meta("nv.lan", CommitAction::Dose))
+                .expect("dose");
+            changes.push(PushedChange {
+                person_id: p.id,
+                bytes: doc
+                    .changes_since(&heads)
+                    .pop()
+                    .expect("change")
+                    .raw_bytes()
+                    .to_vec(),
+            });
+        }
+        let response: PushResponse = nurse
+            .client
+            .call("sync/push", &PushRequest { changes })
+            .await
+            .expect("answered");
+        for r in response.results {
+            match r {
+                PushResult::Accepted { .. } => accepted_doses += 1,
+                PushResult::Rejected {
+                    reason: RejectReason::Rule(Rule::DocumentTooLarge),
+                    message,
+                } => {
+                    refusal = Some(message);
+                    break 'grow;
+                }
+                PushResult::Rejected {
+                    reason: RejectReason::DependsOnRejected,
+                    ..
+                } => {}
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let message = refusal.expect("the size cap is reached");
+    assert!(accepted_doses > 100, "{accepted_doses} doses first");
+    assert!(message.contains("byte"), "{message}");
+    let stored: Vec<u8> = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
+            .bind(p.id.to_string())
+            .fetch_one(pool)
+            .await
+            .expect("stored")
+    });
+    assert!(
+        PersonDoc::uncompressed(&stored).expect("readable").len()
+            <= sync_protocol::rules::MAX_DOCUMENT_BYTES
+    );
+    let other = lab.device("b", "TYT-TANNHUT", "nv.hoa").await;
+    assert_eq!(other.sync().await.expect("bootstrap").bootstrapped, 2);
+    assert!(other.show(p.id).await.expect("received").person.doses.len() > 100);
+
+    // Counters near u32::MAX: refused before Automerge meets them; the server serves on.
+    let honest = forge(&nurse.load_doc(q.id).await.expect("doc"), &edit, |p| {
+        p.phone = Some("0911222333".into())
+    });
+    let mut expanded: automerge::ExpandedChange =
+        (&automerge::Change::from_bytes(honest).expect("change")).into();
+    expanded.start_op = std::num::NonZeroU64::new(u64::from(u32::MAX) - 3).expect("nonzero");
+    let extreme = automerge::Change::from(expanded).raw_bytes().to_vec();
+    refused(push(&nurse, q.id, extreme).await, Rule::Counter);
+
+    // A stored document that does not load is never replaced by an empty one: the change waits
+    // on the station (deferred), and goes up once the document is repaired.
+    let good: Vec<u8> = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
+            .bind(q.id.to_string())
+            .fetch_one(pool)
+            .await
+            .expect("stored")
+    });
+    let set_stored = |bytes: Vec<u8>| {
+        let db = lab.server.db.clone();
+        let id = q.id.to_string();
+        async move {
+            sotiem_server::with_db!(&db, pool => {
+                sqlx::query("UPDATE documents SET doc = $1 WHERE person_id = $2")
+                    .bind(bytes)
+                    .bind(id)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+                    .expect("updated")
+            });
+        }
+    };
+    set_stored(b"\x28\xb5\x2f\xfd damaged on disk".to_vec()).await;
+    nurse
+        .edit_person(
+            q.id,
+            PersonEdit {
+                phone: Some("0911222333".into()),
+                ..PersonEdit::default()
+            },
+            None,
+        )
+        .await
+        .expect("edited");
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!(
+        (report.pushed, report.deferred, report.quarantined),
+        (0, 1, 0)
+    );
+    assert_eq!(nurse.pending_changes().await.expect("pending"), 1);
+    set_stored(good).await;
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!((report.pushed, report.deferred), (1, 0));
+    assert_eq!(
+        on_server(&lab, q.id).await.phone.as_deref(),
+        Some("0911222333")
+    );
+    lab.server.stop().await;
+}
+both_backends!(hostile_documents_fail_closed);
+
+/// 6: an account whose role the server does not know is refused, never taken as a vaccinator.
+async fn an_unknown_role_is_refused_not_defaulted(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query("UPDATE accounts SET role = 'superuser' WHERE username = 'nv.lan'")
+            .execute(pool)
+            .await
+            .map(|_| ())
+            .expect("updated")
+    });
+    let mut g = Generator::new(1106);
+    let p = resident(&mut g, "nv.lan");
+    nurse.import_people(&[p]).await.expect("registered offline");
+    let err = nurse
+        .sync()
+        .await
+        .expect_err("the session's account is unreadable");
+    assert_eq!(err.code(), "unknown_role", "{err}");
+    assert_eq!(lab.server.count("changes").await, 0);
+    lab.server.stop().await;
+}
+both_backends!(an_unknown_role_is_refused_not_defaulted);
