@@ -148,7 +148,10 @@ async fn changes_count_only_for_the_session_user(backend: Backend) {
     let mai = lab.device("d", "TYT-TANNHUT", "nv.mai").await;
     let mut g = Generator::new(1101);
     let p = resident(&mut g, "nv.lan");
-    nurse.import_people(std::slice::from_ref(&p)).await.expect("registered");
+    nurse
+        .import_people(std::slice::from_ref(&p))
+        .await
+        .expect("registered");
     nurse.sync().await.expect("synced");
     let doc = nurse.load_doc(p.id).await.expect("doc");
     let new_phone = |p: &mut Person| p.phone = Some("0987654321".into());
@@ -646,7 +649,10 @@ async fn a_take_over_by_conflict_is_refused(backend: Backend) {
     // Managed by Tân Nhựt, living in Tân Túc: both stations hold the record.
     let mut p = resident(&mut g, "nv.lan");
     p.address.commune = Some(TAN_TUC.into());
-    nurse.import_people(std::slice::from_ref(&p)).await.expect("registered");
+    nurse
+        .import_people(std::slice::from_ref(&p))
+        .await
+        .expect("registered");
     nurse.sync().await.expect("synced");
     attacker
         .sync()

@@ -269,6 +269,19 @@ async fn prepared_station(
         .expect("connected");
     lab.account("nv.mai", "TYT-TANNHUT", Role::Vaccinator).await;
     let nurse = lab.sign_in(&st, &client, "nv.mai").await;
+    // Registered by the vaccinator who imports them (the server takes nothing else).
+    let people: Vec<sync_protocol::Person> = people
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            p.created_by = "nv.mai".into();
+            for d in p.doses.values_mut() {
+                d.vaccinator = "nv.mai".into();
+            }
+            p
+        })
+        .collect();
+    let people = people.as_slice();
     st.import_people(people).await.expect("imported");
     st.sync(&client).await.expect("synced");
     // The police's registry knows them: matched on the server, then on the station.

@@ -953,11 +953,11 @@ impl Station {
     ) -> Result<Person> {
         let decoded = changes
             .into_iter()
-            .map(Change::from_bytes)
+            .map(sync_protocol::document::decode_change)
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| StationError::Corrupt {
+            .map_err(|source| StationError::Corrupt {
                 id: person_id.to_string(),
-                source: sync_protocol::SchemaError::Automerge(e.to_string()),
+                source,
             })?;
         let corrupt = |source| StationError::Corrupt {
             id: person_id.to_string(),

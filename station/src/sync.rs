@@ -434,7 +434,7 @@ fn received_doc(person: Uuid, bytes: &[u8]) -> Option<PersonDoc> {
 /// Reads a change the server sent; one that is unreadable or has counters past any real
 /// document's is `None`.
 fn received_change(person: Uuid, bytes: Vec<u8>) -> Option<Change> {
-    let change = Change::from_bytes(bytes).ok()?;
+    let change = sync_protocol::document::decode_change(bytes).ok()?;
     match sync_protocol::rules::check_counters(&change) {
         Ok(()) => Some(change),
         Err(e) => {

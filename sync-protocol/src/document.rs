@@ -69,6 +69,22 @@ pub fn guarded<T>(work: impl FnOnce() -> Result<T, SchemaError>) -> Result<T, Sc
     })
 }
 
+/// Reads a change from elsewhere. Unlike `Change::from_bytes` alone, a change whose checksum
+/// does not match its content is refused: Automerge would take it, and every document saved
+/// with it would then fail to load ("bad checksum").
+pub fn decode_change(bytes: Vec<u8>) -> Result<Change, SchemaError> {
+    let checksum: Option<[u8; 4]> = bytes.get(4..8).and_then(|b| b.try_into().ok());
+    let change =
+        guarded(|| Change::from_bytes(bytes).map_err(|e| SchemaError::Automerge(e.to_string())))?;
+    let hash = change.hash().0;
+    if checksum != Some([hash[0], hash[1], hash[2], hash[3]]) {
+        return Err(SchemaError::Automerge(
+            "mã kiểm tra (checksum) của thay đổi không khớp nội dung".into(),
+        ));
+    }
+    Ok(change)
+}
+
 /// The version of the document layout this code writes and understands.
 pub const SCHEMA_VERSION: i64 = 1;
 

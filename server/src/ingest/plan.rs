@@ -114,7 +114,7 @@ fn decode(jobs: &[Job]) -> Vec<Entry> {
                     ),
                 ));
             } else {
-                match Change::from_bytes(c.bytes.clone()) {
+                match sync_protocol::document::decode_change(c.bytes.clone()) {
                     Ok(change) => e.change = Some(change),
                     Err(err) => {
                         e.result = Some(rejected(

@@ -35,10 +35,7 @@ pub fn check_change(
 /// near the integer limits make Automerge panic at the next local edit.
 pub fn check_counters(change: &Change) -> Result<(), Violation> {
     // (Saturating: `Change::max_op` itself overflows on such input.)
-    let last_op = change
-        .start_op()
-        .get()
-        .saturating_add(change.len() as u64);
+    let last_op = change.start_op().get().saturating_add(change.len() as u64);
     let found = last_op.max(change.seq());
     if found > MAX_OP_COUNTER {
         return Err(Violation::CounterOutOfRange {
