@@ -304,6 +304,14 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
     let lab = Lab::start(Backend::Sqlite).await;
     lab.account("nv.mai", "TYT-TANNHUT", Role::Vaccinator).await;
     let token = lab.server.device("TYT-TANNHUT").await;
+    // Tân Túc manages a woman who lives in Tân Nhựt: the station will hold her record too.
+    let tuc = lab.device("tuc", "TYT-TANTUC", "nv.tuc").await;
+    let mut g = Generator::new(2026);
+    let resident = g.person("TYT-TANTUC", "nv.tuc", 0);
+    tuc.import_people(std::slice::from_ref(&resident))
+        .await
+        .expect("registered at Tân Túc");
+    tuc.sync().await.expect("on the server");
     let data = tempfile::tempdir().expect("data dir");
     let (_spawned, ui) = start_app(
         "app",
@@ -384,7 +392,6 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
         .expect("a count");
 
     // A CCCD QR code read by a keyboard-wedge scanner into the search field.
-    let mut g = Generator::new(2026);
     let person = g.person("TYT-TANNHUT", "nv.mai", 0);
     let qr = g.cccd_qr(&person);
     ui.find("#search-name")
@@ -479,6 +486,50 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
         "the server stored the station's changes"
     );
     ui.shot("06-synced").await;
+
+    // Another facility's resident: renaming her needs a fresh code, which the server checks
+    // and grants; a wrong code saves nothing.
+    ui.type_into("#search-name", &resident.full_name).await;
+    ui.type_into(
+        "#search-other",
+        resident.phone.as_deref().expect("a phone"),
+    )
+    .await;
+    ui.click("[data-testid=search-submit]").await;
+    ui.wait_text("[data-testid=search-results]", "she is found", |t| {
+        t.contains(&resident.full_name)
+    })
+    .await;
+    ui.click("[data-testid=search-results] button").await;
+    ui.wait_text("[data-testid=person-name]", "her record opens", |t| {
+        t == resident.full_name
+    })
+    .await;
+    ui.click("[data-testid=edit-person]").await;
+    let new_name = format!("{} Anh", resident.full_name);
+    ui.type_into("#edit-full_name", &new_name).await;
+    ui.click("[data-testid=edit-form] button[type=submit]").await;
+    ui.find("#edit-otp").await;
+    ui.shot("06b-step-up").await;
+    ui.type_into("#edit-otp", "000000").await;
+    ui.click("[data-testid=edit-form] button[type=submit]").await;
+    let wrong = ui
+        .wait_text("[data-testid=error-box]", "a wrong code is refused", |t| {
+            !t.is_empty()
+        })
+        .await;
+    assert!(wrong.contains("mã xác thực"), "{wrong}");
+    ui.type_into("#edit-otp", &code_for(&secret, 1)).await;
+    ui.click("[data-testid=edit-form] button[type=submit]").await;
+    ui.wait_text("[data-testid=person-name]", "the new name is saved", |t| {
+        t == new_name
+    })
+    .await;
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text("[data-testid=pending-count]", "the edit synced", |t| t == "0")
+        .await;
+    let on_server = lab.server.count("step_up_grants").await;
+    assert_eq!(on_server, 1, "the server granted the edit");
 
     // The daily report shows today's dose in the chart.
     ui.click("[data-testid=nav-report]").await;

@@ -114,7 +114,10 @@ const STRINGS = {
   reason: { vi: "Lý do huỷ", en: "Reason" },
   edit: { vi: "Sửa thông tin", en: "Edit" },
   save: { vi: "Lưu", en: "Save" },
-  stepUp: { vi: "Người này do cơ sở khác quản lý: nhập mã xác thực mới để sửa.", en: "Another facility manages this person: type a fresh code to edit." },
+  stepUp: {
+    vi: "Người này do cơ sở khác quản lý: nhập mã xác thực mới để sửa (máy chủ kiểm tra mã, cần có mạng).",
+    en: "Another facility manages this person: type a fresh code to edit (the server checks it: a connection is needed).",
+  },
   warnings: { vi: "Cần xem lại", en: "To check" },
   conflicts: { vi: "Giá trị khác nhau từ các máy", en: "Conflicting values from devices" },
   verification: { vi: "Xác thực CSDLQG", en: "Population DB" },

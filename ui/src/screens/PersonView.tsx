@@ -115,7 +115,7 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
         </div>
         <div class="actions">
           {session.writes_people && !editing ? (
-            <button type="button" onClick={() => setEditing(personToDraft(p))}>
+            <button type="button" data-testid="edit-person" onClick={() => setEditing(personToDraft(p))}>
               {t("edit")}
             </button>
           ) : null}
