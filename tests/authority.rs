@@ -166,6 +166,17 @@ async fn changes_count_only_for_the_session_user(backend: Backend) {
     refused(push(&head, p.id, by_head).await, Rule::Role);
     let by_admin = forge(&doc, &meta("qt.hoa", CommitAction::Edit), new_phone);
     refused(push(&admin, p.id, by_admin).await, Rule::Role);
+    // Nor may a head of facility record a dose (a push that only adds a dose takes the
+    // server's quick path: the role is checked there too).
+    let dose_by_head = forge(&doc, &meta("bs.hung", CommitAction::Dose), |p| {
+        let mut d = p.doses.values().next().expect("a dose").clone();
+        d.id = Uuid::now_v7();
+        d.dose_number = 2;
+        d.given_at = now() - Duration::minutes(10);
+        d.vaccinator = "bs.hung".into();
+        p.doses.insert(d.id, d);
+    });
+    refused(push(&head, p.id, dose_by_head).await, Rule::Role);
 
     // A backdated change of a revoked account: her session is gone, and no one else's session
     // carries her change.

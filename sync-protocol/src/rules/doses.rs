@@ -155,6 +155,15 @@ pub(super) fn check_new(
     knows: &Knowledge<'_>,
 ) -> Result<(), Violation> {
     let dose_number = dose.dose_number;
+    // (Here too, not only in the role gate: the server's quick path for new doses runs this
+    // alone.)
+    if !writer.role.writes_people() {
+        return Err(Violation::RoleMayNotWrite {
+            user: writer.user.clone(),
+            role: writer.role.label(),
+            what: "ghi mũi tiêm",
+        });
+    }
     if dose.given_at > knows.now + CLOCK_SKEW {
         return Err(Violation::GivenInFuture { dose_number });
     }

@@ -703,3 +703,27 @@ mod changes {
         );
     }
 }
+
+#[test]
+fn the_quick_check_of_a_new_dose_keeps_the_role_gate() {
+    let mut d = dose(3, false);
+    d.given_at = NOW - Duration::minutes(1);
+    let none = BTreeMap::new();
+    let any = |_: &str| true;
+    let knows = Knowledge {
+        now: NOW,
+        signed: &none,
+        grant: None,
+        merge_source: None,
+        facility_exists: &any,
+    };
+    let meta = CommitMeta::new("nv.lan", CommitAction::Dose);
+    assert!(check_new_dose(&d, &meta, &nurse(), &knows).is_ok());
+    d.vaccinator = "bs.hung".into();
+    let head = writer("bs.hung", Role::Signer);
+    let meta = CommitMeta::new("bs.hung", CommitAction::Dose);
+    assert_eq!(
+        check_new_dose(&d, &meta, &head, &knows).unwrap_err().code(),
+        "role"
+    );
+}
