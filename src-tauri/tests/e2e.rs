@@ -490,11 +490,8 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
     // Another facility's resident: renaming her needs a fresh code, which the server checks
     // and grants; a wrong code saves nothing.
     ui.type_into("#search-name", &resident.full_name).await;
-    ui.type_into(
-        "#search-other",
-        resident.phone.as_deref().expect("a phone"),
-    )
-    .await;
+    ui.type_into("#search-other", resident.phone.as_deref().expect("a phone"))
+        .await;
     ui.click("[data-testid=search-submit]").await;
     ui.wait_text("[data-testid=search-results]", "she is found", |t| {
         t.contains(&resident.full_name)
@@ -508,11 +505,13 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
     ui.click("[data-testid=edit-person]").await;
     let new_name = format!("{} Anh", resident.full_name);
     ui.type_into("#edit-full_name", &new_name).await;
-    ui.click("[data-testid=edit-form] button[type=submit]").await;
+    ui.click("[data-testid=edit-form] button[type=submit]")
+        .await;
     ui.find("#edit-otp").await;
     ui.shot("06b-step-up").await;
     ui.type_into("#edit-otp", "000000").await;
-    ui.click("[data-testid=edit-form] button[type=submit]").await;
+    ui.click("[data-testid=edit-form] button[type=submit]")
+        .await;
     let wrong = ui
         .wait_text("[data-testid=error-box]", "a wrong code is refused", |t| {
             !t.is_empty()
@@ -520,14 +519,17 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
         .await;
     assert!(wrong.contains("mã xác thực"), "{wrong}");
     ui.type_into("#edit-otp", &code_for(&secret, 1)).await;
-    ui.click("[data-testid=edit-form] button[type=submit]").await;
+    ui.click("[data-testid=edit-form] button[type=submit]")
+        .await;
     ui.wait_text("[data-testid=person-name]", "the new name is saved", |t| {
         t == new_name
     })
     .await;
     ui.click("[data-testid=sync-now]").await;
-    ui.wait_text("[data-testid=pending-count]", "the edit synced", |t| t == "0")
-        .await;
+    ui.wait_text("[data-testid=pending-count]", "the edit synced", |t| {
+        t == "0"
+    })
+    .await;
     let on_server = lab.server.count("step_up_grants").await;
     assert_eq!(on_server, 1, "the server granted the edit");
 

@@ -355,15 +355,9 @@ impl Target {
         }
     }
 
-    /// Feeds one hostile input to the ingest and to the victim station's apply path, then checks
-    /// that the server's copy is sound and that honest work still goes through.
-    pub async fn feed(&self, input: &Hostile) {
-        let case = self
-            .cases
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let person = self.people[case % self.people.len()];
-        let bytes = self.bytes(input, person).await;
-        let results = self
+    /// Pushes one change to the ingest as the nurse.
+    async fn push(&self, person: Uuid, bytes: Vec<u8>) -> PushResult {
+        let mut results = self
             .lab
             .server
             .state
@@ -372,19 +366,31 @@ impl Target {
                 self.pusher.clone(),
                 vec![PushedChange {
                     person_id: person,
-                    bytes: bytes.clone(),
+                    bytes,
                 }],
             )
             .await
             .expect("the ingest answers");
         assert_eq!(results.len(), 1);
+        results.remove(0)
+    }
+
+    /// Feeds one hostile input to the ingest and to the victim station's apply path, then checks
+    /// that the server's copy is sound and that honest work still goes through.
+    pub async fn feed(&self, input: &Hostile) {
+        let case = self
+            .cases
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let person = self.people[case % self.people.len()];
+        let bytes = self.bytes(input, person).await;
+        let result = self.push(person, bytes.clone()).await;
         // The server's copy stays sound whatever was accepted.
         let stored = self.stored(person).await;
         let (record, issues) = stored.read_checked().expect("the server's copy reads");
         validate::check_person(&record, now().date()).expect("the server's copy is valid");
         rules::check_document(&issues, stored.save_nocompress().len())
             .expect("the server's copy has the document's shape");
-        if let PushResult::Accepted { .. } = &results[0] {
+        if let PushResult::Accepted { .. } = &result {
             let change = Change::from_bytes(bytes.clone()).expect("accepted changes decode");
             rules::check_counters(&change).expect("accepted counters are in range");
         }
@@ -408,24 +414,47 @@ impl Target {
         copy.update(&p, &CommitMeta::new("nv.lan", CommitAction::Dose))
             .expect("dose");
         let honest = copy.changes_since(&heads).pop().expect("change");
-        let results = self
-            .lab
-            .server
-            .state
-            .ingest
-            .push(
-                self.pusher.clone(),
-                vec![PushedChange {
-                    person_id: person,
-                    bytes: honest.raw_bytes().to_vec(),
-                }],
-            )
-            .await
-            .expect("the ingest answers");
+        let result = self.push(person, honest.raw_bytes().to_vec()).await;
         assert!(
-            matches!(results[0], PushResult::Accepted { .. }),
-            "an honest dose after {input:?}: {:?}",
-            results[0]
+            matches!(result, PushResult::Accepted { .. }),
+            "an honest dose after {input:?}: {result:?}"
         );
     }
+}
+
+/// Runs `cases` hostile inputs against a fresh target on `backend` (no shrinking: the target
+/// keeps its state between cases, so the failing input is reported as it was). Returns how long
+/// they took; any panic or unsound copy fails with the input that caused it.
+pub fn run_cases(backend: Backend, cases: u32) -> std::time::Duration {
+    use proptest::test_runner::{Config, TestRunner};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let target = rt.block_on(Target::start(backend));
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 0,
+        ..Config::default()
+    });
+    let started = std::time::Instant::now();
+    runner
+        .run(&hostile(), |input| {
+            rt.block_on(target.feed(&input));
+            Ok(())
+        })
+        .expect("no hostile input breaks the server or a station");
+    let took = started.elapsed();
+    rt.block_on(target.lab.server.stop());
+    took
+}
+
+/// The number of cases `SOTIEM_HOSTILE_CASES` asks for, else `default`.
+pub fn cases(default: u32) -> u32 {
+    std::env::var("SOTIEM_HOSTILE_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
 }

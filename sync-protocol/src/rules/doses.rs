@@ -4,7 +4,7 @@
 
 use super::{CLOCK_SKEW, Knowledge, Violation, Writer};
 use crate::commit::{CommitAction, CommitMeta};
-use crate::person::{Dose, DoseSignature, Person};
+use crate::person::{Dose, DoseSignature, Person, Voided};
 use crate::record::record_hash;
 use uuid::Uuid;
 
@@ -75,20 +75,7 @@ fn check_recorded(
     }
     match (&old.voided, &new.voided) {
         (Some(_), v) if v != &old.voided => return Err(Violation::DoseUnvoided { dose_number }),
-        (None, Some(v)) => {
-            if v.by != writer.user {
-                return Err(Violation::VoidAsOther {
-                    dose_number,
-                    why: "dưới tên người khác",
-                });
-            }
-            if v.at > knows.now + CLOCK_SKEW {
-                return Err(Violation::VoidAsOther {
-                    dose_number,
-                    why: "vào thời điểm ở tương lai",
-                });
-            }
-        }
+        (None, Some(v)) => check_void(v, dose_number, writer, knows)?,
         _ => {}
     }
     match (&old.signature, &new.signature) {
@@ -101,6 +88,28 @@ fn check_recorded(
     // What a signature covers stays as it was signed while the dose stands.
     if signed && new.voided.is_none() && record_hash(before, old) != record_hash(after, new) {
         return Err(Violation::IdentityFrozen { dose_number });
+    }
+    Ok(())
+}
+
+/// A voiding is in the writer's own name, not in the future.
+fn check_void(
+    v: &Voided,
+    dose_number: u8,
+    writer: &Writer,
+    knows: &Knowledge<'_>,
+) -> Result<(), Violation> {
+    if v.by != writer.user {
+        return Err(Violation::VoidAsOther {
+            dose_number,
+            why: "dưới tên người khác",
+        });
+    }
+    if v.at > knows.now + CLOCK_SKEW {
+        return Err(Violation::VoidAsOther {
+            dose_number,
+            why: "vào thời điểm ở tương lai",
+        });
     }
     Ok(())
 }
@@ -174,18 +183,7 @@ pub(super) fn check_new(
         });
     }
     if let Some(v) = &dose.voided {
-        if v.by != writer.user {
-            return Err(Violation::VoidAsOther {
-                dose_number,
-                why: "dưới tên người khác",
-            });
-        }
-        if v.at > knows.now + CLOCK_SKEW {
-            return Err(Violation::VoidAsOther {
-                dose_number,
-                why: "vào thời điểm ở tương lai",
-            });
-        }
+        check_void(v, dose_number, writer, knows)?;
     }
     // A merge re-records the merged record's doses as they were.
     let copied = meta.action == CommitAction::Merge
