@@ -509,15 +509,11 @@ async fn signed_records_stay_as_they_were_signed(backend: Backend) {
     let head = lab
         .device_as("ky", "TYT-TANNHUT", "bs.hung", Role::Signer)
         .await;
-    sotiem_server::accounts::set_certificate_serials(
-        &lab.server.db,
+    lab.register_certificates(
         "bs.hung",
-        &[station::ManifestSigner::certificate(&signer_key)
-            .serial
-            .clone()],
+        &[station::ManifestSigner::certificate(&signer_key)],
     )
-    .await
-    .expect("registered");
+    .await;
     lab.sign_in(&head, &head.client, "bs.hung").await;
     head.sync().await.expect("the signer's station bootstraps");
     let day = sync_protocol::BirthDate::Full(at.date()).display_vn();

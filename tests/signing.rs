@@ -94,13 +94,8 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     let certs = module.certificates(slot).expect("certificates");
     let cert = |id: &str| certs.iter().find(|c| c.id == id).cloned().expect("cert");
     lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
-    sotiem_server::accounts::set_certificate_serials(
-        &lab.server.db,
-        "bs.hung",
-        &[cert(&token.expired.id).serial],
-    )
-    .await
-    .expect("serial registered");
+    lab.register_certificates("bs.hung", &[&cert(&token.expired.id)])
+        .await;
     nurse.sign_out(None).await.expect("nurse signs out");
     let mut otp = lab.sign_in(&nurse, &nurse.client, "bs.hung").await;
     let signer = |id: &str, pin: &str| Counting {
@@ -142,16 +137,21 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         .expect("registered");
     let serials: Vec<String> = [&token.expired.id, &token.rsa.id, &token.ec.id]
         .iter()
-        .map(|id| cert(id).serial.to_ascii_uppercase())
+        .map(|id| sync_protocol::manifest::normalize_serial(&cert(id).serial))
         .collect();
     lab.codes_used("bs.hung", &otp);
-    assert_eq!(now_registered, serials);
+    let serials_of = |list: &[sync_protocol::auth::RegisteredCertificate]| {
+        list.iter().map(|c| c.serial.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(serials_of(&now_registered), serials);
+    assert!(
+        now_registered
+            .iter()
+            .all(|c| c.issuer.contains("SoTiemTestCA")),
+        "registered with their issuer: {now_registered:?}"
+    );
     assert_eq!(
-        nurse
-            .session()
-            .expect("session")
-            .account
-            .certificate_serials,
+        serials_of(&nurse.session().expect("session").account.certificates),
         serials,
         "the station's session knows at once"
     );
@@ -390,11 +390,16 @@ async fn scenario(token: &SoftToken, backend: Backend) {
 
     // A foreign CA's certificate whose serial is registered: only the server's chain check can
     // refuse it.
-    let mut with_foreign = serials.clone();
-    with_foreign.push(cert(&token.foreign.id).serial);
-    sotiem_server::accounts::set_certificate_serials(&lab.server.db, "bs.hung", &with_foreign)
-        .await
-        .expect("serials");
+    lab.register_certificates(
+        "bs.hung",
+        &[
+            &cert(&token.expired.id),
+            &cert(&token.rsa.id),
+            &cert(&token.ec.id),
+            &cert(&token.foreign.id),
+        ],
+    )
+    .await;
     nurse.sign_out(None).await.expect("signs out");
     lab.sign_in(&nurse, &nurse.client, "bs.hung").await;
     let foreign = nurse

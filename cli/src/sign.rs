@@ -185,9 +185,15 @@ pub async fn sign(station: &Station, cmd: &SignCommand, out: &Output) -> anyhow:
                 },
             )
             .await?;
-            let serials = station.register_certificate(&client, &signer, &otp).await?;
-            out.value(&serials, |s| {
-                format!("Đã đăng ký; chứng thư của tài khoản: {}", s.join(", "))
+            let registered = station.register_certificate(&client, &signer, &otp).await?;
+            out.value(&registered, |list| {
+                format!(
+                    "Đã đăng ký; chứng thư của tài khoản: {}",
+                    list.iter()
+                        .map(|c| format!("{} ({})", c.serial, c.issuer))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             });
         }
         SignCommand::Run {

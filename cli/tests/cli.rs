@@ -1063,11 +1063,17 @@ fn a_head_of_facility_signs_from_the_command_line_with_the_usb_token() {
     let env = env(PIN);
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env.push(("SOTIEM_OTP", &otp));
-    let (code, serials) = signer.json_env(&["sign", "register", "--cert", &token.rsa.id], &env);
-    assert_eq!(code, 0, "{serials}");
+    let (code, registered) = signer.json_env(&["sign", "register", "--cert", &token.rsa.id], &env);
+    assert_eq!(code, 0, "{registered}");
     assert_eq!(
-        serials[0].as_str().map(str::to_lowercase),
+        registered[0]["serial"].as_str().map(str::to_lowercase),
         Some(serial.to_lowercase())
+    );
+    assert!(
+        registered[0]["issuer"]
+            .as_str()
+            .is_some_and(|i| i.contains("SoTiemTestCA")),
+        "registered with its issuer: {registered}"
     );
     let (code, report) = signer.json(&["sync"]);
     assert_eq!(code, 0, "{report}");

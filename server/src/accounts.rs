@@ -9,10 +9,12 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use sync_protocol::auth::RegisteredCertificate;
 use sync_protocol::auth::{
     AccountInfo, LoginRequest, LoginStep, NewAccount, OtpError, Role, SessionGrant, WeakPassword,
     check_password, new_otp_secret, otp_secret_base32, otp_uri, verify_otp,
 };
+use sync_protocol::manifest::normalize_serial;
 use sync_protocol::person::{format_time, now, parse_time};
 use sync_protocol::{Field, FieldError, Problem, validate};
 use time::{Duration, OffsetDateTime};
@@ -177,7 +179,7 @@ fn limited(field: Field, value: &str, max: usize) -> Result<(), AuthError> {
 const ACCOUNT_COLUMNS: &str =
     "username, facility, role, full_name, gender, position, email, phone, password_hash,
     otp_secret, otp_enrolled, last_otp_step, must_change_password, status, locked_until,
-    revoked_at, certificate_serials";
+    revoked_at, certificate_serials, certificates";
 
 /// An account read from its row; a role this server does not know is an error, never a
 /// default role.
@@ -191,7 +193,7 @@ where
     i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     bool: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
-    let serials: String = r.get("certificate_serials");
+    let certificates = registered_certificates(r.get("certificates"), r.get("certificate_serials"));
     let username: String = r.get("username");
     let role_text: String = r.get("role");
     let role = Role::parse(&role_text).ok_or_else(|| AuthError::UnknownRole {
@@ -210,11 +212,7 @@ where
             phone: r.get("phone"),
             status: r.get("status"),
             must_change_password: r.get("must_change_password"),
-            certificate_serials: serials
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            certificates,
         },
         password_hash: r.get("password_hash"),
         otp_secret: r.get("otp_secret"),
@@ -223,6 +221,22 @@ where
         locked_until: r.get("locked_until"),
         revoked_at: r.get("revoked_at"),
     })
+}
+
+/// The certificates registered on an account: the JSON list, or serials registered before
+/// issuers were (kept with no issuer: they match nothing until registered again).
+fn registered_certificates(json: String, legacy: String) -> Vec<RegisteredCertificate> {
+    let mut out: Vec<RegisteredCertificate> = serde_json::from_str(&json).unwrap_or_default();
+    for serial in legacy.split(',').filter(|s| !s.is_empty()) {
+        if !out.iter().any(|c| c.serial == normalize_serial(serial)) {
+            out.push(RegisteredCertificate {
+                serial: normalize_serial(serial),
+                issuer: String::new(),
+                issuer_key: String::new(),
+            });
+        }
+    }
+    out
 }
 
 /// An account by username.
@@ -926,44 +940,51 @@ pub async fn step_up_grant(
     })
 }
 
-/// Adds a serial to a signer's registered certificates (kept once) and returns the account.
-pub async fn add_certificate_serial(
+/// Registers a certificate (issuer and serial) on a signer's account, once; returns the account.
+pub async fn add_certificate(
     db: &Db,
     username: &str,
-    serial: &str,
+    cert: RegisteredCertificate,
 ) -> Result<AccountInfo, AuthError> {
     let acct = account(db, username)
         .await?
         .ok_or_else(|| AuthError::NoSuchAccount(username.to_string()))?;
-    let mut serials = acct.info.certificate_serials.clone();
-    let serial = serial.trim().to_ascii_uppercase();
-    if !serials.iter().any(|s| s.eq_ignore_ascii_case(&serial)) {
-        serials.push(serial);
+    let mut certificates: Vec<RegisteredCertificate> = acct
+        .info
+        .certificates
+        .iter()
+        .filter(|c| !c.issuer_key.is_empty())
+        .cloned()
+        .collect();
+    if !certificates
+        .iter()
+        .any(|c| c.is(&cert.serial, &cert.issuer_key))
+    {
+        certificates.push(cert);
     }
-    set_certificate_serials(db, username, &serials).await?;
+    set_certificates(db, username, &certificates).await?;
     let mut info = acct.info;
-    info.certificate_serials = serials;
+    info.certificates = certificates;
     Ok(info)
 }
 
-/// Registers the serial of an organisation certificate on a signer's account (issue 5 uses it).
-pub async fn set_certificate_serials(
+/// Sets the organisation certificates a signer may sign with (replaces the registered ones).
+pub async fn set_certificates(
     db: &Db,
     username: &str,
-    serials: &[String],
+    certificates: &[RegisteredCertificate],
 ) -> Result<(), AuthError> {
-    let joined = serials
-        .iter()
-        .map(|s| s.trim().to_ascii_uppercase())
-        .collect::<Vec<_>>()
-        .join(",");
-    with_db!(db, pool => {
-        sqlx::query("UPDATE accounts SET certificate_serials = $1 WHERE username = $2")
-            .bind(&joined)
+    let json = serde_json::to_string(certificates).unwrap_or_else(|_| "[]".into());
+    let done = with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET certificates = $1, certificate_serials = '' WHERE username = $2")
+            .bind(&json)
             .bind(username)
             .execute(pool)
             .await
-            .map(|_| ())
+            .map(|r| r.rows_affected())
     })?;
+    if done == 0 {
+        return Err(AuthError::NoSuchAccount(username.to_string()));
+    }
     Ok(())
 }

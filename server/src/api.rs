@@ -34,7 +34,7 @@ pub struct AppState {
     pub ingest: Ingest,
     pub server_id: String,
     /// The roots facility signatures must chain to.
-    pub trust: crate::signing::TrustStore,
+    pub trust: crate::certificates::TrustStore,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -45,7 +45,7 @@ impl AppState {
             db,
             ingest,
             server_id,
-            trust: crate::signing::TrustStore::default(),
+            trust: crate::certificates::TrustStore::default(),
             last_seen: Arc::default(),
         }
     }
@@ -323,9 +323,15 @@ async fn signing_batch(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let upload: wire::SigningBatchUpload = wire_body(&body)?;
-    Ok(encoded(
-        &crate::signing::receive(&state, &data, &upload).await?,
-    ))
+    let outcome = crate::signing::receive(
+        &state.db,
+        &state.trust,
+        &data.user.account,
+        &data.device,
+        &upload,
+    )
+    .await?;
+    Ok(encoded(&outcome))
 }
 
 async fn push(

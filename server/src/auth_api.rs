@@ -213,9 +213,15 @@ pub async fn register_certificate(
     if req.cms.len() > 64 * 1024 || req.serial.len() > 100 || req.at.len() > 64 {
         return Err(AuthError::InvalidCredentials.into());
     }
-    Ok(Json(
-        crate::signing::register_certificate(&state, &user, &req).await?,
-    ))
+    match crate::signing::register_certificate(&state.db, &state.trust, &user, &req).await {
+        Ok(info) => Ok(Json(info)),
+        Err(crate::signing::RegistrationError::Account(e)) => Err(e.into()),
+        Err(crate::signing::RegistrationError::Refused(r)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r.code,
+            r.message,
+        )),
+    }
 }
 
 /// `GET /api/v1/auth/me`

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api;
 pub mod auth_api;
+pub mod certificates;
 pub mod db;
 pub mod ingest;
 pub mod registry;

@@ -49,6 +49,11 @@ enum Command {
         /// besides Vietnam's public roots built in.
         #[arg(long, env = "SOTIEM_TRUST_DIR")]
         trust_dir: Option<PathBuf>,
+        /// A folder of the certification authorities' revocation lists (.crl/.pem/.der) that the
+        /// administrator keeps current: read at every check, so a replaced CRL counts at once.
+        /// Without it, revocation is not checked.
+        #[arg(long, env = "SOTIEM_CRL_DIR")]
+        crl_dir: Option<PathBuf>,
         /// The population registry file supplied by the police (CSV or .xlsx: Số định danh,
         /// Số CMND cũ, Họ và tên, Giới tính, Ngày sinh). People are verified against it; it is
         /// read again when replaced.
@@ -67,6 +72,9 @@ enum Command {
     /// Accounts: add (with an initial password to change at first login), list, revoke.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// The area a designated unit's signer signs for: add, remove, list.
+    #[command(subcommand)]
+    SignerScope(SignerScopeCommand),
     /// The login history (who, when, from which device, outcome).
     LoginEvents {
         #[arg(long)]
@@ -108,13 +116,33 @@ enum AccountCommand {
     Revoke {
         username: String,
     },
-    /// Registers the serial numbers of the organisation certificates a signer may sign with.
+    /// Registers the organisation certificates a signer may sign with, issuer and serial read
+    /// from the certificate files (replaces the registered ones; none clears them).
     Certificates {
         username: String,
-        /// Hex serials, comma-separated (replaces the registered ones).
-        #[arg(long, value_delimiter = ',')]
-        serials: Vec<String>,
+        /// Certificate files (PEM or DER), one `--cert` each.
+        #[arg(long = "cert")]
+        certs: Vec<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum SignerScopeCommand {
+    /// Lets a signer of a unit the province designates (district health centre, CDC) sign the
+    /// doses of these facilities too.
+    Add {
+        username: String,
+        #[arg(long = "facility", required = true)]
+        facilities: Vec<String>,
+    },
+    /// Stops a signer signing for these facilities.
+    Remove {
+        username: String,
+        #[arg(long = "facility", required = true)]
+        facilities: Vec<String>,
+    },
+    /// The facilities a signer signs for besides their own.
+    List { username: String },
 }
 
 #[derive(Subcommand)]
@@ -174,6 +202,7 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             trust_dir,
+            crl_dir,
             registry,
             verify_every,
         } => {
@@ -192,6 +221,22 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                     .add_dir(dir)
                     .map_err(anyhow::Error::msg)?;
                 tracing::info!("{n} extra trusted roots from {}", dir.display());
+            }
+            match crl_dir {
+                Some(dir) => {
+                    let n = server
+                        .state
+                        .trust
+                        .set_crl_dir(Some(dir))
+                        .map_err(anyhow::Error::msg)?;
+                    tracing::info!(
+                        "revocation checked against the CRLs of {} ({n} now)",
+                        dir.display()
+                    );
+                }
+                None => {
+                    tracing::warn!("no --crl-dir: revoked signer certificates are not detected")
+                }
             }
             tracing::info!("sotiem-server on {listen} ({} storage)", db.backend());
             match (tls_cert, tls_key) {
@@ -340,13 +385,53 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                 format!("Đã thu hồi tài khoản {username}")
             });
         }
-        Command::Account(AccountCommand::Certificates { username, serials }) => {
-            sotiem_server::accounts::set_certificate_serials(db, username, serials).await?;
-            print(
-                cli.json,
-                &serde_json::json!({"username": username, "serials": serials}),
-                || format!("Đã đăng ký {} chứng thư cho {username}", serials.len()),
-            );
+        Command::Account(AccountCommand::Certificates { username, certs }) => {
+            let mut registered = Vec::new();
+            for path in certs {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("không đọc được {}: {e}", path.display()))?;
+                let der = sotiem_server::certificates::der_of(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                let facts = sotiem_server::certificates::facts(&der)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                registered.push(facts.registration());
+            }
+            sotiem_server::accounts::set_certificates(db, username, &registered).await?;
+            print(cli.json, &registered, || {
+                registered
+                    .iter()
+                    .map(|c| format!("{}\t{}", c.serial, c.issuer))
+                    .chain(std::iter::once(format!(
+                        "Đã đăng ký {} chứng thư cho {username}",
+                        registered.len()
+                    )))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::SignerScope(SignerScopeCommand::Add {
+            username,
+            facilities,
+        }) => {
+            sotiem_server::signing::add_signer_scope(db, username, facilities).await?;
+            let scope = sotiem_server::signing::signer_scope(db, username).await?;
+            print(cli.json, &scope, || {
+                format!("{username} ký được cho: {}", scope.join(", "))
+            });
+        }
+        Command::SignerScope(SignerScopeCommand::Remove {
+            username,
+            facilities,
+        }) => {
+            sotiem_server::signing::remove_signer_scope(db, username, facilities).await?;
+            let scope = sotiem_server::signing::signer_scope(db, username).await?;
+            print(cli.json, &scope, || {
+                format!("{username} ký được cho: {}", scope.join(", "))
+            });
+        }
+        Command::SignerScope(SignerScopeCommand::List { username }) => {
+            let scope = sotiem_server::signing::signer_scope(db, username).await?;
+            print(cli.json, &scope, || scope.join("\n"));
         }
         Command::LoginEvents { username, limit } => {
             let events =

@@ -1,10 +1,18 @@
-//! Verification of signing runs sent by stations (DESIGN.md §6): the CMS signature over the
-//! manifest, the signer's certificate (serial registered on the account, chain to a trusted
-//! root, valid at signing time) and every record hash against the dose the server holds. A run
-//! that passes marks its doses signed.
+//! Verification of signing runs sent by stations (DESIGN.md §6), as a certification authority
+//! would check them: the CMS signature over the manifest; the signer's certificate path
+//! validated by OpenSSL at the server's receipt time ([`crate::certificates`]); the certificate's
+//! issuer and serial registered on the account; the organisation it was issued to; the signing
+//! time against the run's own creation time and the certificate's validity; who may sign which
+//! facility's doses (the facility's head, or a unit the province designates for its area); the
+//! run's limits; and every dose — matched with the population database, not voided, its record
+//! hash the one the server holds. A run that passes marks its doses signed. No HTTP here: the
+//! HTTP layer maps the outcomes.
 
-use crate::api::AppState;
-use crate::auth_api::DataUser;
+use crate::accounts::{self, SessionUser};
+use crate::certificates::{CertificateRefusal, TrustStore, Verified, show};
+use crate::db::Db;
+use crate::ingest::DeviceCtx;
+use crate::scope::Facilities;
 use crate::with_db;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier};
@@ -14,126 +22,43 @@ use der::asn1::OctetString;
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
-use sync_protocol::auth::Role;
-use sync_protocol::manifest::{Manifest, normalize_serial};
-use sync_protocol::person::{format_time, now};
+use std::collections::{BTreeMap, BTreeSet};
+use sync_protocol::auth::{AccountInfo, RegisterCertificateRequest, Role};
+use sync_protocol::manifest::{MAX_PEOPLE_PER_RUN, Manifest, ManifestEntry, normalize_serial};
+use sync_protocol::person::{format_time, now, parse_time};
 use sync_protocol::wire::{SigningBatchOutcome, SigningBatchUpload};
-use sync_protocol::{PersonDoc, record};
+use sync_protocol::{PersonDoc, VerificationStatus, record, text};
 use x509_cert::Certificate;
 use x509_cert::time::Time;
 
-/// Vietnam's public roots (National Root CA, VNPT-CA, the government's CA G2), from the team's
-/// shared trust folder.
-const BUILT_IN_ROOTS: [&[u8]; 4] = [
-    include_bytes!("../trust/vnrca256.crt"),
-    include_bytes!("../trust/vnpt-ca-sha2.crt"),
-    include_bytes!("../trust/rootcag2.crt"),
-    include_bytes!("../trust/cpcag2.crt"),
-];
+/// How far apart the signing time in the CMS and the run's creation time may be: both are read
+/// from the signer's laptop, a moment apart.
+pub const SIGNING_SKEW_SECS: i64 = 10 * 60;
+/// How far ahead of the server's clock a run's creation time may be.
+const CLOCK_SKEW_SECS: i64 = 5 * 60;
 
-/// The certificates a facility signature may chain to.
-#[derive(Clone)]
-pub struct TrustStore {
-    roots: Arc<RwLock<Vec<Certificate>>>,
+/// Why a run or a registration is refused: a stable code and a Vietnamese message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
 }
-
-/// A PEM certificate re-wrapped as the strict RFC 7468 decoder wants it (64-column lines, LF):
-/// CAs publish theirs with 76-column lines and CRLF too (VNPT-CA's root does).
-fn normalized_pem(text: &str) -> Option<String> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let start = text.find(BEGIN)? + BEGIN.len();
-    let stop = start + text[start..].find(END)?;
-    let body: Vec<u8> = text[start..stop]
-        .bytes()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    let mut out = format!("{BEGIN}\n");
-    for line in body.chunks(64) {
-        out.push_str(std::str::from_utf8(line).ok()?);
-        out.push('\n');
-    }
-    out.push_str(END);
-    out.push('\n');
-    Some(out)
-}
-
-impl Default for TrustStore {
-    fn default() -> Self {
-        let store = TrustStore {
-            roots: Arc::default(),
-        };
-        for cert in BUILT_IN_ROOTS {
-            if let Err(e) = store.add(cert) {
-                tracing::error!("built-in trusted root unreadable: {e}");
-            }
-        }
-        store
-    }
-}
-
-impl TrustStore {
-    /// Adds a root (PEM or DER).
-    pub fn add(&self, bytes: &[u8]) -> Result<(), String> {
-        let der = if bytes.starts_with(b"-----BEGIN") {
-            let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
-            let pem = normalized_pem(text).ok_or("not a PEM certificate")?;
-            let (_, doc) = der::pem::decode_vec(pem.as_bytes()).map_err(|e| e.to_string())?;
-            doc
-        } else {
-            bytes.to_vec()
-        };
-        let cert = Certificate::from_der(&der).map_err(|e| e.to_string())?;
-        self.roots
-            .write()
-            .map_err(|_| "trust store poisoned".to_string())?
-            .push(cert);
-        Ok(())
-    }
-
-    /// Adds every `.crt`/`.pem`/`.cer` file of a directory.
-    pub fn add_dir(&self, dir: &std::path::Path) -> Result<usize, String> {
-        let mut n = 0;
-        for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-            let path = entry.map_err(|e| e.to_string())?.path();
-            if path
-                .extension()
-                .is_some_and(|x| x == "crt" || x == "pem" || x == "cer")
-            {
-                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-                self.add(&bytes)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                n += 1;
-            }
-        }
-        Ok(n)
-    }
-
-    fn roots(&self) -> Vec<Certificate> {
-        self.roots.read().map(|r| r.clone()).unwrap_or_default()
-    }
-}
-
-/// Why a run is refused.
-struct Refusal(&'static str, String);
 
 fn refuse(code: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal(code, message.into())
+    Refusal {
+        code,
+        message: message.into(),
+    }
 }
 
-fn serial_hex(cert: &Certificate) -> String {
-    normalize_serial(&hex::encode(cert.tbs_certificate.serial_number.as_bytes()))
+impl From<CertificateRefusal> for Refusal {
+    fn from(r: CertificateRefusal) -> Self {
+        refuse(r.code(), r.to_string())
+    }
 }
 
 fn unix(time: &Time) -> i64 {
     i64::try_from(time.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
-}
-
-fn valid_at(cert: &Certificate, at: i64) -> bool {
-    let v = &cert.tbs_certificate.validity;
-    unix(&v.not_before) <= at && at <= unix(&v.not_after)
 }
 
 /// Checks `signature` over `message` with the public key of `cert` (RSA PKCS#1 v1.5 or ECDSA
@@ -154,53 +79,17 @@ fn verify_with(cert: &Certificate, message: &[u8], signature: &[u8]) -> bool {
         .is_ok()
 }
 
-/// Whether `cert` was signed by `issuer` (names match and the signature verifies).
-fn issued_by(cert: &Certificate, issuer: &Certificate) -> bool {
-    if cert.tbs_certificate.issuer != issuer.tbs_certificate.subject {
-        return false;
-    }
-    let Ok(tbs) = cert.tbs_certificate.to_der() else {
-        return false;
-    };
-    let sig = cert.signature.raw_bytes();
-    verify_with(issuer, &tbs, sig)
+/// What a valid CMS signature holds: the signer's certificate and the others it carries (DER),
+/// and the signing time (unix seconds).
+struct Signature {
+    signer: Vec<u8>,
+    others: Vec<Vec<u8>>,
+    signed_at: i64,
 }
 
-/// A path from `cert` to a trusted root through `intermediates`, every link valid at `at`.
-fn chains_to_root(
-    cert: &Certificate,
-    intermediates: &[Certificate],
-    roots: &[Certificate],
-    at: i64,
-) -> bool {
-    let mut current = cert.clone();
-    for _ in 0..6 {
-        if !valid_at(&current, at) {
-            return false;
-        }
-        if roots
-            .iter()
-            .any(|r| issued_by(&current, r) && valid_at(r, at))
-        {
-            return true;
-        }
-        match intermediates
-            .iter()
-            .find(|i| *i != &current && issued_by(&current, i))
-        {
-            Some(next) => current = next.clone(),
-            None => return false,
-        }
-    }
-    false
-}
-
-/// The CMS checks: returns the signer's certificate and the signing time (unix seconds).
-fn check_cms(
-    manifest: &[u8],
-    cms: &[u8],
-    roots: &[Certificate],
-) -> Result<(Certificate, i64), Refusal> {
+/// The CMS checks: one signer, detached over `content`, the digest and the signature verify
+/// with the signer's certificate. Trust in that certificate is checked separately.
+fn check_cms(content: &[u8], cms: &[u8]) -> Result<Signature, Refusal> {
     let bad = |e: der::Error| refuse("cms_invalid", format!("chữ ký CMS không đọc được: {e}"));
     let info = ContentInfo::from_der(cms).map_err(bad)?;
     if info.content_type != ID_SIGNED_DATA {
@@ -258,7 +147,7 @@ fn check_cms(
     let digest = value(ID_MESSAGE_DIGEST)
         .and_then(|v| v.decode_as::<OctetString>().ok())
         .ok_or_else(|| refuse("cms_invalid", "chữ ký thiếu giá trị băm của nội dung"))?;
-    if digest.as_bytes() != Sha256::digest(manifest).as_slice() {
+    if digest.as_bytes() != Sha256::digest(content).as_slice() {
         return Err(refuse(
             "manifest_changed",
             "danh sách đã ký bị thay đổi sau khi ký (giá trị băm không khớp)",
@@ -276,46 +165,196 @@ fn check_cms(
             "chữ ký số không đúng với chứng thư của người ký",
         ));
     }
-    if !valid_at(&cert, signed_at) {
-        return Err(refuse(
-            "certificate_not_valid",
-            "chứng thư số không có hiệu lực vào thời điểm ký",
-        ));
-    }
-    if !chains_to_root(&cert, &certs, roots, signed_at) {
-        return Err(refuse(
-            "untrusted_certificate",
-            "chứng thư số không do tổ chức chứng thực được tin cậy cấp (không nối được tới gốc tin cậy)",
-        ));
-    }
-    Ok((cert, signed_at))
+    let der_of = |c: &Certificate| c.to_der().map_err(bad);
+    Ok(Signature {
+        signer: der_of(&cert)?,
+        others: certs.iter().map(der_of).collect::<Result<_, _>>()?,
+        signed_at,
+    })
 }
 
-/// Verifies a run and, when it passes, records its doses as signed.
-pub async fn receive(
-    state: &AppState,
-    data: &DataUser,
-    upload: &SigningBatchUpload,
-) -> Result<SigningBatchOutcome, crate::api::ApiError> {
-    match verify_and_store(state, data, upload).await? {
-        Ok(doses) => Ok(SigningBatchOutcome::Accepted { doses }),
-        Err(Refusal("later", message)) => Ok(SigningBatchOutcome::Later { message }),
-        Err(Refusal(code, message)) => {
-            tracing::warn!(batch = %upload.batch_id, code, "signing run refused: {message}");
-            Ok(SigningBatchOutcome::Refused {
-                code: code.into(),
-                message,
-            })
-        }
+/// The signature's certificate, validated now, valid at the signing time too.
+fn trusted_signer(trust: &TrustStore, sig: &Signature, at: i64) -> Result<Verified, Refusal> {
+    let verified = trust.verify(&sig.signer, &sig.others, at)?;
+    if sig.signed_at < verified.not_before || sig.signed_at > verified.not_after {
+        return Err(refuse(
+            "certificate_not_valid_at_signing",
+            format!(
+                "chứng thư số {} không có hiệu lực lúc ký ({}): hiệu lực từ {} đến {}",
+                verified.serial,
+                show(sig.signed_at),
+                show(verified.not_before),
+                show(verified.not_after)
+            ),
+        ));
     }
+    Ok(verified)
+}
+
+/// The certificate must be registered, issuer and serial, on the account.
+fn registered(account: &AccountInfo, cert: &Verified) -> Result<(), Refusal> {
+    if account
+        .certificates
+        .iter()
+        .any(|r| r.is(&cert.serial, &cert.issuer_key))
+    {
+        return Ok(());
+    }
+    let same_serial = account
+        .certificates
+        .iter()
+        .find(|r| normalize_serial(&r.serial) == cert.serial);
+    Err(refuse(
+        "certificate_not_registered",
+        match same_serial {
+            Some(r) if r.issuer_key.is_empty() => format!(
+                "số hiệu {} được đăng ký cho tài khoản {} khi chưa ghi tổ chức cấp: hãy đăng ký lại chứng thư này",
+                cert.serial, account.username
+            ),
+            Some(r) => format!(
+                "số hiệu {} được đăng ký cho tài khoản {} với tổ chức cấp \"{}\", không phải \"{}\" của chứng thư đã ký",
+                cert.serial, account.username, r.issuer, cert.issuer
+            ),
+            None => format!(
+                "chứng thư số {} (tổ chức cấp \"{}\") chưa được đăng ký cho tài khoản {}",
+                cert.serial, cert.issuer, account.username
+            ),
+        },
+    ))
+}
+
+/// The certificate must be the organisation's: its O names the facility that signs.
+fn issued_to(cert: &Verified, facility_code: &str, facility_name: &str) -> Result<(), Refusal> {
+    let found = cert.organization.clone().unwrap_or_default();
+    if !found.is_empty() && text::fold(&found) == text::fold(facility_name) {
+        return Ok(());
+    }
+    Err(refuse(
+        "organization_mismatch",
+        format!(
+            "chứng thư số phải là của tổ chức \"{facility_name}\" ({facility_code}) nhưng được cấp cho \"{}\"",
+            if found.is_empty() {
+                "(không ghi tổ chức O)"
+            } else {
+                &found
+            }
+        ),
+    ))
+}
+
+/// The facilities whose doses `signer` of `facility` may sign: the facility, its mobile teams,
+/// and the facilities of the area the province designated the signer's unit for.
+pub async fn signable_facilities(
+    db: &Db,
+    facilities: &Facilities,
+    signer: &str,
+    facility: &str,
+) -> Result<BTreeSet<String>, sqlx::Error> {
+    let mut out: BTreeSet<String> = facilities.family(facility).into_iter().collect();
+    for area in signer_scope(db, signer).await? {
+        out.extend(facilities.family(&area));
+    }
+    Ok(out)
+}
+
+/// The facilities of the area a signer may sign for besides their own.
+pub async fn signer_scope(db: &Db, signer: &str) -> Result<Vec<String>, sqlx::Error> {
+    with_db!(db, pool => {
+        sqlx::query_scalar("SELECT facility FROM signer_scopes WHERE username = $1 ORDER BY facility")
+            .bind(signer)
+            .fetch_all(pool)
+            .await
+    })
+}
+
+/// Lets `signer` sign the doses of `facilities` (a district centre for its communes).
+pub async fn add_signer_scope(
+    db: &Db,
+    signer: &str,
+    facilities: &[String],
+) -> Result<(), accounts::AuthError> {
+    let account = accounts::account(db, signer)
+        .await?
+        .ok_or_else(|| accounts::AuthError::NoSuchAccount(signer.to_string()))?;
+    if account.info.role != Role::Signer {
+        return Err(accounts::AuthError::Forbidden {
+            role: account.info.role.label(),
+        });
+    }
+    for f in facilities {
+        if crate::admin::facility(db, f)
+            .await
+            .map_err(|e| match e {
+                crate::admin::AdminError::Db(e) => accounts::AuthError::Db(e),
+                other => accounts::AuthError::NoSuchFacility(other.to_string()),
+            })?
+            .is_none()
+        {
+            return Err(accounts::AuthError::NoSuchFacility(f.clone()));
+        }
+        with_db!(db, pool => {
+            sqlx::query("INSERT INTO signer_scopes (username, facility) VALUES ($1, $2) ON CONFLICT (username, facility) DO NOTHING")
+                .bind(signer)
+                .bind(f)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// Stops `signer` signing for `facilities`.
+pub async fn remove_signer_scope(
+    db: &Db,
+    signer: &str,
+    facilities: &[String],
+) -> Result<(), sqlx::Error> {
+    for f in facilities {
+        with_db!(db, pool => {
+            sqlx::query("DELETE FROM signer_scopes WHERE username = $1 AND facility = $2")
+                .bind(signer)
+                .bind(f)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// Verifies a run sent by `account` from `device` at the server's receipt time and, when it
+/// passes, records its doses as signed.
+pub async fn receive(
+    db: &Db,
+    trust: &TrustStore,
+    account: &AccountInfo,
+    device: &DeviceCtx,
+    upload: &SigningBatchUpload,
+) -> Result<SigningBatchOutcome, sqlx::Error> {
+    Ok(
+        match verify_and_store(db, trust, account, device, upload).await? {
+            Ok(doses) => SigningBatchOutcome::Accepted { doses },
+            Err(r) if r.code == "later" => SigningBatchOutcome::Later { message: r.message },
+            Err(r) => {
+                // The reason goes back to the signer; the log names the run, never a person.
+                tracing::warn!(batch = %upload.batch_id, code = r.code, "signing run refused");
+                SigningBatchOutcome::Refused {
+                    code: r.code.into(),
+                    message: r.message,
+                }
+            }
+        },
+    )
 }
 
 async fn verify_and_store(
-    state: &AppState,
-    data: &DataUser,
+    db: &Db,
+    trust: &TrustStore,
+    account: &AccountInfo,
+    device: &DeviceCtx,
     upload: &SigningBatchUpload,
-) -> Result<Result<u32, Refusal>, crate::api::ApiError> {
-    let account = &data.user.account;
+) -> Result<Result<u32, Refusal>, sqlx::Error> {
     let Some(manifest) = Manifest::from_bytes(&upload.manifest) else {
         return Ok(Err(refuse(
             "manifest_invalid",
@@ -334,9 +373,10 @@ async fn verify_and_store(
             "chỉ thủ trưởng đơn vị đã ký mới gửi được lần ký này",
         )));
     }
-    let owner = crate::api::scope_owner(state, &data.device).await?;
+    let facilities = Facilities::new(crate::admin::facilities(db).await?);
+    let owner = facilities.owner(&device.facility);
     if manifest.facility != account.facility
-        || (manifest.facility != data.device.facility && manifest.facility != owner)
+        || (manifest.facility != device.facility && manifest.facility != owner)
     {
         return Ok(Err(refuse(
             "wrong_facility",
@@ -345,7 +385,7 @@ async fn verify_and_store(
     }
     // A run sent again (its answer was lost) is answered as before; a different run under a
     // used id is refused.
-    let already: Option<(Vec<u8>, Vec<u8>, String)> = with_db!(&state.db, pool => {
+    let already: Option<(Vec<u8>, Vec<u8>, String)> = with_db!(db, pool => {
         sqlx::query("SELECT manifest, cms, signer FROM signing_batches WHERE id = $1")
             .bind(upload.batch_id.to_string())
             .fetch_optional(pool)
@@ -361,35 +401,136 @@ async fn verify_and_store(
             "mã lần ký này đã được dùng cho một lần ký khác",
         )));
     }
-    let (cert, signed_at) = match check_cms(&upload.manifest, &upload.cms, &state.trust.roots()) {
-        Ok(v) => v,
-        Err(r) => return Ok(Err(r)),
-    };
-    let serial = serial_hex(&cert);
-    if normalize_serial(&manifest.certificate_serial) != serial
-        || !account
-            .certificate_serials
-            .iter()
-            .any(|s| normalize_serial(s) == serial)
-    {
+    let people: BTreeSet<_> = manifest.entries.iter().map(|e| e.person_id).collect();
+    if people.len() > MAX_PEOPLE_PER_RUN {
         return Ok(Err(refuse(
-            "certificate_not_registered",
+            "too_many",
             format!(
-                "chứng thư số {serial} chưa được đăng ký cho tài khoản {}",
-                account.username
+                "một lần ký tối đa {MAX_PEOPLE_PER_RUN} người; lần này có {}",
+                people.len()
             ),
         )));
     }
-    // A signer signs their own facility's doses (its mobile teams' included), nobody else's.
-    let facilities = crate::scope::Facilities::new(crate::admin::facilities(&state.db).await?);
-    // Every record hash against the dose as the server holds it.
-    let mut by_person: BTreeMap<uuid::Uuid, Vec<&sync_protocol::manifest::ManifestEntry>> =
-        BTreeMap::new();
+    let received = now();
+    let (cert, signed_at) =
+        match check_times_and_certificate(trust, account, &manifest, upload, received) {
+            Ok(c) => c,
+            Err(r) => return Ok(Err(r)),
+        };
+    let facility_name = crate::admin::facility(db, &manifest.facility)
+        .await
+        .ok()
+        .flatten()
+        .map(|f| f.name)
+        .unwrap_or_default();
+    if let Err(r) = issued_to(&cert, &manifest.facility, &facility_name) {
+        return Ok(Err(r));
+    }
+    let may_sign =
+        signable_facilities(db, &facilities, &account.username, &manifest.facility).await?;
+    let created_at = parse_time(&manifest.created_at).map(|t| t.unix_timestamp());
+    if let Err(r) = check_doses(
+        db,
+        &facilities,
+        &manifest,
+        &may_sign,
+        created_at.unwrap_or(0),
+    )
+    .await?
+    {
+        return Ok(Err(r));
+    }
+    let signed_text = time::OffsetDateTime::from_unix_timestamp(signed_at)
+        .map(format_time)
+        .unwrap_or_default();
+    let received = format_time(received);
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("INSERT INTO signing_batches (id, facility, signer, certificate_serial, signed_at, doses, manifest, cms, device_id, received_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+            .bind(upload.batch_id.to_string())
+            .bind(&manifest.facility)
+            .bind(&manifest.signer)
+            .bind(&cert.serial)
+            .bind(&signed_text)
+            .bind(manifest.entries.len() as i64)
+            .bind(&upload.manifest)
+            .bind(&upload.cms)
+            .bind(&device.id)
+            .bind(&received)
+            .execute(&mut *tx).await?;
+        for e in &manifest.entries {
+            sqlx::query("INSERT INTO signed_doses (dose_id, batch_id, person_id) VALUES ($1, $2, $3) ON CONFLICT (dose_id) DO NOTHING")
+                .bind(e.dose_id.to_string())
+                .bind(upload.batch_id.to_string())
+                .bind(e.person_id.to_string())
+                .execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(Ok(u32::try_from(manifest.entries.len()).unwrap_or(u32::MAX)))
+}
+
+/// The signature, the certificate (trusted now, valid when it signed, registered, the one the
+/// manifest names) and the times: the signing time close to the run's creation, which is not in
+/// the future. Returns the certificate and the signing time.
+fn check_times_and_certificate(
+    trust: &TrustStore,
+    account: &AccountInfo,
+    manifest: &Manifest,
+    upload: &SigningBatchUpload,
+    received: time::OffsetDateTime,
+) -> Result<(Verified, i64), Refusal> {
+    let sig = check_cms(&upload.manifest, &upload.cms)?;
+    let cert = trusted_signer(trust, &sig, received.unix_timestamp())?;
+    registered(account, &cert)?;
+    if normalize_serial(&manifest.certificate_serial) != cert.serial {
+        return Err(refuse(
+            "certificate_mismatch",
+            "danh sách ký ghi số hiệu chứng thư khác chứng thư đã ký",
+        ));
+    }
+    let created = parse_time(&manifest.created_at)
+        .ok_or_else(|| refuse("manifest_invalid", "thời điểm tạo lần ký không đọc được"))?
+        .unix_timestamp();
+    if created > received.unix_timestamp() + CLOCK_SKEW_SECS {
+        return Err(refuse(
+            "signing_time",
+            format!(
+                "lần ký ghi thời điểm tạo {} ở tương lai so với máy chủ: kiểm tra đồng hồ máy",
+                show(created)
+            ),
+        ));
+    }
+    if (sig.signed_at - created).abs() > SIGNING_SKEW_SECS {
+        return Err(refuse(
+            "signing_time",
+            format!(
+                "thời điểm ký ({}) lệch quá 10 phút so với lúc tạo lần ký ({})",
+                show(sig.signed_at),
+                show(created)
+            ),
+        ));
+    }
+    Ok((cert, sig.signed_at))
+}
+
+/// Every dose against the server's copy: given before the run was made, in a facility the
+/// signer may sign for, of a person matched with the population database, not voided, its
+/// record hash the one signed.
+async fn check_doses(
+    db: &Db,
+    facilities: &Facilities,
+    manifest: &Manifest,
+    may_sign: &BTreeSet<String>,
+    created_at: i64,
+) -> Result<Result<(), Refusal>, sqlx::Error> {
+    let mut by_person: BTreeMap<uuid::Uuid, Vec<&ManifestEntry>> = BTreeMap::new();
     for e in &manifest.entries {
         by_person.entry(e.person_id).or_default().push(e);
     }
     for (person_id, entries) in &by_person {
-        let bytes: Option<Vec<u8>> = with_db!(&state.db, pool => {
+        let bytes: Option<Vec<u8>> = with_db!(db, pool => {
             sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
                 .bind(person_id.to_string()).fetch_optional(pool).await?
         });
@@ -409,12 +550,23 @@ async fn verify_and_store(
                     "một số mũi tiêm trong lần ký chưa có trên máy chủ: gửi lại sau khi đồng bộ",
                 )));
             };
-            if facilities.owner(&dose.facility) != manifest.facility {
+            if !may_sign.contains(&dose.facility)
+                && !may_sign.contains(&facilities.owner(&dose.facility))
+            {
                 return Ok(Err(refuse(
                     "wrong_facility",
                     format!(
-                        "mũi tiêm {} của {} do cơ sở {} tiêm, không thuộc cơ sở {}",
-                        dose.dose_number, person.full_name, dose.facility, manifest.facility
+                        "mũi tiêm {} của {} do cơ sở {} tiêm, ngoài phạm vi ký của {}",
+                        dose.dose_number, person.full_name, dose.facility, manifest.signer
+                    ),
+                )));
+            }
+            if dose.given_at.unix_timestamp() > created_at + CLOCK_SKEW_SECS {
+                return Ok(Err(refuse(
+                    "signing_time",
+                    format!(
+                        "mũi tiêm {} của {} tiêm sau lúc tạo lần ký",
+                        dose.dose_number, person.full_name
                     ),
                 )));
             }
@@ -437,100 +589,75 @@ async fn verify_and_store(
                 )));
             }
         }
-    }
-    let received = format_time(now());
-    let signed_text = time::OffsetDateTime::from_unix_timestamp(signed_at)
-        .map(format_time)
-        .unwrap_or_default();
-    with_db!(&state.db, pool => {
-        let mut tx = pool.begin().await?;
-        sqlx::query("INSERT INTO signing_batches (id, facility, signer, certificate_serial, signed_at, doses, manifest, cms, device_id, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-            .bind(upload.batch_id.to_string())
-            .bind(&manifest.facility)
-            .bind(&manifest.signer)
-            .bind(&serial)
-            .bind(&signed_text)
-            .bind(manifest.entries.len() as i64)
-            .bind(&upload.manifest)
-            .bind(&upload.cms)
-            .bind(&data.device.id)
-            .bind(&received)
-            .execute(&mut *tx).await?;
-        for e in &manifest.entries {
-            sqlx::query("INSERT INTO signed_doses (dose_id, batch_id, person_id) VALUES ($1, $2, $3) ON CONFLICT (dose_id) DO NOTHING")
-                .bind(e.dose_id.to_string())
-                .bind(upload.batch_id.to_string())
-                .bind(e.person_id.to_string())
-                .execute(&mut *tx).await?;
+        // Checked after the doses: a record changed since signing says so first.
+        if person.verification.status != VerificationStatus::Matched {
+            return Ok(Err(refuse(
+                "not_matched",
+                format!(
+                    "{} chưa được xác thực khớp với CSDLQG về dân cư ({}): chỉ ký mũi tiêm của người đã xác thực",
+                    person.full_name,
+                    person.verification.status.label()
+                ),
+            )));
         }
-        tx.commit().await?;
-    });
-    Ok(Ok(u32::try_from(manifest.entries.len()).unwrap_or(u32::MAX)))
+    }
+    Ok(Ok(()))
+}
+
+/// Why a signer's registration of a certificate is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error(transparent)]
+    Account(#[from] accounts::AuthError),
+    #[error("{}", .0.message)]
+    Refused(Refusal),
+}
+
+impl From<Refusal> for RegistrationError {
+    fn from(r: Refusal) -> Self {
+        RegistrationError::Refused(r)
+    }
 }
 
 /// A signer registers the certificate of their USB token: the statement must name them and be
-/// recent, its CMS signature must verify and chain to a trusted root, the certificate must be
-/// valid now and carry the serial claimed, and a fresh one-time code must be given.
+/// recent, its CMS signature must verify, the certificate's path must validate now, it must
+/// carry the serial claimed, and a fresh one-time code must be given. Its issuer and serial are
+/// registered together.
 pub async fn register_certificate(
-    state: &AppState,
-    user: &crate::accounts::SessionUser,
-    req: &sync_protocol::auth::RegisterCertificateRequest,
-) -> Result<sync_protocol::auth::AccountInfo, crate::api::ApiError> {
-    use axum::http::StatusCode;
-    let refused = |code: &'static str, message: String| {
-        crate::api::ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    };
+    db: &Db,
+    trust: &TrustStore,
+    user: &SessionUser,
+    req: &RegisterCertificateRequest,
+) -> Result<AccountInfo, RegistrationError> {
     if user.account.role != Role::Signer {
-        return Err(crate::api::ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_signer",
-            "chỉ thủ trưởng đơn vị (vai trò ký số) đăng ký chứng thư số",
-        ));
+        return Err(accounts::AuthError::Forbidden {
+            role: user.account.role.label(),
+        }
+        .into());
     }
-    let at = sync_protocol::person::parse_time(&req.at).ok_or_else(|| {
-        refused(
-            "statement_invalid",
-            "thời điểm đăng ký không đọc được".into(),
-        )
-    })?;
-    if (now() - at).abs() > time::Duration::minutes(10) {
-        return Err(refused(
+    let at = parse_time(&req.at)
+        .ok_or_else(|| refuse("statement_invalid", "thời điểm đăng ký không đọc được"))?;
+    let received = now();
+    if (received - at).abs() > time::Duration::minutes(10) {
+        return Err(refuse(
             "statement_stale",
-            "lời đăng ký đã quá 10 phút hoặc đồng hồ máy lệch: kiểm tra giờ máy rồi đăng ký lại"
-                .into(),
-        ));
+            "lời đăng ký đã quá 10 phút hoặc đồng hồ máy lệch: kiểm tra giờ máy rồi đăng ký lại",
+        )
+        .into());
     }
-    let serial = normalize_serial(&req.serial);
     let statement =
         sync_protocol::auth::certificate_statement(&user.account.username, &req.serial, &req.at);
-    let (cert, _) = check_cms(&statement, &req.cms, &state.trust.roots())
-        .map_err(|Refusal(code, message)| refused(code, message))?;
-    if serial_hex(&cert) != serial {
-        return Err(refused(
+    let sig = check_cms(&statement, &req.cms)?;
+    let cert = trusted_signer(trust, &sig, received.unix_timestamp())?;
+    if cert.serial != normalize_serial(&req.serial) {
+        return Err(refuse(
             "certificate_mismatch",
-            "chữ ký không do chứng thư có số hiệu đã khai tạo ra".into(),
-        ));
+            "chữ ký không do chứng thư có số hiệu đã khai tạo ra",
+        )
+        .into());
     }
-    if !valid_at(&cert, now().unix_timestamp()) {
-        return Err(refused(
-            "certificate_not_valid",
-            format!("chứng thư số {serial} không còn hiệu lực lúc này"),
-        ));
-    }
-    crate::accounts::verify_fresh_otp(&state.db, user, &req.otp).await?;
-    let info =
-        crate::accounts::add_certificate_serial(&state.db, &user.account.username, &serial).await?;
-    tracing::info!(user = %user.account.username, serial, "certificate registered");
+    accounts::verify_fresh_otp(db, user, &req.otp).await?;
+    let info = accounts::add_certificate(db, &user.account.username, cert.registration()).await?;
+    tracing::info!(user = %user.account.username, serial = %cert.serial, "certificate registered");
     Ok(info)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_built_in_root_loads_whatever_its_line_width_or_endings() {
-        assert_eq!(TrustStore::default().roots().len(), BUILT_IN_ROOTS.len());
-    }
 }

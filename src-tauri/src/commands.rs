@@ -243,13 +243,7 @@ fn rfc3339(unix: i64) -> String {
 #[tauri::command]
 pub async fn signing_tokens(app: App<'_>) -> Result<Vec<TokenView>> {
     let station = app.station().await?;
-    let registered: Vec<String> = station
-        .session()
-        .map(|s| s.account.certificate_serials.clone())
-        .unwrap_or_default()
-        .iter()
-        .map(|s| station::signing::normalize_serial(s))
-        .collect();
+    let account = station.session().map(|s| s.account);
     let module = app.token_module()?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut out = Vec::new();
@@ -259,7 +253,9 @@ pub async fn signing_tokens(app: App<'_>) -> Result<Vec<TokenView>> {
             .map_err(station::StationError::from)?
             .into_iter()
             .map(|c| CertificateView {
-                registered: registered.contains(&station::signing::normalize_serial(&c.serial)),
+                registered: account
+                    .as_ref()
+                    .is_some_and(|a| station::signing::is_registered(a, &c)),
                 valid_now: c.not_before <= now && now <= c.not_after,
                 not_before: rfc3339(c.not_before),
                 not_after: rfc3339(c.not_after),
@@ -308,6 +304,17 @@ pub async fn register_certificate(
     app: App<'_>,
     request: RegisterCertificateView,
 ) -> Result<Vec<String>> {
+    Ok(register_certificate_on_account(app, request)
+        .await?
+        .into_iter()
+        .map(|c| c.serial)
+        .collect())
+}
+
+async fn register_certificate_on_account(
+    app: App<'_>,
+    request: RegisterCertificateView,
+) -> Result<Vec<sync_protocol::auth::RegisteredCertificate>> {
     let station = app.station().await?;
     let client = app.require_client()?;
     let module = app.token_module()?;

@@ -113,9 +113,9 @@ pub enum StationError {
     Token(#[from] sotiem_token::TokenError),
 
     #[error(
-        "chứng thư số có số hiệu {serial} chưa được đăng ký cho tài khoản này: nhờ quản trị viên đăng ký số hiệu chứng thư của cơ sở, rồi đăng nhập lại"
+        "chứng thư số có số hiệu {serial} do \"{issuer}\" cấp chưa được đăng ký cho tài khoản này: đăng ký chứng thư (Đăng ký chứng thư này / `sotiem sign register`) hoặc nhờ quản trị viên đăng ký, rồi ký lại"
     )]
-    CertificateNotRegistered { serial: String },
+    CertificateNotRegistered { serial: String, issuer: String },
 
     #[error(
         "chứng thư số {serial} không còn hiệu lực lúc này (hiệu lực từ {from} đến {until}): dùng chứng thư còn hạn"

@@ -197,13 +197,11 @@ impl Station {
         let session = self.signer()?;
         let cert = signer.certificate();
         let serial = normalize_serial(&cert.serial);
-        if !session
-            .account
-            .certificate_serials
-            .iter()
-            .any(|s| normalize_serial(s) == serial)
-        {
-            return Err(StationError::CertificateNotRegistered { serial });
+        if !is_registered(&session.account, cert) {
+            return Err(StationError::CertificateNotRegistered {
+                serial,
+                issuer: cert.issuer.clone(),
+            });
         }
         let at = now();
         valid_now(cert)?;
@@ -419,7 +417,7 @@ impl Station {
         client: &crate::sync::SyncClient,
         signer: &(dyn ManifestSigner + Sync),
         otp: &str,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<sync_protocol::auth::RegisteredCertificate>> {
         let session = self.signer()?;
         let token = session.server_token.clone().ok_or_else(|| {
             StationError::ServerUnavailable(
@@ -448,9 +446,9 @@ impl Station {
             )
             .await
             .map_err(crate::auth::network_or)?;
-        let serials = account.certificate_serials.clone();
+        let registered = account.certificates.clone();
         self.refresh_account(account).await?;
-        Ok(serials)
+        Ok(registered)
     }
 
     fn signer(&self) -> Result<crate::auth::Session> {
@@ -462,6 +460,15 @@ impl Station {
         }
         Ok(s)
     }
+}
+
+/// Whether `cert` (issuer and serial) is registered on `account`.
+pub fn is_registered(account: &sync_protocol::auth::AccountInfo, cert: &CertificateInfo) -> bool {
+    let key = sync_protocol::auth::issuer_key(&cert.issuer_der);
+    account
+        .certificates
+        .iter()
+        .any(|r| r.is(&cert.serial, &key))
 }
 
 /// Refuses a certificate outside its validity now.

@@ -269,7 +269,38 @@ pub struct AccountInfo {
     pub phone: Option<String>,
     pub status: String,
     pub must_change_password: bool,
-    pub certificate_serials: Vec<String>,
+    /// The organisation certificates registered for signing (a signer's).
+    pub certificates: Vec<RegisteredCertificate>,
+}
+
+/// A certificate registered on a signer's account: its serial together with its issuer, since
+/// serials are unique only per certification authority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RegisteredCertificate {
+    /// The serial, hex (see [`crate::manifest::normalize_serial`]).
+    pub serial: String,
+    /// The issuer's name as people read it (`CN=…, O=…, C=VN`).
+    pub issuer: String,
+    /// [`issuer_key`] of the issuer's name: what is compared. Empty for serials registered
+    /// before issuers were (they must be registered again).
+    pub issuer_key: String,
+}
+
+impl RegisteredCertificate {
+    /// Whether this registration is of the certificate with `serial` from the issuer `key`.
+    pub fn is(&self, serial: &str, key: &str) -> bool {
+        !self.issuer_key.is_empty()
+            && self.issuer_key == key
+            && crate::manifest::normalize_serial(&self.serial)
+                == crate::manifest::normalize_serial(serial)
+    }
+}
+
+/// The key an issuer is compared by: SHA-256 of the DER encoding of its name, hex.
+pub fn issuer_key(issuer_name_der: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(issuer_name_der))
 }
 
 /// `POST /api/v1/auth/enroll`: confirms the authenticator with a first code.

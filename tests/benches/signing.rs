@@ -43,13 +43,7 @@ async fn bench(token: &SoftToken) {
         .find(|c| &c.id == id)
         .expect("certificate");
     lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
-    sotiem_server::accounts::set_certificate_serials(
-        &lab.server.db,
-        "bs.hung",
-        std::slice::from_ref(&cert.serial),
-    )
-    .await
-    .expect("serial");
+    lab.register_certificates("bs.hung", &[&cert]).await;
     station.sign_out(None).await.expect("signed out");
     lab.sign_in(&station, &station.client, "bs.hung").await;
 

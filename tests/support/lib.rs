@@ -220,6 +220,26 @@ impl Lab {
             .expect("verification pass")
     }
 
+    /// Registers these certificates (issuer and serial) on `user`'s account, as an
+    /// administrator does with `sotiem-server account certificates USER --cert FILE`.
+    pub async fn register_certificates(
+        &self,
+        user: &str,
+        certs: &[&sotiem_token::CertificateInfo],
+    ) {
+        let registered: Vec<_> = certs
+            .iter()
+            .map(|c| {
+                sotiem_server::certificates::facts(&c.der)
+                    .expect("a certificate")
+                    .registration()
+            })
+            .collect();
+        sotiem_server::accounts::set_certificates(&self.server.db, user, &registered)
+            .await
+            .expect("certificates registered");
+    }
+
     /// Remembers codes `user` used outside [`Lab::sign_in`] (a code is accepted once).
     pub fn codes_used(&self, user: &str, otp: &Authenticator) {
         self.authenticators

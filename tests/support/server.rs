@@ -24,7 +24,7 @@ pub fn postgres_url() -> String {
 pub struct TestServer {
     pub db: Db,
     /// The roots facility signatures must chain to (add a test CA here).
-    pub trust: sotiem_server::signing::TrustStore,
+    pub trust: sotiem_server::certificates::TrustStore,
     /// The running server's state (for jobs the server runs itself, such as verification).
     pub state: sotiem_server::AppState,
     pub addr: SocketAddr,
@@ -97,7 +97,7 @@ impl TestServer {
         }
     }
 
-    /// Adds a facility.
+    /// Adds a facility, named as the organisation certificates of the test PKI name it.
     pub async fn facility(
         &self,
         code: &str,
@@ -109,7 +109,13 @@ impl TestServer {
             &self.db,
             &FacilityRecord {
                 code: code.into(),
-                name: format!("Cơ sở {code}"),
+                name: match code {
+                    "TYT-TANNHUT" => "Trạm Y tế xã Tân Nhựt".into(),
+                    "TYT-TANTUC" => "Trạm Y tế xã Tân Túc".into(),
+                    "TYT-TANNHUT-LD" => "Đội tiêm lưu động xã Tân Nhựt".into(),
+                    "TTYT-BINHCHANH" => "Trung tâm Y tế huyện Bình Chánh".into(),
+                    _ => format!("Cơ sở {code}"),
+                },
                 kind: kind.into(),
                 province: Some("TP Hồ Chí Minh".into()),
                 commune: commune.map(str::to_string),

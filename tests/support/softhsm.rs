@@ -3,7 +3,7 @@
 //! made with openssl and imported with pkcs11-tool. The process must have `SOFTHSM2_CONF` set to
 //! [`SoftToken::conf`] before it loads the module (see [`SoftToken::create`]).
 
-use crate::pki::{ca_config, issue_cert, run};
+use crate::pki::{IssuedCert, ca_config, issue_cert, run};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,20 +36,14 @@ pub struct SoftToken {
     pub foreign: TestCert,
 }
 
-/// Issues a certificate for a new key (`rsa` or `ec`) and imports both into the token as `id`.
-#[allow(clippy::too_many_arguments)]
-fn issue(
-    dir: &Path,
-    conf: &Path,
-    config: &Path,
-    name: &str,
-    id: &str,
-    key: &str,
-    subject: &str,
-    dates: (&str, &str),
-) -> TestCert {
-    let cert = issue_cert(dir, config, name, key, subject, dates);
-    for (file, kind) in [(&cert.p8, "privkey"), (&cert.der, "cert")] {
+/// Imports a certificate (and its key, `with_key`) into the token as `id`.
+fn import(dir: &Path, conf: &Path, cert: &IssuedCert, id: &str, with_key: bool) {
+    let objects = if with_key {
+        vec![(&cert.p8, "privkey"), (&cert.der, "cert")]
+    } else {
+        vec![(&cert.der, "cert")]
+    };
+    for (file, kind) in objects {
         run(Command::new("pkcs11-tool")
             .current_dir(dir)
             .env("SOFTHSM2_CONF", conf)
@@ -68,7 +62,7 @@ fn issue(
                 "--id",
                 id,
                 "--label",
-                name,
+                &cert.name,
             ])
             .args(if kind == "privkey" {
                 vec!["--usage-sign"]
@@ -76,6 +70,22 @@ fn issue(
                 vec![]
             }));
     }
+}
+
+/// Issues a certificate for a new key (`rsa` or `ec`) and imports both into the token as `id`.
+#[allow(clippy::too_many_arguments)]
+fn issue(
+    dir: &Path,
+    conf: &Path,
+    config: &Path,
+    name: &str,
+    id: &str,
+    key: &str,
+    subject: &str,
+    dates: (&str, &str),
+) -> TestCert {
+    let cert = issue_cert(dir, config, name, key, subject, dates);
+    import(dir, conf, &cert, id, true);
     TestCert {
         id: id.to_string(),
         pem: cert.pem,
@@ -142,6 +152,28 @@ impl SoftToken {
             foreign_ca_pem: dir.join("ForeignCA/ca.pem"),
             conf,
             dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Puts another certificate on the token as `id`: with its key (a signer's) or alone (a
+    /// certification authority's, as Vietnamese CAs ship their tokens).
+    pub fn import(&self, cert: &IssuedCert, id: &str, with_key: bool) {
+        import(&self.dir, &self.conf, cert, id, with_key);
+    }
+
+    /// The `openssl ca` configuration of the token's test CA.
+    pub fn ca_config(&self) -> PathBuf {
+        self.dir.join("SoTiemTestCA/ca.cnf")
+    }
+
+    /// The files of a certificate issued for the token (`rsa`, `ec`, `expired`, `foreign`).
+    pub fn files(&self, name: &str) -> IssuedCert {
+        IssuedCert {
+            name: name.to_string(),
+            key: self.dir.join(format!("{name}.key")),
+            pem: self.dir.join(format!("{name}.pem")),
+            p8: self.dir.join(format!("{name}.p8")),
+            der: self.dir.join(format!("{name}.der")),
         }
     }
 

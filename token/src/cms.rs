@@ -104,10 +104,12 @@ pub fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, CmsError> {
     .map_err(enc)
 }
 
-/// A detached CMS SignedData as DER, from the signer's certificate, the signed attributes and
-/// the signature over them.
+/// A detached CMS SignedData as DER, from the signer's certificate, the certificates of the
+/// authorities between it and a root (`chain`, DER), the signed attributes and the signature
+/// over them.
 pub fn signed_data(
     certificate_der: &[u8],
+    chain: &[Vec<u8>],
     kind: KeyKind,
     attrs: SignedAttributes,
     signature: Vec<u8>,
@@ -146,6 +148,12 @@ pub fn signed_data(
     certificates
         .insert(CertificateChoices::Certificate(cert))
         .map_err(enc)?;
+    for der in chain.iter().filter(|d| d.as_slice() != certificate_der) {
+        let ca = Certificate::from_der(der).map_err(|e| CmsError::Certificate(e.to_string()))?;
+        certificates
+            .insert(CertificateChoices::Certificate(ca))
+            .map_err(enc)?;
+    }
     let mut signers = SetOfVec::new();
     signers.insert(signer).map_err(enc)?;
     let data = SignedData {

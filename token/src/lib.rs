@@ -191,6 +191,14 @@ pub struct CertificateInfo {
     pub non_repudiation: bool,
     #[serde(skip)]
     pub der: Vec<u8>,
+    /// The DER of the issuer's and the subject's names (what chains and registrations compare).
+    #[serde(skip)]
+    pub issuer_der: Vec<u8>,
+    #[serde(skip)]
+    pub subject_der: Vec<u8>,
+    /// Whether it is a certification authority's certificate (CA:TRUE).
+    #[serde(skip)]
+    pub is_ca: bool,
 }
 
 impl CertificateInfo {
@@ -212,6 +220,9 @@ impl CertificateInfo {
             digital_signature: usage.is_none_or(|u| u.digital_signature()),
             non_repudiation: usage.is_none_or(|u| u.non_repudiation()),
             der: der.to_vec(),
+            issuer_der: cert.issuer().as_raw().to_vec(),
+            subject_der: cert.subject().as_raw().to_vec(),
+            is_ca: cert.is_ca(),
         })
     }
 }
@@ -328,8 +339,24 @@ impl Module {
         Ok(out)
     }
 
+    /// The certification authorities' certificates on the token between `certificate` and a
+    /// root (DER, nearest first): tokens of Vietnamese CAs carry them, and the server builds
+    /// the path from them to the roots it trusts.
+    pub fn chain(
+        &self,
+        slot: u64,
+        certificate: &CertificateInfo,
+    ) -> Result<Vec<Vec<u8>>, TokenError> {
+        let authorities: Vec<CertificateInfo> = self
+            .certificates(slot)?
+            .into_iter()
+            .filter(|c| c.is_ca)
+            .collect();
+        Ok(chain_of(certificate, &authorities))
+    }
+
     /// Logs in with `pin` and signs `content` with the key of `certificate` as a detached CMS
-    /// SignedData: one token signature, over the signed attributes.
+    /// SignedData (with the token's `chain`): one token signature, over the signed attributes.
     pub fn sign_cms(
         &self,
         slot: u64,
@@ -338,9 +365,10 @@ impl Module {
         content: &[u8],
         signing_time: std::time::Duration,
     ) -> Result<Signed, TokenError> {
+        let chain = self.chain(slot, certificate)?;
         let session = self.pkcs11()?.open_ro_session(self.slot(slot)?)?;
         session.login(UserType::User, Some(&AuthPin::new(pin.into())))?;
-        let result = sign_in_session(&session, certificate, content, signing_time);
+        let result = sign_in_session(&session, certificate, &chain, content, signing_time);
         let _ = session.logout();
         result
     }
@@ -353,9 +381,32 @@ pub struct Signed {
     pub token_operations: u32,
 }
 
+/// The authorities' certificates from `certificate`'s issuer up, as far as `authorities` go:
+/// every certificate whose subject is a wanted issuer's name (a renewed CA keeps its name, so
+/// the verifier picks the one whose key signed), at most eight.
+fn chain_of(certificate: &CertificateInfo, authorities: &[CertificateInfo]) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut wanted = vec![certificate.issuer_der.clone()];
+    while let Some(issuer) = wanted.pop() {
+        for a in authorities {
+            if a.subject_der == issuer && a.der != certificate.der && !out.contains(&a.der) {
+                if out.len() == 8 {
+                    return out;
+                }
+                out.push(a.der.clone());
+                if a.issuer_der != a.subject_der {
+                    wanted.push(a.issuer_der.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 fn sign_in_session(
     session: &Session,
     certificate: &CertificateInfo,
+    chain: &[Vec<u8>],
     content: &[u8],
     signing_time: std::time::Duration,
 ) -> Result<Signed, TokenError> {
@@ -389,7 +440,7 @@ fn sign_in_session(
         }
     };
     Ok(Signed {
-        cms_der: cms::signed_data(&certificate.der, kind, attrs, signature)?,
+        cms_der: cms::signed_data(&certificate.der, chain, kind, attrs, signature)?,
         token_operations: 1,
     })
 }
@@ -408,6 +459,40 @@ mod tests {
         assert!(matches!(e(RvError::DeviceRemoved), TokenError::Removed));
         assert!(e(RvError::PinLocked).to_string().contains("khoá"));
         assert!(matches!(e(RvError::GeneralError), TokenError::Device(_)));
+    }
+
+    fn cert(name: &str, subject: &[u8], issuer: &[u8]) -> CertificateInfo {
+        CertificateInfo {
+            id: name.into(),
+            subject: name.into(),
+            issuer: String::new(),
+            serial: "01".into(),
+            not_before: 0,
+            not_after: 0,
+            digital_signature: true,
+            non_repudiation: true,
+            der: name.as_bytes().to_vec(),
+            issuer_der: issuer.to_vec(),
+            subject_der: subject.to_vec(),
+            is_ca: true,
+        }
+    }
+
+    #[test]
+    fn the_chain_holds_every_authority_up_to_the_root_renewed_ones_too() {
+        let leaf = cert("leaf", b"tram", b"sub");
+        let sub_old = cert("sub-2020", b"sub", b"root");
+        let sub_new = cert("sub-2025", b"sub", b"root");
+        let root = cert("root", b"root", b"root");
+        let stranger = cert("other", b"other", b"root");
+        let chain = chain_of(&leaf, &[stranger, sub_old, root, sub_new]);
+        let names: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
+        assert_eq!(
+            names,
+            [&b"sub-2020"[..], b"sub-2025", b"root"],
+            "both renewals of the intermediate, then the root once"
+        );
+        assert!(chain_of(&leaf, &[]).is_empty());
     }
 
     #[test]
