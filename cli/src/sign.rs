@@ -37,6 +37,9 @@ pub struct SelectionArgs {
     /// Also the doses the facility's mobile teams recorded (every dose the facility created).
     #[arg(long)]
     mobile_teams: bool,
+    /// Leave these doses out (their ids, from `sign preview --json`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<uuid::Uuid>,
 }
 
 impl SelectionArgs {
@@ -47,6 +50,7 @@ impl SelectionArgs {
             full_name: self.name.clone(),
             phone: self.phone.clone(),
             include_mobile_teams: self.mobile_teams,
+            excluded: self.exclude.clone(),
         }
     }
 }
@@ -55,9 +59,10 @@ impl SelectionArgs {
 pub enum SignCommand {
     /// The tokens present and their certificates (subject, issuer, serial, validity).
     Tokens(TokenArgs),
-    /// Exactly what a run would sign.
+    /// Exactly what would be signed, and the runs it splits into.
     Preview(SelectionArgs),
-    /// Signs the previewed doses with one PIN and one token signature.
+    /// Signs the previewed doses with one PIN: one token signature per run of at most 1,000
+    /// people / 3,000 doses, run after run (Ctrl-C stops between runs; run again to go on).
     Run {
         #[command(flatten)]
         selection: SelectionArgs,
@@ -157,17 +162,29 @@ pub async fn sign(station: &Station, cmd: &SignCommand, out: &Output) -> anyhow:
         SignCommand::Preview(selection) => {
             let preview = station.signing_preview(&selection.selection()).await?;
             out.value(&preview, |p| {
-                format!(
-                    "Sẽ ký {} mũi tiêm của {} người{}; bỏ qua {} mũi của người chưa xác thực với CSDLQG",
+                let mut lines = vec![format!(
+                    "Sẽ ký {} mũi tiêm của {} người trong {} lần ký (mỗi lần tối đa 1.000 người, 3.000 mũi); bỏ qua {} mũi của người chưa xác thực với CSDLQG{}",
                     p.doses.len(),
                     p.people,
-                    if p.within_limits {
-                        ""
+                    p.runs.len(),
+                    p.unverified_excluded,
+                    if p.unticked.is_empty() {
+                        String::new()
                     } else {
-                        " — vượt giới hạn một lần ký (1.000 người, 3.000 mũi)"
-                    },
-                    p.unverified_excluded
-                )
+                        format!(", {} mũi bỏ chọn", p.unticked.len())
+                    }
+                )];
+                lines.extend(p.runs.iter().enumerate().map(|(i, r)| {
+                    format!(
+                        "  lần {}: {} người, {} mũi, {} → {}",
+                        i + 1,
+                        r.people,
+                        r.doses,
+                        r.first_given_at,
+                        r.last_given_at
+                    )
+                }));
+                lines.join("\n")
             });
         }
         SignCommand::Register { token, cert } => {
@@ -206,14 +223,39 @@ pub async fn sign(station: &Station, cmd: &SignCommand, out: &Output) -> anyhow:
             let slot = pick_slot(&module, token)?;
             let pin = crate::login::ask("SOTIEM_PIN", "Mã PIN của USB token: ", true)?;
             let signer = TokenSigner::choose(&module, slot, cert, pin)?;
-            let batch = station
-                .sign_selection(&selection.selection(), *expect, &signer)
-                .await?;
-            out.value(&batch, |b| {
-                format!(
-                    "Đã ký {} mũi tiêm của {} người (lần ký {}); sẽ gửi lên máy chủ khi đồng bộ",
-                    b.doses, b.people, b.batch_id
-                )
+            // Ctrl-C stops after the run being signed; what is signed stays.
+            let chosen = selection.selection();
+            let signing = station.sign_backlog(&chosen, *expect, &signer);
+            tokio::pin!(signing);
+            let summary = loop {
+                tokio::select! {
+                    done = &mut signing => break done?,
+                    _ = tokio::signal::ctrl_c() => station.cancel_signing(),
+                }
+            };
+            out.value(&summary, |s| {
+                let mut lines: Vec<String> = s
+                    .runs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        format!(
+                            "Lần {}/{}: đã ký {} mũi tiêm của {} người (lần ký {})",
+                            i + 1,
+                            s.runs_planned,
+                            b.doses,
+                            b.people,
+                            b.batch_id
+                        )
+                    })
+                    .collect();
+                lines.push(if s.stopped {
+                    "Đã dừng theo yêu cầu: chạy lại lệnh ký (xem trước lại) để ký phần còn lại"
+                        .into()
+                } else {
+                    "Sẽ gửi lên máy chủ khi đồng bộ".into()
+                });
+                lines.join("\n")
             });
         }
         SignCommand::List => {

@@ -1115,8 +1115,10 @@ fn a_head_of_facility_signs_from_the_command_line_with_the_usb_token() {
     let (code, wrong) = signing("0000");
     assert_ne!(code, 0);
     assert_eq!(wrong["error"]["code"], "pin_incorrect", "{wrong}");
-    let (code, batch) = signing(PIN);
-    assert_eq!(code, 0, "{batch}");
+    let (code, signed) = signing(PIN);
+    assert_eq!(code, 0, "{signed}");
+    assert_eq!(signed["runs_planned"], 1, "{signed}");
+    let batch = &signed["runs"][0];
     assert_eq!(batch["status"], "pending");
     let (code, report) = signer.json(&["sync"]);
     assert_eq!(code, 0, "{report}");

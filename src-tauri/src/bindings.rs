@@ -35,6 +35,8 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         crate::views::SignRunRequest,
         station::SigningPreview,
         station::SigningBatchSummary,
+        station::SigningProgress,
+        station::BacklogSummary,
         station::ListQuery,
         station::ListPage,
         station::ExportSummary,
@@ -52,8 +54,49 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::path::PathBuf;
+
+    /// The names (snake_case; kebab-case read as snake_case) that follow each `marker`.
+    fn names(text: &str, marker: &str) -> BTreeSet<String> {
+        text.split(marker)
+            .skip(1)
+            .filter_map(|rest| {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                    .collect();
+                (!name.is_empty()).then(|| name.replace('-', "_"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_list_of_the_apps_commands_names_the_same_commands() {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).expect(p);
+        let handler = names(&read("src/lib.rs"), "commands::");
+        let build_rs = read("build.rs");
+        let build = names(
+            build_rs
+                .split("fn sotiem_commands()")
+                .nth(1)
+                .expect("the command list"),
+            "\"",
+        );
+        let capability = names(&read("capabilities/main.json"), "\"allow-");
+        // `call<T>("command", …)` in the UI's one module of calls.
+        let ui = names(&read("../ui/src/api.ts"), ">(\"");
+        assert_eq!(handler, build, "generate_handler! vs build.rs");
+        assert_eq!(
+            handler, capability,
+            "generate_handler! vs the capability file"
+        );
+        assert_eq!(
+            handler, ui,
+            "generate_handler! vs the UI's calls (ui/src/api.ts)"
+        );
+    }
 
     fn read_dir(dir: &std::path::Path) -> BTreeMap<String, String> {
         std::fs::read_dir(dir)

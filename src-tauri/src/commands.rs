@@ -10,9 +10,10 @@ use crate::views::{
     SetupRequest, SignInRequest, SignInStep, SignRunRequest, TokenView, VoidDoseRequest,
 };
 use station::{
-    Credentials, DailyReport, DuplicatePair, ExportSummary, ImportSummary, ListPage, ListQuery,
-    PersonInput, PersonRecord, PersonSummary, SearchQuery, SigningBatchSummary, SigningPreview,
-    SigningSelection, Station, SyncReport, TokenSigner,
+    BacklogSummary, Credentials, DailyReport, DuplicatePair, ExportSummary, ImportSummary,
+    ListPage, ListQuery, PersonInput, PersonRecord, PersonSummary, SearchQuery,
+    SigningBatchSummary, SigningPreview, SigningProgress, SigningSelection, Station, SyncReport,
+    TokenSigner,
 };
 use std::sync::Arc;
 use sync_protocol::Vaccine;
@@ -281,9 +282,10 @@ pub async fn signing_preview(app: App<'_>, selection: SigningSelection) -> Resul
     Ok(app.station().await?.signing_preview(&selection).await?)
 }
 
-/// Signs the previewed doses: one PIN, one token signature.
+/// Signs the previewed doses: one PIN for the whole selection, one token signature per run of
+/// at most 1,000 people / 3,000 doses, run after run until done or stopped.
 #[tauri::command]
-pub async fn sign_run(app: App<'_>, request: SignRunRequest) -> Result<SigningBatchSummary> {
+pub async fn sign_run(app: App<'_>, request: SignRunRequest) -> Result<BacklogSummary> {
     let station = app.station().await?;
     let module = app.token_module()?;
     let signer = TokenSigner::choose(
@@ -293,8 +295,21 @@ pub async fn sign_run(app: App<'_>, request: SignRunRequest) -> Result<SigningBa
         request.pin,
     )?;
     Ok(station
-        .sign_selection(&request.selection, request.expected_doses as usize, &signer)
+        .sign_backlog(&request.selection, request.expected_doses as usize, &signer)
         .await?)
+}
+
+/// How far the selection being signed has got.
+#[tauri::command]
+pub async fn signing_progress(app: App<'_>) -> Result<SigningProgress> {
+    Ok(app.station().await?.signing_progress())
+}
+
+/// Stops signing after the run in progress (the runs signed are kept).
+#[tauri::command]
+pub async fn cancel_signing(app: App<'_>) -> Result<()> {
+    app.station().await?.cancel_signing();
+    Ok(())
 }
 
 /// Registers a certificate of the token on the signed-in signer's account (the token signs a

@@ -81,6 +81,8 @@ pub fn run() {
             commands::signing_tokens,
             commands::signing_preview,
             commands::sign_run,
+            commands::signing_progress,
+            commands::cancel_signing,
             commands::signing_batches,
             commands::register_certificate,
             commands::data_list,

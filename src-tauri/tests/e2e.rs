@@ -558,12 +558,13 @@ async fn a_head_of_facility_signs_the_days_doses_with_the_usb_token() {
         .expect("trusted");
     lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
 
-    // The station's day: 12 people matched with the population database, vaccinated this
-    // morning, synced; then the head of the facility signs in on the laptop.
+    // A backlog: 1,004 people matched with the population database, vaccinated over the last
+    // hours (ten seconds apart), synced; then the head of the facility signs in on the laptop.
+    // More than the 1,000 people of one run: the preview splits it in two.
     let mut g = Generator::new(77);
     let now = sync_protocol::person::now();
-    // This morning, a quarter of an hour ago.
-    let people = vaccinated_at(&mut g, 12, 1, now - time::Duration::minutes(15));
+    let since = now - time::Duration::hours(4);
+    let people = vaccinated_at(&mut g, 1_004, 1, since);
     let (data, key, mut otp) = prepared_station(&lab, &people, "bs.hung").await;
 
     let (_spawned, ui) = start_app(
@@ -596,9 +597,39 @@ async fn a_head_of_facility_signs_the_days_doses_with_the_usb_token() {
         t.contains("đã đăng ký")
     })
     .await;
+    ui.type_into(
+        "#sign-from",
+        &sync_protocol::BirthDate::Full(since.date()).display_vn(),
+    )
+    .await;
     ui.click("[data-testid=signing-preview]").await;
-    ui.wait_text("[data-testid=preview-doses]", "today's 12 doses", |t| {
-        t == "12"
+    ui.wait_text(
+        "[data-testid=preview-doses]",
+        "the backlog's 1,004 doses",
+        |t| t == "1.004",
+    )
+    .await;
+    assert_eq!(ui.text("[data-testid=planned-run-count]").await, "2");
+    // Two rows unticked: they stay out of the runs.
+    let ticks = ui
+        .client
+        .find_all(Locator::Css("[data-testid=preview-tick]"))
+        .await
+        .expect("ticks");
+    assert_eq!(ticks.len(), 200, "a page of rows");
+    ticks[0].click().await.expect("untick");
+    ui.wait_text("[data-testid=preview-doses]", "one unticked", |t| {
+        t == "1.003"
+    })
+    .await;
+    let ticks = ui
+        .client
+        .find_all(Locator::Css("[data-testid=preview-tick]"))
+        .await
+        .expect("ticks");
+    ticks[1].click().await.expect("untick");
+    ui.wait_text("[data-testid=preview-doses]", "two unticked", |t| {
+        t == "1.002"
     })
     .await;
     ui.type_into("#sign-pin", "0000").await;
@@ -612,16 +643,21 @@ async fn a_head_of_facility_signs_the_days_doses_with_the_usb_token() {
     ui.shot("09-signing-preview").await;
     ui.type_into("#sign-pin", PIN).await;
     ui.click("[data-testid=sign-submit]").await;
-    ui.wait_text("[data-testid=signing-done]", "signed", |t| t.contains("12"))
+    let done = ui
+        .wait_text("[data-testid=signing-done]", "signed in two runs", |t| {
+            t.contains("2/2")
+        })
         .await;
+    assert!(done.contains("1.002"), "{done}");
     ui.click("[data-testid=sync-now]").await;
     ui.wait_text(
         "[data-testid=signing-runs]",
-        "the server verified the run",
-        |t| t.contains("đã xác nhận"),
+        "the server verified both runs",
+        |t| t.matches("đã xác nhận").count() == 2,
     )
     .await;
-    assert_eq!(lab.server.count("signed_doses").await, 12);
+    assert_eq!(lab.server.count("signing_batches").await, 2);
+    assert_eq!(lab.server.count("signed_doses").await, 1_002);
     ui.shot("10-signed").await;
     ui.client.close().await.expect("session closed");
 }

@@ -31,8 +31,8 @@ pub use service::{
     SearchQuery, Station, StationStatus, Warning,
 };
 pub use signing::{
-    ManifestSigner, SigningBatchSummary, SigningCandidate, SigningPreview, SigningSelection,
-    TokenSigner,
+    BacklogSummary, ManifestSigner, PlannedRun, SigningBatchSummary, SigningCandidate,
+    SigningPreview, SigningProgress, SigningSelection, TokenSigner,
 };
 pub use store::Store;
 pub use sync::{

@@ -168,6 +168,7 @@ pub struct Station {
     facility: std::sync::RwLock<Facility>,
     session: std::sync::RwLock<Option<crate::auth::Session>>,
     pub(crate) sync_control: crate::sync::SyncControl,
+    pub(crate) signing_control: crate::signing::SigningControl,
 }
 
 /// Facts of a new station.
@@ -276,6 +277,7 @@ impl Station {
             facility: std::sync::RwLock::new(facility),
             session: std::sync::RwLock::new(None),
             sync_control: crate::sync::SyncControl::default(),
+            signing_control: crate::signing::SigningControl::default(),
         };
         station.fill_outbox_authors().await?;
         Ok(station)

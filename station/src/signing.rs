@@ -33,6 +33,10 @@ pub struct SigningSelection {
     /// those given at the facility itself.
     #[serde(default)]
     pub include_mobile_teams: bool,
+    /// Doses the signer unticked in the preview: left out of the runs.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Array<string>"))]
+    pub excluded: Vec<Uuid>,
 }
 
 /// One dose the run would sign.
@@ -50,16 +54,117 @@ pub struct SigningCandidate {
     pub given_at: String,
 }
 
-/// Exactly what a run would sign, and what the rules left out.
+/// Exactly what the runs over a selection would sign, and what was left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SigningPreview {
+    /// The doses to sign, in the order they were given.
     pub doses: Vec<SigningCandidate>,
     pub people: usize,
     /// Doses left out because their person is not matched with the population database.
     pub unverified_excluded: usize,
+    /// Doses the signer unticked.
+    pub unticked: Vec<SigningCandidate>,
     /// Within the 1,000 people / 3,000 doses of one run.
     pub within_limits: bool,
+    /// The runs the doses are split into (each within the limits; a person's doses together).
+    pub runs: Vec<PlannedRun>,
+}
+
+/// One run of a split selection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlannedRun {
+    pub people: usize,
+    pub doses: usize,
+    /// When its first and last doses were given.
+    pub first_given_at: String,
+    pub last_given_at: String,
+}
+
+/// How far a backlog being signed has got.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SigningProgress {
+    pub running: bool,
+    pub runs_done: usize,
+    pub runs_planned: usize,
+    pub doses_signed: usize,
+    pub doses_planned: usize,
+}
+
+/// What a backlog's signing did: the runs signed (each one token operation) and whether the
+/// signer stopped it before the end (signing the selection again resumes with what is left).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BacklogSummary {
+    pub runs: Vec<SigningBatchSummary>,
+    pub runs_planned: usize,
+    pub stopped: bool,
+}
+
+/// The progress of the backlog being signed and the signer's request to stop it.
+#[derive(Default)]
+pub(crate) struct SigningControl {
+    cancel: std::sync::atomic::AtomicBool,
+    progress: std::sync::Mutex<SigningProgress>,
+    /// One backlog at a time.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl SigningControl {
+    fn update(&self, f: impl FnOnce(&mut SigningProgress)) {
+        f(&mut self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+}
+
+/// Splits `doses` (in the order given) into runs within the limits of one run, a person's doses
+/// always in the same run. Returns the doses of each run.
+pub fn plan_runs(doses: &[SigningCandidate]) -> Vec<Vec<SigningCandidate>> {
+    let mut people: Vec<(Uuid, Vec<SigningCandidate>)> = Vec::new();
+    let mut index: BTreeMap<Uuid, usize> = BTreeMap::new();
+    for d in doses {
+        match index.get(&d.person_id) {
+            Some(&i) => people[i].1.push(d.clone()),
+            None => {
+                index.insert(d.person_id, people.len());
+                people.push((d.person_id, vec![d.clone()]));
+            }
+        }
+    }
+    let mut runs: Vec<Vec<SigningCandidate>> = Vec::new();
+    let mut in_run = 0;
+    for (_, theirs) in people {
+        let fits = runs.last().is_some_and(|r| {
+            in_run < MAX_PEOPLE_PER_RUN && r.len() + theirs.len() <= MAX_DOSES_PER_RUN
+        });
+        if fits {
+            in_run += 1;
+            if let Some(r) = runs.last_mut() {
+                r.extend(theirs);
+            }
+        } else {
+            in_run = 1;
+            runs.push(theirs);
+        }
+    }
+    runs
+}
+
+fn planned(run: &[SigningCandidate]) -> PlannedRun {
+    PlannedRun {
+        people: run
+            .iter()
+            .map(|d| d.person_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        doses: run.len(),
+        first_given_at: run.first().map(|d| d.given_at.clone()).unwrap_or_default(),
+        last_given_at: run.last().map(|d| d.given_at.clone()).unwrap_or_default(),
+    }
 }
 
 /// A signing run done on this station.
@@ -148,7 +253,10 @@ impl Station {
         .fetch_all(self.store().pool())
         .await?;
         let mut doses = Vec::new();
+        let mut unticked = Vec::new();
         let mut unverified_excluded = 0;
+        let excluded: std::collections::BTreeSet<Uuid> =
+            selection.excluded.iter().copied().collect();
         for r in rows {
             if r.get::<&str, _>("verification") != "matched" {
                 unverified_excluded += 1;
@@ -160,7 +268,7 @@ impl Station {
             ) else {
                 continue;
             };
-            doses.push(SigningCandidate {
+            let candidate = SigningCandidate {
                 dose_id,
                 person_id,
                 full_name: r.get("full_name"),
@@ -170,24 +278,32 @@ impl Station {
                 lot: r.get("lot"),
                 dose_number: u8::try_from(r.get::<i64, _>("dose_number")).unwrap_or(0),
                 given_at: r.get("given_at"),
-            });
+            };
+            if excluded.contains(&dose_id) {
+                unticked.push(candidate);
+            } else {
+                doses.push(candidate);
+            }
         }
         let people = doses
             .iter()
             .map(|d| d.person_id)
             .collect::<std::collections::BTreeSet<_>>()
             .len();
+        let runs: Vec<PlannedRun> = plan_runs(&doses).iter().map(|r| planned(r)).collect();
         Ok(SigningPreview {
-            within_limits: people <= MAX_PEOPLE_PER_RUN && doses.len() <= MAX_DOSES_PER_RUN,
+            within_limits: runs.len() <= 1,
+            runs,
             people,
             doses,
+            unticked,
             unverified_excluded,
         })
     }
 
     /// Signs exactly the doses of `selection` that the preview showed (`expected_doses` of
-    /// them): checks the certificate (registered on the account, valid now), builds the
-    /// manifest, has the token sign it once, and marks every dose signed in one transaction.
+    /// them) in one run: checks the certificate (registered on the account, valid now), builds
+    /// the manifest, has the token sign it once, and keeps the run to send.
     pub async fn sign_selection(
         &self,
         selection: &SigningSelection,
@@ -195,16 +311,7 @@ impl Station {
         signer: &(dyn ManifestSigner + Sync),
     ) -> Result<SigningBatchSummary> {
         let session = self.signer()?;
-        let cert = signer.certificate();
-        let serial = normalize_serial(&cert.serial);
-        if !is_registered(&session.account, cert) {
-            return Err(StationError::CertificateNotRegistered {
-                serial,
-                issuer: cert.issuer.clone(),
-            });
-        }
-        let at = now();
-        valid_now(cert)?;
+        let serial = self.check_signer_certificate(&session, signer)?;
         let preview = self.signing_preview(selection).await?;
         if preview.doses.is_empty() {
             return Err(StationError::NothingToSign);
@@ -220,12 +327,127 @@ impl Station {
         if preview.doses.len() != expected_doses {
             return Err(StationError::SelectionChanged);
         }
+        self.sign_doses(&session, signer, &serial, &preview.doses)
+            .await
+    }
+
+    /// Signs a backlog: every dose of `selection` the preview showed (`expected_doses` of them),
+    /// split into runs within the limits, one token operation each, one after another with the
+    /// PIN the signer gave once. Stops between runs when asked ([`Station::cancel_signing`]);
+    /// the runs signed so far are kept, and signing the selection again goes on with the rest.
+    pub async fn sign_backlog(
+        &self,
+        selection: &SigningSelection,
+        expected_doses: usize,
+        signer: &(dyn ManifestSigner + Sync),
+    ) -> Result<BacklogSummary> {
+        let session = self.signer()?;
+        let serial = self.check_signer_certificate(&session, signer)?;
+        let _one_at_a_time = self.signing_control.running.lock().await;
+        self.signing_control
+            .cancel
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let preview = self.signing_preview(selection).await?;
+        if preview.doses.is_empty() {
+            return Err(StationError::NothingToSign);
+        }
+        if preview.doses.len() != expected_doses {
+            return Err(StationError::SelectionChanged);
+        }
+        let plan = plan_runs(&preview.doses);
+        self.signing_control.update(|p| {
+            *p = SigningProgress {
+                running: true,
+                runs_done: 0,
+                runs_planned: plan.len(),
+                doses_signed: 0,
+                doses_planned: preview.doses.len(),
+            }
+        });
+        // Cleared however the signing ends.
+        struct Finished<'a>(&'a SigningControl);
+        impl Drop for Finished<'_> {
+            fn drop(&mut self) {
+                self.0.update(|p| p.running = false);
+            }
+        }
+        let _finished = Finished(&self.signing_control);
+        let mut summary = BacklogSummary {
+            runs: Vec::new(),
+            runs_planned: plan.len(),
+            stopped: false,
+        };
+        for run in &plan {
+            if self
+                .signing_control
+                .cancel
+                .load(std::sync::atomic::Ordering::SeqCst)
+            {
+                summary.stopped = true;
+                break;
+            }
+            let done = self.sign_doses(&session, signer, &serial, run).await?;
+            let signed = done.doses;
+            summary.runs.push(done);
+            self.signing_control.update(|p| {
+                p.runs_done += 1;
+                p.doses_signed += signed;
+            });
+        }
+        Ok(summary)
+    }
+
+    /// How far the backlog being signed has got (`running` false when none is).
+    pub fn signing_progress(&self) -> SigningProgress {
+        self.signing_control
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Asks the backlog being signed to stop after the run in progress.
+    pub fn cancel_signing(&self) {
+        self.signing_control
+            .cancel
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The certificate must be registered on the signer's account and valid now. Returns its
+    /// serial.
+    fn check_signer_certificate(
+        &self,
+        session: &crate::auth::Session,
+        signer: &(dyn ManifestSigner + Sync),
+    ) -> Result<String> {
+        let cert = signer.certificate();
+        let serial = normalize_serial(&cert.serial);
+        if !is_registered(&session.account, cert) {
+            return Err(StationError::CertificateNotRegistered {
+                serial,
+                issuer: cert.issuer.clone(),
+            });
+        }
+        valid_now(cert)?;
+        Ok(serial)
+    }
+
+    /// One run over `doses`: the manifest of their record hashes, one token signature, the
+    /// run kept to send with each dose's proof.
+    async fn sign_doses(
+        &self,
+        session: &crate::auth::Session,
+        signer: &(dyn ManifestSigner + Sync),
+        serial: &str,
+        doses: &[SigningCandidate],
+    ) -> Result<SigningBatchSummary> {
+        let at = now();
         // The record hashes, from the documents as they are now.
         let mut by_person: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-        for d in &preview.doses {
+        for d in doses {
             by_person.entry(d.person_id).or_default().push(d.dose_id);
         }
-        let mut entries = Vec::with_capacity(preview.doses.len());
+        let mut entries = Vec::with_capacity(doses.len());
         for (person_id, dose_ids) in &by_person {
             let person = self.load_doc(*person_id).await?.read().map_err(|source| {
                 StationError::Corrupt {
@@ -246,7 +468,7 @@ impl Station {
             batch_id: Uuid::now_v7(),
             facility: self.facility().code,
             signer: session.username().to_string(),
-            certificate_serial: serial.clone(),
+            certificate_serial: serial.to_string(),
             created_at: format_time(at),
             entries,
         };
@@ -263,7 +485,7 @@ impl Station {
         )
         .bind(manifest.batch_id.to_string())
         .bind(&manifest.signer)
-        .bind(&serial)
+        .bind(serial)
         .bind(&manifest.created_at)
         .bind(manifest.entries.len() as i64)
         .bind(by_person.len() as i64)
@@ -291,7 +513,7 @@ impl Station {
         Ok(SigningBatchSummary {
             batch_id: manifest.batch_id,
             signer: manifest.signer,
-            certificate_serial: serial,
+            certificate_serial: serial.to_string(),
             created_at: manifest.created_at,
             doses: manifest.entries.len(),
             people: by_person.len(),
@@ -525,5 +747,57 @@ impl ManifestSigner for TokenSigner<'_> {
             .unwrap_or_default();
         self.module
             .sign_cms(self.slot, &self.certificate, &self.pin, content, at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(person: u128, n: u32) -> SigningCandidate {
+        SigningCandidate {
+            dose_id: Uuid::from_u128((person << 8) + u128::from(n)),
+            person_id: Uuid::from_u128(person),
+            full_name: "Lê Thị Hồng".into(),
+            birth_date: "1990-02-03".into(),
+            id_number: None,
+            vaccine: "EU/1/20/1528".into(),
+            lot: "FK0071".into(),
+            dose_number: u8::try_from(n).unwrap_or(1),
+            given_at: format!("2026-11-20T08:{:02}:00+07:00", n % 60),
+        }
+    }
+
+    #[test]
+    fn a_forty_thousand_dose_backlog_splits_into_fourteen_runs_within_the_limits() {
+        // 13,334 people with three doses each (40,002 doses).
+        let doses: Vec<SigningCandidate> = (0..13_334u128)
+            .flat_map(|p| (1..=3).map(move |n| candidate(p, n)))
+            .collect();
+        let runs = plan_runs(&doses);
+        assert_eq!(runs.len(), 14);
+        for run in &runs {
+            let people: std::collections::BTreeSet<_> = run.iter().map(|d| d.person_id).collect();
+            assert!(people.len() <= MAX_PEOPLE_PER_RUN && run.len() <= MAX_DOSES_PER_RUN);
+        }
+        assert_eq!(runs.iter().map(Vec::len).sum::<usize>(), doses.len());
+    }
+
+    #[test]
+    fn a_persons_doses_stay_in_one_run_and_the_order_is_kept() {
+        // 999 people with three doses, then one with four: the fourth person's doses would
+        // cross 3,000 in the first run, so they open the second.
+        let mut doses: Vec<SigningCandidate> = (0..999u128)
+            .flat_map(|p| (1..=3).map(move |n| candidate(p, n)))
+            .collect();
+        doses.extend((1..=4).map(|n| candidate(5_000, n)));
+        let runs = plan_runs(&doses);
+        assert_eq!(runs.iter().map(Vec::len).collect::<Vec<_>>(), [2_997, 4]);
+        assert!(
+            runs[1]
+                .iter()
+                .all(|d| d.person_id == Uuid::from_u128(5_000))
+        );
+        assert!(plan_runs(&[]).is_empty());
     }
 }

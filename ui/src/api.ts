@@ -20,7 +20,9 @@ import type { UiError } from "./bindings/UiError";
 import type { Vaccine } from "./bindings/Vaccine";
 import type { VoidDoseRequest } from "./bindings/VoidDoseRequest";
 import type { SignRunRequest } from "./bindings/SignRunRequest";
+import type { BacklogSummary } from "./bindings/BacklogSummary";
 import type { SigningBatchSummary } from "./bindings/SigningBatchSummary";
+import type { SigningProgress } from "./bindings/SigningProgress";
 import type { SigningPreview } from "./bindings/SigningPreview";
 import type { SigningSelection } from "./bindings/SigningSelection";
 import type { TokenView } from "./bindings/TokenView";
@@ -77,7 +79,9 @@ export const api = {
   cancelSync: () => call<null>("cancel_sync"),
   signingTokens: () => call<TokenView[]>("signing_tokens"),
   signingPreview: (selection: SigningSelection) => call<SigningPreview>("signing_preview", { selection }),
-  signRun: (request: SignRunRequest) => call<SigningBatchSummary>("sign_run", { request }),
+  signRun: (request: SignRunRequest) => call<BacklogSummary>("sign_run", { request }),
+  signingProgress: () => call<SigningProgress>("signing_progress"),
+  cancelSigning: () => call<null>("cancel_signing"),
   signingBatches: () => call<SigningBatchSummary[]>("signing_batches"),
   dataList: (query: ListQuery, offset: number, limit: number) => call<ListPage>("data_list", { query, offset, limit }),
   exportList: (request: ExportListRequest) => call<ExportSummary>("export_list", { request }),

@@ -9,4 +9,8 @@ export type SigningSelection = { from: string, to: string, full_name: string | n
  * Also the doses this facility's mobile teams recorded ("all doses it created"), not only
  * those given at the facility itself.
  */
-include_mobile_teams: boolean, };
+include_mobile_teams: boolean, 
+/**
+ * Doses the signer unticked in the preview: left out of the runs.
+ */
+excluded: Array<string>, };

@@ -1,7 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
+import type { BacklogSummary } from "../bindings/BacklogSummary";
 import type { SigningBatchSummary } from "../bindings/SigningBatchSummary";
+import type { SigningCandidate } from "../bindings/SigningCandidate";
 import type { SigningPreview } from "../bindings/SigningPreview";
+import type { SigningProgress } from "../bindings/SigningProgress";
 import type { TokenView } from "../bindings/TokenView";
 import type { UiError } from "../bindings/UiError";
 import type { Vaccine } from "../bindings/Vaccine";
@@ -12,7 +15,11 @@ import { t } from "../i18n";
 import { isBirthDateShape } from "../validate";
 import { vaccineName } from "./Session";
 
-/** The head of a facility signs the day's doses with the USB token: one PIN, one signature. */
+/** Rows shown per page of the preview. */
+const PAGE = 200;
+
+/** The head of a facility signs the selected doses with the USB token: one PIN for the whole
+ * selection, one token signature per run of at most 1,000 people / 3,000 doses. */
 export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine[]; changed: () => void; refreshKey: number }) {
   const [tokens, setTokens] = useState<TokenView[] | null>(null);
   const [choice, setChoice] = useState<{ slot: number; id: string } | null>(null);
@@ -29,7 +36,10 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
-  const [done, setDone] = useState<SigningBatchSummary | null>(null);
+  const [done, setDone] = useState<BacklogSummary | null>(null);
+  const [excluded, setExcluded] = useState<string[]>([]);
+  const [page, setPage] = useState(0);
+  const [progress, setProgress] = useState<SigningProgress | null>(null);
   const [runs, setRuns] = useState<SigningBatchSummary[]>([]);
 
   const loadRuns = () => api.signingBatches().then(setRuns, () => setRuns([]));
@@ -38,13 +48,25 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
     void loadRuns();
   }, [refreshKey]);
 
-  const selection = () => ({
+  const selection = (unticked: string[] = excluded) => ({
     from: from.trim(),
     to: to.trim(),
     full_name: name.trim() || null,
     phone: phone.trim() || null,
     include_mobile_teams: mobileTeams,
+    excluded: unticked,
   });
+
+  /** Ticks or unticks rows: the plan of runs is made again for the doses still ticked. */
+  async function setTicked(ids: string[], ticked: boolean) {
+    const next = ticked ? excluded.filter((id) => !ids.includes(id)) : [...new Set([...excluded, ...ids])];
+    setExcluded(next);
+    try {
+      setPreview(await api.signingPreview(selection(next)));
+    } catch (err) {
+      setError(err as UiError);
+    }
+  }
 
   async function findTokens() {
     setError(null);
@@ -67,8 +89,10 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
     if (Object.keys(local).length) return;
     setError(null);
     setDone(null);
+    setExcluded([]);
+    setPage(0);
     try {
-      setPreview(await api.signingPreview(selection()));
+      setPreview(await api.signingPreview(selection([])));
     } catch (err) {
       setError(err as UiError);
       setErrors(fieldErrors(err as UiError));
@@ -109,21 +133,34 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
     }
     setBusy(true);
     setError(null);
+    // The runs' progress while the token signs them one after another.
+    const poll = setInterval(() => {
+      api.signingProgress().then(setProgress, () => undefined);
+    }, 400);
     try {
-      const run = await api.signRun({ selection: selection(), expected_doses: preview.doses.length, slot: choice.slot, certificate_id: choice.id, pin });
-      setDone(run);
+      const summary = await api.signRun({ selection: selection(), expected_doses: preview.doses.length, slot: choice.slot, certificate_id: choice.id, pin });
+      setDone(summary);
       setPreview(null);
       changed();
       void loadRuns();
     } catch (err) {
       setError(err as UiError);
+      void loadRuns();
     } finally {
+      clearInterval(poll);
+      setProgress(null);
       // The PIN is never kept, whatever happened.
       setPin("");
       setBusy(false);
     }
   }
 
+  const rows: { d: SigningCandidate; ticked: boolean }[] = preview
+    ? [...preview.doses.map((d) => ({ d, ticked: true })), ...preview.unticked.map((d) => ({ d, ticked: false }))].sort((a, b) =>
+        a.d.given_at === b.d.given_at ? a.d.dose_id.localeCompare(b.d.dose_id) : a.d.given_at.localeCompare(b.d.given_at),
+      )
+    : [];
+  const shown = rows.slice(page * PAGE, (page + 1) * PAGE);
   const statusText = (s: string) => (s === "accepted" ? t("statusAccepted") : s === "refused" ? t("statusRefused") : t("statusPending"));
   return (
     <main class="report" data-testid="signing">
@@ -210,11 +247,41 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
           <p class="muted">
             {formatCount(preview.unverified_excluded)} {t("unverifiedExcluded")}
           </p>
-          {preview.within_limits ? null : <p class="notice">{t("overLimit")}</p>}
+          <p data-testid="planned-runs">
+            <strong data-testid="planned-run-count">{formatCount(preview.runs.length)}</strong> {t("runsPlanned")}
+            {preview.unticked.length > 0 ? ` · ${formatCount(preview.unticked.length)} ${t("unticked")}` : ""}
+          </p>
+          {preview.runs.length > 1 ? (
+            <ol class="planned-runs">
+              {preview.runs.map((r, i) => (
+                <li key={i}>
+                  {t("run")} {i + 1}: {formatCount(r.people)} {t("people").toLowerCase()}, {formatCount(r.doses)} {t("doseNo").toLowerCase()} ·{" "}
+                  {formatDateTime(r.first_given_at)} → {formatDateTime(r.last_given_at)}
+                </li>
+              ))}
+            </ol>
+          ) : null}
+          <div class="actions">
+            <button type="button" data-testid="tick-all" onClick={() => void setTicked(rows.map((r) => r.d.dose_id), true)}>
+              {t("tickAll")}
+            </button>
+            <button type="button" data-testid="untick-all" onClick={() => void setTicked(rows.map((r) => r.d.dose_id), false)}>
+              {t("untickAll")}
+            </button>
+          </div>
           <table>
             <tbody>
-              {preview.doses.slice(0, 200).map((d) => (
-                <tr key={d.dose_id}>
+              {shown.map(({ d, ticked }) => (
+                <tr key={d.dose_id} data-testid="preview-row">
+                  <td>
+                    <input
+                      type="checkbox"
+                      checked={ticked}
+                      aria-label={d.full_name}
+                      data-testid="preview-tick"
+                      onChange={(e) => void setTicked([d.dose_id], (e.target as HTMLInputElement).checked)}
+                    />
+                  </td>
                   <td>{d.full_name}</td>
                   <td>{formatBirthDate(d.birth_date)}</td>
                   <td>{d.id_number}</td>
@@ -227,16 +294,41 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
               ))}
             </tbody>
           </table>
-          {preview.doses.length > 200 ? <p class="muted">… {formatCount(preview.doses.length - 200)}</p> : null}
+          {rows.length > PAGE ? (
+            <div class="actions">
+              <button type="button" disabled={page === 0} onClick={() => setPage(page - 1)}>
+                {t("previousPage")}
+              </button>
+              <span data-testid="preview-page">
+                {formatCount(page * PAGE + 1)}–{formatCount(Math.min(rows.length, (page + 1) * PAGE))} / {formatCount(rows.length)}
+              </span>
+              <button type="button" data-testid="preview-next" disabled={(page + 1) * PAGE >= rows.length} onClick={() => setPage(page + 1)}>
+                {t("nextPage")}
+              </button>
+            </div>
+          ) : null}
           <Field id="sign-pin" type="password" label={t("pin")} value={pin} onInput={setPin} error={errors.pin} autoComplete="off" />
-          <button type="submit" class="primary" disabled={busy || !choice || !preview.within_limits || preview.doses.length === 0} data-testid="sign-submit">
+          <button type="submit" class="primary" disabled={busy || !choice || preview.doses.length === 0} data-testid="sign-submit">
             {busy ? t("signingInProgress") : `${t("signNow")} ${formatCount(preview.doses.length)} ${t("doseNo").toLowerCase()}`}
           </button>
+          {busy && progress?.running ? (
+            <p role="status" data-testid="signing-progress">
+              {t("signingRun")} {Math.min(progress.runs_done + 1, progress.runs_planned)}/{progress.runs_planned} · {formatCount(progress.doses_signed)}/
+              {formatCount(progress.doses_planned)} {t("doseNo").toLowerCase()}{" "}
+              <progress max={progress.runs_planned} value={progress.runs_done} aria-hidden="true" />{" "}
+              <button type="button" data-testid="signing-stop" onClick={() => void api.cancelSigning()}>
+                {t("stopSigning")}
+              </button>
+            </p>
+          ) : null}
         </form>
       ) : null}
       {done ? (
         <p class="success card" role="status" data-testid="signing-done">
-          {t("signedRun")} {formatCount(done.doses)} {t("doseNo").toLowerCase()} · {formatCount(done.people)} {t("people").toLowerCase()} — {statusText(done.status)}
+          {t("signedRun")} {formatCount(done.runs.length)}/{formatCount(done.runs_planned)} {t("signedRuns")} ·{" "}
+          {formatCount(done.runs.reduce((n, r) => n + r.doses, 0))} {t("doseNo").toLowerCase()} ·{" "}
+          {formatCount(done.runs.reduce((n, r) => n + r.people, 0))} {t("people").toLowerCase()}
+          {done.stopped ? ` — ${t("stoppedAfter")}` : ""}
         </p>
       ) : null}
       <section class="card">
