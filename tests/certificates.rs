@@ -6,7 +6,8 @@
 //! serial from another issuer, an organisation that is not the facility, a signing time far from
 //! the run's, too many people, a person the police no longer match, an area signer outside its
 //! area — next to honest runs: an ECDSA signer on the token whose chain goes through an
-//! intermediate CA the token carries, and a district centre signing its communes' doses.
+//! intermediate CA the token carries, and a district centre whose station replicates its area and
+//! signs its communes' doses.
 //!
 //! Like `signing.rs` this test has its own `main`: SoftHSM2 reads `SOFTHSM2_CONF` when it loads.
 
@@ -17,9 +18,10 @@ use sotiem_scenarios::pki::{
 };
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::softhsm::{MODULE, PIN, SoftToken, token_for_this_process};
-use sotiem_scenarios::{Device, Lab, vaccinated_at};
+use sotiem_scenarios::{Device, Lab, TAN_TUC, vaccinated_at};
 use sotiem_token::Module;
 use station::{ManifestSigner, SigningSelection, TokenSigner};
+use std::collections::BTreeSet;
 use std::path::Path;
 use sync_protocol::auth::Role;
 use sync_protocol::manifest::{Manifest, ManifestEntry};
@@ -135,6 +137,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         .map(|mut p| {
             p.managing_facility = "TYT-TANTUC".into();
             p.created_by = "nv.tuc".into();
+            p.address.commune = Some(TAN_TUC.into());
             for d in p.doses.values_mut() {
                 d.facility = "TYT-TANTUC".into();
                 d.vaccinator = "nv.tuc".into();
@@ -503,9 +506,24 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     );
     lab.register_certificates("bs.quan", &[&info(&centre_cert)])
         .await;
+    // Before the province designates it, the centre's station holds nobody of the commune.
+    centre.sync().await.expect("centre synced");
+    assert!(centre.show(people[0].id).await.is_err());
     sotiem_server::signing::add_signer_scope(&lab.server.db, "bs.quan", &["TYT-TANNHUT".into()])
         .await
         .expect("area");
+    // Then its station replicates Tân Nhựt's people (fetched afresh: they are older than its
+    // cursor), and still nobody of Tân Túc.
+    let report = centre.sync().await.expect("centre synced");
+    assert!(report.bootstrapped >= people.len() as u64, "{report:?}");
+    assert_eq!(
+        centre.signing_area().await.expect("area"),
+        ["TYT-TANNHUT", "TYT-TANNHUT-LD"]
+    );
+    for p in &people {
+        centre.show(p.id).await.expect("in the centre's area");
+    }
+    assert!(centre.show(tan_tuc[0].id).await.is_err());
     let area_key = file(&centre_cert);
     accepted(
         &send(
@@ -539,6 +557,48 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         "wrong_facility",
     );
     assert!(m.contains("TYT-TANTUC"), "{m}");
+    // A person the commune registers afterwards reaches the centre with the next pull; its
+    // station previews the area's doses (never Tân Túc's) and signs them with its own
+    // organisation certificate, and the server accepts the run.
+    let newcomer = vaccinated_at(&mut g, 1, 2, at);
+    nurse.import_people(&newcomer).await.expect("registered");
+    nurse.sync().await.expect("synced");
+    lab.registry_knows(&newcomer).await;
+    centre.sync().await.expect("centre synced");
+    let day = |d: time::Date| d.to_string();
+    let period = SigningSelection {
+        from: day((at - Duration::days(1)).date()),
+        to: day((at + Duration::days(1)).date()),
+        ..SigningSelection::default()
+    };
+    let preview = centre.signing_preview(&period).await.expect("preview");
+    let previewed: BTreeSet<Uuid> = preview.doses.iter().map(|d| d.person_id).collect();
+    assert!(previewed.contains(&newcomer[0].id), "{previewed:?}");
+    assert!(!previewed.contains(&tan_tuc[0].id));
+    let only_newcomer = SigningSelection {
+        full_name: Some(newcomer[0].full_name.clone()),
+        ..period
+    };
+    let preview = centre
+        .signing_preview(&only_newcomer)
+        .await
+        .expect("preview");
+    assert_eq!(preview.doses.len(), 2, "{preview:?}");
+    // The administrator registered the centre's certificate after its head signed in: the
+    // station learns it with the next sign-in.
+    centre.sign_out(None).await.expect("signed out");
+    lab.sign_in(&centre, &centre.client, "bs.quan").await;
+    let summary = centre
+        .sign_backlog(&only_newcomer, 2, &file(&centre_cert))
+        .await
+        .expect("signed");
+    assert_eq!(summary.runs.len(), 1, "{summary:?}");
+    let report = centre.sync().await.expect("the run goes up");
+    assert_eq!(
+        (report.batches_accepted, report.batches_refused),
+        (1, 0),
+        "{report:?}"
+    );
     // Without the scope, the facility's own head is the only signer of its doses.
     sotiem_server::signing::remove_signer_scope(&lab.server.db, "bs.quan", &["TYT-TANNHUT".into()])
         .await
@@ -559,6 +619,12 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         .await,
         "wrong_facility",
     );
+    // ... and the server sends the centre the commune's people no more.
+    let newest = vaccinated_at(&mut g, 1, 1, at);
+    nurse.import_people(&newest).await.expect("registered");
+    nurse.sync().await.expect("synced");
+    centre.sync().await.expect("centre synced");
+    assert!(centre.show(newest[0].id).await.is_err());
     head.close().await;
     centre.close().await;
     nurse.close().await;

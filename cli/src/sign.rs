@@ -174,6 +174,21 @@ pub async fn sign(station: &Station, cmd: &SignCommand, out: &Output) -> anyhow:
                         format!(", {} mũi bỏ chọn", p.unticked.len())
                     }
                 )];
+                // A unit signing for an area: how many doses of each facility.
+                let mut by_facility = std::collections::BTreeMap::<&str, usize>::new();
+                for d in &p.doses {
+                    *by_facility.entry(d.facility.as_str()).or_default() += 1;
+                }
+                if by_facility.len() > 1 {
+                    lines.push(format!(
+                        "  theo nơi tiêm: {}",
+                        by_facility
+                            .iter()
+                            .map(|(f, n)| format!("{f} {n} mũi"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
                 lines.extend(p.runs.iter().enumerate().map(|(i, r)| {
                     format!(
                         "  lần {}: {} người, {} mũi, {} → {}",

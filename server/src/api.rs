@@ -290,6 +290,10 @@ async fn info(State(state): State<AppState>, parts: Parts) -> Result<Json<Server
             .collect(),
         None => Vec::new(),
     };
+    let area = match &device {
+        Some(d) => Facilities::load(&state.db).await?.area_of(&d.facility),
+        None => Vec::new(),
+    };
     let facility_info = match &device {
         Some(d) => crate::admin::facility(&state.db, &d.facility)
             .await
@@ -307,6 +311,7 @@ async fn info(State(state): State<AppState>, parts: Parts) -> Result<Json<Server
     Ok(Json(ServerInfo {
         facility_info,
         mobile_teams,
+        area,
         server_id: state.server_id.clone(),
         protocol_min: wire::MIN_PROTOCOL_VERSION,
         protocol_max: wire::PROTOCOL_VERSION,

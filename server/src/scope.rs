@@ -1,8 +1,10 @@
 //! Which facilities may replicate a person (DESIGN.md §5): the facility that manages them, the
 //! facilities that vaccinated them, and the facilities of the commune they live in. A mobile
-//! team works within its parent facility's scope.
+//! team works within its parent facility's scope. A unit the province designates to sign for an
+//! area (a district centre) also replicates the people of the facilities in its area.
 
 use crate::admin::FacilityRecord;
+use crate::db::Db;
 use std::collections::{BTreeSet, HashMap};
 use sync_protocol::Person;
 use sync_protocol::text::admin_unit_key;
@@ -12,6 +14,8 @@ use sync_protocol::text::admin_unit_key;
 pub struct Facilities {
     by_code: HashMap<String, FacilityRecord>,
     by_commune: HashMap<(String, String), Vec<String>>,
+    /// For a facility, the units whose signers may sign its doses (so replicate its people).
+    area_units: HashMap<String, BTreeSet<String>>,
 }
 
 impl Facilities {
@@ -32,7 +36,52 @@ impl Facilities {
         Facilities {
             by_code: list.into_iter().map(|f| (f.code.clone(), f)).collect(),
             by_commune,
+            area_units: HashMap::new(),
         }
+    }
+
+    /// The facilities with the signing areas the province designated: `(facility, unit)` pairs,
+    /// a unit's signer covering the facility.
+    pub fn with_areas(mut self, areas: impl IntoIterator<Item = (String, String)>) -> Facilities {
+        for (facility, unit) in areas {
+            let facility = self.owner(&facility);
+            let unit = self.owner(&unit);
+            if facility != unit {
+                self.area_units.entry(facility).or_default().insert(unit);
+            }
+        }
+        self
+    }
+
+    /// Every facility and the signing areas, as stored.
+    pub async fn load(db: &Db) -> Result<Facilities, sqlx::Error> {
+        let list = crate::admin::facilities(db).await?;
+        let areas = crate::signing::signing_areas(db).await?;
+        Ok(Facilities::new(list).with_areas(areas))
+    }
+
+    /// The facilities in the area `unit` signs for, each with its mobile teams.
+    pub fn area_of(&self, unit: &str) -> Vec<String> {
+        let unit = self.owner(unit);
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        for (facility, units) in &self.area_units {
+            if units.contains(&unit) {
+                out.extend(self.family(facility));
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// Adds to `scope` the units whose area covers a facility in it.
+    pub fn with_area_units(&self, mut scope: BTreeSet<String>) -> BTreeSet<String> {
+        let units: Vec<String> = scope
+            .iter()
+            .filter_map(|f| self.area_units.get(f))
+            .flatten()
+            .cloned()
+            .collect();
+        scope.extend(units);
+        scope
     }
 
     /// The facility whose scope `code` works in: its parent for a mobile team, else itself.
@@ -77,6 +126,52 @@ impl Facilities {
         {
             out.extend(codes.iter().cloned());
         }
-        out
+        self.with_area_units(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facility(
+        code: &str,
+        kind: &str,
+        commune: Option<&str>,
+        parent: Option<&str>,
+    ) -> FacilityRecord {
+        FacilityRecord {
+            code: code.into(),
+            name: code.into(),
+            kind: kind.into(),
+            province: Some("TP Hồ Chí Minh".into()),
+            commune: commune.map(str::to_string),
+            parent: parent.map(str::to_string),
+        }
+    }
+
+    fn binh_chanh() -> Facilities {
+        Facilities::new(vec![
+            facility("TYT-TANNHUT", "commune_station", Some("Xã Tân Nhựt"), None),
+            facility("TYT-TANNHUT-LD", "mobile_team", None, Some("TYT-TANNHUT")),
+            facility("TYT-TANTUC", "commune_station", Some("Xã Tân Túc"), None),
+            facility("TTYT-BINHCHANH", "district_centre", None, None),
+        ])
+        .with_areas([("TYT-TANNHUT-LD".into(), "TTYT-BINHCHANH".into())])
+    }
+
+    #[test]
+    fn a_district_centre_replicates_the_facilities_of_its_signing_area_and_no_others() {
+        let all = binh_chanh();
+        // An area given by a mobile team's code means its parent station's scope.
+        assert_eq!(
+            all.area_of("TTYT-BINHCHANH"),
+            ["TYT-TANNHUT", "TYT-TANNHUT-LD"]
+        );
+        let scope = all.with_area_units(BTreeSet::from(["TYT-TANNHUT".to_string()]));
+        assert!(scope.contains("TTYT-BINHCHANH"));
+        let scope = all.with_area_units(BTreeSet::from(["TYT-TANTUC".to_string()]));
+        assert_eq!(scope, BTreeSet::from(["TYT-TANTUC".to_string()]));
+        assert!(all.area_of("TYT-TANTUC").is_empty());
     }
 }

@@ -301,10 +301,46 @@ pub async fn add_signer_scope(
                 .map(|_| ())
         })?;
     }
+    // The unit now replicates the people already in those facilities' scope; its devices see
+    // the wider area in the server's info and fetch them afresh.
+    let all = Facilities::load(db).await?;
+    let unit = all.owner(&account.info.facility);
+    for f in facilities {
+        let facility = all.owner(f);
+        with_db!(db, pool => {
+            sqlx::query(
+                "INSERT INTO person_scope (facility, person_id, since_seq)
+                 SELECT $1, person_id, since_seq FROM person_scope WHERE facility = $2
+                 ON CONFLICT (facility, person_id) DO NOTHING",
+            )
+            .bind(&unit)
+            .bind(&facility)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })?;
+    }
     Ok(())
 }
 
-/// Stops `signer` signing for `facilities`.
+/// Every `(facility, unit)` pair of the signing areas: a signer of `unit`, not revoked, may sign
+/// the doses of `facility`.
+pub async fn signing_areas(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    with_db!(db, pool => {
+        Ok(sqlx::query(
+            "SELECT s.facility, a.facility AS unit FROM signer_scopes s
+             JOIN accounts a ON a.username = s.username WHERE a.status <> 'revoked'",
+        )
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| (r.get("facility"), r.get("unit")))
+        .collect())
+    })
+}
+
+/// Stops `signer` signing for `facilities`. The signer's unit stops replicating the people it
+/// held only through them: the server sends their changes to it no more.
 pub async fn remove_signer_scope(
     db: &Db,
     signer: &str,
@@ -315,6 +351,54 @@ pub async fn remove_signer_scope(
             sqlx::query("DELETE FROM signer_scopes WHERE username = $1 AND facility = $2")
                 .bind(signer)
                 .bind(f)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    let unit: Option<String> = with_db!(db, pool => {
+        sqlx::query_scalar("SELECT facility FROM accounts WHERE username = $1")
+            .bind(signer)
+            .fetch_optional(pool)
+            .await?
+    });
+    if let Some(unit) = unit {
+        narrow_to_area(db, &unit).await?;
+    }
+    Ok(())
+}
+
+/// Drops the people `unit` holds in scope that neither the scope rules nor its area (as now
+/// stored) give it. A document that cannot be read is kept: better held than lost to a bug.
+async fn narrow_to_area(db: &Db, unit: &str) -> Result<(), sqlx::Error> {
+    let all = Facilities::load(db).await?;
+    let unit = all.owner(unit);
+    let held: Vec<(String, Vec<u8>)> = with_db!(db, pool => {
+        sqlx::query(
+            "SELECT s.person_id, d.doc FROM person_scope s JOIN documents d ON d.person_id = s.person_id
+             WHERE s.facility = $1",
+        )
+        .bind(&unit)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| (r.get("person_id"), r.get("doc")))
+        .collect()
+    });
+    let outside: Vec<String> = held
+        .into_iter()
+        .filter(|(_, doc)| {
+            PersonDoc::load(doc)
+                .and_then(|d| d.read())
+                .is_ok_and(|p| !all.scope_of(&p).contains(&unit))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    for id in outside {
+        with_db!(db, pool => {
+            sqlx::query("DELETE FROM person_scope WHERE facility = $1 AND person_id = $2")
+                .bind(&unit)
+                .bind(&id)
                 .execute(pool)
                 .await
                 .map(|_| ())
@@ -373,7 +457,7 @@ async fn verify_and_store(
             "chỉ thủ trưởng đơn vị đã ký mới gửi được lần ký này",
         )));
     }
-    let facilities = Facilities::new(crate::admin::facilities(db).await?);
+    let facilities = Facilities::load(db).await?;
     let owner = facilities.owner(&device.facility);
     if manifest.facility != account.facility
         || (manifest.facility != device.facility && manifest.facility != owner)

@@ -24,6 +24,9 @@ use sync_protocol::{
 };
 use uuid::Uuid;
 
+/// Where the station keeps the area its unit signs for (a JSON list of facility codes).
+pub(crate) const AREA_META: &str = "signing_area";
+
 const SEARCH_BY_PHONE: &str = "SELECT p.id, p.full_name, p.gender, p.birth_date, p.id_kind,
         p.id_number, p.phone, p.managing_facility, p.verification,
         (SELECT count(*) FROM doses d WHERE d.person_id = p.id AND d.voided = 0) AS active_doses
@@ -349,6 +352,38 @@ impl Station {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records the area this station's unit signs for (the server's word). Returns whether it
+    /// grew: the people of a newly added facility are then fetched afresh with the next bootstrap.
+    pub(crate) async fn adopt_area(&self, codes: &[String]) -> Result<bool> {
+        let mut codes = codes.to_vec();
+        codes.sort();
+        codes.dedup();
+        let before: Vec<String> = self
+            .store
+            .meta(AREA_META)
+            .await?
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default();
+        if before == codes {
+            return Ok(false);
+        }
+        let grew = codes.iter().any(|c| !before.contains(c));
+        // A list of strings always serialises.
+        let json = serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into());
+        self.set_meta(AREA_META, Some(&json)).await?;
+        Ok(grew)
+    }
+
+    /// The facilities of the area this station's unit signs for (empty for most stations).
+    pub async fn signing_area(&self) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .meta(AREA_META)
+            .await?
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default())
     }
 
     /// Who is signed in, if anyone.

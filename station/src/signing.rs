@@ -52,6 +52,9 @@ pub struct SigningCandidate {
     pub lot: String,
     pub dose_number: u8,
     pub given_at: String,
+    /// Where it was given: the station itself, one of its mobile teams, or (for a unit that
+    /// signs for an area) a facility of the area.
+    pub facility: String,
 }
 
 /// Exactly what the runs over a selection would sign, and what was left out.
@@ -232,11 +235,12 @@ impl Station {
         };
         let rows = sqlx::query(
             "SELECT d.id, d.person_id, p.full_name, p.birth_date, p.id_number, p.verification,
-                    d.vaccine, d.lot, d.dose_number, d.given_at
+                    d.vaccine, d.lot, d.dose_number, d.given_at, d.facility
              FROM doses d JOIN persons p ON p.id = d.person_id
              WHERE (d.facility = ?1
                     OR (?6 AND d.facility IN (SELECT code FROM facilities
-                                              WHERE kind = 'mobile_team' AND parent = ?1)))
+                                              WHERE kind = 'mobile_team' AND parent = ?1))
+                    OR d.facility IN (SELECT value FROM json_each(?7)))
                AND d.given_at >= ?2 AND d.given_at < ?3 AND d.voided = 0
                AND d.signed_batch IS NULL AND p.merged_into IS NULL
                AND NOT EXISTS (SELECT 1 FROM signed_doses s JOIN signing_batches b ON b.id = s.batch_id
@@ -250,6 +254,7 @@ impl Station {
         .bind(name_key)
         .bind(phone)
         .bind(selection.include_mobile_teams)
+        .bind(serde_json::to_string(&self.signing_area().await?).unwrap_or_else(|_| "[]".into()))
         .fetch_all(self.store().pool())
         .await?;
         let mut doses = Vec::new();
@@ -278,6 +283,7 @@ impl Station {
                 lot: r.get("lot"),
                 dose_number: u8::try_from(r.get::<i64, _>("dose_number")).unwrap_or(0),
                 given_at: r.get("given_at"),
+                facility: r.get("facility"),
             };
             if excluded.contains(&dose_id) {
                 unticked.push(candidate);
@@ -765,6 +771,7 @@ mod tests {
             lot: "FK0071".into(),
             dose_number: u8::try_from(n).unwrap_or(1),
             given_at: format!("2026-11-20T08:{:02}:00+07:00", n % 60),
+            facility: "TYT-TANNHUT".into(),
         }
     }
 

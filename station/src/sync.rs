@@ -575,6 +575,13 @@ impl Station {
             self.set_meta("sync_server_id", Some(&info.server_id))
                 .await?;
         }
+        // A unit whose signing area grew fetches its scope afresh: the people of the added
+        // facilities are older than its cursor.
+        if self.adopt_area(&info.area).await? {
+            self.set_meta("sync_cursor", None).await?;
+            self.set_meta("bootstrap_after", None).await?;
+            self.set_meta("bootstrap_high_water", None).await?;
+        }
         let mut report = SyncReport::default();
         self.sync_control.update(|p| p.phase = "push".into());
         // A refusal can replay later edits as new changes: push those in the same sync.

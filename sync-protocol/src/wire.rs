@@ -122,6 +122,10 @@ pub struct ServerInfo {
     /// The codes of the mobile teams that work under the device's facility.
     #[serde(default)]
     pub mobile_teams: Vec<String>,
+    /// The facilities (with their mobile teams) whose doses the device's unit signs for the
+    /// province, and whose people it therefore replicates; empty for most stations.
+    #[serde(default)]
+    pub area: Vec<String>,
 }
 
 /// A facility as the server knows it.

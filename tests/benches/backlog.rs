@@ -139,8 +139,7 @@ async fn bench(token: &SoftToken) {
             .signing_batch_files(run.batch_id)
             .await
             .expect("files");
-        let manifest =
-            sync_protocol::manifest::Manifest::from_bytes(&manifest).expect("manifest");
+        let manifest = sync_protocol::manifest::Manifest::from_bytes(&manifest).expect("manifest");
         for e in &manifest.entries {
             module
                 .sign_cms(slot, &cert, PIN, &e.record_hash, now)
@@ -154,8 +153,14 @@ async fn bench(token: &SoftToken) {
         .map(|d| format!("{:.2}", d.as_secs_f64()))
         .collect();
     println!("key: {}", if ec { "ECDSA P-256" } else { "RSA-2048" });
-    println!("preview of 40,002 doses split into 14 runs: {}", secs(previewed));
-    println!("each run signed (s, one token operation each): {}", fmt.join(" · "));
+    println!(
+        "preview of 40,002 doses split into 14 runs: {}",
+        secs(previewed)
+    );
+    println!(
+        "each run signed (s, one token operation each): {}",
+        fmt.join(" · ")
+    );
     println!(
         "14 runs signed after one PIN entry: {} (mean {:.2} s a run, slowest {})",
         secs(total),

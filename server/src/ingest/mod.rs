@@ -12,7 +12,6 @@ mod plan;
 mod store;
 mod validate;
 
-use crate::admin;
 use crate::db::Db;
 use crate::scope::Facilities;
 use crate::with_db;
@@ -88,6 +87,7 @@ impl Ingest {
             high_water: high_water.clone(),
             facilities: Arc::new(Facilities::default()),
             facilities_loaded: None,
+            areas: Vec::new(),
             overlay: Overlay::default(),
         };
         tokio::spawn(writer.run(rx));
@@ -125,6 +125,8 @@ struct GroupWriter {
     high_water: Arc<AtomicU64>,
     facilities: Arc<Facilities>,
     facilities_loaded: Option<Instant>,
+    /// The signing areas `facilities` was built with.
+    areas: Vec<(String, String)>,
     /// What the group being written (not yet committed) changes, seen by the next plan.
     overlay: Overlay,
 }
@@ -277,12 +279,18 @@ impl GroupWriter {
     }
 
     /// Facilities change rarely (an administrator adds one); re-read them every few seconds.
+    /// The signing areas are read for every group (a small table): a person registered just
+    /// after an area was widened must reach the unit, whose backfill has already run.
     async fn facilities(&mut self) -> Result<Arc<Facilities>, sqlx::Error> {
         let stale = self
             .facilities_loaded
             .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
-        if stale {
-            self.facilities = Arc::new(Facilities::new(admin::facilities(&self.db).await?));
+        let mut areas = crate::signing::signing_areas(&self.db).await?;
+        areas.sort();
+        if stale || areas != self.areas {
+            let list = crate::admin::facilities(&self.db).await?;
+            self.facilities = Arc::new(Facilities::new(list).with_areas(areas.clone()));
+            self.areas = areas;
             self.facilities_loaded = Some(Instant::now());
         }
         Ok(self.facilities.clone())

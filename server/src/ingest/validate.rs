@@ -61,7 +61,8 @@ impl Accepted {
         match self {
             Accepted::Person { after, .. } => scope.extend(facilities.scope_of(after)),
             Accepted::NewDoses(doses) => {
-                scope.extend(doses.iter().map(|d| facilities.owner(&d.facility)))
+                scope.extend(doses.iter().map(|d| facilities.owner(&d.facility)));
+                scope = facilities.with_area_units(scope);
             }
         }
         scope

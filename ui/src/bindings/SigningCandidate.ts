@@ -3,4 +3,9 @@
 /**
  * One dose the run would sign.
  */
-export type SigningCandidate = { dose_id: string, person_id: string, full_name: string, birth_date: string, id_number: string | null, vaccine: string, lot: string, dose_number: number, given_at: string, };
+export type SigningCandidate = { dose_id: string, person_id: string, full_name: string, birth_date: string, id_number: string | null, vaccine: string, lot: string, dose_number: number, given_at: string, 
+/**
+ * Where it was given: the station itself, one of its mobile teams, or (for a unit that
+ * signs for an area) a facility of the area.
+ */
+facility: string, };

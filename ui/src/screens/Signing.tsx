@@ -161,6 +161,8 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
       )
     : [];
   const shown = rows.slice(page * PAGE, (page + 1) * PAGE);
+  // A unit that signs for an area sees doses of several facilities: say where each was given.
+  const severalPlaces = new Set(rows.map((r) => r.d.facility)).size > 1;
   const statusText = (s: string) => (s === "accepted" ? t("statusAccepted") : s === "refused" ? t("statusRefused") : t("statusPending"));
   return (
     <main class="report" data-testid="signing">
@@ -290,6 +292,7 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
                     {t("doseNo")} {d.dose_number}
                   </td>
                   <td>{formatDateTime(d.given_at)}</td>
+                  {severalPlaces ? <td data-testid="preview-facility">{d.facility}</td> : null}
                 </tr>
               ))}
             </tbody>
