@@ -129,13 +129,13 @@ enum AccountCommand {
 #[derive(Subcommand)]
 enum SignerScopeCommand {
     /// Lets a signer of a unit the province designates (district health centre, CDC) sign the
-    /// doses of these facilities too.
+    /// doses of these facilities too; the unit's stations then replicate those facilities' people.
     Add {
         username: String,
         #[arg(long = "facility", required = true)]
         facilities: Vec<String>,
     },
-    /// Stops a signer signing for these facilities.
+    /// Stops a signer signing for these facilities (the unit is sent their people no more).
     Remove {
         username: String,
         #[arg(long = "facility", required = true)]
