@@ -86,6 +86,35 @@ async fn craft(
     }
 }
 
+/// A run the station makes and signs on the token with `certificate`.
+async fn sign_on(
+    station: &Device,
+    module: &Module,
+    slot: u64,
+    certificate: &sotiem_token::CertificateInfo,
+    selection: &SigningSelection,
+) -> SigningBatchUpload {
+    let signer = TokenSigner {
+        module,
+        slot,
+        certificate: certificate.clone(),
+        pin: PIN.into(),
+    };
+    let run = station
+        .sign_selection(selection, 1, &signer)
+        .await
+        .expect("signed on the token");
+    let (manifest, cms) = station
+        .signing_batch_files(run.batch_id)
+        .await
+        .expect("files");
+    SigningBatchUpload {
+        batch_id: run.batch_id,
+        manifest,
+        cms,
+    }
+}
+
 /// Sends a run with the device's session.
 async fn send(device: &Device, upload: &SigningBatchUpload) -> SigningBatchOutcome {
     device.client.set_session(
@@ -117,9 +146,9 @@ fn accepted(outcome: &SigningBatchOutcome) {
 
 async fn scenario(token: &SoftToken, backend: Backend) {
     // Token object ids of this run's certificates (the token is shared by both backends' runs).
-    let (signer_id, sub_id) = match backend {
-        Backend::Sqlite => ("21", "22"),
-        Backend::Postgres => ("31", "32"),
+    let (signer_id, sub_id, configured_id) = match backend {
+        Backend::Sqlite => ("21", "22", "23"),
+        Backend::Postgres => ("31", "32", "33"),
     };
     let lab = Lab::start(backend).await;
     lab.server
@@ -168,17 +197,23 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     let head = lab
         .device_as("ky", "TYT-TANNHUT", "bs.hung", Role::Signer)
         .await;
-    let module = Module::open(Path::new(MODULE)).expect("module");
+    let mut module = Module::open(Path::new(MODULE)).expect("module");
     let slot = module.tokens().expect("tokens")[0].slot;
     // An ECDSA signer under the intermediate CA, on the token with the intermediate's
     // certificate (as Vietnamese CAs ship their tokens).
     let under_sub = issue_cert(dir, &sub, "ec-sub", "ec", TAN_NHUT_ORG, VALID);
     token.import(&under_sub, signer_id, true);
     token.import(&sub_cert, sub_id, false);
+    // An RSA signer under another intermediate the token does not carry: the station is
+    // configured with that CA's certificate instead.
+    let (other_sub, other_sub_cert) = intermediate_ca(dir, &root, "PkiSubCA2", "3000");
+    let under_other = issue_cert(dir, &other_sub, "rsa-sub2", "rsa", TAN_NHUT_ORG, VALID);
+    token.import(&under_other, configured_id, true);
     let certs = module.certificates(slot).expect("certificates");
     let on_token = |id: &str| certs.iter().find(|c| c.id == id).cloned().expect("cert");
     let rsa = on_token(&token.rsa.id);
     let ec_sub = on_token(signer_id);
+    let rsa_other = on_token(configured_id);
     let expired = token.files("expired");
     let revoked_cert = issue_cert(dir, &root, "thu-hoi", "rsa", TAN_NHUT_ORG, VALID);
     let encipher = issue_with(
@@ -205,6 +240,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         &[
             &rsa,
             &ec_sub,
+            &rsa_other,
             &info(&expired),
             &info(&revoked_cert),
             &info(&encipher),
@@ -224,23 +260,18 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     };
 
     // Honest: the ECDSA signer whose path goes through the intermediate the token carries.
-    let signer = TokenSigner {
-        module: &module,
-        slot,
-        certificate: ec_sub.clone(),
-        pin: PIN.into(),
-    };
-    let run = head
-        .sign_selection(&one(0), 1, &signer)
-        .await
-        .expect("signed on the token");
-    let (manifest, cms) = head.signing_batch_files(run.batch_id).await.expect("files");
-    let honest = SigningBatchUpload {
-        batch_id: run.batch_id,
-        manifest,
-        cms,
-    };
+    let honest = sign_on(&head, &module, slot, &ec_sub, &one(0)).await;
     accepted(&send(&head, &honest).await);
+    // Honest: the RSA signer whose intermediate is not on the token is refused until the
+    // station is configured with it (`--chain-dir`, SOTIEM_SIGNER_CHAIN_DIR).
+    let without_chain = sign_on(&head, &module, slot, &rsa_other, &one(9)).await;
+    refused(send(&head, &without_chain).await, "untrusted_certificate");
+    let chain_dir = dir.join("chuoi-chung-thu");
+    std::fs::create_dir_all(&chain_dir).expect("chain dir");
+    std::fs::copy(&other_sub_cert.pem, chain_dir.join("PkiSubCA2.pem")).expect("copied");
+    assert_eq!(module.add_authorities_from(&chain_dir).expect("read"), 1);
+    let with_chain = sign_on(&head, &module, slot, &rsa_other, &one(10)).await;
+    accepted(&send(&head, &with_chain).await);
     // The same CMS without the intermediate would not reach a root: the token's chain is what
     // made it trusted.
     let bare = FileSigner::new(&under_sub);
@@ -469,28 +500,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         "{m}"
     );
     // Honest signing goes on with the CRLs checked (the token's CA lists nothing revoked).
-    let signer = TokenSigner {
-        module: &module,
-        slot,
-        certificate: rsa.clone(),
-        pin: PIN.into(),
-    };
-    let run = head
-        .sign_selection(&one(6), 1, &signer)
-        .await
-        .expect("signed on the token");
-    let (manifest, cms) = head.signing_batch_files(run.batch_id).await.expect("files");
-    accepted(
-        &send(
-            &head,
-            &SigningBatchUpload {
-                batch_id: run.batch_id,
-                manifest,
-                cms,
-            },
-        )
-        .await,
-    );
+    accepted(&send(&head, &sign_on(&head, &module, slot, &rsa, &one(6)).await).await);
 
     // A district centre the province designates signs its communes' doses, not others'.
     let centre = lab

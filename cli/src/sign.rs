@@ -18,6 +18,10 @@ pub struct TokenArgs {
     /// The token's slot (the first token when absent).
     #[arg(long)]
     slot: Option<u64>,
+    /// A folder of the CA certificates between the signer's certificate and a root, when the
+    /// token does not carry them (PEM or DER); put into every signature with the token's own.
+    #[arg(long, env = "SOTIEM_SIGNER_CHAIN_DIR")]
+    chain_dir: Option<PathBuf>,
 }
 
 /// Which doses.
@@ -103,7 +107,11 @@ struct TokenListing {
 }
 
 fn open_module(args: &TokenArgs) -> anyhow::Result<Module> {
-    Ok(Module::open_first(&find_modules(args.module.as_deref()))?)
+    let mut module = Module::open_first(&find_modules(args.module.as_deref()))?;
+    if let Some(dir) = &args.chain_dir {
+        module.add_authorities_from(dir)?;
+    }
+    Ok(module)
 }
 
 fn pick_slot(module: &Module, args: &TokenArgs) -> anyhow::Result<u64> {

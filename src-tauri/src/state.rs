@@ -177,18 +177,25 @@ impl AppState {
         *lock(&self.online) = Some(online);
     }
 
-    /// The PKCS#11 module: `SOTIEM_PKCS11_MODULE`, else the first known one present; loaded
-    /// at the first use and kept.
+    /// The PKCS#11 module: `SOTIEM_PKCS11_MODULE`, else the first known one present, with the
+    /// CA certificates of `SOTIEM_SIGNER_CHAIN_DIR`; loaded at the first use and kept.
     pub fn token_module(&self) -> Result<Arc<sotiem_token::Module>, UiError> {
         let mut slot = lock(&self.token);
         if let Some(m) = slot.as_ref() {
             return Ok(m.clone());
         }
         let configured = std::env::var_os("SOTIEM_PKCS11_MODULE").map(PathBuf::from);
-        let module = Arc::new(
+        let token_error = |e| UiError::from(station::StationError::from(e));
+        let mut module =
             sotiem_token::Module::open_first(&sotiem_token::find_modules(configured.as_deref()))
-                .map_err(|e| UiError::from(station::StationError::from(e)))?,
-        );
+                .map_err(token_error)?;
+        // CA certificates the token lacks, configured for the signer's chain.
+        if let Some(dir) = std::env::var_os("SOTIEM_SIGNER_CHAIN_DIR") {
+            module
+                .add_authorities_from(&PathBuf::from(dir))
+                .map_err(token_error)?;
+        }
+        let module = Arc::new(module);
         *slot = Some(module.clone());
         Ok(module)
     }

@@ -232,6 +232,9 @@ impl CertificateInfo {
 pub struct Module {
     pkcs11: Option<Pkcs11>,
     pub path: PathBuf,
+    /// Certification authorities' certificates configured beside the token's own, for signer
+    /// certificates whose token does not carry the intermediate CAs.
+    authorities: Vec<CertificateInfo>,
 }
 
 impl Drop for Module {
@@ -259,6 +262,7 @@ impl Module {
         Ok(Module {
             pkcs11: Some(pkcs11),
             path: path.to_path_buf(),
+            authorities: Vec::new(),
         })
     }
 
@@ -347,12 +351,56 @@ impl Module {
         slot: u64,
         certificate: &CertificateInfo,
     ) -> Result<Vec<Vec<u8>>, TokenError> {
-        let authorities: Vec<CertificateInfo> = self
+        let mut authorities: Vec<CertificateInfo> = self
             .certificates(slot)?
             .into_iter()
             .filter(|c| c.is_ca)
             .collect();
+        authorities.extend(self.authorities.iter().cloned());
         Ok(chain_of(certificate, &authorities))
+    }
+
+    /// Adds the certification authorities' certificates in `dir` (PEM, possibly several to a
+    /// file, or DER; `.pem`, `.crt`, `.cer`, `.der`) to those the token carries, for building
+    /// signers' chains. Certificates that are not a CA's are ignored; returns how many were added.
+    pub fn add_authorities_from(&mut self, dir: &Path) -> Result<usize, TokenError> {
+        let unreadable = |e: String| TokenError::Certificate(format!("{}: {e}", dir.display()));
+        let mut added = 0;
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| unreadable(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                    ["pem", "crt", "cer", "der"].contains(&x.to_ascii_lowercase().as_str())
+                })
+            })
+            .collect();
+        paths.sort();
+        for path in paths {
+            let bytes = std::fs::read(&path).map_err(|e| unreadable(e.to_string()))?;
+            let ders: Vec<Vec<u8>> = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+                x509_parser::pem::Pem::iter_from_buffer(&bytes)
+                    .filter_map(Result::ok)
+                    .filter(|p| p.label == "CERTIFICATE")
+                    .map(|p| p.contents)
+                    .collect()
+            } else {
+                vec![bytes]
+            };
+            for der in ders {
+                match CertificateInfo::from_der(b"", &der) {
+                    Ok(c) if c.is_ca => {
+                        if !self.authorities.iter().any(|a| a.der == c.der) {
+                            self.authorities.push(c);
+                            added += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("{}: {e}", path.display()),
+                }
+            }
+        }
+        Ok(added)
     }
 
     /// Logs in with `pin` and signs `content` with the key of `certificate` as a detached CMS
