@@ -120,21 +120,6 @@ async fn held(device: &Device, id: Uuid) -> PersonDoc {
     device.load_doc(id).await.expect("doc")
 }
 
-/// The server's copy of a person.
-async fn on_server(lab: &Lab, id: Uuid) -> Person {
-    let bytes: Vec<u8> = sotiem_server::with_db!(&lab.server.db, pool => {
-        sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
-            .bind(id.to_string())
-            .fetch_one(pool)
-            .await
-            .expect("stored")
-    });
-    PersonDoc::load(&bytes)
-        .expect("loads")
-        .read()
-        .expect("reads")
-}
-
 /// 1: a push is authorised by the session that sends it, never by the author a change names.
 async fn changes_count_only_for_the_session_user(backend: Backend) {
     let lab = Lab::start(backend).await;
@@ -221,7 +206,7 @@ async fn changes_count_only_for_the_session_user(backend: Backend) {
     let report = nurse.sync().await.expect("synced");
     assert_eq!((report.pushed, report.quarantined), (1, 0));
     assert_eq!(
-        on_server(&lab, p.id).await.phone.as_deref(),
+        lab.on_server(p.id).await.phone.as_deref(),
         Some("0987654321")
     );
     lab.server.stop().await;
@@ -328,14 +313,14 @@ async fn record_rules_are_enforced_by_the_server(backend: Backend) {
     let report = nurse.sync().await.expect("synced");
     assert_eq!((report.pushed, report.quarantined), (1, 0));
     assert_eq!(
-        on_server(&lab, other.id).await.full_name,
+        lab.on_server(other.id).await.full_name,
         "Trần Thị Bích Ngọc"
     );
     lab.codes_used("nv.lan", &nurse.otp);
 
     // 2b: an identity edit that keeps the police's "matched".
     assert_eq!(
-        on_server(&lab, checked.id).await.verification.status,
+        lab.on_server(checked.id).await.verification.status,
         VerificationStatus::Matched
     );
     let kept = forge(&held(&nurse, checked.id).await, &edit, |p| {
@@ -359,12 +344,12 @@ async fn record_rules_are_enforced_by_the_server(backend: Backend) {
         .expect("edited");
     nurse.sync().await.expect("synced");
     assert_eq!(
-        on_server(&lab, checked.id).await.verification.status,
+        lab.on_server(checked.id).await.verification.status,
         VerificationStatus::Unverified
     );
     lab.registry_knows(std::slice::from_ref(&checked)).await;
     assert!(matches!(
-        on_server(&lab, checked.id).await.verification.status,
+        lab.on_server(checked.id).await.verification.status,
         VerificationStatus::Mismatched(_)
     ));
 
@@ -458,10 +443,7 @@ async fn record_rules_are_enforced_by_the_server(backend: Backend) {
         .await
         .expect("handed over");
     assert_eq!(nurse.sync().await.expect("synced").quarantined, 0);
-    assert_eq!(
-        on_server(&lab, own.id).await.managing_facility,
-        "TYT-TANTUC"
-    );
+    assert_eq!(lab.on_server(own.id).await.managing_facility, "TYT-TANTUC");
     // From now on Tân Nhựt needs a code to rename them, as for any other facility's person.
     let err = nurse
         .edit_person(
@@ -617,7 +599,7 @@ async fn signed_records_stay_as_they_were_signed(backend: Backend) {
     let report = head.sync().await.expect("synced");
     assert_eq!((report.batches_accepted, report.quarantined), (1, 0));
     assert!(
-        on_server(&lab, p.id).await.doses[&dose_id]
+        lab.on_server(p.id).await.doses[&dose_id]
             .signature
             .is_some()
     );
@@ -727,7 +709,7 @@ async fn a_take_over_by_conflict_is_refused(backend: Backend) {
         p.managing_facility = "TYT-TANTUC".into()
     });
     refused(push(&attacker, p.id, on_history).await, Rule::Transfer);
-    assert_eq!(on_server(&lab, p.id).await.managing_facility, "TYT-TANNHUT");
+    assert_eq!(lab.on_server(p.id).await.managing_facility, "TYT-TANNHUT");
     // The honest flow: Tân Túc edits the resident's phone (no code needed for a phone).
     attacker
         .edit_person(
@@ -895,7 +877,7 @@ async fn hostile_documents_fail_closed(backend: Backend) {
     let report = nurse.sync().await.expect("synced");
     assert_eq!((report.pushed, report.deferred), (1, 0));
     assert_eq!(
-        on_server(&lab, q.id).await.phone.as_deref(),
+        lab.on_server(q.id).await.phone.as_deref(),
         Some("0911222333")
     );
     lab.server.stop().await;

@@ -27,27 +27,12 @@ use sync_protocol::auth::Role;
 use sync_protocol::manifest::{Manifest, ManifestEntry};
 use sync_protocol::person::{format_time, now};
 use sync_protocol::wire::{SigningBatchOutcome, SigningBatchUpload};
-use sync_protocol::{Person, PersonDoc, record};
+use sync_protocol::{Person, record};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 const VALID: (&str, &str) = ("20250101000000Z", "20351231000000Z");
 const TAN_NHUT_ORG: &str = "/C=VN/O=Trạm Y tế xã Tân Nhựt/CN=Trạm Y tế xã Tân Nhựt";
-
-/// The server's copy of a person.
-async fn on_server(lab: &Lab, id: Uuid) -> Person {
-    let bytes: Vec<u8> = sotiem_server::with_db!(&lab.server.db, pool => {
-        sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
-            .bind(id.to_string())
-            .fetch_one(pool)
-            .await
-            .expect("stored")
-    });
-    PersonDoc::load(&bytes)
-        .expect("loads")
-        .read()
-        .expect("reads")
-}
 
 /// A run over every unsigned dose of `people` as the server holds them, made and signed outside
 /// any station (a modified client), `created` being the time it claims.
@@ -61,7 +46,7 @@ async fn craft(
 ) -> SigningBatchUpload {
     let mut entries = Vec::new();
     for id in people {
-        let p = on_server(lab, *id).await;
+        let p = lab.on_server(*id).await;
         for d in p.doses.values().filter(|d| d.signature.is_none()) {
             entries.push(ManifestEntry {
                 dose_id: d.id,
@@ -113,20 +98,6 @@ async fn sign_on(
         manifest,
         cms,
     }
-}
-
-/// Sends a run with the device's session.
-async fn send(device: &Device, upload: &SigningBatchUpload) -> SigningBatchOutcome {
-    device.client.set_session(
-        device
-            .session()
-            .and_then(|s| s.server_token().map(str::to_string)),
-    );
-    device
-        .client
-        .call("sync/signing-batch", upload)
-        .await
-        .expect("answered")
 }
 
 /// Asserts a refusal with `code`; returns its message.
@@ -261,42 +232,39 @@ async fn scenario(token: &SoftToken, backend: Backend) {
 
     // Honest: the ECDSA signer whose path goes through the intermediate the token carries.
     let honest = sign_on(&head, &module, slot, &ec_sub, &one(0)).await;
-    accepted(&send(&head, &honest).await);
+    accepted(&head.send_run(&honest).await);
     // Honest: the RSA signer whose intermediate is not on the token is refused until the
     // station is configured with it (`--chain-dir`, SOTIEM_SIGNER_CHAIN_DIR).
     let without_chain = sign_on(&head, &module, slot, &rsa_other, &one(9)).await;
-    refused(send(&head, &without_chain).await, "untrusted_certificate");
+    refused(head.send_run(&without_chain).await, "untrusted_certificate");
     let chain_dir = dir.join("chuoi-chung-thu");
     std::fs::create_dir_all(&chain_dir).expect("chain dir");
     std::fs::copy(&other_sub_cert.pem, chain_dir.join("PkiSubCA2.pem")).expect("copied");
     assert_eq!(module.add_authorities_from(&chain_dir).expect("read"), 1);
     let with_chain = sign_on(&head, &module, slot, &rsa_other, &one(10)).await;
-    accepted(&send(&head, &with_chain).await);
+    accepted(&head.send_run(&with_chain).await);
     // The same CMS without the intermediate would not reach a root: the token's chain is what
     // made it trusted.
     let bare = FileSigner::new(&under_sub);
     refused(
-        send(
-            &head,
-            &craft(&lab, &person(1), "TYT-TANNHUT", "bs.hung", &bare, now()).await,
-        )
-        .await,
+        head.send_run(&craft(&lab, &person(1), "TYT-TANNHUT", "bs.hung", &bare, now()).await)
+            .await,
         "untrusted_certificate",
     );
     accepted(
-        &send(
-            &head,
-            &craft(
-                &lab,
-                &person(1),
-                "TYT-TANNHUT",
-                "bs.hung",
-                &FileSigner::new(&under_sub).with_chain(&[&sub_cert]),
-                now(),
+        &head
+            .send_run(
+                &craft(
+                    &lab,
+                    &person(1),
+                    "TYT-TANNHUT",
+                    "bs.hung",
+                    &FileSigner::new(&under_sub).with_chain(&[&sub_cert]),
+                    now(),
+                )
+                .await,
             )
             .await,
-        )
-        .await,
     );
 
     // The forged leaf: an ordinary certificate from a trusted root issues a "leaf" with the
@@ -311,8 +279,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     );
     let forged = forge_under(dir, &ordinary, "gia-mao", TAN_NHUT_ORG, &rsa.serial);
     let m = refused(
-        send(
-            &head,
+        head.send_run(
             &craft(
                 &lab,
                 &person(2),
@@ -333,19 +300,15 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     let mut old = FileSigner::new(&expired);
     old.signing_time = Some(1_593_561_600);
     let m = refused(
-        send(
-            &head,
-            &craft(&lab, &person(2), "TYT-TANNHUT", "bs.hung", &old, then).await,
-        )
-        .await,
+        head.send_run(&craft(&lab, &person(2), "TYT-TANNHUT", "bs.hung", &old, then).await)
+            .await,
         "certificate_expired",
     );
     assert!(m.contains("2021"), "{m}");
 
     // A certificate without digitalSignature in its key usage.
     refused(
-        send(
-            &head,
+        head.send_run(
             &craft(
                 &lab,
                 &person(2),
@@ -369,8 +332,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     let twin = issue_cert(dir, &other_root, "song-sinh", "rsa", TAN_NHUT_ORG, VALID);
     assert_eq!(info(&twin).serial, rsa.serial, "the same serial");
     let m = refused(
-        send(
-            &head,
+        head.send_run(
             &craft(
                 &lab,
                 &person(2),
@@ -388,8 +350,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
 
     // Another organisation's certificate.
     let m = refused(
-        send(
-            &head,
+        head.send_run(
             &craft(
                 &lab,
                 &person(2),
@@ -407,8 +368,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
 
     // A signing time far from when the run says it was made.
     refused(
-        send(
-            &head,
+        head.send_run(
             &craft(
                 &lab,
                 &person(2),
@@ -441,14 +401,11 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     };
     let bytes = crowd.to_bytes();
     refused(
-        send(
-            &head,
-            &SigningBatchUpload {
-                batch_id: crowd.batch_id,
-                cms: key.sign(&bytes).expect("signed").cms_der,
-                manifest: bytes,
-            },
-        )
+        head.send_run(&SigningBatchUpload {
+            batch_id: crowd.batch_id,
+            cms: key.sign(&bytes).expect("signed").cms_der,
+            manifest: bytes,
+        })
         .await,
         "too_many",
     );
@@ -458,11 +415,8 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     registry[3].full_name = format!("{} Anh", registry[3].full_name);
     lab.registry_knows(&registry).await;
     refused(
-        send(
-            &head,
-            &craft(&lab, &person(3), "TYT-TANNHUT", "bs.hung", &key, now()).await,
-        )
-        .await,
+        head.send_run(&craft(&lab, &person(3), "TYT-TANNHUT", "bs.hung", &key, now()).await)
+            .await,
         "not_matched",
     );
 
@@ -474,19 +428,14 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     crl(&root, &crls.join("pki-root.crl"));
     lab.server.trust.set_crl_dir(Some(&crls)).expect("crl dir");
     accepted(
-        &send(
-            &head,
-            &craft(&lab, &person(4), "TYT-TANNHUT", "bs.hung", &key, now()).await,
-        )
-        .await,
+        &head
+            .send_run(&craft(&lab, &person(4), "TYT-TANNHUT", "bs.hung", &key, now()).await)
+            .await,
     );
     revoke(&root, &revoked_cert, &crls.join("pki-root.crl"));
     let m = refused(
-        send(
-            &head,
-            &craft(&lab, &person(5), "TYT-TANNHUT", "bs.hung", &key, now()).await,
-        )
-        .await,
+        head.send_run(&craft(&lab, &person(5), "TYT-TANNHUT", "bs.hung", &key, now()).await)
+            .await,
         "certificate_revoked",
     );
     let today = now();
@@ -500,7 +449,11 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         "{m}"
     );
     // Honest signing goes on with the CRLs checked (the token's CA lists nothing revoked).
-    accepted(&send(&head, &sign_on(&head, &module, slot, &rsa, &one(6)).await).await);
+    accepted(
+        &head
+            .send_run(&sign_on(&head, &module, slot, &rsa, &one(6)).await)
+            .await,
+    );
 
     // A district centre the province designates signs its communes' doses, not others'.
     let centre = lab
@@ -536,34 +489,34 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     assert!(centre.show(tan_tuc[0].id).await.is_err());
     let area_key = file(&centre_cert);
     accepted(
-        &send(
-            &centre,
-            &craft(
-                &lab,
-                &person(7),
-                "TTYT-BINHCHANH",
-                "bs.quan",
-                &area_key,
-                now(),
+        &centre
+            .send_run(
+                &craft(
+                    &lab,
+                    &person(7),
+                    "TTYT-BINHCHANH",
+                    "bs.quan",
+                    &area_key,
+                    now(),
+                )
+                .await,
             )
             .await,
-        )
-        .await,
     );
     let m = refused(
-        send(
-            &centre,
-            &craft(
-                &lab,
-                &[tan_tuc[0].id],
-                "TTYT-BINHCHANH",
-                "bs.quan",
-                &area_key,
-                now(),
+        centre
+            .send_run(
+                &craft(
+                    &lab,
+                    &[tan_tuc[0].id],
+                    "TTYT-BINHCHANH",
+                    "bs.quan",
+                    &area_key,
+                    now(),
+                )
+                .await,
             )
             .await,
-        )
-        .await,
         "wrong_facility",
     );
     assert!(m.contains("TYT-TANTUC"), "{m}");
@@ -614,19 +567,19 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         .await
         .expect("area removed");
     refused(
-        send(
-            &centre,
-            &craft(
-                &lab,
-                &person(8),
-                "TTYT-BINHCHANH",
-                "bs.quan",
-                &area_key,
-                now(),
+        centre
+            .send_run(
+                &craft(
+                    &lab,
+                    &person(8),
+                    "TTYT-BINHCHANH",
+                    "bs.quan",
+                    &area_key,
+                    now(),
+                )
+                .await,
             )
             .await,
-        )
-        .await,
         "wrong_facility",
     );
     // ... and the server sends the centre the commune's people no more.

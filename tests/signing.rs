@@ -39,21 +39,6 @@ fn people(g: &mut Generator, n: usize, doses: usize) -> Vec<Person> {
     vaccinated_at(g, n, doses, datetime!(2026-11-20 08:00 +7))
 }
 
-/// Sends a run straight to the server as the station's signed-in user (a sync would send it
-/// after the outbox; the client carries the session a sync sets, so set it here).
-async fn send_run(device: &Device, upload: &SigningBatchUpload) -> SigningBatchOutcome {
-    device.client.set_session(
-        device
-            .session()
-            .and_then(|s| s.server_token().map(str::to_string)),
-    );
-    device
-        .client
-        .call("sync/signing-batch", upload)
-        .await
-        .expect("answered")
-}
-
 fn the_day() -> SigningSelection {
     SigningSelection {
         from: "20/11/2026".into(),
@@ -274,7 +259,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         manifest: manifest_bytes.clone(),
         cms: cms.clone(),
     };
-    let outcome = send_run(&nurse, &replay).await;
+    let outcome = nurse.send_run(&replay).await;
     assert!(
         matches!(&outcome, SigningBatchOutcome::Refused { code, .. } if code == "not_signer"),
         "{outcome:?}"
@@ -354,7 +339,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         manifest: m.clone(),
         cms: c.clone(),
     };
-    let outcome = send_run(&nurse, &early).await;
+    let outcome = nurse.send_run(&early).await;
     assert!(
         matches!(outcome, SigningBatchOutcome::Later { .. }),
         "{outcome:?}"

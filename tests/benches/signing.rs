@@ -5,7 +5,7 @@
 
 use sotiem_fixtures::Generator;
 use sotiem_scenarios::server::Backend;
-use sotiem_scenarios::softhsm::{MODULE, PIN, SoftToken, token_for_this_process};
+use sotiem_scenarios::softhsm::{MODULE, PIN, SoftToken, bench_main};
 use sotiem_scenarios::{Lab, vaccinated_at};
 use sotiem_token::Module;
 use station::{SigningSelection, TokenSigner};
@@ -143,14 +143,5 @@ async fn bench(token: &SoftToken) {
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    // SAFETY: a bench without harness: no other thread exists yet.
-    let (_dir, token) = unsafe { token_for_this_process() };
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(bench(&token));
+    bench_main(bench);
 }

@@ -73,6 +73,22 @@ pub struct Device {
 }
 
 impl Device {
+    /// Sends a signing run straight to the server as the signed-in user (a sync would send it
+    /// after the outbox; the client carries the session a sync sets, so set it here).
+    pub async fn send_run(
+        &self,
+        upload: &sync_protocol::wire::SigningBatchUpload,
+    ) -> sync_protocol::wire::SigningBatchOutcome {
+        self.client.set_session(
+            self.session()
+                .and_then(|s| s.server_token().map(str::to_string)),
+        );
+        self.client
+            .call("sync/signing-batch", upload)
+            .await
+            .expect("answered")
+    }
+
     /// A client of this device through another address (a proxy), with its user's session.
     pub fn client_via(&self, url: &str) -> SyncClient {
         let c = SyncClient::new(url, &self.token, None).expect("client");
@@ -105,6 +121,21 @@ pub struct Lab {
 }
 
 impl Lab {
+    /// The server's copy of a person.
+    pub async fn on_server(&self, id: uuid::Uuid) -> sync_protocol::Person {
+        let bytes: Vec<u8> = sotiem_server::with_db!(&self.server.db, pool => {
+            sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
+                .bind(id.to_string())
+                .fetch_one(pool)
+                .await
+                .expect("stored")
+        });
+        sync_protocol::PersonDoc::load(&bytes)
+            .expect("loads")
+            .read()
+            .expect("reads")
+    }
+
     /// A server on `backend` with TYT-TANNHUT (Tân Nhựt), its mobile team TYT-TANNHUT-LD, and
     /// TYT-TANTUC (Tân Túc).
     pub async fn start(backend: Backend) -> Lab {

@@ -220,3 +220,18 @@ pub unsafe fn token_for_this_process() -> (tempfile::TempDir, SoftToken) {
     let token = SoftToken::create(dir.path());
     (dir, token)
 }
+
+/// The `main` of a bench without harness: a SoftHSM2 token for the process, then `bench` on a
+/// multi-threaded runtime. Cargo lists benches with `--list`: nothing to list then.
+pub fn bench_main(bench: impl AsyncFnOnce(&SoftToken)) {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    // SAFETY: called first thing in `main`: no other thread exists yet.
+    let (_dir, token) = unsafe { token_for_this_process() };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(bench(&token));
+}
