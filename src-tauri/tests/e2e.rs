@@ -161,7 +161,13 @@ impl Ui {
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
         self.shot("failure").await;
-        panic!("{css}: {what}; last text {last:?}");
+        // What the window showed instead (an error box, another screen): the failure's cause.
+        let mut screen = String::new();
+        if let Ok(body) = self.client.find(Locator::Css("body")).await {
+            screen = body.text().await.unwrap_or_default();
+        }
+        let screen: String = screen.chars().take(800).collect();
+        panic!("{css}: {what}; last text {last:?}; the window showed: {screen:?}");
     }
 
     async fn shot(&self, name: &str) {
