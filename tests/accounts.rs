@@ -248,6 +248,11 @@ async fn no_login_without_a_valid_fresh_code(backend: Backend) {
 }
 both_backends!(no_login_without_a_valid_fresh_code);
 
+/// A lock time that has just run out.
+fn just_over() -> String {
+    sync_protocol::person::format_time(sync_protocol::person::now() - time::Duration::seconds(1))
+}
+
 async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend) {
     let lab = Lab::start(backend).await;
     let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
@@ -255,11 +260,13 @@ async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend)
     let locked_for = |lab: &Lab| {
         let db = lab.server.db.clone();
         async move {
+            // Locked for the address the station signs in from (loopback here).
             let until: Option<String> = sotiem_server::with_db!(&db, pool => {
-                sqlx::query_scalar("SELECT locked_until FROM accounts WHERE username = 'nv.lan'")
-                    .fetch_one(pool)
+                sqlx::query_scalar("SELECT locked_until FROM sign_in_failures WHERE username = 'nv.lan' AND address = '127.0.0.1'")
+                    .fetch_optional(pool)
                     .await
                     .expect("row")
+                    .flatten()
             });
             until
                 .as_deref()
@@ -294,7 +301,8 @@ async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend)
 
     // Once the lock runs out, the next failure locks for twice as long.
     sotiem_server::with_db!(&lab.server.db, pool => {
-        sqlx::query("UPDATE accounts SET locked_until = '2020-01-01T00:00:00Z' WHERE username = 'nv.lan'")
+        sqlx::query("UPDATE sign_in_failures SET locked_until = $1 WHERE username = 'nv.lan'")
+            .bind(just_over())
             .execute(pool)
             .await
             .expect("expire lock");
@@ -308,7 +316,8 @@ async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend)
 
     // After the lock, the right password and a fresh code sign in and reset the count.
     sotiem_server::with_db!(&lab.server.db, pool => {
-        sqlx::query("UPDATE accounts SET locked_until = '2020-01-01T00:00:00Z' WHERE username = 'nv.lan'")
+        sqlx::query("UPDATE sign_in_failures SET locked_until = $1 WHERE username = 'nv.lan'")
+            .bind(just_over())
             .execute(pool)
             .await
             .expect("expire lock");
@@ -325,6 +334,11 @@ async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend)
             .expect("row")
     });
     assert_eq!(failed, 0);
+    assert_eq!(
+        locked_for(&lab).await,
+        None,
+        "the address's count is cleared"
+    );
     lab.server.stop().await;
 }
 both_backends!(repeated_failures_lock_the_account_for_a_growing_time);
@@ -974,3 +988,359 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A user's session on a device: the session token and the device token.
+type SignedIn<'a> = (&'a str, &'a str);
+
+/// Posts `body` to `/api/v1/{path}`, as a signed-in user if given; the status and the answer.
+async fn post_auth(
+    lab: &Lab,
+    path: &str,
+    who: Option<SignedIn<'_>>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let who = who.map(|(s, d)| (s.to_string(), d.to_string()));
+    post_auth_to(lab.server.url.clone(), path.into(), who, body).await
+}
+
+/// [`post_auth`] with owned arguments, for requests sent together from tasks.
+async fn post_auth_to(
+    url: String,
+    path: String,
+    who: Option<(String, String)>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{url}/api/v1/{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some((session, device)) = who {
+        request = request
+            .header(sotiem_server::auth_api::SESSION_HEADER, session.as_str())
+            .bearer_auth(device);
+    }
+    let answer = request.send().await.expect("answer");
+    let status = answer.status().as_u16();
+    let body = serde_json::from_slice(&answer.bytes().await.expect("body")).unwrap_or_default();
+    (status, body)
+}
+
+/// A person of another facility, for step-up requests (the server grants by id).
+fn step_up_body(otp: &str) -> serde_json::Value {
+    serde_json::json!({
+        "otp": otp,
+        "person_ids": [uuid::Uuid::now_v7()],
+        "fields": ["full_name"],
+    })
+}
+
+async fn one_code_is_accepted_once_even_sent_twenty_times_at_once(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+
+    // Twenty logins with the right password and one code, all in flight together.
+    let code = a.otp.code().await;
+    let login = serde_json::json!({ "username": "nv.lan", "password": PASSWORD, "otp": code });
+    let answers = all_at_once(&lab, 20, "auth/login", None, login).await;
+    let sessions: Vec<&serde_json::Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(sessions.len(), 1, "exactly one session: {answers:?}");
+    assert_eq!(sessions[0]["next"], "session");
+    let session = sessions[0]["token"].as_str().expect("a session token");
+    // The others are replays (and, counted as failures, may lock the account before they end).
+    for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+        let refusal = (*status, body["error"]["code"].as_str().unwrap_or_default());
+        assert!(
+            [(401, "otp_replayed"), (423, "locked")].contains(&refusal),
+            "{status} {body}"
+        );
+    }
+
+    // The same holds across kinds: ten step-ups with one fresh code give one grant.
+    sqlx_unlock(&lab, "nv.lan").await;
+    let code = a.otp.code().await;
+    let answers = all_at_once(
+        &lab,
+        10,
+        "auth/step-up",
+        Some((session, &a.token)),
+        step_up_body(&code),
+    )
+    .await;
+    let grants = answers.iter().filter(|(s, _)| *s == 200).count();
+    assert_eq!(grants, 1, "exactly one grant: {answers:?}");
+    // And a code a step-up spent does not sign anyone in.
+    sqlx_unlock(&lab, "nv.lan").await;
+    let (status, body) = post_auth(
+        &lab,
+        "auth/login",
+        None,
+        serde_json::json!({ "username": "nv.lan", "password": PASSWORD, "otp": code }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (401, "otp_replayed".into())
+    );
+    lab.server.stop().await;
+}
+both_backends!(one_code_is_accepted_once_even_sent_twenty_times_at_once);
+
+/// Sends `n` copies of one request together and gathers the answers.
+async fn all_at_once(
+    lab: &Lab,
+    n: usize,
+    path: &str,
+    who: Option<SignedIn<'_>>,
+    body: serde_json::Value,
+) -> Vec<(u16, serde_json::Value)> {
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        set.spawn(post_auth_to(
+            lab.server.url.clone(),
+            path.to_string(),
+            who.map(|(s, d)| (s.to_string(), d.to_string())),
+            body.clone(),
+        ));
+    }
+    set.join_all().await
+}
+
+/// Lifts a lock the replays of a test left (the lock itself is tested elsewhere).
+async fn sqlx_unlock(lab: &Lab, user: &str) {
+    sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query("UPDATE accounts SET locked_until = NULL, failed_attempts = 0 WHERE username = $1")
+            .bind(user)
+            .execute(pool)
+            .await
+            .expect("unlock");
+        sqlx::query("DELETE FROM sign_in_failures WHERE username = $1")
+            .bind(user)
+            .execute(pool)
+            .await
+            .expect("unlock");
+    });
+}
+
+async fn a_lock_holds_for_step_up_and_password_change_too(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let session = a
+        .station
+        .session()
+        .and_then(|s| s.server_token().map(str::to_string))
+        .expect("an online session");
+
+    // A fresh code from her authenticator (taken first: waiting for one must not outlast the
+    // lock; refused while locked, it is never looked at, so it serves every request below).
+    let code = a.otp.code().await;
+    // Someone tries passwords on the account until it locks.
+    for attempt in 0..5 {
+        let (status, body) = post_auth(
+            &lab,
+            "auth/login",
+            None,
+            serde_json::json!({ "username": "nv.lan", "password": format!("Doan@{attempt}Sai"), "otp": "123456" }),
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
+    }
+
+    // The open session cannot go round the lock: a step-up with the right code is refused …
+    let (status, body) = post_auth(
+        &lab,
+        "auth/step-up",
+        Some((&session, &a.token)),
+        step_up_body(&code),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (423, "locked".into()),
+        "{body}"
+    );
+    // … and the password change answers the same whether the old password is right or wrong,
+    // so it tells nothing about the password while the account is locked.
+    for old in [PASSWORD, "Doan@9Sai"] {
+        let (status, body) = post_auth(
+            &lab,
+            "auth/change-password",
+            Some((&session, &a.token)),
+            serde_json::json!({ "old_password": old, "otp": code, "new_password": "Moi@Matkhau2026" }),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error"]["code"].clone()),
+            (423, "locked".into()),
+            "{old}: {body}"
+        );
+    }
+
+    // Once the lock is over, the honest step-up is granted.
+    sqlx_unlock(&lab, "nv.lan").await;
+    let code = a.otp.code().await;
+    let (status, body) = post_auth(
+        &lab,
+        "auth/step-up",
+        Some((&session, &a.token)),
+        step_up_body(&code),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    lab.server.stop().await;
+}
+both_backends!(a_lock_holds_for_step_up_and_password_change_too);
+
+/// A client whose requests come from `address` (any 127.x.y.z reaches the loopback server).
+fn client_from(address: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().expect("an address"))
+        .build()
+        .expect("client")
+}
+
+/// One login attempt from `client`: the status and the error code.
+async fn try_login(
+    client: &reqwest::Client,
+    lab: &Lab,
+    user: &str,
+    password: &str,
+) -> (u16, String) {
+    let answer = client
+        .post(format!("{}/api/v1/auth/login", lab.server.url))
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({ "username": user, "password": password, "otp": "123456" })
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("answer");
+    let status = answer.status().as_u16();
+    let body: serde_json::Value =
+        serde_json::from_slice(&answer.bytes().await.unwrap_or_default()).unwrap_or_default();
+    (
+        status,
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+async fn an_account_and_a_name_that_is_none_are_answered_alike(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    lab.account("nv.lan", "TYT-TANNHUT", Role::Vaccinator).await;
+    lab.account("nv.cu", "TYT-TANNHUT", Role::Vaccinator).await;
+    sotiem_server::accounts::revoke_account(&lab.server.db, "nv.cu")
+        .await
+        .expect("revoked");
+    let http = client_from("127.0.0.1");
+    let mut answers = Vec::new();
+    for user in ["nv.lan", "nv.khongco", "nv.cu"] {
+        let mut tries = Vec::new();
+        for attempt in 0..6 {
+            tries.push(try_login(&http, &lab, user, &format!("Doan@{attempt}Sai")).await);
+        }
+        answers.push(tries);
+    }
+    // Five refusals that name nothing, then a lock for this address: the same for all three.
+    let expected: Vec<(u16, String)> =
+        std::iter::repeat_n((401, "invalid_credentials".to_string()), 5)
+            .chain([(423, "locked".to_string())])
+            .collect();
+    for (user, tries) in ["nv.lan", "nv.khongco", "nv.cu"].iter().zip(&answers) {
+        assert_eq!(tries, &expected, "{user}");
+    }
+    lab.server.stop().await;
+}
+both_backends!(an_account_and_a_name_that_is_none_are_answered_alike);
+
+async fn a_login_flood_from_one_address_is_throttled_and_locks_no_one_out(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut g = Generator::new(14);
+
+    // Wrong logins for the nurse's account from 127.0.0.2, 40 in flight at a time (at most
+    // 20,000), for as long as her station on 127.0.0.1 records and syncs for three seconds.
+    let flooder = client_from("127.0.0.2");
+    let url = lab.server.url.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let flood = tokio::spawn(async move {
+        let mut answers = std::collections::BTreeMap::<u16, usize>::new();
+        let mut set = tokio::task::JoinSet::new();
+        for n in 0..20_000 {
+            if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            if set.len() >= 40
+                && let Some(Ok(status)) = set.join_next().await
+            {
+                *answers.entry(status).or_default() += 1;
+            }
+            let (client, url) = (flooder.clone(), url.clone());
+            set.spawn(async move {
+                client
+                    .post(format!("{url}/api/v1/auth/login"))
+                    .header("content-type", "application/json")
+                    .body(
+                        serde_json::json!({ "username": "nv.lan", "password": format!("Doan@{n}Sai"), "otp": "000000" })
+                            .to_string(),
+                    )
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16())
+            });
+        }
+        while let Some(Ok(status)) = set.join_next().await {
+            *answers.entry(status).or_default() += 1;
+        }
+        answers
+    });
+    let started = std::time::Instant::now();
+    let (mut syncs, mut slowest) = (0, std::time::Duration::ZERO);
+    while started.elapsed() < std::time::Duration::from_secs(3) || syncs < 3 {
+        let person = g.person("TYT-TANNHUT", "nv.lan", 1);
+        a.import_people(std::slice::from_ref(&person))
+            .await
+            .expect("recorded");
+        let one = std::time::Instant::now();
+        let report = a.sync().await.expect("sync answers during the flood");
+        slowest = slowest.max(one.elapsed());
+        assert!(report.pushed >= 1, "the new person goes up: {report:?}");
+        syncs += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers = flood.await.expect("flood");
+    let sent: usize = answers.values().sum();
+    eprintln!("flood: {sent} logins {answers:?}; meanwhile {syncs} syncs, slowest {slowest:?}");
+    assert_eq!(answers.get(&0), None, "every request answered: {answers:?}");
+    assert!(
+        answers.get(&429).copied().unwrap_or(0) * 10 >= sent * 9,
+        "nine in ten turned away before any hash: {answers:?}"
+    );
+    assert!(
+        answers.get(&401).copied().unwrap_or(0) <= 5,
+        "five guesses, then locked for that address: {answers:?}"
+    );
+
+    // The account is locked for the flooding address only: its owner signs in from hers.
+    let (status, code) = try_login(&client_from("127.0.0.2"), &lab, "nv.lan", PASSWORD).await;
+    assert!(
+        (status, code.as_str()) == (423, "locked") || status == 429,
+        "{status} {code}"
+    );
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+    let code = a.otp.code().await;
+    a.station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&a.client))
+        .await
+        .expect("the owner signs in from her own address");
+    lab.server.stop().await;
+}
+both_backends!(a_login_flood_from_one_address_is_throttled_and_locks_no_one_out);

@@ -241,9 +241,10 @@ fn malformed_huge_or_unauthorised_requests_never_get_a_5xx() {
             .send()
             .await
             .expect("answer");
-        // Refused for the code (or locked by the fuzzing's failures), never an internal error.
+        // Refused for the code (or locked by the fuzzing's failures, or throttled for this
+        // address after the run's many sign-in requests), never an internal error.
         assert!(
-            matches!(answer.status().as_u16(), 401 | 423),
+            matches!(answer.status().as_u16(), 401 | 423 | 429),
             "{}",
             answer.status()
         );

@@ -19,8 +19,12 @@ use sync_protocol::person::{format_time, now, parse_time};
 use sync_protocol::{Field, FieldError, Problem, validate};
 use time::{Duration, OffsetDateTime};
 
-/// Failed attempts allowed before the account is locked.
+/// Failed attempts from one address allowed before the account is locked for that address.
 pub const FREE_ATTEMPTS: i64 = 5;
+/// Failed attempts from all addresses together allowed before the account is locked everywhere:
+/// one address alone reaches 5, then one more each time its lock runs out (17 in a day), so only
+/// guessing from several addresses locks the owner out.
+pub const ACCOUNT_FREE_ATTEMPTS: i64 = 20;
 /// How long a session lasts (a working day).
 pub const SESSION_HOURS: i64 = 12;
 /// How long a station may sign an account in offline after an online sign-in.
@@ -121,6 +125,8 @@ impl Account {
 #[derive(Debug, Clone)]
 pub struct SessionUser {
     pub account: AccountInfo,
+    /// The address the request came from (failures with a fresh code count against it).
+    pub address: Option<String>,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -129,10 +135,26 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// At most this many argon2 hashes at once (19 MiB each): a burst of sign-ins waits its turn
+/// instead of taking the server's memory and every core from sync.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 8))
+    });
+    &SLOTS
+}
+
+/// Runs one argon2 computation off the async threads, within [`hashing_slots`].
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _slot = hashing_slots().acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
 /// Hashes a password (argon2id, PHC string), off the async threads.
 pub async fn hash_password(password: &str) -> Result<String, AuthError> {
     let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         let salt =
             SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(|_| AuthError::Hash)?;
         argon2()
@@ -141,12 +163,12 @@ pub async fn hash_password(password: &str) -> Result<String, AuthError> {
             .map_err(|_| AuthError::Hash)
     })
     .await
-    .map_err(|_| AuthError::Hash)?
+    .ok_or(AuthError::Hash)?
 }
 
 async fn password_matches(password: &str, hash: &str) -> bool {
     let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || {
+    hashing(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             argon2()
                 .verify_password(password.as_bytes(), &parsed)
@@ -454,27 +476,29 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
         .await;
         return Err(AuthError::InvalidCredentials);
     }
+    // A name that is no account answers exactly as an account would: the same refusal, the
+    // same time (a hash), and the same lock after five tries from one address.
     let Some(acct) = account(db, &username).await? else {
-        record(db, &username, dev, addr, "failure", Some("unknown_account")).await;
-        // Spend the time a hash would take, so timing does not tell which accounts exist.
+        if let Err(locked) = claim_attempt(db, &username, addr).await {
+            record(db, &username, dev, addr, "failure", Some("locked")).await;
+            return Err(locked);
+        }
         let _ = password_matches(&req.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
+        record(db, &username, dev, addr, "failure", Some("unknown_account")).await;
         return Err(AuthError::InvalidCredentials);
     };
-    if acct.info.status == "revoked" {
-        record(db, &username, dev, addr, "failure", Some("revoked")).await;
-        return Err(AuthError::Revoked);
-    }
-    if let Some(until) = acct.locked_until.as_deref().and_then(parse_time)
-        && until > now()
-    {
+    if let Err(locked) = claim_account_attempt(db, &acct, addr).await {
         record(db, &username, dev, addr, "failure", Some("locked")).await;
-        return Err(AuthError::Locked {
-            until: format_time(until),
-        });
+        return Err(locked);
     }
     if !password_matches(&req.password, &acct.password_hash).await {
         fail(db, &acct, dev, addr, "wrong_password").await?;
         return Err(AuthError::InvalidCredentials);
+    }
+    // Revocation is told only to whoever knows the password: not a way to list accounts.
+    if acct.info.status == "revoked" {
+        record(db, &username, dev, addr, "failure", Some("revoked")).await;
+        return Err(AuthError::Revoked);
     }
     if !acct.otp_enrolled {
         // First login: the password was right; enrol an authenticator before anything else.
@@ -505,7 +529,11 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
             return Err(AuthError::InvalidCredentials);
         }
     };
-    succeed(db, &username, step).await?;
+    if let Err(e) = spend_code(db, &username, addr, step).await {
+        // Another request spent this code first: a replay, counted like any failure.
+        fail(db, &acct, dev, addr, "otp_replayed").await?;
+        return Err(e);
+    }
     if acct.info.must_change_password {
         let challenge = new_challenge(db, &username, "change_password").await?;
         record(db, &username, dev, addr, "password_change_required", None).await;
@@ -516,8 +544,108 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
     Ok(LoginStep::Session(Box::new(grant)))
 }
 
-/// Counts a failure and locks the account after [`FREE_ATTEMPTS`], for 30 s doubling with each
-/// further failure (at most a day).
+/// How long the `n`-th lock lasts: 30 s, doubling each time, at most a day.
+fn lock_seconds(locks_before: i64) -> i64 {
+    let exp = u32::try_from(locks_before).unwrap_or(u32::MAX).min(12);
+    (30i64 << exp).min(86_400)
+}
+
+/// Counts an attempt to prove `username`'s password or code (an account or not: the answers
+/// must not tell which) from `addr`, *before* the check, so attempts sent in parallel cannot all
+/// pass before the first failure is written. The [`FREE_ATTEMPTS`]-th locks the name for that
+/// address, for 30 s doubling with each further attempt; a success clears the count
+/// ([`spend_code`]). An attempt while locked is refused and not counted.
+async fn claim_attempt(db: &Db, username: &str, addr: Option<&str>) -> Result<(), AuthError> {
+    let address = addr.unwrap_or_default();
+    let current = now();
+    let count: Option<i64> = with_db!(db, pool => {
+        // Locks over for a day are forgotten (a name typed once by mistake leaves no trace).
+        sqlx::query("DELETE FROM sign_in_failures WHERE locked_until < $1")
+            .bind(format_time(current - Duration::days(1)))
+            .execute(pool)
+            .await?;
+        // One statement: concurrent attempts each get their own number, and the attempt that
+        // reaches the limit locks at once (for a day, shortened just below), so no attempt sent
+        // alongside slips through before the lock is written. Times compare as text.
+        sqlx::query_scalar(
+            "INSERT INTO sign_in_failures (username, address, failures) VALUES ($1, $2, 1)
+             ON CONFLICT (username, address) DO UPDATE SET
+                 failures = sign_in_failures.failures + 1,
+                 locked_until = CASE WHEN sign_in_failures.failures + 1 >= $4 THEN $5
+                                     ELSE sign_in_failures.locked_until END
+             WHERE sign_in_failures.locked_until IS NULL OR sign_in_failures.locked_until < $3
+             RETURNING failures",
+        )
+        .bind(username)
+        .bind(address)
+        .bind(format_time(current))
+        .bind(FREE_ATTEMPTS)
+        .bind(format_time(current + Duration::days(1)))
+        .fetch_optional(pool)
+        .await
+    })?;
+    let Some(count) = count else {
+        let until = address_lock(db, username, addr).await?.unwrap_or(current);
+        return Err(AuthError::Locked {
+            until: format_time(until),
+        });
+    };
+    if count >= FREE_ATTEMPTS {
+        let until = format_time(current + Duration::seconds(lock_seconds(count - FREE_ATTEMPTS)));
+        with_db!(db, pool => {
+            sqlx::query("UPDATE sign_in_failures SET locked_until = $1 WHERE username = $2 AND address = $3")
+                .bind(&until)
+                .bind(username)
+                .bind(address)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// [`claim_attempt`] for an account, refused first if it is locked everywhere.
+async fn claim_account_attempt(
+    db: &Db,
+    acct: &Account,
+    addr: Option<&str>,
+) -> Result<(), AuthError> {
+    if let Some(until) = locked_everywhere(acct) {
+        return Err(AuthError::Locked {
+            until: format_time(until),
+        });
+    }
+    claim_attempt(db, &acct.info.username, addr).await
+}
+
+/// Until when the account is locked for every address, if it is.
+fn locked_everywhere(acct: &Account) -> Option<OffsetDateTime> {
+    acct.locked_until
+        .as_deref()
+        .and_then(parse_time)
+        .filter(|t| *t > now())
+}
+
+/// Until when `username` is locked for `addr`, if it is.
+async fn address_lock(
+    db: &Db,
+    username: &str,
+    addr: Option<&str>,
+) -> Result<Option<OffsetDateTime>, AuthError> {
+    let until: Option<String> = with_db!(db, pool => {
+        sqlx::query_scalar("SELECT locked_until FROM sign_in_failures WHERE username = $1 AND address = $2")
+            .bind(username)
+            .bind(addr.unwrap_or_default())
+            .fetch_optional(pool)
+            .await?
+            .flatten()
+    });
+    Ok(until.as_deref().and_then(parse_time).filter(|t| *t > now()))
+}
+
+/// Records a failed attempt (already counted for its address by [`claim_attempt`]); after
+/// [`ACCOUNT_FREE_ATTEMPTS`] from all addresses together the account is locked everywhere.
 async fn fail(
     db: &Db,
     acct: &Account,
@@ -525,42 +653,78 @@ async fn fail(
     addr: Option<&str>,
     why: &str,
 ) -> Result<(), AuthError> {
-    // Counted in the database, so failures sent in parallel cannot overwrite each other.
-    let failures: i64 = with_db!(db, pool => {
+    let username = &acct.info.username;
+    let everywhere: i64 = with_db!(db, pool => {
         sqlx::query_scalar("UPDATE accounts SET failed_attempts = failed_attempts + 1 WHERE username = $1 RETURNING failed_attempts")
-            .bind(&acct.info.username)
+            .bind(username)
             .fetch_one(pool)
             .await
     })?;
-    if failures >= FREE_ATTEMPTS {
-        let exp = u32::try_from(failures - FREE_ATTEMPTS)
-            .unwrap_or(u32::MAX)
-            .min(12);
-        let secs = (30i64 << exp).min(86_400);
-        let locked_until = format_time(now() + Duration::seconds(secs));
+    if everywhere >= ACCOUNT_FREE_ATTEMPTS {
+        let until = format_time(
+            now() + Duration::seconds(lock_seconds(everywhere - ACCOUNT_FREE_ATTEMPTS)),
+        );
         with_db!(db, pool => {
             sqlx::query("UPDATE accounts SET locked_until = $1 WHERE username = $2")
-                .bind(&locked_until)
-                .bind(&acct.info.username)
+                .bind(&until)
+                .bind(username)
                 .execute(pool)
                 .await
                 .map(|_| ())
         })?;
     }
-    record(db, &acct.info.username, dev, addr, "failure", Some(why)).await;
+    record(db, username, dev, addr, "failure", Some(why)).await;
     Ok(())
 }
 
-async fn succeed(db: &Db, username: &str, step: u64) -> Result<(), AuthError> {
+/// Spends a code's time step: one atomic compare-and-set of the account's last accepted step,
+/// so of two requests carrying the same code (a login, a step-up, a password change, in any mix
+/// and at the same instant) exactly one wins and the other is refused as replayed. A success
+/// clears the failure count and any lock.
+async fn spend_code(
+    db: &Db,
+    username: &str,
+    addr: Option<&str>,
+    step: u64,
+) -> Result<(), AuthError> {
+    let step = i64::try_from(step).map_err(|_| AuthError::Otp(OtpError::Replayed))?;
+    let spent = with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_otp_step = $1
+             WHERE username = $2 AND (last_otp_step IS NULL OR last_otp_step < $1)",
+        )
+        .bind(step)
+        .bind(username)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    if spent != 1 {
+        return Err(AuthError::Otp(OtpError::Replayed));
+    }
     with_db!(db, pool => {
-        sqlx::query("UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_otp_step = $1 WHERE username = $2")
-            .bind(step as i64)
+        sqlx::query("DELETE FROM sign_in_failures WHERE username = $1 AND address = $2")
             .bind(username)
+            .bind(addr.unwrap_or_default())
             .execute(pool)
             .await
             .map(|_| ())
     })?;
     Ok(())
+}
+
+/// Refuses a first-login step while the account is locked for this address or everywhere.
+/// (Every check of a password or code goes through [`claim_account_attempt`] instead: the lock
+/// holds for a signed-in password change and a step-up as for a login, else they would be a way
+/// round it, and the password change an oracle for the password.)
+async fn refuse_if_locked(db: &Db, acct: &Account, addr: Option<&str>) -> Result<(), AuthError> {
+    let here = address_lock(db, &acct.info.username, addr).await?;
+    match locked_everywhere(acct).max(here) {
+        Some(until) => Err(AuthError::Locked {
+            until: format_time(until),
+        }),
+        None => Ok(()),
+    }
 }
 
 async fn set_secret(db: &Db, username: &str, secret: &[u8]) -> Result<(), AuthError> {
@@ -598,7 +762,12 @@ async fn new_challenge(db: &Db, username: &str, kind: &str) -> Result<String, Au
 
 /// The account of a live challenge of `kind` (left in place: a mistyped code or a weak new
 /// password does not send the user back to the start).
-async fn challenge_account(db: &Db, challenge: &str, kind: &str) -> Result<Account, AuthError> {
+async fn challenge_account(
+    db: &Db,
+    challenge: &str,
+    kind: &str,
+    addr: Option<&str>,
+) -> Result<Account, AuthError> {
     let row: Option<(String, String)> = with_db!(db, pool => {
         sqlx::query("SELECT username, expires_at FROM auth_challenges WHERE token_hash = $1 AND kind = $2")
             .bind(token_hash(challenge))
@@ -619,13 +788,7 @@ async fn challenge_account(db: &Db, challenge: &str, kind: &str) -> Result<Accou
     if acct.info.status == "revoked" {
         return Err(AuthError::Revoked);
     }
-    if let Some(until) = acct.locked_until.as_deref().and_then(parse_time)
-        && until > now()
-    {
-        return Err(AuthError::Locked {
-            until: format_time(until),
-        });
-    }
+    refuse_if_locked(db, &acct, addr).await?;
     Ok(acct)
 }
 
@@ -652,7 +815,8 @@ pub async fn enroll(
     otp: &str,
     origin: &Origin,
 ) -> Result<LoginStep, AuthError> {
-    let acct = challenge_account(db, challenge, "enroll").await?;
+    let acct = challenge_account(db, challenge, "enroll", origin.address.as_deref()).await?;
+    claim_account_attempt(db, &acct, origin.address.as_deref()).await?;
     let secret = acct.otp_secret.clone().unwrap_or_default();
     let step = match verify_otp(&secret, otp, unix_now(), None) {
         Ok(step) => step,
@@ -669,10 +833,11 @@ pub async fn enroll(
             return Err(e.into());
         }
     };
+    // The code first: a refused one leaves the challenge for the next code.
+    spend_code(db, &acct.info.username, origin.address.as_deref(), step).await?;
     spend_challenge(db, challenge).await?;
     with_db!(db, pool => {
-        sqlx::query("UPDATE accounts SET otp_enrolled = TRUE, last_otp_step = $1 WHERE username = $2")
-            .bind(step as i64)
+        sqlx::query("UPDATE accounts SET otp_enrolled = TRUE WHERE username = $1")
             .bind(&acct.info.username)
             .execute(pool)
             .await
@@ -703,7 +868,8 @@ pub async fn change_password_with_challenge(
     new_password: &str,
     origin: &Origin,
 ) -> Result<SessionGrant, AuthError> {
-    let acct = challenge_account(db, challenge, "change_password").await?;
+    let acct =
+        challenge_account(db, challenge, "change_password", origin.address.as_deref()).await?;
     check_new_password(&acct, new_password).await?;
     spend_challenge(db, challenge).await?;
     set_password(db, &acct, new_password).await?;
@@ -743,8 +909,10 @@ pub async fn change_password(
     let acct = account(db, &user.account.username)
         .await?
         .ok_or(AuthError::SessionInvalid)?;
+    let addr = user.address.as_deref();
+    claim_account_attempt(db, &acct, addr).await?;
     if !password_matches(old, &acct.password_hash).await {
-        fail(db, &acct, None, None, "wrong_password").await?;
+        fail(db, &acct, None, addr, "wrong_password").await?;
         return Err(AuthError::InvalidCredentials);
     }
     check_new_password(&acct, new_password).await?;
@@ -757,11 +925,11 @@ pub async fn change_password(
     ) {
         Ok(step) => step,
         Err(e) => {
-            fail(db, &acct, None, None, "wrong_otp").await?;
+            fail(db, &acct, None, addr, "wrong_otp").await?;
             return Err(e.into());
         }
     };
-    succeed(db, &acct.info.username, step).await?;
+    spend_code(db, &acct.info.username, addr, step).await?;
     set_password(db, &acct, new_password).await
 }
 
@@ -842,7 +1010,10 @@ pub async fn session_user(db: &Db, token: &str) -> Result<SessionUser, AuthError
     if revoked || parse_time(&expires).is_none_or(|t| t < now()) {
         return Err(AuthError::SessionInvalid);
     }
-    Ok(SessionUser { account: acct.info })
+    Ok(SessionUser {
+        account: acct.info,
+        address: None,
+    })
 }
 
 /// Ends a session.
@@ -863,6 +1034,8 @@ pub async fn verify_fresh_otp(db: &Db, user: &SessionUser, otp: &str) -> Result<
     let acct = account(db, &user.account.username)
         .await?
         .ok_or(AuthError::SessionInvalid)?;
+    let addr = user.address.as_deref();
+    claim_account_attempt(db, &acct, addr).await?;
     let last = acct.last_otp_step.and_then(|s| u64::try_from(s).ok());
     match verify_otp(
         acct.otp_secret.as_deref().unwrap_or_default(),
@@ -870,9 +1043,9 @@ pub async fn verify_fresh_otp(db: &Db, user: &SessionUser, otp: &str) -> Result<
         unix_now(),
         last,
     ) {
-        Ok(step) => succeed(db, &acct.info.username, step).await,
+        Ok(step) => spend_code(db, &acct.info.username, addr, step).await,
         Err(e) => {
-            fail(db, &acct, None, None, "wrong_otp").await?;
+            fail(db, &acct, None, addr, "wrong_otp").await?;
             Err(e.into())
         }
     }

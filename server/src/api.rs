@@ -35,6 +35,8 @@ pub struct AppState {
     pub server_id: String,
     /// The roots facility signatures must chain to.
     pub trust: crate::certificates::TrustStore,
+    /// How often one address may try to sign in.
+    pub sign_in_limit: crate::throttle::SignInLimit,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -46,6 +48,7 @@ impl AppState {
             ingest,
             server_id,
             trust: crate::certificates::TrustStore::default(),
+            sign_in_limit: crate::throttle::SignInLimit::default(),
             last_seen: Arc::default(),
         }
     }
@@ -53,7 +56,19 @@ impl AppState {
 
 /// The router of the whole API.
 pub fn router(state: AppState) -> Router {
+    // The routes anyone may call without a session, each an argon2 hash: limited per address.
+    let sign_in = crate::throttle::limit_per_address(
+        Router::new()
+            .route("/api/v1/auth/login", post(crate::auth_api::login))
+            .route("/api/v1/auth/enroll", post(crate::auth_api::enroll))
+            .route(
+                "/api/v1/auth/change-password",
+                post(crate::auth_api::change_password),
+            ),
+        state.sign_in_limit,
+    );
     Router::new()
+        .merge(sign_in)
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/v1/info", get(info))
         .route("/api/v1/sync/push", post(push))
@@ -61,12 +76,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sync/bootstrap", post(bootstrap))
         .route("/api/v1/sync/document", post(document))
         .route("/api/v1/sync/signing-batch", post(signing_batch))
-        .route("/api/v1/auth/login", post(crate::auth_api::login))
-        .route("/api/v1/auth/enroll", post(crate::auth_api::enroll))
-        .route(
-            "/api/v1/auth/change-password",
-            post(crate::auth_api::change_password),
-        )
         .route("/api/v1/auth/logout", post(crate::auth_api::logout))
         .route("/api/v1/auth/step-up", post(crate::auth_api::step_up))
         .route(

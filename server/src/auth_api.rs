@@ -67,7 +67,9 @@ impl FromRequestParts<AppState> for User {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::from(AuthError::SessionInvalid))?;
-        Ok(User(accounts::session_user(&state.db, token).await?))
+        let mut user = accounts::session_user(&state.db, token).await?;
+        user.address = crate::throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
+        Ok(User(user))
     }
 }
 
@@ -110,11 +112,8 @@ impl FromRequestParts<AppState> for DataUser {
 }
 
 fn origin(parts_device: Option<String>, parts: &Parts) -> Origin {
-    let address = parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.chars().take(64).collect());
+    // The connection's own peer, never `x-forwarded-for` (any client can write that header).
+    let address = crate::throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
     Origin {
         device_id: parts_device,
         address,

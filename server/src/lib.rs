@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod registry;
 pub mod scope;
 pub mod signing;
+pub mod throttle;
 
 pub use api::{AppState, router};
 pub use db::Db;
@@ -43,7 +44,11 @@ impl Server {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
+        // With the peer's address: sign-in limits and the login history use it.
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await
     }
@@ -60,7 +65,10 @@ impl Server {
             axum_server::tls_rustls::RustlsConfig::from_pem_file(cert_pem, key_pem).await?;
         listener.set_nonblocking(true)?;
         axum_server::from_tcp_rustls(listener, config)?
-            .serve(self.router().into_make_service())
+            .serve(
+                self.router()
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
             .await?;
         Ok(())
     }

@@ -62,6 +62,16 @@ enum Command {
         /// Seconds between verification passes over newly registered or edited people.
         #[arg(long, env = "SOTIEM_VERIFY_EVERY", default_value_t = 60)]
         verify_every: u64,
+        /// Serve plain HTTP on an address other than loopback (a lab only: passwords, codes and
+        /// device tokens then cross the network in clear).
+        #[arg(long, env = "SOTIEM_INSECURE_HTTP")]
+        insecure_http: bool,
+        /// Sign-in requests one address may send at once before it is slowed down.
+        #[arg(long, env = "SOTIEM_SIGN_IN_BURST", default_value_t = 30)]
+        sign_in_burst: u32,
+        /// Milliseconds after which one more sign-in request is allowed to an address.
+        #[arg(long, env = "SOTIEM_SIGN_IN_EVERY_MS", default_value_t = 1000)]
+        sign_in_every_ms: u64,
     },
     /// Facilities: add, list.
     #[command(subcommand)]
@@ -205,8 +215,21 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             crl_dir,
             registry,
             verify_every,
+            insecure_http,
+            sign_in_burst,
+            sign_in_every_ms,
         } => {
-            let server = Server::start(db.clone()).await?;
+            let tls = tls_cert.is_some() && tls_key.is_some();
+            if let Err(refusal) =
+                sotiem_server::throttle::check_transport(*listen, tls, *insecure_http)
+            {
+                anyhow::bail!(refusal);
+            }
+            let mut server = Server::start(db.clone()).await?;
+            server.state.sign_in_limit = sotiem_server::throttle::SignInLimit {
+                burst: (*sign_in_burst).max(1),
+                every: std::time::Duration::from_millis((*sign_in_every_ms).max(1)),
+            };
             if let Some(path) = registry {
                 tokio::spawn(sotiem_server::registry::watch(
                     server.state.clone(),

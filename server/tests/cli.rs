@@ -203,3 +203,34 @@ fn an_administrator_manages_accounts_from_the_command_line() {
     let missing = server(&db, &["account", "revoke", "nv.khong.co"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("không có tài khoản"));
 }
+
+#[test]
+fn plain_http_off_loopback_is_refused_unless_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("huyen.db");
+    // Every address of this machine: passwords would cross the network in clear.
+    let out = server(&db, &["serve", "--listen", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--tls-cert") && err.contains("--insecure-http"),
+        "{err}"
+    );
+
+    // A lab may ask for it explicitly.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
+        .arg("--db")
+        .arg(&db)
+        .args(["serve", "--listen", "0.0.0.0:0", "--insecure-http"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(line.starts_with("listening on http://0.0.0.0:"), "{line}");
+}

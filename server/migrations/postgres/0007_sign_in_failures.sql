@@ -1,0 +1,11 @@
+-- Failed sign-ins counted per account *and* address (the connection's peer): five failures
+-- lock the account for that address only, so a flood from one address cannot lock its owner
+-- out elsewhere. accounts.failed_attempts / locked_until stay the count and lock across all
+-- addresses, reached only from many addresses (ACCOUNT_FREE_ATTEMPTS).
+CREATE TABLE sign_in_failures (
+    username     TEXT NOT NULL,
+    address      TEXT NOT NULL,
+    failures     BIGINT NOT NULL DEFAULT 0,
+    locked_until TEXT,
+    PRIMARY KEY (username, address)
+);

@@ -1,0 +1,138 @@
+//! What the network may do to the server: per-address limits on the routes anyone may call
+//! without a session (sign-in: each costs an argon2 hash, so a flood from one address must not
+//! starve the server or guess passwords at line speed; governor's GCRA through `tower_governor`
+//! keeps one small cell per address), and plain HTTP only on loopback.
+
+use crate::api::ApiError;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_governor::GovernorLayer;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::KeyExtractor;
+
+/// How many sign-in requests one address may send: a burst, then one per `every`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInLimit {
+    pub burst: u32,
+    pub every: Duration,
+}
+
+impl Default for SignInLimit {
+    /// A station's staff behind one address sign in at the start of a shift (a burst of 30); a
+    /// guesser gets one try a second after that.
+    fn default() -> Self {
+        SignInLimit {
+            burst: 30,
+            every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The peer's address as the connection shows it. Never a header: `x-forwarded-for` is whatever
+/// the client writes. Requests without connection info (in-process callers) share one key.
+#[derive(Debug, Clone, Copy)]
+struct PeerAddress;
+
+impl KeyExtractor for PeerAddress {
+    type Key = Option<IpAddr>;
+
+    fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, tower_governor::GovernorError> {
+        Ok(peer_address(req.extensions()))
+    }
+}
+
+/// The peer address of a request whose server was started with connection info.
+pub fn peer_address(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// `routes` limited per address; quiet addresses are forgotten once a minute.
+pub fn limit_per_address<S: Clone + Send + Sync + 'static>(
+    routes: axum::Router<S>,
+    limit: SignInLimit,
+) -> axum::Router<S> {
+    let config = GovernorConfigBuilder::default()
+        .key_extractor(PeerAddress)
+        .period(limit.every.max(Duration::from_millis(1)))
+        .burst_size(limit.burst.max(1))
+        .finish()
+        .map(Arc::new);
+    // Both values are above zero, so the builder always yields a configuration.
+    let config = config.unwrap_or_else(|| {
+        Arc::new(
+            GovernorConfigBuilder::default()
+                .key_extractor(PeerAddress)
+                .finish()
+                .unwrap_or_else(|| unreachable!("the default limits are valid")),
+        )
+    });
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let weak = Arc::downgrade(&config);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(config) = weak.upgrade() else { break };
+                config.limiter().retain_recent();
+            }
+        });
+    }
+    routes.layer(GovernorLayer::new(config).error_handler(too_many))
+}
+
+/// A refusal in the API's own error shape, with `Retry-After`.
+fn too_many(error: tower_governor::GovernorError) -> Response {
+    let wait = match &error {
+        tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
+        _ => 1,
+    }
+    .max(1);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        format!("quá nhiều lần đăng nhập từ địa chỉ này; thử lại sau {wait} giây"),
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Plain HTTP is for loopback (a station and its server on one machine, a reverse proxy on the
+/// same host); on any other address passwords, codes and device tokens would cross the network
+/// in clear, so the server refuses to start unless TLS is configured or `insecure` is asked for.
+pub fn check_transport(listen: SocketAddr, tls: bool, insecure: bool) -> Result<(), String> {
+    if tls || insecure || listen.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to serve plain HTTP on {listen}: give --tls-cert and --tls-key (or, in a lab \
+         only, --insecure-http); plain HTTP is served on loopback addresses only"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_served_on_loopback_only_unless_asked() {
+        let public: SocketAddr = "0.0.0.0:8787".parse().expect("addr");
+        let lan: SocketAddr = "192.168.1.10:8787".parse().expect("addr");
+        let loopback: SocketAddr = "127.0.0.1:8787".parse().expect("addr");
+        let loopback6: SocketAddr = "[::1]:8787".parse().expect("addr");
+        assert!(check_transport(public, false, false).is_err());
+        assert!(check_transport(lan, false, false).is_err());
+        assert!(check_transport(loopback, false, false).is_ok());
+        assert!(check_transport(loopback6, false, false).is_ok());
+        assert!(check_transport(public, true, false).is_ok(), "with TLS");
+        assert!(check_transport(lan, false, true).is_ok(), "--insecure-http");
+    }
+}
