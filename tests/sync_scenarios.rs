@@ -761,3 +761,54 @@ async fn sync_runs_over_https_with_a_private_ca() {
     assert_eq!(a.sync(&trusted).await.unwrap().pushed, 1);
     db.close().await;
 }
+
+/// A server that answers every request with a redirect to `to`, and one that counts what
+/// reaches it: credentials must never follow a redirect.
+#[tokio::test]
+async fn a_redirect_never_carries_the_device_token_or_session_elsewhere() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let elsewhere_addr = elsewhere.local_addr().expect("addr");
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = elsewhere.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let redirector = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let redirector_addr = redirector.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = redirector.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{elsewhere_addr}/api/v1/info\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+
+    let client = station::SyncClient::new(
+        &format!("http://{redirector_addr}"),
+        "dev_bi_mat_cua_tram",
+        None,
+    )
+    .expect("client");
+    client.set_session(Some("stk_phien_cua_y_ta".into()));
+    let err = client
+        .info()
+        .await
+        .expect_err("a redirect is not an answer");
+    eprintln!("{err}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(
+        reached.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing went to the redirect's target"
+    );
+}

@@ -36,6 +36,10 @@ struct Cli {
     /// Print results (and errors) as JSON on standard output.
     #[arg(long, global = true)]
     json: bool,
+    /// Allow a plain http:// server address other than this machine (a lab only: passwords,
+    /// codes and the device token would cross the network in clear).
+    #[arg(long, global = true, env = "SOTIEM_INSECURE_HTTP")]
+    insecure_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -408,6 +412,7 @@ enum AuditCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
+    station::allow_insecure_http(cli.insecure_http);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -28,6 +28,8 @@ impl Config {
     /// the user's documents folder.
     pub fn from_env(default_data: PathBuf, documents: Option<PathBuf>) -> Config {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        // A lab's plain-http server elsewhere than this machine: only when asked for.
+        station::allow_insecure_http(var("SOTIEM_INSECURE_HTTP").is_some_and(|v| v == "1"));
         let data_dir = var("SOTIEM_DATA").map_or(default_data, PathBuf::from);
         let export_dir = var("SOTIEM_EXPORT_DIR").map_or_else(
             || documents.map_or_else(|| data_dir.join("exports"), |d| d.join("Sổ Tiêm")),

@@ -37,6 +37,6 @@ pub use signing::{
 pub use store::Store;
 pub use sync::{
     AuthorWaiting, QuarantinedChange, RetryPolicy, SyncClient, SyncError, SyncProgress, SyncReport,
-    SyncStatus,
+    SyncStatus, allow_insecure_http, check_server_address,
 };
 pub use sync_protocol;

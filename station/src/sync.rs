@@ -53,6 +53,14 @@ pub enum SyncError {
     NotConfigured,
     #[error("câu trả lời của máy chủ không đọc được: {0}")]
     BadResponse(String),
+    /// Plain http:// to a host other than this machine: the password, codes and device token
+    /// would cross the network in clear.
+    #[error(
+        "máy chủ {host} phải dùng địa chỉ https:// (http:// không mã hoá: mật khẩu, mã xác thực và mã thiết bị sẽ bị lộ trên mạng); hỏi quản trị viên địa chỉ https"
+    )]
+    InsecureTransport { host: String },
+    #[error("địa chỉ máy chủ \"{0}\" không hợp lệ: cần dạng https://ten-may-chu[:cổng]")]
+    BadAddress(String),
     #[error(
         "đã dừng đồng bộ theo yêu cầu; phần đã gửi và nhận được giữ lại, lần đồng bộ sau sẽ làm tiếp"
     )]
@@ -81,6 +89,8 @@ impl SyncError {
             SyncError::FacilityMismatch { .. } => "facility_mismatch",
             SyncError::NotConfigured => "not_configured",
             SyncError::BadResponse(_) => "bad_response",
+            SyncError::InsecureTransport { .. } => "insecure_transport",
+            SyncError::BadAddress(_) => "bad_address",
             SyncError::Cancelled => "cancelled",
             SyncError::Station(e) => e.code(),
         }
@@ -88,6 +98,39 @@ impl SyncError {
 }
 
 type SyncResult<T> = std::result::Result<T, SyncError>;
+
+/// Whether clients may use plain http:// to hosts other than loopback (a lab only).
+static INSECURE_HTTP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets this process's clients use plain http:// to any host (`--insecure-http`, for a lab).
+pub fn allow_insecure_http(allow: bool) {
+    INSECURE_HTTP.store(allow, Ordering::Relaxed);
+}
+
+/// Checks a server address: https:// anywhere; http:// only to this machine (loopback) unless
+/// [`allow_insecure_http`] was asked for.
+pub fn check_server_address(base_url: &str) -> SyncResult<()> {
+    let url = reqwest::Url::parse(base_url.trim())
+        .map_err(|_| SyncError::BadAddress(base_url.trim().chars().take(200).collect()))?;
+    let Some(host) = url.host_str() else {
+        return Err(SyncError::BadAddress(
+            base_url.trim().chars().take(200).collect(),
+        ));
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback || INSECURE_HTTP.load(Ordering::Relaxed) => Ok(()),
+        "http" => Err(SyncError::InsecureTransport { host: host.into() }),
+        _ => Err(SyncError::BadAddress(
+            base_url.trim().chars().take(200).collect(),
+        )),
+    }
+}
 
 /// An HTTP client for one server, authenticated as one device.
 pub struct SyncClient {
@@ -108,8 +151,11 @@ impl SyncClient {
         token: &str,
         extra_root_pem: Option<&[u8]>,
     ) -> SyncResult<SyncClient> {
+        check_server_address(base_url)?;
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
+            // A redirect is not followed: it would carry the device token and session elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .user_agent(concat!("sotiem/", env!("CARGO_PKG_VERSION")));
@@ -1437,4 +1483,38 @@ async fn quarantine_one(
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod transport_tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_reaches_only_this_machine_unless_a_lab_asks() {
+        for ok in [
+            "https://tiemchung.hcm.gov.vn",
+            "https://10.0.0.5:8787/",
+            "http://127.0.0.1:8787",
+            "http://localhost:8787",
+            "http://[::1]:8787",
+        ] {
+            assert!(check_server_address(ok).is_ok(), "{ok}");
+        }
+        for (refused, code) in [
+            ("http://10.0.0.5:8787", "insecure_transport"),
+            ("http://tiemchung.hcm.gov.vn", "insecure_transport"),
+            ("ftp://10.0.0.5", "bad_address"),
+            ("may-chu-huyen:8787", "bad_address"),
+            ("", "bad_address"),
+        ] {
+            let err = check_server_address(refused).expect_err(refused);
+            assert_eq!(err.code(), code, "{refused}");
+        }
+        let err = check_server_address("http://10.0.0.5:8787").expect_err("clear");
+        assert!(err.to_string().contains("https://"), "{err}");
+        allow_insecure_http(true);
+        let lab = check_server_address("http://10.0.0.5:8787");
+        allow_insecure_http(false);
+        assert!(lab.is_ok(), "--insecure-http");
+    }
 }
