@@ -1344,3 +1344,79 @@ async fn a_login_flood_from_one_address_is_throttled_and_locks_no_one_out(backen
     lab.server.stop().await;
 }
 both_backends!(a_login_flood_from_one_address_is_throttled_and_locks_no_one_out);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_sign_in_locks_after_five_failures_and_refuses_a_clock_set_back() {
+    let lab = Lab::start(Backend::Sqlite).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+    lab.server.stop().await;
+
+    // Five wrong tries on the laptop alone lock the account here; the right ones then wait.
+    let code = a.otp.code().await;
+    for attempt in 0..5 {
+        let err = a
+            .station
+            .sign_in(&creds("nv.lan", &format!("Doan@{attempt}Sai"), &code), None)
+            .await
+            .expect_err("wrong password");
+        assert_eq!(err.code(), "bad_credentials");
+    }
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), None)
+        .await
+        .expect_err("locked");
+    assert_eq!(err.code(), "locked", "{err}");
+    assert!(err.to_string().contains("tạm khoá"), "{err}");
+    let locked: Option<String> =
+        sqlx::query_scalar("SELECT locked_until FROM local_accounts WHERE username = 'nv.lan'")
+            .fetch_one(a.store().pool())
+            .await
+            .expect("row");
+    let secs = locked
+        .as_deref()
+        .and_then(sync_protocol::person::parse_time)
+        .map(|t| (t - sync_protocol::person::now()).whole_seconds());
+    assert!(secs.is_some_and(|s| (25..=30).contains(&s)), "{secs:?}");
+
+    // Once the lock runs out, the right password and code sign in and clear the count.
+    sqlx::query("UPDATE local_accounts SET locked_until = ?")
+        .bind(just_over())
+        .execute(a.store().pool())
+        .await
+        .expect("expire");
+    a.station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), None)
+        .await
+        .expect("signed in offline");
+    let failures: i64 =
+        sqlx::query_scalar("SELECT failed_attempts FROM local_accounts WHERE username = 'nv.lan'")
+            .fetch_one(a.store().pool())
+            .await
+            .expect("row");
+    assert_eq!(failures, 0);
+    a.station.sign_out(None).await.expect("sign out");
+
+    // The laptop was last used two days from "now": its clock has been set back (to stretch
+    // the offline lease). Refused, saying so, until the clock is right again.
+    let later =
+        sync_protocol::person::format_time(sync_protocol::person::now() + time::Duration::days(2));
+    a.station
+        .set_meta("clock_seen", Some(&later))
+        .await
+        .expect("meta");
+    let code = a.otp.code().await;
+    let err = a
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), None)
+        .await
+        .expect_err("clock set back");
+    assert_eq!(err.code(), "clock_behind", "{err}");
+    assert!(err.to_string().contains("chỉnh lại ngày giờ"), "{err}");
+    a.station.set_meta("clock_seen", None).await.expect("meta");
+    a.station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), None)
+        .await
+        .expect("the clock is right again");
+}

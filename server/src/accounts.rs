@@ -20,7 +20,8 @@ use sync_protocol::{Field, FieldError, Problem, validate};
 use time::{Duration, OffsetDateTime};
 
 /// Failed attempts from one address allowed before the account is locked for that address.
-pub const FREE_ATTEMPTS: i64 = 5;
+pub use sync_protocol::auth::FREE_ATTEMPTS;
+use sync_protocol::auth::lock_seconds;
 /// Failed attempts from all addresses together allowed before the account is locked everywhere:
 /// one address alone reaches 5, then one more each time its lock runs out (17 in a day), so only
 /// guessing from several addresses locks the owner out.
@@ -542,12 +543,6 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
     let grant = open_session(db, &acct, dev).await?;
     record(db, &username, dev, addr, "success", None).await;
     Ok(LoginStep::Session(Box::new(grant)))
-}
-
-/// How long the `n`-th lock lasts: 30 s, doubling each time, at most a day.
-fn lock_seconds(locks_before: i64) -> i64 {
-    let exp = u32::try_from(locks_before).unwrap_or(u32::MAX).min(12);
-    (30i64 << exp).min(86_400)
 }
 
 /// Counts an attempt to prove `username`'s password or code (an account or not: the answers

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sync_protocol::auth::{
-    AccountInfo, ChangePasswordRequest, EnrollRequest, LoginRequest, LoginStep, OtpError, Role,
-    SessionGrant, verify_otp,
+    AccountInfo, ChangePasswordRequest, EnrollRequest, FREE_ATTEMPTS, LoginRequest, LoginStep,
+    OtpError, Role, SessionGrant, lock_seconds, verify_otp,
 };
 use sync_protocol::person::{format_time, now, parse_time};
 use time::Duration;
@@ -23,6 +23,10 @@ use uuid::Uuid;
 
 /// How long a session lasts on the station (a working day).
 pub const SESSION_HOURS: i64 = 12;
+
+/// How far the laptop's clock may lag the latest time it has shown (a clock corrected by a
+/// few minutes is not a rollback).
+const CLOCK_SLACK: Duration = Duration::minutes(10);
 
 /// Who is signed in.
 #[derive(Clone, Serialize)]
@@ -353,7 +357,8 @@ impl Station {
                 full_name = excluded.full_name, info = excluded.info, kdf_salt = excluded.kdf_salt,
                 verifier = excluded.verifier, secret_nonce = excluded.secret_nonce,
                 secret_box = excluded.secret_box, lease_until = excluded.lease_until,
-                status = 'active', last_otp_step = excluded.last_otp_step, updated_at = excluded.updated_at",
+                status = 'active', last_otp_step = excluded.last_otp_step, updated_at = excluded.updated_at,
+                failed_attempts = 0, locked_until = NULL",
         )
         .bind(&account.username)
         .bind(&account.facility)
@@ -379,7 +384,8 @@ impl Station {
     pub async fn sign_in_offline(&self, creds: &Credentials) -> Result<Session> {
         let username = creds.username.trim().to_lowercase();
         let row = sqlx::query(
-            "SELECT info, kdf_salt, verifier, secret_nonce, secret_box, lease_until, status, last_otp_step
+            "SELECT info, kdf_salt, verifier, secret_nonce, secret_box, lease_until, status, last_otp_step,
+                    locked_until
              FROM local_accounts WHERE username = ?",
         )
         .bind(&username)
@@ -393,6 +399,30 @@ impl Station {
         if row.get::<String, _>("status") == "revoked" {
             self.audit_login(&username, "failure", "revoked").await?;
             return Err(StationError::AccountRevoked);
+        }
+        // A clock set back must not stretch the lease: the laptop's time may not lag the latest
+        // time it is known to have reached (a sign-in, a sync).
+        let current = now();
+        if let Some(seen) = self.clock_seen().await?
+            && current + CLOCK_SLACK < seen
+        {
+            self.audit_login(&username, "failure", "clock_behind")
+                .await?;
+            return Err(StationError::ClockBehind {
+                now: format_time(current),
+                seen: format_time(seen),
+            });
+        }
+        if let Some(until) = row
+            .get::<Option<String>, _>("locked_until")
+            .as_deref()
+            .and_then(parse_time)
+            .filter(|t| *t > current)
+        {
+            self.audit_login(&username, "failure", "locked").await?;
+            return Err(StationError::OfflineLocked {
+                until: format_time(until),
+            });
         }
         let lease: String = row.get("lease_until");
         if parse_time(&lease).is_none_or(|l| l < now()) {
@@ -416,6 +446,7 @@ impl Station {
             })
             .flatten();
         let Some(secret) = secret else {
+            self.offline_failure(&username).await?;
             self.audit_login(&username, "failure", "wrong_password")
                 .await?;
             return Err(StationError::BadCredentials);
@@ -426,6 +457,7 @@ impl Station {
         let step = match verify_otp(&secret, &creds.otp, unix_now(), last) {
             Ok(step) => step,
             Err(e) => {
+                self.offline_failure(&username).await?;
                 self.audit_login(
                     &username,
                     "failure",
@@ -443,14 +475,58 @@ impl Station {
                 });
             }
         };
-        sqlx::query("UPDATE local_accounts SET last_otp_step = ? WHERE username = ?")
-            .bind(step as i64)
-            .bind(&username)
-            .execute(self.store().pool())
-            .await?;
+        sqlx::query(
+            "UPDATE local_accounts SET last_otp_step = ?, failed_attempts = 0, locked_until = NULL
+             WHERE username = ?",
+        )
+        .bind(step as i64)
+        .bind(&username)
+        .execute(self.store().pool())
+        .await?;
         let account: AccountInfo = serde_json::from_str(&row.get::<String, _>("info"))
             .map_err(|_| StationError::AuthFailed)?;
         self.open_session(account, secret, false, None).await
+    }
+
+    /// Counts a failed offline sign-in; the [`FREE_ATTEMPTS`]-th locks the account on this
+    /// laptop, for 30 s doubling with each further failure (the server's rule).
+    async fn offline_failure(&self, username: &str) -> Result<()> {
+        let failures: i64 = sqlx::query_scalar(
+            "UPDATE local_accounts SET failed_attempts = failed_attempts + 1 WHERE username = ?
+             RETURNING failed_attempts",
+        )
+        .bind(username)
+        .fetch_one(self.store().pool())
+        .await?;
+        if failures >= FREE_ATTEMPTS {
+            let until = now() + Duration::seconds(lock_seconds(failures - FREE_ATTEMPTS));
+            sqlx::query("UPDATE local_accounts SET locked_until = ? WHERE username = ?")
+                .bind(format_time(until))
+                .bind(username)
+                .execute(self.store().pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The latest time this laptop is known to have reached: a sign-in or a sync.
+    async fn clock_seen(&self) -> Result<Option<time::OffsetDateTime>> {
+        let mut latest = None;
+        for key in ["clock_seen", "last_sync_at"] {
+            let seen = self.meta_value(key).await?;
+            latest = latest.max(seen.as_deref().and_then(parse_time));
+        }
+        Ok(latest)
+    }
+
+    /// Moves the latest time seen up to now (never down).
+    async fn note_clock(&self) -> Result<()> {
+        let current = now();
+        if self.clock_seen().await?.is_none_or(|seen| seen < current) {
+            self.set_meta("clock_seen", Some(&format_time(current)))
+                .await?;
+        }
+        Ok(())
     }
 
     async fn open_session(
@@ -506,6 +582,7 @@ impl Station {
             if online { "online" } else { "offline" },
         )
         .await?;
+        self.note_clock().await?;
         self.set_session(Some(session.clone()));
         Ok(session)
     }

@@ -53,6 +53,16 @@ pub enum StationError {
     #[error("đã quá thời hạn đăng nhập ngoại tuyến; hãy kết nối mạng và đăng nhập trực tuyến")]
     LeaseExpired,
 
+    #[error(
+        "tài khoản tạm khoá trên máy này do nhập sai nhiều lần; thử lại sau {until} hoặc kết nối mạng để đăng nhập trực tuyến"
+    )]
+    OfflineLocked { until: String },
+
+    #[error(
+        "ngày giờ của máy ({now}) sớm hơn lần máy được dùng gần nhất ({seen}): hãy chỉnh lại ngày giờ rồi đăng nhập, hoặc kết nối mạng để đăng nhập trực tuyến"
+    )]
+    ClockBehind { now: String, seen: String },
+
     #[error("tài khoản đã bị thu hồi; liên hệ quản trị viên")]
     AccountRevoked,
 
@@ -180,6 +190,8 @@ impl StationError {
             StationError::WeakPassword(_) => "weak_password",
             StationError::OfflineUnknownAccount => "offline_unknown_account",
             StationError::LeaseExpired => "lease_expired",
+            StationError::OfflineLocked { .. } => "locked",
+            StationError::ClockBehind { .. } => "clock_behind",
             StationError::AccountRevoked => "account_revoked",
             StationError::WrongFacility { .. } => "wrong_facility",
             StationError::AuthRefused { .. } => "auth_refused",

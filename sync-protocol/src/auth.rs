@@ -150,6 +150,19 @@ pub const OTP_ISSUER: &str = "So Tiem";
 /// Seconds per code.
 pub const OTP_STEP: u64 = 30;
 
+/// Failed sign-in attempts allowed before a lock (on the server per address, on a laptop
+/// offline): the same rule everywhere.
+pub const FREE_ATTEMPTS: i64 = 5;
+
+/// How long a lock lasts after `locks_before` earlier locks in a row: 30 s, doubling each
+/// time, at most a day.
+pub fn lock_seconds(locks_before: i64) -> i64 {
+    let exp = u32::try_from(locks_before.max(0))
+        .unwrap_or(u32::MAX)
+        .min(12);
+    (30i64 << exp).min(86_400)
+}
+
 /// Why a one-time code was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum OtpError {
