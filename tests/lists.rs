@@ -282,6 +282,19 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
         .await
         .expect_err("replayed code");
     assert_eq!(e.code(), "otp_replayed");
+    // An export that fails at the end (its target is a folder) leaves no partial copy behind.
+    let blocked = lab.dir.path().join("bi-chan.xlsx");
+    std::fs::create_dir_all(blocked.join("ben-trong")).expect("a folder in the way");
+    let code = nurse.otp.code().await;
+    let e = nurse
+        .export_list(&query(DataList::NoId), &blocked, &code)
+        .await
+        .expect_err("cannot replace a folder");
+    assert_eq!(e.code(), "io", "{e}");
+    assert!(
+        !blocked.with_extension("xlsx.tmp").exists(),
+        "the partial file is removed"
+    );
 
     let rows = read_calamine(&out);
     assert_eq!(rows.len(), 4, "header and three people");

@@ -81,6 +81,17 @@ fn excel_day(serial: f64) -> Option<String> {
 /// The rows of the first sheet (.xlsx) or of a CSV file, header first, each cell as text.
 /// Refuses text in a legacy encoding and CSV that is not UTF-8.
 pub fn read_table(path: &Path) -> Result<Vec<Vec<String>>, SheetError> {
+    let bytes = std::fs::read(path).map_err(|e| SheetError::Unreadable {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    read_table_from(path, &bytes)
+}
+
+/// [`read_table`] of a file's content held in memory (never written to disk); `name` gives
+/// the kind (.xlsx or CSV) and names the file in errors.
+pub fn read_table_from(name: &Path, bytes: &[u8]) -> Result<Vec<Vec<String>>, SheetError> {
+    let path = name;
     let unreadable = |reason: String| SheetError::Unreadable {
         path: path.to_path_buf(),
         reason,
@@ -91,7 +102,7 @@ pub fn read_table(path: &Path) -> Result<Vec<Vec<String>>, SheetError> {
         .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
     let table: Vec<Vec<String>> = if is_xlsx {
         use calamine::Reader;
-        let mut book: calamine::Xlsx<_> = calamine::open_workbook(path)
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes))
             .map_err(|e: calamine::XlsxError| unreadable(e.to_string()))?;
         let range = book
             .worksheet_range_at(0)
@@ -102,8 +113,7 @@ pub fn read_table(path: &Path) -> Result<Vec<Vec<String>>, SheetError> {
             .map(|r| r.iter().map(cell_text).collect())
             .collect()
     } else {
-        let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let Ok(text) = std::str::from_utf8(bytes) else {
             // Single-byte legacy text: read byte for byte to name the encoding.
             let latin1: String = bytes.iter().map(|&b| char::from(b)).collect();

@@ -389,40 +389,14 @@ pub async fn export_list(app: App<'_>, request: ExportListRequest) -> Result<Exp
         .await?)
 }
 
-/// Removes uploads previewed but never applied after a day: they hold people's data outside
-/// the encrypted database.
-fn forget_stale_uploads(dir: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let day = std::time::Duration::from_secs(24 * 3600);
-    for entry in entries.flatten() {
-        let stale = entry
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if stale {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-/// Where an uploaded spreadsheet waits between preview and apply.
-fn upload_path(app: &AppState, upload_id: &str) -> Result<std::path::PathBuf> {
-    let dir = app.config.data_dir.join("imports");
-    let id = uuid(upload_id, "tệp tải lên")?;
-    for ext in ["xlsx", "csv"] {
-        let p = dir.join(format!("{id}.{ext}"));
-        if p.exists() {
-            return Ok(p);
-        }
-    }
-    Err(UiError::new(
-        "upload_missing",
-        "không còn tệp đã chọn: chọn lại tệp rồi xem trước",
-    ))
+/// The kept upload of `upload_id`, or a clear error.
+fn kept_upload(app: &AppState, upload_id: &str) -> Result<crate::state::Upload> {
+    app.upload(upload_id).ok_or_else(|| {
+        UiError::new(
+            "upload_missing",
+            "không còn tệp đã chọn: chọn lại tệp rồi xem trước",
+        )
+    })
 }
 
 /// Keeps a chosen spreadsheet and shows what importing it would change.
@@ -449,39 +423,29 @@ pub async fn import_preview(app: App<'_>, request: ImportFileRequest) -> Result<
             "tệp lớn hơn 50 MB: chia danh sách thành nhiều tệp",
         ));
     }
-    let dir = app.config.data_dir.join("imports");
-    std::fs::create_dir_all(&dir).map_err(|source| station::StationError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    forget_stale_uploads(&dir);
-    let upload_id = Uuid::now_v7();
-    let path = dir.join(format!("{upload_id}.{ext}"));
-    std::fs::write(&path, &request.content).map_err(|source| station::StationError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    match station.import_preview(&path).await {
-        Ok(preview) => Ok(ImportPreviewView {
-            upload_id: upload_id.to_string(),
-            preview,
-        }),
-        Err(e) => {
-            let _ = std::fs::remove_file(&path);
-            Err(e.into())
-        }
-    }
+    // The name as chosen (errors name it); only its extension, checked above, decides the kind.
+    let name = std::path::Path::new(&request.name).file_name().map_or_else(
+        || format!("tep.{ext}"),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let preview = station
+        .import_preview_of(std::path::Path::new(&name), &request.content)
+        .await?;
+    // Kept in memory for the apply, never written to disk.
+    let upload_id = app.keep_upload(name, request.content);
+    Ok(ImportPreviewView { upload_id, preview })
 }
 
 /// Applies a previewed import (fresh code), then forgets the file.
 #[tauri::command]
 pub async fn import_apply(app: App<'_>, request: ImportApplyRequest) -> Result<ImportSummary> {
     let station = app.station().await?;
-    let path = upload_path(&app, &request.upload_id)?;
+    let upload = kept_upload(&app, &request.upload_id)?;
     let client = app.client();
     let summary = station
-        .import_apply(
-            &path,
+        .import_apply_of(
+            std::path::Path::new(&upload.name),
+            &upload.bytes,
             request.expected_changes as usize,
             station::StepUp {
                 otp: &request.otp,
@@ -489,7 +453,7 @@ pub async fn import_apply(app: App<'_>, request: ImportApplyRequest) -> Result<I
             },
         )
         .await?;
-    let _ = std::fs::remove_file(&path);
+    app.forget_upload(&request.upload_id);
     Ok(summary)
 }
 

@@ -3,9 +3,10 @@
 
 use crate::error::UiError;
 use station::{Station, SyncClient, SyncError, SyncReport};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
 
 /// How the app was started (environment, see README).
@@ -63,7 +64,24 @@ pub struct AppState {
     last_report: Mutex<Option<SyncReport>>,
     /// The USB token's PKCS#11 module, loaded once (C_Initialize / C_Finalize are per process).
     token: Mutex<Option<Arc<sotiem_token::Module>>>,
+    /// Spreadsheets chosen for import, between preview and apply: in memory only.
+    uploads: Mutex<HashMap<String, Upload>>,
 }
+
+/// A spreadsheet chosen for import, kept in memory (never on disk, where a list of people
+/// would lie in plain text outside the encrypted database).
+#[derive(Clone)]
+pub struct Upload {
+    /// The file's name as chosen (its extension says .xlsx or CSV).
+    pub name: String,
+    pub bytes: Arc<Vec<u8>>,
+    at: Instant,
+}
+
+/// How long a previewed upload waits for its apply.
+const UPLOAD_KEPT: Duration = Duration::from_secs(3600);
+/// How many previewed uploads are kept at once (up to 50 MB each).
+const UPLOADS_KEPT: usize = 4;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -80,6 +98,7 @@ impl AppState {
             online: Mutex::new(None),
             last_report: Mutex::new(None),
             token: Mutex::new(None),
+            uploads: Mutex::new(HashMap::new()),
         }
     }
 
@@ -87,6 +106,8 @@ impl AppState {
     /// the credential store and connects to the remembered server. Never fails: what goes
     /// wrong is shown by the UI.
     pub async fn open(&self) {
+        // Earlier versions staged uploads in DATA/imports, in plain text: none may remain.
+        let _ = std::fs::remove_dir_all(self.config.data_dir.join("imports"));
         if !self.config.data_dir.join("store.json").exists() {
             return;
         }
@@ -152,6 +173,45 @@ impl AppState {
     /// The station if open (for the status bars).
     pub async fn station_if_open(&self) -> Option<Arc<Station>> {
         self.station.read().await.clone()
+    }
+
+    /// Keeps a chosen spreadsheet until its apply (or an hour); returns its id.
+    pub fn keep_upload(&self, name: String, bytes: Vec<u8>) -> String {
+        let mut uploads = lock(&self.uploads);
+        uploads.retain(|_, u| u.at.elapsed() < UPLOAD_KEPT);
+        while uploads.len() >= UPLOADS_KEPT {
+            let oldest = uploads
+                .iter()
+                .min_by_key(|(_, u)| u.at)
+                .map(|(id, _)| id.clone());
+            match oldest {
+                Some(id) => uploads.remove(&id),
+                None => break,
+            };
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        uploads.insert(
+            id.clone(),
+            Upload {
+                name,
+                bytes: Arc::new(bytes),
+                at: Instant::now(),
+            },
+        );
+        id
+    }
+
+    /// A kept upload, if it has not been applied or forgotten.
+    pub fn upload(&self, id: &str) -> Option<Upload> {
+        lock(&self.uploads)
+            .get(id)
+            .filter(|u| u.at.elapsed() < UPLOAD_KEPT)
+            .cloned()
+    }
+
+    /// Forgets an upload (applied).
+    pub fn forget_upload(&self, id: &str) {
+        lock(&self.uploads).remove(id);
     }
 
     /// The client for the server, if one is configured.

@@ -100,6 +100,25 @@ fn start_xvfb(spawned: &mut Spawned) -> String {
     panic!("no free X display number");
 }
 
+/// The files under `dir` whose bytes contain `needle` (plain text left on disk).
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 fn screenshots_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
@@ -786,6 +805,12 @@ async fn a_nurse_lists_exports_imports_corrections_and_merges_duplicates() {
     ui.wait_text("[data-testid=import-changes]", "one change", |t| t == "1")
         .await;
     assert_eq!(ui.text("[data-testid=import-problems]").await, "1");
+    // Between preview and apply the list waits in memory: no copy of it in the data directory.
+    let left = files_containing(data.path(), cccd.as_bytes());
+    assert!(
+        left.is_empty(),
+        "the previewed list is not on disk: {left:?}"
+    );
     ui.shot("12-cleaning-import").await;
     ui.type_into("#import-otp", &otp.code().await).await;
     ui.click("[data-testid=import-apply]").await;

@@ -69,6 +69,17 @@ pub struct ImportSummary {
 }
 
 /// A file that cannot be imported at all.
+/// A list file's bytes (a file that cannot be read is refused as unreadable, naming it).
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        sotiem_sheets::SheetError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
+        .into()
+    })
+}
+
 fn refused(path: &Path, reason: impl Into<String>) -> StationError {
     StationError::ImportRefused {
         path: path.to_path_buf(),
@@ -137,8 +148,15 @@ fn gender_text(g: Gender) -> &'static str {
 impl Station {
     /// What importing `path` would change, row by row, without changing anything.
     pub async fn import_preview(&self, path: &Path) -> Result<ImportPreview> {
+        self.import_preview_of(path, &read_file(path)?).await
+    }
+
+    /// [`Station::import_preview`] of a file's content held in memory: an upload in the app is
+    /// never written to disk, where it would lie in plain text outside the encrypted database.
+    pub async fn import_preview_of(&self, name: &Path, bytes: &[u8]) -> Result<ImportPreview> {
+        let path = name;
         self.reader()?;
-        let table = sotiem_sheets::read_table(path)?;
+        let table = sotiem_sheets::read_table_from(path, bytes)?;
         let Some((header, rows)) = table.split_first() else {
             return Err(refused(path, "tệp trống"));
         };
@@ -274,7 +292,20 @@ impl Station {
         expected_changes: usize,
         step_up: StepUp<'_>,
     ) -> Result<ImportSummary> {
-        let preview = self.import_preview(path).await?;
+        self.import_apply_of(path, &read_file(path)?, expected_changes, step_up)
+            .await
+    }
+
+    /// [`Station::import_apply`] of a file's content held in memory.
+    pub async fn import_apply_of(
+        &self,
+        name: &Path,
+        bytes: &[u8],
+        expected_changes: usize,
+        step_up: StepUp<'_>,
+    ) -> Result<ImportSummary> {
+        let path = name;
+        let preview = self.import_preview_of(path, bytes).await?;
         if preview.changes.len() != expected_changes {
             return Err(StationError::ImportChanged);
         }

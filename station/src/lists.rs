@@ -415,17 +415,29 @@ impl Station {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        // Written beside the target and renamed at the end: a failed export leaves no half file.
+        // Written beside the target and renamed at the end: a failed export leaves no half file,
+        // and no partial copy of people's data either (removed on every failure).
         let partial = path.with_extension("xlsx.tmp");
-        let mut sheet = ListSheet::new(query.list).map_err(io)?;
-        let rows = self
-            .for_each_list_row(query, |row| sheet.push(&row).map_err(io))
-            .await?;
-        sheet.finish(&partial).map_err(io)?;
-        std::fs::rename(&partial, path).map_err(|source| StationError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let written = async {
+            let mut sheet = ListSheet::new(query.list).map_err(io)?;
+            let rows = self
+                .for_each_list_row(query, |row| sheet.push(&row).map_err(io))
+                .await?;
+            sheet.finish(&partial).map_err(io)?;
+            std::fs::rename(&partial, path).map_err(|source| StationError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Ok::<usize, StationError>(rows)
+        }
+        .await;
+        let rows = match written {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
         let mut changes = vec![
             FieldChange {
                 field: "list".into(),
