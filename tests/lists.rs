@@ -375,3 +375,78 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
     assert!(nurse.verify_audit().await.expect("audit").problem.is_none());
     nurse.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_past_a_screen_or_a_thousand_rows_needs_a_fresh_code_and_is_audited() {
+    let lab = Lab::start(Backend::Sqlite).await;
+    let mut nurse = lab.device("tram", "TYT-TANNHUT", "nv.lan").await;
+    let mut g = Generator::new(1050);
+    let no_id: Vec<Person> = (0..1_050)
+        .map(|_| {
+            let mut p = g.person("TYT-TANNHUT", "nv.lan", 0);
+            p.identity = Identity {
+                kind: IdentityKind::None,
+                number: None,
+            };
+            registered(p)
+        })
+        .collect();
+    nurse.import_people(&no_id).await.expect("imported");
+    let list = query(DataList::NoId);
+    let reads = |nurse: &sotiem_scenarios::Device| {
+        let pool = nurse.store().pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM audit_log WHERE action = 'list_read'",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+
+    // Browsing: a screen at a time within the first thousand rows needs nothing.
+    let page = nurse.data_list(&list, 800, 200).await.expect("browsing");
+    assert_eq!((page.rows.len(), page.total), (200, 1_050));
+
+    // Past them, or the whole list at once (`--limit 100000000 --json`): an export in all but
+    // name, refused without a fresh code; a wrong code unlocks nothing.
+    for (offset, limit) in [(1_000, 200), (0, 100_000_000), (0, 201)] {
+        let e = nurse
+            .data_list(&list, offset, limit)
+            .await
+            .expect_err("needs a code");
+        assert_eq!(e.code(), "step_up_required", "{offset} {limit}");
+    }
+    let e = nurse.unlock_lists("000000").await.expect_err("wrong code");
+    assert_eq!(e.code(), "otp_invalid", "{e}");
+    assert!(nurse.data_list(&list, 1_000, 200).await.is_err());
+    assert_eq!(reads(&nurse).await, 0);
+
+    // With a fresh code: read, and each such page audited (who, which list, from where, how many).
+    let code = nurse.otp.code().await;
+    nurse.unlock_lists(&code).await.expect("unlocked");
+    let all = nurse
+        .data_list(&list, 0, 100_000_000)
+        .await
+        .expect("the whole list");
+    assert_eq!(all.rows.len(), 1_050);
+    let rest = nurse.data_list(&list, 1_000, 200).await.expect("the rest");
+    assert_eq!(rest.rows.len(), 50);
+    assert_eq!(reads(&nurse).await, 2);
+    let entry: (String, String) = sqlx::query_as(
+        "SELECT user, changes FROM audit_log WHERE action = 'list_read' ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_one(nurse.store().pool())
+    .await
+    .expect("entry");
+    assert_eq!(entry.0, "nv.lan");
+    assert!(
+        entry.1.contains("1000") && entry.1.contains("50"),
+        "{}",
+        entry.1
+    );
+    // Browsing a screen stays unaudited.
+    nurse.data_list(&list, 0, 200).await.expect("a screen");
+    assert_eq!(reads(&nurse).await, 2);
+}

@@ -75,6 +75,15 @@ pub enum ListCommand {
 pub async fn list(station: &Station, cmd: &ListCommand, out: &Output) -> anyhow::Result<()> {
     match cmd {
         ListCommand::Show { args, limit, skip } => {
+            // More than a screen, or past the first 1,000 rows, is an export: a fresh code.
+            if station::list_needs_code(*skip, *limit) {
+                let otp = ask(
+                    "SOTIEM_OTP",
+                    "Mã xác thực mới để xem nhiều dòng của danh sách: ",
+                    false,
+                )?;
+                station.unlock_lists(&otp).await?;
+            }
             let page = station.data_list(&args.query(), *skip, *limit).await?;
             out.value(&page, |p| {
                 let shown = if p.rows.is_empty() && p.total > 0 {

@@ -1201,6 +1201,24 @@ fn the_cleaning_loop_runs_from_the_command_line() {
     let bad = nurse.run(&["list", "show", "khong_co"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no_id"));
+    // The whole list at once is an export: without a fresh code, nothing is printed.
+    let dump = nurse.run(&["list", "show", "no_id", "--limit", "100000000", "--json"]);
+    assert_ne!(dump.status.code(), Some(0));
+    assert!(
+        !String::from_utf8_lossy(&dump.stdout).contains("rows"),
+        "{}",
+        String::from_utf8_lossy(&dump.stdout)
+    );
+    let refused = nurse.run_env(
+        &["list", "show", "no_id", "--limit", "100000000"],
+        &[("SOTIEM_OTP", "000000")],
+    );
+    assert_ne!(refused.status.code(), Some(0));
+    let (status, all) = nurse.json_env(
+        &["list", "show", "no_id", "--limit", "100000000"],
+        &[("SOTIEM_OTP", &nurse.code())],
+    );
+    assert_eq!((status, &all["total"]), (0, &2.into()), "{all}");
 
     // Export: a fresh code, a workbook, an audit entry.
     let dir = tempfile::tempdir().unwrap();

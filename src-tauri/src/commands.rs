@@ -360,10 +360,14 @@ pub async fn data_list(
     query: ListQuery,
     offset: usize,
     limit: usize,
+    otp: Option<String>,
 ) -> Result<ListPage> {
-    Ok(app
-        .station()
-        .await?
+    let station = app.station().await?;
+    // Paging past the first rows needs a fresh code (the station's rule); given, it unlocks.
+    if let Some(otp) = otp.filter(|o| !o.trim().is_empty()) {
+        station.unlock_lists(&otp).await?;
+    }
+    Ok(station
         .data_list(&query, offset, limit.clamp(1, MAX_LIST_PAGE_ROWS))
         .await?)
 }

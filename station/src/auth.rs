@@ -40,6 +40,10 @@ pub struct Session {
     pub(crate) server_token: Option<String>,
     #[serde(skip)]
     otp_secret: Vec<u8>,
+    /// Until when a fresh code lets this user read lists past one screen (see
+    /// [`crate::lists::list_needs_code`]).
+    #[serde(skip)]
+    pub(crate) lists_unlocked_until: Option<time::OffsetDateTime>,
 }
 
 impl std::fmt::Debug for Session {
@@ -575,6 +579,7 @@ impl Station {
             online,
             server_token,
             otp_secret: secret,
+            lists_unlocked_until: None,
         };
         self.audit_login(
             session.username(),
@@ -630,6 +635,7 @@ impl Station {
             online: row.get("online"),
             server_token: kept.server_token,
             otp_secret: secret,
+            lists_unlocked_until: None,
         };
         self.set_session(Some(session.clone()));
         Ok(Some(session))

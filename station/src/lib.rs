@@ -23,7 +23,10 @@ pub use error::{Result, StationError};
 pub use facility::{Facility, FacilityKind};
 pub use import::{ImportChange, ImportFieldChange, ImportPreview, ImportProblem, ImportSummary};
 pub use key::DbKey;
-pub use lists::{DataList, ExportSummary, ListDose, ListPage, ListQuery, ListRow};
+pub use lists::{
+    BROWSE_ROWS, DataList, ExportSummary, ListDose, ListPage, ListQuery, ListRow, SCREEN_ROWS,
+    list_needs_code,
+};
 pub use report::{DailyReport, DayDose, VaccinatorCount, VaccineCount};
 pub use rulebook::StepUp;
 pub use service::{

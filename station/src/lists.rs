@@ -144,6 +144,20 @@ pub struct ExportSummary {
     pub rows: usize,
 }
 
+/// Rows one screen of a list shows (the app pages by this many).
+pub const SCREEN_ROWS: usize = 200;
+/// Rows of a list that may be paged through without a fresh code.
+pub const BROWSE_ROWS: usize = 1000;
+/// How long a fresh code lets a user read lists past [`BROWSE_ROWS`] (or more than a screen).
+pub const BROWSE_UNLOCK_MINUTES: i64 = 15;
+
+/// Whether reading `limit` rows from `offset` is more than browsing: more than a screen at
+/// once, or past the first [`BROWSE_ROWS`]. Such a read needs a fresh code and is audited,
+/// like an export (else `--limit 100000000 --json` would be an export without its rules).
+pub fn list_needs_code(offset: usize, limit: usize) -> bool {
+    limit > SCREEN_ROWS || offset.saturating_add(limit) > BROWSE_ROWS
+}
+
 const PERSON_COLUMNS: &str = "p.id, p.full_name, p.gender, p.birth_date, p.id_kind, p.id_number,
     p.phone, p.province, p.commune, p.nationality, p.managing_facility, p.verification";
 
@@ -373,12 +387,25 @@ impl Station {
 
     /// Up to `limit` rows of a list from position `offset` (from 0), and its total. An offset
     /// past the end gives no rows (the list may have shrunk since the last page was shown).
+    /// More than a screen at once, or paging past [`BROWSE_ROWS`], is an export in all but
+    /// name: it needs [`Station::unlock_lists`] (a fresh code) and each such page is audited.
     pub async fn data_list(
         &self,
         query: &ListQuery,
         offset: usize,
         limit: usize,
     ) -> Result<ListPage> {
+        let session = self.reader()?;
+        let beyond = list_needs_code(offset, limit);
+        if beyond
+            && session
+                .lists_unlocked_until
+                .is_none_or(|until| until < sync_protocol::person::now())
+        {
+            return Err(StationError::StepUpRequired(
+                "xem quá 1.000 dòng của một danh sách hoặc quá 200 dòng một lần",
+            ));
+        }
         let mut rows = Vec::new();
         let mut seen = 0usize;
         let total = self
@@ -390,11 +417,55 @@ impl Station {
                 Ok(())
             })
             .await?;
+        if beyond {
+            let mut tx = self.store().begin_write().await?;
+            crate::audit::append(
+                &mut tx,
+                &AuditEntry {
+                    at: crate::audit::now_text(),
+                    user: session.username().to_string(),
+                    device: self.device_id().to_string(),
+                    action: "list_read".into(),
+                    entity: format!("list/{}", query.list.name()),
+                    changes: vec![
+                        FieldChange {
+                            field: "offset".into(),
+                            before: None,
+                            after: Some(offset.to_string()),
+                        },
+                        FieldChange {
+                            field: "rows".into(),
+                            before: None,
+                            after: Some(rows.len().to_string()),
+                        },
+                    ],
+                    otp: true,
+                },
+            )
+            .await?;
+            tx.commit().await?;
+        }
         Ok(ListPage {
             rows,
             total,
             offset,
         })
+    }
+
+    /// A fresh code lets the signed-in user read lists past one screen for
+    /// [`BROWSE_UNLOCK_MINUTES`] minutes (each such page still audited).
+    pub async fn unlock_lists(&self, otp: &str) -> Result<()> {
+        let mut session = self.reader()?;
+        if otp.trim().is_empty() {
+            return Err(StationError::StepUpRequired(
+                "xem quá 1.000 dòng của một danh sách hoặc quá 200 dòng một lần",
+            ));
+        }
+        self.verify_step_up(otp.trim()).await?;
+        session.lists_unlocked_until =
+            Some(sync_protocol::person::now() + Duration::minutes(BROWSE_UNLOCK_MINUTES));
+        self.set_session(Some(session));
+        Ok(())
     }
 
     /// Writes a list to an .xlsx file at `path` (Vietnamese headers, real dates, frozen header,

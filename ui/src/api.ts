@@ -83,7 +83,7 @@ export const api = {
   signingProgress: () => call<SigningProgress>("signing_progress"),
   cancelSigning: () => call<null>("cancel_signing"),
   signingBatches: () => call<SigningBatchSummary[]>("signing_batches"),
-  dataList: (query: ListQuery, offset: number, limit: number) => call<ListPage>("data_list", { query, offset, limit }),
+  dataList: (query: ListQuery, offset: number, limit: number, otp: string | null = null) => call<ListPage>("data_list", { query, offset, limit, otp }),
   exportList: (request: ExportListRequest) => call<ExportSummary>("export_list", { request }),
   importPreview: (request: ImportFileRequest) => call<ImportPreviewView>("import_preview", { request }),
   importApply: (request: ImportApplyRequest) => call<ImportSummary>("import_apply", { request }),

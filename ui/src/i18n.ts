@@ -179,6 +179,11 @@ const STRINGS = {
   showingRows: { vi: "đang hiện dòng", en: "showing rows" },
   previousPage: { vi: "← Trang trước", en: "← Previous page" },
   nextPage: { vi: "Trang sau →", en: "Next page →" },
+  browseNeedsCode: {
+    vi: "Xem quá 1.000 dòng của một danh sách là xuất dữ liệu: cần mã xác thực mới, và được ghi vào nhật ký.",
+    en: "Reading past 1,000 rows of a list is an export: it needs a fresh code and is logged.",
+  },
+  showMore: { vi: "Xem tiếp", en: "Show more" },
   pastTheEnd: { vi: "Danh sách đã ngắn lại, không còn dòng ở trang này.", en: "The list got shorter; this page has no rows left." },
   dose: { vi: "Mũi tiêm", en: "Dose" },
   note: { vi: "Ghi chú", en: "Note" },

@@ -51,6 +51,10 @@ function Lists({ refreshKey, openPerson }: { refreshKey: number; openPerson: (id
   const [otpError, setOtpError] = useState<string | undefined>();
   const [exported, setExported] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // A page past the first rows waits for a fresh code (the station's rule: such reading is an export).
+  const [pendingOffset, setPendingOffset] = useState<number | null>(null);
+  const [browseOtp, setBrowseOtp] = useState("");
+  const [browseOtpError, setBrowseOtpError] = useState<string | undefined>();
 
   const query = (): ListQuery => ({
     list,
@@ -59,18 +63,36 @@ function Lists({ refreshKey, openPerson }: { refreshKey: number; openPerson: (id
     due_by: list === "due_next_dose" && dueBy.trim() ? dueBy.trim() : null,
   });
 
-  async function load(offset = 0) {
+  async function load(offset = 0, code: string | null = null) {
     setError(null);
     if (list === "due_next_dose" && dueBy.trim() && !isBirthDateShape(dueBy)) {
       setError({ code: "invalid", message: t("dayFormat"), fields: [], existing_person: null, retryable: false });
       return;
     }
     try {
-      setPage(await api.dataList(query(), Math.max(0, offset), PAGE_ROWS));
+      setPage(await api.dataList(query(), Math.max(0, offset), PAGE_ROWS, code));
+      setPendingOffset(null);
+      setBrowseOtp("");
     } catch (e) {
+      const err = e as UiError;
+      setError(err);
+      // Asked for a code (or given a wrong one): the page shown stays, the code is asked for.
+      if (offset > 0 && (err.code === "step_up_required" || (code && err.code.startsWith("otp_")))) {
+        setPendingOffset(offset);
+        return;
+      }
       setPage(null);
-      setError(e as UiError);
     }
+  }
+
+  function unlock(e: Event) {
+    e.preventDefault();
+    if (!/^\d{6}$/.test(browseOtp.trim())) {
+      setBrowseOtpError(t("otpSixDigits"));
+      return;
+    }
+    setBrowseOtpError(undefined);
+    if (pendingOffset !== null) void load(pendingOffset, browseOtp.trim());
   }
   // A refresh (a sync, an edit) keeps the page being worked through; another list starts at the top.
   const shownList = useRef<DataList | null>(null);
@@ -179,6 +201,15 @@ function Lists({ refreshKey, openPerson }: { refreshKey: number; openPerson: (id
                 {t("nextPage")}
               </button>
             </div>
+          ) : null}
+          {pendingOffset !== null ? (
+            <form class="export" onSubmit={unlock} data-testid="browse-form">
+              <p class="muted">{t("browseNeedsCode")}</p>
+              <Field id="browse-otp" label={t("freshOtp")} value={browseOtp} onInput={setBrowseOtp} error={browseOtpError} inputMode="numeric" autoComplete="one-time-code" autoFocus />
+              <button type="submit" data-testid="browse-unlock">
+                {t("showMore")}
+              </button>
+            </form>
           ) : null}
           <form class="export" onSubmit={exportList}>
             <p class="muted">{t("exportHelp")}</p>
