@@ -1420,3 +1420,66 @@ async fn offline_sign_in_locks_after_five_failures_and_refuses_a_clock_set_back(
         .await
         .expect("the clock is right again");
 }
+
+async fn the_authenticator_secret_goes_only_to_a_registered_station_that_lacks_it(
+    backend: Backend,
+) {
+    let lab = Lab::start(backend).await;
+    // First login on laptop A: the enrolling station keeps the secret the nurse just scanned.
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let sent = |lab: &Lab| {
+        let db = lab.server.db.clone();
+        async move {
+            sotiem_server::accounts::login_events(&db, Some("nv.lan"), 1000)
+                .await
+                .expect("events")
+                .iter()
+                .filter(|e| e.outcome == "otp_secret_sent")
+                .count()
+        }
+    };
+    assert_eq!(sent(&lab).await, 1);
+
+    // Signing in again there sends nothing: the station opens its own copy with the password.
+    a.station.sign_out(Some(&a.client)).await.expect("sign out");
+    let code = a.otp.code().await;
+    a.station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&a.client))
+        .await
+        .expect("signed in");
+    assert_eq!(sent(&lab).await, 1, "no secret in an ordinary sign-in");
+
+    // What a sniffer or a phisher with the password and a code gets from the server: a session,
+    // never the secret — not without a device token, and not when not asked for.
+    let code = a.otp.code().await;
+    let (status, grant) = post_auth(
+        &lab,
+        "auth/login",
+        None,
+        serde_json::json!({ "username": "nv.lan", "password": PASSWORD, "otp": code, "want_secret": true }),
+    )
+    .await;
+    assert_eq!(status, 200, "{grant}");
+    assert_eq!(grant["next"], "session");
+    assert!(grant.get("otp_secret").is_none(), "{grant}");
+    assert_eq!(sent(&lab).await, 1);
+
+    // A laptop she never used asks for it once, and then signs her in offline too.
+    let (b, b_client) = bare_station(&lab, "b").await;
+    let code = a.otp.code().await;
+    b.sign_in(&creds("nv.lan", PASSWORD, &code), Some(&b_client))
+        .await
+        .expect("signed in on the new laptop");
+    assert_eq!(
+        sent(&lab).await,
+        2,
+        "sent to the new laptop, in the login history"
+    );
+    b.sign_out(Some(&b_client)).await.expect("sign out");
+    let code = a.otp.code().await;
+    b.sign_in(&creds("nv.lan", PASSWORD, &code), None)
+        .await
+        .expect("offline on the new laptop");
+    lab.server.stop().await;
+}
+both_backends!(the_authenticator_secret_goes_only_to_a_registered_station_that_lacks_it);

@@ -540,7 +540,7 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
         record(db, &username, dev, addr, "password_change_required", None).await;
         return Ok(LoginStep::ChangePassword { challenge });
     }
-    let grant = open_session(db, &acct, dev).await?;
+    let grant = open_session(db, &acct, dev, req.want_secret).await?;
     record(db, &username, dev, addr, "success", None).await;
     Ok(LoginStep::Session(Box::new(grant)))
 }
@@ -852,7 +852,8 @@ pub async fn enroll(
             challenge: new_challenge(db, &acct.info.username, "change_password").await?,
         });
     }
-    let grant = open_session(db, &acct, origin.device_id.as_deref()).await?;
+    // The first-login steps: the enrolling device keeps the secret the user just scanned.
+    let grant = open_session(db, &acct, origin.device_id.as_deref(), true).await?;
     Ok(LoginStep::Session(Box::new(grant)))
 }
 
@@ -880,7 +881,8 @@ pub async fn change_password_with_challenge(
     let acct = account(db, &acct.info.username)
         .await?
         .ok_or(AuthError::SessionInvalid)?;
-    let grant = open_session(db, &acct, origin.device_id.as_deref()).await?;
+    // The first-login steps: the enrolling device keeps the secret the user just scanned.
+    let grant = open_session(db, &acct, origin.device_id.as_deref(), true).await?;
     record(
         db,
         &acct.info.username,
@@ -951,10 +953,14 @@ async fn set_password(db: &Db, acct: &Account, new_password: &str) -> Result<(),
     Ok(())
 }
 
+/// Opens a session on `device`. The authenticator secret goes with it only when `send_secret`
+/// (an enrolment, or a station that holds no copy it can open) and the request came from a
+/// registered device: a login from anywhere else, or a sniffed one, never carries it.
 async fn open_session(
     db: &Db,
     acct: &Account,
     device: Option<&str>,
+    send_secret: bool,
 ) -> Result<SessionGrant, AuthError> {
     let t = token();
     let created = now();
@@ -976,7 +982,20 @@ async fn open_session(
         token: t,
         expires_at: expires,
         account: info,
-        otp_secret: acct.otp_secret.clone().unwrap_or_default(),
+        otp_secret: if send_secret && device.is_some() {
+            record(
+                db,
+                &acct.info.username,
+                device,
+                None,
+                "otp_secret_sent",
+                None,
+            )
+            .await;
+            acct.otp_secret.clone()
+        } else {
+            None
+        },
         offline_lease_days: OFFLINE_LEASE_DAYS,
     })
 }

@@ -155,11 +155,18 @@ impl Station {
         client: Option<&SyncClient>,
     ) -> Result<SignIn> {
         if let Some(client) = client {
+            let username = creds.username.trim().to_lowercase();
+            // The server sends the authenticator secret only to a station that lacks it.
+            let want_secret = self
+                .kept_secret(&username, &creds.password)
+                .await?
+                .is_none();
             match client
                 .login(&LoginRequest {
-                    username: creds.username.trim().to_lowercase(),
+                    username,
                     password: creds.password.clone(),
                     otp: Some(creds.otp.clone()),
+                    want_secret,
                 })
                 .await
             {
@@ -299,26 +306,54 @@ impl Station {
         password: &str,
         otp_used: Option<&str>,
     ) -> Result<Session> {
+        // The secret comes with the grant only when this laptop asked for it (it had none it
+        // could open); otherwise the copy kept here under the password is used.
+        let secret = match &grant.otp_secret {
+            Some(secret) => secret.clone(),
+            None => self
+                .kept_secret(&grant.account.username, password)
+                .await?
+                .ok_or(StationError::SecretMissing)?,
+        };
         // The code just used is spent: remember its step so it cannot be replayed offline.
         let now_step = unix_now() / sync_protocol::auth::OTP_STEP;
         let step = otp_used
-            .and_then(|code| verify_otp(&grant.otp_secret, code, unix_now(), None).ok())
+            .and_then(|code| verify_otp(&secret, code, unix_now(), None).ok())
             .map_or(now_step, |s| s.max(now_step));
         let lease = now() + Duration::days(i64::from(grant.offline_lease_days));
-        self.remember_account(
-            &grant.account,
-            &grant.otp_secret,
-            password,
-            Some((lease, step)),
-        )
-        .await?;
+        self.remember_account(&grant.account, &secret, password, Some((lease, step)))
+            .await?;
         self.open_session(
             grant.account.clone(),
-            grant.otp_secret.clone(),
+            secret,
             true,
             Some(grant.token.clone()),
         )
         .await
+    }
+
+    /// The authenticator secret kept on this laptop for `username`, if `password` opens it.
+    async fn kept_secret(&self, username: &str, password: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT kdf_salt, verifier, secret_nonce, secret_box FROM local_accounts WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(self.store().pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let salt: Vec<u8> = row.get("kdf_salt");
+        let password = password.to_string();
+        let (key, verifier) = tokio::task::spawn_blocking(move || derive(&password, &salt))
+            .await
+            .map_err(|_| StationError::AuthFailed)??;
+        if verifier != row.get::<Vec<u8>, _>("verifier") {
+            return Ok(None);
+        }
+        Ok(open(
+            &key,
+            &row.get::<Vec<u8>, _>("secret_nonce"),
+            &row.get::<Vec<u8>, _>("secret_box"),
+        ))
     }
 
     /// Keeps what offline sign-in needs: the TOTP secret sealed under the password.
@@ -434,22 +469,7 @@ impl Station {
                 .await?;
             return Err(StationError::LeaseExpired);
         }
-        let salt: Vec<u8> = row.get("kdf_salt");
-        let password = creds.password.clone();
-        let (key, verifier) = tokio::task::spawn_blocking(move || derive(&password, &salt))
-            .await
-            .map_err(|_| StationError::AuthFailed)??;
-        let stored: Vec<u8> = row.get("verifier");
-        let secret = (verifier == stored)
-            .then(|| {
-                open(
-                    &key,
-                    &row.get::<Vec<u8>, _>("secret_nonce"),
-                    &row.get::<Vec<u8>, _>("secret_box"),
-                )
-            })
-            .flatten();
-        let Some(secret) = secret else {
+        let Some(secret) = self.kept_secret(&username, &creds.password).await? else {
             self.offline_failure(&username).await?;
             self.audit_login(&username, "failure", "wrong_password")
                 .await?;

@@ -59,6 +59,11 @@ pub enum StationError {
     OfflineLocked { until: String },
 
     #[error(
+        "máy chủ không gửi khoá mã xác thực và máy này không có bản nào mở được bằng mật khẩu vừa nhập: đăng nhập lại"
+    )]
+    SecretMissing,
+
+    #[error(
         "ngày giờ của máy ({now}) sớm hơn lần máy được dùng gần nhất ({seen}): hãy chỉnh lại ngày giờ rồi đăng nhập, hoặc kết nối mạng để đăng nhập trực tuyến"
     )]
     ClockBehind { now: String, seen: String },
@@ -191,6 +196,7 @@ impl StationError {
             StationError::OfflineUnknownAccount => "offline_unknown_account",
             StationError::LeaseExpired => "lease_expired",
             StationError::OfflineLocked { .. } => "locked",
+            StationError::SecretMissing => "secret_missing",
             StationError::ClockBehind { .. } => "clock_behind",
             StationError::AccountRevoked => "account_revoked",
             StationError::WrongFacility { .. } => "wrong_facility",

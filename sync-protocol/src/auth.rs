@@ -237,6 +237,12 @@ pub struct LoginRequest {
     pub password: String,
     /// The one-time code; absent only on a first login, before enrollment.
     pub otp: Option<String>,
+    /// The station holds no copy of the authenticator secret it can open with this password
+    /// (a laptop the user never signed in on, or a password changed elsewhere): send it, sealed
+    /// in the answer. Honoured only for a registered device; every sending is in the login
+    /// history.
+    #[serde(default)]
+    pub want_secret: bool,
 }
 
 /// What a login (or a step of the first-login flow) leads to.
@@ -261,9 +267,11 @@ pub struct SessionGrant {
     pub token: String,
     pub expires_at: String,
     pub account: AccountInfo,
-    /// The TOTP secret, so the station can check codes while offline. The station keeps it
-    /// only encrypted under a key derived from the password.
-    pub otp_secret: Vec<u8>,
+    /// The TOTP secret, so the station can check codes while offline — only when a registered
+    /// device enrols or asks for it ([`LoginRequest::want_secret`]), never in every sign-in.
+    /// The station keeps it only encrypted under a key derived from the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otp_secret: Option<Vec<u8>>,
     /// How many days the station may sign this account in offline before an online sign-in.
     pub offline_lease_days: u32,
 }

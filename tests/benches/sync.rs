@@ -176,6 +176,7 @@ async fn signed_in(server: &TestServer, user: &str, facility: &str) -> String {
         username: user.into(),
         password: sotiem_scenarios::INITIAL_PASSWORD.into(),
         otp: None,
+        want_secret: false,
     };
     let LoginStep::EnrollOtp {
         challenge,
