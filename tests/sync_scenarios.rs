@@ -812,3 +812,44 @@ async fn a_redirect_never_carries_the_device_token_or_session_elsewhere() {
         "nothing went to the redirect's target"
     );
 }
+
+async fn a_dose_voided_at_two_stations_at_once_is_kept_voided_and_quarantines_nothing(
+    backend: Backend,
+) {
+    let lab = Lab::start(backend).await;
+    let a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let b = lab.device("b", "TYT-TANNHUT", "nv.mai").await;
+    let mut g = Generator::new(22);
+    // Several people: which station's voiding wins each merge depends on the stations' random
+    // actor ids, so both outcomes occur.
+    let people: Vec<_> = (0..8)
+        .map(|_| g.person("TYT-TANNHUT", "nv.lan", 1))
+        .collect();
+    a.import_people(&people).await.unwrap();
+    a.sync().await.unwrap();
+    b.sync().await.unwrap();
+    for p in &people {
+        let dose = *p.doses.keys().next().expect("a dose");
+        a.void_dose(dose, "Nhập nhầm người").await.unwrap();
+        b.void_dose(dose, "Trùng mũi").await.unwrap();
+    }
+    for station in [&a, &b, &a, &b] {
+        station.sync().await.unwrap();
+    }
+    for station in [&a, &b] {
+        let status = station.sync_status().await.unwrap();
+        assert_eq!(
+            (status.pending_changes, status.quarantined.len()),
+            (0, 0),
+            "{:?}",
+            status.quarantined
+        );
+    }
+    let held = all_people(&a).await;
+    assert_eq!(held, all_people(&b).await);
+    for p in &people {
+        assert!(held[&p.id].doses.values().all(|d| d.voided.is_some()));
+    }
+    lab.server.stop().await;
+}
+both_backends!(a_dose_voided_at_two_stations_at_once_is_kept_voided_and_quarantines_nothing);

@@ -74,7 +74,12 @@ fn check_recorded(
         });
     }
     match (&old.voided, &new.voided) {
-        (Some(_), v) if v != &old.voided => return Err(Violation::DoseUnvoided { dose_number }),
+        (Some(_), None) => return Err(Violation::DoseUnvoided { dose_number }),
+        // Two stations voided the dose at the same time and the merge kept the other voiding:
+        // the dose stays voided; that voiding must be the writer's own, like any other.
+        (Some(_), Some(v)) if Some(v) != old.voided.as_ref() => {
+            check_void(v, dose_number, writer, knows)?
+        }
         (None, Some(v)) => check_void(v, dose_number, writer, knows)?,
         _ => {}
     }

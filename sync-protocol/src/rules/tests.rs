@@ -486,6 +486,53 @@ fn rows() -> Vec<Row> {
             });
             r.refused("dose_unvoided")
         },
+        {
+            // Voided at two stations at once; the merge kept this writer's voiding.
+            let mut r = row("a dose voided twice at once", CommitAction::Void, |p| {
+                p.doses.get_mut(&d2).unwrap().voided = Some(Voided {
+                    by: "nv.lan".into(),
+                    at: NOW,
+                    reason: "Trùng mũi".into(),
+                })
+            });
+            r.before
+                .as_mut()
+                .unwrap()
+                .doses
+                .get_mut(&d2)
+                .unwrap()
+                .voided = Some(Voided {
+                by: "nv.mai".into(),
+                at: NOW,
+                reason: "Nhập nhầm người".into(),
+            });
+            r
+        },
+        {
+            let mut r = row(
+                "a voiding rewritten in another's name",
+                CommitAction::Void,
+                |p| {
+                    p.doses.get_mut(&d2).unwrap().voided = Some(Voided {
+                        by: "nv.thu".into(),
+                        at: NOW,
+                        reason: "Trùng mũi".into(),
+                    })
+                },
+            );
+            r.before
+                .as_mut()
+                .unwrap()
+                .doses
+                .get_mut(&d2)
+                .unwrap()
+                .voided = Some(Voided {
+                by: "nv.mai".into(),
+                at: NOW,
+                reason: "Nhập nhầm người".into(),
+            });
+            r.refused("void_as_other")
+        },
         row("an unsigned dose's lot changed", CommitAction::Edit, |p| {
             p.doses.get_mut(&d2).unwrap().lot = "AB1234".into()
         })
