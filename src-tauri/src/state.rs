@@ -132,7 +132,13 @@ impl AppState {
         {
             Ok(client) => *lock(&self.client) = Some(Arc::new(client)),
             Err(SyncError::NotConfigured) => {}
-            Err(e) => tracing::warn!("no server client: {e}"),
+            Err(e) => {
+                tracing::warn!("no server client: {e}");
+                // Shown on the sync bar (e.g. a remembered http:// address now refused).
+                let _ = station
+                    .set_meta("last_sync_error", Some(&e.to_string()))
+                    .await;
+            }
         }
         *self.station.write().await = Some(Arc::new(station));
     }

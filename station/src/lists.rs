@@ -418,32 +418,20 @@ impl Station {
             })
             .await?;
         if beyond {
-            let mut tx = self.store().begin_write().await?;
-            crate::audit::append(
-                &mut tx,
-                &AuditEntry {
-                    at: crate::audit::now_text(),
-                    user: session.username().to_string(),
-                    device: self.device_id().to_string(),
-                    action: "list_read".into(),
-                    entity: format!("list/{}", query.list.name()),
-                    changes: vec![
-                        FieldChange {
-                            field: "offset".into(),
-                            before: None,
-                            after: Some(offset.to_string()),
-                        },
-                        FieldChange {
-                            field: "rows".into(),
-                            before: None,
-                            after: Some(rows.len().to_string()),
-                        },
-                    ],
-                    otp: true,
-                },
-            )
-            .await?;
-            tx.commit().await?;
+            let read = [
+                ("offset", offset.to_string()),
+                ("rows", rows.len().to_string()),
+            ];
+            let changes = read
+                .into_iter()
+                .map(|(field, value)| FieldChange {
+                    field: field.into(),
+                    before: None,
+                    after: Some(value),
+                })
+                .collect();
+            self.audit_list_access(&session, "list_read", query, changes)
+                .await?;
         }
         Ok(ListPage {
             rows,
@@ -535,6 +523,22 @@ impl Station {
                 });
             }
         }
+        self.audit_list_access(&session, "export", query, changes)
+            .await?;
+        Ok(ExportSummary {
+            path: path.display().to_string(),
+            rows,
+        })
+    }
+
+    /// One audit entry for a list read like an export (a fresh code was given).
+    async fn audit_list_access(
+        &self,
+        session: &crate::auth::Session,
+        action: &str,
+        query: &ListQuery,
+        changes: Vec<FieldChange>,
+    ) -> Result<()> {
         let mut tx = self.store().begin_write().await?;
         crate::audit::append(
             &mut tx,
@@ -542,7 +546,7 @@ impl Station {
                 at: crate::audit::now_text(),
                 user: session.username().to_string(),
                 device: self.device_id().to_string(),
-                action: "export".into(),
+                action: action.into(),
                 entity: format!("list/{}", query.list.name()),
                 changes,
                 otp: true,
@@ -550,10 +554,7 @@ impl Station {
         )
         .await?;
         tx.commit().await?;
-        Ok(ExportSummary {
-            path: path.display().to_string(),
-            rows,
-        })
+        Ok(())
     }
 }
 

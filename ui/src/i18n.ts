@@ -184,6 +184,7 @@ const STRINGS = {
     en: "Reading past 1,000 rows of a list is an export: it needs a fresh code and is logged.",
   },
   showMore: { vi: "Xem tiếp", en: "Show more" },
+  lastSyncFailed: { vi: "Lần đồng bộ trước không được", en: "The last sync failed" },
   pastTheEnd: { vi: "Danh sách đã ngắn lại, không còn dòng ở trang này.", en: "The list got shorter; this page has no rows left." },
   dose: { vi: "Mũi tiêm", en: "Dose" },
   note: { vi: "Ghi chú", en: "Note" },

@@ -48,6 +48,11 @@ export function SyncBar({ status, syncError, syncMessage, onSync, onCancel }: Pr
       <span class="last-sync" title={formatDateTime(sync?.last_sync_at)}>
         {t("lastSync")}: <span data-testid="last-sync">{ago(sync?.last_sync_at, new Date(), lang.get())}</span>
       </span>
+      {sync?.last_error && !syncError && !progress.running ? (
+        <span class="last-sync-error" data-testid="last-sync-error" title={sync.last_error}>
+          {t("lastSyncFailed")}: {sync.last_error}
+        </span>
+      ) : null}
       {quarantined.length > 0 ? (
         <button
           type="button"
