@@ -554,18 +554,21 @@ async fn claim_attempt(db: &Db, username: &str, addr: Option<&str>) -> Result<()
     let address = addr.unwrap_or_default();
     let current = now();
     let count: Option<i64> = with_db!(db, pool => {
-        // Locks over for a day are forgotten (a name typed once by mistake leaves no trace).
-        sqlx::query("DELETE FROM sign_in_failures WHERE locked_until < $1")
+        // Counts idle for a day are forgotten (a name typed once by mistake leaves no trace);
+        // a lock still running is never idle.
+        sqlx::query("DELETE FROM sign_in_failures WHERE last_at < $1 AND (locked_until IS NULL OR locked_until < $2)")
             .bind(format_time(current - Duration::days(1)))
+            .bind(format_time(current))
             .execute(pool)
             .await?;
         // One statement: concurrent attempts each get their own number, and the attempt that
         // reaches the limit locks at once (for a day, shortened just below), so no attempt sent
         // alongside slips through before the lock is written. Times compare as text.
         sqlx::query_scalar(
-            "INSERT INTO sign_in_failures (username, address, failures) VALUES ($1, $2, 1)
+            "INSERT INTO sign_in_failures (username, address, failures, last_at) VALUES ($1, $2, 1, $3)
              ON CONFLICT (username, address) DO UPDATE SET
                  failures = sign_in_failures.failures + 1,
+                 last_at = $3,
                  locked_until = CASE WHEN sign_in_failures.failures + 1 >= $4 THEN $5
                                      ELSE sign_in_failures.locked_until END
              WHERE sign_in_failures.locked_until IS NULL OR sign_in_failures.locked_until < $3

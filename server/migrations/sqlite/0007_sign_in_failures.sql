@@ -7,5 +7,8 @@ CREATE TABLE sign_in_failures (
     address      TEXT NOT NULL,
     failures     INTEGER NOT NULL DEFAULT 0,
     locked_until TEXT,
+    -- The latest attempt: counts idle for a day are forgotten (a name mistyped once leaves no
+    -- row behind for ever).
+    last_at      TEXT NOT NULL,
     PRIMARY KEY (username, address)
 );
