@@ -57,21 +57,15 @@ pub fn limit_per_address<S: Clone + Send + Sync + 'static>(
     routes: axum::Router<S>,
     limit: SignInLimit,
 ) -> axum::Router<S> {
-    let config = GovernorConfigBuilder::default()
-        .key_extractor(PeerAddress)
-        .period(limit.every.max(Duration::from_millis(1)))
-        .burst_size(limit.burst.max(1))
-        .finish()
-        .map(Arc::new);
     // Both values are above zero, so the builder always yields a configuration.
-    let config = config.unwrap_or_else(|| {
-        Arc::new(
-            GovernorConfigBuilder::default()
-                .key_extractor(PeerAddress)
-                .finish()
-                .unwrap_or_else(|| unreachable!("the default limits are valid")),
-        )
-    });
+    let config = Arc::new(
+        GovernorConfigBuilder::default()
+            .key_extractor(PeerAddress)
+            .period(limit.every.max(Duration::from_millis(1)))
+            .burst_size(limit.burst.max(1))
+            .finish()
+            .unwrap_or_else(|| unreachable!("a burst and a period above zero are valid")),
+    );
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         let weak = Arc::downgrade(&config);
         runtime.spawn(async move {

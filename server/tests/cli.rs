@@ -13,6 +13,24 @@ fn server(db: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// `sotiem-server serve` with `args`, and the first line it prints (where it listens).
+fn serve(db: &std::path::Path, args: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
+        .arg("--db")
+        .arg(db)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
+
 #[test]
 fn an_administrator_sets_up_facilities_and_devices_and_serves() {
     let dir = tempfile::tempdir().unwrap();
@@ -79,18 +97,7 @@ fn an_administrator_sets_up_facilities_and_devices_and_serves() {
         "{listed}"
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
-        .arg("--db")
-        .arg(&db)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, line) = serve(&db, &["--listen", "127.0.0.1:0"]);
     let url = line
         .trim()
         .strip_prefix("listening on ")
@@ -218,18 +225,7 @@ fn plain_http_off_loopback_is_refused_unless_asked_for() {
     );
 
     // A lab may ask for it explicitly.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
-        .arg("--db")
-        .arg(&db)
-        .args(["serve", "--listen", "0.0.0.0:0", "--insecure-http"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut child, line) = serve(&db, &["--listen", "0.0.0.0:0", "--insecure-http"]);
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(line.starts_with("listening on http://0.0.0.0:"), "{line}");

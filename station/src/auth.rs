@@ -157,10 +157,8 @@ impl Station {
         if let Some(client) = client {
             let username = creds.username.trim().to_lowercase();
             // The server sends the authenticator secret only to a station that lacks it.
-            let want_secret = self
-                .kept_secret(&username, &creds.password)
-                .await?
-                .is_none();
+            let kept = self.kept_secret(&username, &creds.password).await?;
+            let want_secret = kept.is_none();
             match client
                 .login(&LoginRequest {
                     username,
@@ -172,7 +170,7 @@ impl Station {
             {
                 Ok(step) => {
                     return self
-                        .after_login_step(step, &creds.password, Some(&creds.otp), client)
+                        .after_login_step(step, &creds.password, Some(&creds.otp), client, kept)
                         .await;
                 }
                 Err(SyncError::Network(_)) => {}
@@ -207,7 +205,7 @@ impl Station {
             })
             .await
             .map_err(network_or)?;
-        self.after_login_step(step, password, Some(otp), client)
+        self.after_login_step(step, password, Some(otp), client, None)
             .await
     }
 
@@ -229,7 +227,7 @@ impl Station {
             .await
             .map_err(network_or)?
             .ok_or_else(|| StationError::ServerUnavailable("máy chủ không mở phiên".into()))?;
-        self.after_login_step(step, new_password, None, client)
+        self.after_login_step(step, new_password, None, client, None)
             .await
     }
 
@@ -258,12 +256,14 @@ impl Station {
             .await
     }
 
+    /// `kept`: the secret this laptop already opened with `password`, if the caller has it.
     async fn after_login_step(
         &self,
         step: LoginStep,
         password: &str,
         otp_used: Option<&str>,
         client: &SyncClient,
+        kept: Option<Vec<u8>>,
     ) -> Result<SignIn> {
         match step {
             LoginStep::EnrollOtp {
@@ -292,7 +292,9 @@ impl Station {
                         station: station.code,
                     });
                 }
-                let session = self.open_online_session(&grant, password, otp_used).await?;
+                let session = self
+                    .open_online_session(&grant, password, otp_used, kept)
+                    .await?;
                 Ok(SignIn::Done {
                     session: Box::new(session),
                 })
@@ -305,12 +307,15 @@ impl Station {
         grant: &SessionGrant,
         password: &str,
         otp_used: Option<&str>,
+        kept: Option<Vec<u8>>,
     ) -> Result<Session> {
         // The secret comes with the grant only when this laptop asked for it (it had none it
-        // could open); otherwise the copy kept here under the password is used.
-        let secret = match &grant.otp_secret {
-            Some(secret) => secret.clone(),
-            None => self
+        // could open); otherwise the copy kept here under the password is used (already opened
+        // by the caller when it has it: one argon2 derivation, not two).
+        let secret = match (&grant.otp_secret, kept) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(kept)) => kept,
+            (None, None) => self
                 .kept_secret(&grant.account.username, password)
                 .await?
                 .ok_or(StationError::SecretMissing)?,

@@ -110,13 +110,9 @@ pub fn allow_insecure_http(allow: bool) {
 /// Checks a server address: https:// anywhere; http:// only to this machine (loopback) unless
 /// [`allow_insecure_http`] was asked for.
 pub fn check_server_address(base_url: &str) -> SyncResult<()> {
-    let url = reqwest::Url::parse(base_url.trim())
-        .map_err(|_| SyncError::BadAddress(base_url.trim().chars().take(200).collect()))?;
-    let Some(host) = url.host_str() else {
-        return Err(SyncError::BadAddress(
-            base_url.trim().chars().take(200).collect(),
-        ));
-    };
+    let bad = || SyncError::BadAddress(base_url.trim().chars().take(200).collect());
+    let url = reqwest::Url::parse(base_url.trim()).map_err(|_| bad())?;
+    let host = url.host_str().ok_or_else(bad)?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let loopback = bare.eq_ignore_ascii_case("localhost")
         || bare
@@ -126,9 +122,7 @@ pub fn check_server_address(base_url: &str) -> SyncResult<()> {
         "https" => Ok(()),
         "http" if loopback || INSECURE_HTTP.load(Ordering::Relaxed) => Ok(()),
         "http" => Err(SyncError::InsecureTransport { host: host.into() }),
-        _ => Err(SyncError::BadAddress(
-            base_url.trim().chars().take(200).collect(),
-        )),
+        _ => Err(bad()),
     }
 }
 
