@@ -28,18 +28,102 @@ macro_rules! with_db {
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("không mở được cơ sở dữ liệu: khoá SOTIEM_SERVER_DB_KEY không đúng")]
-    WrongKey,
-    #[error("SOTIEM_SERVER_DB_KEY phải gồm đúng 64 chữ số thập lục phân")]
-    BadKey,
+    #[error(
+        "không mở được cơ sở dữ liệu: khoá không đúng, hoặc tệp khoá {0} bị mất (khoá lấy từ SOTIEM_SERVER_DB_KEY, nếu không thì từ tệp khoá)"
+    )]
+    WrongKey(String),
+    #[error("khoá của cơ sở dữ liệu phải gồm đúng 64 chữ số thập lục phân ({0})")]
+    BadKey(String),
+    #[error(
+        "tệp khoá {0} đọc được bởi người khác ngoài chủ của nó: chạy `chmod 600 {0}` rồi thử lại"
+    )]
+    KeyFileOpenToOthers(String),
+    #[error("không đọc/ghi được tệp khoá {path}: {source}")]
+    KeyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("lỗi cơ sở dữ liệu: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("lỗi nâng cấp cơ sở dữ liệu: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// The environment variable with an optional SQLCipher key for the server's SQLite file.
+/// The environment variable with the SQLCipher key of the server's SQLite file (else a key file).
 pub const SERVER_KEY_ENV: &str = "SOTIEM_SERVER_DB_KEY";
+/// The environment variable naming the key file (else `<database>.key` beside the file).
+pub const SERVER_KEY_FILE_ENV: &str = "SOTIEM_SERVER_DB_KEY_FILE";
+
+/// The key file of an SQLite file kept beside it: `sotiem-server.db` → `sotiem-server.db.key`.
+pub fn key_file_beside(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(".key");
+    std::path::PathBuf::from(name)
+}
+
+/// The key of the server's SQLite file at `path`: `SOTIEM_SERVER_DB_KEY`, else the key file
+/// (`SOTIEM_SERVER_DB_KEY_FILE`, else beside the database), which a new database gets made for
+/// it (random, readable by its owner only). An existing file with no key anywhere is one made
+/// before encryption became the default: it opens unencrypted, with a warning.
+pub fn sqlite_key(path: &Path) -> Result<Option<String>, DbError> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if let Some(k) = var(SERVER_KEY_ENV) {
+        return checked_key(k.trim(), SERVER_KEY_ENV).map(Some);
+    }
+    let key_file = var(SERVER_KEY_FILE_ENV).map_or_else(|| key_file_beside(path), Into::into);
+    let shown = key_file.display().to_string();
+    let io = |source| DbError::KeyFile {
+        path: shown.clone(),
+        source,
+    };
+    if key_file.exists() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key_file)
+                .map_err(io)?
+                .permissions()
+                .mode();
+            if mode & 0o077 != 0 {
+                return Err(DbError::KeyFileOpenToOthers(shown));
+            }
+        }
+        let text = std::fs::read_to_string(&key_file).map_err(io)?;
+        return checked_key(text.trim(), &shown).map(Some);
+    }
+    if path.exists() {
+        tracing::warn!(
+            "{} is not encrypted (made before encryption was the default, or with no key given): \
+             copy its data into a new, encrypted file to protect it",
+            path.display()
+        );
+        return Ok(None);
+    }
+    let key: String = rand::random::<[u8; 32]>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if let Some(parent) = key_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&key_file).map_err(io)?;
+    std::io::Write::write_all(&mut file, format!("{key}\n").as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    tracing::info!("new database encrypted; its key is in {shown} (keep a copy apart from it)");
+    Ok(Some(key))
+}
+
+fn checked_key(key: &str, from: &str) -> Result<String, DbError> {
+    if key.len() != 64 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(DbError::BadKey(from.to_string()));
+    }
+    Ok(key.to_string())
+}
 
 impl Db {
     /// Opens the database named by `url` (`postgres://…`, `sqlite://PATH` or a plain path) and
@@ -49,18 +133,9 @@ impl Db {
             let options = PgConnectOptions::from_str(url)?;
             Db::open_postgres(options).await
         } else {
-            let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            let key = match std::env::var(SERVER_KEY_ENV) {
-                Ok(k) if !k.trim().is_empty() => {
-                    let k = k.trim().to_string();
-                    if k.len() != 64 || !k.chars().all(|c| c.is_ascii_hexdigit()) {
-                        return Err(DbError::BadKey);
-                    }
-                    Some(k)
-                }
-                _ => None,
-            };
-            Db::open_sqlite(Path::new(path), key).await
+            let path = Path::new(url.strip_prefix("sqlite://").unwrap_or(url));
+            let key = sqlite_key(path)?;
+            Db::open_sqlite(path, key).await
         }
     }
 
@@ -77,7 +152,9 @@ impl Db {
         let pool = sotiem_sqlite::open(path, &config)
             .await
             .map_err(|e| match e {
-                sotiem_sqlite::OpenError::WrongKey => DbError::WrongKey,
+                sotiem_sqlite::OpenError::WrongKey => {
+                    DbError::WrongKey(key_file_beside(path).display().to_string())
+                }
                 sotiem_sqlite::OpenError::Sqlx(e) => DbError::Sqlx(e),
             })?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;

@@ -209,6 +209,185 @@ fn an_administrator_manages_accounts_from_the_command_line() {
     assert_eq!(list[0]["status"], "revoked");
     let missing = server(&db, &["account", "revoke", "nv.khong.co"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("không có tài khoản"));
+
+    // Every action above is in the administrators' audit log, the refused ones too, and the
+    // chain verifies.
+    let log: Value =
+        serde_json::from_slice(&server(&db, &["--json", "audit", "list"]).stdout).unwrap();
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "facility_add",
+            "account_create",
+            "account_create_failed",
+            "account_create",
+            "account_create",
+            "account_create_failed",
+            "account_revoke",
+            "account_revoke",
+            "account_revoke_failed",
+        ]
+    );
+    assert!(log[0]["actor"].as_str().unwrap().starts_with("cli:"));
+    let verify = server(&db, &["audit", "verify"]);
+    assert!(verify.status.success());
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("nguyên vẹn: 9 mục"));
+}
+
+#[test]
+fn a_reset_and_a_tampered_audit_log_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("huyen.db");
+    assert!(
+        server(
+            &db,
+            &[
+                "facility",
+                "add",
+                "--code",
+                "TYT-TANTUC",
+                "--name",
+                "Trạm Y tế xã Tân Túc"
+            ]
+        )
+        .status
+        .success()
+    );
+    let add = Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "account",
+            "add",
+            "--username",
+            "nv.thao",
+            "--facility",
+            "TYT-TANTUC",
+            "--role",
+            "vaccinator",
+            "--full-name",
+            "Phạm Thị Thảo",
+        ])
+        .env("SOTIEM_INITIAL_PASSWORD", "Thao@2024")
+        .output()
+        .unwrap();
+    assert!(add.status.success());
+    let reset = Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
+        .arg("--db")
+        .arg(&db)
+        .args(["account", "reset-password", "nv.thao"])
+        .env("SOTIEM_INITIAL_PASSWORD", "Moi@2025thao")
+        .output()
+        .unwrap();
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
+    assert!(String::from_utf8_lossy(&reset.stdout).contains("phải đổi mật khẩu"));
+    let reset = server(&db, &["account", "reset-authenticator", "nv.thao"]);
+    assert!(reset.status.success());
+    assert!(String::from_utf8_lossy(&reset.stdout).contains("ứng dụng xác thực"));
+    assert!(server(&db, &["audit", "verify"]).status.success());
+
+    // Someone with the file (and its key) erases the trace of a reset: verify names it.
+    let key = std::fs::read_to_string(dir.path().join("huyen.db.key")).unwrap();
+    let sql = "DELETE FROM admin_audit WHERE action = 'account_reset_password';";
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pool = sotiem_sqlite::open(
+            &db,
+            &sotiem_sqlite::PoolConfig {
+                key_hex: Some(key.trim().to_string()),
+                create: false,
+                max_connections: 1,
+            },
+        )
+        .await
+        .unwrap();
+        sqlx::query(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+    let verify = server(&db, &["audit", "verify"]);
+    assert_eq!(verify.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        text.contains("bị phá tại mục 4") && text.contains("thiếu mục 3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_new_database_is_encrypted_with_a_key_only_its_owner_reads() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tinh.db");
+    let out = server(
+        &db,
+        &[
+            "facility",
+            "add",
+            "--code",
+            "TYT-TANNHUT",
+            "--name",
+            "Trạm Y tế xã Tân Nhựt",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key_file = dir.path().join("tinh.db.key");
+    let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let bytes = std::fs::read(&db).unwrap();
+    assert!(
+        !bytes.starts_with(b"SQLite format 3"),
+        "the file is encrypted"
+    );
+    assert!(
+        !bytes.windows(7).any(|w| w == b"TANNHUT"),
+        "no facility code in clear"
+    );
+    assert!(server(&db, &["facility", "list"]).status.success());
+
+    // A key file others can read is refused, naming the fix.
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let open = server(&db, &["facility", "list"]);
+    assert!(!open.status.success());
+    assert!(String::from_utf8_lossy(&open.stderr).contains("chmod 600"));
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // Without its key the file does not open, and says which key file it needs.
+    std::fs::rename(&key_file, dir.path().join("elsewhere.key")).unwrap();
+    let open = server(&db, &["facility", "list"]);
+    assert!(!open.status.success());
+    assert!(String::from_utf8_lossy(&open.stderr).contains("tinh.db.key"));
+    // With the key named by SOTIEM_SERVER_DB_KEY_FILE it does.
+    let open = Command::new(env!("CARGO_BIN_EXE_sotiem-server"))
+        .arg("--db")
+        .arg(&db)
+        .args(["facility", "list"])
+        .env(
+            "SOTIEM_SERVER_DB_KEY_FILE",
+            dir.path().join("elsewhere.key"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        open.status.success(),
+        "{}",
+        String::from_utf8_lossy(&open.stderr)
+    );
+    assert!(String::from_utf8_lossy(&open.stdout).contains("TYT-TANNHUT"));
 }
 
 #[test]
