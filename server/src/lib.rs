@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod admin_audit;
 pub mod api;
 pub mod auth_api;
 pub mod certificates;

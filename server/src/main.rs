@@ -2,9 +2,11 @@
 
 use clap::{Parser, Subcommand};
 use sotiem_server::admin::{self, FacilityRecord};
+use sotiem_server::admin_audit::{Actor, ChainCheck};
 use sotiem_server::{Db, Server};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use sync_protocol::audit::FieldChange;
 
 // Validation allocates heavily across threads; mimalloc keeps ingest fast (see BENCHMARKS.md).
 #[global_allocator]
@@ -79,7 +81,8 @@ enum Command {
     /// Devices allowed to sync: add (prints the token), list, revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
-    /// Accounts: add (with an initial password to change at first login), list, revoke.
+    /// Accounts: add (with an initial password to change at first login), list, revoke, reset
+    /// a password or an authenticator.
     #[command(subcommand)]
     Account(AccountCommand),
     /// The area a designated unit's signer signs for: add, remove, list.
@@ -89,6 +92,24 @@ enum Command {
     LoginEvents {
         #[arg(long)]
         username: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// The administrators' audit log: verify its hash chain, list its entries.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recomputes the whole chain; exits with 2 and names the first broken entry if any was
+    /// removed, inserted or edited.
+    Verify,
+    /// The latest entries, newest first.
+    List {
+        /// Only those about one account (`account/nv.lan`) or facility (`facility/TYT-X`).
+        #[arg(long)]
+        entity: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
@@ -124,6 +145,18 @@ enum AccountCommand {
         facility: Option<String>,
     },
     Revoke {
+        username: String,
+    },
+    /// Gives an account a new initial password, changed at its next sign-in (the
+    /// authenticator stays). Its sessions end; stations forget its offline copy.
+    ResetPassword {
+        username: String,
+        /// From the environment variable SOTIEM_INITIAL_PASSWORD when not given.
+        #[arg(long, env = "SOTIEM_INITIAL_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+    /// Clears an account's authenticator (a lost phone): its next sign-in enrols a new one.
+    ResetAuthenticator {
         username: String,
     },
     /// Registers the organisation certificates a signer may sign with, issuer and serial read
@@ -296,7 +329,14 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                 commune: commune.clone(),
                 parent: parent.clone(),
             };
-            admin::add_facility(db, &f).await?;
+            audited(
+                db,
+                "facility_add",
+                &format!("facility/{code}"),
+                vec![change("name", None, Some(name))],
+                admin::add_facility(db, &f),
+            )
+            .await?;
             print(cli.json, &f, || {
                 format!("Đã thêm cơ sở {} — {}", f.code, f.name)
             });
@@ -319,7 +359,14 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             });
         }
         Command::Device(DeviceCommand::Add { facility, name }) => {
-            let d = admin::add_device(db, facility, name).await?;
+            let d = audited(
+                db,
+                "device_add",
+                &format!("facility/{facility}"),
+                vec![change("device_name", None, Some(name))],
+                admin::add_device(db, facility, name),
+            )
+            .await?;
             print(cli.json, &d, || {
                 format!(
                     "Thiết bị {} của {}\nMã thiết bị (chỉ hiện một lần, nhập vào trạm bằng `sotiem sync --token`):\n{}",
@@ -364,19 +411,28 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                     "vai trò phải là vaccinator, signer, facility_admin hoặc system_admin"
                 )
             })?;
-            let info = sotiem_server::accounts::create_account(
+            let info = audited(
                 db,
-                &sync_protocol::auth::NewAccount {
-                    username: username.clone(),
-                    facility: facility.clone(),
-                    role,
-                    full_name: full_name.clone(),
-                    gender: gender.clone(),
-                    position: position.clone(),
-                    email: email.clone(),
-                    phone: phone.clone(),
-                    initial_password: password.clone(),
-                },
+                "account_create",
+                &format!("account/{}", username.trim().to_lowercase()),
+                vec![
+                    change("facility", None, Some(facility)),
+                    change("role", None, Some(role.as_str())),
+                ],
+                sotiem_server::accounts::create_account(
+                    db,
+                    &sync_protocol::auth::NewAccount {
+                        username: username.clone(),
+                        facility: facility.clone(),
+                        role,
+                        full_name: full_name.clone(),
+                        gender: gender.clone(),
+                        position: position.clone(),
+                        email: email.clone(),
+                        phone: phone.clone(),
+                        initial_password: password.clone(),
+                    },
+                ),
             )
             .await?;
             print(cli.json, &info, || {
@@ -403,7 +459,14 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             });
         }
         Command::Account(AccountCommand::Revoke { username }) => {
-            sotiem_server::accounts::revoke_account(db, username).await?;
+            audited(
+                db,
+                "account_revoke",
+                &format!("account/{username}"),
+                Vec::new(),
+                sotiem_server::accounts::revoke_account(db, username),
+            )
+            .await?;
             print(cli.json, &serde_json::json!({"revoked": username}), || {
                 format!("Đã thu hồi tài khoản {username}")
             });
@@ -419,7 +482,15 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
                 registered.push(facts.registration());
             }
-            sotiem_server::accounts::set_certificates(db, username, &registered).await?;
+            let serials: Vec<&str> = registered.iter().map(|c| c.serial.as_str()).collect();
+            audited(
+                db,
+                "account_certificates",
+                &format!("account/{username}"),
+                vec![change("serials", None, Some(&serials.join(",")))],
+                sotiem_server::accounts::set_certificates(db, username, &registered),
+            )
+            .await?;
             print(cli.json, &registered, || {
                 registered
                     .iter()
@@ -436,7 +507,14 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             username,
             facilities,
         }) => {
-            sotiem_server::signing::add_signer_scope(db, username, facilities).await?;
+            audited(
+                db,
+                "signer_scope_add",
+                &format!("account/{username}"),
+                vec![change("facilities", None, Some(&facilities.join(",")))],
+                sotiem_server::signing::add_signer_scope(db, username, facilities),
+            )
+            .await?;
             let scope = sotiem_server::signing::signer_scope(db, username).await?;
             print(cli.json, &scope, || {
                 format!("{username} ký được cho: {}", scope.join(", "))
@@ -446,7 +524,14 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             username,
             facilities,
         }) => {
-            sotiem_server::signing::remove_signer_scope(db, username, facilities).await?;
+            audited(
+                db,
+                "signer_scope_remove",
+                &format!("account/{username}"),
+                vec![change("facilities", Some(&facilities.join(",")), None)],
+                sotiem_server::signing::remove_signer_scope(db, username, facilities),
+            )
+            .await?;
             let scope = sotiem_server::signing::signer_scope(db, username).await?;
             print(cli.json, &scope, || {
                 format!("{username} ký được cho: {}", scope.join(", "))
@@ -476,14 +561,123 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                     .join("\n")
             });
         }
+        Command::Account(AccountCommand::ResetPassword { username, password }) => {
+            audited(
+                db,
+                "account_reset_password",
+                &format!("account/{username}"),
+                Vec::new(),
+                sotiem_server::accounts::reset_password(db, username, password),
+            )
+            .await?;
+            print(
+                cli.json,
+                &serde_json::json!({"reset_password": username}),
+                || {
+                    format!(
+                        "Đã đặt lại mật khẩu của {username}: lần đăng nhập tới phải đổi mật khẩu."
+                    )
+                },
+            );
+        }
+        Command::Account(AccountCommand::ResetAuthenticator { username }) => {
+            audited(
+                db,
+                "account_reset_authenticator",
+                &format!("account/{username}"),
+                Vec::new(),
+                sotiem_server::accounts::reset_authenticator(db, username),
+            )
+            .await?;
+            print(
+                cli.json,
+                &serde_json::json!({"reset_authenticator": username}),
+                || {
+                    format!(
+                        "Đã huỷ ứng dụng xác thực của {username}: lần đăng nhập tới sẽ đăng ký ứng dụng mới."
+                    )
+                },
+            );
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let check = sotiem_server::admin_audit::verify(db).await?;
+            print(cli.json, &check, || match &check {
+                ChainCheck::Intact { entries } => {
+                    format!("Nhật ký quản trị nguyên vẹn: {entries} mục.")
+                }
+                ChainCheck::Broken { seq, reason } => {
+                    format!("Nhật ký quản trị bị phá tại mục {seq}: {reason}")
+                }
+            });
+            if let ChainCheck::Broken { .. } = check {
+                std::process::exit(2);
+            }
+        }
+        Command::Audit(AuditCommand::List { entity, limit }) => {
+            let list = sotiem_server::admin_audit::entries(db, entity.as_deref(), *limit).await?;
+            print(cli.json, &list, || {
+                list.iter()
+                    .map(|e| {
+                        format!(
+                            "{}\t{}\t{}\t{}\t{}\t{}",
+                            e.seq, e.at, e.actor, e.origin, e.action, e.entity
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
         Command::Device(DeviceCommand::Revoke { id }) => {
-            admin::revoke_device(db, id).await?;
+            audited(
+                db,
+                "device_revoke",
+                &format!("device/{id}"),
+                Vec::new(),
+                admin::revoke_device(db, id),
+            )
+            .await?;
             print(cli.json, &serde_json::json!({"revoked": id}), || {
                 format!("Đã thu hồi thiết bị {id}")
             });
         }
     }
     Ok(())
+}
+
+/// A field's change, for an audit entry.
+fn change(field: &str, before: Option<&str>, after: Option<&str>) -> FieldChange {
+    sotiem_server::admin_audit::change(field, before, after)
+}
+
+/// Runs one administrative command: its entry in the administrators' audit log first, then the
+/// action, and an entry saying so if it failed.
+async fn audited<T, E>(
+    db: &Db,
+    action: &str,
+    entity: &str,
+    changes: Vec<FieldChange>,
+    run: impl std::future::Future<Output = Result<T, E>>,
+) -> anyhow::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let who = Actor::command_line();
+    sotiem_server::admin_audit::append(db, &who, action, entity, changes).await?;
+    match run.await {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let failed = change("failed", None, Some(&e.to_string()));
+            let _ = sotiem_server::admin_audit::append(
+                db,
+                &who,
+                &format!("{action}_failed"),
+                entity,
+                vec![failed],
+            )
+            .await;
+            Err(e.into())
+        }
+    }
 }
 
 fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
