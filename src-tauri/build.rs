@@ -42,5 +42,12 @@ fn sotiem_commands() -> &'static [&'static str] {
         "import_apply",
         "duplicate_candidates",
         "merge_people",
+        "staff_accounts",
+        "create_staff_account",
+        "revoke_staff_account",
+        "reset_staff_password",
+        "reset_staff_authenticator",
+        "staff_sign_ins",
+        "own_sign_ins",
     ]
 }

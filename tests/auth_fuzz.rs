@@ -18,7 +18,11 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("GET", "admin/accounts"),
     ("POST", "admin/accounts"),
     ("POST", "admin/accounts/revoke"),
+    ("POST", "admin/accounts/reset-password"),
+    ("POST", "admin/accounts/reset-authenticator"),
     ("GET", "admin/login-events"),
+    ("GET", "admin/sign-ins"),
+    ("GET", "auth/sign-ins"),
     ("POST", "audit/push"),
     ("GET", "info"),
 ];
@@ -159,7 +163,7 @@ fn malformed_huge_or_unauthorised_requests_never_get_a_5xx() {
             |(endpoint, body, device, user, json_type, query)| {
                 let (method, path) = ENDPOINTS[endpoint];
                 let mut target = reqwest::Url::parse(&format!("{url}/api/v1/{path}")).expect("url");
-                if path == "admin/login-events" {
+                if path == "admin/login-events" || path.ends_with("/sign-ins") {
                     target
                         .query_pairs_mut()
                         .append_pair("username", &query)

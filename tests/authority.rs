@@ -402,6 +402,25 @@ async fn record_rules_are_enforced_by_the_server(backend: Backend) {
         tx.delete(&doses, dose_id.to_string()).expect("delete");
     });
     refused(push(&nurse, own.id, deleted).await, Rule::DoseDeleted);
+    // 2d: a void written under a colleague's name, or dated in the future (to pass for a
+    // correction made later), in the nurse's own session.
+    let void_meta = meta("nv.lan", CommitAction::Void);
+    for (by, at) in [
+        ("nv.mai", now() - Duration::minutes(5)),
+        ("nv.lan", now() + Duration::days(2)),
+    ] {
+        let forged = forge(&held(&nurse, own.id).await, &void_meta, |p| {
+            if let Some(d) = p.doses.get_mut(&dose_id) {
+                d.voided = Some(sync_protocol::person::Voided {
+                    by: by.into(),
+                    at,
+                    reason: "Nhập nhầm người".into(),
+                });
+            }
+        });
+        let m = refused(push(&nurse, own.id, forged).await, Rule::VoidAsOther);
+        assert!(m.contains("người khác") || m.contains("tương lai"), "{m}");
+    }
     nurse
         .void_dose(dose_id, "Nhập nhầm người")
         .await

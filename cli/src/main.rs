@@ -17,6 +17,7 @@ mod cleaning;
 mod login;
 mod render;
 mod sign;
+mod staff;
 
 #[derive(Parser)]
 #[command(
@@ -112,6 +113,12 @@ enum Command {
     /// Demo data: synthetic (not real) people and doses for trying the software.
     #[command(subcommand)]
     Demo(DemoCommand),
+    /// The station's accounts, run by its head (online): `staff list`, `staff add`, `staff
+    /// revoke`, `staff reset-password`, `staff reset-authenticator`, `staff sign-ins USER`.
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
+    /// The signed-in user's own sign-ins (online and offline, as the server knows them).
+    SignIns,
 }
 
 /// How to reach the central server.
@@ -126,6 +133,17 @@ struct Connection {
     /// An extra trusted root certificate (PEM), for a server with a private CA.
     #[arg(long)]
     ca_cert: Option<PathBuf>,
+}
+
+impl Connection {
+    /// The server and device token earlier runs remembered.
+    fn remembered() -> Connection {
+        Connection {
+            server: None,
+            token: None,
+            ca_cert: None,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -506,6 +524,8 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
             out.message("Đã đăng xuất.");
         }
         Command::Whoami => out.whoami(station.session().as_ref()),
+        Command::Staff(cmd) => staff::staff(station, cmd, out).await?,
+        Command::SignIns => staff::own_sign_ins(station, out).await?,
         Command::Password(connection) => login::change_password(station, connection, out).await?,
         // Handled in `run`, before a store exists.
         Command::Init { .. } | Command::Join(_) => {}

@@ -216,15 +216,7 @@ pub async fn sign(station: &Station, cmd: &SignCommand, out: &Output) -> anyhow:
             let pin = crate::login::ask("SOTIEM_PIN", "Mã PIN của USB token: ", true)?;
             let signer = TokenSigner::choose(&module, slot, cert, pin)?;
             let otp = crate::login::ask("SOTIEM_OTP", "Mã xác thực mới: ", false)?;
-            let client = crate::login::client(
-                station,
-                &crate::Connection {
-                    server: None,
-                    token: None,
-                    ca_cert: None,
-                },
-            )
-            .await?;
+            let client = crate::login::client(station, &crate::Connection::remembered()).await?;
             let registered = station.register_certificate(&client, &signer, &otp).await?;
             out.value(&registered, |list| {
                 format!(

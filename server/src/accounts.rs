@@ -386,6 +386,168 @@ pub async fn revoke_account(db: &Db, username: &str) -> Result<(), AuthError> {
     Ok(())
 }
 
+/// Gives an account a new initial password, to be changed at its next sign-in. The
+/// authenticator stays, so whoever typed the new password still cannot sign in as its holder.
+/// Open sessions end, and stations forget their copy for offline sign-in.
+pub async fn reset_password(
+    db: &Db,
+    username: &str,
+    initial_password: &str,
+) -> Result<(), AuthError> {
+    check_password(initial_password)?;
+    let hash = hash_password(initial_password).await?;
+    reset_credentials(db, username, Some(&hash), false).await
+}
+
+/// Clears an account's authenticator (a lost or changed phone): its next sign-in with its
+/// password enrols a new one. Open sessions end, and stations forget their copy for offline
+/// sign-in (which holds the old secret).
+pub async fn reset_authenticator(db: &Db, username: &str) -> Result<(), AuthError> {
+    reset_credentials(db, username, None, true).await
+}
+
+/// One reset: a new password hash (to be changed at the next sign-in) and/or the authenticator
+/// cleared, on an active account, with the failure count and locks cleared and its sessions
+/// ended, in one transaction.
+async fn reset_credentials(
+    db: &Db,
+    username: &str,
+    password_hash: Option<&str>,
+    clear_authenticator: bool,
+) -> Result<(), AuthError> {
+    let at = format_time(now());
+    let sql = "UPDATE accounts SET
+            password_hash = COALESCE($1, password_hash),
+            must_change_password = CASE WHEN $1 IS NULL THEN must_change_password ELSE TRUE END,
+            otp_secret = CASE WHEN $2 THEN NULL ELSE otp_secret END,
+            otp_enrolled = CASE WHEN $2 THEN FALSE ELSE otp_enrolled END,
+            last_otp_step = CASE WHEN $2 THEN NULL ELSE last_otp_step END,
+            failed_attempts = 0, locked_until = NULL, credentials_reset_at = $3
+         WHERE username = $4 AND status <> 'revoked'";
+    let n = with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let n = sqlx::query(sql)
+            .bind(password_hash)
+            .bind(clear_authenticator)
+            .bind(&at)
+            .bind(username)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE sessions SET revoked = TRUE WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sign_in_failures WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        if n == 1 {
+            tx.commit().await?;
+        }
+        n
+    });
+    if n == 0 {
+        return Err(match account(db, username).await? {
+            Some(_) => AuthError::Revoked,
+            None => AuthError::NoSuchAccount(username.to_string()),
+        });
+    }
+    Ok(())
+}
+
+/// When each of these accounts' credentials were last reset (those never reset are left out).
+pub async fn credential_resets(
+    db: &Db,
+    usernames: &[String],
+) -> Result<Vec<sync_protocol::auth::CredentialReset>, AuthError> {
+    let mut out = Vec::new();
+    for username in usernames {
+        let at: Option<String> = with_db!(db, pool => {
+            sqlx::query_scalar("SELECT credentials_reset_at FROM accounts WHERE username = $1")
+                .bind(username)
+                .fetch_optional(pool)
+                .await?
+                .flatten()
+        });
+        if let Some(at) = at {
+            out.push(sync_protocol::auth::CredentialReset {
+                username: username.clone(),
+                at,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An account's sign-ins, newest first: those the server checked, and those stations checked
+/// offline as their audit logs reported them (a station records its offline sign-ins and
+/// failures; its online ones are the server's own events).
+pub async fn sign_in_history(
+    db: &Db,
+    username: &str,
+    limit: i64,
+) -> Result<Vec<sync_protocol::auth::SignInEvent>, AuthError> {
+    use sync_protocol::auth::SignInEvent;
+    let mut out: Vec<SignInEvent> = login_events(db, Some(username), limit)
+        .await?
+        .into_iter()
+        .filter(|e| e.outcome != "otp_secret_sent")
+        .map(|e| SignInEvent {
+            username: e.username,
+            at: e.at,
+            device_id: e.device_id,
+            online: true,
+            outcome: e.outcome,
+            detail: e.detail,
+        })
+        .collect();
+    let offline = with_db!(db, pool => {
+        sqlx::query(
+            "SELECT at, device_id, action, changes FROM audit_entries
+             WHERE user_name = $1 AND action IN ('login_success', 'login_failure', 'login_sign_out')
+             ORDER BY at DESC LIMIT $2",
+        )
+        .bind(username)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            (
+                r.get::<String, _>("at"),
+                r.get::<String, _>("device_id"),
+                r.get::<String, _>("action"),
+                r.get::<String, _>("changes"),
+            )
+        })
+        .collect::<Vec<_>>()
+    });
+    for (at, device_id, action, changes) in offline {
+        let changes: Vec<sync_protocol::audit::FieldChange> =
+            serde_json::from_str(&changes).unwrap_or_default();
+        let detail = changes
+            .into_iter()
+            .find(|c| c.field == "detail")
+            .and_then(|c| c.after);
+        // The station's note of an online sign-in repeats the server's own event.
+        if detail.as_deref() == Some("online") {
+            continue;
+        }
+        out.push(SignInEvent {
+            username: username.to_string(),
+            at,
+            device_id: Some(device_id),
+            online: false,
+            outcome: action.trim_start_matches("login_").to_string(),
+            detail: detail.filter(|d| d != "offline"),
+        });
+    }
+    out.sort_by(|a, b| b.at.cmp(&a.at));
+    out.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(out)
+}
+
 /// Records a login attempt.
 async fn record(
     db: &Db,

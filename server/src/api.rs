@@ -96,9 +96,22 @@ pub fn router(state: AppState) -> Router {
             post(crate::auth_api::revoke_account),
         )
         .route(
+            "/api/v1/admin/accounts/reset-password",
+            post(crate::auth_api::reset_password),
+        )
+        .route(
+            "/api/v1/admin/accounts/reset-authenticator",
+            post(crate::auth_api::reset_authenticator),
+        )
+        .route(
             "/api/v1/admin/login-events",
             get(crate::auth_api::login_events),
         )
+        .route(
+            "/api/v1/admin/sign-ins",
+            get(crate::auth_api::staff_sign_ins),
+        )
+        .route("/api/v1/auth/sign-ins", get(crate::auth_api::own_sign_ins))
         .route("/api/v1/audit/push", post(crate::auth_api::audit_push))
         .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
         .with_state(state)

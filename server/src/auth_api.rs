@@ -12,8 +12,8 @@ use serde::Deserialize;
 use sqlx::Row;
 use sync_protocol::audit::{AuditEntry, AuditPush, AuditPushResponse, GENESIS};
 use sync_protocol::auth::{
-    AccountInfo, AccountStatusRequest, AccountStatusResponse, ChangePasswordRequest, EnrollRequest,
-    LoginRequest, LoginStep, NewAccount, Role,
+    AccountInfo, AccountRef, AccountStatusRequest, AccountStatusResponse, ChangePasswordRequest,
+    EnrollRequest, LoginRequest, LoginStep, NewAccount, PasswordReset, Role, SignInEvent,
 };
 use sync_protocol::person::{format_time, now};
 
@@ -249,34 +249,87 @@ pub async fn account_status(
         .map(|u| u.trim().to_lowercase())
         .collect();
     let mut revoked = Vec::new();
+    let mut active = Vec::new();
     for facility in [device.facility.as_str(), owner.as_str()] {
         for a in accounts::accounts(&state.db, Some(facility)).await? {
-            if a.status == "revoked"
-                && asked.contains(&a.username)
-                && !revoked.contains(&a.username)
+            if !asked.contains(&a.username)
+                || revoked.contains(&a.username)
+                || active.contains(&a.username)
             {
+                continue;
+            }
+            if a.status == "revoked" {
                 revoked.push(a.username);
+            } else {
+                active.push(a.username);
             }
         }
         if owner == device.facility {
             break;
         }
     }
-    Ok(Json(AccountStatusResponse { revoked }))
+    let reset = accounts::credential_resets(&state.db, &active).await?;
+    Ok(Json(AccountStatusResponse { revoked, reset }))
 }
 
-/// An administrator of accounts: the system administrator, or a facility administrator for
-/// their own facility.
+/// Refuses an administrator who may not run an account of `role` at `facility` (the rule is
+/// [`Role::may_manage`]).
 fn may_manage(admin: &SessionUser, facility: &str, role: Role) -> Result<(), AuthError> {
-    match admin.account.role {
-        Role::SystemAdmin => Ok(()),
-        Role::FacilityAdmin
-            if admin.account.facility == facility
-                && matches!(role, Role::Vaccinator | Role::Signer) =>
-        {
-            Ok(())
+    let own = &admin.account;
+    if own.role.may_manage(&own.facility, facility, role) {
+        Ok(())
+    } else {
+        Err(AuthError::Forbidden {
+            role: own.role.label(),
+        })
+    }
+}
+
+/// The administrator as the audit log names them.
+fn actor(admin: &SessionUser) -> crate::admin_audit::Actor {
+    crate::admin_audit::Actor::account(&admin.account.username, admin.address.as_deref())
+}
+
+/// An existing account the administrator may run, or the reason they may not.
+async fn managed_account(
+    state: &AppState,
+    admin: &SessionUser,
+    username: &str,
+) -> Result<accounts::Account, ApiError> {
+    let username = username.trim().to_lowercase();
+    let target = accounts::account(&state.db, &username)
+        .await?
+        .ok_or(AuthError::NoSuchAccount(username))?;
+    may_manage(admin, &target.info.facility, target.role())?;
+    Ok(target)
+}
+
+/// Runs one administrative action: its audit entry first (so nothing done is missing from the
+/// log), then the action, and an entry saying so if it failed.
+async fn audited<T>(
+    state: &AppState,
+    admin: &SessionUser,
+    action: &str,
+    entity: &str,
+    changes: Vec<sync_protocol::audit::FieldChange>,
+    run: impl std::future::Future<Output = Result<T, AuthError>>,
+) -> Result<T, ApiError> {
+    let who = actor(admin);
+    crate::admin_audit::append(&state.db, &who, action, entity, changes).await?;
+    match run.await {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let failed = crate::admin_audit::change("failed", None, Some(e.code()));
+            let _ = crate::admin_audit::append(
+                &state.db,
+                &who,
+                &format!("{action}_failed"),
+                entity,
+                vec![failed],
+            )
+            .await;
+            Err(e.into())
         }
-        r => Err(AuthError::Forbidden { role: r.label() }),
     }
 }
 
@@ -287,10 +340,25 @@ pub async fn create_account(
     Json(new): Json<NewAccount>,
 ) -> Result<Json<AccountInfo>, ApiError> {
     may_manage(&admin, &new.facility, new.role)?;
-    Ok(Json(accounts::create_account(&state.db, &new).await?))
+    let entity = format!("account/{}", new.username.trim().to_lowercase());
+    let changes = vec![
+        crate::admin_audit::change("facility", None, Some(&new.facility)),
+        crate::admin_audit::change("role", None, Some(new.role.as_str())),
+    ];
+    let info = audited(
+        &state,
+        &admin,
+        "account_create",
+        &entity,
+        changes,
+        accounts::create_account(&state.db, &new),
+    )
+    .await?;
+    Ok(Json(info))
 }
 
-/// `GET /api/v1/admin/accounts`
+/// `GET /api/v1/admin/accounts`: the accounts an administrator runs (a head of station: their
+/// facility's; a system administrator: every one).
 pub async fn list_accounts(
     State(state): State<AppState>,
     User(admin): User,
@@ -305,23 +373,64 @@ pub async fn list_accounts(
     ))
 }
 
-/// The body naming one account.
-#[derive(Debug, Deserialize)]
-pub struct AccountRef {
-    pub username: String,
-}
-
 /// `POST /api/v1/admin/accounts/revoke`
 pub async fn revoke_account(
     State(state): State<AppState>,
     User(admin): User,
     Json(r): Json<AccountRef>,
 ) -> Result<StatusCode, ApiError> {
-    let target = accounts::account(&state.db, &r.username)
-        .await?
-        .ok_or_else(|| AuthError::NoSuchAccount(r.username.clone()))?;
-    may_manage(&admin, &target.info.facility, target.role())?;
-    accounts::revoke_account(&state.db, &r.username).await?;
+    let target = managed_account(&state, &admin, &r.username).await?;
+    let name = target.info.username.clone();
+    audited(
+        &state,
+        &admin,
+        "account_revoke",
+        &format!("account/{name}"),
+        Vec::new(),
+        accounts::revoke_account(&state.db, &name),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/admin/accounts/reset-password`: a new initial password (changed at the next
+/// sign-in; the authenticator stays).
+pub async fn reset_password(
+    State(state): State<AppState>,
+    User(admin): User,
+    Json(r): Json<PasswordReset>,
+) -> Result<StatusCode, ApiError> {
+    let target = managed_account(&state, &admin, &r.username).await?;
+    let name = target.info.username.clone();
+    audited(
+        &state,
+        &admin,
+        "account_reset_password",
+        &format!("account/{name}"),
+        Vec::new(),
+        accounts::reset_password(&state.db, &name, &r.initial_password),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/admin/accounts/reset-authenticator`: the next sign-in enrols a new one.
+pub async fn reset_authenticator(
+    State(state): State<AppState>,
+    User(admin): User,
+    Json(r): Json<AccountRef>,
+) -> Result<StatusCode, ApiError> {
+    let target = managed_account(&state, &admin, &r.username).await?;
+    let name = target.info.username.clone();
+    audited(
+        &state,
+        &admin,
+        "account_reset_authenticator",
+        &format!("account/{name}"),
+        Vec::new(),
+        accounts::reset_authenticator(&state.db, &name),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -356,6 +465,33 @@ pub async fn login_events(
         events.retain(|e| own.contains(&e.username));
     }
     Ok(Json(events))
+}
+
+/// `GET /api/v1/auth/sign-ins`: the signed-in user's own sign-ins, online and offline.
+pub async fn own_sign_ins(
+    State(state): State<AppState>,
+    User(user): User,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Vec<SignInEvent>>, ApiError> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        accounts::sign_in_history(&state.db, &user.account.username, limit).await?,
+    ))
+}
+
+/// `GET /api/v1/admin/sign-ins?username=…`: the sign-ins of an account the administrator runs
+/// (a head of station: their staff's).
+pub async fn staff_sign_ins(
+    State(state): State<AppState>,
+    User(admin): User,
+    Query(q): Query<EventsQuery>,
+) -> Result<Json<Vec<SignInEvent>>, ApiError> {
+    let username = q.username.clone().unwrap_or_default();
+    let target = managed_account(&state, &admin, &username).await?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(
+        accounts::sign_in_history(&state.db, &target.info.username, limit).await?,
+    ))
 }
 
 /// `POST /api/v1/audit/push`: the next entries of the device's audit chain. The chain must

@@ -48,6 +48,10 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         station::DuplicatePair,
         crate::views::MergeRequest,
         crate::views::RegisterCertificateView,
+        crate::views::NewStaffRequest,
+        crate::views::StaffPasswordRequest,
+        sync_protocol::auth::AccountInfo,
+        sync_protocol::auth::SignInEvent,
     );
     Ok(())
 }

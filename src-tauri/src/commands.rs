@@ -6,8 +6,9 @@ use crate::state::AppState;
 use crate::views::{
     AppStatus, CertificateView, ChangePasswordRequest, EditRequest, EnrollRequest,
     ExportListRequest, ImportApplyRequest, ImportFileRequest, ImportPreviewView,
-    InitialPasswordRequest, MergeRequest, RecordDoseRequest, RegisterCertificateView, SessionView,
-    SetupRequest, SignInRequest, SignInStep, SignRunRequest, TokenView, VoidDoseRequest,
+    InitialPasswordRequest, MergeRequest, NewStaffRequest, RecordDoseRequest,
+    RegisterCertificateView, SessionView, SetupRequest, SignInRequest, SignInStep, SignRunRequest,
+    StaffPasswordRequest, TokenView, VoidDoseRequest,
 };
 use station::{
     BacklogSummary, Credentials, DailyReport, DuplicatePair, ExportSummary, ImportSummary,
@@ -17,6 +18,7 @@ use station::{
 };
 use std::sync::Arc;
 use sync_protocol::Vaccine;
+use sync_protocol::auth::{AccountInfo, NewAccount, SignInEvent};
 use tauri::State;
 use uuid::Uuid;
 
@@ -475,4 +477,81 @@ pub async fn merge_people(app: App<'_>, request: MergeRequest) -> Result<PersonR
     let other = uuid(&request.other, "hồ sơ gộp")?;
     station.merge_people(keep, other).await?;
     Ok(station.show(keep).await?)
+}
+
+/// The client to the server as the signed-in user (online sessions only).
+async fn as_user(app: &App<'_>) -> Result<Arc<station::SyncClient>> {
+    let station = app.station().await?;
+    let client = app.require_client()?;
+    station::staff::as_user(station.session().as_ref(), &client)?;
+    Ok(client)
+}
+
+/// The station's accounts, for its head.
+#[tauri::command]
+pub async fn staff_accounts(app: App<'_>) -> Result<Vec<AccountInfo>> {
+    let client = as_user(&app).await?;
+    Ok(station::staff::accounts(&client).await?)
+}
+
+/// Creates a vaccinator's or signer's account at the head's own facility.
+#[tauri::command]
+pub async fn create_staff_account(app: App<'_>, request: NewStaffRequest) -> Result<AccountInfo> {
+    let client = as_user(&app).await?;
+    let facility = app
+        .station()
+        .await?
+        .session()
+        .map(|s| s.account.facility.clone())
+        .unwrap_or_default();
+    let new = NewAccount {
+        username: request.username,
+        facility,
+        role: request.role,
+        full_name: request.full_name,
+        gender: request.gender,
+        position: request.position,
+        email: None,
+        phone: request.phone,
+        initial_password: request.initial_password,
+    };
+    Ok(station::staff::create(&client, &new).await?)
+}
+
+/// Revokes one of the station's accounts.
+#[tauri::command]
+pub async fn revoke_staff_account(app: App<'_>, username: String) -> Result<()> {
+    let client = as_user(&app).await?;
+    Ok(station::staff::revoke(&client, &username).await?)
+}
+
+/// Gives one of the station's accounts a new initial password.
+#[tauri::command]
+pub async fn reset_staff_password(app: App<'_>, request: StaffPasswordRequest) -> Result<()> {
+    let client = as_user(&app).await?;
+    Ok(
+        station::staff::reset_password(&client, &request.username, &request.initial_password)
+            .await?,
+    )
+}
+
+/// Clears the authenticator of one of the station's accounts (re-enrolment at next sign-in).
+#[tauri::command]
+pub async fn reset_staff_authenticator(app: App<'_>, username: String) -> Result<()> {
+    let client = as_user(&app).await?;
+    Ok(station::staff::reset_authenticator(&client, &username).await?)
+}
+
+/// The sign-ins of one of the station's accounts.
+#[tauri::command]
+pub async fn staff_sign_ins(app: App<'_>, username: String) -> Result<Vec<SignInEvent>> {
+    let client = as_user(&app).await?;
+    Ok(station::staff::sign_ins_of(&client, &username).await?)
+}
+
+/// The signed-in user's own sign-ins.
+#[tauri::command]
+pub async fn own_sign_ins(app: App<'_>) -> Result<Vec<SignInEvent>> {
+    let client = as_user(&app).await?;
+    Ok(station::staff::own_sign_ins(&client).await?)
 }

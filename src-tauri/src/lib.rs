@@ -91,6 +91,13 @@ pub fn run() {
             commands::import_apply,
             commands::duplicate_candidates,
             commands::merge_people,
+            commands::staff_accounts,
+            commands::create_staff_account,
+            commands::revoke_staff_account,
+            commands::reset_staff_password,
+            commands::reset_staff_authenticator,
+            commands::staff_sign_ins,
+            commands::own_sign_ins,
         ])
         .build(tauri::generate_context!())
         .map(|app| {

@@ -272,3 +272,23 @@ mod tests {
         assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
     }
 }
+
+/// A new account of the station, made by its head (the facility is the head's own).
+#[derive(Clone, Deserialize, TS)]
+pub struct NewStaffRequest {
+    pub username: String,
+    /// `vaccinator` or `signer`.
+    pub role: Role,
+    pub full_name: String,
+    pub gender: Option<String>,
+    pub position: Option<String>,
+    pub phone: Option<String>,
+    pub initial_password: String,
+}
+
+/// A new initial password for one of the station's accounts.
+#[derive(Clone, Deserialize, TS)]
+pub struct StaffPasswordRequest {
+    pub username: String,
+    pub initial_password: String,
+}

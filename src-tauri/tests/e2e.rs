@@ -859,3 +859,103 @@ async fn a_nurse_lists_exports_imports_corrections_and_merges_duplicates() {
     assert_eq!(merged, 1);
     ui.client.close().await.expect("session closed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_of_station_resets_a_nurses_authenticator_and_each_reads_their_sign_ins() {
+    let _one_window_at_a_time = one_at_a_time().await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    lab.account("tt.hoa", "TYT-TANNHUT", Role::FacilityAdmin)
+        .await;
+    // nv.mai has enrolled her phone on this laptop; the head of station is signed in now.
+    let (data, key, _head_otp) = prepared_station(&lab, &[], "tt.hoa").await;
+    let (_spawned, ui) = start_app(
+        "staff",
+        &[
+            ("SOTIEM_DATA", data.path().display().to_string()),
+            ("SOTIEM_DB_KEY", key.to_hex()),
+        ],
+    )
+    .await;
+    ui.wait_text(
+        "[data-testid=signed-in-user]",
+        "the head's session resumes",
+        |t| t.contains("tt.hoa"),
+    )
+    .await;
+
+    // nv.mai lost her phone: her head resets her authenticator on "Tài khoản của trạm".
+    ui.click("[data-testid=nav-staff]").await;
+    ui.wait_text("[data-testid=staff-list]", "the station's accounts", |t| {
+        t.contains("nv.mai")
+    })
+    .await;
+    ui.shot("14-station-accounts").await;
+    ui.click("[data-testid=staff-reset-authenticator-nv\\.mai]")
+        .await;
+    ui.find("[data-testid=staff-confirm]").await;
+    ui.click("[data-testid=staff-confirm-go]").await;
+    ui.wait_text("[data-testid=staff-done]", "the reset is confirmed", |t| {
+        t.contains("nv.mai")
+    })
+    .await;
+    // Her history, as her head sees it: her enrolment and sign-in of this morning.
+    ui.click("[data-testid=staff-history-nv\\.mai]").await;
+    ui.wait_text("[data-testid=staff-sign-ins]", "nv.mai's sign-ins", |t| {
+        t.contains("thành công")
+    })
+    .await;
+    ui.shot("15-staff-sign-ins").await;
+
+    // The head reads their own history on the Account screen, then signs out.
+    ui.click("[data-testid=nav-account]").await;
+    ui.click("[data-testid=show-sign-ins]").await;
+    let own = ui
+        .wait_text("[data-testid=own-sign-ins]", "the head's sign-ins", |t| {
+            t.contains("thành công")
+        })
+        .await;
+    assert!(own.contains("trực tuyến"), "{own}");
+    ui.click("[data-testid=sign-out]").await;
+
+    // nv.mai signs in with her password and enrols her new phone from the QR code.
+    ui.find("[data-testid=sign-in-form]").await;
+    ui.type_into("#username", "nv.mai").await;
+    ui.type_into("#password", PASSWORD).await;
+    ui.click("[data-testid=sign-in-submit]").await;
+    let secret = ui
+        .wait_text(
+            "[data-testid=enroll-secret]",
+            "a new enrolment after the reset",
+            |t| t.len() >= 16,
+        )
+        .await;
+    ui.find("[data-testid=enroll-qr]").await;
+    ui.shot("16-re-enrol").await;
+    ui.type_into("#otp", &code_for(&secret, 0)).await;
+    ui.click("[data-testid=sign-in-submit]").await;
+    ui.wait_text("[data-testid=signed-in-user]", "signed in again", |t| {
+        t.contains("nv.mai")
+    })
+    .await;
+
+    // Her own history shows the reset's consequence: a new enrolment.
+    ui.click("[data-testid=nav-account]").await;
+    ui.click("[data-testid=show-sign-ins]").await;
+    ui.wait_text(
+        "[data-testid=own-sign-ins]",
+        "her new enrolment in her history",
+        |t| t.contains("đăng ký ứng dụng xác thực"),
+    )
+    .await;
+    ui.shot("17-own-sign-ins").await;
+    assert_eq!(
+        sotiem_server::admin_audit::entries(&lab.server.db, Some("account/nv.mai"), 10)
+            .await
+            .expect("audit")
+            .iter()
+            .map(|e| (e.action.as_str(), e.actor.as_str()))
+            .collect::<Vec<_>>(),
+        [("account_reset_authenticator", "tt.hoa")]
+    );
+    ui.client.close().await.expect("session closed");
+}

@@ -703,6 +703,37 @@ impl Station {
         Ok(())
     }
 
+    /// Forgets the copy kept for offline sign-in of an account whose password or authenticator
+    /// an administrator reset at `reset_at` (RFC 3339), if the copy is older: it holds the old
+    /// secret, so a lost phone would keep opening this laptop. The next sign-in must be online.
+    pub(crate) async fn forget_if_reset(&self, username: &str, reset_at: &str) -> Result<()> {
+        let Some(reset_at) = parse_time(reset_at) else {
+            return Ok(());
+        };
+        let username = username.trim().to_lowercase();
+        let kept: Option<String> =
+            sqlx::query_scalar("SELECT updated_at FROM local_accounts WHERE username = ?")
+                .bind(&username)
+                .fetch_optional(self.store().pool())
+                .await?;
+        if kept
+            .as_deref()
+            .and_then(parse_time)
+            .is_none_or(|t| t >= reset_at)
+        {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM local_accounts WHERE username = ?")
+            .bind(&username)
+            .execute(self.store().pool())
+            .await?;
+        if let Some(session) = self.session().filter(|s| s.username() == username) {
+            self.end_session(&session.id).await?;
+            self.set_session(None);
+        }
+        Ok(())
+    }
+
     /// Checks a fresh one-time code of the signed-in user (step-up before a sensitive change
     /// or an export); a code is accepted once.
     pub async fn verify_step_up(&self, otp: &str) -> Result<()> {

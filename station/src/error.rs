@@ -94,6 +94,11 @@ pub enum StationError {
     )]
     StepUpNeedsServer,
 
+    #[error(
+        "việc này cần phiên đăng nhập trực tuyến: hãy kết nối mạng rồi đăng xuất và đăng nhập lại"
+    )]
+    NeedsOnlineSession,
+
     /// A write the rulebook refuses (the server would refuse it too).
     #[error(transparent)]
     Rule(sync_protocol::rules::Violation),
@@ -206,6 +211,7 @@ impl StationError {
             StationError::Forbidden(_) => "forbidden",
             StationError::StepUpRequired(_) => "step_up_required",
             StationError::StepUpNeedsServer => "step_up_needs_server",
+            StationError::NeedsOnlineSession => "needs_online_session",
             StationError::Rule(v) => v.code(),
             StationError::Corrupt { .. } => "corrupt_document",
             StationError::Database(_) => "database",

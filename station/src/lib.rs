@@ -14,6 +14,7 @@ pub mod report;
 pub mod rulebook;
 pub mod service;
 pub mod signing;
+pub mod staff;
 pub mod store;
 pub mod sync;
 

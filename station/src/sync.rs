@@ -97,7 +97,8 @@ impl SyncError {
     }
 }
 
-type SyncResult<T> = std::result::Result<T, SyncError>;
+/// The result of a request to the server.
+pub type SyncResult<T> = std::result::Result<T, SyncError>;
 
 /// Whether clients may use plain http:// to hosts other than loopback (a lab only).
 static INSECURE_HTTP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -209,6 +210,27 @@ impl SyncClient {
             return serde_json::from_slice(b"null")
                 .map_err(|e| SyncError::BadResponse(e.to_string()));
         }
+        serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))
+    }
+
+    /// `GET /api/v1/{path}?{query}` and decodes the JSON answer.
+    pub async fn get_json<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> SyncResult<R> {
+        // The query string encoded by the URL parser (reqwest's own `query` is an optional
+        // feature this build does without).
+        let mut url = reqwest::Url::parse("http://localhost/")
+            .map_err(|e| SyncError::BadResponse(e.to_string()))?;
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        let path = match url.query() {
+            Some(q) if !q.is_empty() => format!("{path}?{q}"),
+            _ => path.to_string(),
+        };
+        let http = self.request(reqwest::Method::GET, &path);
+        let bytes = self.exchange(http, Vec::new()).await?;
         serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))
     }
 
@@ -1245,6 +1267,9 @@ impl Station {
             .await?;
         for username in &answer.revoked {
             self.mark_revoked(username).await?;
+        }
+        for reset in &answer.reset {
+            self.forget_if_reset(&reset.username, &reset.at).await?;
         }
         Ok(answer.revoked)
     }

@@ -61,6 +61,21 @@ impl Role {
     pub fn writes_people(self) -> bool {
         self == Role::Vaccinator
     }
+
+    /// Whether an administrator of this role, of `own_facility`, may create, revoke and reset
+    /// an account of `role` at `facility`. The head of a station runs its vaccinators' and
+    /// signers' accounts; a system administrator only sets up administrators, never an account
+    /// that reads or writes a facility's people (it could then choose its password and enrol
+    /// its own authenticator).
+    pub fn may_manage(self, own_facility: &str, facility: &str, role: Role) -> bool {
+        match self {
+            Role::SystemAdmin => matches!(role, Role::FacilityAdmin | Role::SystemAdmin),
+            Role::FacilityAdmin => {
+                own_facility == facility && matches!(role, Role::Vaccinator | Role::Signer)
+            }
+            Role::Vaccinator | Role::Signer => false,
+        }
+    }
 }
 
 impl fmt::Display for Role {
@@ -394,6 +409,65 @@ pub struct AccountStatusRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountStatusResponse {
     pub revoked: Vec<String>,
+    /// Accounts whose password or authenticator an administrator reset, and when: a copy kept
+    /// for offline sign-in from before then must be forgotten (a lost phone must not keep
+    /// opening the station).
+    #[serde(default)]
+    pub reset: Vec<CredentialReset>,
+}
+
+/// When an account's credentials were last reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialReset {
+    pub username: String,
+    pub at: String,
+}
+
+/// `POST /api/v1/admin/accounts/revoke` and `…/reset-authenticator`: the account acted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRef {
+    pub username: String,
+}
+
+/// `POST /api/v1/admin/accounts/reset-password`: a new initial password, to be changed at the
+/// next sign-in (the authenticator stays: whoever sets the password still cannot sign in).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub username: String,
+    pub initial_password: String,
+}
+
+/// One sign-in or sign-in attempt, as its owner and their administrators see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SignInEvent {
+    pub username: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+    /// The device (station) it came from, when known.
+    pub device_id: Option<String>,
+    /// Checked by the server (`true`) or by a station without network (`false`).
+    pub online: bool,
+    /// `success`, `failure`, `enrollment_started`, `password_change_required`, `sign_out`…
+    pub outcome: String,
+    /// Why it failed (`wrong_password`, `wrong_otp`, `locked`…), when it did.
+    pub detail: Option<String>,
+}
+
+impl SignInEvent {
+    /// What happened, in Vietnamese.
+    pub fn outcome_label(&self) -> &'static str {
+        match self.outcome.as_str() {
+            "success" => "đăng nhập thành công",
+            "failure" => "đăng nhập không thành công",
+            "enrollment_started" => "bắt đầu đăng ký ứng dụng xác thực",
+            "otp_enrolled" => "đã đăng ký ứng dụng xác thực",
+            "password_change_required" => "cần đổi mật khẩu ban đầu",
+            "password_changed" => "đã đổi mật khẩu",
+            "sign_out" => "đăng xuất",
+            _ => "khác",
+        }
+    }
 }
 
 /// `POST /api/v1/admin/accounts`: a new account (its initial password must be changed at first
@@ -414,6 +488,20 @@ pub struct NewAccount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn heads_run_their_staff_and_system_administrators_only_administrators() {
+        use Role::*;
+        assert!(FacilityAdmin.may_manage("TYT-A", "TYT-A", Vaccinator));
+        assert!(FacilityAdmin.may_manage("TYT-A", "TYT-A", Signer));
+        assert!(!FacilityAdmin.may_manage("TYT-A", "TYT-B", Vaccinator));
+        assert!(!FacilityAdmin.may_manage("TYT-A", "TYT-A", FacilityAdmin));
+        assert!(SystemAdmin.may_manage("SYT", "TYT-A", FacilityAdmin));
+        assert!(!SystemAdmin.may_manage("SYT", "TYT-A", Vaccinator));
+        assert!(!SystemAdmin.may_manage("SYT", "TYT-A", Signer));
+        assert!(!Vaccinator.may_manage("TYT-A", "TYT-A", Vaccinator));
+        assert!(!Signer.may_manage("TYT-A", "TYT-A", Vaccinator));
+    }
 
     #[test]
     fn weak_passwords_name_every_rule_they_break() {

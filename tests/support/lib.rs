@@ -40,6 +40,17 @@ fn unix_now() -> u64 {
 }
 
 impl Authenticator {
+    /// The authenticator a user sets up from the key the server shows at enrolment.
+    pub fn from_base32(key: &str) -> Authenticator {
+        Authenticator {
+            secret: totp_rs::Secret::try_from_base32(key)
+                .expect("base32")
+                .as_bytes()
+                .to_vec(),
+            last_step: 0,
+        }
+    }
+
     /// A fresh code: the current step, or the next one when the current was used (one step
     /// ahead is within the allowed skew), waiting for the clock when both were used.
     pub async fn code(&mut self) -> String {
@@ -334,14 +345,7 @@ pub async fn first_login(station: &Station, client: &SyncClient, user: &str) -> 
     else {
         panic!("a first login enrols an authenticator");
     };
-    let secret = totp_rs::Secret::try_from_base32(&otp_secret_base32)
-        .expect("base32")
-        .as_bytes()
-        .to_vec();
-    let mut otp = Authenticator {
-        secret,
-        last_step: 0,
-    };
+    let mut otp = Authenticator::from_base32(&otp_secret_base32);
     let code = otp.code().await;
     let SignIn::ChangePassword { challenge } = station
         .complete_enrollment(client, &challenge, &code, INITIAL_PASSWORD)

@@ -16,8 +16,12 @@ import { emptyFromSearch, Session, type SessionDrafts } from "./screens/Session"
 import { Setup } from "./screens/Setup";
 import { SignIn } from "./screens/SignIn";
 import { Signing } from "./screens/Signing";
+import { Staff } from "./screens/Staff";
 
-type Screen = "session" | "report" | "account" | "cleaning" | "signing";
+type Screen = "session" | "report" | "account" | "cleaning" | "signing" | "staff";
+
+/** Alt+1…6, in this order; a screen the role has not stays on the account screen. */
+const SCREENS: Screen[] = ["session", "report", "account", "cleaning", "signing", "staff"];
 
 const EMPTY_DRAFTS: SessionDrafts = {
   searchName: "",
@@ -168,9 +172,9 @@ export function App() {
         }
         return;
       }
-      if (e.altKey && ["1", "2", "3", "4", "5"].includes(e.key)) {
+      if (e.altKey && ["1", "2", "3", "4", "5", "6"].includes(e.key)) {
         e.preventDefault();
-        setScreen((["session", "report", "account", "cleaning", "signing"] as Screen[])[Number(e.key) - 1]);
+        setScreen(SCREENS[Number(e.key) - 1]);
       } else if (e.key === "F2" || (e.altKey && (e.key === "f" || e.key === "F"))) {
         e.preventDefault();
         setScreen("session");
@@ -228,17 +232,17 @@ export function App() {
         </div>
         {session ? (
           <nav aria-label="Sổ Tiêm">
-            {(["session", "report", "account", "cleaning", ...(session.role === "signer" ? ["signing"] : [])] as Screen[]).map((s, i) => (
+            {SCREENS.filter((s) => (s !== "signing" || session.role === "signer") && (s !== "staff" || session.role === "facility_admin")).map((s) => (
               <button
                 type="button"
                 key={s}
                 data-testid={`nav-${s}`}
                 class={screen === s ? "current" : ""}
                 aria-current={screen === s ? "page" : undefined}
-                title={`Alt+${i + 1}`}
+                title={`Alt+${SCREENS.indexOf(s) + 1}`}
                 onClick={() => setScreen(s)}
               >
-                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : "navAccount")}
+                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : s === "staff" ? "navStaff" : "navAccount")}
               </button>
             ))}
           </nav>
@@ -285,6 +289,8 @@ export function App() {
         />
       ) : screen === "signing" && session.role === "signer" ? (
         <Signing catalogue={catalogue} changed={changed} refreshKey={refreshKey} />
+      ) : screen === "staff" && session.role === "facility_admin" ? (
+        <Staff />
       ) : (
         <Account session={session} signedOut={refresh} />
       )}

@@ -1,7 +1,11 @@
 // The shell's commands, typed with the declarations generated from Rust (src/bindings).
 
 import { invoke } from "@tauri-apps/api/core";
+import type { AccountInfo } from "./bindings/AccountInfo";
 import type { AppStatus } from "./bindings/AppStatus";
+import type { NewStaffRequest } from "./bindings/NewStaffRequest";
+import type { SignInEvent } from "./bindings/SignInEvent";
+import type { StaffPasswordRequest } from "./bindings/StaffPasswordRequest";
 import type { ChangePasswordRequest } from "./bindings/ChangePasswordRequest";
 import type { DailyReport } from "./bindings/DailyReport";
 import type { EditRequest } from "./bindings/EditRequest";
@@ -90,4 +94,11 @@ export const api = {
   duplicateCandidates: () => call<DuplicatePair[]>("duplicate_candidates"),
   mergePeople: (request: MergeRequest) => call<PersonRecord>("merge_people", { request }),
   registerCertificate: (request: RegisterCertificateView) => call<string[]>("register_certificate", { request }),
+  staffAccounts: () => call<AccountInfo[]>("staff_accounts"),
+  createStaffAccount: (request: NewStaffRequest) => call<AccountInfo>("create_staff_account", { request }),
+  revokeStaffAccount: (username: string) => call<null>("revoke_staff_account", { username }),
+  resetStaffPassword: (request: StaffPasswordRequest) => call<null>("reset_staff_password", { request }),
+  resetStaffAuthenticator: (username: string) => call<null>("reset_staff_authenticator", { username }),
+  staffSignIns: (username: string) => call<SignInEvent[]>("staff_sign_ins", { username }),
+  ownSignIns: () => call<SignInEvent[]>("own_sign_ins"),
 };

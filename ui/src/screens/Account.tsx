@@ -1,9 +1,11 @@
 import { useState } from "preact/hooks";
 import { api } from "../api";
 import type { SessionView } from "../bindings/SessionView";
+import type { SignInEvent } from "../bindings/SignInEvent";
 import type { UiError } from "../bindings/UiError";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
+import { SignInHistory } from "../components/SignInHistory";
 import { formatDateTime } from "../format";
 import { lang, t, type TextKey } from "../i18n";
 import { checkNewPassword, checkOtp, requiredMessage } from "../validate";
@@ -21,6 +23,17 @@ export function Account({ session, signedOut }: { session: SessionView; signedOu
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<UiError | null>(null);
   const [done, setDone] = useState(false);
+  const [history, setHistory] = useState<SignInEvent[] | null>(null);
+  const [historyError, setHistoryError] = useState<UiError | null>(null);
+
+  async function showHistory() {
+    setHistoryError(null);
+    try {
+      setHistory(await api.ownSignIns());
+    } catch (err) {
+      setHistoryError(err as UiError);
+    }
+  }
 
   async function change(e: Event) {
     e.preventDefault();
@@ -86,6 +99,15 @@ export function Account({ session, signedOut }: { session: SessionView; signedOu
           {t("savePassword")}
         </button>
       </form>
+      <section class="card" data-testid="own-history">
+        <h2>{t("signInHistory")}</h2>
+        <p class="help">{t("signInHistoryHelp")}</p>
+        <ErrorBox error={historyError} />
+        {history ? <SignInHistory events={history} testId="own-sign-ins" /> : null}
+        <button type="button" onClick={showHistory} data-testid="show-sign-ins">
+          {t("showSignIns")}
+        </button>
+      </section>
     </main>
   );
 }

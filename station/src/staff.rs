@@ -1,0 +1,97 @@
+//! Accounts a facility runs by itself (issue 14) and sign-in histories: the head of station's
+//! requests to the server, which alone decides who may run which account
+//! ([`sync_protocol::auth::Role::may_manage`]) and keeps the administrators' audit log.
+//! All of it needs the network and a signed-in session on the client.
+
+use crate::auth::Session;
+use crate::error::StationError;
+use crate::sync::{SyncClient, SyncError, SyncResult};
+use sync_protocol::auth::{AccountInfo, AccountRef, NewAccount, PasswordReset, SignInEvent};
+
+/// How many sign-ins a history shows.
+pub const HISTORY_ROWS: u32 = 100;
+
+/// The server, as the signed-in user: refused for a session opened offline (the server does
+/// not know it).
+pub fn as_user<'a>(
+    session: Option<&Session>,
+    client: &'a SyncClient,
+) -> SyncResult<&'a SyncClient> {
+    let session = session.ok_or(SyncError::Station(StationError::NotSignedIn))?;
+    let token = session
+        .server_token()
+        .ok_or(SyncError::Station(StationError::NeedsOnlineSession))?;
+    client.set_session(Some(token.to_string()));
+    Ok(client)
+}
+
+/// The accounts the signed-in administrator runs (a head of station: their facility's).
+pub async fn accounts(client: &SyncClient) -> SyncResult<Vec<AccountInfo>> {
+    client.get_json("admin/accounts", &[]).await
+}
+
+/// Creates a vaccinator's or signer's account; its holder changes the initial password and
+/// enrols an authenticator at first sign-in.
+pub async fn create(client: &SyncClient, new: &NewAccount) -> SyncResult<AccountInfo> {
+    client.json("admin/accounts", new).await
+}
+
+/// Revokes an account: its sessions end, stations lock it out at their next sync.
+pub async fn revoke(client: &SyncClient, username: &str) -> SyncResult<()> {
+    let _: Option<()> = client
+        .json("admin/accounts/revoke", &account_ref(username))
+        .await?;
+    Ok(())
+}
+
+/// Gives an account a new initial password, changed at its next sign-in.
+pub async fn reset_password(
+    client: &SyncClient,
+    username: &str,
+    initial_password: &str,
+) -> SyncResult<()> {
+    let _: Option<()> = client
+        .json(
+            "admin/accounts/reset-password",
+            &PasswordReset {
+                username: username.trim().to_lowercase(),
+                initial_password: initial_password.to_string(),
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+/// Clears an account's authenticator (a lost or changed phone): its next sign-in enrols one.
+pub async fn reset_authenticator(client: &SyncClient, username: &str) -> SyncResult<()> {
+    let _: Option<()> = client
+        .json("admin/accounts/reset-authenticator", &account_ref(username))
+        .await?;
+    Ok(())
+}
+
+/// The signed-in user's own sign-ins, online and offline, newest first.
+pub async fn own_sign_ins(client: &SyncClient) -> SyncResult<Vec<SignInEvent>> {
+    client
+        .get_json("auth/sign-ins", &[("limit", HISTORY_ROWS.to_string())])
+        .await
+}
+
+/// The sign-ins of an account the signed-in administrator runs, newest first.
+pub async fn sign_ins_of(client: &SyncClient, username: &str) -> SyncResult<Vec<SignInEvent>> {
+    client
+        .get_json(
+            "admin/sign-ins",
+            &[
+                ("username", username.trim().to_lowercase()),
+                ("limit", HISTORY_ROWS.to_string()),
+            ],
+        )
+        .await
+}
+
+fn account_ref(username: &str) -> AccountRef {
+    AccountRef {
+        username: username.trim().to_lowercase(),
+    }
+}
