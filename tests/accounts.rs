@@ -710,6 +710,14 @@ async fn a_tampered_audit_log_is_detected(backend: Backend) {
     .await
     .expect("dose");
     a.sync().await.expect("sync");
+    // The server notes whose session delivered each entry (the entry's own user is a claim).
+    let unbound: i64 = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE pushed_by IS NULL OR pushed_by <> 'nv.lan'")
+            .fetch_one(pool)
+            .await
+            .expect("count")
+    });
+    assert_eq!(unbound, 0);
     let check = a.verify_audit().await.expect("verify");
     assert!(check.problem.is_none(), "{check:?}");
     assert!(check.entries >= 3 && check.synced_through == check.entries);
@@ -785,6 +793,62 @@ async fn a_tampered_audit_log_is_detected(backend: Backend) {
         .expect("restore");
     drop(conn);
     assert!(a.verify_audit().await.expect("verify").problem.is_none());
+
+    // The tail removed *and* the station's own note of what the server holds rewritten to
+    // match: the station's check alone is fooled, the server's copy is not.
+    let mut conn = pool.acquire().await.expect("connection");
+    sqlx::query("CREATE TEMP TABLE saved_tail_2 AS SELECT * FROM audit_log WHERE seq = ?")
+        .bind(last)
+        .execute(&mut *conn)
+        .await
+        .expect("save");
+    sqlx::query("DELETE FROM audit_log WHERE seq = ?")
+        .bind(last)
+        .execute(&mut *conn)
+        .await
+        .expect("delete");
+    let before_last: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = ?")
+        .bind(last - 1)
+        .fetch_one(&mut *conn)
+        .await
+        .expect("hash");
+    for (key, value) in [
+        ("audit_synced_seq", (last - 1).to_string()),
+        ("audit_synced_hash", hex::encode(&before_last)),
+    ] {
+        sqlx::query("UPDATE meta SET value = ? WHERE key = ?")
+            .bind(value)
+            .bind(key)
+            .execute(&mut *conn)
+            .await
+            .expect("rewrite the note");
+    }
+    assert!(
+        a.verify_audit().await.expect("verify").problem.is_none(),
+        "the station's own check is fooled"
+    );
+    let check = a
+        .verify_audit_with_server(&a.client)
+        .await
+        .expect("verify against the server");
+    let problem = check
+        .problem
+        .expect("the server's copy shows the removed tail");
+    assert_eq!((problem.seq, problem.reason), (last, "missing_on_station"));
+    assert_eq!(
+        check.server_through,
+        Some(u64::try_from(last).expect("seq"))
+    );
+    sqlx::query("INSERT INTO audit_log SELECT * FROM saved_tail_2")
+        .execute(&mut *conn)
+        .await
+        .expect("restore");
+    drop(conn);
+    let check = a
+        .verify_audit_with_server(&a.client)
+        .await
+        .expect("verify against the server");
+    assert!(check.problem.is_none(), "{check:?}");
 
     // A removed entry in the middle.
     sqlx::query("DELETE FROM audit_log WHERE seq = 2")

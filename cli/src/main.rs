@@ -568,7 +568,20 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
         },
         Command::Vaccine(VaccineCommand::List) => out.vaccines(station.catalogue()),
         Command::Audit(AuditCommand::Verify) => {
-            let check = station.verify_audit().await?;
+            // Against the server's copy when it answers; else this laptop's alone, said so.
+            let check = match login::remembered_client(station).await {
+                Some(client) => match station.verify_audit_with_server(&client).await {
+                    Ok(check) => check,
+                    Err(e) if e.is_retryable() => {
+                        out.message(&format!(
+                            "Không hỏi được máy chủ ({e}): chỉ kiểm tra được bản trên máy này."
+                        ));
+                        station.verify_audit().await?
+                    }
+                    Err(e) => return Err(e.into()),
+                },
+                None => station.verify_audit().await?,
+            };
             out.audit(&check);
             if let Some(b) = &check.problem {
                 anyhow::bail!(

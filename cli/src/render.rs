@@ -232,10 +232,16 @@ impl Output {
         if self.json {
             print_json(c);
         } else if c.problem.is_none() {
-            println!(
-                "Nhật ký nguyên vẹn: {} mục, chuỗi băm khớp; máy chủ đã giữ đến mục {}.",
-                c.entries, c.synced_through
-            );
+            match c.server_through {
+                Some(n) => println!(
+                    "Nhật ký nguyên vẹn: {} mục, chuỗi băm khớp và khớp với bản máy chủ giữ (đến mục {n}).",
+                    c.entries
+                ),
+                None => println!(
+                    "Nhật ký nguyên vẹn: {} mục, chuỗi băm khớp; theo máy này, máy chủ đã giữ đến mục {} (chưa đối chiếu với máy chủ).",
+                    c.entries, c.synced_through
+                ),
+            }
         }
     }
 
@@ -328,7 +334,11 @@ pub fn error(e: &anyhow::Error, json: bool) {
             .collect();
         print_json(&serde_json::json!({
             "error": {
-                "code": station.map_or("error", StationError::code),
+                // A station's refusal, else the server's (a refused request names its rule).
+                "code": station
+                    .map(StationError::code)
+                    .or_else(|| e.downcast_ref::<station::SyncError>().map(|s| s.code()))
+                    .unwrap_or("error"),
                 "message": e.to_string(),
                 "fields": fields,
             }

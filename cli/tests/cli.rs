@@ -1280,3 +1280,96 @@ fn the_cleaning_loop_runs_from_the_command_line() {
     assert_eq!(pairs, serde_json::json!([]));
     assert!(nurse.ok(&["audit", "verify"]).contains("chuỗi băm khớp"));
 }
+
+#[test]
+fn the_head_of_station_runs_the_stations_accounts_from_the_command_line() {
+    use sync_protocol::auth::Role;
+    let h = Harness::new();
+    let head = Cli::of(&h, "TYT-TANNHUT", Role::FacilityAdmin);
+    let made = head.run_env(
+        &[
+            "staff",
+            "add",
+            "--username",
+            "nv.binh",
+            "--full-name",
+            "Trần Văn Bình",
+            "--phone",
+            "0987 654 321",
+        ],
+        &[("SOTIEM_INITIAL_PASSWORD", "Khoi@tao2025")],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    assert!(String::from_utf8_lossy(&made.stdout).contains("Đã tạo tài khoản nv.binh"));
+    let list = head.ok(&["staff", "list"]);
+    assert!(
+        list.contains("nv.binh") && list.contains("Cán bộ tiêm chủng"),
+        "{list}"
+    );
+
+    // A weak new password is refused naming its rules; a good one is taken.
+    let weak = head.run_env(
+        &["staff", "reset-password", "nv.binh"],
+        &[("SOTIEM_INITIAL_PASSWORD", "binh1234")],
+    );
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("có chữ hoa"));
+    let reset = head.run_env(
+        &["staff", "reset-password", "nv.binh"],
+        &[("SOTIEM_INITIAL_PASSWORD", "Dat@lai2025")],
+    );
+    assert!(reset.status.success());
+    assert!(
+        head.ok(&["staff", "reset-authenticator", "nv.binh"])
+            .contains("ứng dụng xác thực")
+    );
+    // Another administrator's account is not the head's to read or reset.
+    let (code, err) = head.json(&["staff", "sign-ins", &head.user]);
+    assert_eq!(code, 1);
+    assert_eq!(err["error"]["code"], "forbidden", "{err}");
+    // The head's own sign-ins: the first login's steps, newest first.
+    let (code, own) = head.json(&["sign-ins"]);
+    assert_eq!(code, 0, "{own}");
+    let outcomes: Vec<&str> = own
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes[0], "success", "{outcomes:?}");
+    assert!(outcomes.contains(&"enrollment_started"), "{outcomes:?}");
+
+    // A vaccinator runs no accounts.
+    let nurse = Cli::new(&h);
+    let (code, err) = nurse.json(&["staff", "list"]);
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (1, Some("forbidden"))
+    );
+    let log = h.rt.block_on(sotiem_server::admin_audit::entries(
+        &h.db,
+        Some("account/nv.binh"),
+        10,
+    ));
+    let actions: Vec<(String, String)> = log
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|e| (e.action, e.actor))
+        .collect();
+    let by = |a: &str| (a.to_string(), head.user.clone());
+    assert_eq!(
+        actions,
+        [
+            by("account_create"),
+            by("account_reset_password"),
+            by("account_reset_password_failed"),
+            by("account_reset_password"),
+            by("account_reset_authenticator"),
+        ]
+    );
+}

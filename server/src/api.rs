@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/auth/sign-ins", get(crate::auth_api::own_sign_ins))
         .route("/api/v1/audit/push", post(crate::auth_api::audit_push))
+        .route(
+            "/api/v1/audit/tail",
+            post(crate::auth_api::audit_tail_of_device),
+        )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -530,8 +530,8 @@ pub async fn audit_push(
         let mut tx = pool.begin().await?;
         for e in &accepted {
             sqlx::query(
-                "INSERT INTO audit_entries (device_id, seq, at, user_name, action, entity, changes, otp, prev_hash, hash, received_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                "INSERT INTO audit_entries (device_id, seq, at, user_name, action, entity, changes, otp, prev_hash, hash, received_at, pushed_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&device)
             .bind(e.seq as i64)
@@ -544,6 +544,7 @@ pub async fn audit_push(
             .bind(&e.prev_hash)
             .bind(&e.hash)
             .bind(&received_at)
+            .bind(&data.user.account.username)
             .execute(&mut *tx)
             .await?;
         }
@@ -551,6 +552,19 @@ pub async fn audit_push(
     });
     Ok(encoded(&AuditPushResponse {
         stored_through: last_seq,
+        last_hash,
+    }))
+}
+
+/// `POST /api/v1/audit/tail`: where the server's copy of this device's audit chain ends, for
+/// the station to check its own copy against (`sotiem audit verify`).
+pub async fn audit_tail_of_device(
+    State(state): State<AppState>,
+    AuthedDevice(device): AuthedDevice,
+) -> Result<axum::response::Response, ApiError> {
+    let (stored_through, last_hash) = audit_tail(&state, &device.id).await?;
+    Ok(encoded(&AuditPushResponse {
+        stored_through,
         last_hash,
     }))
 }
