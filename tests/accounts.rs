@@ -1547,3 +1547,87 @@ async fn the_authenticator_secret_goes_only_to_a_registered_station_that_lacks_i
     lab.server.stop().await;
 }
 both_backends!(the_authenticator_secret_goes_only_to_a_registered_station_that_lacks_it);
+
+/// A server on loopback behind a "proxy" at 127.0.0.1 when `trusted`; returns its URL.
+async fn server_behind_proxy(trusted: bool) -> (String, sotiem_server::Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sotiem_server::Db::open_sqlite(&dir.path().join("server.db"), None)
+        .await
+        .expect("db");
+    let mut server = sotiem_server::Server::start(db.clone())
+        .await
+        .expect("server");
+    if trusted {
+        server.state.trusted_proxies = sotiem_server::throttle::TrustedProxies::new(vec![
+            std::net::IpAddr::from([127, 0, 0, 1]),
+        ]);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(server.serve(listener, std::future::pending()));
+    (url, db, dir)
+}
+
+/// A wrong login for nv.lan as sent by a proxy that saw `forwarded`; the answer's status.
+async fn wrong_login_via(url: &str, forwarded: &str) -> u16 {
+    // (reqwest is built without a default TLS provider; plain HTTP needs none, but the
+    // builder asks for one.)
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .post(format!("{url}/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", forwarded)
+        .body(
+            serde_json::json!({ "username": "nv.lan", "password": "Doan@sai1", "otp": "000000" })
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("answer")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_client_has_its_own_lock_and_a_forged_header_counts_for_nothing()
+ {
+    // Behind the province's reverse proxy: five failures lock the account for 203.0.113.7
+    // only; a nurse at 203.0.113.8, behind the same proxy, is not locked out.
+    let (url, db, _dir) = server_behind_proxy(true).await;
+    for _ in 0..sync_protocol::auth::FREE_ATTEMPTS {
+        assert_eq!(wrong_login_via(&url, "203.0.113.7").await, 401);
+    }
+    assert_eq!(wrong_login_via(&url, "203.0.113.7").await, 423);
+    assert_eq!(wrong_login_via(&url, "203.0.113.8").await, 401);
+    // The guesser writing another address into the header gains nothing: the proxy appends
+    // the address it saw, and that one counts.
+    assert_eq!(wrong_login_via(&url, "203.0.113.9, 203.0.113.7").await, 423);
+    let addresses: std::collections::BTreeSet<String> =
+        sotiem_server::accounts::login_events(&db, Some("nv.lan"), 100)
+            .await
+            .expect("events")
+            .into_iter()
+            .filter_map(|e| e.address)
+            .collect();
+    assert_eq!(
+        addresses.into_iter().collect::<Vec<_>>(),
+        ["203.0.113.7", "203.0.113.8"]
+    );
+
+    // Without a trusted proxy the header is the client's own words: ignored, every request
+    // is 127.0.0.1's, and the lock covers them all.
+    let (url, db, _dir) = server_behind_proxy(false).await;
+    for _ in 0..sync_protocol::auth::FREE_ATTEMPTS {
+        assert_eq!(wrong_login_via(&url, "203.0.113.7").await, 401);
+    }
+    assert_eq!(wrong_login_via(&url, "203.0.113.8").await, 423);
+    assert!(
+        sotiem_server::accounts::login_events(&db, Some("nv.lan"), 100)
+            .await
+            .expect("events")
+            .iter()
+            .all(|e| e.address.as_deref() == Some("127.0.0.1"))
+    );
+}

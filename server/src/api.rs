@@ -37,6 +37,8 @@ pub struct AppState {
     pub trust: crate::certificates::TrustStore,
     /// How often one address may try to sign in.
     pub sign_in_limit: crate::throttle::SignInLimit,
+    /// Reverse proxies in front of the server, whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::throttle::TrustedProxies,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -49,6 +51,7 @@ impl AppState {
             server_id,
             trust: crate::certificates::TrustStore::default(),
             sign_in_limit: crate::throttle::SignInLimit::default(),
+            trusted_proxies: crate::throttle::TrustedProxies::default(),
             last_seen: Arc::default(),
         }
     }
@@ -118,6 +121,11 @@ pub fn router(state: AppState) -> Router {
             post(crate::auth_api::audit_tail_of_device),
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
+        // Outermost: the client's address is settled before the limits and handlers read it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            crate::throttle::client_behind_proxy,
+        ))
         .with_state(state)
 }
 

@@ -74,6 +74,14 @@ enum Command {
         /// Milliseconds after which one more sign-in request is allowed to an address.
         #[arg(long, env = "SOTIEM_SIGN_IN_EVERY_MS", default_value_t = 1000)]
         sign_in_every_ms: u64,
+        /// A reverse proxy in front of the server whose X-Forwarded-For names the client (its
+        /// address; repeat, or comma-separated). None is trusted by default.
+        #[arg(
+            long = "trusted-proxy",
+            env = "SOTIEM_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
     },
     /// Facilities: add, list.
     #[command(subcommand)]
@@ -251,6 +259,7 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             insecure_http,
             sign_in_burst,
             sign_in_every_ms,
+            trusted_proxies,
         } => {
             let tls = tls_cert.is_some() && tls_key.is_some();
             if let Err(refusal) =
@@ -263,6 +272,8 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                 burst: (*sign_in_burst).max(1),
                 every: std::time::Duration::from_millis((*sign_in_every_ms).max(1)),
             };
+            server.state.trusted_proxies =
+                sotiem_server::throttle::TrustedProxies::new(trusted_proxies.clone());
             if let Some(path) = registry {
                 tokio::spawn(sotiem_server::registry::watch(
                     server.state.clone(),

@@ -45,6 +45,50 @@ impl KeyExtractor for PeerAddress {
     }
 }
 
+/// Reverse proxies in front of the server (nginx, a province's gateway): for a connection from
+/// one of them, the client is the right-most address of `X-Forwarded-For` that is not a proxy.
+/// Without this, every client behind a proxy would share its address: one limit and one lock
+/// for all. No proxy is trusted unless configured (`serve --trusted-proxy`).
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Arc<Vec<IpAddr>>);
+
+impl TrustedProxies {
+    /// These addresses.
+    pub fn new(addresses: Vec<IpAddr>) -> TrustedProxies {
+        TrustedProxies(Arc::new(addresses))
+    }
+
+    /// The client a proxied request comes from, or none when the header is missing or
+    /// unreadable (the proxy's own address then stands).
+    fn client(&self, headers: &axum::http::HeaderMap) -> Option<IpAddr> {
+        // Each proxy appends the address it saw; what lies further left is the client's claim.
+        let mut hops = Vec::new();
+        for value in headers.get_all("x-forwarded-for") {
+            for hop in value.to_str().ok()?.split(',') {
+                hops.push(hop.trim().parse::<IpAddr>().ok()?);
+            }
+        }
+        hops.into_iter().rev().find(|ip| !self.0.contains(ip))
+    }
+}
+
+/// Replaces the connection's peer with the client a trusted proxy names, so that the sign-in
+/// limits, the per-address locks and the login history see the client.
+pub async fn client_behind_proxy(
+    axum::extract::State(proxies): axum::extract::State<TrustedProxies>,
+    mut req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied()
+        && proxies.0.contains(&peer.ip())
+        && let Some(client) = proxies.client(req.headers())
+    {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::new(client, peer.port())));
+    }
+    next.run(req).await
+}
+
 /// The peer address of a request whose server was started with connection info.
 pub fn peer_address(extensions: &axum::http::Extensions) -> Option<IpAddr> {
     extensions
@@ -115,6 +159,31 @@ pub fn check_transport(listen: SocketAddr, tls: bool, insecure: bool) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_client_is_the_right_most_address_no_proxy_added() {
+        let proxy: IpAddr = "10.0.0.5".parse().expect("ip");
+        let proxies = TrustedProxies::new(vec![proxy]);
+        let headers = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert("x-forwarded-for", HeaderValue::from_str(v).expect("header"));
+            h
+        };
+        let client = |v: &str| proxies.client(&headers(v)).map(|ip| ip.to_string());
+        assert_eq!(client("203.0.113.7").as_deref(), Some("203.0.113.7"));
+        // What the client wrote itself stays to the left of what the proxy saw.
+        assert_eq!(
+            client("198.51.100.1, 203.0.113.7").as_deref(),
+            Some("203.0.113.7")
+        );
+        // A chain of trusted proxies is walked back to the client.
+        assert_eq!(
+            client("203.0.113.7, 10.0.0.5").as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(client("not an address"), None);
+        assert_eq!(client("10.0.0.5"), None);
+    }
 
     #[test]
     fn plain_http_is_served_on_loopback_only_unless_asked() {
