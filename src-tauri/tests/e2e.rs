@@ -608,6 +608,40 @@ async fn a_head_of_facility_signs_the_days_doses_with_the_usb_token() {
         |t| t.contains("bs.hung"),
     )
     .await;
+    // The backlog as a list, paged: the first 1,000 rows are browsing; reading on is an export
+    // in all but name, so the next page waits for a fresh code.
+    ui.click("[data-testid=nav-cleaning]").await;
+    ui.find("#list-kind")
+        .await
+        .select_by_value("unsigned_doses")
+        .await
+        .expect("list");
+    ui.wait_text("[data-testid=list-total]", "1,004 unsigned doses", |t| {
+        t == "1.004"
+    })
+    .await;
+    for first in ["201–", "401–", "601–", "801–"] {
+        ui.click("[data-testid=list-next]").await;
+        ui.wait_text("[data-testid=list-range]", "the next page", |t| {
+            t.contains(first)
+        })
+        .await;
+    }
+    ui.click("[data-testid=list-next]").await;
+    ui.find("[data-testid=browse-form]").await;
+    ui.wait_text("[data-testid=list-range]", "the page shown stays", |t| {
+        t.contains("801–1.000")
+    })
+    .await;
+    ui.type_into("#browse-otp", &otp.code().await).await;
+    ui.click("[data-testid=browse-unlock]").await;
+    ui.wait_text(
+        "[data-testid=list-range]",
+        "the rows past 1,000 with the code",
+        |t| t.contains("1.001–1.004"),
+    )
+    .await;
+    ui.shot("08b-list-past-a-thousand").await;
     ui.click("[data-testid=nav-signing]").await;
     ui.click("[data-testid=find-token]").await;
     // The certificate is not registered yet: the signer registers it with the token's PIN and
