@@ -6,8 +6,23 @@
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Authenticator, INITIAL_PASSWORD, Lab, PASSWORD, both_backends};
 use sotiem_server::admin_audit::{self, ChainCheck};
-use station::{Credentials, SignIn, StationError, SyncClient, SyncError, staff};
+use station::{Credentials, SignIn, Station, StationError, SyncClient, SyncError, staff};
 use sync_protocol::auth::{NewAccount, Role};
+
+/// nv.lan signs in on `station` through `client` with `password` and `code`.
+async fn sign_in_as_lan(
+    station: &Station,
+    client: &SyncClient,
+    password: &str,
+    code: String,
+) -> Result<SignIn, StationError> {
+    let creds = Credentials {
+        username: "nv.lan".into(),
+        password: password.into(),
+        otp: code,
+    };
+    station.sign_in(&creds, Some(client)).await
+}
 
 /// The server's reason for refusing, or the error's own code.
 fn refused<T: std::fmt::Debug>(r: Result<T, SyncError>) -> String {
@@ -174,16 +189,7 @@ async fn a_head_resets_a_lost_authenticator_and_the_nurse_enrols_a_new_one(backe
     laptop.sync().await.expect("nv.mai syncs");
     let offline = SyncClient::new("http://127.0.0.1:9", &laptop.token, None).expect("client");
     let code = old_phone.code().await;
-    let err = laptop
-        .station
-        .sign_in(
-            &Credentials {
-                username: "nv.lan".into(),
-                password: PASSWORD.into(),
-                otp: code,
-            },
-            Some(&offline),
-        )
+    let err = sign_in_as_lan(&laptop.station, &offline, PASSWORD, code)
         .await
         .expect_err("the old copy is gone");
     assert_eq!(err.code(), "offline_unknown_account", "{err}");
@@ -195,16 +201,7 @@ async fn a_head_resets_a_lost_authenticator_and_the_nurse_enrols_a_new_one(backe
         .await
         .expect("nv.mai signs out");
     let code = old_phone.code().await;
-    let step = laptop
-        .station
-        .sign_in(
-            &Credentials {
-                username: "nv.lan".into(),
-                password: PASSWORD.into(),
-                otp: code,
-            },
-            Some(&laptop.client),
-        )
+    let step = sign_in_as_lan(&laptop.station, &laptop.client, PASSWORD, code)
         .await
         .expect("password accepted");
     let SignIn::EnrollOtp {
@@ -231,30 +228,12 @@ async fn a_head_resets_a_lost_authenticator_and_the_nurse_enrols_a_new_one(backe
 
     // The old phone's codes are refused from now on; the new one's work.
     let code = old_phone.code().await;
-    let err = laptop
-        .station
-        .sign_in(
-            &Credentials {
-                username: "nv.lan".into(),
-                password: PASSWORD.into(),
-                otp: code,
-            },
-            Some(&laptop.client),
-        )
+    let err = sign_in_as_lan(&laptop.station, &laptop.client, PASSWORD, code)
         .await
         .expect_err("old phone refused");
     assert_eq!(refusal(&err), "invalid_credentials", "{err}");
     let code = new_phone.code().await;
-    let step = laptop
-        .station
-        .sign_in(
-            &Credentials {
-                username: "nv.lan".into(),
-                password: PASSWORD.into(),
-                otp: code,
-            },
-            Some(&laptop.client),
-        )
+    let step = sign_in_as_lan(&laptop.station, &laptop.client, PASSWORD, code)
         .await
         .expect("new phone accepted");
     assert!(matches!(step, SignIn::Done { .. }), "{step:?}");
@@ -312,30 +291,12 @@ async fn a_forgotten_password_is_reset_and_must_be_changed_at_the_next_sign_in(b
 
     // The old password no longer opens the account; the new initial one leads to a change.
     let code = nurse.otp.code().await;
-    let err = nurse
-        .station
-        .sign_in(
-            &Credentials {
-                username: "nv.lan".into(),
-                password: PASSWORD.into(),
-                otp: code,
-            },
-            Some(&nurse.client),
-        )
+    let err = sign_in_as_lan(&nurse.station, &nurse.client, PASSWORD, code)
         .await
         .expect_err("old password");
     assert_eq!(refusal(&err), "invalid_credentials", "{err}");
     let code = nurse.otp.code().await;
-    let step = nurse
-        .station
-        .sign_in(
-            &Credentials {
-                username: "nv.lan".into(),
-                password: "Dat@lai2025".into(),
-                otp: code,
-            },
-            Some(&nurse.client),
-        )
+    let step = sign_in_as_lan(&nurse.station, &nurse.client, "Dat@lai2025", code)
         .await
         .expect("initial password with her own code");
     let SignIn::ChangePassword { challenge } = step else {
