@@ -1080,7 +1080,10 @@ async fn post_auth_to(
         .body(body.to_string());
     if let Some((session, device)) = who {
         request = request
-            .header(sotiem_server::auth_api::SESSION_HEADER, session.as_str())
+            .header(
+                sotiem_server::http::auth_api::SESSION_HEADER,
+                session.as_str(),
+            )
             .bearer_auth(device);
     }
     let answer = request.send().await.expect("answer");
@@ -1558,7 +1561,7 @@ async fn server_behind_proxy(trusted: bool) -> (String, sotiem_server::Db, tempf
         .await
         .expect("server");
     if trusted {
-        server.state.trusted_proxies = sotiem_server::throttle::TrustedProxies::new(vec![
+        server.state.trusted_proxies = sotiem_server::http::throttle::TrustedProxies::new(vec![
             std::net::IpAddr::from([127, 0, 0, 1]),
         ]);
     }

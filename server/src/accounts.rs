@@ -12,7 +12,7 @@ use sqlx::Row;
 use sync_protocol::auth::RegisteredCertificate;
 use sync_protocol::auth::{
     AccountInfo, LoginRequest, LoginStep, NewAccount, OtpError, Role, SessionGrant, WeakPassword,
-    check_password, new_otp_secret, otp_secret_base32, otp_uri, verify_otp,
+    check_password, new_otp_secret, otp_secret_base32, otp_uri, unix_now, verify_otp,
 };
 use sync_protocol::manifest::normalize_serial;
 use sync_protocol::person::{format_time, now, parse_time};
@@ -186,10 +186,6 @@ fn token() -> String {
 
 fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.trim().as_bytes()).to_vec()
-}
-
-fn unix_now() -> u64 {
-    u64::try_from(OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
 }
 
 fn limited(field: Field, value: &str, max: usize) -> Result<(), AuthError> {

@@ -5,72 +5,15 @@
 pub mod accounts;
 pub mod admin;
 pub mod admin_audit;
-pub mod api;
-pub mod auth_api;
 pub mod certificates;
 pub mod db;
+pub mod http;
 pub mod ingest;
 pub mod registry;
 pub mod scope;
 pub mod signing;
-pub mod throttle;
 
-pub use api::{AppState, router};
 pub use db::Db;
+pub use http::Server;
+pub use http::api::{AppState, router};
 pub use ingest::Ingest;
-
-/// A server ready to serve: its database, ingest writer and router.
-pub struct Server {
-    pub state: AppState,
-}
-
-impl Server {
-    /// Opens storage and starts the ingest writer.
-    pub async fn start(db: Db) -> anyhow::Result<Server> {
-        let server_id = admin::server_id(&db).await?;
-        let ingest = Ingest::start(db.clone()).await?;
-        Ok(Server {
-            state: AppState::new(db, ingest, server_id),
-        })
-    }
-
-    /// The HTTP router.
-    pub fn router(&self) -> axum::Router {
-        router(self.state.clone())
-    }
-
-    /// Serves plain HTTP on `listener` until the future `shutdown` completes.
-    pub async fn serve(
-        self,
-        listener: tokio::net::TcpListener,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        // With the peer's address: sign-in limits and the login history use it.
-        let app = self
-            .router()
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-    }
-
-    /// Serves HTTPS on `listener` with a PEM certificate chain and key.
-    pub async fn serve_tls(
-        self,
-        listener: std::net::TcpListener,
-        cert_pem: &std::path::Path,
-        key_pem: &std::path::Path,
-    ) -> anyhow::Result<()> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let config =
-            axum_server::tls_rustls::RustlsConfig::from_pem_file(cert_pem, key_pem).await?;
-        listener.set_nonblocking(true)?;
-        axum_server::from_tcp_rustls(listener, config)?
-            .serve(
-                self.router()
-                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await?;
-        Ok(())
-    }
-}

@@ -263,17 +263,17 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
         } => {
             let tls = tls_cert.is_some() && tls_key.is_some();
             if let Err(refusal) =
-                sotiem_server::throttle::check_transport(*listen, tls, *insecure_http)
+                sotiem_server::http::throttle::check_transport(*listen, tls, *insecure_http)
             {
                 anyhow::bail!(refusal);
             }
             let mut server = Server::start(db.clone()).await?;
-            server.state.sign_in_limit = sotiem_server::throttle::SignInLimit {
+            server.state.sign_in_limit = sotiem_server::http::throttle::SignInLimit {
                 burst: (*sign_in_burst).max(1),
                 every: std::time::Duration::from_millis((*sign_in_every_ms).max(1)),
             };
             server.state.trusted_proxies =
-                sotiem_server::throttle::TrustedProxies::new(trusted_proxies.clone());
+                sotiem_server::http::throttle::TrustedProxies::new(trusted_proxies.clone());
             if let Some(path) = registry {
                 tokio::spawn(sotiem_server::registry::watch(
                     server.state.clone(),

@@ -257,7 +257,9 @@ impl crate::Station {
         client: &crate::sync::SyncClient,
     ) -> crate::sync::SyncResult<AuditCheck> {
         let mut check = self.verify_audit().await?;
-        let tail: sync_protocol::audit::AuditPushResponse = client.call("audit/tail", &()).await?;
+        let tail: sync_protocol::audit::AuditPushResponse = client
+            .call(sync_protocol::endpoints::AUDIT_TAIL, &())
+            .await?;
         check.server_through = Some(tail.stored_through);
         if check.problem.is_none() && tail.stored_through > 0 {
             let seq = i64::try_from(tail.stored_through).unwrap_or(i64::MAX);

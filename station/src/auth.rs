@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sync_protocol::auth::{
     AccountInfo, ChangePasswordRequest, EnrollRequest, FREE_ATTEMPTS, LoginRequest, LoginStep,
-    OtpError, Role, SessionGrant, lock_seconds, verify_otp,
+    OtpError, Role, SessionGrant, lock_seconds, unix_now, verify_otp,
 };
 use sync_protocol::person::{format_time, now, parse_time};
 use time::Duration;
@@ -132,10 +132,6 @@ fn open(key: &[u8], nonce: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
     ChaCha20Poly1305::new(Key::from_slice(key))
         .decrypt(Nonce::from_slice(nonce), sealed)
         .ok()
-}
-
-fn unix_now() -> u64 {
-    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
 }
 
 pub(crate) fn network_or(e: SyncError) -> StationError {

@@ -156,7 +156,7 @@ impl Station {
         server.set_session(session.server_token().map(str::to_string));
         let answer: std::result::Result<StepUpGrant, SyncError> = server
             .json(
-                "auth/step-up",
+                sync_protocol::endpoints::STEP_UP,
                 &StepUpRequest {
                     otp: step_up.otp.trim().to_string(),
                     person_ids: people.to_vec(),

@@ -664,7 +664,7 @@ impl Station {
         client.set_session(Some(token));
         let account: sync_protocol::auth::AccountInfo = client
             .json(
-                "auth/certificates",
+                sync_protocol::endpoints::CERTIFICATES,
                 &sync_protocol::auth::RegisterCertificateRequest {
                     serial: cert.serial.clone(),
                     at,

@@ -27,19 +27,24 @@ pub fn as_user<'a>(
 
 /// The accounts the signed-in administrator runs (a head of station: their facility's).
 pub async fn accounts(client: &SyncClient) -> SyncResult<Vec<AccountInfo>> {
-    client.get_json("admin/accounts", &[]).await
+    client
+        .get_json(sync_protocol::endpoints::ACCOUNTS, &[])
+        .await
 }
 
 /// Creates a vaccinator's or signer's account; its holder changes the initial password and
 /// enrols an authenticator at first sign-in.
 pub async fn create(client: &SyncClient, new: &NewAccount) -> SyncResult<AccountInfo> {
-    client.json("admin/accounts", new).await
+    client.json(sync_protocol::endpoints::ACCOUNTS, new).await
 }
 
 /// Revokes an account: its sessions end, stations lock it out at their next sync.
 pub async fn revoke(client: &SyncClient, username: &str) -> SyncResult<()> {
     let _: Option<()> = client
-        .json("admin/accounts/revoke", &account_ref(username))
+        .json(
+            sync_protocol::endpoints::REVOKE_ACCOUNT,
+            &account_ref(username),
+        )
         .await?;
     Ok(())
 }
@@ -52,7 +57,7 @@ pub async fn reset_password(
 ) -> SyncResult<()> {
     let _: Option<()> = client
         .json(
-            "admin/accounts/reset-password",
+            sync_protocol::endpoints::RESET_PASSWORD,
             &PasswordReset {
                 username: username.trim().to_lowercase(),
                 initial_password: initial_password.to_string(),
@@ -65,7 +70,10 @@ pub async fn reset_password(
 /// Clears an account's authenticator (a lost or changed phone): its next sign-in enrols one.
 pub async fn reset_authenticator(client: &SyncClient, username: &str) -> SyncResult<()> {
     let _: Option<()> = client
-        .json("admin/accounts/reset-authenticator", &account_ref(username))
+        .json(
+            sync_protocol::endpoints::RESET_AUTHENTICATOR,
+            &account_ref(username),
+        )
         .await?;
     Ok(())
 }
@@ -73,7 +81,10 @@ pub async fn reset_authenticator(client: &SyncClient, username: &str) -> SyncRes
 /// The signed-in user's own sign-ins, online and offline, newest first.
 pub async fn own_sign_ins(client: &SyncClient) -> SyncResult<Vec<SignInEvent>> {
     client
-        .get_json("auth/sign-ins", &[("limit", HISTORY_ROWS.to_string())])
+        .get_json(
+            sync_protocol::endpoints::OWN_SIGN_INS,
+            &[("limit", HISTORY_ROWS.to_string())],
+        )
         .await
 }
 
@@ -81,7 +92,7 @@ pub async fn own_sign_ins(client: &SyncClient) -> SyncResult<Vec<SignInEvent>> {
 pub async fn sign_ins_of(client: &SyncClient, username: &str) -> SyncResult<Vec<SignInEvent>> {
     client
         .get_json(
-            "admin/sign-ins",
+            sync_protocol::endpoints::STAFF_SIGN_INS,
             &[
                 ("username", username.trim().to_lowercase()),
                 ("limit", HISTORY_ROWS.to_string()),

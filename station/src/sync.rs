@@ -186,10 +186,13 @@ impl SyncClient {
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut r = self
             .http
-            .request(method, format!("{}/api/v1/{path}", self.base))
+            .request(
+                method,
+                format!("{}{}", self.base, sync_protocol::endpoints::full(path)),
+            )
             .bearer_auth(&self.token);
         if let Some(session) = self.session_header() {
-            r = r.header("x-sotiem-session", session);
+            r = r.header(sync_protocol::endpoints::SESSION_HEADER, session);
         }
         r
     }
@@ -239,7 +242,7 @@ impl SyncClient {
         &self,
         req: &sync_protocol::auth::LoginRequest,
     ) -> SyncResult<sync_protocol::auth::LoginStep> {
-        self.json("auth/login", req).await
+        self.json(sync_protocol::endpoints::LOGIN, req).await
     }
 
     /// `POST auth/enroll`.
@@ -247,7 +250,7 @@ impl SyncClient {
         &self,
         req: &sync_protocol::auth::EnrollRequest,
     ) -> SyncResult<sync_protocol::auth::LoginStep> {
-        self.json("auth/enroll", req).await
+        self.json(sync_protocol::endpoints::ENROLL, req).await
     }
 
     /// `POST auth/change-password`.
@@ -255,12 +258,13 @@ impl SyncClient {
         &self,
         req: &sync_protocol::auth::ChangePasswordRequest,
     ) -> SyncResult<Option<sync_protocol::auth::LoginStep>> {
-        self.json("auth/change-password", req).await
+        self.json(sync_protocol::endpoints::CHANGE_PASSWORD, req)
+            .await
     }
 
     /// `POST auth/logout`.
     pub async fn logout(&self) -> SyncResult<()> {
-        let _: Option<()> = self.json("auth/logout", &()).await?;
+        let _: Option<()> = self.json(sync_protocol::endpoints::LOGOUT, &()).await?;
         Ok(())
     }
 
@@ -275,7 +279,10 @@ impl SyncClient {
     /// The server's info and who this device is to it.
     pub async fn info(&self) -> SyncResult<ServerInfo> {
         let body = self
-            .exchange(self.request(reqwest::Method::GET, "info"), Vec::new())
+            .exchange(
+                self.request(reqwest::Method::GET, sync_protocol::endpoints::INFO),
+                Vec::new(),
+            )
             .await?;
         serde_json::from_slice(&body).map_err(|e| SyncError::BadResponse(e.to_string()))
     }
@@ -696,7 +703,7 @@ impl Station {
             };
             let outcome: wire::SigningBatchOutcome = client
                 .call(
-                    "sync/signing-batch",
+                    sync_protocol::endpoints::SIGNING_BATCH,
                     &wire::SigningBatchUpload {
                         batch_id,
                         manifest: r.get("manifest"),
@@ -771,7 +778,9 @@ impl Station {
                     })
                     .collect(),
             };
-            let response: PushResponse = client.call("sync/push", &request).await?;
+            let response: PushResponse = client
+                .call(sync_protocol::endpoints::PUSH, &request)
+                .await?;
             if response.results.len() != batch.len() {
                 return Err(SyncError::BadResponse(
                     "số kết quả khác số thay đổi đã gửi".into(),
@@ -854,7 +863,10 @@ impl Station {
         refused: Vec<(OutboxEntry, String, String)>,
     ) -> SyncResult<u64> {
         let server: DocumentResponse = client
-            .call("sync/document", &DocumentRequest { person_id })
+            .call(
+                sync_protocol::endpoints::DOCUMENT,
+                &DocumentRequest { person_id },
+            )
             .await?;
         let at = format_time(now());
         let mut tx = self.store().begin_write().await?;
@@ -1005,7 +1017,7 @@ impl Station {
                 max_bytes: BOOTSTRAP_MAX_BYTES,
             };
             client
-                .call::<_, BootstrapResponse>("sync/bootstrap", &request)
+                .call::<_, BootstrapResponse>(sync_protocol::endpoints::BOOTSTRAP, &request)
                 .await
         };
         let mut page = fetch(after, high_water).await?;
@@ -1060,7 +1072,7 @@ impl Station {
             let cursor = self.cursor().await?.unwrap_or(0);
             let page: PullResponse = client
                 .call(
-                    "sync/pull",
+                    sync_protocol::endpoints::PULL,
                     &PullRequest {
                         cursor,
                         max_bytes: PULL_MAX_BYTES,
@@ -1219,7 +1231,10 @@ impl Station {
                 continue;
             };
             let response: DocumentResponse = client
-                .call("sync/document", &DocumentRequest { person_id })
+                .call(
+                    sync_protocol::endpoints::DOCUMENT,
+                    &DocumentRequest { person_id },
+                )
                 .await?;
             let mut batch = BTreeMap::new();
             if let Some(bytes) = response.doc {
@@ -1261,7 +1276,7 @@ impl Station {
         }
         let answer: sync_protocol::auth::AccountStatusResponse = client
             .json(
-                "auth/account-status",
+                sync_protocol::endpoints::ACCOUNT_STATUS,
                 &sync_protocol::auth::AccountStatusRequest { usernames },
             )
             .await?;
@@ -1288,7 +1303,7 @@ impl Station {
             }
             let response: sync_protocol::audit::AuditPushResponse = client
                 .call(
-                    "audit/push",
+                    sync_protocol::endpoints::AUDIT_PUSH,
                     &sync_protocol::audit::AuditPush {
                         entries: batch.clone(),
                     },

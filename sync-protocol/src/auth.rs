@@ -84,6 +84,12 @@ impl fmt::Display for Role {
     }
 }
 
+/// Seconds since the Unix epoch, the time one-time codes are checked against (0 if the clock is
+/// before 1970).
+pub fn unix_now() -> u64 {
+    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+}
+
 /// One rule of the password policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

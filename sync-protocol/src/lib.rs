@@ -7,6 +7,7 @@ pub mod auth;
 pub mod columns;
 pub mod commit;
 pub mod document;
+pub mod endpoints;
 pub mod error;
 pub mod identity;
 pub mod manifest;

@@ -14,7 +14,7 @@ use station::{Credentials, DbKey, FacilityKind, NewStation, SignIn, Station, Syn
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use sync_protocol::auth::{NewAccount, Role, otp_code};
+use sync_protocol::auth::{NewAccount, Role, otp_code, unix_now};
 
 /// The initial password every test account is created with (changed at first login).
 pub const INITIAL_PASSWORD: &str = "Khoi@tao2024";
@@ -30,13 +30,6 @@ pub const TAN_TUC: &str = "Xã Tân Túc";
 pub struct Authenticator {
     pub secret: Vec<u8>,
     last_step: u64,
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 impl Authenticator {

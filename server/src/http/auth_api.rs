@@ -1,7 +1,7 @@
 //! HTTP endpoints for sign-in, accounts administration, the login history and the audit trail.
 
 use crate::accounts::{self, AuthError, Origin, SessionUser};
-use crate::api::{ApiError, AppState, AuthedDevice, bearer, encoded, wire_body};
+use crate::http::api::{ApiError, AppState, AuthedDevice, bearer, encoded, wire_body};
 use crate::with_db;
 use axum::Json;
 use axum::body::Bytes;
@@ -17,8 +17,7 @@ use sync_protocol::auth::{
 };
 use sync_protocol::person::{format_time, now};
 
-/// The header that carries a user's session token (the device's token is in `Authorization`).
-pub const SESSION_HEADER: &str = "x-sotiem-session";
+pub use sync_protocol::endpoints::SESSION_HEADER;
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
@@ -68,7 +67,8 @@ impl FromRequestParts<AppState> for User {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::from(AuthError::SessionInvalid))?;
         let mut user = accounts::session_user(&state.db, token).await?;
-        user.address = crate::throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
+        user.address =
+            crate::http::throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
         Ok(User(user))
     }
 }
@@ -96,7 +96,7 @@ impl FromRequestParts<AppState> for DataUser {
                 "tài khoản quản trị hệ thống không được xem hay sửa dữ liệu người tiêm",
             ));
         }
-        let owner = crate::api::scope_owner(state, &device).await?;
+        let owner = crate::http::api::scope_owner(state, &device).await?;
         if user.account.facility != device.facility && user.account.facility != owner {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -113,7 +113,7 @@ impl FromRequestParts<AppState> for DataUser {
 
 fn origin(parts_device: Option<String>, parts: &Parts) -> Origin {
     // The connection's own peer, never `x-forwarded-for` (any client can write that header).
-    let address = crate::throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
+    let address = crate::http::throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
     Origin {
         device_id: parts_device,
         address,
@@ -123,7 +123,7 @@ fn origin(parts_device: Option<String>, parts: &Parts) -> Origin {
 /// The device of an optional device token (sign-in records it).
 async fn device_of(state: &AppState, parts: &Parts) -> Option<String> {
     let token = bearer(parts)?;
-    crate::api::authenticate(state, token)
+    crate::http::api::authenticate(state, token)
         .await
         .ok()
         .map(|d| d.0.id)
@@ -242,7 +242,7 @@ pub async fn account_status(
             "hỏi quá nhiều tài khoản trong một lần (tối đa 1000)",
         ));
     }
-    let owner = crate::api::scope_owner(&state, &device).await?;
+    let owner = crate::http::api::scope_owner(&state, &device).await?;
     let asked: std::collections::HashSet<String> = req
         .usernames
         .iter()

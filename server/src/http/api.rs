@@ -1,8 +1,8 @@
 //! The HTTP API: device authentication and the sync endpoints (`sync_protocol::wire`).
 
 use crate::admin::token_hash;
-use crate::auth_api::DataUser;
 use crate::db::Db;
+use crate::http::auth_api::DataUser;
 use crate::ingest::{DeviceCtx, Ingest, IngestError, Pusher};
 use crate::scope::Facilities;
 use crate::with_db;
@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sync_protocol::PersonDoc;
+use sync_protocol::endpoints;
 use sync_protocol::person::{format_time, now};
 use sync_protocol::wire::{
     self, BootstrapRequest, BootstrapResponse, DocumentRequest, DocumentResponse, ErrorBody,
@@ -36,9 +37,9 @@ pub struct AppState {
     /// The roots facility signatures must chain to.
     pub trust: crate::certificates::TrustStore,
     /// How often one address may try to sign in.
-    pub sign_in_limit: crate::throttle::SignInLimit,
+    pub sign_in_limit: crate::http::throttle::SignInLimit,
     /// Reverse proxies in front of the server, whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: crate::throttle::TrustedProxies,
+    pub trusted_proxies: crate::http::throttle::TrustedProxies,
     last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -50,8 +51,8 @@ impl AppState {
             ingest,
             server_id,
             trust: crate::certificates::TrustStore::default(),
-            sign_in_limit: crate::throttle::SignInLimit::default(),
-            trusted_proxies: crate::throttle::TrustedProxies::default(),
+            sign_in_limit: crate::http::throttle::SignInLimit::default(),
+            trusted_proxies: crate::http::throttle::TrustedProxies::default(),
             last_seen: Arc::default(),
         }
     }
@@ -60,71 +61,95 @@ impl AppState {
 /// The router of the whole API.
 pub fn router(state: AppState) -> Router {
     // The routes anyone may call without a session, each an argon2 hash: limited per address.
-    let sign_in = crate::throttle::limit_per_address(
+    let sign_in = crate::http::throttle::limit_per_address(
         Router::new()
-            .route("/api/v1/auth/login", post(crate::auth_api::login))
-            .route("/api/v1/auth/enroll", post(crate::auth_api::enroll))
             .route(
-                "/api/v1/auth/change-password",
-                post(crate::auth_api::change_password),
+                &endpoints::full(endpoints::LOGIN),
+                post(crate::http::auth_api::login),
+            )
+            .route(
+                &endpoints::full(endpoints::ENROLL),
+                post(crate::http::auth_api::enroll),
+            )
+            .route(
+                &endpoints::full(endpoints::CHANGE_PASSWORD),
+                post(crate::http::auth_api::change_password),
             ),
         state.sign_in_limit,
     );
     Router::new()
         .merge(sign_in)
         .route("/healthz", get(|| async { "ok" }))
-        .route("/api/v1/info", get(info))
-        .route("/api/v1/sync/push", post(push))
-        .route("/api/v1/sync/pull", post(pull))
-        .route("/api/v1/sync/bootstrap", post(bootstrap))
-        .route("/api/v1/sync/document", post(document))
-        .route("/api/v1/sync/signing-batch", post(signing_batch))
-        .route("/api/v1/auth/logout", post(crate::auth_api::logout))
-        .route("/api/v1/auth/step-up", post(crate::auth_api::step_up))
+        .route(&endpoints::full(endpoints::INFO), get(info))
+        .route(&endpoints::full(endpoints::PUSH), post(push))
+        .route(&endpoints::full(endpoints::PULL), post(pull))
+        .route(&endpoints::full(endpoints::BOOTSTRAP), post(bootstrap))
+        .route(&endpoints::full(endpoints::DOCUMENT), post(document))
         .route(
-            "/api/v1/auth/certificates",
-            post(crate::auth_api::register_certificate),
-        )
-        .route("/api/v1/auth/me", get(crate::auth_api::me))
-        .route(
-            "/api/v1/auth/account-status",
-            post(crate::auth_api::account_status),
+            &endpoints::full(endpoints::SIGNING_BATCH),
+            post(signing_batch),
         )
         .route(
-            "/api/v1/admin/accounts",
-            get(crate::auth_api::list_accounts).post(crate::auth_api::create_account),
+            &endpoints::full(endpoints::LOGOUT),
+            post(crate::http::auth_api::logout),
         )
         .route(
-            "/api/v1/admin/accounts/revoke",
-            post(crate::auth_api::revoke_account),
+            &endpoints::full(endpoints::STEP_UP),
+            post(crate::http::auth_api::step_up),
         )
         .route(
-            "/api/v1/admin/accounts/reset-password",
-            post(crate::auth_api::reset_password),
+            &endpoints::full(endpoints::CERTIFICATES),
+            post(crate::http::auth_api::register_certificate),
         )
         .route(
-            "/api/v1/admin/accounts/reset-authenticator",
-            post(crate::auth_api::reset_authenticator),
+            &endpoints::full(endpoints::ME),
+            get(crate::http::auth_api::me),
         )
         .route(
-            "/api/v1/admin/login-events",
-            get(crate::auth_api::login_events),
+            &endpoints::full(endpoints::ACCOUNT_STATUS),
+            post(crate::http::auth_api::account_status),
         )
         .route(
-            "/api/v1/admin/sign-ins",
-            get(crate::auth_api::staff_sign_ins),
+            &endpoints::full(endpoints::ACCOUNTS),
+            get(crate::http::auth_api::list_accounts).post(crate::http::auth_api::create_account),
         )
-        .route("/api/v1/auth/sign-ins", get(crate::auth_api::own_sign_ins))
-        .route("/api/v1/audit/push", post(crate::auth_api::audit_push))
         .route(
-            "/api/v1/audit/tail",
-            post(crate::auth_api::audit_tail_of_device),
+            &endpoints::full(endpoints::REVOKE_ACCOUNT),
+            post(crate::http::auth_api::revoke_account),
+        )
+        .route(
+            &endpoints::full(endpoints::RESET_PASSWORD),
+            post(crate::http::auth_api::reset_password),
+        )
+        .route(
+            &endpoints::full(endpoints::RESET_AUTHENTICATOR),
+            post(crate::http::auth_api::reset_authenticator),
+        )
+        .route(
+            &endpoints::full(endpoints::LOGIN_EVENTS),
+            get(crate::http::auth_api::login_events),
+        )
+        .route(
+            &endpoints::full(endpoints::STAFF_SIGN_INS),
+            get(crate::http::auth_api::staff_sign_ins),
+        )
+        .route(
+            &endpoints::full(endpoints::OWN_SIGN_INS),
+            get(crate::http::auth_api::own_sign_ins),
+        )
+        .route(
+            &endpoints::full(endpoints::AUDIT_PUSH),
+            post(crate::http::auth_api::audit_push),
+        )
+        .route(
+            &endpoints::full(endpoints::AUDIT_TAIL),
+            post(crate::http::auth_api::audit_tail_of_device),
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
         // Outermost: the client's address is settled before the limits and handlers read it.
         .layer(axum::middleware::from_fn_with_state(
             state.trusted_proxies.clone(),
-            crate::throttle::client_behind_proxy,
+            crate::http::throttle::client_behind_proxy,
         ))
         .with_state(state)
 }

@@ -1,0 +1,63 @@
+//! The API's paths and its session header: one list that the server's router and the station's
+//! client both use, so the two cannot drift apart. A path here is relative to [`PREFIX`].
+
+/// Where every path below is served.
+pub const PREFIX: &str = "/api/v1/";
+/// The header that carries a user's session token (the device's token is in `Authorization`).
+pub const SESSION_HEADER: &str = "x-sotiem-session";
+
+/// The full path of `path` as the router serves it.
+pub fn full(path: &str) -> String {
+    format!("{PREFIX}{path}")
+}
+
+/// `GET`: the server's identity and who the device is to it.
+pub const INFO: &str = "info";
+
+/// `POST`, wire: changes from a station.
+pub const PUSH: &str = "sync/push";
+/// `POST`, wire: changes for a station since its cursor.
+pub const PULL: &str = "sync/pull";
+/// `POST`, wire: a new station's first copy of its scope.
+pub const BOOTSTRAP: &str = "sync/bootstrap";
+/// `POST`, wire: one person's whole document (repair).
+pub const DOCUMENT: &str = "sync/document";
+/// `POST`, wire: a signing run for the server to verify.
+pub const SIGNING_BATCH: &str = "sync/signing-batch";
+
+/// `POST`, JSON: password and code (or the first-login steps).
+pub const LOGIN: &str = "auth/login";
+/// `POST`, JSON: confirms a new authenticator.
+pub const ENROLL: &str = "auth/enroll";
+/// `POST`, JSON: an initial or a signed-in password change.
+pub const CHANGE_PASSWORD: &str = "auth/change-password";
+/// `POST`: ends the session.
+pub const LOGOUT: &str = "auth/logout";
+/// `POST`, JSON: a server grant for a sensitive edit of another facility's person.
+pub const STEP_UP: &str = "auth/step-up";
+/// `POST`, JSON: registers a signer's certificate.
+pub const CERTIFICATES: &str = "auth/certificates";
+/// `GET`: the signed-in account.
+pub const ME: &str = "auth/me";
+/// `POST`, JSON: which accounts a station keeps are revoked or reset.
+pub const ACCOUNT_STATUS: &str = "auth/account-status";
+/// `GET`: the signed-in user's own sign-ins.
+pub const OWN_SIGN_INS: &str = "auth/sign-ins";
+
+/// `GET` (list) and `POST` (create), JSON: the accounts an administrator runs.
+pub const ACCOUNTS: &str = "admin/accounts";
+/// `POST`, JSON: revokes an account.
+pub const REVOKE_ACCOUNT: &str = "admin/accounts/revoke";
+/// `POST`, JSON: a new initial password.
+pub const RESET_PASSWORD: &str = "admin/accounts/reset-password";
+/// `POST`, JSON: clears an authenticator.
+pub const RESET_AUTHENTICATOR: &str = "admin/accounts/reset-authenticator";
+/// `GET`: the raw login history (administrators).
+pub const LOGIN_EVENTS: &str = "admin/login-events";
+/// `GET`: the sign-ins of an account the administrator runs.
+pub const STAFF_SIGN_INS: &str = "admin/sign-ins";
+
+/// `POST`, wire: the next entries of a device's audit chain.
+pub const AUDIT_PUSH: &str = "audit/push";
+/// `POST`, wire: where the server's copy of the device's audit chain ends.
+pub const AUDIT_TAIL: &str = "audit/tail";
