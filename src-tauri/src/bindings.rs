@@ -52,7 +52,17 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         crate::views::StaffPasswordRequest,
         sync_protocol::auth::AccountInfo,
         sync_protocol::auth::SignInEvent,
+        crate::views::Limits,
     );
+    // The values too, not only their type.
+    let limits = serde_json::to_string_pretty(&crate::views::Limits::current())
+        .map_err(|e| ExportError::Io(std::io::Error::other(e)))?;
+    std::fs::write(
+        dir.join("currentLimits.ts"),
+        format!(
+            "// Generated from the Rust rules (src-tauri/src/views.rs `Limits::current`); do not edit.\n\nimport type {{ Limits }} from \"./Limits\";\n\nexport const LIMITS: Limits = {limits};\n"
+        ),
+    )?;
     Ok(())
 }
 

@@ -292,3 +292,32 @@ pub struct StaffPasswordRequest {
     pub username: String,
     pub initial_password: String,
 }
+
+/// The bounds the UI's forms check before anything is sent, taken from the rules themselves
+/// (`sync-protocol`, `station`) so the two never differ; written to `ui/src/bindings/currentLimits.ts`.
+#[derive(Clone, Serialize, TS)]
+pub struct Limits {
+    /// The shortest reason a void may give.
+    pub void_reason_min: usize,
+    /// The highest dose number.
+    pub dose_number_max: u8,
+    /// The longest full name.
+    pub full_name_max: usize,
+    /// Rows of a list on one screen.
+    pub screen_rows: usize,
+    /// Rows of a list that may be paged through without a fresh code.
+    pub browse_rows: usize,
+}
+
+impl Limits {
+    /// The limits in force.
+    pub fn current() -> Limits {
+        Limits {
+            void_reason_min: sync_protocol::validate::MIN_VOID_REASON,
+            dose_number_max: sync_protocol::validate::MAX_DOSE_NUMBER,
+            full_name_max: sync_protocol::validate::MAX_NAME,
+            screen_rows: station::lists::SCREEN_ROWS,
+            browse_rows: station::lists::BROWSE_ROWS,
+        }
+    }
+}

@@ -831,10 +831,12 @@ impl Station {
     pub async fn void_dose(&self, dose_id: Uuid, reason: &str) -> Result<Dose> {
         let user = self.writer()?;
         let reason = text::clean(reason);
-        if reason.chars().count() < 3 {
+        if reason.chars().count() < validate::MIN_VOID_REASON {
             return Err(StationError::invalid(
                 Field::VoidReason,
-                Problem::TooShort { min: 3 },
+                Problem::TooShort {
+                    min: validate::MIN_VOID_REASON,
+                },
             ));
         }
         validate::check_text(Field::VoidReason, Some(&reason), MAX_TEXT)?;

@@ -13,6 +13,8 @@ pub const MAX_TEXT: usize = 200;
 pub const MAX_NOTES: usize = 500;
 /// The highest dose number accepted.
 pub const MAX_DOSE_NUMBER: u8 = 10;
+/// The shortest reason a void may give (one a reader can act on: "Nhập nhầm người").
+pub const MIN_VOID_REASON: usize = 5;
 
 /// Checks a full name: not empty, not too long, letters with spaces, apostrophes, dots, hyphens.
 pub fn check_full_name(name: &str) -> Result<(), FieldError> {

@@ -2,6 +2,8 @@
 // what was typed. The rules themselves (CCCD province and century digits, phone networks, dose
 // numbers) are the station's, which answers with the field and the reason.
 
+import { LIMITS } from "./bindings/currentLimits";
+
 export type FieldErrors = Record<string, string>;
 
 /** Messages in both languages; the form shows the current one. */
@@ -12,8 +14,8 @@ const MESSAGES = {
   idNumber: { vi: "CCCD 12 số, CMND 9 hoặc 12 số", en: "CCCD: 12 digits, CMND: 9 or 12" },
   passport: { vi: "Hộ chiếu gồm chữ và số, 6–12 ký tự", en: "Passport: 6–12 letters and digits" },
   givenAt: { vi: "Nhập ngày/tháng/năm giờ:phút (vd 20/11/2026 09:30) hoặc để trống là bây giờ", en: "Type dd/mm/yyyy hh:mm, or leave empty for now" },
-  doseNumber: { vi: "Mũi số từ 1 đến 10", en: "Dose number 1 to 10" },
-  reason: { vi: "Ghi rõ lý do huỷ (ít nhất 5 ký tự)", en: "Give the reason (at least 5 characters)" },
+  doseNumber: { vi: `Mũi số từ 1 đến ${LIMITS.dose_number_max}`, en: `Dose number 1 to ${LIMITS.dose_number_max}` },
+  reason: { vi: `Ghi rõ lý do huỷ (ít nhất ${LIMITS.void_reason_min} ký tự)`, en: `Give the reason (at least ${LIMITS.void_reason_min} characters)` },
   searchName: { vi: "Nhập họ tên", en: "Type the full name" },
   searchOther: { vi: "Nhập số điện thoại hoặc số giấy tờ", en: "Type a phone or an ID number" },
   otp: { vi: "Mã xác thực gồm 6 chữ số", en: "The code has 6 digits" },
@@ -93,14 +95,15 @@ export function checkDoseForm(f: DoseForm, lang: Lang): FieldErrors {
   if (blank(f.vaccine)) e.vaccine = msg("required", lang);
   if (blank(f.lot)) e.lot = msg("required", lang);
   const n = Number(f.dose_number);
-  if (!Number.isInteger(n) || n < 1 || n > 10) e.dose_number = msg("doseNumber", lang);
+  if (!Number.isInteger(n) || n < 1 || n > LIMITS.dose_number_max) e.dose_number = msg("doseNumber", lang);
   if (!blank(f.given_at) && !/^\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2}$/.test(f.given_at.trim())) e.given_at = msg("givenAt", lang);
   return e;
 }
 
 /** A void needs a reason a reader can act on. */
 export function checkVoidReason(reason: string, lang: Lang): FieldErrors {
-  return reason.trim().length < 5 ? { reason: msg("reason", lang) } : {};
+  // Counted in code points as the station counts them (not UTF-16 units).
+  return [...reason.trim()].length < LIMITS.void_reason_min ? { reason: msg("reason", lang) } : {};
 }
 
 /** A one-time code: 6 digits. */

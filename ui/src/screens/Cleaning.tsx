@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
+import { LIMITS } from "../bindings/currentLimits";
 import type { DataList } from "../bindings/DataList";
 import type { DuplicatePair } from "../bindings/DuplicatePair";
 import type { DuplicateSide } from "../bindings/DuplicateSide";
@@ -15,7 +16,7 @@ import { t } from "../i18n";
 import { isBirthDateShape } from "../validate";
 
 /** Rows shown per page (the whole list goes to Excel). */
-const PAGE_ROWS = 200;
+const PAGE_ROWS = LIMITS.screen_rows;
 const LISTS: DataList[] = ["no_id", "invalid_id", "mismatched", "unsigned_doses", "due_next_dose"];
 type Tab = "lists" | "import" | "duplicates";
 
