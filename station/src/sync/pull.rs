@@ -1,0 +1,308 @@
+//! Bootstrapping a new device, pulling to the cursor, applying what arrives, and repairing a
+//! person whose document could not be read.
+
+use super::*;
+
+/// One person's share of a pulled page.
+#[derive(Default)]
+pub(crate) struct RemoteBatch {
+    pub(crate) changes: Vec<Change>,
+    pub(crate) snapshots: Vec<PersonDoc>,
+    /// Something the server sent for this person could not be read: fetch the whole document
+    /// again (the repair) rather than stop the sync.
+    pub(crate) damaged: bool,
+}
+
+/// Reads a document the server sent; a document Automerge cannot read (or panics on) is `None`.
+fn received_doc(person: Uuid, bytes: &[u8]) -> Option<PersonDoc> {
+    match sync_protocol::document::guarded(|| PersonDoc::load(bytes)) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            tracing::warn!(%person, "unreadable document from the server, repaired later: {e}");
+            None
+        }
+    }
+}
+
+/// Reads a change the server sent; one that is unreadable or has counters past any real
+/// document's is `None`.
+fn received_change(person: Uuid, bytes: Vec<u8>) -> Option<Change> {
+    let change = sync_protocol::document::decode_change(bytes).ok()?;
+    match sync_protocol::rules::check_counters(&change) {
+        Ok(()) => Some(change),
+        Err(e) => {
+            tracing::warn!(%person, "change from the server refused: {e}");
+            None
+        }
+    }
+}
+
+impl Station {
+    pub(super) async fn bootstrap(
+        &self,
+        client: &SyncClient,
+        report: &mut SyncReport,
+    ) -> SyncResult<()> {
+        let mut after: Option<Uuid> = self
+            .meta_value("bootstrap_after")
+            .await?
+            .and_then(|a| Uuid::parse_str(&a).ok());
+        let mut high_water: Option<u64> = self
+            .meta_value("bootstrap_high_water")
+            .await?
+            .and_then(|h| h.parse().ok());
+        let fetch = |after: Option<Uuid>, high_water: Option<u64>| async move {
+            let request = BootstrapRequest {
+                after,
+                high_water,
+                max_bytes: BOOTSTRAP_MAX_BYTES,
+            };
+            client
+                .call::<_, BootstrapResponse>(sync_protocol::endpoints::BOOTSTRAP, &request)
+                .await
+        };
+        let mut page = fetch(after, high_water).await?;
+        loop {
+            self.sync_control.check()?;
+            let hw = *high_water.get_or_insert(page.high_water);
+            let mut batch: BTreeMap<Uuid, RemoteBatch> = BTreeMap::new();
+            for s in std::mem::take(&mut page.docs) {
+                let entry = batch.entry(s.person_id).or_default();
+                match received_doc(s.person_id, &s.doc) {
+                    Some(doc) => entry.snapshots.push(doc),
+                    None => entry.damaged = true,
+                }
+                report.bootstrapped += 1;
+            }
+            after = page.next_after.or(after);
+            let meta = if page.more {
+                vec![
+                    ("bootstrap_high_water", Some(hw.to_string())),
+                    ("bootstrap_after", after.map(|a| a.to_string())),
+                ]
+            } else {
+                vec![
+                    ("sync_cursor", Some(hw.to_string())),
+                    ("bootstrap_after", None),
+                    ("bootstrap_high_water", None),
+                ]
+            };
+            // Fetch the next page while this one is written: the link and the disk work at once.
+            let more = page.more;
+            let next = async {
+                if more {
+                    Some(fetch(after, high_water).await)
+                } else {
+                    None
+                }
+            };
+            let (applied, next) = tokio::join!(self.apply_remote_batch(batch, &meta), next);
+            report.repaired += applied?.len() as u64;
+            let received = report.bootstrapped;
+            self.sync_control.update(|p| p.received = received);
+            match next {
+                Some(next) => page = next?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    pub(super) async fn pull(
+        &self,
+        client: &SyncClient,
+        report: &mut SyncReport,
+    ) -> SyncResult<()> {
+        loop {
+            self.sync_control.check()?;
+            let cursor = self.cursor().await?.unwrap_or(0);
+            let page: PullResponse = client
+                .call(
+                    sync_protocol::endpoints::PULL,
+                    &PullRequest {
+                        cursor,
+                        max_bytes: PULL_MAX_BYTES,
+                    },
+                )
+                .await?;
+            let mut batch: BTreeMap<Uuid, RemoteBatch> = BTreeMap::new();
+            for item in page.items {
+                match item {
+                    PulledItem::Change {
+                        person_id, bytes, ..
+                    } => {
+                        let entry = batch.entry(person_id).or_default();
+                        match received_change(person_id, bytes) {
+                            Some(c) => entry.changes.push(c),
+                            None => entry.damaged = true,
+                        }
+                        report.pulled_changes += 1;
+                    }
+                    PulledItem::Snapshot { person_id, doc, .. } => {
+                        let entry = batch.entry(person_id).or_default();
+                        match received_doc(person_id, &doc) {
+                            Some(d) => entry.snapshots.push(d),
+                            None => entry.damaged = true,
+                        }
+                        report.pulled_snapshots += 1;
+                    }
+                }
+            }
+            let missing = self
+                .apply_remote_batch(
+                    batch,
+                    &[(
+                        "sync_cursor",
+                        Some(page.next_cursor.max(cursor).to_string()),
+                    )],
+                )
+                .await?
+                .len() as u64;
+            report.repaired += missing;
+            let received = report.bootstrapped + report.pulled_changes + report.pulled_snapshots;
+            self.sync_control.update(|p| p.received = received);
+            if missing > 0 {
+                self.repair_missing(client).await?;
+            }
+            if !page.more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes remote changes and snapshots, a few hundred people per transaction; `meta` is
+    /// written with the last of them. Returns the people whose documents still miss
+    /// dependencies or could not be read (flagged for repair; their local copy is kept as it
+    /// was).
+    pub(crate) async fn apply_remote_batch(
+        &self,
+        batch: BTreeMap<Uuid, RemoteBatch>,
+        meta: &[(&str, Option<String>)],
+    ) -> crate::Result<Vec<Uuid>> {
+        let mut items: Vec<(Uuid, RemoteBatch)> = batch.into_iter().collect();
+        let mut flagged = Vec::new();
+        if items.is_empty() {
+            let mut tx = self.store().begin_write().await?;
+            write_meta(&mut tx, meta).await?;
+            tx.commit().await?;
+            return Ok(flagged);
+        }
+        let chunks = items.len().div_ceil(APPLY_CHUNK);
+        for (i, chunk) in items.chunks_mut(APPLY_CHUNK).enumerate() {
+            let mut tx = self.store().begin_write().await?;
+            for (person_id, remote) in chunk.iter_mut() {
+                let existing: Option<Vec<u8>> =
+                    sqlx::query_scalar("SELECT doc FROM persons WHERE id = ?")
+                        .bind(person_id.to_string())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let before = match &existing {
+                    Some(bytes) => Some(PersonDoc::load_as(bytes, self.actor().clone()).map_err(
+                        |source| StationError::Corrupt {
+                            id: person_id.to_string(),
+                            source,
+                        },
+                    )?),
+                    None => None,
+                };
+                let before_person = before.as_ref().and_then(|d| d.read().ok());
+                let merged = sync_protocol::document::guarded(|| {
+                    let mut doc = match before {
+                        Some(d) => d,
+                        None => match remote.snapshots.pop() {
+                            Some(d) => d,
+                            None => PersonDoc::empty(),
+                        },
+                    };
+                    doc.set_actor(self.actor().clone());
+                    for snapshot in remote.snapshots.iter_mut() {
+                        doc.merge(snapshot)?;
+                    }
+                    doc.apply_changes(std::mem::take(&mut remote.changes))?;
+                    Ok(doc)
+                });
+                let doc = match merged {
+                    Ok(doc) => doc,
+                    Err(e) => {
+                        tracing::warn!(%person_id, "remote data not applied, repaired later: {e}");
+                        self.flag_for_repair(&mut tx, *person_id).await?;
+                        flagged.push(*person_id);
+                        continue;
+                    }
+                };
+                if remote.damaged || !doc.missing_deps().is_empty() {
+                    self.flag_for_repair(&mut tx, *person_id).await?;
+                    flagged.push(*person_id);
+                }
+                let after = match doc.read() {
+                    Ok(p) => p,
+                    // Not readable yet (its first change is among the missing): repaired below.
+                    Err(_) => continue,
+                };
+                self.persist_remote(&mut tx, &doc, before_person.as_ref(), &after)
+                    .await?;
+            }
+            if i + 1 == chunks {
+                write_meta(&mut tx, meta).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(flagged)
+    }
+
+    pub(super) async fn flag_for_repair(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        person: Uuid,
+    ) -> crate::Result<()> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO NOTHING")
+            .bind(format!("repair/{person}"))
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Fetches whole documents for people whose copy misses changes, and merges them.
+    pub(super) async fn repair_missing(&self, client: &SyncClient) -> SyncResult<()> {
+        let keys: Vec<String> =
+            sqlx::query_scalar("SELECT key FROM meta WHERE key LIKE 'repair/%'")
+                .fetch_all(self.store().pool())
+                .await
+                .map_err(StationError::from)?;
+        for key in keys {
+            let Some(person_id) = key
+                .strip_prefix("repair/")
+                .and_then(|p| Uuid::parse_str(p).ok())
+            else {
+                continue;
+            };
+            let response: DocumentResponse = client
+                .call(
+                    sync_protocol::endpoints::DOCUMENT,
+                    &DocumentRequest { person_id },
+                )
+                .await?;
+            let mut batch = BTreeMap::new();
+            if let Some(bytes) = response.doc {
+                let remote = match received_doc(person_id, &bytes) {
+                    Some(doc) => RemoteBatch {
+                        snapshots: vec![doc],
+                        ..RemoteBatch::default()
+                    },
+                    None => RemoteBatch {
+                        damaged: true,
+                        ..RemoteBatch::default()
+                    },
+                };
+                batch.insert(person_id, remote);
+            }
+            // The flag stays while the person still cannot be read whole.
+            let still = self.apply_remote_batch(batch, &[]).await?;
+            if !still.contains(&person_id) {
+                let mut tx = self.store().begin_write().await?;
+                write_meta(&mut tx, &[(key.as_str(), None)]).await?;
+                tx.commit().await.map_err(StationError::from)?;
+            }
+        }
+        Ok(())
+    }
+}
