@@ -1,0 +1,531 @@
+//! Signing in: the login state machine (password, code, first-login enrolment and password
+//! change), attempts counted before they are checked, locks per address and per account, codes
+//! spent once.
+
+use super::*;
+
+/// Where a login comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub device_id: Option<String>,
+    pub address: Option<String>,
+}
+
+/// Signs in with password and one-time code (or starts the first-login steps).
+pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<LoginStep, AuthError> {
+    let username = req.username.trim().to_lowercase();
+    let dev = origin.device_id.as_deref();
+    let addr = origin.address.as_deref();
+    if username.is_empty()
+        || username.len() > 64
+        || req.password.len() > 256
+        || req.otp.as_ref().is_some_and(|o| o.len() > 16)
+    {
+        record(
+            db,
+            &username.chars().take(64).collect::<String>(),
+            dev,
+            addr,
+            "failure",
+            Some("malformed"),
+        )
+        .await;
+        return Err(AuthError::InvalidCredentials);
+    }
+    // A name that is no account answers exactly as an account would: the same refusal, the
+    // same time (a hash), and the same lock after five tries from one address.
+    let Some(acct) = account(db, &username).await? else {
+        if let Err(locked) = claim_attempt(db, &username, addr).await {
+            record(db, &username, dev, addr, "failure", Some("locked")).await;
+            return Err(locked);
+        }
+        let _ = password_matches(&req.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
+        record(db, &username, dev, addr, "failure", Some("unknown_account")).await;
+        return Err(AuthError::InvalidCredentials);
+    };
+    if let Err(locked) = claim_account_attempt(db, &acct, addr).await {
+        record(db, &username, dev, addr, "failure", Some("locked")).await;
+        return Err(locked);
+    }
+    if !password_matches(&req.password, &acct.password_hash).await {
+        fail(db, &acct, dev, addr, "wrong_password").await?;
+        return Err(AuthError::InvalidCredentials);
+    }
+    // Revocation is told only to whoever knows the password: not a way to list accounts.
+    if acct.info.status == "revoked" {
+        record(db, &username, dev, addr, "failure", Some("revoked")).await;
+        return Err(AuthError::Revoked);
+    }
+    if !acct.otp_enrolled {
+        // First login: the password was right; enrol an authenticator before anything else.
+        let secret = new_otp_secret();
+        set_secret(db, &username, &secret).await?;
+        let challenge = new_challenge(db, &username, "enroll").await?;
+        record(db, &username, dev, addr, "enrollment_started", None).await;
+        return Ok(LoginStep::EnrollOtp {
+            challenge,
+            otp_uri: otp_uri(&secret, &username)?,
+            otp_secret_base32: otp_secret_base32(&secret),
+        });
+    }
+    let secret = acct.otp_secret.clone().unwrap_or_default();
+    let last = acct.last_otp_step.and_then(|s| u64::try_from(s).ok());
+    let step = match req
+        .otp
+        .as_deref()
+        .map(|code| verify_otp(&secret, code, unix_now(), last))
+    {
+        Some(Ok(step)) => step,
+        Some(Err(OtpError::Replayed)) => {
+            fail(db, &acct, dev, addr, "otp_replayed").await?;
+            return Err(AuthError::Otp(OtpError::Replayed));
+        }
+        _ => {
+            fail(db, &acct, dev, addr, "wrong_otp").await?;
+            return Err(AuthError::InvalidCredentials);
+        }
+    };
+    if let Err(e) = spend_code(db, &username, addr, step).await {
+        // Another request spent this code first: a replay, counted like any failure.
+        fail(db, &acct, dev, addr, "otp_replayed").await?;
+        return Err(e);
+    }
+    if acct.info.must_change_password {
+        let challenge = new_challenge(db, &username, "change_password").await?;
+        record(db, &username, dev, addr, "password_change_required", None).await;
+        return Ok(LoginStep::ChangePassword { challenge });
+    }
+    let grant = open_session(db, &acct, dev, req.want_secret).await?;
+    record(db, &username, dev, addr, "success", None).await;
+    Ok(LoginStep::Session(Box::new(grant)))
+}
+
+/// Counts an attempt to prove `username`'s password or code (an account or not: the answers
+/// must not tell which) from `addr`, *before* the check, so attempts sent in parallel cannot all
+/// pass before the first failure is written. The [`FREE_ATTEMPTS`]-th locks the name for that
+/// address, for 30 s doubling with each further attempt; a success clears the count
+/// ([`spend_code`]). An attempt while locked is refused and not counted.
+pub(super) async fn claim_attempt(
+    db: &Db,
+    username: &str,
+    addr: Option<&str>,
+) -> Result<(), AuthError> {
+    let address = addr.unwrap_or_default();
+    let current = now();
+    let count: Option<i64> = with_db!(db, pool => {
+        // Counts idle for a day are forgotten (a name typed once by mistake leaves no trace);
+        // a lock still running is never idle.
+        sqlx::query("DELETE FROM sign_in_failures WHERE last_at < $1 AND (locked_until IS NULL OR locked_until < $2)")
+            .bind(format_time(current - Duration::days(1)))
+            .bind(format_time(current))
+            .execute(pool)
+            .await?;
+        // One statement: concurrent attempts each get their own number, and the attempt that
+        // reaches the limit locks at once (for a day, shortened just below), so no attempt sent
+        // alongside slips through before the lock is written. Times compare as text.
+        sqlx::query_scalar(
+            "INSERT INTO sign_in_failures (username, address, failures, last_at) VALUES ($1, $2, 1, $3)
+             ON CONFLICT (username, address) DO UPDATE SET
+                 failures = sign_in_failures.failures + 1,
+                 last_at = $3,
+                 locked_until = CASE WHEN sign_in_failures.failures + 1 >= $4 THEN $5
+                                     ELSE sign_in_failures.locked_until END
+             WHERE sign_in_failures.locked_until IS NULL OR sign_in_failures.locked_until < $3
+             RETURNING failures",
+        )
+        .bind(username)
+        .bind(address)
+        .bind(format_time(current))
+        .bind(FREE_ATTEMPTS)
+        .bind(format_time(current + Duration::days(1)))
+        .fetch_optional(pool)
+        .await
+    })?;
+    let Some(count) = count else {
+        let until = address_lock(db, username, addr).await?.unwrap_or(current);
+        return Err(AuthError::Locked {
+            until: format_time(until),
+        });
+    };
+    if count >= FREE_ATTEMPTS {
+        let until = format_time(current + Duration::seconds(lock_seconds(count - FREE_ATTEMPTS)));
+        with_db!(db, pool => {
+            sqlx::query("UPDATE sign_in_failures SET locked_until = $1 WHERE username = $2 AND address = $3")
+                .bind(&until)
+                .bind(username)
+                .bind(address)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    Ok(())
+}
+
+/// [`claim_attempt`] for an account, refused first if it is locked everywhere.
+pub(super) async fn claim_account_attempt(
+    db: &Db,
+    acct: &Account,
+    addr: Option<&str>,
+) -> Result<(), AuthError> {
+    if let Some(until) = locked_everywhere(acct) {
+        return Err(AuthError::Locked {
+            until: format_time(until),
+        });
+    }
+    claim_attempt(db, &acct.info.username, addr).await
+}
+
+/// Until when the account is locked for every address, if it is.
+pub(super) fn locked_everywhere(acct: &Account) -> Option<OffsetDateTime> {
+    acct.locked_until
+        .as_deref()
+        .and_then(parse_time)
+        .filter(|t| *t > now())
+}
+
+/// Until when `username` is locked for `addr`, if it is.
+pub(super) async fn address_lock(
+    db: &Db,
+    username: &str,
+    addr: Option<&str>,
+) -> Result<Option<OffsetDateTime>, AuthError> {
+    let until: Option<String> = with_db!(db, pool => {
+        sqlx::query_scalar("SELECT locked_until FROM sign_in_failures WHERE username = $1 AND address = $2")
+            .bind(username)
+            .bind(addr.unwrap_or_default())
+            .fetch_optional(pool)
+            .await?
+            .flatten()
+    });
+    Ok(until.as_deref().and_then(parse_time).filter(|t| *t > now()))
+}
+
+/// Records a failed attempt (already counted for its address by [`claim_attempt`]); after
+/// [`ACCOUNT_FREE_ATTEMPTS`] from all addresses together the account is locked everywhere.
+pub(super) async fn fail(
+    db: &Db,
+    acct: &Account,
+    dev: Option<&str>,
+    addr: Option<&str>,
+    why: &str,
+) -> Result<(), AuthError> {
+    let username = &acct.info.username;
+    let everywhere: i64 = with_db!(db, pool => {
+        sqlx::query_scalar("UPDATE accounts SET failed_attempts = failed_attempts + 1 WHERE username = $1 RETURNING failed_attempts")
+            .bind(username)
+            .fetch_one(pool)
+            .await
+    })?;
+    if everywhere >= ACCOUNT_FREE_ATTEMPTS {
+        let until = format_time(
+            now() + Duration::seconds(lock_seconds(everywhere - ACCOUNT_FREE_ATTEMPTS)),
+        );
+        with_db!(db, pool => {
+            sqlx::query("UPDATE accounts SET locked_until = $1 WHERE username = $2")
+                .bind(&until)
+                .bind(username)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    record(db, username, dev, addr, "failure", Some(why)).await;
+    Ok(())
+}
+
+/// Spends a code's time step: one atomic compare-and-set of the account's last accepted step,
+/// so of two requests carrying the same code (a login, a step-up, a password change, in any mix
+/// and at the same instant) exactly one wins and the other is refused as replayed. A success
+/// clears the failure count and any lock.
+pub(super) async fn spend_code(
+    db: &Db,
+    username: &str,
+    addr: Option<&str>,
+    step: u64,
+) -> Result<(), AuthError> {
+    let step = i64::try_from(step).map_err(|_| AuthError::Otp(OtpError::Replayed))?;
+    let spent = with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_otp_step = $1
+             WHERE username = $2 AND (last_otp_step IS NULL OR last_otp_step < $1)",
+        )
+        .bind(step)
+        .bind(username)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    if spent != 1 {
+        return Err(AuthError::Otp(OtpError::Replayed));
+    }
+    with_db!(db, pool => {
+        sqlx::query("DELETE FROM sign_in_failures WHERE username = $1 AND address = $2")
+            .bind(username)
+            .bind(addr.unwrap_or_default())
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+/// Refuses a first-login step while the account is locked for this address or everywhere.
+/// (Every check of a password or code goes through [`claim_account_attempt`] instead: the lock
+/// holds for a signed-in password change and a step-up as for a login, else they would be a way
+/// round it, and the password change an oracle for the password.)
+pub(super) async fn refuse_if_locked(
+    db: &Db,
+    acct: &Account,
+    addr: Option<&str>,
+) -> Result<(), AuthError> {
+    let here = address_lock(db, &acct.info.username, addr).await?;
+    match locked_everywhere(acct).max(here) {
+        Some(until) => Err(AuthError::Locked {
+            until: format_time(until),
+        }),
+        None => Ok(()),
+    }
+}
+
+pub(super) async fn set_secret(db: &Db, username: &str, secret: &[u8]) -> Result<(), AuthError> {
+    with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET otp_secret = $1 WHERE username = $2")
+            .bind(secret)
+            .bind(username)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
+
+pub(super) async fn new_challenge(
+    db: &Db,
+    username: &str,
+    kind: &str,
+) -> Result<String, AuthError> {
+    let t = token();
+    let expires = format_time(now() + Duration::minutes(CHALLENGE_MINUTES));
+    with_db!(db, pool => {
+        // Challenges left unfinished are cleared once they expire (times compare as text).
+        sqlx::query("DELETE FROM auth_challenges WHERE expires_at < $1")
+            .bind(format_time(now()))
+            .execute(pool)
+            .await?;
+        sqlx::query("INSERT INTO auth_challenges (token_hash, username, kind, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash(&t))
+            .bind(username)
+            .bind(kind)
+            .bind(&expires)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(t)
+}
+
+/// The account of a live challenge of `kind` (left in place: a mistyped code or a weak new
+/// password does not send the user back to the start).
+pub(super) async fn challenge_account(
+    db: &Db,
+    challenge: &str,
+    kind: &str,
+    addr: Option<&str>,
+) -> Result<Account, AuthError> {
+    let row: Option<(String, String)> = with_db!(db, pool => {
+        sqlx::query("SELECT username, expires_at FROM auth_challenges WHERE token_hash = $1 AND kind = $2")
+            .bind(token_hash(challenge))
+            .bind(kind)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| (r.get("username"), r.get("expires_at")))
+    });
+    let Some((username, expires)) = row else {
+        return Err(AuthError::ChallengeExpired);
+    };
+    if parse_time(&expires).is_none_or(|t| t < now()) {
+        return Err(AuthError::ChallengeExpired);
+    }
+    let acct = account(db, &username)
+        .await?
+        .ok_or(AuthError::ChallengeExpired)?;
+    if acct.info.status == "revoked" {
+        return Err(AuthError::Revoked);
+    }
+    refuse_if_locked(db, &acct, addr).await?;
+    Ok(acct)
+}
+
+/// Uses a challenge up; only one of two concurrent requests gets it.
+pub(super) async fn spend_challenge(db: &Db, challenge: &str) -> Result<(), AuthError> {
+    let spent = with_db!(db, pool => {
+        sqlx::query("DELETE FROM auth_challenges WHERE token_hash = $1")
+            .bind(token_hash(challenge))
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    if spent == 1 {
+        Ok(())
+    } else {
+        Err(AuthError::ChallengeExpired)
+    }
+}
+
+/// Confirms a first-login enrollment with a code from the authenticator.
+pub async fn enroll(
+    db: &Db,
+    challenge: &str,
+    otp: &str,
+    origin: &Origin,
+) -> Result<LoginStep, AuthError> {
+    let acct = challenge_account(db, challenge, "enroll", origin.address.as_deref()).await?;
+    claim_account_attempt(db, &acct, origin.address.as_deref()).await?;
+    let secret = acct.otp_secret.clone().unwrap_or_default();
+    let step = match verify_otp(&secret, otp, unix_now(), None) {
+        Ok(step) => step,
+        Err(e) => {
+            // Counts towards the lockout like any wrong code.
+            fail(
+                db,
+                &acct,
+                origin.device_id.as_deref(),
+                origin.address.as_deref(),
+                "enroll_wrong_otp",
+            )
+            .await?;
+            return Err(e.into());
+        }
+    };
+    // The code first: a refused one leaves the challenge for the next code.
+    spend_code(db, &acct.info.username, origin.address.as_deref(), step).await?;
+    spend_challenge(db, challenge).await?;
+    with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET otp_enrolled = TRUE WHERE username = $1")
+            .bind(&acct.info.username)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    record(
+        db,
+        &acct.info.username,
+        origin.device_id.as_deref(),
+        origin.address.as_deref(),
+        "otp_enrolled",
+        None,
+    )
+    .await;
+    if acct.info.must_change_password {
+        return Ok(LoginStep::ChangePassword {
+            challenge: new_challenge(db, &acct.info.username, "change_password").await?,
+        });
+    }
+    // The first-login steps: the enrolling device keeps the secret the user just scanned.
+    let grant = open_session(db, &acct, origin.device_id.as_deref(), true).await?;
+    Ok(LoginStep::Session(Box::new(grant)))
+}
+
+/// Changes the password after a first-login challenge, returning a session.
+pub async fn change_password_with_challenge(
+    db: &Db,
+    challenge: &str,
+    new_password: &str,
+    origin: &Origin,
+) -> Result<SessionGrant, AuthError> {
+    let acct =
+        challenge_account(db, challenge, "change_password", origin.address.as_deref()).await?;
+    check_new_password(&acct, new_password).await?;
+    spend_challenge(db, challenge).await?;
+    set_password(db, &acct, new_password).await?;
+    record(
+        db,
+        &acct.info.username,
+        origin.device_id.as_deref(),
+        origin.address.as_deref(),
+        "password_changed",
+        None,
+    )
+    .await;
+    let acct = account(db, &acct.info.username)
+        .await?
+        .ok_or(AuthError::SessionInvalid)?;
+    // The first-login steps: the enrolling device keeps the secret the user just scanned.
+    let grant = open_session(db, &acct, origin.device_id.as_deref(), true).await?;
+    record(
+        db,
+        &acct.info.username,
+        origin.device_id.as_deref(),
+        origin.address.as_deref(),
+        "success",
+        None,
+    )
+    .await;
+    Ok(grant)
+}
+
+/// Changes the password of a signed-in user, who gives the old one and a fresh code.
+pub async fn change_password(
+    db: &Db,
+    user: &SessionUser,
+    old: &str,
+    otp: &str,
+    new_password: &str,
+) -> Result<(), AuthError> {
+    let acct = account(db, &user.account.username)
+        .await?
+        .ok_or(AuthError::SessionInvalid)?;
+    let addr = user.address.as_deref();
+    claim_account_attempt(db, &acct, addr).await?;
+    if !password_matches(old, &acct.password_hash).await {
+        fail(db, &acct, None, addr, "wrong_password").await?;
+        return Err(AuthError::InvalidCredentials);
+    }
+    check_new_password(&acct, new_password).await?;
+    let last = acct.last_otp_step.and_then(|s| u64::try_from(s).ok());
+    let step = match verify_otp(
+        acct.otp_secret.as_deref().unwrap_or_default(),
+        otp,
+        unix_now(),
+        last,
+    ) {
+        Ok(step) => step,
+        Err(e) => {
+            fail(db, &acct, None, addr, "wrong_otp").await?;
+            return Err(e.into());
+        }
+    };
+    spend_code(db, &acct.info.username, addr, step).await?;
+    set_password(db, &acct, new_password).await
+}
+
+/// Refuses a new password that breaks the policy or repeats the current one.
+pub(super) async fn check_new_password(
+    acct: &Account,
+    new_password: &str,
+) -> Result<(), AuthError> {
+    check_password(new_password)?;
+    if password_matches(new_password, &acct.password_hash).await {
+        return Err(AuthError::SamePassword);
+    }
+    Ok(())
+}
+
+/// Stores a new password (already checked) and ends the must-change state.
+pub(super) async fn set_password(
+    db: &Db,
+    acct: &Account,
+    new_password: &str,
+) -> Result<(), AuthError> {
+    let hash = hash_password(new_password).await?;
+    with_db!(db, pool => {
+        sqlx::query("UPDATE accounts SET password_hash = $1, must_change_password = FALSE WHERE username = $2")
+            .bind(&hash)
+            .bind(&acct.info.username)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })?;
+    Ok(())
+}
