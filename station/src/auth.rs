@@ -712,10 +712,12 @@ impl Station {
                 .bind(&username)
                 .fetch_optional(self.store().pool())
                 .await?;
+        // Times are whole seconds: a copy made in the second of the reset is forgotten too (the
+        // safe side: at worst its holder signs in online once more).
         if kept
             .as_deref()
             .and_then(parse_time)
-            .is_none_or(|t| t >= reset_at)
+            .is_none_or(|t| t > reset_at)
         {
             return Ok(());
         }
