@@ -129,15 +129,3 @@ pub async fn change_password(
     out.message("Đã đổi mật khẩu.");
     Ok(())
 }
-
-/// A QR code drawn with Unicode half blocks, for scanning from the terminal.
-pub fn qr_text(data: &str) -> String {
-    match qrcode::QrCode::new(data.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::unicode::Dense1x2>()
-            .dark_color(qrcode::render::unicode::Dense1x2::Light)
-            .light_color(qrcode::render::unicode::Dense1x2::Dark)
-            .build(),
-        Err(_) => data.to_string(),
-    }
-}

@@ -300,7 +300,7 @@ impl Output {
                 println!(
                     "Lần đăng nhập đầu: quét mã QR này bằng ứng dụng xác thực (Google Authenticator, Microsoft Authenticator…):"
                 );
-                println!("{}", crate::login::qr_text(otp_uri));
+                println!("{}", qr_text(otp_uri));
                 println!("Hoặc nhập khoá thủ công: {otp_secret_base32}");
                 println!("Rồi xác nhận: sotiem login --enroll {challenge}");
             }
@@ -358,5 +358,17 @@ pub fn error(e: &anyhow::Error, json: bool) {
                 );
             }
         }
+    }
+}
+
+/// A QR code drawn with Unicode half blocks, for scanning from the terminal.
+pub fn qr_text(data: &str) -> String {
+    match qrcode::QrCode::new(data.as_bytes()) {
+        Ok(code) => code
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .build(),
+        Err(_) => data.to_string(),
     }
 }

@@ -1,6 +1,6 @@
 //! The append-only, hash-chained audit log: every write, with who, where, when and what changed.
 
-use crate::error::{Result, StationError};
+use crate::error::Result;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 use sync_protocol::Person;
@@ -246,41 +246,5 @@ impl crate::Station {
             server_through: None,
             problem,
         })
-    }
-
-    /// [`Station::verify_audit`], then against the server's copy of this device's chain: the
-    /// last entry the server holds must be here with the same hash (the chain then vouches for
-    /// every entry before it), so a removed or rewritten part shows even when this station's
-    /// own record of what was synced was rewritten with it.
-    pub async fn verify_audit_with_server(
-        &self,
-        client: &crate::sync::SyncClient,
-    ) -> crate::sync::SyncResult<AuditCheck> {
-        let mut check = self.verify_audit().await?;
-        let tail: sync_protocol::audit::AuditPushResponse = client
-            .call(sync_protocol::endpoints::AUDIT_TAIL, &())
-            .await?;
-        check.server_through = Some(tail.stored_through);
-        if check.problem.is_none() && tail.stored_through > 0 {
-            let seq = i64::try_from(tail.stored_through).unwrap_or(i64::MAX);
-            let held: Option<Vec<u8>> =
-                sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = ?")
-                    .bind(seq)
-                    .fetch_optional(self.store().pool())
-                    .await
-                    .map_err(StationError::from)?;
-            check.problem = match held {
-                None => Some(ChainBreak {
-                    seq,
-                    reason: "missing_on_station",
-                }),
-                Some(h) if h != tail.last_hash => Some(ChainBreak {
-                    seq,
-                    reason: "differs_from_server",
-                }),
-                Some(_) => None,
-            };
-        }
-        Ok(check)
     }
 }
