@@ -15,5 +15,5 @@ pub mod signing;
 
 pub use db::Db;
 pub use http::Server;
-pub use http::api::{AppState, router};
+pub use http::{AppState, router};
 pub use ingest::Ingest;

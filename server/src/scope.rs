@@ -5,6 +5,8 @@
 
 use crate::admin::FacilityRecord;
 use crate::db::Db;
+use crate::with_db;
+use sqlx::Row;
 use std::collections::{BTreeSet, HashMap};
 use sync_protocol::Person;
 use sync_protocol::text::admin_unit_key;
@@ -56,7 +58,7 @@ impl Facilities {
     /// Every facility and the signing areas, as stored.
     pub async fn load(db: &Db) -> Result<Facilities, sqlx::Error> {
         let list = crate::admin::facilities(db).await?;
-        let areas = crate::signing::signing_areas(db).await?;
+        let areas = signing_areas(db).await?;
         Ok(Facilities::new(list).with_areas(areas))
     }
 
@@ -128,6 +130,22 @@ impl Facilities {
         }
         self.with_area_units(out)
     }
+}
+
+/// Every `(facility, unit)` pair of the signing areas: a signer of `unit`, not revoked, may sign
+/// the doses of `facility`.
+pub async fn signing_areas(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
+    with_db!(db, pool => {
+        Ok(sqlx::query(
+            "SELECT s.facility, a.facility AS unit FROM signer_scopes s
+             JOIN accounts a ON a.username = s.username WHERE a.status <> 'revoked'",
+        )
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| (r.get("facility"), r.get("unit")))
+        .collect())
+    })
 }
 
 #[cfg(test)]

@@ -323,22 +323,6 @@ pub async fn add_signer_scope(
     Ok(())
 }
 
-/// Every `(facility, unit)` pair of the signing areas: a signer of `unit`, not revoked, may sign
-/// the doses of `facility`.
-pub async fn signing_areas(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
-    with_db!(db, pool => {
-        Ok(sqlx::query(
-            "SELECT s.facility, a.facility AS unit FROM signer_scopes s
-             JOIN accounts a ON a.username = s.username WHERE a.status <> 'revoked'",
-        )
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| (r.get("facility"), r.get("unit")))
-        .collect())
-    })
-}
-
 /// Stops `signer` signing for `facilities`. The signer's unit stops replicating the people it
 /// held only through them: the server sends their changes to it no more.
 pub async fn remove_signer_scope(

@@ -2,87 +2,9 @@
 //! time-based one-time codes (RFC 6238), and the JSON messages of the auth endpoints.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
-/// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum Role {
-    /// Vaccinator or data entry: reads and writes people and doses in scope.
-    Vaccinator,
-    /// Head of facility: reads in scope, signs with a registered certificate.
-    Signer,
-    /// Manages the facility's accounts; reads in scope.
-    FacilityAdmin,
-    /// Manages all accounts and configuration; never reads or writes people's data.
-    SystemAdmin,
-}
-
-impl Role {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Vaccinator => "vaccinator",
-            Role::Signer => "signer",
-            Role::FacilityAdmin => "facility_admin",
-            Role::SystemAdmin => "system_admin",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "vaccinator" => Some(Role::Vaccinator),
-            "signer" => Some(Role::Signer),
-            "facility_admin" => Some(Role::FacilityAdmin),
-            "system_admin" => Some(Role::SystemAdmin),
-            _ => None,
-        }
-    }
-
-    /// The Vietnamese name of the role.
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Vaccinator => "Cán bộ tiêm chủng / nhập liệu",
-            Role::Signer => "Thủ trưởng đơn vị (ký số)",
-            Role::FacilityAdmin => "Quản trị cơ sở",
-            Role::SystemAdmin => "Quản trị hệ thống",
-        }
-    }
-
-    /// Whether the role may read people's data.
-    pub fn reads_people(self) -> bool {
-        self != Role::SystemAdmin
-    }
-
-    /// Whether the role may register people, edit them, record and void doses.
-    pub fn writes_people(self) -> bool {
-        self == Role::Vaccinator
-    }
-
-    /// Whether an administrator of this role, of `own_facility`, may create, revoke and reset
-    /// an account of `role` at `facility`. The head of a station runs its vaccinators' and
-    /// signers' accounts; a system administrator only sets up administrators, never an account
-    /// that reads or writes a facility's people (it could then choose its password and enrol
-    /// its own authenticator).
-    pub fn may_manage(self, own_facility: &str, facility: &str, role: Role) -> bool {
-        match self {
-            Role::SystemAdmin => matches!(role, Role::FacilityAdmin | Role::SystemAdmin),
-            Role::FacilityAdmin => {
-                own_facility == facility && matches!(role, Role::Vaccinator | Role::Signer)
-            }
-            Role::Vaccinator | Role::Signer => false,
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::role::Role;
 
 /// Seconds since the Unix epoch, the time one-time codes are checked against (0 if the clock is
 /// before 1970).
@@ -494,20 +416,6 @@ pub struct NewAccount {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn heads_run_their_staff_and_system_administrators_only_administrators() {
-        use Role::*;
-        assert!(FacilityAdmin.may_manage("TYT-A", "TYT-A", Vaccinator));
-        assert!(FacilityAdmin.may_manage("TYT-A", "TYT-A", Signer));
-        assert!(!FacilityAdmin.may_manage("TYT-A", "TYT-B", Vaccinator));
-        assert!(!FacilityAdmin.may_manage("TYT-A", "TYT-A", FacilityAdmin));
-        assert!(SystemAdmin.may_manage("SYT", "TYT-A", FacilityAdmin));
-        assert!(!SystemAdmin.may_manage("SYT", "TYT-A", Vaccinator));
-        assert!(!SystemAdmin.may_manage("SYT", "TYT-A", Signer));
-        assert!(!Vaccinator.may_manage("TYT-A", "TYT-A", Vaccinator));
-        assert!(!Signer.may_manage("TYT-A", "TYT-A", Vaccinator));
-    }
 
     #[test]
     fn weak_passwords_name_every_rule_they_break() {

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod manifest;
 pub mod person;
 pub mod record;
+pub mod role;
 pub mod rules;
 pub mod text;
 pub mod vaccines;

@@ -1,7 +1,11 @@
 //! HTTP endpoints for sign-in, accounts administration, the login history and the audit trail.
 
+use super::codec::*;
+use super::error::*;
+use super::extract::*;
+use super::state::*;
+use super::throttle;
 use crate::accounts::{self, AuthError, Origin, SessionUser};
-use crate::http::api::{ApiError, AppState, AuthedDevice, bearer, encoded, wire_body};
 use crate::with_db;
 use axum::Json;
 use axum::body::Bytes;
@@ -15,105 +19,12 @@ use sync_protocol::auth::{
     AccountInfo, AccountRef, AccountStatusRequest, AccountStatusResponse, ChangePasswordRequest,
     EnrollRequest, LoginRequest, LoginStep, NewAccount, PasswordReset, Role, SignInEvent,
 };
-use sync_protocol::person::{format_time, now};
-
 pub use sync_protocol::endpoints::SESSION_HEADER;
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        let status = match &e {
-            AuthError::InvalidCredentials
-            | AuthError::SessionInvalid
-            | AuthError::ChallengeExpired => StatusCode::UNAUTHORIZED,
-            AuthError::Otp(_) => StatusCode::UNAUTHORIZED,
-            AuthError::Locked { .. } => StatusCode::LOCKED,
-            AuthError::Revoked | AuthError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            AuthError::WeakPassword(_) | AuthError::SamePassword | AuthError::Invalid(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            AuthError::Exists(_) => StatusCode::CONFLICT,
-            AuthError::NoSuchAccount(_) | AuthError::NoSuchFacility(_) => StatusCode::NOT_FOUND,
-            AuthError::Db(_) | AuthError::Hash => StatusCode::SERVICE_UNAVAILABLE,
-            AuthError::UnknownRole { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            AuthError::GrantSize { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        };
-        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INTERNAL_SERVER_ERROR
-        {
-            tracing::error!("auth: {e}");
-        }
-        let details = match &e {
-            AuthError::WeakPassword(w) => w.0.iter().map(|r| r.as_str().to_string()).collect(),
-            _ => Vec::new(),
-        };
-        ApiError::new(status, e.code(), e.to_string()).with_details(details)
-    }
-}
-
-/// A signed-in user (from the session header).
-pub struct User(pub SessionUser);
-
-impl FromRequestParts<AppState> for User {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::from(AuthError::SessionInvalid))?;
-        let mut user = accounts::session_user(&state.db, token).await?;
-        user.address =
-            crate::http::throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
-        Ok(User(user))
-    }
-}
-
-/// A signed-in user who may read people's data on this device: never a system administrator,
-/// and only for the device's own facility (a mobile team's staff belong to its parent).
-pub struct DataUser {
-    pub user: SessionUser,
-    pub device: crate::ingest::DeviceCtx,
-}
-
-impl FromRequestParts<AppState> for DataUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let AuthedDevice(device) = AuthedDevice::from_request_parts(parts, state).await?;
-        let User(user) = User::from_request_parts(parts, state).await?;
-        if !user.account.role.reads_people() {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "admin_no_data_access",
-                "tài khoản quản trị hệ thống không được xem hay sửa dữ liệu người tiêm",
-            ));
-        }
-        let owner = crate::http::api::scope_owner(state, &device).await?;
-        if user.account.facility != device.facility && user.account.facility != owner {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "wrong_facility",
-                format!(
-                    "tài khoản thuộc cơ sở {} nhưng thiết bị thuộc cơ sở {}",
-                    user.account.facility, device.facility
-                ),
-            ));
-        }
-        Ok(DataUser { user, device })
-    }
-}
+use sync_protocol::person::{format_time, now};
 
 fn origin(parts_device: Option<String>, parts: &Parts) -> Origin {
     // The connection's own peer, never `x-forwarded-for` (any client can write that header).
-    let address = crate::http::throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
+    let address = throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
     Origin {
         device_id: parts_device,
         address,
@@ -123,10 +34,7 @@ fn origin(parts_device: Option<String>, parts: &Parts) -> Origin {
 /// The device of an optional device token (sign-in records it).
 async fn device_of(state: &AppState, parts: &Parts) -> Option<String> {
     let token = bearer(parts)?;
-    crate::http::api::authenticate(state, token)
-        .await
-        .ok()
-        .map(|d| d.0.id)
+    authenticate(state, token).await.ok().map(|d| d.0.id)
 }
 
 /// `POST /api/v1/auth/login`
@@ -242,7 +150,7 @@ pub async fn account_status(
             "hỏi quá nhiều tài khoản trong một lần (tối đa 1000)",
         ));
     }
-    let owner = crate::http::api::scope_owner(&state, &device).await?;
+    let owner = scope_owner(&state, &device).await?;
     let asked: std::collections::HashSet<String> = req
         .usernames
         .iter()

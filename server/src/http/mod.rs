@@ -5,10 +5,19 @@
 
 pub mod api;
 pub mod auth_api;
+mod codec;
+mod error;
+mod extract;
+mod routes;
+mod state;
 pub mod throttle;
 
+pub use error::ApiError;
+pub use extract::{AuthedDevice, DataUser, User};
+pub use routes::router;
+pub use state::AppState;
+
 use crate::{Db, Ingest, admin};
-use api::{AppState, router};
 
 /// A server ready to serve: its database, ingest writer and router.
 pub struct Server {

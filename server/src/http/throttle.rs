@@ -3,7 +3,7 @@
 //! starve the server or guess passwords at line speed; governor's GCRA through `tower_governor`
 //! keeps one small cell per address), and plain HTTP only on loopback.
 
-use crate::http::api::ApiError;
+use super::error::ApiError;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};

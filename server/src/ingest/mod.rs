@@ -285,7 +285,7 @@ impl GroupWriter {
         let stale = self
             .facilities_loaded
             .is_none_or(|t| t.elapsed() > Duration::from_secs(2));
-        let mut areas = crate::signing::signing_areas(&self.db).await?;
+        let mut areas = crate::scope::signing_areas(&self.db).await?;
         areas.sort();
         if stale || areas != self.areas {
             let list = crate::admin::facilities(&self.db).await?;

@@ -4,56 +4,20 @@
 //! rulebook, then number the accepted ones and lay out the group's write.
 
 use super::store::{self, ChangeRow, DocRow, GroupWrite, RejectionRow, SignedDoses};
-use super::validate::{Accepted, PersonOutcome, PersonWork, rejected, validate_all};
-use super::{GroupWriter, Job, Overlay, Plan, Pusher, SYSTEM_DEVICE, SYSTEM_USER};
+use super::validate::{
+    Accepted, Incoming, PersonOutcome, PersonWork, PusherCtx, rejected, validate_all,
+};
+use super::{GroupWriter, Job, Overlay, Plan, SYSTEM_USER};
 use crate::scope::Facilities;
 use automerge::Change;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use sync_protocol::columns::PersonColumns;
 use sync_protocol::person::{format_time, now};
-use sync_protocol::rules::{self, Grant, Writer};
+use sync_protocol::rules::{self, Grant};
 use sync_protocol::wire::{MAX_CHANGE_BYTES, PushResult, RejectReason};
 use sync_protocol::{CommitAction, CommitMeta};
 use uuid::Uuid;
-
-/// Who pushed a job, as the checks need it.
-pub(super) struct PusherCtx {
-    /// The device the changes are stored under (actors are bound to it).
-    pub device: String,
-    /// The facility whose scope the device works in.
-    pub owner: String,
-    /// The signed-in user; none for the server's own writer.
-    pub writer: Option<Writer>,
-}
-
-impl PusherCtx {
-    fn of(pusher: &Pusher, facilities: &Facilities) -> PusherCtx {
-        match pusher {
-            Pusher::System => PusherCtx {
-                device: SYSTEM_DEVICE.into(),
-                owner: SYSTEM_DEVICE.into(),
-                writer: None,
-            },
-            Pusher::User { device, account } => {
-                let owner = facilities.owner(&device.facility);
-                let mut own: BTreeSet<String> = facilities.family(&owner).into_iter().collect();
-                own.insert(device.facility.clone());
-                own.insert(account.facility.clone());
-                PusherCtx {
-                    device: device.id.clone(),
-                    owner,
-                    writer: Some(Writer {
-                        user: account.username.clone(),
-                        role: account.role,
-                        device_facility: device.facility.clone(),
-                        own,
-                    }),
-                }
-            }
-        }
-    }
-}
 
 /// One pushed change on its way through a group.
 struct Entry {
@@ -62,15 +26,6 @@ struct Entry {
     change: Option<Change>,
     meta: Option<CommitMeta>,
     result: Option<PushResult>,
-}
-
-/// A change that passed the change-level checks, waiting for its person's check.
-pub(super) struct Incoming {
-    pub entry: usize,
-    pub change: Change,
-    pub meta: CommitMeta,
-    /// Index of the job's [`PusherCtx`].
-    pub pusher: usize,
 }
 
 /// What the checks read from storage for the group's people.

@@ -4,17 +4,64 @@
 //! and checked once; anything else is checked one change at a time on top of those accepted so
 //! far, so one bad change refuses only itself and what builds on it.
 
-use super::plan::{Incoming, PusherCtx};
 use super::store::SignedDoses;
+use super::{Pusher, SYSTEM_DEVICE};
 use crate::scope::Facilities;
 use automerge::{Change, ChangeHash};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use sync_protocol::commit::CommitMeta;
-use sync_protocol::rules::{self, Grant, Knowledge, Violation};
+use sync_protocol::rules::{self, Grant, Knowledge, Violation, Writer};
 use sync_protocol::wire::{PushResult, RejectReason};
 use sync_protocol::{CommitAction, Dose, Person, PersonDoc, validate};
 use time::OffsetDateTime;
 use uuid::Uuid;
+
+/// Who pushed a job, as the checks need it.
+pub(super) struct PusherCtx {
+    /// The device the changes are stored under (actors are bound to it).
+    pub device: String,
+    /// The facility whose scope the device works in.
+    pub owner: String,
+    /// The signed-in user; none for the server's own writer.
+    pub writer: Option<Writer>,
+}
+
+impl PusherCtx {
+    pub(super) fn of(pusher: &Pusher, facilities: &Facilities) -> PusherCtx {
+        match pusher {
+            Pusher::System => PusherCtx {
+                device: SYSTEM_DEVICE.into(),
+                owner: SYSTEM_DEVICE.into(),
+                writer: None,
+            },
+            Pusher::User { device, account } => {
+                let owner = facilities.owner(&device.facility);
+                let mut own: BTreeSet<String> = facilities.family(&owner).into_iter().collect();
+                own.insert(device.facility.clone());
+                own.insert(account.facility.clone());
+                PusherCtx {
+                    device: device.id.clone(),
+                    owner,
+                    writer: Some(Writer {
+                        user: account.username.clone(),
+                        role: account.role,
+                        device_facility: device.facility.clone(),
+                        own,
+                    }),
+                }
+            }
+        }
+    }
+}
+
+/// A change that passed the change-level checks, waiting for its person's check.
+pub(super) struct Incoming {
+    pub entry: usize,
+    pub change: Change,
+    pub meta: CommitMeta,
+    /// Index of the job's [`PusherCtx`].
+    pub pusher: usize,
+}
 
 /// One person's incoming changes with what checking them needs.
 pub(super) struct PersonWork {

@@ -15,9 +15,9 @@ mod tests;
 pub use change::{check_change, check_counters, check_document};
 pub use violation::{Rule, Violation};
 
-use crate::auth::Role;
 use crate::commit::CommitMeta;
 use crate::person::{IdentityKind, Person, VerificationStatus};
+use crate::role::Role;
 use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;

@@ -2,9 +2,9 @@
 //! managing facility, merges, verification results and the step-up for sensitive edits.
 
 use super::{CLOCK_SKEW, Knowledge, Violation, Writer, identity_changed, initial_status};
-use crate::auth::Role;
 use crate::commit::{CommitAction, CommitMeta};
 use crate::person::Person;
+use crate::role::Role;
 
 /// The role gate: administrators write nothing; a signer only adds signature marks to existing
 /// doses; a vaccinator writes everything but signature marks.

@@ -1,0 +1,37 @@
+//! What every handler shares: the database, the ingest writer, the trust store and the limits.
+
+use crate::db::Db;
+use crate::ingest::Ingest;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub ingest: Ingest,
+    pub server_id: String,
+    /// The roots facility signatures must chain to.
+    pub trust: crate::certificates::TrustStore,
+    /// How often one address may try to sign in.
+    pub sign_in_limit: crate::http::throttle::SignInLimit,
+    /// Reverse proxies in front of the server, whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::http::throttle::TrustedProxies,
+    pub(super) last_seen: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl AppState {
+    /// State over an open database with its ingest writer.
+    pub fn new(db: Db, ingest: Ingest, server_id: String) -> AppState {
+        AppState {
+            db,
+            ingest,
+            server_id,
+            trust: crate::certificates::TrustStore::default(),
+            sign_in_limit: crate::http::throttle::SignInLimit::default(),
+            trusted_proxies: crate::http::throttle::TrustedProxies::default(),
+            last_seen: Arc::default(),
+        }
+    }
+}
