@@ -1,6 +1,8 @@
 // Dates and times as Vietnamese users read them: dd/mm/yyyy, clock at +07:00 whatever the
 // laptop's time zone, no seconds.
 
+import type { Vaccine } from "./bindings/Vaccine";
+
 const VN_OFFSET_MINUTES = 7 * 60;
 
 function pad(n: number): string {
@@ -83,4 +85,9 @@ export function ago(text: string | null | undefined, now: Date, lang: "vi" | "en
   const hours = Math.floor(minutes / 60);
   if (hours < 24) return lang === "vi" ? `${hours} giờ trước` : `${hours} h ago`;
   return formatDateTime(text);
+}
+
+/** A vaccine's name from its code. */
+export function vaccineName(catalogue: Vaccine[], code: string): string {
+  return catalogue.find((v) => v.code === code)?.name ?? code;
 }

@@ -8,11 +8,10 @@ import type { Vaccine } from "../bindings/Vaccine";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field, Select } from "../components/Field";
 import { PersonFields, type PersonDraft } from "../components/PersonFields";
-import { formatBirthDate, formatDateTime, formatPhone } from "../format";
+import { formatBirthDate, formatDateTime, formatPhone, vaccineName } from "../format";
 import { lang, t } from "../i18n";
 import { draftToEdit, identityLabel, personToDraft, verificationLabel } from "../person";
 import { checkDoseForm, checkOtp, checkPersonForm, checkVoidReason } from "../validate";
-import { vaccineName } from "./Session";
 
 interface Props {
   personId: string;

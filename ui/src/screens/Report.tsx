@@ -5,9 +5,8 @@ import type { UiError } from "../bindings/UiError";
 import type { Vaccine } from "../bindings/Vaccine";
 import type { VaccineCount } from "../bindings/VaccineCount";
 import { ErrorBox } from "../components/ErrorBox";
-import { formatCount, formatDate, formatDateTime, shiftDay, todayIso } from "../format";
+import { formatCount, formatDate, formatDateTime, shiftDay, todayIso, vaccineName } from "../format";
 import { t } from "../i18n";
-import { vaccineName } from "./Session";
 
 /** The daily report: totals, a chart of doses by vaccine, doses by vaccinator, the day's list. */
 export function Report({ openPerson, refreshKey, catalogue }: { openPerson: (id: string) => void; refreshKey: number; catalogue: Vaccine[] }) {

@@ -9,7 +9,7 @@ import type { Vaccine } from "../bindings/Vaccine";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
 import { PersonFields, type PersonDraft } from "../components/PersonFields";
-import { formatBirthDate, formatDateTime, formatPhone } from "../format";
+import { formatBirthDate, formatDateTime, formatPhone, vaccineName } from "../format";
 import { lang, t } from "../i18n";
 import { draftToInput, identityLabel, verificationLabel } from "../person";
 import { checkPersonForm, checkSearch, classifySearchTerm } from "../validate";
@@ -234,9 +234,4 @@ export function emptyFromSearch(d: SessionDrafts): PersonDraft {
     nationality: "VN",
     insurance_number: "",
   };
-}
-
-/** A vaccine's name from its code. */
-export function vaccineName(catalogue: Vaccine[], code: string): string {
-  return catalogue.find((v) => v.code === code)?.name ?? code;
 }

@@ -10,10 +10,9 @@ import type { UiError } from "../bindings/UiError";
 import type { Vaccine } from "../bindings/Vaccine";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
-import { formatBirthDate, formatCount, formatDate, formatDateTime, todayIso } from "../format";
+import { formatBirthDate, formatCount, formatDate, formatDateTime, todayIso, vaccineName } from "../format";
 import { t } from "../i18n";
 import { isBirthDateShape } from "../validate";
-import { vaccineName } from "./Session";
 
 /** Rows shown per page of the preview. */
 const PAGE = 200;
