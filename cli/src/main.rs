@@ -434,17 +434,13 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let input = matches!(
-                e.downcast_ref::<StationError>(),
-                Some(
-                    StationError::Invalid(_)
-                        | StationError::InvalidInput(_)
-                        | StationError::SearchNeedsTwoFields
-                )
-            ) || matches!(
-                e.downcast_ref::<station::SyncError>(),
-                Some(station::SyncError::NotConfigured)
-            );
+            let input = e
+                .downcast_ref::<StationError>()
+                .is_some_and(StationError::is_bad_input)
+                || matches!(
+                    e.downcast_ref::<station::SyncError>(),
+                    Some(station::SyncError::NotConfigured)
+                );
             render::error(&e, json);
             ExitCode::from(if input { 2 } else { 1 })
         }

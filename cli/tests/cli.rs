@@ -360,6 +360,31 @@ fn a_cccd_qr_code_registers_the_card_holder() {
         "092099123456|Lê Hoàng Long|31121999|Nam|Phường Ninh Kiều, Cần Thơ|05052021",
     ]);
     assert_eq!(six.len(), 36);
+    // A newer card's extra fields and a trailing separator are read like the seven.
+    let newer = cli.ok(&[
+        "person",
+        "add",
+        "--qr",
+        "079190123456||Nguyễn Thị Mai|17051990|Nữ|12 Nguyễn Trãi, Xã Tân Nhựt|01072021|A2|",
+    ]);
+    let (_, shown) = cli.json(&["person", "show", &newer]);
+    assert_eq!(shown["person"]["full_name"], "Nguyễn Thị Mai");
+    // A scanner on a US layout dropped the diacritics: refused as input, with what to do,
+    // and nothing registered.
+    let before = cli.counts();
+    let stripped = cli.run(&[
+        "person",
+        "add",
+        "--qr",
+        "051085012345||Tran Van Hung|02031985|Nam|Thon 2, Xa Tinh Ky, Quang Ngai|15082021",
+    ]);
+    assert_eq!(stripped.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&stripped.stderr);
+    assert!(
+        text.contains("mất dấu") && text.contains("Unicode"),
+        "{text}"
+    );
+    assert_eq!(cli.counts(), before);
 }
 
 #[test]

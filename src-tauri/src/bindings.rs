@@ -25,6 +25,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         crate::views::VoidDoseRequest,
         crate::error::UiError,
         station::PersonInput,
+        station::QrReading,
         station::PersonRecord,
         station::PersonSummary,
         station::SearchQuery,

@@ -12,7 +12,7 @@ use crate::views::{
 };
 use station::{
     BacklogSummary, Credentials, DailyReport, DuplicatePair, ExportSummary, ImportSummary,
-    ListPage, ListQuery, PersonInput, PersonRecord, PersonSummary, SearchQuery,
+    ListPage, ListQuery, PersonInput, PersonRecord, PersonSummary, QrReading, SearchQuery,
     SigningBatchSummary, SigningPreview, SigningProgress, SigningSelection, Station, SyncReport,
     TokenSigner,
 };
@@ -149,8 +149,8 @@ pub async fn find_people(app: App<'_>, query: SearchQuery) -> Result<Vec<PersonS
 
 /// The registration form filled from a scanned CCCD QR code.
 #[tauri::command]
-pub async fn read_cccd_qr(text: String) -> Result<PersonInput> {
-    Ok(Station::person_input_from_qr(&text)?)
+pub async fn read_cccd_qr(text: String) -> Result<QrReading> {
+    Ok(Station::read_qr(&text)?)
 }
 
 /// Registers a person; returns their record.

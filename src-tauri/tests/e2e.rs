@@ -497,6 +497,35 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
     assert!(found.contains("1 mũi"), "{found}");
     ui.shot("05-search").await;
 
+    // A scanner on a US layout drops the diacritics: the form opens with the warning and the
+    // name field to correct, instead of a registration that would mismatch the registry.
+    let another = g.person("TYT-TANNHUT", "nv.mai", 0);
+    let stripped = g.cccd_qr_without_marks(&another);
+    assert_ne!(stripped, g.cccd_qr(&another));
+    ui.find("#search-name")
+        .await
+        .send_keys(&stripped)
+        .await
+        .expect("scan");
+    let warning = ui
+        .wait_text(
+            "[data-testid=qr-diacritics-lost]",
+            "a warning about the lost diacritics",
+            |t| t.contains("mất dấu"),
+        )
+        .await;
+    assert!(warning.contains("Unicode"), "{warning}");
+    assert_eq!(
+        ui.value("#reg-full_name").await,
+        sync_protocol::text::strip_marks(&another.full_name)
+    );
+    ui.shot("05b-qr-without-diacritics").await;
+    ui.find("body")
+        .await
+        .send_keys("\u{E00C}")
+        .await
+        .expect("Escape closes the form");
+
     // Sync with the server: the pending count drops to zero and the server holds the dose.
     let changes_before = lab.server.count("changes").await;
     ui.click("[data-testid=sync-now]").await;

@@ -99,6 +99,11 @@ pub enum StationError {
     )]
     NeedsOnlineSession,
 
+    #[error(
+        "mã QR đọc được đã mất dấu tiếng Việt (máy quét đang gõ theo bàn phím tiếng Anh), nên chưa đăng ký: hãy gõ lại họ tên và địa chỉ có dấu, hoặc cài máy quét sang chế độ Unicode / bàn phím tiếng Việt rồi quét lại"
+    )]
+    QrDiacriticsLost,
+
     /// A write the rulebook refuses (the server would refuse it too).
     #[error(transparent)]
     Rule(sync_protocol::rules::Violation),
@@ -183,6 +188,18 @@ pub enum StationError {
 }
 
 impl StationError {
+    /// Whether the input itself was refused (nothing was written; typing it again right will
+    /// do), as opposed to a failure of the station, its data or the network.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            StationError::Invalid(_)
+                | StationError::InvalidInput(_)
+                | StationError::SearchNeedsTwoFields
+                | StationError::QrDiacriticsLost
+        )
+    }
+
     /// A stable machine name of the error kind, for the UI and `--json` output.
     pub fn code(&self) -> &'static str {
         match self {
@@ -212,6 +229,7 @@ impl StationError {
             StationError::StepUpRequired(_) => "step_up_required",
             StationError::StepUpNeedsServer => "step_up_needs_server",
             StationError::NeedsOnlineSession => "needs_online_session",
+            StationError::QrDiacriticsLost => "qr_diacritics_lost",
             StationError::Rule(v) => v.code(),
             StationError::Corrupt { .. } => "corrupt_document",
             StationError::Database(_) => "database",

@@ -32,7 +32,7 @@ pub use report::{DailyReport, DayDose, VaccinatorCount, VaccineCount};
 pub use rulebook::StepUp;
 pub use service::{
     DoseInput, NewStation, OutboxEntry, PersonEdit, PersonInput, PersonRecord, PersonSummary,
-    SearchQuery, Station, StationStatus, Warning,
+    QrReading, SearchQuery, Station, StationStatus, Warning,
 };
 pub use signing::{
     BacklogSummary, ManifestSigner, PlannedRun, SigningBatchSummary, SigningCandidate,

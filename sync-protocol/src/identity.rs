@@ -258,19 +258,54 @@ pub struct CccdQr {
     pub gender: Gender,
     pub address: String,
     pub issued_on: Option<BirthDate>,
+    /// The name or address came without its Vietnamese diacritics (a keyboard-wedge scanner on
+    /// a US layout): what was read must not be registered as it is.
+    pub diacritics_lost: bool,
+}
+
+/// Family names as a scanner that drops diacritics types them ("Nguyễn" → "Nguyen"); names
+/// this common are read as a sign that the rest lost its marks too.
+const STRIPPED_FAMILY_NAMES: [&str; 15] = [
+    "nguyen", "tran", "le", "pham", "hoang", "huynh", "vu", "vo", "dang", "bui", "do", "ho", "ngo",
+    "duong", "ly",
+];
+
+/// Whether a scanned name and address have lost their diacritics: the address has none at all
+/// (Vietnamese addresses always carry some: "Xã", "Phường", "Tỉnh"…), or the name is plain ASCII
+/// and begins with a common family name that is written with marks.
+pub fn diacritics_lost(full_name: &str, address: &str) -> bool {
+    let plain = |t: &str| t.is_ascii();
+    let letters = |t: &str| t.chars().any(|c| c.is_alphabetic());
+    let address_plain = letters(address) && plain(address);
+    let family = full_name
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let name_plain = plain(full_name) && STRIPPED_FAMILY_NAMES.contains(&family.as_str());
+    address_plain || name_plain
 }
 
 /// Parses the text of a CCCD QR code: `id|old_id|name|ddmmyyyy|gender|address|ddmmyyyy`, or the
 /// six-field variant without the old ID. Checks the CCCD against the gender and birth year.
+/// Newer cards add fields after these (kept out) and some scanners end with a separator.
 pub fn parse_cccd_qr(raw: &str) -> Result<CccdQr, FieldError> {
     // Keyboard-wedge scanners add CR/LF and sometimes a BOM; strip them before splitting.
     let t = raw
         .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
         .replace(['\r', '\n'], "");
-    let parts: Vec<&str> = t.split('|').map(str::trim).collect();
+    let mut parts: Vec<&str> = t.split('|').map(str::trim).collect();
+    if parts.len() > 6 && parts.last().is_some_and(|p| p.is_empty()) {
+        parts.pop(); // a trailing separator
+    }
+    // The second field is the old ID (digits, or empty) in the seven-field layout, the name in
+    // the six-field one; whatever follows the layout's last field is a newer card's addition.
+    let old_id_slot = parts
+        .get(1)
+        .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
     let (cccd, old, rest) = match parts.len() {
-        7 => (parts[0], Some(parts[1]), &parts[2..]),
-        6 => (parts[0], None, &parts[1..]),
+        n if n >= 7 && old_id_slot => (parts[0], Some(parts[1]), &parts[2..7]),
+        n if n >= 6 && !old_id_slot => (parts[0], None, &parts[1..6]),
         found => {
             return Err(FieldError::new(
                 Field::CccdQr,
@@ -317,6 +352,7 @@ pub fn parse_cccd_qr(raw: &str) -> Result<CccdQr, FieldError> {
     Ok(CccdQr {
         cccd: cccd.to_string(),
         old_cmnd,
+        diacritics_lost: diacritics_lost(&full_name, &address),
         full_name,
         birth_date,
         gender,
@@ -509,6 +545,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!(q.old_cmnd, None);
+    }
+
+    #[test]
+    fn newer_cards_extra_fields_and_a_trailing_separator_are_read() {
+        let seven = "001085012345|025123456|Nguyễn Văn An|02031985|Nam|Xã Tân Nhựt, TP Hồ Chí Minh|15082021";
+        let base = parse_cccd_qr(seven).unwrap();
+        assert_eq!(parse_cccd_qr(&format!("{seven}|")).unwrap(), base);
+        assert_eq!(parse_cccd_qr(&format!("{seven}|A2|2031")).unwrap(), base);
+        assert_eq!(
+            parse_cccd_qr(&format!("{seven}|A2|2031|\r\n")).unwrap(),
+            base
+        );
+        let six = "001085012345|Nguyễn Văn An|02031985|Nam|Xã Tân Nhựt, TP Hồ Chí Minh|15082021";
+        let q = parse_cccd_qr(&format!("{six}|A2")).unwrap();
+        assert_eq!((q.full_name.as_str(), q.old_cmnd), ("Nguyễn Văn An", None));
+        assert!(!base.diacritics_lost);
+    }
+
+    #[test]
+    fn a_scan_that_lost_its_diacritics_is_told_apart() {
+        let q = parse_cccd_qr(
+            "079190123456||Tran Thi Bich Ngoc|17051990|Nu|12 Nguyen Trai, Xa Tan Nhut, TP Ho Chi Minh|01072021",
+        )
+        .unwrap();
+        assert!(q.diacritics_lost);
+        // A name stripped while the address kept its marks (or had none to give) still shows.
+        assert!(diacritics_lost("Nguyen Van An", ""));
+        assert!(diacritics_lost("Lò Văn A", "Ban Lau, Xa Muong So"));
+        // A real name without marks, and an address with them, are not flagged.
+        assert!(!diacritics_lost("Mai Lan", "Xã Tân Nhựt"));
+        assert!(!diacritics_lost(
+            "Nguyễn Văn An",
+            "Xã Tân Nhựt, TP Hồ Chí Minh"
+        ));
+        assert!(!diacritics_lost("Lý Thị Mai", "12/3"));
     }
 
     #[test]

@@ -35,6 +35,19 @@ pub fn fold(text: &str) -> String {
     out
 }
 
+/// The text with its diacritics dropped and its case kept ("Trần Thị Đào" → "Tran Thi Dao"):
+/// what a keyboard-wedge scanner on a US layout types for a Vietnamese QR code.
+pub fn strip_marks(text: &str) -> String {
+    text.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            'đ' => 'd',
+            'Đ' => 'D',
+            c => c,
+        })
+        .collect()
+}
+
 /// The key that matches names of administrative units however they are written:
 /// "TP. Hồ Chí Minh", "Thành phố Hồ Chí Minh" and "ho chi minh" all give "ho chi minh";
 /// "Xã Tân Nhựt" and "tan nhut" give "tan nhut".

@@ -119,13 +119,14 @@ export function App() {
     setScanError(null);
     setScreen("session");
     try {
-      const input = await api.readCccdQr(qr);
+      const reading = await api.readCccdQr(qr);
+      const input = reading.input;
       const found = await api.findPeople({ full_name: input.full_name, phone: null, id_number: input.id_number });
       const d = draftsRef.current;
       if (found.length > 0) {
         setDrafts({ ...d, searchName: input.full_name, searchOther: input.id_number ?? "", results: found, personId: found[0].id, register: null });
       } else {
-        setDrafts({ ...d, register: inputToDraft(input), registerFromQr: true, personId: null, results: null });
+        setDrafts({ ...d, register: inputToDraft(input), registerFromQr: reading.diacritics_lost ? "diacritics_lost" : "ok", personId: null, results: null });
       }
     } catch (e) {
       setScanError(e as UiError);
@@ -138,7 +139,11 @@ export function App() {
     let lastScan = 0;
     // The scanner types into whichever field has the focus; take the QR text out of that field
     // (it keeps what it held before) and act on the scan.
+    // A scanner may still be typing a newer card's extra fields when the seventh is complete:
+    // the code is taken when the typing pauses, or at the scanner's Enter.
+    let pending: number | undefined;
     function take(el: HTMLInputElement | HTMLTextAreaElement, found: { qr: string; rest: string }) {
+      window.clearTimeout(pending);
       lastScan = Date.now();
       el.value = found.rest;
       el.dispatchEvent(new Event("input", { bubbles: true }));
@@ -150,9 +155,13 @@ export function App() {
     function onInput(e: Event) {
       const el = field(e.target);
       const found = el && findCompleteQr(el.value);
+      window.clearTimeout(pending);
       if (el && found) {
         e.stopImmediatePropagation();
-        take(el, found);
+        pending = window.setTimeout(() => {
+          const now = findCompleteQr(el.value);
+          if (now) take(el, now);
+        }, 150);
       }
     }
     function onKeyDown(e: KeyboardEvent) {

@@ -14,6 +14,7 @@ import type { InitialPasswordRequest } from "./bindings/InitialPasswordRequest";
 import type { PersonInput } from "./bindings/PersonInput";
 import type { PersonRecord } from "./bindings/PersonRecord";
 import type { PersonSummary } from "./bindings/PersonSummary";
+import type { QrReading } from "./bindings/QrReading";
 import type { RecordDoseRequest } from "./bindings/RecordDoseRequest";
 import type { SearchQuery } from "./bindings/SearchQuery";
 import type { SetupRequest } from "./bindings/SetupRequest";
@@ -72,7 +73,7 @@ export const api = {
   changePassword: (request: ChangePasswordRequest) => call<null>("change_password", { request }),
   catalogue: () => call<Vaccine[]>("catalogue"),
   findPeople: (query: SearchQuery) => call<PersonSummary[]>("find_people", { query }),
-  readCccdQr: (text: string) => call<PersonInput>("read_cccd_qr", { text }),
+  readCccdQr: (text: string) => call<QrReading>("read_cccd_qr", { text }),
   registerPerson: (input: PersonInput) => call<PersonRecord>("register_person", { input }),
   showPerson: (personId: string) => call<PersonRecord>("show_person", { personId }),
   editPerson: (request: EditRequest) => call<PersonRecord>("edit_person", { request }),

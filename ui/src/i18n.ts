@@ -71,6 +71,10 @@ const STRINGS = {
   noResults: { vi: "Không tìm thấy. Kiểm tra lại hoặc đăng ký người mới.", en: "Nobody found. Check, or register a new person." },
   newPerson: { vi: "Đăng ký người mới", en: "Register a new person" },
   registerTitle: { vi: "Đăng ký người tiêm", en: "Register a person" },
+  qrDiacriticsLost: {
+    vi: "Mã QR quét được đã mất dấu tiếng Việt (máy quét đang gõ theo bàn phím tiếng Anh). Hãy sửa họ tên và địa chỉ cho có dấu trước khi đăng ký — nếu không sẽ không khớp với cơ sở dữ liệu dân cư. Để quét đúng: cài máy quét sang chế độ Unicode (hoặc bàn phím tiếng Việt) theo hướng dẫn của máy.",
+    en: "The scanned QR code lost its Vietnamese diacritics (the scanner types on a US keyboard layout). Correct the name and address with their marks before registering, or they will not match the population database. To scan correctly, set the scanner to Unicode (or the Vietnamese layout) as its manual says.",
+  },
   fromQr: { vi: "Đã điền từ mã QR trên CCCD — kiểm tra và thêm số điện thoại.", en: "Filled from the CCCD QR code — check and add the phone." },
   gender: { vi: "Giới tính", en: "Gender" },
   male: { vi: "Nam", en: "Male" },

@@ -6,11 +6,16 @@
 const QR7 = /(\d{12})\|([^|]*)\|([^|]+)\|(\d{8})\|([^|]+)\|([^|]*)\|(\d{8})/;
 const QR6_START = /\d{12}\|[^|]+\|\d{8}\|[^|]+\|/;
 
-/** A complete 7-field CCCD QR text inside `text`, with the text around it. */
+/**
+ * A complete 7-field CCCD QR text inside `text`, with the text around it. Fields a newer card
+ * adds after the seventh (or a trailing separator) belong to the code: up to the end of the text.
+ */
 export function findCompleteQr(text: string): { qr: string; rest: string } | null {
   const m = QR7.exec(text);
   if (!m) return null;
-  return { qr: m[0], rest: (text.slice(0, m.index) + text.slice(m.index + m[0].length)).trim() };
+  let end = m.index + m[0].length;
+  if (text[end] === "|") end = text.length;
+  return { qr: text.slice(m.index, end), rest: (text.slice(0, m.index) + text.slice(end)).trim() };
 }
 
 /** On Enter: a 7-field QR, or a 6-field one (its last field, the address, ends at Enter). */
@@ -20,6 +25,7 @@ export function findQrAtEnter(text: string): { qr: string; rest: string } | null
   const m = QR6_START.exec(text);
   if (!m) return null;
   const qr = text.slice(m.index).trim();
-  if (qr.split("|").length !== 6) return null;
+  // Six fields, or more when a newer card adds some after the address.
+  if (qr.split("|").length < 6) return null;
   return { qr, rest: text.slice(0, m.index).trim() };
 }

@@ -108,11 +108,15 @@ describe("a CCCD QR code typed by a scanner", () => {
     expect(findCompleteQr(qr)).toEqual({ qr, rest: "" });
     expect(findCompleteQr(`0912${qr}`)).toEqual({ qr, rest: "0912" });
     expect(findCompleteQr(qr.slice(0, -1))).toBeNull();
+    // A newer card's extra fields and a trailing separator stay with the code.
+    expect(findCompleteQr(`${qr}|A2|2031`)).toEqual({ qr: `${qr}|A2|2031`, rest: "" });
+    expect(findCompleteQr(`0912${qr}|`)).toEqual({ qr: `${qr}|`, rest: "0912" });
   });
 
   it("in its six-field form is taken at Enter", () => {
     const six = "079190123456|Nguyễn Thị Mai|17051990|Nữ|12 Nguyễn Trãi, Tân Nhựt|01072021";
     expect(findQrAtEnter(six)?.qr).toBe(six);
+    expect(findQrAtEnter(`${six}|A2`)?.qr).toBe(`${six}|A2`);
     const noIssue = "079190123456|Nguyễn Thị Mai|17051990|Nữ|12 Nguyễn Trãi";
     expect(findQrAtEnter(`Mai ${noIssue}`)).toBeNull();
     expect(findQrAtEnter("Nguyễn Thị Mai")).toBeNull();

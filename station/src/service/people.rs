@@ -23,6 +23,16 @@ pub struct PersonInput {
     pub insurance_number: Option<String>,
 }
 
+/// What a CCCD QR code gave the registration form.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct QrReading {
+    pub input: PersonInput,
+    /// The scanner dropped the Vietnamese diacritics (a US keyboard layout): the name and
+    /// address must be typed, or the scanner set to Unicode, before registering.
+    pub diacritics_lost: bool,
+}
+
 /// Changes to a person's details: `None` leaves a field alone, an empty string clears an
 /// optional one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -189,26 +199,35 @@ impl Station {
     }
 
     /// Registers a person from the text of a CCCD QR code (scanned or typed) plus a phone.
+    /// A scan whose name or address lost its diacritics is refused: registered as it is, the
+    /// name would mismatch the population database.
     pub async fn register_from_qr(&self, qr: &str, phone: Option<&str>) -> Result<Person> {
+        let reading = Station::read_qr(qr)?;
+        if reading.diacritics_lost {
+            return Err(StationError::QrDiacriticsLost);
+        }
         let input = PersonInput {
             phone: phone.map(str::to_string),
-            ..Station::person_input_from_qr(qr)?
+            ..reading.input
         };
         self.register_person(input).await
     }
 
     /// The registration form filled from the text of a CCCD QR code, for the nurse to check
-    /// and complete (phone) before registering.
-    pub fn person_input_from_qr(qr: &str) -> Result<PersonInput> {
+    /// and complete (phone) before registering, and whether the scan lost its diacritics.
+    pub fn read_qr(qr: &str) -> Result<QrReading> {
         let q = identity::parse_cccd_qr(qr)?;
-        Ok(PersonInput {
-            full_name: q.full_name,
-            gender: q.gender.as_str().into(),
-            birth_date: q.birth_date.to_string(),
-            id_kind: Some(IdentityKind::Cccd),
-            id_number: Some(q.cccd),
-            address_detail: Some(q.address).filter(|a| !a.is_empty()),
-            ..PersonInput::default()
+        Ok(QrReading {
+            diacritics_lost: q.diacritics_lost,
+            input: PersonInput {
+                full_name: q.full_name,
+                gender: q.gender.as_str().into(),
+                birth_date: q.birth_date.to_string(),
+                id_kind: Some(IdentityKind::Cccd),
+                id_number: Some(q.cccd),
+                address_detail: Some(q.address).filter(|a| !a.is_empty()),
+                ..PersonInput::default()
+            },
         })
     }
 

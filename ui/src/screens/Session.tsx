@@ -21,7 +21,8 @@ export interface SessionDrafts {
   searchOther: string;
   results: PersonSummary[] | null;
   register: PersonDraft | null;
-  registerFromQr: boolean;
+  /** Filled from a scanned CCCD QR code; `diacritics_lost`: the scanner dropped the marks. */
+  registerFromQr: false | "ok" | "diacritics_lost";
   personId: string | null;
   vaccine: string;
   lot: string;
@@ -53,7 +54,9 @@ export function Session({ session, catalogue, drafts, setDrafts, searchRef, chan
   }, [refreshKey]);
 
   useEffect(() => {
-    if (drafts.register && drafts.registerFromQr) phoneRef.current?.focus();
+    // A scan that lost its diacritics needs the name typed again; a good one, only the phone.
+    if (drafts.register && drafts.registerFromQr === "diacritics_lost") document.getElementById("reg-full_name")?.focus();
+    else if (drafts.register && drafts.registerFromQr) phoneRef.current?.focus();
   }, [drafts.register !== null, drafts.registerFromQr]);
 
   async function search(e: Event) {
@@ -174,7 +177,11 @@ export function Session({ session, catalogue, drafts, setDrafts, searchRef, chan
         {drafts.register ? (
           <form class="card" onSubmit={register} data-testid="register-form">
             <h2>{t("registerTitle")}</h2>
-            {drafts.registerFromQr ? (
+            {drafts.registerFromQr === "diacritics_lost" ? (
+              <p class="notice warn" role="alert" data-testid="qr-diacritics-lost">
+                {t("qrDiacriticsLost")}
+              </p>
+            ) : drafts.registerFromQr ? (
               <p class="notice" data-testid="from-qr">
                 {t("fromQr")}
               </p>
