@@ -115,6 +115,44 @@ pub async fn append(
     }
 }
 
+/// Why an audited action did not happen: its entry could not be written (so it was not run),
+/// or it ran and failed.
+#[derive(Debug)]
+pub enum Refused<E> {
+    Log(sqlx::Error),
+    Action(E),
+}
+
+/// Runs one administrative action: its entry first (so nothing done is missing from the log),
+/// then the action, and a `…_failed` entry with `why` of the error if it failed.
+pub async fn audited<T, E>(
+    db: &Db,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    changes: Vec<FieldChange>,
+    why: impl FnOnce(&E) -> String,
+    run: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Refused<E>> {
+    append(db, actor, action, entity, changes)
+        .await
+        .map_err(Refused::Log)?;
+    match run.await {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let failed = change("failed", None, Some(&why(&e)));
+            if let Err(log) =
+                append(db, actor, &format!("{action}_failed"), entity, vec![failed]).await
+            {
+                tracing::error!(
+                    "admin audit: the failure of {action} on {entity} not logged: {log}"
+                );
+            }
+            Err(Refused::Action(e))
+        }
+    }
+}
+
 /// The last sequence number and hash (0 and [`GENESIS`] for an empty log).
 async fn tail(db: &Db) -> Result<(i64, Vec<u8>), sqlx::Error> {
     let row = with_db!(db, pool => {

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use sotiem_server::admin::{self, FacilityRecord};
-use sotiem_server::admin_audit::{Actor, ChainCheck};
+use sotiem_server::admin_audit::{Actor, ChainCheck, Refused};
 use sotiem_server::{Db, Server};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -660,8 +660,7 @@ fn change(field: &str, before: Option<&str>, after: Option<&str>) -> FieldChange
     sotiem_server::admin_audit::change(field, before, after)
 }
 
-/// Runs one administrative command: its entry in the administrators' audit log first, then the
-/// action, and an entry saying so if it failed.
+/// Runs one administrative command with its entries in the administrators' log.
 async fn audited<T, E>(
     db: &Db,
     action: &str,
@@ -673,22 +672,13 @@ where
     E: std::error::Error + Send + Sync + 'static,
 {
     let who = Actor::command_line();
-    sotiem_server::admin_audit::append(db, &who, action, entity, changes).await?;
-    match run.await {
-        Ok(t) => Ok(t),
-        Err(e) => {
-            let failed = change("failed", None, Some(&e.to_string()));
-            let _ = sotiem_server::admin_audit::append(
-                db,
-                &who,
-                &format!("{action}_failed"),
-                entity,
-                vec![failed],
-            )
-            .await;
-            Err(e.into())
-        }
-    }
+    let why = |e: &E| e.to_string();
+    sotiem_server::admin_audit::audited(db, &who, action, entity, changes, why, run)
+        .await
+        .map_err(|r| match r {
+            Refused::Log(e) => anyhow::Error::from(e),
+            Refused::Action(e) => anyhow::Error::from(e),
+        })
 }
 
 fn print<T: serde::Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {

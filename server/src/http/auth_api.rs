@@ -212,8 +212,7 @@ async fn managed_account(
     Ok(target)
 }
 
-/// Runs one administrative action: its audit entry first (so nothing done is missing from the
-/// log), then the action, and an entry saying so if it failed.
+/// Runs one administrative action of `admin` with its entries in the administrators' log.
 async fn audited<T>(
     state: &AppState,
     admin: &SessionUser,
@@ -223,22 +222,13 @@ async fn audited<T>(
     run: impl std::future::Future<Output = Result<T, AuthError>>,
 ) -> Result<T, ApiError> {
     let who = actor(admin);
-    crate::admin_audit::append(&state.db, &who, action, entity, changes).await?;
-    match run.await {
-        Ok(t) => Ok(t),
-        Err(e) => {
-            let failed = crate::admin_audit::change("failed", None, Some(e.code()));
-            let _ = crate::admin_audit::append(
-                &state.db,
-                &who,
-                &format!("{action}_failed"),
-                entity,
-                vec![failed],
-            )
-            .await;
-            Err(e.into())
-        }
-    }
+    let why = |e: &AuthError| e.code().to_string();
+    crate::admin_audit::audited(&state.db, &who, action, entity, changes, why, run)
+        .await
+        .map_err(|r| match r {
+            crate::admin_audit::Refused::Log(e) => ApiError::from(e),
+            crate::admin_audit::Refused::Action(e) => ApiError::from(e),
+        })
 }
 
 /// `POST /api/v1/admin/accounts`
