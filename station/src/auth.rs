@@ -686,17 +686,22 @@ impl Station {
         Ok(())
     }
 
+    /// Ends `username`'s session if it is the one open here.
+    async fn end_session_of(&self, username: &str) -> Result<()> {
+        if let Some(session) = self.session().filter(|s| s.username() == username) {
+            self.end_session(&session.id).await?;
+            self.set_session(None);
+        }
+        Ok(())
+    }
+
     /// Records that the server revoked an account: it cannot sign in here any more.
     pub(crate) async fn mark_revoked(&self, username: &str) -> Result<()> {
         sqlx::query("UPDATE local_accounts SET status = 'revoked' WHERE username = ?")
             .bind(username.trim().to_lowercase())
             .execute(self.store().pool())
             .await?;
-        if let Some(session) = self.session().filter(|s| s.username() == username) {
-            self.end_session(&session.id).await?;
-            self.set_session(None);
-        }
-        Ok(())
+        self.end_session_of(username).await
     }
 
     /// Forgets the copy kept for offline sign-in of an account whose password or authenticator
@@ -725,11 +730,7 @@ impl Station {
             .bind(&username)
             .execute(self.store().pool())
             .await?;
-        if let Some(session) = self.session().filter(|s| s.username() == username) {
-            self.end_session(&session.id).await?;
-            self.set_session(None);
-        }
-        Ok(())
+        self.end_session_of(&username).await
     }
 
     /// Checks a fresh one-time code of the signed-in user (step-up before a sensitive change

@@ -466,26 +466,24 @@ async fn reset_credentials(
     Ok(())
 }
 
-/// When each of these accounts' credentials were last reset (those never reset are left out).
+/// The active accounts of `facility` whose credentials were ever reset, and when last.
 pub async fn credential_resets(
     db: &Db,
-    usernames: &[String],
+    facility: &str,
 ) -> Result<Vec<sync_protocol::auth::CredentialReset>, AuthError> {
-    let mut out = Vec::new();
-    for username in usernames {
-        let at: Option<String> = with_db!(db, pool => {
-            sqlx::query_scalar("SELECT credentials_reset_at FROM accounts WHERE username = $1")
-                .bind(username)
-                .fetch_optional(pool)
-                .await?
-                .flatten()
-        });
-        if let Some(at) = at {
-            out.push(sync_protocol::auth::CredentialReset {
-                username: username.clone(),
-                at,
-            });
-        }
-    }
-    Ok(out)
+    Ok(with_db!(db, pool => {
+        sqlx::query(
+            "SELECT username, credentials_reset_at FROM accounts
+             WHERE facility = $1 AND status <> 'revoked' AND credentials_reset_at IS NOT NULL",
+        )
+        .bind(facility)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| sync_protocol::auth::CredentialReset {
+            username: r.get("username"),
+            at: r.get("credentials_reset_at"),
+        })
+        .collect()
+    }))
 }

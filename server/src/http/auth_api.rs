@@ -157,26 +157,25 @@ pub async fn account_status(
         .map(|u| u.trim().to_lowercase())
         .collect();
     let mut revoked = Vec::new();
-    let mut active = Vec::new();
+    let mut reset = Vec::new();
     for facility in [device.facility.as_str(), owner.as_str()] {
         for a in accounts::accounts(&state.db, Some(facility)).await? {
-            if !asked.contains(&a.username)
-                || revoked.contains(&a.username)
-                || active.contains(&a.username)
+            if a.status == "revoked"
+                && asked.contains(&a.username)
+                && !revoked.contains(&a.username)
             {
-                continue;
-            }
-            if a.status == "revoked" {
                 revoked.push(a.username);
-            } else {
-                active.push(a.username);
+            }
+        }
+        for r in accounts::credential_resets(&state.db, facility).await? {
+            if asked.contains(&r.username) && !reset.contains(&r) {
+                reset.push(r);
             }
         }
         if owner == device.facility {
             break;
         }
     }
-    let reset = accounts::credential_resets(&state.db, &active).await?;
     Ok(Json(AccountStatusResponse { revoked, reset }))
 }
 
