@@ -248,17 +248,13 @@ async fn no_login_without_a_valid_fresh_code(backend: Backend) {
 }
 both_backends!(no_login_without_a_valid_fresh_code);
 
-/// A lock time that has just run out.
-fn just_over() -> String {
-    sync_protocol::person::format_time(sync_protocol::person::now() - time::Duration::seconds(1))
-}
-
 async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend) {
     let lab = Lab::start(backend).await;
     let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
     a.station.sign_out(Some(&a.client)).await.expect("sign out");
     let locked_for = |lab: &Lab| {
         let db = lab.server.db.clone();
+        let clock = lab.server.clock.clone();
         async move {
             // Locked for the address the station signs in from (loopback here).
             let until: Option<String> = sotiem_server::with_db!(&db, pool => {
@@ -271,7 +267,7 @@ async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend)
             until
                 .as_deref()
                 .and_then(sync_protocol::person::parse_time)
-                .map(|t| (t - sync_protocol::person::now()).whole_seconds())
+                .map(|t| (t - clock.now()).whole_seconds())
         }
     };
     for attempt in 1..=5 {
@@ -299,14 +295,9 @@ async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend)
     assert_eq!(refusal(&err), "locked", "{err}");
     assert!(err.to_string().contains("tạm khoá"), "{err}");
 
-    // Once the lock runs out, the next failure locks for twice as long.
-    sotiem_server::with_db!(&lab.server.db, pool => {
-        sqlx::query("UPDATE sign_in_failures SET locked_until = $1 WHERE username = 'nv.lan'")
-            .bind(just_over())
-            .execute(pool)
-            .await
-            .expect("expire lock");
-    });
+    // Once the lock runs out (the clock moved past its 30 s), the next failure locks for
+    // twice as long.
+    lab.server.clock.advance(time::Duration::seconds(31));
     a.station
         .sign_in(&creds("nv.lan", "Sai@matkhau2", "000000"), Some(&a.client))
         .await
@@ -314,14 +305,8 @@ async fn repeated_failures_lock_the_account_for_a_growing_time(backend: Backend)
     let secs = locked_for(&lab).await.expect("locked again");
     assert!((55..=60).contains(&secs), "{secs}");
 
-    // After the lock, the right password and a fresh code sign in and reset the count.
-    sotiem_server::with_db!(&lab.server.db, pool => {
-        sqlx::query("UPDATE sign_in_failures SET locked_until = $1 WHERE username = 'nv.lan'")
-            .bind(just_over())
-            .execute(pool)
-            .await
-            .expect("expire lock");
-    });
+    // After the lock (60 s), the right password and a fresh code sign in and reset the count.
+    lab.server.clock.advance(time::Duration::seconds(61));
     let code = a.otp.code().await;
     a.station
         .sign_in(&creds("nv.lan", PASSWORD, &code), Some(&a.client))
@@ -1010,10 +995,10 @@ async fn offline_sign_in_works_with_the_network_down_and_only_with_password_and_
     assert_eq!(err.code(), "otp_replayed");
 
     // Past the lease, the laptop alone no longer signs anyone in.
-    sqlx::query("UPDATE local_accounts SET lease_until = '2020-01-01T00:00:00Z'")
-        .execute(a.store().pool())
-        .await
-        .expect("lease");
+    a.station.clock().advance(
+        time::Duration::days(i64::from(sotiem_server::accounts::OFFLINE_LEASE_DAYS))
+            + time::Duration::minutes(1),
+    );
     let code = a.otp.code().await;
     let err = a
         .station
@@ -1444,15 +1429,11 @@ async fn offline_sign_in_locks_after_five_failures_and_refuses_a_clock_set_back(
     let secs = locked
         .as_deref()
         .and_then(sync_protocol::person::parse_time)
-        .map(|t| (t - sync_protocol::person::now()).whole_seconds());
+        .map(|t| (t - a.station.clock().now()).whole_seconds());
     assert!(secs.is_some_and(|s| (25..=30).contains(&s)), "{secs:?}");
 
     // Once the lock runs out, the right password and code sign in and clear the count.
-    sqlx::query("UPDATE local_accounts SET locked_until = ?")
-        .bind(just_over())
-        .execute(a.store().pool())
-        .await
-        .expect("expire");
+    a.station.clock().advance(time::Duration::seconds(31));
     a.station
         .sign_in(&creds("nv.lan", PASSWORD, &code), None)
         .await

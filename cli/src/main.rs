@@ -1,6 +1,10 @@
 //! `sotiem`: the command-line face of a Sổ Tiêm station, over the `station` library.
 //!
 //! Exit status: 0 done, 2 bad input (nothing was written), 1 anything else.
+//!
+//! Longer than most files on purpose: the clap tree of every command with its help text and the
+//! dispatch to `station`; the longer commands live beside it (`login`, `sign`, `cleaning`,
+//! `staff`, `render`) and no rule lives here.
 
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;

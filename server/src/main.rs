@@ -1,4 +1,8 @@
 //! `sotiem-server`: the central server and its administration commands.
+//!
+//! Longer than most files on purpose: it is the clap tree of every command with its help text,
+//! and one match that hands each to the library (`admin`, `accounts`, `admin_audit`, `registry`,
+//! `Server`) in a few lines; no rule lives here.
 
 use clap::{Parser, Subcommand};
 use sotiem_server::admin::{self, FacilityRecord};

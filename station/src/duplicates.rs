@@ -6,7 +6,7 @@
 //! time, vaccinator, place) and voided on the other with the reason — each dose counts once.
 
 use crate::error::{Result, StationError};
-use crate::rulebook::Intent;
+use crate::intent::Intent;
 use crate::service::Station;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;

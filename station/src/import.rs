@@ -6,7 +6,7 @@
 //! names.
 
 use crate::error::{Result, StationError};
-use crate::rulebook::{Intent, StepUp};
+use crate::intent::{Intent, StepUp};
 use crate::service::{PersonEdit, Station};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;

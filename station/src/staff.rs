@@ -3,9 +3,9 @@
 //! ([`sync_protocol::auth::Role::may_manage`]) and keeps the administrators' audit log.
 //! All of it needs the network and a signed-in session on the client.
 
-use crate::auth::Session;
 use crate::error::StationError;
-use crate::sync::{SyncClient, SyncError, SyncResult};
+use crate::remote::{SyncClient, SyncError, SyncResult};
+use crate::session::Session;
 use sync_protocol::auth::{AccountInfo, AccountRef, NewAccount, PasswordReset, SignInEvent};
 
 /// How many sign-ins a history shows.

@@ -177,3 +177,28 @@ fn write_descriptor(path: &Path, d: &StoreDescriptor) -> Result<()> {
             source,
         })
 }
+
+/// Writes (or with `None` removes) values of the meta table inside `tx`.
+pub(crate) async fn write_meta(
+    tx: &mut sqlx::SqliteConnection,
+    meta: &[(&str, Option<String>)],
+) -> crate::Result<()> {
+    for (key, value) in meta {
+        match value {
+            Some(v) => {
+                sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+                    .bind(key)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM meta WHERE key = ?")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}

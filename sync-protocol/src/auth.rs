@@ -9,7 +9,7 @@ pub use crate::role::Role;
 /// Seconds since the Unix epoch, the time one-time codes are checked against (0 if the clock is
 /// before 1970).
 pub fn unix_now() -> u64 {
-    u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp()).unwrap_or(0)
+    crate::clock::Clock::system().unix()
 }
 
 /// One rule of the password policy.

@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod columns;
 pub mod commit;
 pub mod document;
@@ -21,6 +22,7 @@ pub mod validate;
 pub mod wire;
 
 pub use automerge;
+pub use clock::Clock;
 pub use commit::{CommitAction, CommitMeta};
 pub use document::{DocIssues, FieldConflict, PersonDoc, SCHEMA_VERSION};
 pub use error::{Field, FieldError, Problem, SchemaError};

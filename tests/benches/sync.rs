@@ -182,7 +182,9 @@ async fn signed_in(server: &TestServer, user: &str, facility: &str) -> String {
         challenge,
         otp_secret_base32,
         ..
-    } = accounts::login(&server.db, &login, &origin).await.unwrap()
+    } = accounts::login(&server.db, &server.clock, &login, &origin)
+        .await
+        .unwrap()
     else {
         panic!("first login enrols")
     };
@@ -196,7 +198,7 @@ async fn signed_in(server: &TestServer, user: &str, facility: &str) -> String {
         .as_secs();
     let code = otp_code(&secret, now).unwrap();
     let LoginStep::ChangePassword { challenge } =
-        accounts::enroll(&server.db, &challenge, &code, &origin)
+        accounts::enroll(&server.db, &server.clock, &challenge, &code, &origin)
             .await
             .unwrap()
     else {
@@ -204,6 +206,7 @@ async fn signed_in(server: &TestServer, user: &str, facility: &str) -> String {
     };
     accounts::change_password_with_challenge(
         &server.db,
+        &server.clock,
         &challenge,
         sotiem_scenarios::PASSWORD,
         &origin,

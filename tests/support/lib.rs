@@ -14,7 +14,7 @@ use station::{Credentials, DbKey, FacilityKind, NewStation, SignIn, Station, Syn
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use sync_protocol::auth::{NewAccount, Role, otp_code, unix_now};
+use sync_protocol::auth::{NewAccount, Role, otp_code};
 
 /// The initial password every test account is created with (changed at first login).
 pub const INITIAL_PASSWORD: &str = "Khoi@tao2024";
@@ -30,6 +30,8 @@ pub const TAN_TUC: &str = "Xã Tân Túc";
 pub struct Authenticator {
     pub secret: Vec<u8>,
     last_step: u64,
+    /// The clock codes are made for: the server's (a test may move it forward).
+    clock: sync_protocol::Clock,
 }
 
 impl Authenticator {
@@ -41,14 +43,21 @@ impl Authenticator {
                 .as_bytes()
                 .to_vec(),
             last_step: 0,
+            clock: sync_protocol::Clock::system(),
         }
+    }
+
+    /// The same authenticator reading `clock`.
+    pub fn with_clock(mut self, clock: sync_protocol::Clock) -> Authenticator {
+        self.clock = clock;
+        self
     }
 
     /// A fresh code: the current step, or the next one when the current was used (one step
     /// ahead is within the allowed skew), waiting for the clock when both were used.
     pub async fn code(&mut self) -> String {
         loop {
-            let now_step = unix_now() / 30;
+            let now_step = self.clock.unix() / 30;
             let step = now_step.max(self.last_step + 1);
             if step <= now_step + 1 {
                 self.last_step = step;
@@ -194,7 +203,7 @@ impl Lab {
         };
         let dir = self.dir.path().join(name);
         let key = DbKey::generate();
-        let station = Station::init_with_key(
+        let mut station = Station::init_with_key(
             &dir,
             NewStation {
                 facility_code: facility.into(),
@@ -207,6 +216,7 @@ impl Lab {
         )
         .await
         .expect("station initialises");
+        station.set_clock(self.server.clock.clone());
         let token = self.server.device(facility).await;
         let client = SyncClient::new(&self.server.url, &token, None).expect("client");
         let known = self.authenticators.lock().expect("lock").contains_key(user);
@@ -338,7 +348,8 @@ pub async fn first_login(station: &Station, client: &SyncClient, user: &str) -> 
     else {
         panic!("a first login enrols an authenticator");
     };
-    let mut otp = Authenticator::from_base32(&otp_secret_base32);
+    let mut otp =
+        Authenticator::from_base32(&otp_secret_base32).with_clock(station.clock().clone());
     let code = otp.code().await;
     let SignIn::ChangePassword { challenge } = station
         .complete_enrollment(client, &challenge, &code, INITIAL_PASSWORD)

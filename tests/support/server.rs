@@ -27,6 +27,8 @@ pub struct TestServer {
     pub trust: sotiem_server::certificates::TrustStore,
     /// The running server's state (for jobs the server runs itself, such as verification).
     pub state: sotiem_server::AppState,
+    /// The server's clock, which a test moves forward (shared with the lab's stations).
+    pub clock: sync_protocol::Clock,
     pub addr: SocketAddr,
     pub url: String,
     schema: Option<String>,
@@ -74,7 +76,10 @@ impl TestServer {
                 )
             }
         };
-        let server = Server::start(db.clone()).await.expect("server starts");
+        let clock = sync_protocol::Clock::movable();
+        let server = Server::start_with_clock(db.clone(), clock.clone())
+            .await
+            .expect("server starts");
         let trust = server.state.trust.clone();
         let state = server.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -89,6 +94,7 @@ impl TestServer {
             db,
             trust,
             state,
+            clock,
             addr,
             url: format!("http://{addr}"),
             schema,

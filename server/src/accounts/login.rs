@@ -12,7 +12,12 @@ pub struct Origin {
 }
 
 /// Signs in with password and one-time code (or starts the first-login steps).
-pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<LoginStep, AuthError> {
+pub async fn login(
+    db: &Db,
+    clock: &Clock,
+    req: &LoginRequest,
+    origin: &Origin,
+) -> Result<LoginStep, AuthError> {
     let username = req.username.trim().to_lowercase();
     let dev = origin.device_id.as_deref();
     let addr = origin.address.as_deref();
@@ -35,7 +40,7 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
     // A name that is no account answers exactly as an account would: the same refusal, the
     // same time (a hash), and the same lock after five tries from one address.
     let Some(acct) = account(db, &username).await? else {
-        if let Err(locked) = claim_attempt(db, &username, addr).await {
+        if let Err(locked) = claim_attempt(db, clock, &username, addr).await {
             record(db, &username, dev, addr, "failure", Some("locked")).await;
             return Err(locked);
         }
@@ -43,12 +48,12 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
         record(db, &username, dev, addr, "failure", Some("unknown_account")).await;
         return Err(AuthError::InvalidCredentials);
     };
-    if let Err(locked) = claim_account_attempt(db, &acct, addr).await {
+    if let Err(locked) = claim_account_attempt(db, clock, &acct, addr).await {
         record(db, &username, dev, addr, "failure", Some("locked")).await;
         return Err(locked);
     }
     if !password_matches(&req.password, &acct.password_hash).await {
-        fail(db, &acct, dev, addr, "wrong_password").await?;
+        fail(db, clock, &acct, dev, addr, "wrong_password").await?;
         return Err(AuthError::InvalidCredentials);
     }
     // Revocation is told only to whoever knows the password: not a way to list accounts.
@@ -60,7 +65,7 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
         // First login: the password was right; enrol an authenticator before anything else.
         let secret = new_otp_secret();
         set_secret(db, &username, &secret).await?;
-        let challenge = new_challenge(db, &username, "enroll").await?;
+        let challenge = new_challenge(db, clock, &username, "enroll").await?;
         record(db, &username, dev, addr, "enrollment_started", None).await;
         return Ok(LoginStep::EnrollOtp {
             challenge,
@@ -73,29 +78,29 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
     let step = match req
         .otp
         .as_deref()
-        .map(|code| verify_otp(&secret, code, unix_now(), last))
+        .map(|code| verify_otp(&secret, code, clock.unix(), last))
     {
         Some(Ok(step)) => step,
         Some(Err(OtpError::Replayed)) => {
-            fail(db, &acct, dev, addr, "otp_replayed").await?;
+            fail(db, clock, &acct, dev, addr, "otp_replayed").await?;
             return Err(AuthError::Otp(OtpError::Replayed));
         }
         _ => {
-            fail(db, &acct, dev, addr, "wrong_otp").await?;
+            fail(db, clock, &acct, dev, addr, "wrong_otp").await?;
             return Err(AuthError::InvalidCredentials);
         }
     };
     if let Err(e) = spend_code(db, &username, addr, step).await {
         // Another request spent this code first: a replay, counted like any failure.
-        fail(db, &acct, dev, addr, "otp_replayed").await?;
+        fail(db, clock, &acct, dev, addr, "otp_replayed").await?;
         return Err(e);
     }
     if acct.info.must_change_password {
-        let challenge = new_challenge(db, &username, "change_password").await?;
+        let challenge = new_challenge(db, clock, &username, "change_password").await?;
         record(db, &username, dev, addr, "password_change_required", None).await;
         return Ok(LoginStep::ChangePassword { challenge });
     }
-    let grant = open_session(db, &acct, dev, req.want_secret).await?;
+    let grant = open_session(db, clock, &acct, dev, req.want_secret).await?;
     record(db, &username, dev, addr, "success", None).await;
     Ok(LoginStep::Session(Box::new(grant)))
 }
@@ -107,11 +112,12 @@ pub async fn login(db: &Db, req: &LoginRequest, origin: &Origin) -> Result<Login
 /// ([`spend_code`]). An attempt while locked is refused and not counted.
 pub(super) async fn claim_attempt(
     db: &Db,
+    clock: &Clock,
     username: &str,
     addr: Option<&str>,
 ) -> Result<(), AuthError> {
     let address = addr.unwrap_or_default();
-    let current = now();
+    let current = clock.now();
     let count: Option<i64> = with_db!(db, pool => {
         // Counts idle for a day are forgotten (a name typed once by mistake leaves no trace);
         // a lock still running is never idle.
@@ -142,7 +148,9 @@ pub(super) async fn claim_attempt(
         .await
     })?;
     let Some(count) = count else {
-        let until = address_lock(db, username, addr).await?.unwrap_or(current);
+        let until = address_lock(db, clock, username, addr)
+            .await?
+            .unwrap_or(current);
         return Err(AuthError::Locked {
             until: format_time(until),
         });
@@ -165,28 +173,30 @@ pub(super) async fn claim_attempt(
 /// [`claim_attempt`] for an account, refused first if it is locked everywhere.
 pub(super) async fn claim_account_attempt(
     db: &Db,
+    clock: &Clock,
     acct: &Account,
     addr: Option<&str>,
 ) -> Result<(), AuthError> {
-    if let Some(until) = locked_everywhere(acct) {
+    if let Some(until) = locked_everywhere(acct, clock) {
         return Err(AuthError::Locked {
             until: format_time(until),
         });
     }
-    claim_attempt(db, &acct.info.username, addr).await
+    claim_attempt(db, clock, &acct.info.username, addr).await
 }
 
 /// Until when the account is locked for every address, if it is.
-pub(super) fn locked_everywhere(acct: &Account) -> Option<OffsetDateTime> {
+pub(super) fn locked_everywhere(acct: &Account, clock: &Clock) -> Option<OffsetDateTime> {
     acct.locked_until
         .as_deref()
         .and_then(parse_time)
-        .filter(|t| *t > now())
+        .filter(|t| *t > clock.now())
 }
 
 /// Until when `username` is locked for `addr`, if it is.
 pub(super) async fn address_lock(
     db: &Db,
+    clock: &Clock,
     username: &str,
     addr: Option<&str>,
 ) -> Result<Option<OffsetDateTime>, AuthError> {
@@ -198,13 +208,17 @@ pub(super) async fn address_lock(
             .await?
             .flatten()
     });
-    Ok(until.as_deref().and_then(parse_time).filter(|t| *t > now()))
+    Ok(until
+        .as_deref()
+        .and_then(parse_time)
+        .filter(|t| *t > clock.now()))
 }
 
 /// Records a failed attempt (already counted for its address by [`claim_attempt`]); after
 /// [`ACCOUNT_FREE_ATTEMPTS`] from all addresses together the account is locked everywhere.
 pub(super) async fn fail(
     db: &Db,
+    clock: &Clock,
     acct: &Account,
     dev: Option<&str>,
     addr: Option<&str>,
@@ -219,7 +233,7 @@ pub(super) async fn fail(
     })?;
     if everywhere >= ACCOUNT_FREE_ATTEMPTS {
         let until = format_time(
-            now() + Duration::seconds(lock_seconds(everywhere - ACCOUNT_FREE_ATTEMPTS)),
+            clock.now() + Duration::seconds(lock_seconds(everywhere - ACCOUNT_FREE_ATTEMPTS)),
         );
         with_db!(db, pool => {
             sqlx::query("UPDATE accounts SET locked_until = $1 WHERE username = $2")
@@ -276,11 +290,12 @@ pub(super) async fn spend_code(
 /// round it, and the password change an oracle for the password.)
 pub(super) async fn refuse_if_locked(
     db: &Db,
+    clock: &Clock,
     acct: &Account,
     addr: Option<&str>,
 ) -> Result<(), AuthError> {
-    let here = address_lock(db, &acct.info.username, addr).await?;
-    match locked_everywhere(acct).max(here) {
+    let here = address_lock(db, clock, &acct.info.username, addr).await?;
+    match locked_everywhere(acct, clock).max(here) {
         Some(until) => Err(AuthError::Locked {
             until: format_time(until),
         }),
@@ -302,15 +317,16 @@ pub(super) async fn set_secret(db: &Db, username: &str, secret: &[u8]) -> Result
 
 pub(super) async fn new_challenge(
     db: &Db,
+    clock: &Clock,
     username: &str,
     kind: &str,
 ) -> Result<String, AuthError> {
     let t = token();
-    let expires = format_time(now() + Duration::minutes(CHALLENGE_MINUTES));
+    let expires = format_time(clock.now() + Duration::minutes(CHALLENGE_MINUTES));
     with_db!(db, pool => {
         // Challenges left unfinished are cleared once they expire (times compare as text).
         sqlx::query("DELETE FROM auth_challenges WHERE expires_at < $1")
-            .bind(format_time(now()))
+            .bind(format_time(clock.now()))
             .execute(pool)
             .await?;
         sqlx::query("INSERT INTO auth_challenges (token_hash, username, kind, expires_at) VALUES ($1, $2, $3, $4)")
@@ -329,6 +345,7 @@ pub(super) async fn new_challenge(
 /// password does not send the user back to the start).
 pub(super) async fn challenge_account(
     db: &Db,
+    clock: &Clock,
     challenge: &str,
     kind: &str,
     addr: Option<&str>,
@@ -344,7 +361,7 @@ pub(super) async fn challenge_account(
     let Some((username, expires)) = row else {
         return Err(AuthError::ChallengeExpired);
     };
-    if parse_time(&expires).is_none_or(|t| t < now()) {
+    if parse_time(&expires).is_none_or(|t| t < clock.now()) {
         return Err(AuthError::ChallengeExpired);
     }
     let acct = account(db, &username)
@@ -353,7 +370,7 @@ pub(super) async fn challenge_account(
     if acct.info.status == "revoked" {
         return Err(AuthError::Revoked);
     }
-    refuse_if_locked(db, &acct, addr).await?;
+    refuse_if_locked(db, clock, &acct, addr).await?;
     Ok(acct)
 }
 
@@ -376,19 +393,21 @@ pub(super) async fn spend_challenge(db: &Db, challenge: &str) -> Result<(), Auth
 /// Confirms a first-login enrollment with a code from the authenticator.
 pub async fn enroll(
     db: &Db,
+    clock: &Clock,
     challenge: &str,
     otp: &str,
     origin: &Origin,
 ) -> Result<LoginStep, AuthError> {
-    let acct = challenge_account(db, challenge, "enroll", origin.address.as_deref()).await?;
-    claim_account_attempt(db, &acct, origin.address.as_deref()).await?;
+    let acct = challenge_account(db, clock, challenge, "enroll", origin.address.as_deref()).await?;
+    claim_account_attempt(db, clock, &acct, origin.address.as_deref()).await?;
     let secret = acct.otp_secret.clone().unwrap_or_default();
-    let step = match verify_otp(&secret, otp, unix_now(), None) {
+    let step = match verify_otp(&secret, otp, clock.unix(), None) {
         Ok(step) => step,
         Err(e) => {
             // Counts towards the lockout like any wrong code.
             fail(
                 db,
+                clock,
                 &acct,
                 origin.device_id.as_deref(),
                 origin.address.as_deref(),
@@ -419,23 +438,30 @@ pub async fn enroll(
     .await;
     if acct.info.must_change_password {
         return Ok(LoginStep::ChangePassword {
-            challenge: new_challenge(db, &acct.info.username, "change_password").await?,
+            challenge: new_challenge(db, clock, &acct.info.username, "change_password").await?,
         });
     }
     // The first-login steps: the enrolling device keeps the secret the user just scanned.
-    let grant = open_session(db, &acct, origin.device_id.as_deref(), true).await?;
+    let grant = open_session(db, clock, &acct, origin.device_id.as_deref(), true).await?;
     Ok(LoginStep::Session(Box::new(grant)))
 }
 
 /// Changes the password after a first-login challenge, returning a session.
 pub async fn change_password_with_challenge(
     db: &Db,
+    clock: &Clock,
     challenge: &str,
     new_password: &str,
     origin: &Origin,
 ) -> Result<SessionGrant, AuthError> {
-    let acct =
-        challenge_account(db, challenge, "change_password", origin.address.as_deref()).await?;
+    let acct = challenge_account(
+        db,
+        clock,
+        challenge,
+        "change_password",
+        origin.address.as_deref(),
+    )
+    .await?;
     check_new_password(&acct, new_password).await?;
     spend_challenge(db, challenge).await?;
     set_password(db, &acct, new_password).await?;
@@ -452,7 +478,7 @@ pub async fn change_password_with_challenge(
         .await?
         .ok_or(AuthError::SessionInvalid)?;
     // The first-login steps: the enrolling device keeps the secret the user just scanned.
-    let grant = open_session(db, &acct, origin.device_id.as_deref(), true).await?;
+    let grant = open_session(db, clock, &acct, origin.device_id.as_deref(), true).await?;
     record(
         db,
         &acct.info.username,
@@ -468,6 +494,7 @@ pub async fn change_password_with_challenge(
 /// Changes the password of a signed-in user, who gives the old one and a fresh code.
 pub async fn change_password(
     db: &Db,
+    clock: &Clock,
     user: &SessionUser,
     old: &str,
     otp: &str,
@@ -477,9 +504,9 @@ pub async fn change_password(
         .await?
         .ok_or(AuthError::SessionInvalid)?;
     let addr = user.address.as_deref();
-    claim_account_attempt(db, &acct, addr).await?;
+    claim_account_attempt(db, clock, &acct, addr).await?;
     if !password_matches(old, &acct.password_hash).await {
-        fail(db, &acct, None, addr, "wrong_password").await?;
+        fail(db, clock, &acct, None, addr, "wrong_password").await?;
         return Err(AuthError::InvalidCredentials);
     }
     check_new_password(&acct, new_password).await?;
@@ -487,12 +514,12 @@ pub async fn change_password(
     let step = match verify_otp(
         acct.otp_secret.as_deref().unwrap_or_default(),
         otp,
-        unix_now(),
+        clock.unix(),
         last,
     ) {
         Ok(step) => step,
         Err(e) => {
-            fail(db, &acct, None, addr, "wrong_otp").await?;
+            fail(db, clock, &acct, None, addr, "wrong_otp").await?;
             return Err(e.into());
         }
     };
@@ -528,4 +555,108 @@ pub(super) async fn set_password(
             .map(|_| ())
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::{self, FacilityRecord};
+    use sync_protocol::auth::NewAccount;
+
+    const ADDRESS: &str = "10.0.0.7";
+
+    async fn server_with_a_nurse() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open_sqlite(&dir.path().join("server.db"), None)
+            .await
+            .expect("database");
+        admin::add_facility(
+            &db,
+            &FacilityRecord {
+                code: "TYT-TANNHUT".into(),
+                name: "Trạm Y tế xã Tân Nhựt".into(),
+                kind: "commune_station".into(),
+                province: Some("TP Hồ Chí Minh".into()),
+                commune: Some("Xã Tân Nhựt".into()),
+                parent: None,
+            },
+        )
+        .await
+        .expect("facility");
+        create_account(
+            &db,
+            &NewAccount {
+                username: "nv.lan".into(),
+                facility: "TYT-TANNHUT".into(),
+                role: Role::Vaccinator,
+                full_name: "Nguyễn Thị Lan".into(),
+                gender: None,
+                position: None,
+                email: None,
+                phone: Some("0912345678".into()),
+                initial_password: "Khoi@tao2026".into(),
+            },
+        )
+        .await
+        .expect("account");
+        (dir, db)
+    }
+
+    fn wrong_password() -> LoginRequest {
+        LoginRequest {
+            username: "nv.lan".into(),
+            password: "Sai@matkhau1".into(),
+            otp: None,
+            want_secret: false,
+        }
+    }
+
+    async fn locked_for(db: &Db, clock: &Clock) -> Option<i64> {
+        address_lock(db, clock, "nv.lan", Some(ADDRESS))
+            .await
+            .expect("lock read")
+            .map(|until| (until - clock.now()).whole_seconds())
+    }
+
+    #[tokio::test]
+    async fn a_lock_runs_out_as_the_clock_moves_and_the_next_one_lasts_twice_as_long() {
+        let (_dir, db) = server_with_a_nurse().await;
+        let clock = Clock::movable();
+        let origin = Origin {
+            device_id: None,
+            address: Some(ADDRESS.into()),
+        };
+        for attempt in 1..=FREE_ATTEMPTS {
+            let err = login(&db, &clock, &wrong_password(), &origin)
+                .await
+                .expect_err("wrong password");
+            assert_eq!(err.code(), "invalid_credentials", "attempt {attempt}");
+        }
+        let secs = locked_for(&db, &clock).await.expect("locked after five");
+        assert!((25..=30).contains(&secs), "{secs}");
+        let err = login(&db, &clock, &wrong_password(), &origin)
+            .await
+            .expect_err("locked");
+        assert_eq!(err.code(), "locked");
+
+        // Nobody edits a row: the clock moves past the 30 s.
+        clock.advance(Duration::seconds(31));
+        assert_eq!(locked_for(&db, &clock).await, None);
+        let err = login(&db, &clock, &wrong_password(), &origin)
+            .await
+            .expect_err("wrong password");
+        assert_eq!(err.code(), "invalid_credentials");
+        let secs = locked_for(&db, &clock).await.expect("locked again");
+        assert!((55..=60).contains(&secs), "{secs}");
+
+        // Another address was never locked.
+        let elsewhere = Origin {
+            device_id: None,
+            address: Some("10.0.0.8".into()),
+        };
+        let err = login(&db, &clock, &wrong_password(), &elsewhere)
+            .await
+            .expect_err("wrong password");
+        assert_eq!(err.code(), "invalid_credentials");
+    }
 }

@@ -22,11 +22,11 @@ use sqlx::Row;
 use sync_protocol::auth::RegisteredCertificate;
 use sync_protocol::auth::{
     AccountInfo, LoginRequest, LoginStep, NewAccount, OtpError, Role, SessionGrant, WeakPassword,
-    check_password, new_otp_secret, otp_secret_base32, otp_uri, unix_now, verify_otp,
+    check_password, new_otp_secret, otp_secret_base32, otp_uri, verify_otp,
 };
 use sync_protocol::manifest::normalize_serial;
 use sync_protocol::person::{format_time, now, parse_time};
-use sync_protocol::{Field, FieldError, Problem, validate};
+use sync_protocol::{Clock, Field, FieldError, Problem, validate};
 use time::{Duration, OffsetDateTime};
 
 /// Failed attempts from one address allowed before the account is locked for that address.

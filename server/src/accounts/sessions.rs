@@ -8,12 +8,13 @@ use super::*;
 /// registered device: a login from anywhere else, or a sniffed one, never carries it.
 pub(super) async fn open_session(
     db: &Db,
+    clock: &Clock,
     acct: &Account,
     device: Option<&str>,
     send_secret: bool,
 ) -> Result<SessionGrant, AuthError> {
     let t = token();
-    let created = now();
+    let created = clock.now();
     let expires = format_time(created + Duration::hours(SESSION_HOURS));
     with_db!(db, pool => {
         sqlx::query("INSERT INTO sessions (token_hash, username, device_id, created_at, expires_at, revoked) VALUES ($1, $2, $3, $4, $5, FALSE)")
@@ -51,7 +52,7 @@ pub(super) async fn open_session(
 }
 
 /// The user of a session token, if it is valid and its account active.
-pub async fn session_user(db: &Db, token: &str) -> Result<SessionUser, AuthError> {
+pub async fn session_user(db: &Db, clock: &Clock, token: &str) -> Result<SessionUser, AuthError> {
     if token.len() > 200 {
         return Err(AuthError::SessionInvalid);
     }
@@ -71,7 +72,7 @@ pub async fn session_user(db: &Db, token: &str) -> Result<SessionUser, AuthError
     if acct.info.status == "revoked" {
         return Err(AuthError::Revoked);
     }
-    if revoked || parse_time(&expires).is_none_or(|t| t < now()) {
+    if revoked || parse_time(&expires).is_none_or(|t| t < clock.now()) {
         return Err(AuthError::SessionInvalid);
     }
     Ok(SessionUser {
@@ -94,22 +95,27 @@ pub async fn logout(db: &Db, token: &str) -> Result<(), AuthError> {
 
 /// Checks a fresh one-time code of a signed-in user (a code is accepted once; failures count
 /// towards the lock like a failed login).
-pub async fn verify_fresh_otp(db: &Db, user: &SessionUser, otp: &str) -> Result<(), AuthError> {
+pub async fn verify_fresh_otp(
+    db: &Db,
+    clock: &Clock,
+    user: &SessionUser,
+    otp: &str,
+) -> Result<(), AuthError> {
     let acct = account(db, &user.account.username)
         .await?
         .ok_or(AuthError::SessionInvalid)?;
     let addr = user.address.as_deref();
-    claim_account_attempt(db, &acct, addr).await?;
+    claim_account_attempt(db, clock, &acct, addr).await?;
     let last = acct.last_otp_step.and_then(|s| u64::try_from(s).ok());
     match verify_otp(
         acct.otp_secret.as_deref().unwrap_or_default(),
         otp,
-        unix_now(),
+        clock.unix(),
         last,
     ) {
         Ok(step) => spend_code(db, &acct.info.username, addr, step).await,
         Err(e) => {
-            fail(db, &acct, None, addr, "wrong_otp").await?;
+            fail(db, clock, &acct, None, addr, "wrong_otp").await?;
             Err(e.into())
         }
     }
@@ -121,6 +127,7 @@ pub async fn verify_fresh_otp(db: &Db, user: &SessionUser, otp: &str) -> Result<
 /// [`rules::GRANT_LIFETIME`]: sync_protocol::rules::GRANT_LIFETIME
 pub async fn step_up_grant(
     db: &Db,
+    clock: &Clock,
     user: &SessionUser,
     device: &str,
     req: &sync_protocol::auth::StepUpRequest,
@@ -139,9 +146,9 @@ pub async fn step_up_grant(
             max: MAX_GRANT_PEOPLE,
         });
     }
-    verify_fresh_otp(db, user, &req.otp).await?;
+    verify_fresh_otp(db, clock, user, &req.otp).await?;
     let id = uuid::Uuid::now_v7().to_string();
-    let issued = now();
+    let issued = clock.now();
     let expires_at = format_time(issued + sync_protocol::rules::GRANT_LIFETIME);
     let field_text = fields
         .iter()

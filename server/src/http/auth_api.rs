@@ -44,7 +44,9 @@ pub async fn login(
     Json(req): Json<LoginRequest>,
 ) -> Result<Json<LoginStep>, ApiError> {
     let origin = origin(device_of(&state, &parts).await, &parts);
-    Ok(Json(accounts::login(&state.db, &req, &origin).await?))
+    Ok(Json(
+        accounts::login(&state.db, &state.clock, &req, &origin).await?,
+    ))
 }
 
 /// `POST /api/v1/auth/enroll`
@@ -55,7 +57,7 @@ pub async fn enroll(
 ) -> Result<Json<LoginStep>, ApiError> {
     let origin = origin(device_of(&state, &parts).await, &parts);
     Ok(Json(
-        accounts::enroll(&state.db, &req.challenge, &req.otp, &origin).await?,
+        accounts::enroll(&state.db, &state.clock, &req.challenge, &req.otp, &origin).await?,
     ))
 }
 
@@ -72,6 +74,7 @@ pub async fn change_password(
         let origin = origin(device_of(&state, &parts).await, &parts);
         let grant = accounts::change_password_with_challenge(
             &state.db,
+            &state.clock,
             challenge,
             &req.new_password,
             &origin,
@@ -84,7 +87,7 @@ pub async fn change_password(
     let (Some(old), Some(otp)) = (&req.old_password, &req.otp) else {
         return Err(AuthError::InvalidCredentials.into());
     };
-    accounts::change_password(&state.db, &user, old, otp, &req.new_password).await?;
+    accounts::change_password(&state.db, &state.clock, &user, old, otp, &req.new_password).await?;
     Ok(Json(None))
 }
 
@@ -95,7 +98,7 @@ pub async fn step_up(
     Json(req): Json<sync_protocol::auth::StepUpRequest>,
 ) -> Result<Json<sync_protocol::auth::StepUpGrant>, ApiError> {
     Ok(Json(
-        accounts::step_up_grant(&state.db, &data.user, &data.device.id, &req).await?,
+        accounts::step_up_grant(&state.db, &state.clock, &data.user, &data.device.id, &req).await?,
     ))
 }
 
@@ -120,7 +123,9 @@ pub async fn register_certificate(
     if req.cms.len() > 64 * 1024 || req.serial.len() > 100 || req.at.len() > 64 {
         return Err(AuthError::InvalidCredentials.into());
     }
-    match crate::signing::register_certificate(&state.db, &state.trust, &user, &req).await {
+    match crate::signing::register_certificate(&state.db, &state.clock, &state.trust, &user, &req)
+        .await
+    {
         Ok(info) => Ok(Json(info)),
         Err(crate::signing::RegistrationError::Account(e)) => Err(e.into()),
         Err(crate::signing::RegistrationError::Refused(r)) => Err(ApiError::new(

@@ -121,7 +121,7 @@ impl FromRequestParts<AppState> for User {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::from(AuthError::SessionInvalid))?;
-        let mut user = accounts::session_user(&state.db, token).await?;
+        let mut user = accounts::session_user(&state.db, &state.clock, token).await?;
         user.address = throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
         Ok(User(user))
     }

@@ -25,13 +25,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens storage and starts the ingest writer.
+    /// Opens storage and starts the ingest writer, on the system's clock.
     pub async fn start(db: Db) -> anyhow::Result<Server> {
+        Server::start_with_clock(db, sync_protocol::Clock::system()).await
+    }
+
+    /// Like [`Server::start`], reading time from `clock` (tests move it forward).
+    pub async fn start_with_clock(db: Db, clock: sync_protocol::Clock) -> anyhow::Result<Server> {
         let server_id = admin::server_id(&db).await?;
-        let ingest = Ingest::start(db.clone()).await?;
-        Ok(Server {
-            state: AppState::new(db, ingest, server_id),
-        })
+        let ingest = Ingest::start(db.clone(), clock.clone()).await?;
+        let mut state = AppState::new(db, ingest, server_id);
+        state.clock = clock;
+        Ok(Server { state })
     }
 
     /// The HTTP router.

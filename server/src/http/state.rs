@@ -18,6 +18,8 @@ pub struct AppState {
     pub sign_in_limit: crate::http::throttle::SignInLimit,
     /// Reverse proxies in front of the server, whose `X-Forwarded-For` names the client.
     pub trusted_proxies: crate::http::throttle::TrustedProxies,
+    /// The time the rules read (the system's; a test moves its own).
+    pub clock: sync_protocol::Clock,
     pub(super) last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -31,6 +33,7 @@ impl AppState {
             trust: crate::certificates::TrustStore::default(),
             sign_in_limit: crate::http::throttle::SignInLimit::default(),
             trusted_proxies: crate::http::throttle::TrustedProxies::default(),
+            clock: sync_protocol::Clock::system(),
             last_seen: Arc::default(),
         }
     }

@@ -74,7 +74,7 @@ const GROUP_CHANGES: usize = 4000;
 
 impl Ingest {
     /// Starts the writer task on `db`.
-    pub async fn start(db: Db) -> Result<Ingest, sqlx::Error> {
+    pub async fn start(db: Db, clock: sync_protocol::Clock) -> Result<Ingest, sqlx::Error> {
         let last: Option<i64> = with_db!(&db, pool => {
             sqlx::query_scalar("SELECT max(seq) FROM changes").fetch_one(pool).await?
         });
@@ -89,6 +89,7 @@ impl Ingest {
             facilities_loaded: None,
             areas: Vec::new(),
             overlay: Overlay::default(),
+            clock,
         };
         tokio::spawn(writer.run(rx));
         Ok(Ingest { tx, high_water })
@@ -129,6 +130,8 @@ struct GroupWriter {
     areas: Vec<(String, String)>,
     /// What the group being written (not yet committed) changes, seen by the next plan.
     overlay: Overlay,
+    /// The time the rules judge against (a step-up grant's expiry, a dose given in the future).
+    clock: sync_protocol::Clock,
 }
 
 /// The effects of a planned group, for planning the next group while it is written.

@@ -13,7 +13,7 @@ use automerge::Change;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use sync_protocol::columns::PersonColumns;
-use sync_protocol::person::{format_time, now};
+use sync_protocol::person::format_time;
 use sync_protocol::rules::{self, Grant};
 use sync_protocol::wire::{MAX_CHANGE_BYTES, PushResult, RejectReason};
 use sync_protocol::{CommitAction, CommitMeta};
@@ -127,7 +127,7 @@ impl GroupWriter {
         let work = assemble(&entries, &mut known);
         let pushers = Arc::new(pushers);
         let (for_work, facilities_for_work) = (pushers.clone(), facilities.clone());
-        let today = now();
+        let today = self.clock.now();
         let outcomes = tokio::task::spawn_blocking(move || {
             validate_all(work, &for_work, &facilities_for_work, today)
         })
@@ -294,7 +294,7 @@ impl GroupWriter {
         new_actors: BTreeMap<Vec<u8>, String>,
     ) -> Plan {
         let mut seq = self.next_seq;
-        let received_at = format_time(now());
+        let received_at = format_time(self.clock.now());
         let mut change_rows = Vec::new();
         let mut feed_rows = Vec::new();
         let mut scope_rows = Vec::new();

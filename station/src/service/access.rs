@@ -5,14 +5,14 @@ use super::*;
 
 impl Station {
     /// Who is signed in, if anyone.
-    pub fn session(&self) -> Option<crate::auth::Session> {
+    pub fn session(&self) -> Option<Session> {
         self.session
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
-    pub(crate) fn set_session(&self, session: Option<crate::auth::Session>) {
+    pub(crate) fn set_session(&self, session: Option<Session>) {
         *self
             .session
             .write()
@@ -20,7 +20,7 @@ impl Station {
     }
 
     /// The signed-in user, if their role may read people's data (a system administrator may not).
-    pub(crate) fn reader(&self) -> Result<crate::auth::Session> {
+    pub(crate) fn reader(&self) -> Result<Session> {
         let s = self.session().ok_or(StationError::NotSignedIn)?;
         if !s.role().reads_people() {
             return Err(StationError::Forbidden(
@@ -39,5 +39,15 @@ impl Station {
             ));
         }
         Ok(s.username().to_string())
+    }
+
+    /// The clock sessions, leases, locks and one-time codes are checked against.
+    pub fn clock(&self) -> &sync_protocol::Clock {
+        &self.clock
+    }
+
+    /// Reads time from `clock` from now on (tests move a clock instead of editing rows).
+    pub fn set_clock(&mut self, clock: sync_protocol::Clock) {
+        self.clock = clock;
     }
 }

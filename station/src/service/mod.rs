@@ -10,14 +10,16 @@ mod search;
 
 pub use outbox::*;
 pub use people::*;
-pub(crate) use replica::Audit;
+pub(crate) use replica::{Audit, RemoteBatch};
 pub use search::*;
 
 use crate::audit::{self, AuditEntry};
 use crate::error::{Result, StationError};
 use crate::facility::{Facility, FacilityKind};
+use crate::intent::{Intent, StepUp};
 use crate::key::DbKey;
-use crate::rulebook::{Intent, StepUp};
+use crate::progress::{SigningControl, SyncControl};
+use crate::session::Session;
 use crate::store::Store;
 use automerge::{ActorId, Change, ReadDoc};
 use serde::{Deserialize, Serialize};
@@ -60,9 +62,11 @@ pub struct Station {
     // Interior mutability so that one `Arc<Station>` serves the UI while a sync runs: reads and
     // writes of people never wait for the network.
     facility: std::sync::RwLock<Facility>,
-    session: std::sync::RwLock<Option<crate::auth::Session>>,
-    pub(crate) sync_control: crate::sync::SyncControl,
-    pub(crate) signing_control: crate::signing::SigningControl,
+    session: std::sync::RwLock<Option<Session>>,
+    pub(crate) sync_control: SyncControl,
+    pub(crate) signing_control: SigningControl,
+    /// The time sessions, leases, locks and one-time codes are checked against.
+    clock: sync_protocol::Clock,
 }
 
 /// Facts of a new station.
@@ -170,8 +174,9 @@ impl Station {
             catalogue,
             facility: std::sync::RwLock::new(facility),
             session: std::sync::RwLock::new(None),
-            sync_control: crate::sync::SyncControl::default(),
-            signing_control: crate::signing::SigningControl::default(),
+            sync_control: SyncControl::default(),
+            signing_control: SigningControl::default(),
+            clock: sync_protocol::Clock::system(),
         };
         station.fill_outbox_authors().await?;
         Ok(station)

@@ -389,7 +389,7 @@ impl Station {
     /// copy this station already has, without outbox entries.
     pub async fn import_documents(&self, docs: Vec<PersonDoc>) -> Result<usize> {
         let n = docs.len();
-        let mut batch: BTreeMap<Uuid, crate::sync::RemoteBatch> = BTreeMap::new();
+        let mut batch: BTreeMap<Uuid, RemoteBatch> = BTreeMap::new();
         for doc in docs {
             let person = doc.read().map_err(|source| StationError::Corrupt {
                 id: "?".into(),

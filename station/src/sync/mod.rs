@@ -4,30 +4,32 @@
 //! attempt carries on. A change the server refuses is kept in quarantine with the reason, and
 //! the person's document is reset to the server's state plus this device's other changes.
 
-mod client;
 mod pull;
 mod push;
 mod setup;
 mod side_channels;
 
-pub use client::{SyncClient, SyncError, SyncResult, allow_insecure_http, check_server_address};
-pub(crate) use pull::RemoteBatch;
+pub use crate::remote::{
+    SyncClient, SyncError, SyncResult, allow_insecure_http, check_server_address,
+};
 
 use crate::error::StationError;
+use crate::progress::SyncControl;
+pub use crate::progress::SyncProgress;
+pub(crate) use crate::service::RemoteBatch;
 use crate::service::{OutboxEntry, Station};
+use crate::store::write_meta;
 use automerge::{Change, ChangeHash};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use sync_protocol::PersonDoc;
 use sync_protocol::person::{format_time, now};
 use sync_protocol::wire::{
-    self, BootstrapRequest, BootstrapResponse, DocumentRequest, DocumentResponse, ErrorBody,
-    PullRequest, PullResponse, PulledItem, PushRequest, PushResponse, PushResult, PushedChange,
-    ServerInfo,
+    self, BootstrapRequest, BootstrapResponse, DocumentRequest, DocumentResponse, PullRequest,
+    PullResponse, PulledItem, PushRequest, PushResponse, PushResult, PushedChange,
 };
 use uuid::Uuid;
 
@@ -94,45 +96,10 @@ pub struct AuthorWaiting {
     pub changes: i64,
 }
 
-/// How far the running sync has got, for a progress bar.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct SyncProgress {
-    pub running: bool,
-    /// `connect`, `push`, `bootstrap`, `pull` or `audit`.
-    pub phase: String,
-    pub pushed: u64,
-    pub to_push: u64,
-    /// Snapshots and changes received so far.
-    pub received: u64,
-}
-
-/// The running sync's progress and the user's request to stop it.
-#[derive(Default)]
-pub(crate) struct SyncControl {
-    cancel: std::sync::atomic::AtomicBool,
-    progress: std::sync::Mutex<SyncProgress>,
-    /// One sync at a time: a second caller waits for the first.
-    running: tokio::sync::Mutex<()>,
-}
-
-impl SyncControl {
-    fn update(&self, f: impl FnOnce(&mut SyncProgress)) {
-        f(&mut self
-            .progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner));
-    }
-
-    /// Stops between steps: what is committed stays, nothing is half written.
-    fn check(&self) -> SyncResult<()> {
-        if self.cancel.load(Ordering::SeqCst) {
-            Err(SyncError::Cancelled)
-        } else {
-            Ok(())
-        }
-    }
-}
+const PUSH_BATCH_CHANGES: usize = 500;
+const PUSH_BATCH_BYTES: usize = 512 * 1024;
+const PULL_MAX_BYTES: u32 = 1024 * 1024;
+const BOOTSTRAP_MAX_BYTES: u32 = 2 * 1024 * 1024;
 
 /// How hard to try.
 #[derive(Debug, Clone)]
@@ -151,13 +118,6 @@ impl Default for RetryPolicy {
         }
     }
 }
-
-const PUSH_BATCH_CHANGES: usize = 500;
-const PUSH_BATCH_BYTES: usize = 512 * 1024;
-const PULL_MAX_BYTES: u32 = 1024 * 1024;
-const BOOTSTRAP_MAX_BYTES: u32 = 2 * 1024 * 1024;
-/// People written per transaction while applying a page, so recording never waits long.
-const APPLY_CHUNK: usize = 200;
 
 impl Station {
     /// Syncs, retrying with growing delays after a network failure; each attempt resumes where
@@ -212,11 +172,13 @@ impl Station {
 
     /// How far the running sync has got (`running` false when none is).
     pub fn sync_progress(&self) -> SyncProgress {
-        self.sync_control
-            .progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.sync_control.current()
+    }
+
+    /// Calls `watcher` with the sync's progress each time it changes (the app pushes it to the
+    /// screen).
+    pub fn watch_sync(&self, watcher: crate::progress::Watcher<SyncProgress>) {
+        self.sync_control.watch(watcher);
     }
 
     /// Asks the running sync to stop at its next step; it ends with [`SyncError::Cancelled`].
@@ -227,7 +189,7 @@ impl Station {
     async fn sync_signed_in(
         &self,
         client: &SyncClient,
-        session: &crate::auth::Session,
+        session: &crate::session::Session,
     ) -> SyncResult<SyncReport> {
         let Some(token) = session.server_token.clone() else {
             return Err(SyncError::Station(StationError::ServerUnavailable(
@@ -389,28 +351,4 @@ impl Station {
         tx.commit().await?;
         Ok(())
     }
-}
-
-pub(super) async fn write_meta(
-    tx: &mut sqlx::SqliteConnection,
-    meta: &[(&str, Option<String>)],
-) -> crate::Result<()> {
-    for (key, value) in meta {
-        match value {
-            Some(v) => {
-                sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-                    .bind(key)
-                    .bind(v)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            None => {
-                sqlx::query("DELETE FROM meta WHERE key = ?")
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-    }
-    Ok(())
 }

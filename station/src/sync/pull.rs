@@ -3,16 +3,6 @@
 
 use super::*;
 
-/// One person's share of a pulled page.
-#[derive(Default)]
-pub(crate) struct RemoteBatch {
-    pub(crate) changes: Vec<Change>,
-    pub(crate) snapshots: Vec<PersonDoc>,
-    /// Something the server sent for this person could not be read: fetch the whole document
-    /// again (the repair) rather than stop the sync.
-    pub(crate) damaged: bool,
-}
-
 /// Reads a document the server sent; a document Automerge cannot read (or panics on) is `None`.
 fn received_doc(person: Uuid, bytes: &[u8]) -> Option<PersonDoc> {
     match sync_protocol::document::guarded(|| PersonDoc::load(bytes)) {
@@ -167,98 +157,6 @@ impl Station {
                 return Ok(());
             }
         }
-    }
-
-    /// Writes remote changes and snapshots, a few hundred people per transaction; `meta` is
-    /// written with the last of them. Returns the people whose documents still miss
-    /// dependencies or could not be read (flagged for repair; their local copy is kept as it
-    /// was).
-    pub(crate) async fn apply_remote_batch(
-        &self,
-        batch: BTreeMap<Uuid, RemoteBatch>,
-        meta: &[(&str, Option<String>)],
-    ) -> crate::Result<Vec<Uuid>> {
-        let mut items: Vec<(Uuid, RemoteBatch)> = batch.into_iter().collect();
-        let mut flagged = Vec::new();
-        if items.is_empty() {
-            let mut tx = self.store().begin_write().await?;
-            write_meta(&mut tx, meta).await?;
-            tx.commit().await?;
-            return Ok(flagged);
-        }
-        let chunks = items.len().div_ceil(APPLY_CHUNK);
-        for (i, chunk) in items.chunks_mut(APPLY_CHUNK).enumerate() {
-            let mut tx = self.store().begin_write().await?;
-            for (person_id, remote) in chunk.iter_mut() {
-                let existing: Option<Vec<u8>> =
-                    sqlx::query_scalar("SELECT doc FROM persons WHERE id = ?")
-                        .bind(person_id.to_string())
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let before = match &existing {
-                    Some(bytes) => Some(PersonDoc::load_as(bytes, self.actor().clone()).map_err(
-                        |source| StationError::Corrupt {
-                            id: person_id.to_string(),
-                            source,
-                        },
-                    )?),
-                    None => None,
-                };
-                let before_person = before.as_ref().and_then(|d| d.read().ok());
-                let merged = sync_protocol::document::guarded(|| {
-                    let mut doc = match before {
-                        Some(d) => d,
-                        None => match remote.snapshots.pop() {
-                            Some(d) => d,
-                            None => PersonDoc::empty(),
-                        },
-                    };
-                    doc.set_actor(self.actor().clone());
-                    for snapshot in remote.snapshots.iter_mut() {
-                        doc.merge(snapshot)?;
-                    }
-                    doc.apply_changes(std::mem::take(&mut remote.changes))?;
-                    Ok(doc)
-                });
-                let doc = match merged {
-                    Ok(doc) => doc,
-                    Err(e) => {
-                        tracing::warn!(%person_id, "remote data not applied, repaired later: {e}");
-                        self.flag_for_repair(&mut tx, *person_id).await?;
-                        flagged.push(*person_id);
-                        continue;
-                    }
-                };
-                if remote.damaged || !doc.missing_deps().is_empty() {
-                    self.flag_for_repair(&mut tx, *person_id).await?;
-                    flagged.push(*person_id);
-                }
-                let after = match doc.read() {
-                    Ok(p) => p,
-                    // Not readable yet (its first change is among the missing): repaired below.
-                    Err(_) => continue,
-                };
-                self.persist_remote(&mut tx, &doc, before_person.as_ref(), &after)
-                    .await?;
-            }
-            if i + 1 == chunks {
-                write_meta(&mut tx, meta).await?;
-            }
-            tx.commit().await?;
-        }
-        Ok(flagged)
-    }
-
-    pub(super) async fn flag_for_repair(
-        &self,
-        tx: &mut sqlx::SqliteConnection,
-        person: Uuid,
-    ) -> crate::Result<()> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO NOTHING")
-            .bind(format!("repair/{person}"))
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
     }
 
     /// Fetches whole documents for people whose copy misses changes, and merges them.

@@ -255,7 +255,7 @@ impl Station {
         let base = doc.read().ok()?;
         let replayed = base.replay(&prev, &next);
         match writer.filter(|w| w.user == meta.user) {
-            Some(w) => crate::rulebook::Intent::new(meta.action)
+            Some(w) => crate::intent::Intent::new(meta.action)
                 .check(Some(&base), &replayed, w)
                 .ok()?,
             None => {

@@ -3,8 +3,18 @@
 //! Only doses given at this facility, not voided, not yet signed, of people the population
 //! database matched, are signed; at most 1,000 people and 3,000 doses per run.
 
+mod backlog;
+mod certificate;
+#[cfg(test)]
+mod tests;
+
+pub use backlog::plan_runs;
+use backlog::planned;
+pub use certificate::{TokenSigner, is_registered};
+
 use crate::error::{Result, StationError};
-use crate::rulebook::Intent;
+use crate::intent::Intent;
+use crate::progress::{SigningControl, SigningProgress};
 use crate::service::Station;
 use serde::{Deserialize, Serialize};
 use sotiem_token::{CertificateInfo, Signed, TokenError};
@@ -85,17 +95,6 @@ pub struct PlannedRun {
     pub last_given_at: String,
 }
 
-/// How far a backlog being signed has got.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct SigningProgress {
-    pub running: bool,
-    pub runs_done: usize,
-    pub runs_planned: usize,
-    pub doses_signed: usize,
-    pub doses_planned: usize,
-}
-
 /// What a backlog's signing did: the runs signed (each one token operation) and whether the
 /// signer stopped it before the end (signing the selection again resumes with what is left).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,70 +103,6 @@ pub struct BacklogSummary {
     pub runs: Vec<SigningBatchSummary>,
     pub runs_planned: usize,
     pub stopped: bool,
-}
-
-/// The progress of the backlog being signed and the signer's request to stop it.
-#[derive(Default)]
-pub(crate) struct SigningControl {
-    cancel: std::sync::atomic::AtomicBool,
-    progress: std::sync::Mutex<SigningProgress>,
-    /// One backlog at a time.
-    running: tokio::sync::Mutex<()>,
-}
-
-impl SigningControl {
-    fn update(&self, f: impl FnOnce(&mut SigningProgress)) {
-        f(&mut self
-            .progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner));
-    }
-}
-
-/// Splits `doses` (in the order given) into runs within the limits of one run, a person's doses
-/// always in the same run. Returns the doses of each run.
-pub fn plan_runs(doses: &[SigningCandidate]) -> Vec<Vec<SigningCandidate>> {
-    let mut people: Vec<(Uuid, Vec<SigningCandidate>)> = Vec::new();
-    let mut index: BTreeMap<Uuid, usize> = BTreeMap::new();
-    for d in doses {
-        match index.get(&d.person_id) {
-            Some(&i) => people[i].1.push(d.clone()),
-            None => {
-                index.insert(d.person_id, people.len());
-                people.push((d.person_id, vec![d.clone()]));
-            }
-        }
-    }
-    let mut runs: Vec<Vec<SigningCandidate>> = Vec::new();
-    let mut in_run = 0;
-    for (_, theirs) in people {
-        let fits = runs.last().is_some_and(|r| {
-            in_run < MAX_PEOPLE_PER_RUN && r.len() + theirs.len() <= MAX_DOSES_PER_RUN
-        });
-        if fits {
-            in_run += 1;
-            if let Some(r) = runs.last_mut() {
-                r.extend(theirs);
-            }
-        } else {
-            in_run = 1;
-            runs.push(theirs);
-        }
-    }
-    runs
-}
-
-fn planned(run: &[SigningCandidate]) -> PlannedRun {
-    PlannedRun {
-        people: run
-            .iter()
-            .map(|d| d.person_id)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len(),
-        doses: run.len(),
-        first_given_at: run.first().map(|d| d.given_at.clone()).unwrap_or_default(),
-        last_given_at: run.last().map(|d| d.given_at.clone()).unwrap_or_default(),
-    }
 }
 
 /// A signing run done on this station.
@@ -337,112 +272,11 @@ impl Station {
             .await
     }
 
-    /// Signs a backlog: every dose of `selection` the preview showed (`expected_doses` of them),
-    /// split into runs within the limits, one token operation each, one after another with the
-    /// PIN the signer gave once. Stops between runs when asked ([`Station::cancel_signing`]);
-    /// the runs signed so far are kept, and signing the selection again goes on with the rest.
-    pub async fn sign_backlog(
-        &self,
-        selection: &SigningSelection,
-        expected_doses: usize,
-        signer: &(dyn ManifestSigner + Sync),
-    ) -> Result<BacklogSummary> {
-        let session = self.signer()?;
-        let serial = self.check_signer_certificate(&session, signer)?;
-        let _one_at_a_time = self.signing_control.running.lock().await;
-        self.signing_control
-            .cancel
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        let preview = self.signing_preview(selection).await?;
-        if preview.doses.is_empty() {
-            return Err(StationError::NothingToSign);
-        }
-        if preview.doses.len() != expected_doses {
-            return Err(StationError::SelectionChanged);
-        }
-        let plan = plan_runs(&preview.doses);
-        self.signing_control.update(|p| {
-            *p = SigningProgress {
-                running: true,
-                runs_done: 0,
-                runs_planned: plan.len(),
-                doses_signed: 0,
-                doses_planned: preview.doses.len(),
-            }
-        });
-        // Cleared however the signing ends.
-        struct Finished<'a>(&'a SigningControl);
-        impl Drop for Finished<'_> {
-            fn drop(&mut self) {
-                self.0.update(|p| p.running = false);
-            }
-        }
-        let _finished = Finished(&self.signing_control);
-        let mut summary = BacklogSummary {
-            runs: Vec::new(),
-            runs_planned: plan.len(),
-            stopped: false,
-        };
-        for run in &plan {
-            if self
-                .signing_control
-                .cancel
-                .load(std::sync::atomic::Ordering::SeqCst)
-            {
-                summary.stopped = true;
-                break;
-            }
-            let done = self.sign_doses(&session, signer, &serial, run).await?;
-            let signed = done.doses;
-            summary.runs.push(done);
-            self.signing_control.update(|p| {
-                p.runs_done += 1;
-                p.doses_signed += signed;
-            });
-        }
-        Ok(summary)
-    }
-
-    /// How far the backlog being signed has got (`running` false when none is).
-    pub fn signing_progress(&self) -> SigningProgress {
-        self.signing_control
-            .progress
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Asks the backlog being signed to stop after the run in progress.
-    pub fn cancel_signing(&self) {
-        self.signing_control
-            .cancel
-            .store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// The certificate must be registered on the signer's account and valid now. Returns its
-    /// serial.
-    fn check_signer_certificate(
-        &self,
-        session: &crate::auth::Session,
-        signer: &(dyn ManifestSigner + Sync),
-    ) -> Result<String> {
-        let cert = signer.certificate();
-        let serial = normalize_serial(&cert.serial);
-        if !is_registered(&session.account, cert) {
-            return Err(StationError::CertificateNotRegistered {
-                serial,
-                issuer: cert.issuer.clone(),
-            });
-        }
-        valid_now(cert)?;
-        Ok(serial)
-    }
-
     /// One run over `doses`: the manifest of their record hashes, one token signature, the
     /// run kept to send with each dose's proof.
     async fn sign_doses(
         &self,
-        session: &crate::auth::Session,
+        session: &crate::session::Session,
         signer: &(dyn ManifestSigner + Sync),
         serial: &str,
         doses: &[SigningCandidate],
@@ -633,178 +467,5 @@ impl Station {
                 id: batch_id.to_string(),
             })?;
         Ok((row.get("manifest"), row.get("cms")))
-    }
-
-    /// The signed-in user, if their role signs (the head of a facility).
-    /// Registers the certificate `signer` holds on the signed-in head of facility's account:
-    /// the token signs a statement (who, which serial, now) with one PIN, and the server checks
-    /// that signature, the certificate's chain and validity, and a fresh one-time code. Online
-    /// only. Returns the serials now registered.
-    pub async fn register_certificate(
-        &self,
-        client: &crate::sync::SyncClient,
-        signer: &(dyn ManifestSigner + Sync),
-        otp: &str,
-    ) -> Result<Vec<sync_protocol::auth::RegisteredCertificate>> {
-        let session = self.signer()?;
-        let token = session.server_token.clone().ok_or_else(|| {
-            StationError::ServerUnavailable(
-                "phiên đăng nhập ngoại tuyến: hãy đăng nhập trực tuyến để đăng ký chứng thư".into(),
-            )
-        })?;
-        if otp.trim().is_empty() {
-            return Err(StationError::StepUpRequired("đăng ký chứng thư số"));
-        }
-        let cert = signer.certificate();
-        valid_now(cert)?;
-        let at = format_time(now());
-        let statement =
-            sync_protocol::auth::certificate_statement(session.username(), &cert.serial, &at);
-        let signed = signer.sign(&statement)?;
-        client.set_session(Some(token));
-        let account: sync_protocol::auth::AccountInfo = client
-            .json(
-                sync_protocol::endpoints::CERTIFICATES,
-                &sync_protocol::auth::RegisterCertificateRequest {
-                    serial: cert.serial.clone(),
-                    at,
-                    cms: signed.cms_der,
-                    otp: otp.trim().to_string(),
-                },
-            )
-            .await
-            .map_err(crate::auth::network_or)?;
-        let registered = account.certificates.clone();
-        self.refresh_account(account).await?;
-        Ok(registered)
-    }
-
-    fn signer(&self) -> Result<crate::auth::Session> {
-        let s = self.reader()?;
-        if s.role() != Role::Signer {
-            return Err(StationError::Forbidden(
-                "chỉ thủ trưởng đơn vị (tài khoản ký số) được ký dữ liệu tiêm chủng",
-            ));
-        }
-        Ok(s)
-    }
-}
-
-/// Whether `cert` (issuer and serial) is registered on `account`.
-pub fn is_registered(account: &sync_protocol::auth::AccountInfo, cert: &CertificateInfo) -> bool {
-    let key = sync_protocol::auth::issuer_key(&cert.issuer_der);
-    account
-        .certificates
-        .iter()
-        .any(|r| r.is(&cert.serial, &key))
-}
-
-/// Refuses a certificate outside its validity now.
-fn valid_now(cert: &CertificateInfo) -> Result<()> {
-    let unix = now().unix_timestamp();
-    if unix < cert.not_before || unix > cert.not_after {
-        let show = |t: i64| {
-            time::OffsetDateTime::from_unix_timestamp(t)
-                .map(format_time)
-                .unwrap_or_default()
-        };
-        return Err(StationError::CertificateNotValid {
-            serial: normalize_serial(&cert.serial),
-            from: show(cert.not_before),
-            until: show(cert.not_after),
-        });
-    }
-    Ok(())
-}
-
-/// A token signer: the module, the token's slot, the chosen certificate and the PIN.
-pub struct TokenSigner<'a> {
-    pub module: &'a sotiem_token::Module,
-    pub slot: u64,
-    pub certificate: CertificateInfo,
-    pub pin: String,
-}
-
-impl<'a> TokenSigner<'a> {
-    /// The signer for the certificate `certificate_id` on the token in `slot`.
-    pub fn choose(
-        module: &'a sotiem_token::Module,
-        slot: u64,
-        certificate_id: &str,
-        pin: String,
-    ) -> Result<TokenSigner<'a>> {
-        Ok(TokenSigner {
-            module,
-            slot,
-            certificate: module.certificate(slot, certificate_id)?,
-            pin,
-        })
-    }
-}
-
-impl ManifestSigner for TokenSigner<'_> {
-    fn certificate(&self) -> &CertificateInfo {
-        &self.certificate
-    }
-
-    fn sign(&self, content: &[u8]) -> std::result::Result<Signed, TokenError> {
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        self.module
-            .sign_cms(self.slot, &self.certificate, &self.pin, content, at)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn candidate(person: u128, n: u32) -> SigningCandidate {
-        SigningCandidate {
-            dose_id: Uuid::from_u128((person << 8) + u128::from(n)),
-            person_id: Uuid::from_u128(person),
-            full_name: "Lê Thị Hồng".into(),
-            birth_date: "1990-02-03".into(),
-            id_number: None,
-            vaccine: "EU/1/20/1528".into(),
-            lot: "FK0071".into(),
-            dose_number: u8::try_from(n).unwrap_or(1),
-            given_at: format!("2026-11-20T08:{:02}:00+07:00", n % 60),
-            facility: "TYT-TANNHUT".into(),
-        }
-    }
-
-    #[test]
-    fn a_forty_thousand_dose_backlog_splits_into_fourteen_runs_within_the_limits() {
-        // 13,334 people with three doses each (40,002 doses).
-        let doses: Vec<SigningCandidate> = (0..13_334u128)
-            .flat_map(|p| (1..=3).map(move |n| candidate(p, n)))
-            .collect();
-        let runs = plan_runs(&doses);
-        assert_eq!(runs.len(), 14);
-        for run in &runs {
-            let people: std::collections::BTreeSet<_> = run.iter().map(|d| d.person_id).collect();
-            assert!(people.len() <= MAX_PEOPLE_PER_RUN && run.len() <= MAX_DOSES_PER_RUN);
-        }
-        assert_eq!(runs.iter().map(Vec::len).sum::<usize>(), doses.len());
-    }
-
-    #[test]
-    fn a_persons_doses_stay_in_one_run_and_the_order_is_kept() {
-        // 999 people with three doses, then one with four: the fourth person's doses would
-        // cross 3,000 in the first run, so they open the second.
-        let mut doses: Vec<SigningCandidate> = (0..999u128)
-            .flat_map(|p| (1..=3).map(move |n| candidate(p, n)))
-            .collect();
-        doses.extend((1..=4).map(|n| candidate(5_000, n)));
-        let runs = plan_runs(&doses);
-        assert_eq!(runs.iter().map(Vec::len).collect::<Vec<_>>(), [2_997, 4]);
-        assert!(
-            runs[1]
-                .iter()
-                .all(|d| d.person_id == Uuid::from_u128(5_000))
-        );
-        assert!(plan_runs(&[]).is_empty());
     }
 }

@@ -1,7 +1,12 @@
 //! The HTTP client of one server as one device (and, once signed in, one user): addresses it
 //! may use, requests, answers and errors.
 
-use super::*;
+use crate::error::StationError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use sync_protocol::wire::{self, ErrorBody, ServerInfo};
 
 /// Why a sync attempt stopped.
 #[derive(Debug, thiserror::Error)]
@@ -329,6 +334,16 @@ fn server_error(status: u16, body: &[u8]) -> SyncError {
             code: format!("http_{status}"),
             message: String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned(),
         },
+    }
+}
+
+/// A failed call to the server as the station reports it: refused with the server's reason,
+/// or the server out of reach.
+pub(crate) fn network_or(e: SyncError) -> StationError {
+    match e {
+        SyncError::Station(s) => s,
+        SyncError::Server { code, message, .. } => StationError::AuthRefused { code, message },
+        other => StationError::ServerUnavailable(other.to_string()),
     }
 }
 
