@@ -32,7 +32,6 @@ fn sotiem_commands() -> &'static [&'static str] {
         "signing_tokens",
         "signing_preview",
         "sign_run",
-        "signing_progress",
         "cancel_signing",
         "signing_batches",
         "register_certificate",

@@ -64,6 +64,15 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
             "// Generated from the Rust rules (src-tauri/src/views.rs `Limits::current`); do not edit.\n\nimport type {{ Limits }} from \"./Limits\";\n\nexport const LIMITS: Limits = {limits};\n"
         ),
     )?;
+    // The names of the events the shell pushes, so the UI listens to what is sent.
+    std::fs::write(
+        dir.join("events.ts"),
+        format!(
+            "// Generated from src-tauri/src/state.rs; do not edit.\n\n/** Carries a SyncProgress each time it changes. */\nexport const SYNC_PROGRESS_EVENT = {:?};\n/** Carries a SigningProgress each time it changes. */\nexport const SIGNING_PROGRESS_EVENT = {:?};\n",
+            crate::state::SYNC_PROGRESS_EVENT,
+            crate::state::SIGNING_PROGRESS_EVENT,
+        ),
+    )?;
     Ok(())
 }
 

@@ -13,8 +13,7 @@ use crate::views::{
 use station::{
     BacklogSummary, Credentials, DailyReport, DuplicatePair, ExportSummary, ImportSummary,
     ListPage, ListQuery, PersonInput, PersonRecord, PersonSummary, QrReading, SearchQuery,
-    SigningBatchSummary, SigningPreview, SigningProgress, SigningSelection, Station, SyncReport,
-    TokenSigner,
+    SigningBatchSummary, SigningPreview, SigningSelection, Station, SyncReport, TokenSigner,
 };
 use std::sync::Arc;
 use sync_protocol::Vaccine;
@@ -299,12 +298,6 @@ pub async fn sign_run(app: App<'_>, request: SignRunRequest) -> Result<BacklogSu
     Ok(station
         .sign_backlog(&request.selection, request.expected_doses as usize, &signer)
         .await?)
-}
-
-/// How far the selection being signed has got.
-#[tauri::command]
-pub async fn signing_progress(app: App<'_>) -> Result<SigningProgress> {
-    Ok(app.station().await?.signing_progress())
 }
 
 /// Stops signing after the run in progress (the runs signed are kept).

@@ -54,6 +54,7 @@ pub fn run() {
             start_logging(&config.data_dir);
             tracing::info!("data directory {}", config.data_dir.display());
             let state = Arc::new(AppState::new(config));
+            state.push_progress_to(app.handle().clone());
             tauri::async_runtime::block_on(state.open());
             tauri::async_runtime::spawn(state.clone().background());
             app.manage(state);
@@ -81,7 +82,6 @@ pub fn run() {
             commands::signing_tokens,
             commands::signing_preview,
             commands::sign_run,
-            commands::signing_progress,
             commands::cancel_signing,
             commands::signing_batches,
             commands::register_certificate,

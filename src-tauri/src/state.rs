@@ -2,11 +2,12 @@
 //! about the link. Opening, connecting and the background sync live here.
 
 use crate::error::UiError;
-use station::{Station, SyncClient, SyncError, SyncReport};
+use station::{SigningProgress, Station, SyncClient, SyncError, SyncProgress, SyncReport};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tauri::Emitter;
 use tokio::sync::RwLock;
 
 /// How the app was started (environment, see README).
@@ -54,6 +55,11 @@ impl Config {
     }
 }
 
+/// The event that carries a [`SyncProgress`] to the window each time it changes.
+pub const SYNC_PROGRESS_EVENT: &str = "sync-progress";
+/// The event that carries a [`SigningProgress`] to the window each time it changes.
+pub const SIGNING_PROGRESS_EVENT: &str = "signing-progress";
+
 /// Shared by every command.
 pub struct AppState {
     pub config: Config,
@@ -66,6 +72,8 @@ pub struct AppState {
     token: Mutex<Option<Arc<sotiem_token::Module>>>,
     /// Spreadsheets chosen for import, between preview and apply: in memory only.
     uploads: Mutex<HashMap<String, Upload>>,
+    /// The window's app, to which the station's progress is pushed as events.
+    events: std::sync::OnceLock<tauri::AppHandle>,
 }
 
 /// A spreadsheet chosen for import, kept in memory (never on disk, where a list of people
@@ -99,7 +107,14 @@ impl AppState {
             last_report: Mutex::new(None),
             token: Mutex::new(None),
             uploads: Mutex::new(HashMap::new()),
+            events: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Pushes the progress of syncs and signing to `app`'s window as the events
+    /// [`SYNC_PROGRESS_EVENT`] and [`SIGNING_PROGRESS_EVENT`] (set before [`AppState::open`]).
+    pub fn push_progress_to(&self, app: tauri::AppHandle) {
+        let _ = self.events.set(app);
     }
 
     /// Opens the station in the data directory (if there is one), picks up the session kept in
@@ -139,6 +154,16 @@ impl AppState {
                     .set_meta("last_sync_error", Some(&e.to_string()))
                     .await;
             }
+        }
+        if let Some(app) = self.events.get() {
+            let to = app.clone();
+            station.watch_sync(Arc::new(move |p: &SyncProgress| {
+                let _ = to.emit(SYNC_PROGRESS_EVENT, p);
+            }));
+            let to = app.clone();
+            station.watch_signing(Arc::new(move |p: &SigningProgress| {
+                let _ = to.emit(SIGNING_PROGRESS_EVENT, p);
+            }));
         }
         *self.station.write().await = Some(Arc::new(station));
     }

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api } from "./api";
+import { api, progressEvents } from "./api";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { UiError } from "./bindings/UiError";
 import type { Vaccine } from "./bindings/Vaccine";
@@ -71,13 +71,20 @@ export function App() {
     }
   }
 
-  // The bars follow the station: often while a sync runs, every few seconds otherwise.
-  const running = status?.progress.running ?? false;
+  // The bars follow the station every few seconds; a sync's progress is pushed as it changes,
+  // and its end refreshes the rest (pending changes, last sync).
   useEffect(() => {
     void refresh();
-    const id = setInterval(refresh, running ? 400 : 2500);
-    return () => clearInterval(id);
-  }, [running]);
+    const id = setInterval(refresh, 2500);
+    const stop = progressEvents.sync((progress) => {
+      setStatus((s) => (s ? { ...s, progress } : s));
+      if (!progress.running) void refresh();
+    });
+    return () => {
+      clearInterval(id);
+      stop();
+    };
+  }, []);
 
   const signedIn = status?.session?.reads_people ?? false;
   useEffect(() => {

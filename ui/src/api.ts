@@ -1,6 +1,10 @@
 // The shell's commands, typed with the declarations generated from Rust (src/bindings).
 
 import { invoke } from "@tauri-apps/api/core";
+import { listen } from "@tauri-apps/api/event";
+import { SIGNING_PROGRESS_EVENT, SYNC_PROGRESS_EVENT } from "./bindings/events";
+import type { SigningProgress } from "./bindings/SigningProgress";
+import type { SyncProgress } from "./bindings/SyncProgress";
 import type { AccountInfo } from "./bindings/AccountInfo";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { NewStaffRequest } from "./bindings/NewStaffRequest";
@@ -27,7 +31,6 @@ import type { VoidDoseRequest } from "./bindings/VoidDoseRequest";
 import type { SignRunRequest } from "./bindings/SignRunRequest";
 import type { BacklogSummary } from "./bindings/BacklogSummary";
 import type { SigningBatchSummary } from "./bindings/SigningBatchSummary";
-import type { SigningProgress } from "./bindings/SigningProgress";
 import type { SigningPreview } from "./bindings/SigningPreview";
 import type { SigningSelection } from "./bindings/SigningSelection";
 import type { TokenView } from "./bindings/TokenView";
@@ -54,6 +57,18 @@ export function toUiError(e: unknown): UiError {
     retryable: false,
   };
 }
+
+/** Calls `handler` with each payload of the shell's event `name`; returns the unsubscribe. */
+function subscribe<T>(name: string, handler: (payload: T) => void): () => void {
+  const stop = listen<T>(name, (e) => handler(e.payload));
+  return () => void stop.then((unlisten) => unlisten(), () => undefined);
+}
+
+/** The progress the shell pushes as it changes (no polling). */
+export const progressEvents = {
+  sync: (handler: (p: SyncProgress) => void) => subscribe(SYNC_PROGRESS_EVENT, handler),
+  signing: (handler: (p: SigningProgress) => void) => subscribe(SIGNING_PROGRESS_EVENT, handler),
+};
 
 async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
   try {
@@ -85,7 +100,6 @@ export const api = {
   signingTokens: () => call<TokenView[]>("signing_tokens"),
   signingPreview: (selection: SigningSelection) => call<SigningPreview>("signing_preview", { selection }),
   signRun: (request: SignRunRequest) => call<BacklogSummary>("sign_run", { request }),
-  signingProgress: () => call<SigningProgress>("signing_progress"),
   cancelSigning: () => call<null>("cancel_signing"),
   signingBatches: () => call<SigningBatchSummary[]>("signing_batches"),
   dataList: (query: ListQuery, offset: number, limit: number, otp: string | null = null) => call<ListPage>("data_list", { query, offset, limit, otp }),

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { api } from "../api";
+import { api, progressEvents } from "../api";
 import type { BacklogSummary } from "../bindings/BacklogSummary";
 import type { SigningBatchSummary } from "../bindings/SigningBatchSummary";
 import type { SigningCandidate } from "../bindings/SigningCandidate";
@@ -132,10 +132,8 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
     }
     setBusy(true);
     setError(null);
-    // The runs' progress while the token signs them one after another.
-    const poll = setInterval(() => {
-      api.signingProgress().then(setProgress, () => undefined);
-    }, 400);
+    // The runs' progress while the token signs them one after another, pushed by the shell.
+    const stop = progressEvents.signing((p) => setProgress(p.running ? p : null));
     try {
       const summary = await api.signRun({ selection: selection(), expected_doses: preview.doses.length, slot: choice.slot, certificate_id: choice.id, pin });
       setDone(summary);
@@ -146,7 +144,7 @@ export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine
       setError(err as UiError);
       void loadRuns();
     } finally {
-      clearInterval(poll);
+      stop();
       setProgress(null);
       // The PIN is never kept, whatever happened.
       setPin("");
