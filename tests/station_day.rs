@@ -129,7 +129,7 @@ async fn a_cancelled_sync_keeps_what_it_sent_and_the_next_sync_finishes_while_re
     }
     let progress = station.sync_progress();
     assert!(progress.running);
-    assert_eq!(progress.phase, "push");
+    assert_eq!(progress.phase, station::SyncPhase::Push);
     assert!(progress.to_push >= 1500);
 
     // Recording goes on while the sync runs: a new person and a dose.

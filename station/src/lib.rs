@@ -36,7 +36,7 @@ pub use lists::{
     BROWSE_ROWS, DataList, ExportSummary, ListDose, ListPage, ListQuery, ListRow, SCREEN_ROWS,
     list_needs_code,
 };
-pub use progress::{SigningProgress, SyncProgress, Watcher};
+pub use progress::{SigningProgress, SyncPhase, SyncProgress, Watcher};
 pub use report::{DailyReport, DayDose, VaccinatorCount, VaccineCount};
 pub use service::{
     DoseInput, NewStation, OutboxEntry, PersonEdit, PersonInput, PersonRecord, PersonSummary,

@@ -7,13 +7,30 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+/// The step a sync is at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum SyncPhase {
+    /// Checking the server and the session.
+    #[default]
+    Connect,
+    /// Sending this station's changes.
+    Push,
+    /// A new device's first download.
+    Bootstrap,
+    /// Receiving other stations' changes.
+    Pull,
+    /// Sending the audit log.
+    Audit,
+}
+
 /// How far the running sync has got, for a progress bar.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncProgress {
     pub running: bool,
-    /// `connect`, `push`, `bootstrap`, `pull` or `audit`.
-    pub phase: String,
+    pub phase: SyncPhase,
     pub pushed: u64,
     pub to_push: u64,
     /// Snapshots and changes received so far.
@@ -122,16 +139,16 @@ mod tests {
         control.watch(Arc::new(move |p: &SyncProgress| {
             ear.lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push((p.phase.clone(), p.pushed));
+                .push((p.phase, p.pushed));
         }));
         control.update(|p| {
             p.running = true;
-            p.phase = "push".into();
+            p.phase = SyncPhase::Push;
         });
         control.update(|p| p.pushed = 500);
         assert_eq!(
             *heard.lock().unwrap_or_else(PoisonError::into_inner),
-            [("push".to_string(), 0), ("push".to_string(), 500)]
+            [(SyncPhase::Push, 0), (SyncPhase::Push, 500)]
         );
         assert_eq!(control.current().pushed, 500);
         assert!(control.check().is_ok());

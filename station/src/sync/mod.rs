@@ -15,7 +15,7 @@ pub use crate::remote::{
 
 use crate::error::StationError;
 use crate::progress::SyncControl;
-pub use crate::progress::SyncProgress;
+pub use crate::progress::{SyncPhase, SyncProgress};
 pub(crate) use crate::service::RemoteBatch;
 use crate::service::{OutboxEntry, Station};
 use crate::store::write_meta;
@@ -155,7 +155,7 @@ impl Station {
         self.sync_control.update(|p| {
             *p = SyncProgress {
                 running: true,
-                phase: "connect".into(),
+                phase: SyncPhase::Connect,
                 ..SyncProgress::default()
             }
         });
@@ -260,7 +260,7 @@ impl Station {
             self.set_meta("bootstrap_high_water", None).await?;
         }
         let mut report = SyncReport::default();
-        self.sync_control.update(|p| p.phase = "push".into());
+        self.sync_control.update(|p| p.phase = SyncPhase::Push);
         // A refusal can replay later edits as new changes: push those in the same sync.
         for _ in 0..3 {
             if !self.push_outbox(client, &mut report).await? {
@@ -274,12 +274,12 @@ impl Station {
             self.push_outbox(client, &mut report).await?;
         }
         if self.meta_value("sync_cursor").await?.is_none() {
-            self.sync_control.update(|p| p.phase = "bootstrap".into());
+            self.sync_control.update(|p| p.phase = SyncPhase::Bootstrap);
             self.bootstrap(client, &mut report).await?;
         }
-        self.sync_control.update(|p| p.phase = "pull".into());
+        self.sync_control.update(|p| p.phase = SyncPhase::Pull);
         self.pull(client, &mut report).await?;
-        self.sync_control.update(|p| p.phase = "audit".into());
+        self.sync_control.update(|p| p.phase = SyncPhase::Audit);
         report.audit_entries_sent = self.push_audit(client).await?;
         report.accounts_revoked = self.refresh_accounts(client).await?;
         report.cursor = self.cursor().await?.unwrap_or(0);

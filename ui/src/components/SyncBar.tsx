@@ -1,5 +1,6 @@
 import { useState } from "preact/hooks";
 import type { AppStatus } from "../bindings/AppStatus";
+import type { SyncPhase } from "../bindings/SyncPhase";
 import type { UiError } from "../bindings/UiError";
 import { ago, formatCount, formatDateTime } from "../format";
 import { lang, t, type TextKey } from "../i18n";
@@ -12,7 +13,7 @@ interface Props {
   onCancel: () => void;
 }
 
-const PHASES: Record<string, TextKey> = {
+const PHASES: Record<SyncPhase, TextKey> = {
   connect: "phaseConnect",
   push: "phasePush",
   bootstrap: "phaseBootstrap",
@@ -68,7 +69,7 @@ export function SyncBar({ status, syncError, syncMessage, onSync, onCancel }: Pr
         {progress.running ? (
           <>
             <span data-testid="sync-progress" role="status">
-              {t("syncing")}: {t(PHASES[progress.phase] ?? "phaseConnect")}
+              {t("syncing")}: {t(PHASES[progress.phase])}
               {progress.to_push > 0 ? ` · ${t("sent")} ${formatCount(progress.pushed)}/${formatCount(progress.to_push)}` : ""}
               {progress.received > 0 ? ` · ${t("received")} ${formatCount(progress.received)}` : ""}
             </span>
