@@ -49,7 +49,7 @@ pub struct DuplicateSide {
     pub phone: Option<String>,
     pub commune: Option<String>,
     pub managing_facility: String,
-    pub verification: String,
+    pub verification: sync_protocol::VerificationKind,
     pub active_doses: i64,
     pub signed_doses: i64,
 }
@@ -85,7 +85,7 @@ fn side(r: &sqlx::sqlite::SqliteRow) -> Option<(DuplicateSide, String)> {
             phone: r.get("phone"),
             commune: r.get("commune"),
             managing_facility: r.get("managing_facility"),
-            verification: r.get("verification"),
+            verification: crate::service::verification_kind(r.get("verification")),
             active_doses: r.get("active_doses"),
             signed_doses: r.get("signed_doses"),
         },

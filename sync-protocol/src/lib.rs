@@ -19,6 +19,7 @@ pub mod rules;
 pub mod text;
 pub mod vaccines;
 pub mod validate;
+pub mod verification;
 pub mod wire;
 
 pub use automerge;
@@ -28,6 +29,6 @@ pub use document::{DocIssues, FieldConflict, PersonDoc, SCHEMA_VERSION};
 pub use error::{Field, FieldError, Problem, SchemaError};
 pub use person::{
     Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
-    VIETNAM, Verification, VerificationStatus, VerifiedField, Voided,
+    VIETNAM, Verification, VerificationKind, VerificationStatus, VerifiedField, Voided,
 };
 pub use vaccines::{Catalogue, Vaccine};

@@ -1,10 +1,8 @@
 //! The typed view of a person document and its doses (DESIGN.md §3).
-//!
-//! Just over 600 lines with its tests: every type here is a field of the person, parsed and
-//! shown in one place (birth dates, identities, doses, verification), which is what keeps the
-//! station, the server and the record hash reading them alike.
+//! The outcome of matching against the population database is in `verification`.
 
 use crate::error::{Field, FieldError, Problem};
+pub use crate::verification::{Verification, VerificationKind, VerificationStatus, VerifiedField};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -246,93 +244,6 @@ impl Address {
     pub fn is_empty(&self) -> bool {
         self.province.is_none() && self.commune.is_none() && self.detail.is_none()
     }
-}
-
-/// One of the four fields matched against the population database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum VerifiedField {
-    FullName,
-    Gender,
-    BirthDate,
-    IdNumber,
-}
-
-impl VerifiedField {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VerifiedField::FullName => "full_name",
-            VerifiedField::Gender => "gender",
-            VerifiedField::BirthDate => "birth_date",
-            VerifiedField::IdNumber => "id_number",
-        }
-    }
-
-    /// Reads a stored name.
-    pub fn parse(text: &str) -> Option<VerifiedField> {
-        match text {
-            "full_name" => Some(VerifiedField::FullName),
-            "gender" => Some(VerifiedField::Gender),
-            "birth_date" => Some(VerifiedField::BirthDate),
-            "id_number" => Some(VerifiedField::IdNumber),
-            _ => None,
-        }
-    }
-}
-
-/// The outcome of matching a person against the population database.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", content = "fields", rename_all = "snake_case")]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub enum VerificationStatus {
-    Unverified,
-    Matched,
-    Mismatched(Vec<VerifiedField>),
-    NotFound,
-    NoId,
-    InvalidId,
-    NotApplicable,
-}
-
-impl VerificationStatus {
-    /// The stored name of the status (without the mismatched fields).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            VerificationStatus::Unverified => "unverified",
-            VerificationStatus::Matched => "matched",
-            VerificationStatus::Mismatched(_) => "mismatched",
-            VerificationStatus::NotFound => "not_found",
-            VerificationStatus::NoId => "no_id",
-            VerificationStatus::InvalidId => "invalid_id",
-            VerificationStatus::NotApplicable => "not_applicable",
-        }
-    }
-
-    /// The Vietnamese label of the status.
-    pub fn label(&self) -> &'static str {
-        match self {
-            VerificationStatus::Unverified => "Chưa xác thực",
-            VerificationStatus::Matched => "Đã xác thực",
-            VerificationStatus::Mismatched(_) => "Sai lệch với CSDLQG",
-            VerificationStatus::NotFound => "Không có trong CSDLQG",
-            VerificationStatus::NoId => "Không có giấy tờ",
-            VerificationStatus::InvalidId => "Giấy tờ sai định dạng",
-            VerificationStatus::NotApplicable => "Không áp dụng (người nước ngoài)",
-        }
-    }
-}
-
-/// The verification state of a person and when it was last checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Verification {
-    #[serde(flatten)]
-    pub status: VerificationStatus,
-    #[serde(with = "time::serde::rfc3339::option")]
-    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
-    pub checked_at: Option<OffsetDateTime>,
 }
 
 /// Primary series, booster, or an additional dose.

@@ -4,7 +4,7 @@ import type { IdentityKind } from "./bindings/IdentityKind";
 import type { Person } from "./bindings/Person";
 import type { PersonEdit } from "./bindings/PersonEdit";
 import type { PersonInput } from "./bindings/PersonInput";
-import type { Verification } from "./bindings/Verification";
+import type { VerificationKind } from "./bindings/VerificationKind";
 import type { PersonDraft } from "./components/PersonFields";
 import { EMPTY_PERSON } from "./components/PersonFields";
 import { formatBirthDate } from "./format";
@@ -87,7 +87,8 @@ export function draftToEdit(d: PersonDraft): PersonEdit {
   };
 }
 
-const VERIFICATION: Record<Verification["status"], { vi: string; en: string }> = {
+// The Vietnamese labels are the Rust ones (VerificationKind::label); English is the UI's own.
+const VERIFICATION: Record<VerificationKind, { vi: string; en: string }> = {
   unverified: { vi: "Chưa xác thực", en: "Not verified" },
   matched: { vi: "Đã xác thực", en: "Matched" },
   mismatched: { vi: "Sai lệch với CSDLQG", en: "Differs from the population DB" },
@@ -98,8 +99,8 @@ const VERIFICATION: Record<Verification["status"], { vi: string; en: string }> =
 };
 
 /** The label of a verification status. */
-export function verificationLabel(status: string, lang: Lang): string {
-  return VERIFICATION[status as Verification["status"]]?.[lang] ?? status;
+export function verificationLabel(status: VerificationKind, lang: Lang): string {
+  return VERIFICATION[status][lang];
 }
 
 const ID_KINDS: Record<string, string> = { cccd: "CCCD", cmnd: "CMND", passport: "Hộ chiếu", none: "" };

@@ -196,15 +196,9 @@ fn id_kind_label(k: &str) -> &'static str {
 }
 
 fn verification_label(v: &str) -> &'static str {
-    match v {
-        "matched" => "Khớp CSDLQG",
-        "mismatched" => "Sai lệch CSDLQG",
-        "not_found" => "Không có trong CSDLQG",
-        "no_id" => "Không có giấy tờ",
-        "invalid_id" => "Giấy tờ sai định dạng",
-        "not_applicable" => "Không áp dụng (người nước ngoài)",
-        _ => "Chưa xác thực",
-    }
+    sync_protocol::VerificationKind::parse(v)
+        .unwrap_or(sync_protocol::VerificationKind::Unverified)
+        .label()
 }
 
 impl Station {

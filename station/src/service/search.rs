@@ -1,6 +1,7 @@
 //! Finding people (name with a phone or an ID number) and showing a record with its warnings.
 
 use super::*;
+use sync_protocol::VerificationKind;
 
 pub(super) const SEARCH_BY_PHONE: &str =
     "SELECT p.id, p.full_name, p.gender, p.birth_date, p.id_kind,
@@ -37,7 +38,7 @@ pub struct PersonSummary {
     pub id_number: Option<String>,
     pub phone: Option<String>,
     pub managing_facility: String,
-    pub verification: String,
+    pub verification: VerificationKind,
     pub active_doses: i64,
 }
 
@@ -116,7 +117,7 @@ impl Station {
                     id_number: r.get("id_number"),
                     phone: r.get("phone"),
                     managing_facility: r.get("managing_facility"),
-                    verification: r.get("verification"),
+                    verification: verification_kind(r.get("verification")),
                     active_doses: r.get("active_doses"),
                 })
             })
@@ -228,4 +229,10 @@ impl Station {
         }
         w
     }
+}
+
+/// The kind in a `verification` column (written by this station from the document; anything
+/// else reads as not verified, the cautious answer).
+pub(crate) fn verification_kind(stored: &str) -> VerificationKind {
+    VerificationKind::parse(stored).unwrap_or(VerificationKind::Unverified)
 }

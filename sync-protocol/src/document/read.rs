@@ -2,6 +2,7 @@
 //! alone; every error names the path of what was wrong.
 
 use super::*;
+use crate::verification::VerificationKind;
 
 impl PersonDoc {
     /// Reads the whole person with their doses.
@@ -172,10 +173,12 @@ pub(super) fn parse_uuid(text: &str, path: &str) -> Result<Uuid, SchemaError> {
 }
 
 pub(super) fn parse_status(status: &str, fields: &str) -> Result<VerificationStatus, SchemaError> {
-    Ok(match status {
-        "unverified" => VerificationStatus::Unverified,
-        "matched" => VerificationStatus::Matched,
-        "mismatched" => VerificationStatus::Mismatched(
+    let kind = VerificationKind::parse(status)
+        .ok_or_else(|| bad("verification.status", status.to_string()))?;
+    Ok(match kind {
+        VerificationKind::Unverified => VerificationStatus::Unverified,
+        VerificationKind::Matched => VerificationStatus::Matched,
+        VerificationKind::Mismatched => VerificationStatus::Mismatched(
             fields
                 .split(',')
                 .filter(|f| !f.is_empty())
@@ -184,11 +187,10 @@ pub(super) fn parse_status(status: &str, fields: &str) -> Result<VerificationSta
                 })
                 .collect::<Result<_, _>>()?,
         ),
-        "not_found" => VerificationStatus::NotFound,
-        "no_id" => VerificationStatus::NoId,
-        "invalid_id" => VerificationStatus::InvalidId,
-        "not_applicable" => VerificationStatus::NotApplicable,
-        other => return Err(bad("verification.status", other.to_string())),
+        VerificationKind::NotFound => VerificationStatus::NotFound,
+        VerificationKind::NoId => VerificationStatus::NoId,
+        VerificationKind::InvalidId => VerificationStatus::InvalidId,
+        VerificationKind::NotApplicable => VerificationStatus::NotApplicable,
     })
 }
 
