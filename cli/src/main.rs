@@ -199,6 +199,12 @@ enum DemoCommand {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Records today's work for the demo: the next dose of people due for one, given now by the
+    /// signed-in nurse, until today has `--doses` doses (none when it already has them).
+    Today {
+        #[arg(long, default_value_t = 12)]
+        doses: usize,
+    },
     /// Writes a synthetic police registry file (CSV) for the people `demo seed` makes with the
     /// same --people and --seed: most agree, some differ in a field, some are missing — for
     /// `sotiem-server serve --registry`.
@@ -221,6 +227,52 @@ fn demo_people(facility: &str, user: &str, people: usize, seed: u64) -> Vec<Pers
             g.person(facility, user, doses)
         })
         .collect()
+}
+
+/// Gives people due for a dose their next one now (the vaccine and lot of their last), until
+/// today has `doses` doses. Returns how many were recorded.
+async fn demo_today(station: &Station, doses: usize) -> anyhow::Result<usize> {
+    let today = sync_protocol::person::now().date();
+    let done = usize::try_from(station.daily_report(today).await?.doses).unwrap_or(0);
+    let wanted = doses.saturating_sub(done);
+    if wanted == 0 {
+        return Ok(0);
+    }
+    let due = station
+        .data_list(
+            &station::ListQuery {
+                list: station::DataList::DueNextDose,
+                commune: None,
+                facility: None,
+                due_by: None,
+            },
+            0,
+            station::SCREEN_ROWS,
+        )
+        .await?;
+    let mut recorded = 0;
+    for row in &due.rows {
+        if recorded == wanted {
+            break;
+        }
+        let Some(last) = &row.dose else { continue };
+        let input = station::DoseInput {
+            vaccine: last.vaccine.clone(),
+            lot: last.lot.clone(),
+            dose_number: None,
+            kind: None,
+            given_at: None,
+            place: None,
+            reaction_notes: None,
+        };
+        match station.record_dose(row.person_id, input).await {
+            Ok(_) => recorded += 1,
+            // A series already complete, an interval not yet over: the next person.
+            Err(e) if e.is_bad_input() || matches!(e, station::StationError::Rule(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(recorded)
 }
 
 /// A registry file for the demo people: every 12th has another spelling of the name, every
@@ -611,6 +663,10 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
             let list = demo_people(&facility, &user, *people, *seed);
             let n = station.import_people(&list).await?;
             out.seeded(n);
+        }
+        Command::Demo(DemoCommand::Today { doses }) => {
+            let n = demo_today(station, *doses).await?;
+            out.recorded_today(n);
         }
         Command::Demo(DemoCommand::Registry { .. }) => {}
     }

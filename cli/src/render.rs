@@ -216,6 +216,14 @@ impl Output {
         }
     }
 
+    pub fn recorded_today(&self, n: usize) {
+        if self.json {
+            print_json(&serde_json::json!({ "doses_today": n }));
+        } else {
+            println!("Đã ghi {n} mũi tiêm hôm nay (dữ liệu mẫu).");
+        }
+    }
+
     pub fn check(&self, problems: &[String]) {
         if self.json {
             print_json(&serde_json::json!({ "ok": problems.is_empty(), "problems": problems }));

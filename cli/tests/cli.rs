@@ -1398,3 +1398,31 @@ fn the_head_of_station_runs_the_stations_accounts_from_the_command_line() {
         ]
     );
 }
+
+#[test]
+fn the_demo_records_a_dozen_of_todays_doses_once_a_day() {
+    let h = Harness::new();
+    let cli = Cli::new(&h);
+    let (code, seeded) = cli.json(&["demo", "seed", "--people", "300"]);
+    assert_eq!(
+        (code, seeded["people"].as_i64()),
+        (0, Some(300)),
+        "{seeded}"
+    );
+    let (_, doses_before, _) = cli.counts();
+
+    let (code, today) = cli.json(&["demo", "today", "--doses", "12"]);
+    assert_eq!(code, 0, "{today}");
+    assert_eq!(today["doses_today"], 12, "{today}");
+    let (_, doses_after, _) = cli.counts();
+    assert_eq!(doses_after - doses_before, 12);
+
+    // Run again the same day (scripts/run each time it starts): today already has its doses.
+    let (code, again) = cli.json(&["demo", "today", "--doses", "12"]);
+    assert_eq!(
+        (code, again["doses_today"].as_i64()),
+        (0, Some(0)),
+        "{again}"
+    );
+    assert_eq!(cli.counts().1, doses_after);
+}
