@@ -164,7 +164,9 @@ export function App() {
       const found = el && findCompleteQr(el.value);
       window.clearTimeout(pending);
       if (el && found) {
-        e.stopImmediatePropagation();
+        // The field's own state follows what was typed (the QR included) until the code is
+        // taken: a re-render in the meantime (a status refresh, a sync's progress) then writes
+        // back the same text instead of an older one that lacks the code's last characters.
         pending = window.setTimeout(() => {
           const now = findCompleteQr(el.value);
           if (now) take(el, now);
