@@ -93,3 +93,83 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Db, Server};
+    use axum::body::Body;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::{Request, StatusCode, header};
+    use tower::ServiceExt;
+
+    /// The whole router over a fresh SQLite store, as if every request came from one address.
+    async fn app() -> (tempfile::TempDir, Router) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Db::open_sqlite(&dir.path().join("server.db"), None)
+            .await
+            .expect("database");
+        let server = Server::start(db).await.expect("server");
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 40_000));
+        (dir, server.router().layer(MockConnectInfo(peer)))
+    }
+
+    /// Sends one request through the router; the status and the JSON error code.
+    async fn answer(
+        app: &Router,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, Option<String>) {
+        let mut request =
+            Request::post(endpoints::full(path)).header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::from(body.to_string())).expect("request"))
+            .await
+            .expect("an answer");
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let code = body["error"]["code"].as_str().map(str::to_string);
+        (status, code)
+    }
+
+    #[tokio::test]
+    async fn each_refusal_answers_with_its_status_and_stable_code() {
+        let (_dir, app) = app().await;
+        // A sync route without a device token, then with one the server never issued.
+        assert_eq!(
+            answer(&app, endpoints::PUSH, None, "{}").await,
+            (StatusCode::UNAUTHORIZED, Some("missing_token".into()))
+        );
+        assert_eq!(
+            answer(&app, endpoints::PUSH, Some("khong-phai-ma-that"), "{}").await,
+            (StatusCode::UNAUTHORIZED, Some("invalid_token".into()))
+        );
+        // A name that is no account: the answer of a wrong password, five times, then the
+        // name is locked for this address.
+        let login = r#"{"username":"nv.khongco","password":"Sai@matkhau1","otp":"123456","want_secret":false}"#;
+        for attempt in 1..=5 {
+            assert_eq!(
+                answer(&app, endpoints::LOGIN, None, login).await,
+                (StatusCode::UNAUTHORIZED, Some("invalid_credentials".into())),
+                "attempt {attempt}"
+            );
+        }
+        assert_eq!(
+            answer(&app, endpoints::LOGIN, None, login).await,
+            (StatusCode::LOCKED, Some("locked".into()))
+        );
+        // A path the API does not have.
+        assert_eq!(
+            answer(&app, "sync/khong-co", None, "{}").await.0,
+            StatusCode::NOT_FOUND
+        );
+    }
+}
