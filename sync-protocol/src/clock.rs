@@ -2,10 +2,13 @@
 //! moves forward (a lock running out, a lease ending, the next one-time-code step) instead of
 //! rewriting rows of the database to pretend time has passed.
 
-use crate::person::VIETNAM;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use time::{Duration, OffsetDateTime};
+use time::macros::offset;
+use time::{Duration, OffsetDateTime, UtcOffset};
+
+/// Vietnam's offset; every time the system shows or stores is at +07:00.
+pub const VIETNAM: UtcOffset = offset!(+7);
 
 /// A clock: the system's, or one that tests move forward. Clones share the same time.
 #[derive(Debug, Clone, Default)]

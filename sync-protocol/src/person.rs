@@ -6,12 +6,11 @@ pub use crate::verification::{Verification, VerificationKind, VerificationStatus
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
-use time::macros::{format_description, offset};
-use time::{Date, OffsetDateTime, UtcOffset};
+use time::macros::format_description;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
-/// Vietnam's offset; every time the system shows or stores is at +07:00.
-pub const VIETNAM: UtcOffset = offset!(+7);
+pub use crate::clock::VIETNAM;
 
 /// Male or female, as on the CCCD card.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

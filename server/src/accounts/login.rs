@@ -1,6 +1,8 @@
 //! Signing in: the login state machine (password, code, first-login enrolment and password
 //! change), attempts counted before they are checked, locks per address and per account, codes
 //! spent once.
+//!
+//! Just over 600 lines with its unit tests, which prove the lock rule here by moving a clock.
 
 use super::*;
 
