@@ -1,5 +1,6 @@
 //! HTTP endpoints for sign-in, accounts administration, the login history and the audit trail.
 
+use super::codec::JsonBody;
 use super::codec::*;
 use super::error::*;
 use super::extract::*;
@@ -41,7 +42,7 @@ async fn device_of(state: &AppState, parts: &Parts) -> Option<String> {
 pub async fn login(
     State(state): State<AppState>,
     parts: Parts,
-    Json(req): Json<LoginRequest>,
+    JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<LoginStep>, ApiError> {
     let origin = origin(device_of(&state, &parts).await, &parts);
     Ok(Json(
@@ -53,7 +54,7 @@ pub async fn login(
 pub async fn enroll(
     State(state): State<AppState>,
     parts: Parts,
-    Json(req): Json<EnrollRequest>,
+    JsonBody(req): JsonBody<EnrollRequest>,
 ) -> Result<Json<LoginStep>, ApiError> {
     let origin = origin(device_of(&state, &parts).await, &parts);
     Ok(Json(
@@ -65,7 +66,7 @@ pub async fn enroll(
 pub async fn change_password(
     State(state): State<AppState>,
     parts: Parts,
-    Json(req): Json<ChangePasswordRequest>,
+    JsonBody(req): JsonBody<ChangePasswordRequest>,
 ) -> Result<Json<Option<LoginStep>>, ApiError> {
     if req.new_password.len() > 256 {
         return Err(AuthError::InvalidCredentials.into());
@@ -95,7 +96,7 @@ pub async fn change_password(
 pub async fn step_up(
     State(state): State<AppState>,
     data: DataUser,
-    Json(req): Json<sync_protocol::auth::StepUpRequest>,
+    JsonBody(req): JsonBody<sync_protocol::auth::StepUpRequest>,
 ) -> Result<Json<sync_protocol::auth::StepUpGrant>, ApiError> {
     Ok(Json(
         accounts::step_up_grant(&state.db, &state.clock, &data.user, &data.device.id, &req).await?,
@@ -118,7 +119,7 @@ pub async fn logout(State(state): State<AppState>, parts: Parts) -> Result<Statu
 pub async fn register_certificate(
     State(state): State<AppState>,
     User(user): User,
-    Json(req): Json<sync_protocol::auth::RegisterCertificateRequest>,
+    JsonBody(req): JsonBody<sync_protocol::auth::RegisterCertificateRequest>,
 ) -> Result<Json<AccountInfo>, ApiError> {
     if req.cms.len() > 64 * 1024 || req.serial.len() > 100 || req.at.len() > 64 {
         return Err(AuthError::InvalidCredentials.into());
@@ -146,7 +147,7 @@ pub async fn me(User(user): User) -> Json<AccountInfo> {
 pub async fn account_status(
     State(state): State<AppState>,
     AuthedDevice(device): AuthedDevice,
-    Json(req): Json<AccountStatusRequest>,
+    JsonBody(req): JsonBody<AccountStatusRequest>,
 ) -> Result<Json<AccountStatusResponse>, ApiError> {
     if req.usernames.len() > 1000 {
         return Err(ApiError::new(
@@ -239,7 +240,7 @@ async fn audited<T>(
 pub async fn create_account(
     State(state): State<AppState>,
     User(admin): User,
-    Json(new): Json<NewAccount>,
+    JsonBody(new): JsonBody<NewAccount>,
 ) -> Result<Json<AccountInfo>, ApiError> {
     may_manage(&admin, &new.facility, new.role)?;
     let entity = format!("account/{}", new.username.trim().to_lowercase());
@@ -279,7 +280,7 @@ pub async fn list_accounts(
 pub async fn revoke_account(
     State(state): State<AppState>,
     User(admin): User,
-    Json(r): Json<AccountRef>,
+    JsonBody(r): JsonBody<AccountRef>,
 ) -> Result<StatusCode, ApiError> {
     let target = managed_account(&state, &admin, &r.username).await?;
     let name = target.info.username.clone();
@@ -300,7 +301,7 @@ pub async fn revoke_account(
 pub async fn reset_password(
     State(state): State<AppState>,
     User(admin): User,
-    Json(r): Json<PasswordReset>,
+    JsonBody(r): JsonBody<PasswordReset>,
 ) -> Result<StatusCode, ApiError> {
     let target = managed_account(&state, &admin, &r.username).await?;
     let name = target.info.username.clone();
@@ -320,7 +321,7 @@ pub async fn reset_password(
 pub async fn reset_authenticator(
     State(state): State<AppState>,
     User(admin): User,
-    Json(r): Json<AccountRef>,
+    JsonBody(r): JsonBody<AccountRef>,
 ) -> Result<StatusCode, ApiError> {
     let target = managed_account(&state, &admin, &r.username).await?;
     let name = target.info.username.clone();

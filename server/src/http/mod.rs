@@ -12,6 +12,7 @@ mod routes;
 mod state;
 pub mod throttle;
 
+pub use codec::JsonBody;
 pub use error::ApiError;
 pub use extract::{AuthedDevice, DataUser, User};
 pub use routes::router;

@@ -166,6 +166,15 @@ mod tests {
             answer(&app, endpoints::LOGIN, None, login).await,
             (StatusCode::LOCKED, Some("locked".into()))
         );
+        // Bodies that cannot be read answer in the API's error body, each with its code.
+        assert_eq!(
+            answer(&app, endpoints::LOGIN, None, "{khong phai json").await,
+            (StatusCode::BAD_REQUEST, Some("bad_json".into()))
+        );
+        assert_eq!(
+            answer(&app, endpoints::LOGIN, None, r#"{"username":"nv.lan"}"#).await,
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("bad_fields".into()))
+        );
         // A path the API does not have.
         assert_eq!(
             answer(&app, "sync/khong-co", None, "{}").await.0,
