@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use sync_protocol::{IdentityKind, Person};
 use uuid::Uuid;
 
+mod backup;
 mod cleaning;
 mod login;
 mod render;
@@ -123,6 +124,18 @@ enum Command {
     Staff(staff::StaffCommand),
     /// The signed-in user's own sign-ins (online and offline, as the server knows them).
     SignIns,
+    /// Encrypted backups: `backup passphrase` (head of facility), `backup folder DIR`, `backup
+    /// now`, `backup daily`, `backup status`, `backup show FILE`.
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Rebuilds this station from a backup on a new laptop (into an empty --data directory):
+    /// the recovery passphrase (SOTIEM_RECOVERY_PASSPHRASE or asked) and the replacement device
+    /// token from the administrator.
+    Restore {
+        file: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+    },
 }
 
 /// How to reach the central server.
@@ -549,6 +562,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         ));
         return Ok(());
     }
+    if let Command::Restore { file, connection } = &cli.command {
+        return backup::restore(&cli.data, file, connection, &out).await;
+    }
+    if let Command::Backup(backup::BackupCommand::Show { file }) = &cli.command {
+        let header = station::backup::read_header(file)?;
+        out.value(&header, backup::describe_header);
+        return Ok(());
+    }
     if let Command::Join(c) = &cli.command {
         let (Some(server), Some(token)) = (&c.server, &c.token) else {
             anyhow::bail!(
@@ -580,7 +601,8 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
         Command::SignIns => staff::own_sign_ins(station, out).await?,
         Command::Password(connection) => login::change_password(station, connection, out).await?,
         // Handled in `run`, before a store exists.
-        Command::Init { .. } | Command::Join(_) => {}
+        Command::Init { .. } | Command::Join(_) | Command::Restore { .. } => {}
+        Command::Backup(cmd) => backup::backup(station, cmd, out).await?,
         Command::Person(cmd) => person(station, cmd, out).await?,
         Command::Sign(cmd) => sign::sign(station, cmd, out).await?,
         Command::List(cmd) => cleaning::list(station, cmd, out).await?,

@@ -1426,3 +1426,99 @@ fn the_demo_records_a_dozen_of_todays_doses_once_a_day() {
     );
     assert_eq!(cli.counts().1, doses_after);
 }
+
+#[test]
+fn a_head_backs_the_station_up_and_a_new_laptop_is_restored_from_the_command_line() {
+    use sync_protocol::auth::Role;
+    let h = Harness::new();
+    let nurse = Cli::new(&h);
+    let id = add_an(&nurse);
+    nurse.ok(&[
+        "dose",
+        "add",
+        "--person",
+        &id,
+        "--vaccine",
+        "pfizer",
+        "--lot",
+        "FF2588",
+    ]);
+    nurse.ok(&["sync"]);
+    let head = Cli::of(&h, "TYT-TANNHUT", Role::Signer);
+    head.ok(&["sync"]);
+    let usb = tempfile::tempdir().unwrap();
+    let usb_path = usb.path().to_str().unwrap();
+    const PASS: &str = "Tủ thuốc tầng hai, ngăn trên";
+
+    // Nothing can be written before the head sets the passphrase.
+    let (code, err) = head.json(&["backup", "now", "--out", usb_path]);
+    assert_eq!(code, 1);
+    assert_eq!(err["error"]["code"], "backup_not_configured", "{err}");
+    let weak = head.run_env(
+        &["backup", "passphrase"],
+        &[("SOTIEM_RECOVERY_PASSPHRASE", "ngắn")],
+    );
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("ít nhất 12 ký tự"));
+    let set = head.run_env(
+        &["backup", "passphrase"],
+        &[("SOTIEM_RECOVERY_PASSPHRASE", PASS)],
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    head.ok(&["backup", "folder", usb_path]);
+    let (_, status) = head.json(&["backup", "status"]);
+    assert_eq!(status["configured"], true);
+    assert_eq!(status["due"], true, "{status}");
+    let (code, written) = head.json(&["backup", "daily"]);
+    assert_eq!(code, 0, "{written}");
+    assert_eq!(written["people"], 1);
+    let file = written["file"].as_str().unwrap().to_string();
+    assert!(head.ok(&["backup", "daily"]).contains("Hôm nay đã sao lưu"));
+    assert!(
+        head.ok(&["backup", "show", &file])
+            .contains("1 người, 1 mũi tiêm")
+    );
+
+    // The laptop is lost: the administrator replaces its device, the new laptop is restored.
+    let replacement = h.rt.block_on(async {
+        let devices = sotiem_server::admin::devices(&h.db).await.unwrap();
+        let old = devices.last().unwrap().id.clone();
+        sotiem_server::admin::replace_device(&h.db, &old, "Laptop mới")
+            .await
+            .unwrap()
+    });
+    let new_dir = tempfile::tempdir().unwrap();
+    let restore = |pass: &str| {
+        Command::new(env!("CARGO_BIN_EXE_sotiem"))
+            .arg("--data")
+            .arg(new_dir.path().join("tram"))
+            .args(["--json", "restore", &file, "--server", &h.url, "--token"])
+            .arg(&replacement.token)
+            .env("SOTIEM_DB_KEY", "33".repeat(32))
+            .env("SOTIEM_RECOVERY_PASSPHRASE", pass)
+            .output()
+            .unwrap()
+    };
+    let wrong = restore("không đúng mật khẩu này");
+    assert_eq!(wrong.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&wrong.stdout).unwrap();
+    assert_eq!(err["error"]["code"], "wrong_recovery_passphrase", "{err}");
+    assert!(!new_dir.path().join("tram").join("station.db").exists());
+    let restored = restore(PASS);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stdout)
+    );
+    let v: Value = serde_json::from_slice(&restored.stdout).unwrap();
+    assert_eq!(
+        (v["persons"].as_i64(), v["doses"].as_i64()),
+        (Some(1), Some(1))
+    );
+    // The old laptop's token is revoked.
+    let old = head.run(&["sync", "--attempts", "1"]);
+    assert!(!old.status.success());
+}

@@ -20,6 +20,10 @@ pub enum AdminError {
     FacilityExists(String),
     #[error("không có thiết bị mã {0}")]
     UnknownDevice(String),
+    #[error(
+        "thiết bị {old} đã được thay bằng thiết bị {by}; nếu máy đó cũng hỏng, hãy thay thiết bị {by}"
+    )]
+    AlreadyReplaced { old: String, by: String },
     #[error("lỗi cơ sở dữ liệu: {0}")]
     Db(#[from] sqlx::Error),
 }
@@ -134,6 +138,8 @@ pub struct DeviceRecord {
     pub created_at: String,
     pub revoked_at: Option<String>,
     pub last_seen_at: Option<String>,
+    /// The device this one replaces (a laptop rebuilt from a backup).
+    pub replaces: Option<String>,
 }
 
 /// A new device and the token it authenticates with (shown once, stored only as a hash).
@@ -177,6 +183,59 @@ pub async fn add_device(db: &Db, facility_code: &str, name: &str) -> Result<NewD
             created_at,
             revoked_at: None,
             last_seen_at: None,
+            replaces: None,
+        },
+        token,
+    })
+}
+
+/// Registers a new device as the replacement of `old_id` (a laptop rebuilt from a backup of the
+/// old one): same facility; it may push the old device's Automerge actors, so the changes still
+/// waiting in the backup reach the server; the old device's token stops working at once.
+pub async fn replace_device(db: &Db, old_id: &str, name: &str) -> Result<NewDevice, AdminError> {
+    let list = devices(db).await?;
+    let old = list
+        .iter()
+        .find(|d| d.id == old_id)
+        .ok_or_else(|| AdminError::UnknownDevice(old_id.to_string()))?;
+    if let Some(by) = list.iter().find(|d| d.replaces.as_deref() == Some(old_id)) {
+        return Err(AdminError::AlreadyReplaced {
+            old: old_id.to_string(),
+            by: by.id.clone(),
+        });
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let token = format!("stk_{}", hex::encode(rand::random::<[u8; 32]>()));
+    let created_at = format_time(now());
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO devices (id, facility, name, token_hash, created_at, replaces) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(&old.facility)
+        .bind(name.trim())
+        .bind(token_hash(&token))
+        .bind(&created_at)
+        .bind(old_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(&created_at)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    })?;
+    Ok(NewDevice {
+        device: DeviceRecord {
+            id,
+            facility: old.facility.clone(),
+            name: name.trim().to_string(),
+            created_at,
+            revoked_at: None,
+            last_seen_at: None,
+            replaces: Some(old_id.to_string()),
         },
         token,
     })
@@ -202,7 +261,7 @@ pub async fn revoke_device(db: &Db, id: &str) -> Result<(), AdminError> {
 pub async fn devices(db: &Db) -> Result<Vec<DeviceRecord>, sqlx::Error> {
     Ok(with_db!(db, pool => {
         sqlx::query(
-            "SELECT id, facility, name, created_at, revoked_at, last_seen_at FROM devices ORDER BY created_at",
+            "SELECT id, facility, name, created_at, revoked_at, last_seen_at, replaces FROM devices ORDER BY created_at",
         )
         .fetch_all(pool)
         .await?
@@ -214,6 +273,7 @@ pub async fn devices(db: &Db) -> Result<Vec<DeviceRecord>, sqlx::Error> {
             created_at: r.get("created_at"),
             revoked_at: r.get("revoked_at"),
             last_seen_at: r.get("last_seen_at"),
+            replaces: r.get("replaces"),
         })
         .collect()
     }))

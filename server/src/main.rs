@@ -232,6 +232,15 @@ enum DeviceCommand {
     Revoke {
         id: String,
     },
+    /// Registers a new laptop as the replacement of a lost or broken one (rebuilt from its
+    /// backup with `sotiem restore`): it may push what the old one left unsynced; the old
+    /// device's token stops working.
+    Replace {
+        /// The old device's id (`device list`).
+        id: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[tokio::main]
@@ -385,6 +394,22 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             print(cli.json, &d, || {
                 format!(
                     "Thiết bị {} của {}\nMã thiết bị (chỉ hiện một lần, nhập vào trạm bằng `sotiem sync --token`):\n{}",
+                    d.device.id, d.device.facility, d.token
+                )
+            });
+        }
+        Command::Device(DeviceCommand::Replace { id, name }) => {
+            let d = audited(
+                db,
+                "device_replace",
+                &format!("device/{id}"),
+                vec![change("device_name", None, Some(name))],
+                admin::replace_device(db, id, name),
+            )
+            .await?;
+            print(cli.json, &d, || {
+                format!(
+                    "Thiết bị {} của {} thay cho thiết bị {id} (đã thu hồi)\nMã thiết bị mới (chỉ hiện một lần, nhập vào `sotiem restore --token` trên máy mới):\n{}",
                     d.device.id, d.device.facility, d.token
                 )
             });

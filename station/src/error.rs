@@ -33,6 +33,10 @@ pub enum StationError {
     #[error("không lấy được khoá mã hoá cơ sở dữ liệu: {0}")]
     KeyUnavailable(String),
 
+    /// A backup could not be written or read.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
+
     #[error("chưa đăng nhập: hãy đăng nhập (tên, mật khẩu và mã xác thực) trước")]
     NotSignedIn,
 
@@ -251,6 +255,7 @@ impl StationError {
             StationError::Sheet(_) => "import_refused",
             StationError::ImportChanged => "import_changed",
             StationError::MergeRefused(_) => "merge_refused",
+            StationError::Backup(e) => e.code(),
         }
     }
 

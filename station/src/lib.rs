@@ -16,6 +16,7 @@ pub mod store;
 pub mod service;
 // Jobs built on the `Station`: each `impl Station` block here depends only on the floors above.
 pub mod auth;
+pub mod backup;
 pub mod duplicates;
 pub mod import;
 pub mod lists;
@@ -26,6 +27,7 @@ pub mod staff;
 pub mod sync;
 
 pub use auth::{Credentials, SignIn};
+pub use backup::{BackupError, BackupHeader, BackupSettings, BackupSummary};
 pub use duplicates::{DuplicatePair, DuplicateRule, DuplicateSide};
 pub use error::{Result, StationError};
 pub use facility::{Facility, FacilityKind};

@@ -44,18 +44,7 @@ impl Store {
             source,
         })?;
         let store_id = uuid::Uuid::now_v7().to_string();
-        let explicit = match explicit {
-            Some(k) => Some(k),
-            None => DbKey::from_env()?,
-        };
-        let (key, key_source) = match explicit {
-            Some(k) => (k, KeySource::Environment),
-            None => {
-                let k = DbKey::generate();
-                k.save_to_keyring(&store_id)?;
-                (k, KeySource::Keyring)
-            }
-        };
+        let (key, key_source) = new_key(&store_id, explicit)?;
         let descriptor = StoreDescriptor {
             store_id,
             key_source,
@@ -118,6 +107,59 @@ impl Store {
         })
     }
 
+    /// Creates a store in `dir` from a database copy (a backup's) under `copy_key`: the copy is
+    /// exported into the new store under a new key (explicit, `SOTIEM_DB_KEY` or a fresh one in
+    /// the OS credential store), then brought up to this version's schema.
+    pub async fn create_from_copy(
+        dir: &Path,
+        copy: &Path,
+        copy_key: &DbKey,
+        explicit: Option<DbKey>,
+    ) -> Result<Store> {
+        let store_file = dir.join(STORE_FILE);
+        if store_file.exists() || dir.join(DB_FILE).exists() {
+            return Err(StationError::AlreadyInitialized(dir.to_path_buf()));
+        }
+        std::fs::create_dir_all(dir).map_err(|source| StationError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let store_id = uuid::Uuid::now_v7().to_string();
+        let (key, key_source) = new_key(&store_id, explicit)?;
+        let config = sotiem_sqlite::PoolConfig {
+            key_hex: Some(copy_key.to_hex()),
+            create: false,
+            max_connections: 1,
+        };
+        let source = sotiem_sqlite::open(copy, &config)
+            .await
+            .map_err(|e| match e {
+                sotiem_sqlite::OpenError::WrongKey => StationError::WrongKey,
+                sotiem_sqlite::OpenError::Sqlx(e) => StationError::Database(e),
+            })?;
+        let exported = export(&source, &dir.join(DB_FILE), &key).await;
+        source.close().await;
+        exported?;
+        let descriptor = StoreDescriptor {
+            store_id,
+            key_source,
+        };
+        let pool = connect(dir, &key, false).await?;
+        MIGRATOR.run(&pool).await?;
+        write_descriptor(&store_file, &descriptor)?;
+        Ok(Store {
+            pool,
+            dir: dir.to_path_buf(),
+            descriptor,
+        })
+    }
+
+    /// Copies the whole database, as one consistent snapshot, into a new file at `path`
+    /// encrypted under `key` (SQLCipher's export: no plain copy is ever written).
+    pub async fn export_copy(&self, path: &Path, key: &DbKey) -> Result<()> {
+        export(&self.pool, path, key).await
+    }
+
     /// The connection pool.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
@@ -153,6 +195,23 @@ impl Store {
     }
 }
 
+/// The key of a new store: `explicit` when given, else the one in `SOTIEM_DB_KEY`, else a fresh
+/// key kept in the OS credential store.
+fn new_key(store_id: &str, explicit: Option<DbKey>) -> Result<(DbKey, KeySource)> {
+    let explicit = match explicit {
+        Some(k) => Some(k),
+        None => DbKey::from_env()?,
+    };
+    Ok(match explicit {
+        Some(k) => (k, KeySource::Environment),
+        None => {
+            let k = DbKey::generate();
+            k.save_to_keyring(store_id)?;
+            (k, KeySource::Keyring)
+        }
+    })
+}
+
 async fn connect(dir: &Path, key: &DbKey, create: bool) -> Result<SqlitePool> {
     let config = sotiem_sqlite::PoolConfig {
         key_hex: Some(key.to_hex()),
@@ -165,6 +224,40 @@ async fn connect(dir: &Path, key: &DbKey, create: bool) -> Result<SqlitePool> {
             sotiem_sqlite::OpenError::WrongKey => StationError::WrongKey,
             sotiem_sqlite::OpenError::Sqlx(e) => StationError::Database(e),
         })
+}
+
+/// SQLCipher's `sqlcipher_export` of `pool`'s database into a new encrypted file, inside one
+/// read transaction so writers on other connections do not tear the copy.
+async fn export(pool: &SqlitePool, path: &Path, key: &DbKey) -> Result<()> {
+    // An empty file is an empty database to SQLite; ATTACH would not create one on a
+    // connection opened without the create flag.
+    std::fs::File::create_new(path).map_err(|source| StationError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("ATTACH DATABASE ? AS export_target KEY ?")
+        .bind(path.to_string_lossy().into_owned())
+        .bind(format!("x'{}'", key.to_hex()))
+        .execute(&mut *conn)
+        .await?;
+    let copied = async {
+        sqlx::query("BEGIN").execute(&mut *conn).await?;
+        let r = sqlx::query("SELECT sqlcipher_export('export_target')")
+            .execute(&mut *conn)
+            .await;
+        let end = if r.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        sqlx::query(end).execute(&mut *conn).await?;
+        r.map(|_| ())
+    }
+    .await;
+    // Detach whatever happened: the connection goes back to the pool.
+    let detached = sqlx::query("DETACH DATABASE export_target")
+        .execute(&mut *conn)
+        .await;
+    copied?;
+    detached?;
+    Ok(())
 }
 
 fn write_descriptor(path: &Path, d: &StoreDescriptor) -> Result<()> {

@@ -193,12 +193,22 @@ impl GroupWriter {
                 .map(|(a, d)| (a.clone(), d.clone())),
         );
         let mut new_actors = BTreeMap::new();
+        // The devices each pusher replaces, read only when an actor's owner differs.
+        let mut replaced: HashMap<String, Vec<String>> = HashMap::new();
         for e in entries.iter_mut().filter(|e| e.result.is_none()) {
             let Some(c) = &e.change else { continue };
             let actor = c.actor_id().to_bytes().to_vec();
             let device = &pushers[e.job].device;
             match owner.get(&actor) {
                 Some(d) if d != device => {
+                    if !replaced.contains_key(device) {
+                        let chain = store::replaced_devices(&self.db, device).await?;
+                        replaced.insert(device.clone(), chain);
+                    }
+                    if replaced.get(device).is_some_and(|chain| chain.contains(d)) {
+                        // A laptop rebuilt from a backup pushes what its predecessor wrote.
+                        continue;
+                    }
                     e.result = Some(rejected(
                         RejectReason::ForeignActor,
                         "thay đổi mang mã tác giả của một thiết bị khác",

@@ -34,6 +34,29 @@ pub(super) async fn known_hashes(
     Ok(out)
 }
 
+/// The devices `device` replaces, nearest first (a laptop rebuilt from a backup of a laptop
+/// that was itself rebuilt…), at most 16 deep.
+pub(super) async fn replaced_devices(db: &Db, device: &str) -> Result<Vec<String>, sqlx::Error> {
+    let mut chain: Vec<String> = Vec::new();
+    let mut current = device.to_string();
+    while chain.len() < 16 {
+        let next: Option<Option<String>> = with_db!(db, pool => {
+            sqlx::query_scalar("SELECT replaces FROM devices WHERE id = $1")
+                .bind(&current)
+                .fetch_optional(pool)
+                .await?
+        });
+        match next.flatten() {
+            Some(d) if d != device && !chain.contains(&d) => {
+                chain.push(d.clone());
+                current = d;
+            }
+            _ => break,
+        }
+    }
+    Ok(chain)
+}
+
 pub(super) async fn actor_owners(
     db: &Db,
     actors: &[Vec<u8>],
