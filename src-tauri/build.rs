@@ -13,6 +13,11 @@ fn sotiem_commands() -> &'static [&'static str] {
     &[
         "app_status",
         "setup_station",
+        "restore_station",
+        "backup_settings",
+        "set_recovery_passphrase",
+        "set_backup_folder",
+        "backup_now",
         "sign_in",
         "complete_enrollment",
         "change_initial_password",

@@ -15,6 +15,9 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
     export!(
         crate::views::AppStatus,
         crate::views::SetupRequest,
+        crate::views::RestoreRequest,
+        station::BackupSettings,
+        station::BackupSummary,
         crate::views::SignInRequest,
         crate::views::SignInStep,
         crate::views::EnrollRequest,

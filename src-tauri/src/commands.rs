@@ -7,13 +7,14 @@ use crate::views::{
     AppStatus, CertificateView, ChangePasswordRequest, EditRequest, EnrollRequest,
     ExportListRequest, ImportApplyRequest, ImportFileRequest, ImportPreviewView,
     InitialPasswordRequest, MergeRequest, NewStaffRequest, RecordDoseRequest,
-    RegisterCertificateView, SessionView, SetupRequest, SignInRequest, SignInStep, SignRunRequest,
-    StaffPasswordRequest, TokenView, VoidDoseRequest,
+    RegisterCertificateView, RestoreRequest, SessionView, SetupRequest, SignInRequest, SignInStep,
+    SignRunRequest, StaffPasswordRequest, TokenView, VoidDoseRequest,
 };
 use station::{
-    BacklogSummary, Credentials, DailyReport, DuplicatePair, ExportSummary, ImportSummary,
-    ListPage, ListQuery, PersonInput, PersonRecord, PersonSummary, QrReading, SearchQuery,
-    SigningBatchSummary, SigningPreview, SigningSelection, Station, SyncReport, TokenSigner,
+    BacklogSummary, BackupSettings, BackupSummary, Credentials, DailyReport, DuplicatePair,
+    ExportSummary, ImportSummary, ListPage, ListQuery, PersonInput, PersonRecord, PersonSummary,
+    QrReading, SearchQuery, SigningBatchSummary, SigningPreview, SigningSelection, Station,
+    SyncReport, TokenSigner,
 };
 use std::sync::Arc;
 use sync_protocol::Vaccine;
@@ -62,6 +63,44 @@ pub async fn setup_station(app: App<'_>, request: SetupRequest) -> Result<AppSta
     app.set_up(&request.server_url, &request.device_token)
         .await?;
     app_status(app).await
+}
+
+/// First run on a new laptop: rebuilds the station from a backup of the old one.
+#[tauri::command]
+pub async fn restore_station(app: App<'_>, request: RestoreRequest) -> Result<AppStatus> {
+    app.restore(&request).await?;
+    app_status(app).await
+}
+
+/// How this station backs up.
+#[tauri::command]
+pub async fn backup_settings(app: App<'_>) -> Result<BackupSettings> {
+    Ok(app.station().await?.backup_settings().await?)
+}
+
+/// Sets the recovery passphrase (head of facility).
+#[tauri::command]
+pub async fn set_recovery_passphrase(app: App<'_>, passphrase: String) -> Result<BackupSettings> {
+    let station = app.station().await?;
+    station.set_recovery_passphrase(&passphrase).await?;
+    Ok(station.backup_settings().await?)
+}
+
+/// Chooses the folder of the daily backups (empty: none).
+#[tauri::command]
+pub async fn set_backup_folder(app: App<'_>, folder: String) -> Result<BackupSettings> {
+    let station = app.station().await?;
+    let folder = folder.trim();
+    station
+        .set_backup_folder((!folder.is_empty()).then(|| std::path::Path::new(folder)))
+        .await?;
+    Ok(station.backup_settings().await?)
+}
+
+/// Writes a backup into the chosen folder now.
+#[tauri::command]
+pub async fn backup_now(app: App<'_>) -> Result<BackupSummary> {
+    Ok(app.station().await?.backup_now(None).await?)
 }
 
 /// Signs in: online when the server answers, else offline on the laptop.

@@ -63,6 +63,11 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             commands::app_status,
             commands::setup_station,
+            commands::restore_station,
+            commands::backup_settings,
+            commands::set_recovery_passphrase,
+            commands::set_backup_folder,
+            commands::backup_now,
             commands::sign_in,
             commands::complete_enrollment,
             commands::change_initial_password,

@@ -188,6 +188,28 @@ impl AppState {
         Ok(())
     }
 
+    /// First run on a new laptop: the station rebuilt from a backup (see `station::backup`).
+    pub async fn restore(&self, request: &crate::views::RestoreRequest) -> Result<(), UiError> {
+        if self.station.read().await.is_some() {
+            return Err(UiError::new(
+                "already_initialized",
+                "máy này đã có dữ liệu trạm; không khôi phục đè lên để khỏi mất dữ liệu",
+            ));
+        }
+        let station = Station::restore(
+            std::path::Path::new(request.backup_file.trim()),
+            &request.passphrase,
+            &self.config.data_dir,
+            &request.server_url,
+            &request.device_token,
+            self.config.ca_pem.as_deref(),
+        )
+        .await?;
+        *lock(&self.online) = Some(true);
+        self.adopt(station).await;
+        Ok(())
+    }
+
     /// The open station, or a clear error when there is none.
     pub async fn station(&self) -> Result<Arc<Station>, UiError> {
         if let Some(e) = lock(&self.fatal).clone() {
@@ -323,6 +345,12 @@ impl AppState {
         loop {
             tokio::time::sleep(Duration::from_secs(30)).await;
             since_sync += 30;
+            // The daily backup, whoever is signed in (it is encrypted to the head's key).
+            if let Some(station) = self.station_if_open().await
+                && let Err(e) = station.backup_if_due().await
+            {
+                tracing::info!("daily backup: {e}");
+            }
             let (Some(station), Some(client)) = (self.station_if_open().await, self.client())
             else {
                 continue;

@@ -66,6 +66,16 @@ pub struct SetupRequest {
     pub device_token: String,
 }
 
+/// First run on a new laptop from a backup of the old one: the file, its recovery passphrase,
+/// and the server with the replacement device's token.
+#[derive(Clone, Deserialize, TS)]
+pub struct RestoreRequest {
+    pub backup_file: String,
+    pub passphrase: String,
+    pub server_url: String,
+    pub device_token: String,
+}
+
 /// The sign-in form.
 #[derive(Clone, Deserialize, TS)]
 pub struct SignInRequest {
@@ -307,6 +317,8 @@ pub struct Limits {
     pub screen_rows: usize,
     /// Rows of a list that may be paged through without a fresh code.
     pub browse_rows: usize,
+    /// The fewest characters of a recovery passphrase.
+    pub recovery_passphrase_min: usize,
 }
 
 impl Limits {
@@ -318,6 +330,7 @@ impl Limits {
             full_name_max: sync_protocol::validate::MAX_NAME,
             screen_rows: station::lists::SCREEN_ROWS,
             browse_rows: station::lists::BROWSE_ROWS,
+            recovery_passphrase_min: station::backup::MIN_RECOVERY_PASSPHRASE,
         }
     }
 }

@@ -1022,3 +1022,126 @@ async fn a_head_of_station_resets_a_nurses_authenticator_and_each_reads_their_si
     );
     ui.client.close().await.expect("session closed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_backs_the_station_up_and_a_new_laptop_is_restored_from_the_first_run_screen() {
+    let _one_window_at_a_time = one_at_a_time().await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    lab.account("tt.hoa", "TYT-TANNHUT", Role::FacilityAdmin)
+        .await;
+    let mut g = Generator::new(79);
+    let people: Vec<_> = (0..4)
+        .map(|_| g.person("TYT-TANNHUT", "nv.mai", 1))
+        .collect();
+    let (data, key, mut head_otp) = prepared_station(&lab, &people, "tt.hoa").await;
+    let usb = tempfile::tempdir().expect("usb");
+    let passphrase = "Sổ khôi phục cất ở tủ hồ sơ";
+    {
+        let (_spawned, ui) = start_app(
+            "backup",
+            &[
+                ("SOTIEM_DATA", data.path().display().to_string()),
+                ("SOTIEM_DB_KEY", key.to_hex()),
+            ],
+        )
+        .await;
+        ui.wait_text("[data-testid=signed-in-user]", "the head's session", |t| {
+            t.contains("tt.hoa")
+        })
+        .await;
+        ui.click("[data-testid=nav-account]").await;
+        ui.find("[data-testid=backup-card]").await;
+        // Too short: refused on the form, with the rule's own minimum.
+        ui.type_into("#recovery-passphrase", "ngắn").await;
+        ui.click("[data-testid=set-passphrase]").await;
+        ui.wait_text("[data-testid=backup-card]", "the passphrase rule", |t| {
+            t.contains("ít nhất 12 ký tự")
+        })
+        .await;
+        ui.type_into("#recovery-passphrase", passphrase).await;
+        ui.type_into("#confirm-passphrase", passphrase).await;
+        ui.click("[data-testid=set-passphrase]").await;
+        ui.wait_text("[data-testid=backup-card]", "the passphrase is set", |t| {
+            t.contains("Đã đặt mật khẩu khôi phục")
+        })
+        .await;
+        ui.type_into("#backup-folder", &usb.path().display().to_string())
+            .await;
+        ui.click("[data-testid=save-backup-folder]").await;
+        ui.wait_text("[data-testid=backup-card]", "the folder is kept", |t| {
+            t.contains("Hôm nay chưa sao lưu")
+        })
+        .await;
+        ui.click("[data-testid=backup-now]").await;
+        ui.wait_text("[data-testid=backup-written]", "a backup is written", |t| {
+            t.contains(".sotiem-backup")
+        })
+        .await;
+        ui.shot("18-backup").await;
+        ui.client.close().await.expect("session closed");
+    }
+    let file = std::fs::read_dir(usb.path())
+        .expect("usb")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "sotiem-backup"))
+        .expect("the backup file");
+
+    // The laptop is lost; the administrator registers the new one as its replacement.
+    let old = sotiem_server::admin::devices(&lab.server.db)
+        .await
+        .expect("devices")
+        .last()
+        .expect("a device")
+        .id
+        .clone();
+    let replacement = sotiem_server::admin::replace_device(&lab.server.db, &old, "Laptop mới")
+        .await
+        .expect("replaced");
+    let new_data = tempfile::tempdir().expect("new laptop");
+    let (_spawned, ui) = start_app(
+        "restore",
+        &[
+            ("SOTIEM_DATA", new_data.path().display().to_string()),
+            ("SOTIEM_SERVER", lab.server.url.clone()),
+            ("SOTIEM_DB_KEY", "6f".repeat(32)),
+        ],
+    )
+    .await;
+    ui.find("[data-testid=setup-form]").await;
+    ui.click("[data-testid=restore-mode]").await;
+    ui.type_into("#backup_file", &file.display().to_string())
+        .await;
+    ui.type_into("#recovery_passphrase", "không phải mật khẩu đó")
+        .await;
+    ui.type_into("#device_token", &replacement.token).await;
+    ui.click("[data-testid=setup-submit]").await;
+    ui.wait_text("[data-testid=error-box]", "a wrong passphrase", |t| {
+        t.contains("mật khẩu khôi phục không đúng")
+    })
+    .await;
+    ui.shot("19-restore").await;
+    ui.type_into("#recovery_passphrase", passphrase).await;
+    ui.click("[data-testid=setup-submit]").await;
+    // The restored station: its accounts came with it, so the head signs in as before.
+    ui.find("[data-testid=sign-in-form]").await;
+    ui.type_into("#username", "tt.hoa").await;
+    ui.type_into("#password", PASSWORD).await;
+    ui.type_into("#otp", &head_otp.code().await).await;
+    ui.click("[data-testid=sign-in-submit]").await;
+    ui.wait_text(
+        "[data-testid=signed-in-user]",
+        "signed in on the new laptop",
+        |t| t.contains("tt.hoa"),
+    )
+    .await;
+    ui.shot("20-restored").await;
+    ui.client.close().await.expect("session closed");
+    drop(_spawned);
+    let restored = station::Station::open_with_key(
+        new_data.path(),
+        Some(station::DbKey::from_hex(&"6f".repeat(32)).expect("key")),
+    )
+    .await
+    .expect("the restored station opens");
+    assert_eq!(restored.status().await.expect("status").persons, 4);
+}

@@ -53,6 +53,7 @@ const META_WRAPPED_IDENTITY: &str = "backup_identity";
 const META_FOLDER: &str = "backup_folder";
 const META_LAST_AT: &str = "backup_last_at";
 const META_LAST_FILE: &str = "backup_last_file";
+const META_LAST_ERROR: &str = "backup_last_error";
 
 /// What a backup file says of itself before it is opened (nothing personal).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,6 +95,8 @@ pub struct BackupSettings {
     pub last_file: Option<String>,
     /// No backup yet today (Vietnam's date) though one could be written.
     pub due: bool,
+    /// Why the last automatic backup failed (a USB stick not plugged in…), until one succeeds.
+    pub last_error: Option<String>,
 }
 
 /// A backup just written.
@@ -236,6 +239,7 @@ impl Station {
             folder,
             last_at,
             last_file: self.store().meta(META_LAST_FILE).await?,
+            last_error: self.store().meta(META_LAST_ERROR).await?,
         })
     }
 
@@ -246,9 +250,18 @@ impl Station {
         let Some(folder) = settings.folder.filter(|_| settings.due) else {
             return Ok(None);
         };
-        let summary = self.write_backup(Path::new(&folder), "tự động").await?;
-        prune(Path::new(&folder), &self.facility().code);
-        Ok(Some(summary))
+        match self.write_backup(Path::new(&folder), "tự động").await {
+            Ok(summary) => {
+                prune(Path::new(&folder), &self.facility().code);
+                Ok(Some(summary))
+            }
+            Err(e) => {
+                let mut tx = self.store().begin_write().await?;
+                write_meta(&mut tx, &[(META_LAST_ERROR, Some(e.to_string()))]).await?;
+                tx.commit().await?;
+                Err(e)
+            }
+        }
     }
 
     /// Writes a backup into `folder` now, on the signed-in user's demand.
@@ -352,6 +365,7 @@ impl Station {
             &[
                 (META_LAST_AT, Some(created_at.clone())),
                 (META_LAST_FILE, Some(target.to_string_lossy().into_owned())),
+                (META_LAST_ERROR, None),
             ],
         )
         .await?;
@@ -461,6 +475,7 @@ impl Station {
                 ("actor_id", Some(hex::encode(actor))),
                 (META_LAST_AT, None),
                 (META_LAST_FILE, None),
+                (META_LAST_ERROR, None),
                 // The server keeps one audit chain per device: the new device sends the whole
                 // restored log (a fork of the old laptop's at the backup) from its first entry.
                 ("audit_synced_seq", None),

@@ -7,6 +7,9 @@ import type { SigningProgress } from "./bindings/SigningProgress";
 import type { SyncProgress } from "./bindings/SyncProgress";
 import type { AccountInfo } from "./bindings/AccountInfo";
 import type { AppStatus } from "./bindings/AppStatus";
+import type { BackupSettings } from "./bindings/BackupSettings";
+import type { BackupSummary } from "./bindings/BackupSummary";
+import type { RestoreRequest } from "./bindings/RestoreRequest";
 import type { NewStaffRequest } from "./bindings/NewStaffRequest";
 import type { SignInEvent } from "./bindings/SignInEvent";
 import type { StaffPasswordRequest } from "./bindings/StaffPasswordRequest";
@@ -81,6 +84,11 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const api = {
   appStatus: () => call<AppStatus>("app_status"),
   setupStation: (request: SetupRequest) => call<AppStatus>("setup_station", { request }),
+  restoreStation: (request: RestoreRequest) => call<AppStatus>("restore_station", { request }),
+  backupSettings: () => call<BackupSettings>("backup_settings"),
+  setRecoveryPassphrase: (passphrase: string) => call<BackupSettings>("set_recovery_passphrase", { passphrase }),
+  setBackupFolder: (folder: string) => call<BackupSettings>("set_backup_folder", { folder }),
+  backupNow: () => call<BackupSummary>("backup_now"),
   signIn: (request: SignInRequest) => call<SignInStep>("sign_in", { request }),
   completeEnrollment: (request: EnrollRequest) => call<SignInStep>("complete_enrollment", { request }),
   changeInitialPassword: (request: InitialPasswordRequest) => call<SignInStep>("change_initial_password", { request }),

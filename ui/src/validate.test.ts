@@ -6,6 +6,8 @@ import {
   checkOtp,
   checkPersonForm,
   checkSearch,
+  checkRecoveryPassphrase,
+  checkRestore,
   checkSetup,
   checkVoidReason,
   classifySearchTerm,
@@ -83,6 +85,20 @@ describe("the dose, void and account forms", () => {
     expect(checkNewPassword("Tiem@chung2024", "Tiem@chung2024", "vi")).toEqual({});
     expect(checkSetup("127.0.0.1:8787", "", "vi")).toHaveProperty("server_url");
     expect(checkSetup("http://127.0.0.1:8787", "stk_abc", "vi")).toEqual({});
+  });
+});
+
+describe("backups", () => {
+  it("asks for a recovery passphrase as long as the station requires, typed twice alike", () => {
+    const short = "a".repeat(LIMITS.recovery_passphrase_min - 1);
+    const enough = "Sổ khôi phục cất ở tủ hồ sơ";
+    expect(checkRecoveryPassphrase(short, short, "vi")).toHaveProperty("passphrase");
+    expect(checkRecoveryPassphrase(enough, enough + "x", "vi")).toHaveProperty("confirm");
+    expect(checkRecoveryPassphrase(enough, enough, "vi")).toEqual({});
+  });
+  it("needs the backup file and its passphrase besides the server and token to restore", () => {
+    const e = checkRestore(" ", "", "http://127.0.0.1:8787", "stk_abc", "vi");
+    expect(Object.keys(e).sort()).toEqual(["backup_file", "passphrase"]);
   });
 });
 

@@ -15,6 +15,11 @@ const MESSAGES = {
   passport: { vi: "Hộ chiếu gồm chữ và số, 6–12 ký tự", en: "Passport: 6–12 letters and digits" },
   givenAt: { vi: "Nhập ngày/tháng/năm giờ:phút (vd 20/11/2026 09:30) hoặc để trống là bây giờ", en: "Type dd/mm/yyyy hh:mm, or leave empty for now" },
   doseNumber: { vi: `Mũi số từ 1 đến ${LIMITS.dose_number_max}`, en: `Dose number 1 to ${LIMITS.dose_number_max}` },
+  recoveryPassphrase: {
+    vi: `Mật khẩu khôi phục ít nhất ${LIMITS.recovery_passphrase_min} ký tự (một câu ngắn dễ nhớ)`,
+    en: `A recovery passphrase of at least ${LIMITS.recovery_passphrase_min} characters (a short sentence)`,
+  },
+  passphraseMismatch: { vi: "Hai lần nhập không giống nhau", en: "The two entries differ" },
   reason: { vi: `Ghi rõ lý do huỷ (ít nhất ${LIMITS.void_reason_min} ký tự)`, en: `Give the reason (at least ${LIMITS.void_reason_min} characters)` },
   searchName: { vi: "Nhập họ tên", en: "Type the full name" },
   searchOther: { vi: "Nhập số điện thoại hoặc số giấy tờ", en: "Type a phone or an ID number" },
@@ -122,6 +127,22 @@ export function checkSetup(url: string, token: string, lang: Lang): FieldErrors 
   const e: FieldErrors = {};
   if (!/^https?:\/\/\S+$/.test(url.trim())) e.server_url = msg("url", lang);
   if (blank(token)) e.device_token = msg("required", lang);
+  return e;
+}
+
+/** The recovery passphrase form: long enough, typed twice alike. */
+export function checkRecoveryPassphrase(passphrase: string, confirm: string, lang: Lang): FieldErrors {
+  const e: FieldErrors = {};
+  if ([...passphrase.trim()].length < LIMITS.recovery_passphrase_min) e.passphrase = msg("recoveryPassphrase", lang);
+  else if (passphrase !== confirm) e.confirm = msg("passphraseMismatch", lang);
+  return e;
+}
+
+/** The restore form: the backup file and its passphrase, and what a setup needs. */
+export function checkRestore(file: string, passphrase: string, url: string, token: string, lang: Lang): FieldErrors {
+  const e = checkSetup(url, token, lang);
+  if (blank(file)) e.backup_file = msg("required", lang);
+  if (blank(passphrase)) e.passphrase = msg("required", lang);
   return e;
 }
 

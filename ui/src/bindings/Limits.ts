@@ -24,4 +24,8 @@ screen_rows: number,
 /**
  * Rows of a list that may be paged through without a fresh code.
  */
-browse_rows: number, };
+browse_rows: number, 
+/**
+ * The fewest characters of a recovery passphrase.
+ */
+recovery_passphrase_min: number, };

@@ -7,5 +7,6 @@ export const LIMITS: Limits = {
   "dose_number_max": 10,
   "full_name_max": 100,
   "screen_rows": 200,
-  "browse_rows": 1000
+  "browse_rows": 1000,
+  "recovery_passphrase_min": 12
 };

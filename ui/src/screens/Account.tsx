@@ -3,6 +3,7 @@ import { api } from "../api";
 import type { SessionView } from "../bindings/SessionView";
 import type { SignInEvent } from "../bindings/SignInEvent";
 import type { UiError } from "../bindings/UiError";
+import { BackupCard } from "../components/BackupCard";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
 import { SignInHistory } from "../components/SignInHistory";
@@ -99,6 +100,7 @@ export function Account({ session, signedOut }: { session: SessionView; signedOu
           {t("savePassword")}
         </button>
       </form>
+      {session.role === "system_admin" ? null : <BackupCard head={session.role === "signer" || session.role === "facility_admin"} />}
       <section class="card" data-testid="own-history">
         <h2>{t("signInHistory")}</h2>
         <p class="help">{t("signInHistoryHelp")}</p>
