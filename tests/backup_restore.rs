@@ -132,25 +132,7 @@ async fn rebuild(lab: &Lab, old_token: &str, backup: &Path) -> (Station, station
     let replacement = admin::replace_device(&lab.server.db, &old, "Máy mới của trạm")
         .await
         .expect("replaced");
-    let dir = lab.dir.path().join("may-moi");
-    let mut restored = Station::restore(
-        backup,
-        PASSPHRASE,
-        &dir,
-        &lab.server.url,
-        &replacement.token,
-        None,
-    )
-    .await
-    .expect("restored");
-    restored.set_clock(lab.server.clock.clone());
-    let client = client(&lab.server.url, &replacement.token);
-    lab.sign_in(&restored, &client, "nv.lan").await;
-    restored
-        .sync_with_retry(&client, &quick_retry(3))
-        .await
-        .expect("the restored station syncs");
-    (restored, client)
+    rebuild_from(lab, &replacement.token, backup).await
 }
 
 #[tokio::test]

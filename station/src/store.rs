@@ -45,19 +45,7 @@ impl Store {
         })?;
         let store_id = uuid::Uuid::now_v7().to_string();
         let (key, key_source) = new_key(&store_id, explicit)?;
-        let descriptor = StoreDescriptor {
-            store_id,
-            key_source,
-        };
-        let pool = connect(dir, &key, true).await?;
-        MIGRATOR.run(&pool).await?;
-        // The descriptor is written last: a directory without it was never fully created.
-        write_descriptor(&store_file, &descriptor)?;
-        Ok(Store {
-            pool,
-            dir: dir.to_path_buf(),
-            descriptor,
-        })
+        Store::finish(dir, &key, true, store_id, key_source).await
     }
 
     /// Opens the store in `dir` with the `explicit` key when given, else the one in
@@ -140,13 +128,25 @@ impl Store {
         let exported = export(&source, &dir.join(DB_FILE), &key).await;
         source.close().await;
         exported?;
+        Store::finish(dir, &key, false, store_id, key_source).await
+    }
+
+    /// Opens a new store's database, brings it to this version's schema and writes its
+    /// descriptor last: a directory without one was never fully created.
+    async fn finish(
+        dir: &Path,
+        key: &DbKey,
+        create: bool,
+        store_id: String,
+        key_source: KeySource,
+    ) -> Result<Store> {
         let descriptor = StoreDescriptor {
             store_id,
             key_source,
         };
-        let pool = connect(dir, &key, false).await?;
+        let pool = connect(dir, key, create).await?;
         MIGRATOR.run(&pool).await?;
-        write_descriptor(&store_file, &descriptor)?;
+        write_descriptor(&dir.join(STORE_FILE), &descriptor)?;
         Ok(Store {
             pool,
             dir: dir.to_path_buf(),
