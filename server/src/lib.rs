@@ -10,6 +10,7 @@ pub mod db;
 pub mod http;
 pub mod ingest;
 pub mod registry;
+pub mod releases;
 pub mod scope;
 pub mod signing;
 

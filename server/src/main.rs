@@ -35,6 +35,10 @@ struct Cli {
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Where published app packages are kept (default: beside an SQLite file, `FILE.updates`;
+    /// `sotiem-updates` for PostgreSQL).
+    #[arg(long, env = "SOTIEM_UPDATES_DIR", global = true)]
+    updates_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +55,10 @@ enum Command {
         /// PEM private key, for HTTPS.
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// The address stations reach this server at (for the update links it gives), when it
+        /// is not the one in their requests (a reverse proxy).
+        #[arg(long, env = "SOTIEM_PUBLIC_URL")]
+        public_url: Option<String>,
         /// A folder of extra trusted root certificates (.crt/.pem/.cer) for facility signatures,
         /// besides Vietnam's public roots built in.
         #[arg(long, env = "SOTIEM_TRUST_DIR")]
@@ -90,9 +98,13 @@ enum Command {
     /// Facilities: add, list.
     #[command(subcommand)]
     Facility(FacilityCommand),
-    /// Devices allowed to sync: add (prints the token), list, revoke.
+    /// Devices allowed to sync: add (prints the token), list, revoke, replace.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Updates of the desktop app the stations install from this server: publish, list,
+    /// withdraw.
+    #[command(subcommand)]
+    Update(UpdateCommand),
     /// Accounts: add (with an initial password to change at first login), list, revoke, reset
     /// a password or an authenticator.
     #[command(subcommand)]
@@ -221,6 +233,40 @@ enum FacilityCommand {
 }
 
 #[derive(Subcommand)]
+enum UpdateCommand {
+    /// Publishes a package built and signed with the release key (`tauri signer sign
+    /// --app-version VERSION FILE` writes FILE.sig).
+    Publish {
+        #[arg(long)]
+        version: String,
+        /// linux-x86_64, windows-x86_64, …
+        #[arg(long)]
+        platform: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// The signature file (default: FILE.sig).
+        #[arg(long)]
+        signature: Option<PathBuf>,
+        /// What changed, shown to the nurse before installing.
+        #[arg(long)]
+        notes: Option<String>,
+        /// The app's release public key (as in the app's build): the package is refused unless
+        /// its signature verifies with it.
+        #[arg(long, env = "SOTIEM_UPDATE_PUBKEY")]
+        pubkey: Option<String>,
+    },
+    /// The published releases, newest first.
+    List,
+    /// Stops offering a release.
+    Withdraw {
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        platform: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum DeviceCommand {
     Add {
         #[arg(long)]
@@ -265,6 +311,7 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             listen,
             tls_cert,
             tls_key,
+            public_url,
             trust_dir,
             crl_dir,
             registry,
@@ -287,6 +334,9 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             };
             server.state.trusted_proxies =
                 sotiem_server::http::throttle::TrustedProxies::new(trusted_proxies.clone());
+            server.state.updates_dir = updates_dir(cli);
+            server.state.public_url = public_url.clone();
+            server.state.https = tls;
             if let Some(path) = registry {
                 tokio::spawn(sotiem_server::registry::watch(
                     server.state.clone(),
@@ -412,6 +462,89 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                     "Thiết bị {} của {} thay cho thiết bị {id} (đã thu hồi)\nMã thiết bị mới (chỉ hiện một lần, nhập vào `sotiem restore --token` trên máy mới):\n{}",
                     d.device.id, d.device.facility, d.token
                 )
+            });
+        }
+        Command::Update(UpdateCommand::Publish {
+            version,
+            platform,
+            file,
+            signature,
+            notes,
+            pubkey,
+        }) => {
+            let sig_path = signature.clone().unwrap_or_else(|| {
+                let mut p = file.clone().into_os_string();
+                p.push(".sig");
+                PathBuf::from(p)
+            });
+            let sig = std::fs::read_to_string(&sig_path).map_err(|e| {
+                anyhow::anyhow!("không đọc được chữ ký {}: {e}", sig_path.display())
+            })?;
+            if pubkey.is_none() {
+                eprintln!(
+                    "cảnh báo: không có --pubkey (SOTIEM_UPDATE_PUBKEY): chữ ký chỉ được kiểm tra trên máy trạm"
+                );
+            }
+            let r = audited(
+                db,
+                "update_publish",
+                &format!("release/{platform}/{version}"),
+                vec![change("file", None, Some(&file.display().to_string()))],
+                sotiem_server::releases::publish(
+                    db,
+                    &updates_dir(cli),
+                    &sotiem_server::releases::NewRelease {
+                        version,
+                        platform,
+                        package: file,
+                        signature: &sig,
+                        notes: notes.as_deref(),
+                    },
+                    pubkey.as_deref(),
+                ),
+            )
+            .await?;
+            print(cli.json, &r, || {
+                format!(
+                    "Đã phát hành {} cho {} ({} KB); các trạm sẽ được mời cập nhật",
+                    r.version,
+                    r.platform,
+                    r.size / 1024
+                )
+            });
+        }
+        Command::Update(UpdateCommand::List) => {
+            let list = sotiem_server::releases::list(db).await?;
+            print(cli.json, &list, || {
+                list.iter()
+                    .map(|r| {
+                        format!(
+                            "{}\t{}\t{}\t{}",
+                            r.version,
+                            r.platform,
+                            r.published_at,
+                            if r.withdrawn_at.is_some() {
+                                "đã rút"
+                            } else {
+                                "đang phát hành"
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        Command::Update(UpdateCommand::Withdraw { version, platform }) => {
+            audited(
+                db,
+                "update_withdraw",
+                &format!("release/{platform}/{version}"),
+                Vec::new(),
+                sotiem_server::releases::withdraw(db, version, platform),
+            )
+            .await?;
+            print(cli.json, &serde_json::json!({"withdrawn": version}), || {
+                format!("Đã rút bản {version} cho {platform}")
             });
         }
         Command::Device(DeviceCommand::List) => {
@@ -685,6 +818,21 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
 }
 
 /// A field's change, for an audit entry.
+/// Where published packages are kept: as configured, else beside an SQLite file.
+fn updates_dir(cli: &Cli) -> PathBuf {
+    if let Some(dir) = &cli.updates_dir {
+        return dir.clone();
+    }
+    let db = cli.db.trim_start_matches("sqlite://");
+    if cli.db.starts_with("postgres") {
+        PathBuf::from("sotiem-updates")
+    } else {
+        let mut p = PathBuf::from(db).into_os_string();
+        p.push(".updates");
+        PathBuf::from(p)
+    }
+}
+
 fn change(field: &str, before: Option<&str>, after: Option<&str>) -> FieldChange {
     sotiem_server::admin_audit::change(field, before, after)
 }

@@ -18,6 +18,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         crate::views::RestoreRequest,
         station::BackupSettings,
         station::BackupSummary,
+        crate::updates::UpdateView,
         crate::views::SignInRequest,
         crate::views::SignInStep,
         crate::views::EnrollRequest,

@@ -3,6 +3,7 @@
 
 use crate::error::UiError;
 use crate::state::AppState;
+use crate::updates::UpdateView;
 use crate::views::{
     AppStatus, CertificateView, ChangePasswordRequest, EditRequest, EnrollRequest,
     ExportListRequest, ImportApplyRequest, ImportFileRequest, ImportPreviewView,
@@ -54,6 +55,7 @@ pub async fn app_status(app: App<'_>) -> Result<AppStatus> {
         sync,
         progress,
         last_report: app.last_report(),
+        update_available: app.update_view().await.available,
     })
 }
 
@@ -101,6 +103,30 @@ pub async fn set_backup_folder(app: App<'_>, folder: String) -> Result<BackupSet
 #[tauri::command]
 pub async fn backup_now(app: App<'_>) -> Result<BackupSummary> {
     Ok(app.station().await?.backup_now(None).await?)
+}
+
+/// What the app knows of updates.
+#[tauri::command]
+pub async fn update_status(app: App<'_>) -> Result<UpdateView> {
+    Ok(app.update_view().await)
+}
+
+/// Asks the server for a newer release.
+#[tauri::command]
+pub async fn check_update(app: App<'_>) -> Result<UpdateView> {
+    app.check_update().await
+}
+
+/// Downloads the newer release and verifies its signature.
+#[tauri::command]
+pub async fn download_update(app: App<'_>) -> Result<UpdateView> {
+    app.download_update().await
+}
+
+/// Installs the verified release and restarts (refused while changes wait to be synced).
+#[tauri::command]
+pub async fn install_update(app: App<'_>) -> Result<()> {
+    app.install_update().await
 }
 
 /// Signs in: online when the server answers, else offline on the laptop.

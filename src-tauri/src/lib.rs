@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod commands;
 pub mod error;
 pub mod state;
+pub mod updates;
 pub mod views;
 
 use state::{AppState, Config};
@@ -45,6 +46,9 @@ fn start_logging(data_dir: &std::path::Path) {
 pub fn run() {
     tauri::Builder::default()
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        // Checked by hand against the station's server (`updates.rs`); its JavaScript commands
+        // are not granted to the UI.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(|app| {
             let default_data = app
                 .path()
@@ -68,6 +72,10 @@ pub fn run() {
             commands::set_recovery_passphrase,
             commands::set_backup_folder,
             commands::backup_now,
+            commands::update_status,
+            commands::check_update,
+            commands::download_update,
+            commands::install_update,
             commands::sign_in,
             commands::complete_enrollment,
             commands::change_initial_password,

@@ -2,6 +2,7 @@
 //! about the link. Opening, connecting and the background sync live here.
 
 use crate::error::UiError;
+use crate::updates::UpdateView;
 use station::{SigningProgress, Station, SyncClient, SyncError, SyncProgress, SyncReport};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -74,6 +75,15 @@ pub struct AppState {
     uploads: Mutex<HashMap<String, Upload>>,
     /// The window's app, to which the station's progress is pushed as events.
     events: std::sync::OnceLock<tauri::AppHandle>,
+    /// The newer release the server offers, and its package once downloaded and verified.
+    update: tokio::sync::Mutex<UpdateSlot>,
+}
+
+/// A release found on the server, and its verified package.
+#[derive(Default)]
+struct UpdateSlot {
+    found: Option<tauri_plugin_updater::Update>,
+    package: Option<Vec<u8>>,
 }
 
 /// A spreadsheet chosen for import, kept in memory (never on disk, where a list of people
@@ -85,6 +95,9 @@ pub struct Upload {
     pub bytes: Arc<Vec<u8>>,
     at: Instant,
 }
+
+/// Seconds between the background's looks for a newer release.
+const UPDATE_CHECK_EVERY_SECS: u64 = 6 * 3600;
 
 /// How long a previewed upload waits for its apply.
 const UPLOAD_KEPT: Duration = Duration::from_secs(3600);
@@ -108,7 +121,79 @@ impl AppState {
             token: Mutex::new(None),
             uploads: Mutex::new(HashMap::new()),
             events: std::sync::OnceLock::new(),
+            update: tokio::sync::Mutex::new(UpdateSlot::default()),
         }
+    }
+
+    /// What the UI shows of updates.
+    pub async fn update_view(&self) -> UpdateView {
+        let slot = self.update.lock().await;
+        UpdateView {
+            current: env!("CARGO_PKG_VERSION").into(),
+            available: slot.found.as_ref().map(|u| u.version.clone()),
+            notes: slot.found.as_ref().and_then(|u| u.body.clone()),
+            verified: slot.package.is_some(),
+            unavailable: crate::updates::release_key()
+                .is_none()
+                .then(|| crate::updates::NO_KEY.to_string()),
+        }
+    }
+
+    /// Asks the station's server for a newer release.
+    pub async fn check_update(&self) -> Result<UpdateView, UiError> {
+        let app = self
+            .events
+            .get()
+            .ok_or_else(|| UiError::new("update_unavailable", "ứng dụng chưa sẵn sàng"))?;
+        let client = self.require_client()?;
+        let found = crate::updates::check(app, &client, self.config.ca_pem.as_deref()).await?;
+        {
+            let mut slot = self.update.lock().await;
+            let same =
+                matches!((&slot.found, &found), (Some(a), Some(b)) if a.version == b.version);
+            if !same {
+                slot.package = None;
+            }
+            slot.found = found;
+        }
+        Ok(self.update_view().await)
+    }
+
+    /// Downloads the release found and verifies its signature; a package that does not verify
+    /// is dropped and reported.
+    pub async fn download_update(&self) -> Result<UpdateView, UiError> {
+        {
+            let mut slot = self.update.lock().await;
+            let update = slot.found.as_ref().ok_or_else(|| {
+                UiError::new("no_update", "chưa tìm thấy bản cập nhật: hãy kiểm tra lại")
+            })?;
+            let bytes = update
+                .download(|_, _| {}, || {})
+                .await
+                .map_err(crate::updates::update_error)?;
+            slot.package = Some(bytes);
+        }
+        Ok(self.update_view().await)
+    }
+
+    /// Installs the verified package and restarts, when the station allows it (nothing waiting
+    /// to be synced, no sync or signing under way).
+    pub async fn install_update(&self) -> Result<(), UiError> {
+        self.station().await?.ready_for_update().await?;
+        let slot = self.update.lock().await;
+        let (Some(update), Some(bytes)) = (&slot.found, &slot.package) else {
+            return Err(UiError::new(
+                "no_update",
+                "chưa tải và kiểm tra bản cập nhật: bấm Tải về trước",
+            ));
+        };
+        update
+            .install(bytes)
+            .map_err(crate::updates::update_error)?;
+        if let Some(app) = self.events.get() {
+            app.restart();
+        }
+        Ok(())
     }
 
     /// Pushes the progress of syncs and signing to `app`'s window as the events
@@ -342,9 +427,20 @@ impl AppState {
     /// waits for it.
     pub async fn background(self: Arc<Self>) {
         let mut since_sync = 0u64;
+        let mut since_update_check = UPDATE_CHECK_EVERY_SECS - 60;
         loop {
             tokio::time::sleep(Duration::from_secs(30)).await;
             since_sync += 30;
+            // A newer release on the server: looked for a minute after start, then every 6 hours.
+            since_update_check += 30;
+            if since_update_check >= UPDATE_CHECK_EVERY_SECS && self.client().is_some() {
+                since_update_check = 0;
+                if crate::updates::release_key().is_some()
+                    && let Err(e) = self.check_update().await
+                {
+                    tracing::info!("update check: {}", e.message);
+                }
+            }
             // The daily backup, whoever is signed in (it is encrypted to the head's key).
             if let Some(station) = self.station_if_open().await
                 && let Err(e) = station.backup_if_due().await

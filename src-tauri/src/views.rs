@@ -57,6 +57,8 @@ pub struct AppStatus {
     pub sync: Option<SyncStatus>,
     pub progress: SyncProgress,
     pub last_report: Option<SyncReport>,
+    /// A newer version of the app the server offers (see the Account screen).
+    pub update_available: Option<String>,
 }
 
 /// The first-run form: the server's address and the device token from the administrator.

@@ -1145,3 +1145,104 @@ async fn a_head_backs_the_station_up_and_a_new_laptop_is_restored_from_the_first
     .expect("the restored station opens");
     assert_eq!(restored.status().await.expect("status").persons, 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_station_installs_only_a_release_signed_by_the_publisher() {
+    let _one_window_at_a_time = one_at_a_time().await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let work = tempfile::tempdir().expect("work");
+    let key = sotiem_scenarios::release::ReleaseKey::generate(work.path(), "phat-hanh");
+    let publish = |version: &'static str| {
+        let file = work
+            .path()
+            .join(format!("so-tiem_{version}_amd64.AppImage.tar.gz"));
+        let bytes: Vec<u8> = (0..50_000).map(|i: u32| (i * 7 % 251) as u8).collect();
+        std::fs::write(&file, bytes).expect("package");
+        let signature = key.sign(&file, version);
+        let (db, dir, public) = (
+            lab.server.db.clone(),
+            lab.server.updates_dir.clone(),
+            key.public.clone(),
+        );
+        async move {
+            sotiem_server::releases::publish(
+                &db,
+                &dir,
+                &sotiem_server::releases::NewRelease {
+                    version,
+                    platform: "linux-x86_64",
+                    package: &file,
+                    signature: &signature,
+                    notes: Some("Sửa lỗi in báo cáo ngày"),
+                },
+                Some(&public),
+            )
+            .await
+            .expect("published")
+        }
+    };
+    publish("9.9.0").await;
+    let (data, key_db, _otp) = prepared_station(&lab, &[], "nv.mai").await;
+    let (_spawned, ui) = start_app(
+        "update",
+        &[
+            ("SOTIEM_DATA", data.path().display().to_string()),
+            ("SOTIEM_DB_KEY", key_db.to_hex()),
+            ("SOTIEM_UPDATE_PUBKEY", key.public.clone()),
+        ],
+    )
+    .await;
+    ui.wait_text("[data-testid=signed-in-user]", "signed in", |t| {
+        t.contains("nv.mai")
+    })
+    .await;
+    ui.click("[data-testid=nav-account]").await;
+    ui.click("[data-testid=check-update]").await;
+    ui.wait_text(
+        "[data-testid=available-version]",
+        "the server's release",
+        |t| t == "9.9.0",
+    )
+    .await;
+    ui.click("[data-testid=download-update]").await;
+    ui.wait_text(
+        "[data-testid=update-verified]",
+        "its signature verifies",
+        |t| t.contains("kiểm tra chữ ký"),
+    )
+    .await;
+    ui.find("[data-testid=install-update]").await;
+    ui.shot("21-update-verified").await;
+
+    // A newer release whose package was changed on the server after it was signed.
+    let tampered = publish("9.9.1").await;
+    let stored = sotiem_server::releases::package_path(&lab.server.updates_dir, &tampered);
+    let mut bytes = std::fs::read(&stored).expect("stored package");
+    bytes[777] ^= 0x20;
+    std::fs::write(&stored, bytes).expect("tampered");
+    ui.click("[data-testid=check-update]").await;
+    ui.wait_text(
+        "[data-testid=available-version]",
+        "the newer release",
+        |t| t == "9.9.1",
+    )
+    .await;
+    ui.click("[data-testid=download-update]").await;
+    let refused = ui
+        .wait_text(
+            "[data-testid=update-card] [data-testid=error-box]",
+            "the changed package",
+            |t| t.contains("không đúng chữ ký"),
+        )
+        .await;
+    assert!(refused.contains("không cài"), "{refused}");
+    assert!(
+        ui.client
+            .find(Locator::Css("[data-testid=install-update]"))
+            .await
+            .is_err(),
+        "nothing to install"
+    );
+    ui.shot("22-update-refused").await;
+    ui.client.close().await.expect("session closed");
+}

@@ -33,6 +33,14 @@ pub enum StationError {
     #[error("không lấy được khoá mã hoá cơ sở dữ liệu: {0}")]
     KeyUnavailable(String),
 
+    #[error(
+        "còn {pending} thay đổi chưa gửi lên máy chủ: hãy đồng bộ xong rồi cập nhật (cập nhật khởi động lại ứng dụng)"
+    )]
+    UpdateWaitsForSync { pending: i64 },
+
+    #[error("đang đồng bộ hoặc ký số: chờ xong rồi cập nhật")]
+    UpdateWaitsForWork,
+
     /// A backup could not be written or read.
     #[error(transparent)]
     Backup(#[from] crate::backup::BackupError),
@@ -256,6 +264,8 @@ impl StationError {
             StationError::ImportChanged => "import_changed",
             StationError::MergeRefused(_) => "merge_refused",
             StationError::Backup(e) => e.code(),
+            StationError::UpdateWaitsForSync { .. } => "update_waits_for_sync",
+            StationError::UpdateWaitsForWork => "update_waits_for_work",
         }
     }
 

@@ -158,6 +158,17 @@ impl SyncClient {
         })
     }
 
+    /// The server's address, as checked when the client was made.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The `Authorization` value that names this device to the server (for the app's updater,
+    /// which asks the same server with its own HTTP client).
+    pub fn device_authorization(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
     /// Sets the user session sent with requests (none: device only).
     pub fn set_session(&self, token: Option<String>) {
         if let Ok(mut s) = self.session.lock() {

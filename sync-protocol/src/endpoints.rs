@@ -57,6 +57,22 @@ pub const LOGIN_EVENTS: &str = "admin/login-events";
 /// `GET`: the sign-ins of an account the administrator runs.
 pub const STAFF_SIGN_INS: &str = "admin/sign-ins";
 
+/// `GET`: the newest app release for the device's platform if newer than `current_version`
+/// (the updater fills the three in), else `204 No Content`.
+pub const UPDATE_CHECK: &str = "updates/{target}/{arch}/{current_version}";
+/// `GET`: a release's package (`{id}` from the check's answer).
+pub const UPDATE_PACKAGE: &str = "updates/package/{id}";
+
+/// The URL Tauri's updater asks on a station of `server`: [`UPDATE_CHECK`] with the updater's
+/// own `{{…}}` placeholders.
+pub fn updater_endpoint(server: &str) -> String {
+    format!(
+        "{}{}",
+        server.trim().trim_end_matches('/'),
+        full(UPDATE_CHECK).replace('{', "{{").replace('}', "}}")
+    )
+}
+
 /// `POST`, wire: the next entries of a device's audit chain.
 pub const AUDIT_PUSH: &str = "audit/push";
 /// `POST`, wire: where the server's copy of the device's audit chain ends.

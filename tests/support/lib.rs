@@ -6,6 +6,7 @@
 pub mod hostile;
 pub mod pki;
 pub mod proxy;
+pub mod release;
 pub mod server;
 pub mod softhsm;
 

@@ -29,6 +29,8 @@ pub struct TestServer {
     pub state: sotiem_server::AppState,
     /// The server's clock, which a test moves forward (shared with the lab's stations).
     pub clock: sync_protocol::Clock,
+    /// Where the server keeps published app packages.
+    pub updates_dir: std::path::PathBuf,
     pub addr: SocketAddr,
     pub url: String,
     schema: Option<String>,
@@ -77,9 +79,11 @@ impl TestServer {
             }
         };
         let clock = sync_protocol::Clock::movable();
-        let server = Server::start_with_clock(db.clone(), clock.clone())
+        let mut server = Server::start_with_clock(db.clone(), clock.clone())
             .await
             .expect("server starts");
+        let updates_dir = dir.path().join("updates");
+        server.state.updates_dir = updates_dir.clone();
         let trust = server.state.trust.clone();
         let state = server.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -95,6 +99,7 @@ impl TestServer {
             trust,
             state,
             clock,
+            updates_dir,
             addr,
             url: format!("http://{addr}"),
             schema,

@@ -266,6 +266,11 @@ export function App() {
           </nav>
         ) : null}
         <div class="user">
+          {session && status?.update_available ? (
+            <button type="button" class="link" onClick={() => setScreen("account")} data-testid="update-badge">
+              {t("updateAvailable")} {status.update_available}
+            </button>
+          ) : null}
           {session ? (
             <span data-testid="signed-in-user">
               {session.full_name} ({session.username})

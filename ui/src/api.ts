@@ -10,6 +10,7 @@ import type { AppStatus } from "./bindings/AppStatus";
 import type { BackupSettings } from "./bindings/BackupSettings";
 import type { BackupSummary } from "./bindings/BackupSummary";
 import type { RestoreRequest } from "./bindings/RestoreRequest";
+import type { UpdateView } from "./bindings/UpdateView";
 import type { NewStaffRequest } from "./bindings/NewStaffRequest";
 import type { SignInEvent } from "./bindings/SignInEvent";
 import type { StaffPasswordRequest } from "./bindings/StaffPasswordRequest";
@@ -89,6 +90,10 @@ export const api = {
   setRecoveryPassphrase: (passphrase: string) => call<BackupSettings>("set_recovery_passphrase", { passphrase }),
   setBackupFolder: (folder: string) => call<BackupSettings>("set_backup_folder", { folder }),
   backupNow: () => call<BackupSummary>("backup_now"),
+  updateStatus: () => call<UpdateView>("update_status"),
+  checkUpdate: () => call<UpdateView>("check_update"),
+  downloadUpdate: () => call<UpdateView>("download_update"),
+  installUpdate: () => call<null>("install_update"),
   signIn: (request: SignInRequest) => call<SignInStep>("sign_in", { request }),
   completeEnrollment: (request: EnrollRequest) => call<SignInStep>("complete_enrollment", { request }),
   changeInitialPassword: (request: InitialPasswordRequest) => call<SignInStep>("change_initial_password", { request }),

@@ -11,6 +11,7 @@ mod extract;
 mod routes;
 mod state;
 pub mod throttle;
+mod updates;
 
 pub use codec::JsonBody;
 pub use error::ApiError;

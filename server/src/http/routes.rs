@@ -3,7 +3,7 @@
 
 use super::state::*;
 use super::throttle;
-use super::{api, auth_api};
+use super::{api, auth_api, updates};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -84,6 +84,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             &endpoints::full(endpoints::AUDIT_TAIL),
             post(auth_api::audit_tail_of_device),
+        )
+        .route(
+            &endpoints::full(endpoints::UPDATE_CHECK),
+            get(updates::check),
+        )
+        .route(
+            &endpoints::full(endpoints::UPDATE_PACKAGE),
+            get(updates::package),
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
         // Outermost: the client's address is settled before the limits and handlers read it.

@@ -20,6 +20,13 @@ pub struct AppState {
     pub trusted_proxies: crate::http::throttle::TrustedProxies,
     /// The time the rules read (the system's; a test moves its own).
     pub clock: sync_protocol::Clock,
+    /// Where published app packages are kept (`releases`).
+    pub updates_dir: std::path::PathBuf,
+    /// The address stations reach the server at, for the links it answers with (`serve
+    /// --public-url`); else taken from the request's `Host`.
+    pub public_url: Option<String>,
+    /// Whether the server itself speaks TLS (for the links it makes from `Host`).
+    pub https: bool,
     pub(super) last_seen: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
@@ -34,6 +41,9 @@ impl AppState {
             sign_in_limit: crate::http::throttle::SignInLimit::default(),
             trusted_proxies: crate::http::throttle::TrustedProxies::default(),
             clock: sync_protocol::Clock::system(),
+            updates_dir: std::path::PathBuf::from("sotiem-updates"),
+            public_url: None,
+            https: false,
             last_seen: Arc::default(),
         }
     }

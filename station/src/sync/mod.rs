@@ -339,6 +339,19 @@ impl Station {
         })
     }
 
+    /// Whether the app may be replaced by an update now: an update restarts the app, so nothing
+    /// may wait to be synced and no sync or signing may be under way.
+    pub async fn ready_for_update(&self) -> crate::Result<()> {
+        let pending = self.pending_changes().await?;
+        if pending > 0 {
+            return Err(StationError::UpdateWaitsForSync { pending });
+        }
+        if self.sync_progress().running || self.signing_progress().running {
+            return Err(StationError::UpdateWaitsForWork);
+        }
+        Ok(())
+    }
+
     /// Reads a value of the meta table.
     pub(crate) async fn meta_value(&self, key: &str) -> crate::Result<Option<String>> {
         self.store().meta(key).await

@@ -25,4 +25,8 @@ default_server: string | null, facility: Facility | null, session: SessionView |
 /**
  * Whether the server answered lately (`null`: not known yet or no server configured).
  */
-online: boolean | null, sync: SyncStatus | null, progress: SyncProgress, last_report: SyncReport | null, };
+online: boolean | null, sync: SyncStatus | null, progress: SyncProgress, last_report: SyncReport | null, 
+/**
+ * A newer version of the app the server offers (see the Account screen).
+ */
+update_available: string | null, };

@@ -29,7 +29,9 @@ export const EMPTY_PERSON: PersonDraft = {
 interface Props {
   prefix: string;
   draft: PersonDraft;
-  onChange: (d: PersonDraft) => void;
+  /** Receives an update of the latest draft (not a copy of this render's: fast typing across
+   * fields must not bring back a value the previous keystroke replaced). */
+  onChange: (update: (d: PersonDraft) => PersonDraft) => void;
   errors: Record<string, string>;
   nameRef?: Ref<HTMLInputElement>;
   phoneRef?: Ref<HTMLInputElement>;
@@ -37,7 +39,7 @@ interface Props {
 
 /** The fields of a person, shared by registration and editing. */
 export function PersonFields({ prefix, draft, onChange, errors, nameRef, phoneRef }: Props) {
-  const set = (k: keyof PersonDraft) => (v: string) => onChange({ ...draft, [k]: v });
+  const set = (k: keyof PersonDraft) => (v: string) => onChange((d) => ({ ...d, [k]: v }));
   const id = (k: string) => `${prefix}-${k}`;
   return (
     <div class="grid">

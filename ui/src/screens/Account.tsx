@@ -4,6 +4,7 @@ import type { SessionView } from "../bindings/SessionView";
 import type { SignInEvent } from "../bindings/SignInEvent";
 import type { UiError } from "../bindings/UiError";
 import { BackupCard } from "../components/BackupCard";
+import { UpdateCard } from "../components/UpdateCard";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
 import { SignInHistory } from "../components/SignInHistory";
@@ -101,6 +102,7 @@ export function Account({ session, signedOut }: { session: SessionView; signedOu
         </button>
       </form>
       {session.role === "system_admin" ? null : <BackupCard head={session.role === "signer" || session.role === "facility_admin"} />}
+      <UpdateCard />
       <section class="card" data-testid="own-history">
         <h2>{t("signInHistory")}</h2>
         <p class="help">{t("signInHistoryHelp")}</p>

@@ -302,7 +302,7 @@ function VoidDialog({ personId, dose, vaccine, done }: { personId: string; dose:
 }
 
 /** Editing a person; another facility's person needs a fresh code for sensitive fields. */
-function EditPerson({ personId, draft, setDraft, done }: { personId: string; draft: PersonDraft; setDraft: (d: PersonDraft | null) => void; done: (r: PersonRecord) => void }) {
+function EditPerson({ personId, draft, setDraft, done }: { personId: string; draft: PersonDraft; setDraft: (d: PersonDraft | null | ((d: PersonDraft | null) => PersonDraft | null)) => void; done: (r: PersonRecord) => void }) {
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<UiError | null>(null);
   const [needOtp, setNeedOtp] = useState(false);
@@ -329,7 +329,7 @@ function EditPerson({ personId, draft, setDraft, done }: { personId: string; dra
   return (
     <form class="edit-person" onSubmit={submit} data-testid="edit-form">
       <h3>{t("edit")}</h3>
-      <PersonFields prefix="edit" draft={draft} onChange={setDraft} errors={errors} />
+      <PersonFields prefix="edit" draft={draft} onChange={(update) => setDraft((d) => (d ? update(d) : d))} errors={errors} />
       {needOtp ? (
         <>
           <p class="notice">{t("stepUp")}</p>

@@ -32,7 +32,8 @@ interface Props {
   session: SessionView;
   catalogue: Vaccine[];
   drafts: SessionDrafts;
-  setDrafts: (d: SessionDrafts) => void;
+  /** Takes an update of the latest drafts, so keystrokes faster than a render are all kept. */
+  setDrafts: (update: (d: SessionDrafts) => SessionDrafts) => void;
   searchRef: Ref<HTMLInputElement>;
   changed: () => void;
   refreshKey: number;
@@ -47,7 +48,7 @@ export function Session({ session, catalogue, drafts, setDrafts, searchRef, chan
   const [busy, setBusy] = useState(false);
   const [today, setToday] = useState<DailyReport | null>(null);
   const phoneRef = useRef<HTMLInputElement>(null);
-  const set = (patch: Partial<SessionDrafts>) => setDrafts({ ...drafts, ...patch });
+  const set = (patch: Partial<SessionDrafts>) => setDrafts((d) => ({ ...d, ...patch }));
 
   useEffect(() => {
     api.dailyReport(null).then(setToday, () => setToday(null));
@@ -68,7 +69,7 @@ export function Session({ session, catalogue, drafts, setDrafts, searchRef, chan
     try {
       const term = classifySearchTerm(drafts.searchOther);
       const results = await api.findPeople({ full_name: drafts.searchName, ...term });
-      set({ results, personId: results.length === 1 ? results[0].id : drafts.personId });
+      setDrafts((d) => ({ ...d, results, personId: results.length === 1 ? results[0].id : d.personId }));
     } catch (err) {
       setSearchError(err as UiError);
     }
@@ -186,7 +187,7 @@ export function Session({ session, catalogue, drafts, setDrafts, searchRef, chan
                 {t("fromQr")}
               </p>
             ) : null}
-            <PersonFields prefix="reg" draft={drafts.register} onChange={(d) => set({ register: d })} errors={registerErrors} phoneRef={phoneRef} />
+            <PersonFields prefix="reg" draft={drafts.register} onChange={(update) => setDrafts((d) => (d.register ? { ...d, register: update(d.register) } : d))} errors={registerErrors} phoneRef={phoneRef} />
             <ErrorBox error={registerError} />
             {existing ? (
               <button type="button" onClick={() => set({ register: null, personId: existing })}>
