@@ -106,6 +106,39 @@ async fn a_wrong_key_is_reported_as_such_and_the_data_is_left_intact() {
     assert!(Station::open_with_key(&data, Some(key)).await.is_ok());
 }
 
+/// Windows profiles hold names such as `C:\\Users\\Nguyễn Thị Lan\\AppData\\…\\Sổ Tiêm`: a data
+/// directory with Vietnamese letters and spaces is created, reopened and read like any other.
+#[tokio::test]
+async fn a_station_lives_in_a_folder_named_in_vietnamese_with_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir
+        .path()
+        .join("Người dùng")
+        .join("Nguyễn Thị Lan")
+        .join("Dữ liệu Sổ Tiêm");
+    let key = DbKey::generate();
+    let station = Station::init_with_key(
+        &data,
+        station::NewStation {
+            facility_code: "TYT-TANNHUT".into(),
+            facility_name: "Trạm Y tế xã Tân Nhựt".into(),
+            kind: station::FacilityKind::CommuneStation,
+            province: Some("TP Hồ Chí Minh".into()),
+            commune: Some("Xã Tân Nhựt".into()),
+        },
+        Some(key.clone()),
+    )
+    .await
+    .expect("created");
+    station.close().await;
+    let reopened = Station::open_with_key(&data, Some(key))
+        .await
+        .expect("reopened");
+    assert_eq!(reopened.facility().name, "Trạm Y tế xã Tân Nhựt");
+    let status = reopened.status().await.expect("read");
+    assert_eq!(status.facility.code, "TYT-TANNHUT");
+}
+
 /// The key lives in the OS credential store (Secret Service here, Credential Manager on Windows).
 /// The test command runs the suite inside a D-Bus session with an unlocked keyring; without one
 /// this test fails in CI rather than pretending.

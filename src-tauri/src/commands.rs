@@ -34,6 +34,16 @@ fn uuid(text: &str, what: &str) -> Result<Uuid> {
 /// The state of the app for the header and status bars.
 #[tauri::command]
 pub async fn app_status(app: App<'_>) -> Result<AppStatus> {
+    // The UI asks for its first status once the window has loaded: the first screen follows.
+    static FIRST: std::sync::Once = std::sync::Once::new();
+    FIRST.call_once(|| {
+        if let Some(started) = crate::STARTED.get() {
+            tracing::info!(
+                "first screen requested {} ms after start",
+                started.elapsed().as_millis()
+            );
+        }
+    });
     let station = app.station_if_open().await;
     let (facility, session, sync, progress) = match &station {
         Some(s) => (

@@ -42,8 +42,12 @@ fn start_logging(data_dir: &std::path::Path) {
     let _ = result;
 }
 
+/// When the process started, for the log line of the first screen (`scripts/footprint` reads it).
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
 /// Starts the app.
 pub fn run() {
+    STARTED.get_or_init(std::time::Instant::now);
     tauri::Builder::default()
         .plugin(tauri_plugin_window_state::Builder::default().build())
         // Checked by hand against the station's server (`updates.rs`); its JavaScript commands

@@ -127,32 +127,9 @@ impl From<CkError> for TokenError {
 /// The modules to try: `configured` first, then the known ones present on this machine.
 pub fn find_modules(configured: Option<&Path>) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = configured.map(Path::to_path_buf).into_iter().collect();
-    let mut dirs: Vec<PathBuf> = Vec::new();
     if cfg!(windows) {
-        let root = std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
-        dirs.push(PathBuf::from(&root).join("System32"));
-        for var in ["ProgramFiles", "ProgramFiles(x86)"] {
-            if let Some(pf) = std::env::var_os(var) {
-                dirs.push(PathBuf::from(pf));
-            }
-        }
-        for dir in &dirs {
-            for name in KNOWN_WINDOWS_MODULES {
-                let direct = dir.join(name);
-                if direct.is_file() {
-                    found.push(direct);
-                }
-                // Vendors install under Program Files\<vendor>\...: look one level down.
-                if let Ok(entries) = std::fs::read_dir(dir) {
-                    for e in entries.flatten() {
-                        let p = e.path().join(name);
-                        if p.is_file() {
-                            found.push(p);
-                        }
-                    }
-                }
-            }
-        }
+        let dirs = windows_search_dirs(|var| std::env::var_os(var));
+        found.extend(windows_candidates(&dirs));
     } else {
         found.extend(
             KNOWN_LINUX_MODULES
@@ -162,6 +139,44 @@ pub fn find_modules(configured: Option<&Path>) -> Vec<PathBuf> {
         );
     }
     found.dedup();
+    found
+}
+
+/// Where Windows keeps the vendors' modules: System32, then both Program Files (read from
+/// `env`, so the search is tested on any system).
+pub fn windows_search_dirs(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> Vec<PathBuf> {
+    let root = env("SystemRoot").unwrap_or_else(|| "C:\\Windows".into());
+    let mut dirs = vec![PathBuf::from(root).join("System32")];
+    for var in ["ProgramFiles", "ProgramFiles(x86)"] {
+        if let Some(pf) = env(var) {
+            dirs.push(PathBuf::from(pf));
+        }
+    }
+    dirs
+}
+
+/// The known Windows modules present in `dirs` or one level below them (vendors install under
+/// `Program Files\<vendor>\`), in the order of [`KNOWN_WINDOWS_MODULES`].
+pub fn windows_candidates(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        let subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for name in KNOWN_WINDOWS_MODULES {
+            let direct = dir.join(name);
+            if direct.is_file() {
+                found.push(direct);
+            }
+            found.extend(subdirs.iter().map(|d| d.join(name)).filter(|p| p.is_file()));
+        }
+    }
     found
 }
 
@@ -496,6 +511,48 @@ fn sign_in_session(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_modules_are_found_in_system32_and_under_a_vendors_program_files_folder() {
+        // A Windows layout in a temporary directory, names with spaces and Vietnamese letters.
+        let root = tempfile::tempdir().expect("dir");
+        let windows = root.path().join("Windows");
+        let pf = root.path().join("Program Files");
+        let pf86 = root.path().join("Program Files (x86)");
+        for d in [
+            windows.join("System32"),
+            pf.join("VNPT-CA Plugin"),
+            pf86.join("Chữ ký số BKAV"),
+        ] {
+            std::fs::create_dir_all(d).expect("dir");
+        }
+        std::fs::write(windows.join("System32").join("vnptca_p11_v8.dll"), b"").expect("dll");
+        std::fs::write(pf.join("VNPT-CA Plugin").join("vnpt-ca_csp11.dll"), b"").expect("dll");
+        std::fs::write(pf86.join("Chữ ký số BKAV").join("BkavCA.dll"), b"").expect("dll");
+        std::fs::write(pf.join("readme.dll"), b"").expect("not a module");
+        let env = |var: &str| match var {
+            "SystemRoot" => Some(windows.clone().into_os_string()),
+            "ProgramFiles" => Some(pf.clone().into_os_string()),
+            "ProgramFiles(x86)" => Some(pf86.clone().into_os_string()),
+            _ => None,
+        };
+        let dirs = windows_search_dirs(env);
+        assert_eq!(dirs.len(), 3);
+        let found = windows_candidates(&dirs);
+        assert_eq!(
+            found,
+            vec![
+                windows.join("System32").join("vnptca_p11_v8.dll"),
+                pf.join("VNPT-CA Plugin").join("vnpt-ca_csp11.dll"),
+                pf86.join("Chữ ký số BKAV").join("BkavCA.dll"),
+            ]
+        );
+        // No SystemRoot: the usual place; no Program Files variables: System32 only.
+        assert_eq!(
+            windows_search_dirs(|_| None),
+            vec![PathBuf::from("C:\\Windows").join("System32")]
+        );
+    }
 
     #[test]
     fn token_failures_become_clear_errors() {
