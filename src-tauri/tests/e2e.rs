@@ -141,10 +141,26 @@ impl Ui {
             .unwrap_or_else(|e| panic!("{css} never appeared: {e}"))
     }
 
+    /// Types `text` into the field, as a person would, and checks that it arrived: under load,
+    /// WebKit's WebDriver on Xvfb now and then drops synthesized keystrokes (digits and shifted
+    /// characters), which would fail a test for a reason outside the app. A field that still
+    /// differs after three tries fails the test.
     async fn type_into(&self, css: &str, text: &str) {
         let field = self.find(css).await;
-        field.clear().await.expect("clear");
-        field.send_keys(text).await.expect("type");
+        for _ in 0..3 {
+            field.clear().await.expect("clear");
+            field.send_keys(text).await.expect("type");
+            let typed = field
+                .prop("value")
+                .await
+                .expect("value")
+                .unwrap_or_default();
+            if typed == text {
+                return;
+            }
+            eprintln!("{css}: typed {text:?}, the field holds {typed:?}; typing again");
+        }
+        panic!("{css}: the field never held {text:?}");
     }
 
     async fn click(&self, css: &str) {
