@@ -40,9 +40,8 @@ use sync_protocol::person::{format_time, parse_time};
 const MAGIC: &str = "SOTIEM-BACKUP 1";
 /// The file name's extension.
 pub const BACKUP_EXTENSION: &str = "sotiem-backup";
-/// The fewest characters of a recovery passphrase (a short sentence is easier to keep than a
-/// random word, and scrypt makes each guess cost about a second).
-pub const MIN_RECOVERY_PASSPHRASE: usize = 12;
+pub use crate::error::BackupError;
+pub use sync_protocol::validate::MIN_RECOVERY_PASSPHRASE;
 /// How many automatic backups a folder keeps per facility; older ones are removed.
 pub const KEPT_BACKUPS: usize = 10;
 /// The longest header line read before the passphrase is asked for.
@@ -109,56 +108,6 @@ pub struct BackupSummary {
     pub doses: i64,
     pub pending_changes: i64,
     pub created_at: String,
-}
-
-/// Why a backup could not be written or read.
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    #[error(
-        "mật khẩu khôi phục phải có ít nhất {MIN_RECOVERY_PASSPHRASE} ký tự (một câu ngắn dễ nhớ)"
-    )]
-    WeakPassphrase,
-    #[error(
-        "chỉ trưởng cơ sở hoặc quản trị của cơ sở được đặt mật khẩu khôi phục (người giữ mật khẩu này mở được mọi bản sao lưu)"
-    )]
-    NotHead,
-    #[error(
-        "chưa đặt mật khẩu khôi phục: trưởng cơ sở hãy đặt ở màn hình Tài khoản → Sao lưu (hoặc `sotiem backup passphrase`)"
-    )]
-    NotConfigured,
-    #[error("chưa chọn thư mục sao lưu (ví dụ một USB): hãy chọn ở màn hình Tài khoản → Sao lưu")]
-    NoFolder,
-    #[error("tệp {0} không phải bản sao lưu của Sổ Tiêm")]
-    NotABackup(PathBuf),
-    #[error("mật khẩu khôi phục không đúng với bản sao lưu này")]
-    WrongPassphrase,
-    #[error(
-        "bản sao lưu bị hỏng hoặc đã bị sửa ({0}); không khôi phục từ tệp này — hãy dùng bản sao lưu trước đó"
-    )]
-    Damaged(String),
-    #[error(
-        "bản sao lưu của cơ sở {backup}, nhưng mã thiết bị được cấp cho cơ sở {device}: hãy xin quản trị mã thiết bị thay thế của đúng cơ sở"
-    )]
-    OtherFacility { backup: String, device: String },
-    #[error("không ghi được bản sao lưu vào {path}: {reason}")]
-    Write { path: PathBuf, reason: String },
-}
-
-impl BackupError {
-    /// A stable machine name, for the UI and `--json` output.
-    pub fn code(&self) -> &'static str {
-        match self {
-            BackupError::WeakPassphrase => "weak_recovery_passphrase",
-            BackupError::NotHead => "forbidden",
-            BackupError::NotConfigured => "backup_not_configured",
-            BackupError::NoFolder => "backup_no_folder",
-            BackupError::NotABackup(_) => "not_a_backup",
-            BackupError::WrongPassphrase => "wrong_recovery_passphrase",
-            BackupError::Damaged(_) => "backup_damaged",
-            BackupError::OtherFacility { .. } => "backup_other_facility",
-            BackupError::Write { .. } => "backup_write_failed",
-        }
-    }
 }
 
 impl Station {

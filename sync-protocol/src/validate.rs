@@ -13,6 +13,10 @@ pub const MAX_TEXT: usize = 200;
 pub const MAX_NOTES: usize = 500;
 /// The highest dose number accepted.
 pub const MAX_DOSE_NUMBER: u8 = 10;
+/// The fewest characters of a station's recovery passphrase for backups (a short sentence is
+/// easier to keep than a random word, and scrypt makes each guess cost about a second).
+pub const MIN_RECOVERY_PASSPHRASE: usize = 12;
+
 /// The shortest reason a void may give (one a reader can act on: "Nhập nhầm người").
 pub const MIN_VOID_REASON: usize = 5;
 
