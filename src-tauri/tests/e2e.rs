@@ -69,9 +69,16 @@ fn free_port() -> u16 {
 fn start_xvfb(spawned: &mut Spawned) -> String {
     let xvfb = require("Xvfb");
     for n in 90..140 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        let lock = format!("/tmp/.X{n}-lock");
+        // A lock left by an Xvfb that was killed (its PID gone) frees the number again.
+        if let Ok(text) = std::fs::read_to_string(&lock)
+            && let Ok(pid) = text.trim().parse::<u32>()
+            && !Path::new(&format!("/proc/{pid}")).exists()
         {
+            let _ = std::fs::remove_file(&lock);
+            let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
+        }
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() || Path::new(&lock).exists() {
             continue;
         }
         let mut xvfb_command = Command::new(&xvfb);
