@@ -25,7 +25,7 @@ use crate::audit::{self, AuditEntry, FieldChange};
 use crate::error::{Result, StationError};
 use crate::key::DbKey;
 use crate::service::Station;
-use crate::store::{DB_FILE, Store, write_meta};
+use crate::store::{Store, write_meta};
 use crate::sync::{SyncError, SyncResult};
 use age::secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -360,9 +360,7 @@ impl Station {
         ca_pem: Option<&[u8]>,
     ) -> SyncResult<Station> {
         let local = SyncError::Station;
-        if dir.join(crate::store::STORE_FILE).exists() || dir.join(DB_FILE).exists() {
-            return Err(local(StationError::AlreadyInitialized(dir.to_path_buf())));
-        }
+        crate::store::ensure_no_station(dir).map_err(local)?;
         let header = read_header(file).map_err(local)?;
         let passphrase = SecretString::from(passphrase.trim().to_string());
         let wrapped = header.identity.clone();

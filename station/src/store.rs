@@ -35,16 +35,7 @@ impl Store {
     /// Creates a new encrypted store in `dir`. The key is `explicit` when given, else the one in
     /// `SOTIEM_DB_KEY`, else a fresh key kept in the OS credential store.
     pub async fn create(dir: &Path, explicit: Option<DbKey>) -> Result<Store> {
-        let store_file = dir.join(STORE_FILE);
-        if store_file.exists() || dir.join(DB_FILE).exists() {
-            return Err(StationError::AlreadyInitialized(dir.to_path_buf()));
-        }
-        std::fs::create_dir_all(dir).map_err(|source| StationError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let store_id = uuid::Uuid::now_v7().to_string();
-        let (key, key_source) = new_key(&store_id, explicit)?;
+        let (store_id, key, key_source) = begin_new(dir, explicit)?;
         Store::finish(dir, &key, true, store_id, key_source).await
     }
 
@@ -104,16 +95,7 @@ impl Store {
         copy_key: &DbKey,
         explicit: Option<DbKey>,
     ) -> Result<Store> {
-        let store_file = dir.join(STORE_FILE);
-        if store_file.exists() || dir.join(DB_FILE).exists() {
-            return Err(StationError::AlreadyInitialized(dir.to_path_buf()));
-        }
-        std::fs::create_dir_all(dir).map_err(|source| StationError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let store_id = uuid::Uuid::now_v7().to_string();
-        let (key, key_source) = new_key(&store_id, explicit)?;
+        let (store_id, key, key_source) = begin_new(dir, explicit)?;
         let config = sotiem_sqlite::PoolConfig {
             key_hex: Some(copy_key.to_hex()),
             create: false,
@@ -193,6 +175,27 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Refuses a directory that already holds a station (nothing is overwritten).
+pub(crate) fn ensure_no_station(dir: &Path) -> Result<()> {
+    if dir.join(STORE_FILE).exists() || dir.join(DB_FILE).exists() {
+        return Err(StationError::AlreadyInitialized(dir.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// The first steps of a new store in `dir`: no station there yet, the directory made, a new id
+/// and its key.
+fn begin_new(dir: &Path, explicit: Option<DbKey>) -> Result<(String, DbKey, KeySource)> {
+    ensure_no_station(dir)?;
+    std::fs::create_dir_all(dir).map_err(|source| StationError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let store_id = uuid::Uuid::now_v7().to_string();
+    let (key, key_source) = new_key(&store_id, explicit)?;
+    Ok((store_id, key, key_source))
 }
 
 /// The key of a new store: `explicit` when given, else the one in `SOTIEM_DB_KEY`, else a fresh
