@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod db;
 pub mod http;
 pub mod ingest;
+pub mod passports;
 pub mod registry;
 pub mod releases;
 pub mod scope;

@@ -234,6 +234,12 @@ impl SyncClient {
         serde_json::from_slice(&bytes).map_err(|e| SyncError::BadResponse(e.to_string()))
     }
 
+    /// `GET /api/v1/{path}` and the answer's bytes as they are (a signed trust list).
+    pub async fn get_bytes(&self, path: &str) -> SyncResult<Vec<u8>> {
+        let http = self.request(reqwest::Method::GET, path);
+        Ok(self.exchange(http, Vec::new()).await?.to_vec())
+    }
+
     /// `POST auth/login`.
     pub async fn login(
         &self,

@@ -63,6 +63,15 @@ pub const UPDATE_CHECK: &str = "updates/{target}/{arch}/{current_version}";
 /// `GET`: a release's package (`{id}` from the check's answer).
 pub const UPDATE_PACKAGE: &str = "updates/package/{id}";
 
+/// `GET`: the newest signed passport trust list (COSE bytes: document signers and revoked
+/// UVCIs), for verifying passports offline.
+pub const PASSPORT_TRUST_LIST: &str = "passports/trust-list";
+/// `GET`, JSON ([`crate::wire::PassportPage`]): the passports of the facility's people issued
+/// or revoked after `?since=` (a run number).
+pub const PASSPORTS_CHANGED: &str = "passports/changes";
+/// `GET`, JSON: one person's passports, newest first.
+pub const PASSPORTS_OF_PERSON: &str = "passports/person/{id}";
+
 /// The URL Tauri's updater asks on a station of `server`: [`UPDATE_CHECK`] with the updater's
 /// own `{{…}}` placeholders.
 pub fn updater_endpoint(server: &str) -> String {

@@ -371,3 +371,42 @@ pub enum SigningBatchOutcome {
     /// Some doses are not on the server yet: send the run again after they are pushed.
     Later { message: String },
 }
+
+/// A vaccine passport as the server issued it (and, once replaced, revoked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassportRecord {
+    pub uvci: String,
+    pub person_id: String,
+    /// The dose it certifies (the person's latest).
+    pub dose_id: String,
+    /// The document signer's `kid`, hex.
+    pub kid: String,
+    pub issued_at: String,
+    pub expires_at: String,
+    /// The certificate's text (`HC1:…`), what the QR code holds.
+    pub hc1: String,
+    pub revoked_at: Option<String>,
+    pub revoked_reason: Option<String>,
+    /// The end-of-day run that last changed it.
+    pub version: i64,
+}
+
+/// Where a station is in the passports' changes: after run `since`'s passport `after` (UVCI
+/// order; empty: from the start of the run after `since`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassportCursor {
+    #[serde(default)]
+    pub since: i64,
+    #[serde(default)]
+    pub after: String,
+}
+
+/// Passports changed after a station's cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassportPage {
+    pub passports: Vec<PassportRecord>,
+    /// The cursor to ask from next.
+    pub next: PassportCursor,
+    /// Whether more remain.
+    pub more: bool,
+}

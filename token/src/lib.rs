@@ -1,6 +1,7 @@
 //! The facility's USB token over PKCS#11 (DESIGN.md §6), the replacement for the WebPluginKySo
 //! browser plugin: find the vendor's PKCS#11 module, list tokens and their certificates, log in
-//! with the PIN and sign a manifest once, as a detached CMS SignedData.
+//! with the PIN and sign a manifest once, as a detached CMS SignedData. The server also signs
+//! vaccine passports with a key in an HSM through [`KeySigner`].
 
 pub mod cms;
 
@@ -242,6 +243,30 @@ impl CertificateInfo {
     }
 }
 
+/// The private key with object id `id` in `session` and its type.
+fn private_key(session: &Session, id: &[u8]) -> Result<(ObjectHandle, cms::KeyKind), TokenError> {
+    let key: ObjectHandle = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(id.to_vec()),
+        ])?
+        .into_iter()
+        .next()
+        .ok_or(TokenError::KeyNotFound)?;
+    let kind = match session
+        .get_attributes(key, &[AttributeType::KeyType])?
+        .into_iter()
+        .find_map(|a| match a {
+            Attribute::KeyType(t) => Some(t),
+            _ => None,
+        }) {
+        Some(KeyType::RSA) => cms::KeyKind::Rsa,
+        Some(KeyType::EC) => cms::KeyKind::EcP256,
+        _ => return Err(TokenError::UnsupportedKey),
+    };
+    Ok((key, kind))
+}
+
 /// An open PKCS#11 module, finalised (C_Finalize) when dropped: a module left initialised at
 /// exit can crash in its own and the crypto library's exit handlers. Keep one per process.
 pub struct Module {
@@ -418,6 +443,42 @@ impl Module {
         Ok(added)
     }
 
+    /// The slot of the token labelled `label`.
+    pub fn slot_labelled(&self, label: &str) -> Result<u64, TokenError> {
+        self.tokens()?
+            .into_iter()
+            .find(|t| t.label == label.trim())
+            .map(|t| t.slot)
+            .ok_or(TokenError::NoToken)
+    }
+
+    /// Logs in to the token in `slot` with `pin` and holds the key of `certificate` ready to
+    /// sign many times ([`KeySigner::sign`]) until dropped.
+    pub fn key_signer(
+        &self,
+        slot: u64,
+        certificate: &CertificateInfo,
+        pin: &str,
+    ) -> Result<KeySigner<'_>, TokenError> {
+        let id =
+            hex::decode(&certificate.id).map_err(|e| TokenError::Certificate(e.to_string()))?;
+        let session = self.pkcs11()?.open_ro_session(self.slot(slot)?)?;
+        session.login(UserType::User, Some(&AuthPin::new(pin.into())))?;
+        let (key, kind) = match private_key(&session, &id) {
+            Ok(k) => k,
+            Err(e) => {
+                let _ = session.logout();
+                return Err(e);
+            }
+        };
+        Ok(KeySigner {
+            session,
+            key,
+            kind,
+            _module: std::marker::PhantomData,
+        })
+    }
+
     /// Logs in with `pin` and signs `content` with the key of `certificate` as a detached CMS
     /// SignedData (with the token's `chain`): one token signature, over the signed attributes.
     pub fn sign_cms(
@@ -434,6 +495,50 @@ impl Module {
         let result = sign_in_session(&session, certificate, &chain, content, signing_time);
         let _ = session.logout();
         result
+    }
+}
+
+/// A private key on a token, logged in once, signing raw data as COSE wants it: RSASSA-PSS with
+/// SHA-256 and a 32-byte salt (PS256) for an RSA key, ECDSA P-256 as raw r‖s (ES256) for an EC
+/// key. Used for the document signer of vaccine passports, thousands of signatures per session.
+pub struct KeySigner<'m> {
+    session: Session,
+    key: ObjectHandle,
+    /// The key's type.
+    pub kind: cms::KeyKind,
+    _module: std::marker::PhantomData<&'m Module>,
+}
+
+impl Drop for KeySigner<'_> {
+    fn drop(&mut self) {
+        let _ = self.session.logout();
+    }
+}
+
+impl KeySigner<'_> {
+    /// Signs `data`: PS256 with an RSA key, ES256 with an EC key.
+    pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, TokenError> {
+        use cryptoki::mechanism::MechanismType;
+        use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+        match self.kind {
+            cms::KeyKind::Rsa => {
+                let params = PkcsPssParams {
+                    hash_alg: MechanismType::SHA256,
+                    mgf: PkcsMgfType::MGF1_SHA256,
+                    s_len: 32.into(),
+                };
+                Ok(self
+                    .session
+                    .sign(&Mechanism::Sha256RsaPkcsPss(params), self.key, data)?)
+            }
+            // Hash here, sign the digest: not every token has CKM_ECDSA_SHA256. PKCS#11 returns
+            // r‖s, which is COSE's form already.
+            cms::KeyKind::EcP256 => {
+                Ok(self
+                    .session
+                    .sign(&Mechanism::Ecdsa, self.key, &Sha256::digest(data))?)
+            }
+        }
     }
 }
 
@@ -474,25 +579,7 @@ fn sign_in_session(
     signing_time: std::time::Duration,
 ) -> Result<Signed, TokenError> {
     let id = hex::decode(&certificate.id).map_err(|e| TokenError::Certificate(e.to_string()))?;
-    let key: ObjectHandle = session
-        .find_objects(&[
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Id(id),
-        ])?
-        .into_iter()
-        .next()
-        .ok_or(TokenError::KeyNotFound)?;
-    let kind = match session
-        .get_attributes(key, &[AttributeType::KeyType])?
-        .into_iter()
-        .find_map(|a| match a {
-            Attribute::KeyType(t) => Some(t),
-            _ => None,
-        }) {
-        Some(KeyType::RSA) => cms::KeyKind::Rsa,
-        Some(KeyType::EC) => cms::KeyKind::EcP256,
-        _ => return Err(TokenError::UnsupportedKey),
-    };
+    let (key, kind) = private_key(session, &id)?;
     let (to_sign, attrs) = cms::signed_attributes(content, signing_time)?;
     let signature = match kind {
         cms::KeyKind::Rsa => session.sign(&Mechanism::Sha256RsaPkcs, key, &to_sign)?,

@@ -8,6 +8,7 @@ pub mod auth_api;
 mod codec;
 mod error;
 mod extract;
+mod passports;
 mod routes;
 mod state;
 pub mod throttle;

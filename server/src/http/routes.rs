@@ -3,7 +3,7 @@
 
 use super::state::*;
 use super::throttle;
-use super::{api, auth_api, updates};
+use super::{api, auth_api, passports, updates};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -92,6 +92,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             &endpoints::full(endpoints::UPDATE_PACKAGE),
             get(updates::package),
+        )
+        .route(
+            &endpoints::full(endpoints::PASSPORT_TRUST_LIST),
+            get(passports::trust_list),
+        )
+        .route(
+            &endpoints::full(endpoints::PASSPORTS_CHANGED),
+            get(passports::changes),
+        )
+        .route(
+            &endpoints::full(endpoints::PASSPORTS_OF_PERSON),
+            get(passports::of_person),
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
         // Outermost: the client's address is settled before the limits and handlers read it.

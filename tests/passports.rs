@@ -1,0 +1,297 @@
+//! Vaccine passports end to end (issue 15): a station records doses, the police's registry
+//! matches the people, the head of the facility signs the run with the USB token, and the
+//! server's end-of-day run issues EU DCC certificates signed in an HSM (SoftHSM2: PS256 with the
+//! RSA key, ES256 with the EC key). An independent implementation (Python cbor2, cryptography,
+//! jsonschema with the vendored EU DCC schema 1.3.0) decodes and verifies them; voiding a dose
+//! revokes and re-issues; the trust list served over HTTP carries the signers and revocations
+//! and the offline verifier judges each passport by it.
+//!
+//! Own `main`, like `signing.rs`: SoftHSM2 reads `SOFTHSM2_CONF` when it loads.
+
+use sotiem_fixtures::Generator;
+use sotiem_passport::{Verdict, Verifier};
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::softhsm::{LABEL, MODULE, PIN, SoftToken, token_for_this_process};
+use sotiem_scenarios::{Device, Lab, vaccinated_at};
+use sotiem_server::passports::{self, Issuer, SignerConfig};
+use sotiem_token::Module;
+use station::{SigningSelection, TokenSigner};
+use std::path::Path;
+use std::sync::Arc;
+use sync_protocol::Person;
+use sync_protocol::auth::Role;
+use sync_protocol::endpoints;
+use sync_protocol::wire::{PassportPage, PassportRecord};
+use time::macros::datetime;
+
+fn config(token: &SoftToken, key_id: &str) -> SignerConfig {
+    SignerConfig {
+        module: MODULE.into(),
+        token_label: LABEL.into(),
+        key_id: key_id.into(),
+        pin: PIN.into(),
+        root: token.ca_pem.clone(),
+    }
+}
+
+/// Runs the independent Python check over `passports`; returns its JSON line per passport.
+fn python_check(dir: &Path, signers: &[&[u8]], passports: &[&str]) -> Vec<serde_json::Value> {
+    let signer_dir = dir.join(format!("signers-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&signer_dir).expect("dir");
+    for (i, der) in signers.iter().enumerate() {
+        std::fs::write(signer_dir.join(format!("{i}.der")), der).expect("der");
+    }
+    let list = signer_dir.join("passports.txt");
+    std::fs::write(&list, passports.join("\n")).expect("list");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(root.join("tests/support/dcc_check.py"))
+        .arg(root.join("passport/schema/DCC.combined-schema-1.3.0.json"))
+        .arg(&signer_dir)
+        .arg(&list)
+        .output()
+        .expect("python3 runs (scripts/setup installs python3-cbor2, -cryptography, -jsonschema)");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert!(
+        out.status.success(),
+        "the independent check failed: {lines:?}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(lines.len(), passports.len());
+    lines
+}
+
+fn the_day() -> SigningSelection {
+    SigningSelection {
+        from: "20/11/2026".into(),
+        to: "2026-11-20".into(),
+        ..SigningSelection::default()
+    }
+}
+
+async fn passports_of(device: &Device, since: i64, after: &str) -> PassportPage {
+    device
+        .client
+        .get_json(
+            endpoints::PASSPORTS_CHANGED,
+            &[("since", since.to_string()), ("after", after.to_string())],
+        )
+        .await
+        .expect("passports page")
+}
+
+async fn scenario(token: &SoftToken, backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse: Device = lab.device("tram", "TYT-TANNHUT", "nv.lan").await;
+    let mut g = Generator::new(15);
+    let verified: Vec<Person> = vaccinated_at(&mut g, 30, 2, datetime!(2026-11-20 08:00 +7));
+    let unverified = vaccinated_at(&mut g, 5, 1, datetime!(2026-11-20 10:00 +7));
+    nurse.import_people(&verified).await.expect("imported");
+    nurse.import_people(&unverified).await.expect("imported");
+    nurse.sync().await.expect("doses on the server");
+    lab.registry_knows(&verified).await;
+    nurse.sync().await.expect("verification results pulled");
+
+    // The head of the facility signs the day's doses with the facility's USB token.
+    lab.server
+        .trust
+        .add(&std::fs::read(&token.ca_pem).expect("ca"))
+        .expect("trusted");
+    let module = Module::open(Path::new(MODULE)).expect("module");
+    let slot = module.tokens().expect("tokens")[0].slot;
+    let facility_cert = module.certificate(slot, &token.rsa.id).expect("cert");
+    lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
+    lab.register_certificates("bs.hung", &[&facility_cert])
+        .await;
+    nurse.sign_out(None).await.expect("nurse signs out");
+    lab.sign_in(&nurse, &nurse.client, "bs.hung").await;
+    let signer = TokenSigner {
+        module: &module,
+        slot,
+        certificate: facility_cert.clone(),
+        pin: PIN.into(),
+    };
+    nurse
+        .sign_selection(&the_day(), 60, &signer)
+        .await
+        .expect("signed");
+    let report = nurse.sync().await.expect("the run reaches the server");
+    assert_eq!(report.batches_accepted, 1);
+
+    // End of day: the server's document signer (PS256, the RSA key in the HSM) issues.
+    let ps256 = Arc::new(
+        Issuer::open(&config(token, &token.rsa.id), lab.server.clock.now()).expect("issuer"),
+    );
+    let catalogue = sync_protocol::vaccines::Catalogue::built_in();
+    let first = passports::run(&lab.server.db, &ps256, &catalogue, lab.server.clock.now())
+        .await
+        .expect("run");
+    assert_eq!(
+        (first.issued, first.reissued, first.revoked),
+        (30, 0, 0),
+        "the 30 matched and signed people, not the 5 unverified ones (unsigned, unmatched)"
+    );
+    let again = passports::run(&lab.server.db, &ps256, &catalogue, lab.server.clock.now())
+        .await
+        .expect("second run");
+    assert_eq!(
+        (again.issued, again.unchanged),
+        (0, 30),
+        "nothing changed: nothing re-issued"
+    );
+
+    let page = passports_of(&nurse, 0, "").await;
+    assert_eq!(page.passports.len(), 30);
+    assert!(!page.more);
+    let hc1: Vec<&str> = page.passports.iter().map(|p| p.hc1.as_str()).collect();
+    let checked = python_check(lab.dir.path(), &[&ps256.certificate().der], &hc1);
+    let anh = &verified[0];
+    let anh_passport = page
+        .passports
+        .iter()
+        .find(|p| p.person_id == anh.id.to_string())
+        .expect("the first person's passport");
+    let line = checked
+        .iter()
+        .find(|l| l["ci"] == anh_passport.uvci.as_str())
+        .expect("checked");
+    assert_eq!(line["alg"], -37, "PS256");
+    assert_eq!(line["dn"], 2);
+    assert_eq!(line["dt"], "2026-11-20");
+    assert_eq!(line["is"], "Ban Co Yeu");
+    assert_eq!(
+        line["fnt"],
+        sotiem_passport::payload::icao_transliteration(
+            anh.full_name.split_whitespace().next().unwrap_or_default()
+        )
+    );
+    assert_eq!(line["dob"], anh.birth_date.to_string());
+
+    // The trust list, as any registered device fetches it, verifies them offline.
+    let list = nurse
+        .client
+        .get_bytes(endpoints::PASSPORT_TRUST_LIST)
+        .await
+        .expect("trust list");
+    let root = sotiem_server::certificates::der_of(&std::fs::read(&token.ca_pem).expect("ca"))
+        .expect("der");
+    let verifier = Verifier::open(&list, Some(&root)).expect("a genuine list");
+    let now = lab.server.clock.now().unix_timestamp();
+    assert!(
+        hc1.iter()
+            .all(|h| verifier.check(h, now).verdict == Verdict::Valid)
+    );
+
+    // A dose voided the next day: the passport built on it is revoked, a new one (for dose 1)
+    // issued by the rotated signer, now ES256 with the EC key.
+    lab.server.clock.advance(time::Duration::days(1));
+    lab.sign_in(&nurse, &nurse.client, "nv.lan").await;
+    let dose2 = anh
+        .doses
+        .values()
+        .find(|d| d.dose_number == 2)
+        .expect("dose 2");
+    nurse
+        .void_dose(dose2.id, "Ghi nhầm: người này chỉ tiêm 1 mũi hôm 20/11")
+        .await
+        .expect("voided");
+    nurse.sync().await.expect("the voiding reaches the server");
+    let es256 = Arc::new(
+        Issuer::open(&config(token, &token.ec.id), lab.server.clock.now()).expect("issuer"),
+    );
+    let second = passports::run(&lab.server.db, &es256, &catalogue, lab.server.clock.now())
+        .await
+        .expect("run");
+    assert_eq!(
+        (second.issued, second.reissued, second.unchanged),
+        (0, 1, 29)
+    );
+    let mine: Vec<PassportRecord> = passports::of_person(&lab.server.db, &anh.id.to_string())
+        .await
+        .expect("hers");
+    assert_eq!(mine.len(), 2);
+    let (new, old) = (&mine[0], &mine[1]);
+    assert_eq!(old.uvci, anh_passport.uvci);
+    assert_eq!(old.revoked_reason.as_deref(), Some("corrected"));
+    assert!(new.revoked_at.is_none());
+    let line = &python_check(lab.dir.path(), &[&es256.certificate().der], &[&new.hc1])[0];
+    assert_eq!(
+        (line["alg"].clone(), line["dn"].clone()),
+        (serde_json::json!(-7), serde_json::json!(1))
+    );
+
+    // The station pulls both changes after its cursor; the new trust list revokes the old UVCI
+    // and still trusts the first signer's passports.
+    let changes = passports_of(&nurse, page.next.since, &page.next.after).await;
+    let mut uvcis: Vec<&str> = changes.passports.iter().map(|p| p.uvci.as_str()).collect();
+    uvcis.sort();
+    let mut expected = vec![old.uvci.as_str(), new.uvci.as_str()];
+    expected.sort();
+    assert_eq!(uvcis, expected);
+    let list = nurse
+        .client
+        .get_bytes(endpoints::PASSPORT_TRUST_LIST)
+        .await
+        .expect("trust list");
+    let verifier = verifier
+        .update(&list)
+        .expect("a newer list under the same root");
+    assert_eq!(verifier.signers().count(), 2);
+    let now = lab.server.clock.now().unix_timestamp();
+    assert_eq!(verifier.check(&old.hc1, now).verdict, Verdict::Revoked);
+    assert_eq!(verifier.check(&new.hc1, now).verdict, Verdict::Valid);
+    let other = page
+        .passports
+        .iter()
+        .find(|p| p.uvci != old.uvci)
+        .expect("another");
+    assert_eq!(verifier.check(&other.hc1, now).verdict, Verdict::Valid);
+    // A year and a day later, expired.
+    assert_eq!(
+        verifier.check(&other.hc1, now + 366 * 86_400).verdict,
+        Verdict::Expired
+    );
+
+    // Another commune's station sees none of these people's passports.
+    let elsewhere = lab.device("tantuc", "TYT-TANTUC", "nv.binh").await;
+    assert!(passports_of(&elsewhere, 0, "").await.passports.is_empty());
+    let refused = elsewhere
+        .client
+        .get_json::<Vec<PassportRecord>>(
+            &endpoints::PASSPORTS_OF_PERSON.replace("{id}", &anh.id.to_string()),
+            &[],
+        )
+        .await
+        .expect_err("not in its scope");
+    assert_eq!(refused.code(), "person_not_found", "{refused}");
+
+    // A passport signed with a key whose certificate another root issued is not trusted,
+    // even when it copies a genuine passport's content.
+    let foreign = Issuer::open(&config(token, &token.foreign.id), lab.server.clock.now())
+        .expect_err("the configured root did not issue it");
+    assert!(
+        foreign.to_string().contains("không do chứng thư gốc"),
+        "{foreign}"
+    );
+    drop((ps256, es256));
+    drop(module);
+    lab.server.stop().await;
+}
+
+fn main() {
+    // SAFETY: this test has no harness: no other thread exists yet.
+    let (_dir, token) = unsafe { token_for_this_process() };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        runtime.block_on(scenario(&token, backend));
+        println!(
+            "test passports_are_issued_in_the_hsm_verified_independently_revoked_on_void_and_judged_offline_{backend:?} ... ok"
+        );
+    }
+}
