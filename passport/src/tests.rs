@@ -99,6 +99,12 @@ fn make_key(dir: &Path, name: &str, ec: bool) {
     );
 }
 
+/// Writes `name.der` from the PEM certificate `pem`.
+fn pem_to_der(dir: &Path, pem: &str, name: &str) {
+    let der = format!("{name}.der");
+    openssl(dir, &["x509", "-in", pem, "-outform", "DER", "-out", &der]);
+}
+
 fn make_root(dir: &Path, name: &str) {
     make_key(dir, name, true);
     let subject = format!("/C=VN/O=Bo Y te/CN={name}");
@@ -123,18 +129,7 @@ fn make_root(dir: &Path, name: &str) {
             &pem,
         ],
     );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-in",
-            &pem,
-            "-outform",
-            "DER",
-            "-out",
-            &format!("{name}.der"),
-        ],
-    );
+    pem_to_der(dir, &pem, name);
     let ca = dir.join(name);
     std::fs::create_dir_all(ca.join("new")).expect("ca dir");
     std::fs::write(ca.join("index.txt"), "").expect("index");
@@ -192,18 +187,7 @@ fn make_signer(dir: &Path, name: &str, root: &str, ec: bool, dates: Option<(&str
             &pem,
         ],
     );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-in",
-            &pem,
-            "-outform",
-            "DER",
-            "-out",
-            &format!("{name}.der"),
-        ],
-    );
+    pem_to_der(dir, &pem, name);
     Key {
         der: std::fs::read(dir.join(format!("{name}.der"))).expect("der"),
         pkcs8: std::fs::read(dir.join(format!("{name}.p8"))).expect("p8"),
