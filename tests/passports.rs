@@ -64,6 +64,43 @@ fn python_check(dir: &Path, signers: &[&[u8]], passports: &[&str]) -> Vec<serde_
     lines
 }
 
+/// The QR code on the PDF's page, read back by zbarimg from pdftoppm's rendering.
+fn qr_in_pdf(dir: &Path, pdf: &[u8]) -> String {
+    let base = dir.join(format!("passport-{}", uuid::Uuid::now_v7()));
+    let file = base.with_extension("pdf");
+    std::fs::write(&file, pdf).expect("pdf");
+    let png = base.with_extension("png");
+    let status = std::process::Command::new("pdftoppm")
+        .args(["-r", "150", "-png", "-singlefile"])
+        .arg(&file)
+        .arg(&base)
+        .status()
+        .expect("pdftoppm runs (scripts/setup installs poppler-utils)");
+    assert!(status.success());
+    let out = std::process::Command::new("zbarimg")
+        .args(["--raw", "-q"])
+        .arg(&png)
+        .output()
+        .expect("zbarimg runs (scripts/setup installs zbar-tools)");
+    assert!(
+        out.status.success(),
+        "no QR code found in the printed passport"
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The PDF's text, as pdftotext extracts it.
+fn pdf_text(dir: &Path, pdf: &[u8]) -> String {
+    let file = dir.join(format!("passport-{}.pdf", uuid::Uuid::now_v7()));
+    std::fs::write(&file, pdf).expect("pdf");
+    let out = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn the_day() -> SigningSelection {
     SigningSelection {
         from: "20/11/2026".into(),
@@ -185,6 +222,50 @@ async fn scenario(token: &SoftToken, backend: Backend) {
             .all(|h| verifier.check(h, now).verdict == Verdict::Valid)
     );
 
+    // The station pulls the passports with its sync; the person's record shows hers, it prints
+    // to a PDF whose QR code reads back (pdftoppm, zbarimg) as the certificate, and the "check a
+    // passport" screen's verification accepts it offline.
+    lab.sign_in(&nurse, &nurse.client, "nv.lan").await;
+    let report = nurse.sync().await.expect("sync");
+    assert_eq!(report.passports_pulled, 30);
+    let status = nurse.passport_status(anh.id).await.expect("status");
+    let current = status.current.clone().expect("a valid passport");
+    assert_eq!(current.uvci, anh_passport.uvci);
+    assert!(
+        status.summary.contains("Đã có hộ chiếu"),
+        "{}",
+        status.summary
+    );
+    let (pdf, file_name) = nurse.passport_pdf(anh.id).await.expect("printed");
+    assert!(file_name.ends_with(".pdf"));
+    if let Some(keep) = std::env::var_os("SOTIEM_TEST_ARTIFACTS") {
+        std::fs::create_dir_all(&keep).expect("artifacts dir");
+        std::fs::write(Path::new(&keep).join(&file_name), &pdf).expect("kept");
+    }
+    assert_eq!(qr_in_pdf(lab.dir.path(), &pdf), current.hc1);
+    let text = pdf_text(lab.dir.path(), &pdf);
+    for expected in [
+        anh.full_name.as_str(),
+        "HỘ CHIẾU VẮC XIN",
+        "COVID-19 VACCINATION CERTIFICATE",
+        &current.uvci,
+    ] {
+        assert!(text.contains(expected), "the PDF says {expected:?}: {text}");
+    }
+    let check = nurse
+        .check_passport(&format!("  {}\n", current.hc1))
+        .await
+        .expect("checked");
+    assert!(check.accepted, "{check:?}");
+    assert_eq!(check.holder.as_deref(), Some(anh.full_name.as_str()));
+    assert_eq!(check.dose.as_deref(), Some("2/2"));
+    let garbage = nurse
+        .check_passport("HC1:NCFOXN%TS3DH")
+        .await
+        .expect("checked");
+    assert!(!garbage.accepted);
+    assert_eq!(garbage.verdict, "compression");
+
     // A dose voided the next day: the passport built on it is revoked, a new one (for dose 1)
     // issued by the rotated signer, now ES256 with the EC key.
     lab.server.clock.advance(time::Duration::days(1));
@@ -254,6 +335,55 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         verifier.check(&other.hc1, now + 366 * 86_400).verdict,
         Verdict::Expired
     );
+
+    // The station's record follows: the new passport is the one to print, the old one revoked.
+    let report = nurse.sync().await.expect("sync");
+    assert_eq!(report.passports_pulled, 2);
+    let status = nurse.passport_status(anh.id).await.expect("status");
+    assert_eq!(
+        status.current.as_ref().map(|p| p.uvci.as_str()),
+        Some(new.uvci.as_str())
+    );
+    assert_eq!(status.history.len(), 1);
+    assert_eq!(status.history[0].state, station::PassportState::Revoked);
+    assert_eq!(
+        nurse
+            .check_passport(&old.hc1)
+            .await
+            .expect("checked")
+            .verdict,
+        "revoked"
+    );
+    assert!(
+        nurse
+            .check_passport(&new.hc1)
+            .await
+            .expect("checked")
+            .accepted
+    );
+    let unsigned = &unverified[0];
+    let none = nurse
+        .passport_pdf(unsigned.id)
+        .await
+        .expect_err("no passport to print");
+    assert_eq!(none.code(), "no_passport");
+
+    // A passport made with a key whose certificate another root issued, copying a genuine
+    // passport's content, is refused: its signer is not in the trust list.
+    let foreign_cert = module.certificate(slot, &token.foreign.id).expect("cert");
+    let foreign_key = module.key_signer(slot, &foreign_cert, PIN).expect("key");
+    let decoded = sotiem_passport::decode(&new.hc1).expect("decode");
+    let forged = sotiem_passport::encode(
+        &decoded.certificate,
+        &decoded.claims,
+        &sotiem_passport::SignerCertificate::from_der(&foreign_cert.der).expect("cert"),
+        |d| foreign_key.sign(d).map_err(|e| e.to_string()),
+    )
+    .expect("forged");
+    drop(foreign_key);
+    let refused = nurse.check_passport(&forged).await.expect("checked");
+    assert_eq!(refused.verdict, "unknown_signer");
+    assert!(!refused.accepted);
 
     // Another commune's station sees none of these people's passports.
     let elsewhere = lab.device("tantuc", "TYT-TANTUC", "nv.binh").await;

@@ -20,6 +20,7 @@ use uuid::Uuid;
 mod backup;
 mod cleaning;
 mod login;
+mod passport;
 mod render;
 mod sign;
 mod staff;
@@ -128,6 +129,10 @@ enum Command {
     /// now`, `backup daily`, `backup status`, `backup show FILE`.
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// Vaccine passports: `passport show PERSON`, `passport print PERSON --out FILE.pdf`,
+    /// `passport verify HC1:…` (offline, with the trust list of the last sync).
+    #[command(subcommand)]
+    Passport(passport::PassportCommand),
     /// Rebuilds this station from a backup on a new laptop (into an empty --data directory):
     /// the recovery passphrase (SOTIEM_RECOVERY_PASSPHRASE or asked) and the replacement device
     /// token from the administrator.
@@ -603,6 +608,7 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
         // Handled in `run`, before a store exists.
         Command::Init { .. } | Command::Join(_) | Command::Restore { .. } => {}
         Command::Backup(cmd) => backup::backup(station, cmd, out).await?,
+        Command::Passport(cmd) => passport::passport(station, cmd, out).await?,
         Command::Person(cmd) => person(station, cmd, out).await?,
         Command::Sign(cmd) => sign::sign(station, cmd, out).await?,
         Command::List(cmd) => cleaning::list(station, cmd, out).await?,

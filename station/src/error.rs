@@ -197,6 +197,19 @@ pub enum StationError {
         "không có mũi tiêm nào để ký trong lựa chọn này (chỉ ký mũi chưa ký, chưa huỷ, tiêm tại cơ sở, của người đã xác thực với CSDLQG)"
     )]
     NothingToSign,
+
+    #[error(
+        "người này chưa có hộ chiếu vắc xin còn hiệu lực trên máy (máy chủ cấp vào cuối ngày, sau khi mũi tiêm được ký và thông tin khớp CSDLQG; đồng bộ để nhận)"
+    )]
+    NoPassport,
+
+    #[error(
+        "máy chưa có danh sách tin cậy để kiểm tra hộ chiếu: đồng bộ với máy chủ một lần khi có mạng"
+    )]
+    NoTrustList,
+
+    #[error("không tạo được tệp PDF: {0}")]
+    Pdf(String),
 }
 
 impl StationError {
@@ -255,6 +268,9 @@ impl StationError {
             StationError::TooManyForOneRun { .. } => "too_many_for_one_run",
             StationError::SelectionChanged => "selection_changed",
             StationError::NothingToSign => "nothing_to_sign",
+            StationError::NoPassport => "no_passport",
+            StationError::NoTrustList => "no_trust_list",
+            StationError::Pdf(_) => "pdf_failed",
             StationError::Export { .. } => "export_failed",
             StationError::ImportRefused { .. } => "import_refused",
             StationError::Sheet(sotiem_sheets::SheetError::LegacyEncoding { .. }) => {

@@ -20,6 +20,7 @@ pub mod backup;
 pub mod duplicates;
 pub mod import;
 pub mod lists;
+pub mod passports;
 pub mod report;
 pub mod rulebook;
 pub mod signing;
@@ -38,6 +39,7 @@ pub use lists::{
     BROWSE_ROWS, DataList, ExportSummary, ListDose, ListPage, ListQuery, ListRow, SCREEN_ROWS,
     list_needs_code,
 };
+pub use passports::{PassportCheck, PassportState, PassportStatus, PassportView};
 pub use progress::{SigningProgress, SyncPhase, SyncProgress, Watcher};
 pub use report::{DailyReport, DayDose, VaccinatorCount, VaccineCount};
 pub use service::{

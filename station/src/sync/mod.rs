@@ -55,6 +55,8 @@ pub struct SyncReport {
     /// Signing runs the server verified, and those it refused (the reason is kept on the run).
     pub batches_accepted: u64,
     pub batches_refused: u64,
+    /// Vaccine passports issued or revoked for the facility's people since the last sync.
+    pub passports_pulled: u64,
     pub cursor: u64,
     pub attempts: u32,
     pub bytes_sent: u64,
@@ -279,6 +281,7 @@ impl Station {
         }
         self.sync_control.update(|p| p.phase = SyncPhase::Pull);
         self.pull(client, &mut report).await?;
+        report.passports_pulled = self.pull_passports(client).await?;
         self.sync_control.update(|p| p.phase = SyncPhase::Audit);
         report.audit_entries_sent = self.push_audit(client).await?;
         report.accounts_revoked = self.refresh_accounts(client).await?;

@@ -1,0 +1,101 @@
+//! `sotiem passport …`: a person's vaccine passport, printed to PDF, and a scanned passport
+//! checked offline against the trust list the last sync brought.
+
+use crate::render::Output;
+use clap::Subcommand;
+use station::{PassportCheck, PassportStatus, Station};
+use std::path::PathBuf;
+use uuid::Uuid;
+
+#[derive(Subcommand)]
+pub enum PassportCommand {
+    /// A person's passports (valid, revoked, expired).
+    Show { person: Uuid },
+    /// Prints a person's valid passport to a PDF file (A4, Vietnamese/English, QR code).
+    Print {
+        person: Uuid,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Checks a passport's text (`HC1:…`, as a scanner types it; `-` reads standard input)
+    /// against the trust list kept on this laptop, offline.
+    Verify { text: String },
+}
+
+/// Runs a `sotiem passport` command.
+pub async fn passport(
+    station: &Station,
+    cmd: &PassportCommand,
+    out: &Output,
+) -> anyhow::Result<()> {
+    match cmd {
+        PassportCommand::Show { person } => {
+            let status = station.passport_status(*person).await?;
+            out.value(&status, describe_status);
+        }
+        PassportCommand::Print { person, out: path } => {
+            let (pdf, _) = station.passport_pdf(*person).await?;
+            let part = path.with_extension("pdf.part");
+            std::fs::write(&part, &pdf)
+                .and_then(|()| std::fs::rename(&part, path))
+                .map_err(|e| anyhow::anyhow!("không ghi được {}: {e}", path.display()))?;
+            out.message(&format!("Đã in hộ chiếu vắc xin vào {}", path.display()));
+        }
+        PassportCommand::Verify { text } => {
+            let text = if text == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                text.clone()
+            };
+            let check = station.check_passport(&text).await?;
+            out.value(&check, describe_check);
+            if !check.accepted {
+                // A refused passport is a result, but scripts need to tell it apart.
+                std::process::exit(3);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe_status(s: &PassportStatus) -> String {
+    let mut lines = vec![s.summary.clone()];
+    for p in s.current.iter().chain(&s.history) {
+        lines.push(format!(
+            "{}\t{:?}\tcấp {}\thết hạn {}{}",
+            p.uvci,
+            p.state,
+            p.issued_at,
+            p.expires_at,
+            p.revoked_reason
+                .as_deref()
+                .map(|r| format!("\tthu hồi: {r}"))
+                .unwrap_or_default()
+        ));
+    }
+    lines.join("\n")
+}
+
+fn describe_check(c: &PassportCheck) -> String {
+    let mut lines = vec![c.message.clone()];
+    let mut add = |label: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            lines.push(format!("{label}: {v}"));
+        }
+    };
+    add("Họ và tên", &c.holder);
+    add("Ngày sinh", &c.birth_date);
+    add("Vắc xin", &c.vaccine);
+    add("Mũi", &c.dose);
+    add("Ngày tiêm", &c.vaccinated_on);
+    add("Mã chứng nhận", &c.uvci);
+    add("Hiệu lực đến", &c.expires_at);
+    add("Đơn vị ký", &c.signer);
+    lines.push(format!(
+        "(danh sách tin cậy ngày {})",
+        c.trust_list_issued_at
+    ));
+    lines.join("\n")
+}
