@@ -623,10 +623,43 @@ async fn signed_records_stay_as_they_were_signed(backend: Backend) {
             .is_some()
     );
     nurse.sync().await.expect("pulled");
-    nurse
+    // Voiding a signed dose undoes a signed record (and revokes its passport): a forged void
+    // without the server's grant for a fresh code is refused; the station asks for the code.
+    let signed_doc = held(&nurse, p.id).await;
+    let void = |p: &mut Person| {
+        if let Some(d) = p.doses.get_mut(&dose_id) {
+            d.voided = Some(sync_protocol::person::Voided {
+                by: "nv.lan".into(),
+                at: now(),
+                reason: "Sai ngày sinh, ký lại sau khi sửa".into(),
+            });
+        }
+    };
+    let forged_void = forge(&signed_doc, &meta("nv.lan", CommitAction::Void), void);
+    let why = refused(
+        push(&nurse, p.id, forged_void).await,
+        Rule::SignedVoidNeedsCode,
+    );
+    assert!(why.contains("mã xác thực"), "{why}");
+    let asked = nurse
         .void_dose(dose_id, "Sai ngày sinh, ký lại sau khi sửa")
         .await
-        .expect("voided");
+        .expect_err("a signed dose needs a code");
+    assert_eq!(asked.code(), "step_up_required", "{asked}");
+    let mut otp = lab.sign_in(&nurse, &nurse.client, "nv.lan").await;
+    let code = otp.code().await;
+    lab.codes_used("nv.lan", &otp);
+    nurse
+        .void_dose_with(
+            dose_id,
+            "Sai ngày sinh, ký lại sau khi sửa",
+            Some(StepUp {
+                otp: &code,
+                server: Some(&nurse.client),
+            }),
+        )
+        .await
+        .expect("voided with a fresh code");
     let born = match p.birth_date {
         BirthDate::Full(d) => d.replace_day(1).expect("day"),
         BirthDate::Year(_) => unreachable!("full dates in the fixtures"),

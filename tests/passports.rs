@@ -66,27 +66,9 @@ fn python_check(dir: &Path, signers: &[&[u8]], passports: &[&str]) -> Vec<serde_
 
 /// The QR code on the PDF's page, read back by zbarimg from pdftoppm's rendering.
 fn qr_in_pdf(dir: &Path, pdf: &[u8]) -> String {
-    let base = dir.join(format!("passport-{}", uuid::Uuid::now_v7()));
-    let file = base.with_extension("pdf");
+    let file = dir.join(format!("passport-{}.pdf", uuid::Uuid::now_v7()));
     std::fs::write(&file, pdf).expect("pdf");
-    let png = base.with_extension("png");
-    let status = std::process::Command::new("pdftoppm")
-        .args(["-r", "150", "-png", "-singlefile"])
-        .arg(&file)
-        .arg(&base)
-        .status()
-        .expect("pdftoppm runs (scripts/setup installs poppler-utils)");
-    assert!(status.success());
-    let out = std::process::Command::new("zbarimg")
-        .args(["--raw", "-q"])
-        .arg(&png)
-        .output()
-        .expect("zbarimg runs (scripts/setup installs zbar-tools)");
-    assert!(
-        out.status.success(),
-        "no QR code found in the printed passport"
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    sotiem_scenarios::passports::qr_in_pdf(&file)
 }
 
 /// The PDF's text, as pdftotext extracts it.
@@ -269,16 +251,25 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     // A dose voided the next day: the passport built on it is revoked, a new one (for dose 1)
     // issued by the rotated signer, now ES256 with the EC key.
     lab.server.clock.advance(time::Duration::days(1));
-    lab.sign_in(&nurse, &nurse.client, "nv.lan").await;
+    let mut otp = lab.sign_in(&nurse, &nurse.client, "nv.lan").await;
     let dose2 = anh
         .doses
         .values()
         .find(|d| d.dose_number == 2)
         .expect("dose 2");
+    let code = otp.code().await;
+    lab.codes_used("nv.lan", &otp);
     nurse
-        .void_dose(dose2.id, "Ghi nhầm: người này chỉ tiêm 1 mũi hôm 20/11")
+        .void_dose_with(
+            dose2.id,
+            "Ghi nhầm: người này chỉ tiêm 1 mũi hôm 20/11",
+            Some(station::StepUp {
+                otp: &code,
+                server: Some(&nurse.client),
+            }),
+        )
         .await
-        .expect("voided");
+        .expect("voided with a fresh code");
     nurse.sync().await.expect("the voiding reaches the server");
     let es256 = Arc::new(
         Issuer::open(&config(token, &token.ec.id), lab.server.clock.now()).expect("issuer"),

@@ -264,10 +264,20 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         matches!(&outcome, SigningBatchOutcome::Refused { code, .. } if code == "not_signer"),
         "{outcome:?}"
     );
+    let mut otp = lab.sign_in(&nurse, &nurse.client, "nv.lan").await;
+    let code = otp.code().await;
+    lab.codes_used("nv.lan", &otp);
     let voided = nurse
-        .void_dose(dose.id, "Ghi nhầm lô vắc xin, nhập lại")
+        .void_dose_with(
+            dose.id,
+            "Ghi nhầm lô vắc xin, nhập lại",
+            Some(station::StepUp {
+                otp: &code,
+                server: Some(&nurse.client),
+            }),
+        )
         .await
-        .expect("a signed dose is corrected by voiding it");
+        .expect("a signed dose is corrected by voiding it, with a fresh code");
     assert!(voided.voided.is_some());
     assert_eq!(
         voided.signature.map(|s| s.batch_id),

@@ -480,11 +480,14 @@ enum DoseCommand {
         #[arg(long)]
         notes: Option<String>,
     },
-    /// Voids a dose entered by mistake (doses are never deleted).
+    /// Voids a dose entered by mistake (doses are never deleted). A signed dose needs a fresh
+    /// one-time code (its passport is revoked at the next end-of-day run).
     Void {
         id: Uuid,
         #[arg(long)]
         reason: String,
+        #[arg(long, env = "SOTIEM_OTP", hide_env_values = true)]
+        otp: Option<String>,
     },
 }
 
@@ -641,8 +644,16 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
                     .await?;
                 out.created(&d.id, &d);
             }
-            DoseCommand::Void { id, reason } => {
-                let d = station.void_dose(*id, reason).await?;
+            DoseCommand::Void { id, reason, otp } => {
+                let client = match otp {
+                    Some(_) => login::remembered_client(station).await,
+                    None => None,
+                };
+                let step_up = otp.as_deref().map(|otp| StepUp {
+                    otp,
+                    server: client.as_ref(),
+                });
+                let d = station.void_dose_with(*id, reason, step_up).await?;
                 out.created(&d.id, &d);
             }
         },

@@ -18,7 +18,7 @@ pub enum PassportCommand {
         out: PathBuf,
     },
     /// Checks a passport's text (`HC1:…`, as a scanner types it; `-` reads standard input)
-    /// against the trust list kept on this laptop, offline.
+    /// against the trust list kept on this laptop, offline. Exits 3 when it is not accepted.
     Verify { text: String },
 }
 

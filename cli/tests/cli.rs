@@ -1176,6 +1176,58 @@ fn a_head_of_facility_signs_from_the_command_line_with_the_usb_token() {
         &std::fs::read(find("manifest")).unwrap(),
         &token.ca_pem
     ));
+
+    // End of day: the server issues her passport; the nurse's station syncs, shows it, prints
+    // it and checks a scanned one offline.
+    let said = sotiem_scenarios::passports::end_of_day(
+        "issue_passports_in_a_child_process",
+        &h._dir.path().join("server.db"),
+        &token,
+        &token.rsa.id,
+    );
+    assert!(said.contains("ISSUED 1 "), "{said}");
+    nurse.ok(&["sync"]);
+    let (code, status) = nurse.json(&["passport", "show", &id]);
+    assert_eq!(code, 0, "{status}");
+    let hc1 = status["current"]["hc1"]
+        .as_str()
+        .expect("a valid passport")
+        .to_string();
+    let pdf = tokens.path().join("hộ chiếu.pdf");
+    nurse.ok(&[
+        "passport",
+        "print",
+        &id,
+        "--out",
+        &pdf.display().to_string(),
+    ]);
+    assert_eq!(sotiem_scenarios::passports::qr_in_pdf(&pdf), hc1);
+    let (code, check) = nurse.json(&["passport", "verify", &hc1]);
+    assert_eq!(code, 0, "{check}");
+    assert_eq!(check["verdict"], "valid", "{check}");
+    assert_eq!(check["accepted"], true);
+    let (code, check) = nurse.json(&["passport", "verify", "HC1:6BFOXN*TS0BI$ZD4N9"]);
+    assert_eq!(code, 3, "a refused passport exits 3: {check}");
+    assert_eq!(check["accepted"], false, "{check}");
+    let (code, none) = nurse.json(&[
+        "passport",
+        "print",
+        "0190a000-0000-7000-8000-000000000000",
+        "--out",
+        "/tmp/x.pdf",
+    ]);
+    assert_ne!(code, 0, "{none}");
+}
+
+/// The end-of-day passport run, when a test starts this binary as a child for it (see
+/// `sotiem_scenarios::passports`); nothing in a normal run.
+#[test]
+fn issue_passports_in_a_child_process() {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(sotiem_scenarios::passports::issue_if_asked());
 }
 
 #[test]

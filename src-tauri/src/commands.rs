@@ -245,6 +245,47 @@ pub async fn show_person(app: App<'_>, person_id: String) -> Result<PersonRecord
         .await?)
 }
 
+/// A person's vaccine passports (the valid one and earlier ones).
+#[tauri::command]
+pub async fn passport_status(app: App<'_>, person_id: String) -> Result<station::PassportStatus> {
+    Ok(app
+        .station()
+        .await?
+        .passport_status(uuid(&person_id, "người")?)
+        .await?)
+}
+
+/// Prints a person's valid passport to a PDF in the export folder and says where.
+#[tauri::command]
+pub async fn print_passport(
+    app: App<'_>,
+    person_id: String,
+) -> Result<crate::views::PrintedPassport> {
+    let station = app.station().await?;
+    let (pdf, name) = station.passport_pdf(uuid(&person_id, "người")?).await?;
+    let dir = &app.config.export_dir;
+    let io = |source| station::StationError::Io {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let path = dir.join(name);
+    let part = path.with_extension("pdf.part");
+    std::fs::write(&part, &pdf)
+        .and_then(|()| std::fs::rename(&part, &path))
+        .map_err(io)?;
+    Ok(crate::views::PrintedPassport {
+        path: path.display().to_string(),
+        bytes: pdf.len() as u64,
+    })
+}
+
+/// Checks a scanned or pasted passport offline against the kept trust list.
+#[tauri::command]
+pub async fn check_passport(app: App<'_>, text: String) -> Result<station::PassportCheck> {
+    Ok(app.station().await?.check_passport(&text).await?)
+}
+
 /// Edits a person (a fresh code when the change needs step-up); returns the record.
 #[tauri::command]
 pub async fn edit_person(app: App<'_>, request: EditRequest) -> Result<PersonRecord> {
@@ -275,8 +316,19 @@ pub async fn record_dose(app: App<'_>, request: RecordDoseRequest) -> Result<Per
 pub async fn void_dose(app: App<'_>, request: VoidDoseRequest) -> Result<PersonRecord> {
     let station = app.station().await?;
     let person = uuid(&request.person_id, "người")?;
+    let otp = request.otp.filter(|o| !o.trim().is_empty());
+    // The server checks the code that voiding a signed dose needs.
+    let client = app.client();
+    let step_up = otp.as_deref().map(|otp| station::StepUp {
+        otp,
+        server: client.as_deref(),
+    });
     station
-        .void_dose(uuid(&request.dose_id, "mũi tiêm")?, &request.reason)
+        .void_dose_with(
+            uuid(&request.dose_id, "mũi tiêm")?,
+            &request.reason,
+            step_up,
+        )
         .await?;
     Ok(station.show(person).await?)
 }

@@ -186,6 +186,8 @@ pub struct VoidDoseRequest {
     pub person_id: String,
     pub dose_id: String,
     pub reason: String,
+    /// A fresh one-time code: voiding a signed dose needs one.
+    pub otp: Option<String>,
 }
 
 /// A certificate on the token, as the signer chooses it.
@@ -335,4 +337,11 @@ impl Limits {
             recovery_passphrase_min: station::backup::MIN_RECOVERY_PASSPHRASE,
         }
     }
+}
+
+/// Where a printed passport was saved.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct PrintedPassport {
+    pub path: String,
+    pub bytes: u64,
 }

@@ -1269,3 +1269,235 @@ async fn a_station_installs_only_a_release_signed_by_the_publisher() {
     ui.shot("22-update-refused").await;
     ui.client.close().await.expect("session closed");
 }
+
+/// The end-of-day passport run, when the passport test starts this binary as a child for it
+/// (see `sotiem_scenarios::passports`); nothing in a normal run.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_passports_in_a_child_process() {
+    sotiem_scenarios::passports::issue_if_asked().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nurse_prints_a_vaccine_passport_and_checks_a_scanned_one() {
+    let _one_window_at_a_time = one_at_a_time().await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let tokens = tempfile::tempdir().expect("token dir");
+    let token = SoftToken::create(tokens.path());
+    lab.server
+        .trust
+        .add(&std::fs::read(&token.ca_pem).expect("ca"))
+        .expect("trusted");
+    lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
+
+    // Three people vaccinated this morning, matched with the population database; the head of
+    // the facility signs their doses (a key file standing in for the USB token: the token in
+    // this process is the passport signer's) and the run reaches the server.
+    let mut g = Generator::new(515);
+    let now = sync_protocol::person::now();
+    let people = vaccinated_at(&mut g, 3, 2, now - time::Duration::hours(3));
+    let (data, key, _otp) = prepared_station(&lab, &people, "bs.hung").await;
+    let facility_key = token.files("rsa");
+    let facility_cert = sotiem_token::CertificateInfo::from_der(
+        b"rsa",
+        &std::fs::read(&facility_key.der).expect("der"),
+    )
+    .expect("certificate");
+    lab.register_certificates("bs.hung", &[&facility_cert])
+        .await;
+    let mut nurse_otp = {
+        let st = station::Station::open_with_key(data.path(), Some(key.clone()))
+            .await
+            .expect("reopened");
+        let client = st
+            .connect(None, None, None)
+            .await
+            .expect("the connection is remembered");
+        lab.sign_in(&st, &client, "bs.hung").await;
+        let selection = station::SigningSelection {
+            from: (now - time::Duration::days(1)).date().to_string(),
+            to: now.date().to_string(),
+            ..station::SigningSelection::default()
+        };
+        st.sign_selection(
+            &selection,
+            6,
+            &sotiem_scenarios::pki::FileSigner::new(&facility_key),
+        )
+        .await
+        .expect("signed");
+        assert_eq!(st.sync(&client).await.expect("synced").batches_accepted, 1);
+        st.sign_out(None).await.expect("signed out");
+        let otp = lab.sign_in(&st, &client, "nv.mai").await;
+        st.close().await;
+        otp
+    };
+
+    // End of day on the server: passports signed with the key in the HSM (PS256).
+    let db = lab.server.sqlite_path().expect("an SQLite server");
+    let end_of_day = || {
+        sotiem_scenarios::passports::end_of_day(
+            "issue_passports_in_a_child_process",
+            &db,
+            &token,
+            &token.rsa.id,
+        )
+    };
+    assert!(end_of_day().contains("ISSUED 3 REISSUED 0"));
+
+    let exports = tempfile::tempdir().expect("exports");
+    let (_spawned, ui) = start_app(
+        "passport",
+        &[
+            ("SOTIEM_DATA", data.path().display().to_string()),
+            ("SOTIEM_DB_KEY", key.to_hex()),
+            ("SOTIEM_EXPORT_DIR", exports.path().display().to_string()),
+        ],
+    )
+    .await;
+    ui.wait_text(
+        "[data-testid=signed-in-user]",
+        "the nurse's session resumes",
+        |t| t.contains("nv.mai"),
+    )
+    .await;
+    ui.click("[data-testid=sync-now]").await;
+    ui.find("[data-testid=sync-message]").await;
+
+    // Her record shows her passport; printing saves a PDF whose QR code reads back.
+    let anh = &people[0];
+    ui.type_into("#search-name", &anh.full_name).await;
+    ui.type_into("#search-other", anh.phone.as_deref().expect("a phone"))
+        .await;
+    ui.click("[data-testid=search-submit]").await;
+    ui.wait_text("[data-testid=search-results]", "she is found", |t| {
+        t.contains(&anh.full_name)
+    })
+    .await;
+    ui.click("[data-testid=search-results] button").await;
+    ui.wait_text(
+        "[data-testid=passport-summary]",
+        "she has a passport",
+        |t| t.contains("Đã có hộ chiếu"),
+    )
+    .await;
+    let uvci = ui.text("[data-testid=passport-uvci]").await;
+    assert!(uvci.starts_with("URN:UVCI:01:VN:"), "{uvci}");
+    ui.click("[data-testid=print-passport]").await;
+    let saved = ui
+        .wait_text("[data-testid=passport-saved]", "the PDF is saved", |t| {
+            t.contains(".pdf")
+        })
+        .await;
+    ui.shot("13-passport-printed").await;
+    let pdf = std::fs::read_dir(exports.path())
+        .expect("exports")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "pdf"))
+        .unwrap_or_else(|| panic!("no PDF in the export folder ({saved})"));
+    let hc1 = sotiem_scenarios::passports::qr_in_pdf(&pdf);
+    assert!(
+        hc1.starts_with("HC1:"),
+        "the printed QR holds the passport: {hc1:?}"
+    );
+
+    // "Kiểm tra hộ chiếu": the scanner types the code and Enter; offline verdict.
+    ui.click("[data-testid=nav-passport]").await;
+    ui.type_into("#passport-code", &hc1).await;
+    ui.click("[data-testid=check-passport]").await;
+    let verdict = ui
+        .wait_text("[data-testid=passport-verdict]", "a valid passport", |t| {
+            t.contains("Hợp lệ")
+        })
+        .await;
+    assert!(verdict.contains(&anh.full_name), "{verdict}");
+    assert!(verdict.contains(&uvci), "{verdict}");
+    ui.shot("14-passport-valid").await;
+
+    // The same code with its name changed by hand: refused as forged.
+    let decoded = sotiem_passport::decode(&hc1).expect("decodes");
+    let mut sign1 = decoded.sign1.clone();
+    let mut changed = decoded.certificate.clone();
+    changed.nam.given = Some("Văn Giả".into());
+    let mut cwt = Vec::new();
+    coset::cbor::ser::into_writer(
+        &coset::cbor::value::Value::Map(vec![
+            (4.into(), decoded.claims.expires_at.into()),
+            (6.into(), decoded.claims.issued_at.into()),
+            (1.into(), "VN".into()),
+            (
+                (-260).into(),
+                coset::cbor::value::Value::Map(vec![(
+                    1.into(),
+                    coset::cbor::value::Value::serialized(&changed).expect("cbor"),
+                )]),
+            ),
+        ]),
+        &mut cwt,
+    )
+    .expect("cwt");
+    sign1.payload = Some(cwt);
+    let forged = {
+        use coset::TaggedCborSerializable;
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&sign1.to_tagged_vec().expect("cose"))
+            .expect("zlib");
+        format!("HC1:{}", base45::encode(z.finish().expect("zlib")))
+    };
+    ui.type_into("#passport-code", &forged).await;
+    ui.click("[data-testid=check-passport]").await;
+    let verdict = ui
+        .wait_text(
+            "[data-testid=passport-verdict]",
+            "a forged passport refused",
+            |t| t.contains("Không hợp lệ"),
+        )
+        .await;
+    assert!(verdict.contains("giả mạo"), "{verdict}");
+    ui.shot("15-passport-forged").await;
+
+    // Her second dose was a mistake: voiding a signed dose asks for a fresh code; the next
+    // end-of-day run revokes her passport and issues one for dose 1; the old code then reads
+    // as revoked.
+    ui.click("[data-testid=nav-session]").await;
+    ui.wait_text("[data-testid=person-name]", "her record again", |t| {
+        t.contains(&anh.full_name)
+    })
+    .await;
+    ui.click("[data-testid=dose-row]:last-child [data-testid=void-dose]")
+        .await;
+    ui.find("[data-testid=void-signed-notice]").await;
+    ui.type_into("#void-reason", "Ghi nhầm: chị chỉ tiêm một mũi hôm nay")
+        .await;
+    ui.type_into("#void-otp", &nurse_otp.code().await).await;
+    ui.shot("16-void-signed-dose").await;
+    ui.click("[data-testid=void-submit]").await;
+    ui.wait_text(
+        "[data-testid=dose-row]:last-child",
+        "the signed dose is voided",
+        |t| t.contains("Đã huỷ"),
+    )
+    .await;
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text("[data-testid=pending-count]", "the voiding is sent", |t| {
+        t == "0"
+    })
+    .await;
+    assert!(end_of_day().contains("ISSUED 0 REISSUED 1"));
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text("[data-testid=passport-uvci]", "a new passport", |t| {
+        t.starts_with("URN:UVCI:01:VN:") && t != uvci
+    })
+    .await;
+    ui.shot("17-passport-reissued").await;
+    ui.click("[data-testid=nav-passport]").await;
+    ui.type_into("#passport-code", &hc1).await;
+    ui.click("[data-testid=check-passport]").await;
+    ui.wait_text(
+        "[data-testid=passport-verdict]",
+        "the old passport is revoked",
+        |t| t.contains("Đã thu hồi"),
+    )
+    .await;
+    ui.shot("18-passport-revoked").await;
+}

@@ -4,6 +4,7 @@
 //! and a fault-injecting proxy.
 
 pub mod hostile;
+pub mod passports;
 pub mod pki;
 pub mod proxy;
 pub mod release;

@@ -108,6 +108,14 @@ impl TestServer {
         }
     }
 
+    /// The SQLite file of an SQLite-backed server (unencrypted in tests), for a second process
+    /// that works on the same store, as `sotiem-server` commands do beside a running server.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        self.schema
+            .is_none()
+            .then(|| self._dir.path().join("server.db"))
+    }
+
     /// Adds a facility, named as the organisation certificates of the test PKI name it.
     pub async fn facility(
         &self,

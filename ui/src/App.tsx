@@ -11,6 +11,7 @@ import { inputToDraft } from "./person";
 import { findCompleteQr, findQrAtEnter } from "./qr";
 import { Account } from "./screens/Account";
 import { Cleaning } from "./screens/Cleaning";
+import { Passport } from "./screens/Passport";
 import { Report } from "./screens/Report";
 import { emptyFromSearch, Session, type SessionDrafts } from "./screens/Session";
 import { Setup } from "./screens/Setup";
@@ -18,10 +19,10 @@ import { SignIn } from "./screens/SignIn";
 import { Signing } from "./screens/Signing";
 import { Staff } from "./screens/Staff";
 
-type Screen = "session" | "report" | "account" | "cleaning" | "signing" | "staff";
+type Screen = "session" | "report" | "account" | "cleaning" | "signing" | "staff" | "passport";
 
-/** Alt+1…6, in this order; a screen the role has not stays on the account screen. */
-const SCREENS: Screen[] = ["session", "report", "account", "cleaning", "signing", "staff"];
+/** Alt+1…7, in this order; a screen the role has not stays on the account screen. */
+const SCREENS: Screen[] = ["session", "report", "account", "cleaning", "signing", "staff", "passport"];
 
 const EMPTY_DRAFTS: SessionDrafts = {
   searchName: "",
@@ -190,7 +191,7 @@ export function App() {
         }
         return;
       }
-      if (e.altKey && ["1", "2", "3", "4", "5", "6"].includes(e.key)) {
+      if (e.altKey && ["1", "2", "3", "4", "5", "6", "7"].includes(e.key)) {
         e.preventDefault();
         setScreen(SCREENS[Number(e.key) - 1]);
       } else if (e.key === "F2" || (e.altKey && (e.key === "f" || e.key === "F"))) {
@@ -260,7 +261,7 @@ export function App() {
                 title={`Alt+${SCREENS.indexOf(s) + 1}`}
                 onClick={() => setScreen(s)}
               >
-                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : s === "staff" ? "navStaff" : "navAccount")}
+                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : s === "staff" ? "navStaff" : s === "passport" ? "navPassport" : "navAccount")}
               </button>
             ))}
           </nav>
@@ -314,6 +315,8 @@ export function App() {
         <Signing catalogue={catalogue} changed={changed} refreshKey={refreshKey} />
       ) : screen === "staff" && session.role === "facility_admin" ? (
         <Staff />
+      ) : screen === "passport" ? (
+        <Passport />
       ) : (
         <Account session={session} signedOut={refresh} />
       )}

@@ -21,6 +21,9 @@ import type { EnrollRequest } from "./bindings/EnrollRequest";
 import type { InitialPasswordRequest } from "./bindings/InitialPasswordRequest";
 import type { PersonInput } from "./bindings/PersonInput";
 import type { PersonRecord } from "./bindings/PersonRecord";
+import type { PassportCheck } from "./bindings/PassportCheck";
+import type { PassportStatus } from "./bindings/PassportStatus";
+import type { PrintedPassport } from "./bindings/PrintedPassport";
 import type { PersonSummary } from "./bindings/PersonSummary";
 import type { QrReading } from "./bindings/QrReading";
 import type { RecordDoseRequest } from "./bindings/RecordDoseRequest";
@@ -104,6 +107,9 @@ export const api = {
   readCccdQr: (text: string) => call<QrReading>("read_cccd_qr", { text }),
   registerPerson: (input: PersonInput) => call<PersonRecord>("register_person", { input }),
   showPerson: (personId: string) => call<PersonRecord>("show_person", { personId }),
+  passportStatus: (personId: string) => call<PassportStatus>("passport_status", { personId }),
+  printPassport: (personId: string) => call<PrintedPassport>("print_passport", { personId }),
+  checkPassport: (text: string) => call<PassportCheck>("check_passport", { text }),
   editPerson: (request: EditRequest) => call<PersonRecord>("edit_person", { request }),
   recordDose: (request: RecordDoseRequest) => call<PersonRecord>("record_dose", { request }),
   voidDose: (request: VoidDoseRequest) => call<PersonRecord>("void_dose", { request }),

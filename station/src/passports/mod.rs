@@ -290,6 +290,7 @@ impl Station {
                 .flatten()
                 .collect::<Vec<_>>()
                 .join(" ")
+                .replace('<', " ")
             }),
             birth_date: checked.certificate.as_ref().map(|c| c.dob.clone()),
             vaccine: entry.map(|v| {

@@ -526,8 +526,20 @@ impl Station {
             })
     }
 
-    /// Voids a dose (doses are never deleted) with the reason, and returns it.
+    /// Voids a dose (doses are never deleted) with the reason, and returns it. A signed dose
+    /// needs a fresh code: see [`Station::void_dose_with`].
     pub async fn void_dose(&self, dose_id: Uuid, reason: &str) -> Result<Dose> {
+        self.void_dose_with(dose_id, reason, None).await
+    }
+
+    /// Voids a dose; a dose a signing run covers is a signed record undone (and the passport
+    /// built on it revoked), so it needs a fresh one-time code the server checks (`step_up`).
+    pub async fn void_dose_with(
+        &self,
+        dose_id: Uuid,
+        reason: &str,
+        step_up: Option<StepUp<'_>>,
+    ) -> Result<Dose> {
         let user = self.writer()?;
         let reason = text::clean(reason);
         if reason.chars().count() < validate::MIN_VOID_REASON {
@@ -551,8 +563,28 @@ impl Station {
             what: "người",
             id: person_id,
         })?;
+        let mut intent = Intent::new(CommitAction::Void);
+        let signed = self
+            .show(person_id)
+            .await?
+            .person
+            .doses
+            .get(&dose_id)
+            .is_some_and(|d| d.signature.is_some() && d.voided.is_none());
+        if signed {
+            let step_up = step_up.filter(|s| !s.otp.trim().is_empty()).ok_or(
+                StationError::StepUpRequired(
+                    "huỷ mũi tiêm đã ký số (hộ chiếu vắc xin dựa trên mũi này sẽ bị thu hồi)",
+                ),
+            )?;
+            let fields = [sync_protocol::rules::SensitiveField::SignedDose]
+                .into_iter()
+                .collect();
+            let mut grants = self.step_up_grants(step_up, &[person_id], &fields).await?;
+            intent = intent.with_code().with_grant(grants.remove(&person_id));
+        }
         let (_, person) = self
-            .modify(person_id, Intent::new(CommitAction::Void), |p| {
+            .modify(person_id, intent, |p| {
                 let dose = p
                     .doses
                     .get_mut(&dose_id)

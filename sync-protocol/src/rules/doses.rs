@@ -22,7 +22,7 @@ pub(super) fn check_doses(
                     dose_number: old.dose_number,
                 });
             };
-            check_recorded(before, old, after, new, writer, knows)?;
+            check_recorded(before, old, after, new, meta, writer, knows)?;
         }
     }
     for dose in after.doses.values() {
@@ -61,6 +61,7 @@ fn check_recorded(
     old: &Dose,
     after: &Person,
     new: &Dose,
+    meta: &CommitMeta,
     writer: &Writer,
     knows: &Knowledge<'_>,
 ) -> Result<(), Violation> {
@@ -80,7 +81,15 @@ fn check_recorded(
         (Some(_), Some(v)) if Some(v) != old.voided.as_ref() => {
             check_void(v, dose_number, writer, knows)?
         }
-        (None, Some(v)) => check_void(v, dose_number, writer, knows)?,
+        (None, Some(v)) => {
+            check_void(v, dose_number, writer, knows)?;
+            // Undoing a signed record (and the passport built on it) needs a fresh code.
+            if signed {
+                let fields = [super::SensitiveField::SignedDose].into_iter().collect();
+                super::grant_covers(meta, writer, knows, after.id, &fields)
+                    .map_err(|why| Violation::SignedVoidNeedsCode { dose_number, why })?;
+            }
+        }
         _ => {}
     }
     match (&old.signature, &new.signature) {

@@ -69,15 +69,18 @@ pub enum SensitiveField {
     BirthDate,
     Identity,
     Address,
+    /// Not a field: voiding a dose a signing run covers (it undoes a signed record).
+    SignedDose,
 }
 
 impl SensitiveField {
     /// Every sensitive field.
-    pub const ALL: [SensitiveField; 4] = [
+    pub const ALL: [SensitiveField; 5] = [
         SensitiveField::FullName,
         SensitiveField::BirthDate,
         SensitiveField::Identity,
         SensitiveField::Address,
+        SensitiveField::SignedDose,
     ];
 
     /// The stored name.
@@ -87,6 +90,7 @@ impl SensitiveField {
             SensitiveField::BirthDate => "birth_date",
             SensitiveField::Identity => "identity",
             SensitiveField::Address => "address",
+            SensitiveField::SignedDose => "signed_dose",
         }
     }
 
@@ -102,8 +106,43 @@ impl SensitiveField {
             SensitiveField::BirthDate => "ngày sinh",
             SensitiveField::Identity => "số giấy tờ",
             SensitiveField::Address => "địa chỉ",
+            SensitiveField::SignedDose => "huỷ mũi tiêm đã ký",
         }
     }
+}
+
+/// Whether the grant the change relies on lets `writer` do what `fields` names to `person`
+/// now; else why not (in Vietnamese). One check for sensitive edits and signed voidings.
+pub(crate) fn grant_covers(
+    meta: &CommitMeta,
+    writer: &Writer,
+    knows: &Knowledge<'_>,
+    person: Uuid,
+    fields: &BTreeSet<SensitiveField>,
+) -> Result<(), &'static str> {
+    let Some(grant) = knows.grant else {
+        return Err(if meta.grant.is_some() {
+            "mã xác nhận không có trên máy chủ"
+        } else {
+            "chưa nhập mã xác thực"
+        });
+    };
+    if meta.grant.as_deref() != Some(grant.id.as_str()) {
+        return Err("thay đổi không mang mã xác nhận này");
+    }
+    if grant.user != writer.user {
+        return Err("mã xác nhận của người khác");
+    }
+    if grant.person_id != person {
+        return Err("mã xác nhận cho người khác");
+    }
+    if !fields.is_subset(&grant.fields) {
+        return Err("mã xác nhận không gồm các trường này");
+    }
+    if knows.now > grant.expires_at {
+        return Err("mã xác nhận đã hết hạn: sửa lại và nhập mã mới");
+    }
+    Ok(())
 }
 
 /// The server's step-up grant: `user` gave a fresh code for these fields of this person.

@@ -211,28 +211,6 @@ fn check_step_up(
     if fields.is_empty() || writer.manages(&before.managing_facility) {
         return Ok(());
     }
-    let refuse = |why| Err(Violation::step_up(&fields, &before.managing_facility, why));
-    let Some(grant) = knows.grant else {
-        return refuse(if meta.grant.is_some() {
-            "mã xác nhận không có trên máy chủ"
-        } else {
-            "chưa nhập mã xác thực"
-        });
-    };
-    if meta.grant.as_deref() != Some(grant.id.as_str()) {
-        return refuse("thay đổi không mang mã xác nhận này");
-    }
-    if grant.user != writer.user {
-        return refuse("mã xác nhận của người khác");
-    }
-    if grant.person_id != after.id {
-        return refuse("mã xác nhận cho người khác");
-    }
-    if !fields.is_subset(&grant.fields) {
-        return refuse("mã xác nhận không gồm các trường này");
-    }
-    if knows.now > grant.expires_at {
-        return refuse("mã xác nhận đã hết hạn: sửa lại và nhập mã mới");
-    }
-    Ok(())
+    super::grant_covers(meta, writer, knows, after.id, &fields)
+        .map_err(|why| Violation::step_up(&fields, &before.managing_facility, why))
 }

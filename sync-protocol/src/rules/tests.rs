@@ -423,7 +423,65 @@ fn rows() -> Vec<Row> {
                     reason: "Sai ngày sinh, ký lại".into(),
                 });
             },
-        ),
+        )
+        .with_grant(grant(&[SensitiveField::SignedDose])),
+        {
+            let void_signed = |p: &mut Person| {
+                p.doses.get_mut(&d1).unwrap().voided = Some(Voided {
+                    by: "nv.lan".into(),
+                    at: NOW,
+                    reason: "Ghi nhầm người, huỷ mũi đã ký".into(),
+                })
+            };
+            row(
+                "a signed dose voided without a code",
+                CommitAction::Void,
+                void_signed,
+            )
+            .refused("signed_void_needs_code")
+        },
+        row(
+            "a signed dose voided with a code for it",
+            CommitAction::Void,
+            |p| {
+                p.doses.get_mut(&d1).unwrap().voided = Some(Voided {
+                    by: "nv.lan".into(),
+                    at: NOW,
+                    reason: "Ghi nhầm người, huỷ mũi đã ký".into(),
+                })
+            },
+        )
+        .with_grant(grant(&[SensitiveField::SignedDose])),
+        row(
+            "a signed dose voided with a code for an address",
+            CommitAction::Void,
+            |p| {
+                p.doses.get_mut(&d1).unwrap().voided = Some(Voided {
+                    by: "nv.lan".into(),
+                    at: NOW,
+                    reason: "Ghi nhầm người, huỷ mũi đã ký".into(),
+                })
+            },
+        )
+        .with_grant(grant(&[SensitiveField::Address]))
+        .refused("signed_void_needs_code"),
+        {
+            let mut g = grant(&[SensitiveField::SignedDose]);
+            g.user = "nv.binh".into();
+            row(
+                "a signed dose voided with another's code",
+                CommitAction::Void,
+                |p| {
+                    p.doses.get_mut(&d1).unwrap().voided = Some(Voided {
+                        by: "nv.lan".into(),
+                        at: NOW,
+                        reason: "Ghi nhầm người, huỷ mũi đã ký".into(),
+                    })
+                },
+            )
+            .with_grant(g)
+            .refused("signed_void_needs_code")
+        },
         row(
             "a mark for a run the server never accepted",
             CommitAction::Sign,
@@ -628,6 +686,7 @@ fn every_rule_accepts_the_honest_write_and_refuses_the_other() {
         Rule::StepUpRequired,
         Rule::SignedDoseFrozen,
         Rule::IdentityFrozen,
+        Rule::SignedVoidNeedsCode,
         Rule::SignatureNotBacked,
         Rule::DoseDeleted,
         Rule::DoseUnvoided,

@@ -41,6 +41,8 @@ pub enum Rule {
     SignedDoseFrozen,
     /// Identity fields covered by a signed dose's record changed.
     IdentityFrozen,
+    /// A signed dose voided without the writer's fresh code (the server's grant).
+    SignedVoidNeedsCode,
     /// A dose marked signed without a run the server accepted for it.
     SignatureNotBacked,
     /// A dose removed from the document.
@@ -77,6 +79,7 @@ impl Rule {
             Rule::StepUpRequired => "step_up_required",
             Rule::SignedDoseFrozen => "signed_dose_frozen",
             Rule::IdentityFrozen => "identity_frozen",
+            Rule::SignedVoidNeedsCode => "signed_void_needs_code",
             Rule::SignatureNotBacked => "signature_not_backed",
             Rule::DoseDeleted => "dose_deleted",
             Rule::DoseUnvoided => "dose_unvoided",
@@ -160,6 +163,10 @@ pub enum Violation {
         "mũi tiêm {dose_number} đã được ký số trên họ tên, giới tính, ngày sinh và giấy tờ hiện có: muốn sửa những trường này phải huỷ mũi đã ký trước"
     )]
     IdentityFrozen { dose_number: u8 },
+    #[error(
+        "mũi tiêm {dose_number} đã được ký số: huỷ mũi đó cần mã xác thực mới được máy chủ xác nhận ({why}); hộ chiếu vắc xin dựa trên mũi này sẽ bị thu hồi"
+    )]
+    SignedVoidNeedsCode { dose_number: u8, why: &'static str },
     #[error("mũi tiêm {dose_number} được ghi là đã ký số nhưng {why}")]
     SignatureNotBacked { dose_number: u8, why: &'static str },
     #[error("mũi tiêm {dose_number} bị xoá khỏi hồ sơ: mũi tiêm chỉ được huỷ, không được xoá")]
@@ -200,6 +207,7 @@ impl Violation {
             Violation::StepUpRequired { .. } => Rule::StepUpRequired,
             Violation::SignedDoseFrozen { .. } => Rule::SignedDoseFrozen,
             Violation::IdentityFrozen { .. } => Rule::IdentityFrozen,
+            Violation::SignedVoidNeedsCode { .. } => Rule::SignedVoidNeedsCode,
             Violation::SignatureNotBacked { .. } => Rule::SignatureNotBacked,
             Violation::DoseDeleted { .. } => Rule::DoseDeleted,
             Violation::DoseUnvoided { .. } => Rule::DoseUnvoided,

@@ -19,4 +19,8 @@ accounts_revoked: Array<string>,
 /**
  * Signing runs the server verified, and those it refused (the reason is kept on the run).
  */
-batches_accepted: number, batches_refused: number, cursor: number, attempts: number, bytes_sent: number, bytes_received: number, };
+batches_accepted: number, batches_refused: number, 
+/**
+ * Vaccine passports issued or revoked for the facility's people since the last sync.
+ */
+passports_pulled: number, cursor: number, attempts: number, bytes_sent: number, bytes_received: number, };

@@ -3,4 +3,8 @@
 /**
  * A dose to void, and why.
  */
-export type VoidDoseRequest = { person_id: string, dose_id: string, reason: string, };
+export type VoidDoseRequest = { person_id: string, dose_id: string, reason: string, 
+/**
+ * A fresh one-time code: voiding a signed dose needs one.
+ */
+otp: string | null, };

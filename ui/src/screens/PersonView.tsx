@@ -7,6 +7,7 @@ import type { UiError } from "../bindings/UiError";
 import type { Vaccine } from "../bindings/Vaccine";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field, Select } from "../components/Field";
+import { PassportCard } from "../components/PassportCard";
 import { PersonFields, type PersonDraft } from "../components/PersonFields";
 import { formatBirthDate, formatDateTime, formatPhone, vaccineName } from "../format";
 import { lang, t } from "../i18n";
@@ -21,11 +22,13 @@ interface Props {
   lot: string;
   remember: (vaccine: string, lot: string) => void;
   changed: () => void;
+  /** Changes after a sync: what the server sent (a passport) is read again. */
+  refreshKey?: number;
   close: () => void;
 }
 
 /** A person's record: details, warnings, doses, and recording a dose in a few keystrokes. */
-export function PersonView({ personId, session, catalogue, vaccine, lot, remember, changed, close }: Props) {
+export function PersonView({ personId, session, catalogue, vaccine, lot, remember, changed, refreshKey = 0, close }: Props) {
   const [record, setRecord] = useState<PersonRecord | null>(null);
   const [loadError, setLoadError] = useState<UiError | null>(null);
   const [dose, setDose] = useState({ vaccine, lot, dose_number: "", given_at: "", notes: "" });
@@ -123,6 +126,7 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
           </button>
         </div>
       </header>
+      <PassportCard personId={p.id} refreshKey={refreshKey * 1000 + doses.filter((d) => !d.voided).length} />
       {record.warnings.length > 0 ? (
         <section class="warnings" aria-label={t("warnings")} data-testid="warnings">
           <h3>{t("warnings")}</h3>
@@ -185,8 +189,8 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
                 <td>{d.vaccinator}</td>
                 <td>{d.voided ? `${t("voided")}: ${d.voided.reason}` : d.signature ? t("signed") : t("active")}</td>
                 <td>
-                  {session.writes_people && !d.voided && !d.signature ? (
-                    <button type="button" class="link" onClick={() => setVoiding(d)}>
+                  {session.writes_people && !d.voided ? (
+                    <button type="button" class="link" data-testid="void-dose" onClick={() => setVoiding(d)}>
                       {t("voidDose")}
                     </button>
                   ) : null}
@@ -267,14 +271,18 @@ function VoidDialog({ personId, dose, vaccine, done }: { personId: string; dose:
   const [reason, setReason] = useState("");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<UiError | null>(null);
+  // A signed dose is a signed record undone: a fresh code, checked by the server.
+  const signed = dose.signature !== null;
+  const [otp, setOtp] = useState("");
   async function submit(e: Event) {
     e.preventDefault();
-    const local = checkVoidReason(reason, lang.get());
+    const local = { ...checkVoidReason(reason, lang.get()), ...(signed ? checkOtp(otp, lang.get()) : {}) };
     setErrors(local);
     if (Object.keys(local).length) return;
     try {
-      done(await api.voidDose({ person_id: personId, dose_id: dose.id, reason: reason.trim() }));
+      done(await api.voidDose({ person_id: personId, dose_id: dose.id, reason: reason.trim(), otp: signed ? otp.trim() : null }));
     } catch (err) {
+      setOtp("");
       setError(err as UiError);
     }
   }
@@ -287,6 +295,14 @@ function VoidDialog({ personId, dose, vaccine, done }: { personId: string; dose:
         </p>
         <p class="help">{t("voidHelp")}</p>
         <Field id="void-reason" label={t("reason")} value={reason} onInput={setReason} error={errors.reason ?? fieldErrors(error).void_reason} autoFocus required />
+        {signed ? (
+          <>
+            <p class="notice" data-testid="void-signed-notice">
+              {t("voidSigned")}
+            </p>
+            <Field id="void-otp" label={t("otp")} value={otp} onInput={setOtp} error={errors.otp} inputMode="numeric" required />
+          </>
+        ) : null}
         <ErrorBox error={error} />
         <div class="actions">
           <button type="submit" class="danger" data-testid="void-submit">

@@ -213,6 +213,7 @@ export function Session({ session, catalogue, drafts, setDrafts, searchRef, chan
             lot={drafts.lot}
             remember={(vaccine, lot) => set({ vaccine, lot })}
             changed={changed}
+            refreshKey={refreshKey}
             close={() => set({ personId: null })}
           />
         ) : (
