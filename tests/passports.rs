@@ -218,7 +218,19 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         "{}",
         status.summary
     );
-    let (pdf, file_name) = nurse.passport_pdf(anh.id).await.expect("printed");
+    let (pdf, file_name) = nurse
+        .passport_pdf(anh.id, station::Paper::A4)
+        .await
+        .expect("printed");
+    let (a5, _) = nurse
+        .passport_pdf(anh.id, station::Paper::A5)
+        .await
+        .expect("printed on A5");
+    assert_eq!(
+        qr_in_pdf(lab.dir.path(), &a5),
+        current.hc1,
+        "the A5 page's QR reads too"
+    );
     assert!(file_name.ends_with(".pdf"));
     if let Some(keep) = std::env::var_os("SOTIEM_TEST_ARTIFACTS") {
         std::fs::create_dir_all(&keep).expect("artifacts dir");
@@ -354,7 +366,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     );
     let unsigned = &unverified[0];
     let none = nurse
-        .passport_pdf(unsigned.id)
+        .passport_pdf(unsigned.id, station::Paper::A4)
         .await
         .expect_err("no passport to print");
     assert_eq!(none.code(), "no_passport");

@@ -3,7 +3,7 @@
 
 use crate::render::Output;
 use clap::Subcommand;
-use station::{PassportCheck, PassportStatus, Station};
+use station::{Paper, PassportCheck, PassportStatus, Station};
 use std::path::PathBuf;
 use uuid::Uuid;
 
@@ -11,11 +11,14 @@ use uuid::Uuid;
 pub enum PassportCommand {
     /// A person's passports (valid, revoked, expired).
     Show { person: Uuid },
-    /// Prints a person's valid passport to a PDF file (A4, Vietnamese/English, QR code).
+    /// Prints a person's valid passport to a PDF file (Vietnamese/English, QR code).
     Print {
         person: Uuid,
         #[arg(long)]
         out: PathBuf,
+        /// a4 or a5.
+        #[arg(long, default_value = "a4", value_parser = parse_paper)]
+        paper: Paper,
     },
     /// Checks a passport's text (`HC1:…`, as a scanner types it; `-` reads standard input)
     /// against the trust list kept on this laptop, offline. Exits 3 when it is not accepted.
@@ -33,8 +36,12 @@ pub async fn passport(
             let status = station.passport_status(*person).await?;
             out.value(&status, describe_status);
         }
-        PassportCommand::Print { person, out: path } => {
-            let (pdf, _) = station.passport_pdf(*person).await?;
+        PassportCommand::Print {
+            person,
+            out: path,
+            paper,
+        } => {
+            let (pdf, _) = station.passport_pdf(*person, *paper).await?;
             let part = path.with_extension("pdf.part");
             std::fs::write(&part, &pdf)
                 .and_then(|()| std::fs::rename(&part, path))
@@ -98,4 +105,8 @@ fn describe_check(c: &PassportCheck) -> String {
         c.trust_list_issued_at
     ));
     lines.join("\n")
+}
+
+fn parse_paper(text: &str) -> Result<Paper, String> {
+    Paper::parse(text).ok_or_else(|| format!("khổ giấy \"{text}\" không có: a4 hoặc a5"))
 }

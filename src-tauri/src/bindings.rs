@@ -33,6 +33,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         station::PersonRecord,
         station::PassportStatus,
         station::PassportCheck,
+        station::Paper,
         crate::views::PrintedPassport,
         station::PersonSummary,
         station::SearchQuery,

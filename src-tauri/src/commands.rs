@@ -260,9 +260,12 @@ pub async fn passport_status(app: App<'_>, person_id: String) -> Result<station:
 pub async fn print_passport(
     app: App<'_>,
     person_id: String,
+    paper: station::Paper,
 ) -> Result<crate::views::PrintedPassport> {
     let station = app.station().await?;
-    let (pdf, name) = station.passport_pdf(uuid(&person_id, "người")?).await?;
+    let (pdf, name) = station
+        .passport_pdf(uuid(&person_id, "người")?, paper)
+        .await?;
     let dir = &app.config.export_dir;
     let io = |source| station::StationError::Io {
         path: dir.clone(),

@@ -283,6 +283,20 @@ async fn start_app(name: &str, env: &[(&str, String)]) -> (Spawned, Ui) {
     (spawned, Ui { client, shots })
 }
 
+/// A server that trusts the test CA of a new SoftHSM2 token (kept while the directory lives),
+/// with the head of TYT-TANNHUT, bs.hung, as its signer.
+async fn lab_with_a_signer() -> (Lab, tempfile::TempDir, SoftToken) {
+    let lab = Lab::start(Backend::Sqlite).await;
+    let tokens = tempfile::tempdir().expect("token dir");
+    let token = SoftToken::create(tokens.path());
+    lab.server
+        .trust
+        .add(&std::fs::read(&token.ca_pem).expect("ca"))
+        .expect("trusted");
+    lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
+    (lab, tokens, token)
+}
+
 /// A station of TYT-TANNHUT set up on the server, `people` imported by a vaccinator and
 /// synced, then `user` signed in (their session resumes when the app starts). Returns the data
 /// directory, its key, and `user`'s authenticator for fresh codes.
@@ -626,14 +640,7 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
 #[tokio::test(flavor = "multi_thread")]
 async fn a_head_of_facility_signs_the_days_doses_with_the_usb_token() {
     let _one_window_at_a_time = one_at_a_time().await;
-    let lab = Lab::start(Backend::Sqlite).await;
-    let tokens = tempfile::tempdir().expect("token dir");
-    let token = SoftToken::create(tokens.path());
-    lab.server
-        .trust
-        .add(&std::fs::read(&token.ca_pem).expect("ca"))
-        .expect("trusted");
-    lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
+    let (lab, _tokens, token) = lab_with_a_signer().await;
 
     // A backlog: 1,004 people matched with the population database, vaccinated over the last
     // hours (ten seconds apart), synced; then the head of the facility signs in on the laptop.
@@ -1280,14 +1287,7 @@ async fn issue_passports_in_a_child_process() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nurse_prints_a_vaccine_passport_and_checks_a_scanned_one() {
     let _one_window_at_a_time = one_at_a_time().await;
-    let lab = Lab::start(Backend::Sqlite).await;
-    let tokens = tempfile::tempdir().expect("token dir");
-    let token = SoftToken::create(tokens.path());
-    lab.server
-        .trust
-        .add(&std::fs::read(&token.ca_pem).expect("ca"))
-        .expect("trusted");
-    lab.account("bs.hung", "TYT-TANNHUT", Role::Signer).await;
+    let (lab, _tokens, token) = lab_with_a_signer().await;
 
     // Three people vaccinated this morning, matched with the population database; the head of
     // the facility signs their doses (a key file standing in for the USB token: the token in

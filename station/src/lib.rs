@@ -39,7 +39,7 @@ pub use lists::{
     BROWSE_ROWS, DataList, ExportSummary, ListDose, ListPage, ListQuery, ListRow, SCREEN_ROWS,
     list_needs_code,
 };
-pub use passports::{PassportCheck, PassportState, PassportStatus, PassportView};
+pub use passports::{Paper, PassportCheck, PassportState, PassportStatus, PassportView};
 pub use progress::{SigningProgress, SyncPhase, SyncProgress, Watcher};
 pub use report::{DailyReport, DayDose, VaccinatorCount, VaccineCount};
 pub use service::{

@@ -21,6 +21,7 @@ import type { EnrollRequest } from "./bindings/EnrollRequest";
 import type { InitialPasswordRequest } from "./bindings/InitialPasswordRequest";
 import type { PersonInput } from "./bindings/PersonInput";
 import type { PersonRecord } from "./bindings/PersonRecord";
+import type { Paper } from "./bindings/Paper";
 import type { PassportCheck } from "./bindings/PassportCheck";
 import type { PassportStatus } from "./bindings/PassportStatus";
 import type { PrintedPassport } from "./bindings/PrintedPassport";
@@ -108,7 +109,7 @@ export const api = {
   registerPerson: (input: PersonInput) => call<PersonRecord>("register_person", { input }),
   showPerson: (personId: string) => call<PersonRecord>("show_person", { personId }),
   passportStatus: (personId: string) => call<PassportStatus>("passport_status", { personId }),
-  printPassport: (personId: string) => call<PrintedPassport>("print_passport", { personId }),
+  printPassport: (personId: string, paper: Paper) => call<PrintedPassport>("print_passport", { personId, paper }),
   checkPassport: (text: string) => call<PassportCheck>("check_passport", { text }),
   editPerson: (request: EditRequest) => call<PersonRecord>("edit_person", { request }),
   recordDose: (request: RecordDoseRequest) => call<PersonRecord>("record_dose", { request }),

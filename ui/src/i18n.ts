@@ -368,6 +368,7 @@ const STRINGS = {
   navPassport: { vi: "Kiểm tra hộ chiếu", en: "Check passport" },
   passportTitle: { vi: "Hộ chiếu vắc xin", en: "Vaccine passport" },
   printPassport: { vi: "In hộ chiếu vắc xin", en: "Print vaccine passport" },
+  passportPaper: { vi: "Khổ giấy", en: "Paper" },
   passportSaved: { vi: "Đã lưu hộ chiếu vắc xin (PDF) vào", en: "Vaccine passport (PDF) saved to" },
   passportValidUntil: { vi: "Hiệu lực đến", en: "Valid until" },
   passportRevoked: { vi: "đã thu hồi", en: "revoked" },

@@ -5,6 +5,8 @@
 
 mod print;
 
+pub use print::Paper;
+
 use crate::error::{Result, StationError};
 use crate::service::Station;
 use crate::sync::{SyncClient, SyncResult};
@@ -311,14 +313,14 @@ impl Station {
     }
 
     /// The printable passport of a person's valid certificate (PDF bytes) and a file name.
-    pub async fn passport_pdf(&self, person_id: Uuid) -> Result<(Vec<u8>, String)> {
+    pub async fn passport_pdf(&self, person_id: Uuid, paper: Paper) -> Result<(Vec<u8>, String)> {
         let status = self.passport_status(person_id).await?;
         let passport = status.current.ok_or(StationError::NoPassport)?;
         let record = self.show(person_id).await?;
         let certificate = sotiem_passport::decode(&passport.hc1)
             .map_err(|e| StationError::Pdf(e.to_string()))?
             .certificate;
-        let pdf = print::passport_pdf(&certificate, &record.person, &passport)?;
+        let pdf = print::passport_pdf(&certificate, &record.person, &passport, paper)?;
         let name = format!(
             "ho-chieu-vac-xin-{}.pdf",
             sync_protocol::text::fold(&record.person.full_name).replace(' ', "-")

@@ -1,4 +1,4 @@
-//! The printed vaccine passport: one bilingual (Vietnamese/English) A4 page with the QR code of
+//! The printed vaccine passport: one bilingual (Vietnamese/English) A4 or A5 page with the QR code of
 //! the certificate (drawn as vector squares, so it prints sharp at any resolution), what it
 //! certifies, the person's doses and the UVCI. `printpdf` with an embedded DejaVu Sans subset
 //! (every Vietnamese letter); `qrcode` for the code.
@@ -25,14 +25,47 @@ fn vn_date(iso: &str) -> String {
     }
 }
 
+/// The paper a passport is printed on: the layout is drawn for A4 and scaled for A5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Paper {
+    #[default]
+    A4,
+    A5,
+}
+
+impl Paper {
+    /// The factor from the A4 layout (A5 is A4 halved: each side over √2).
+    fn scale(self) -> f32 {
+        match self {
+            Paper::A4 => 1.0,
+            Paper::A5 => 148.0 / 210.0,
+        }
+    }
+
+    /// Reads `a4` or `a5` (any case).
+    pub fn parse(text: &str) -> Option<Paper> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "a4" => Some(Paper::A4),
+            "a5" => Some(Paper::A5),
+            _ => None,
+        }
+    }
+}
+
+/// A page drawn in A4 millimetres and points, scaled to the paper.
 struct Page {
     layer: PdfLayerReference,
     font: IndirectFontRef,
+    scale: f32,
 }
 
 impl Page {
     fn text(&self, text: &str, size: f32, x: f32, y: f32) {
-        self.layer.use_text(text, size, Mm(x), Mm(y), &self.font);
+        let k = self.scale;
+        self.layer
+            .use_text(text, size * k, Mm(x * k), Mm(y * k), &self.font);
     }
 
     /// A label in Vietnamese and English, the value under it, in the right-hand column.
@@ -55,6 +88,7 @@ impl Page {
             .map_err(|e| StationError::Pdf(format!("mã QR: {e}")))?;
         let width = code.width();
         let colors = code.to_colors();
+        let (x, y, size) = (x * self.scale, y * self.scale, size * self.scale);
         let module = size / (width + 8) as f32;
         self.grey(0.0);
         for row in 0..width {
@@ -87,12 +121,13 @@ pub(super) fn passport_pdf(
     certificate: &HealthCertificate,
     person: &Person,
     passport: &PassportView,
+    paper: Paper,
 ) -> Result<Vec<u8>> {
     let pdf_error = |e: printpdf::Error| StationError::Pdf(e.to_string());
     let (doc, page, layer) = PdfDocument::new(
         "Hộ chiếu vắc xin COVID-19",
-        Mm(PAGE_WIDTH),
-        Mm(PAGE_HEIGHT),
+        Mm(PAGE_WIDTH * paper.scale()),
+        Mm(PAGE_HEIGHT * paper.scale()),
         "passport",
     );
     let font = doc
@@ -101,6 +136,7 @@ pub(super) fn passport_pdf(
     let p = Page {
         layer: doc.get_page(page).get_layer(layer),
         font,
+        scale: paper.scale(),
     };
     let catalogue = Catalogue::built_in();
     let entry = certificate

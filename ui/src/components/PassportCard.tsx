@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
+import type { Paper } from "../bindings/Paper";
 import type { PassportStatus } from "../bindings/PassportStatus";
 import type { UiError } from "../bindings/UiError";
 import { ErrorBox } from "./ErrorBox";
@@ -12,6 +13,7 @@ export function PassportCard({ personId, refreshKey }: { personId: string; refre
   const [error, setError] = useState<UiError | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [paper, setPaper] = useState<Paper>("a4");
 
   useEffect(() => {
     setSaved(null);
@@ -23,7 +25,7 @@ export function PassportCard({ personId, refreshKey }: { personId: string; refre
     setError(null);
     setSaved(null);
     try {
-      setSaved((await api.printPassport(personId)).path);
+      setSaved((await api.printPassport(personId, paper)).path);
     } catch (e) {
       setError(e as UiError);
     } finally {
@@ -53,6 +55,11 @@ export function PassportCard({ personId, refreshKey }: { personId: string; refre
         </ul>
       ) : null}
       <div class="actions">
+        <label for="passport-paper">{t("passportPaper")}</label>
+        <select id="passport-paper" value={paper} onChange={(e) => setPaper((e.target as HTMLSelectElement).value as Paper)}>
+          <option value="a4">A4</option>
+          <option value="a5">A5</option>
+        </select>
         <button type="button" data-testid="print-passport" disabled={!current || busy} onClick={() => void print()}>
           {t("printPassport")}
         </button>
