@@ -2,7 +2,7 @@
 //! start-up against the configured root, and the signing of certificates and trust lists off the
 //! async runtime.
 
-use super::{PassportError, claims_at, store};
+use super::{PassportError, Signed, claims_at, store};
 use crate::db::Db;
 use sotiem_passport::{Claims, HealthCertificate, SignerCertificate, TrustList};
 use sotiem_token::{CertificateInfo, Module};
@@ -23,16 +23,6 @@ pub struct SignerConfig {
     pub pin: String,
     /// The root (country signing CA) certificate, PEM or DER.
     pub root: PathBuf,
-}
-
-/// A certificate signed, ready to store.
-#[derive(Debug, Clone)]
-pub(crate) struct Signed {
-    pub person_id: String,
-    pub dose_id: String,
-    pub basis: String,
-    pub uvci: String,
-    pub hc1: String,
 }
 
 /// The open HSM and the document signer's certificate.

@@ -76,6 +76,16 @@ pub(crate) struct CandidateDose {
     pub signed: bool,
 }
 
+/// A certificate signed, ready to store.
+#[derive(Debug, Clone)]
+pub(crate) struct Signed {
+    pub person_id: String,
+    pub dose_id: String,
+    pub basis: String,
+    pub uvci: String,
+    pub hc1: String,
+}
+
 /// The certificate a person is due, with the hash of what it says; `None` when they are due
 /// none (not matched, merged away, no standing dose, a standing dose unsigned, an unknown
 /// vaccine).

@@ -2,8 +2,7 @@
 //! on the person id, doses by range on the same key), a page's revocations and new certificates
 //! in one transaction, runs, signers and trust lists.
 
-use super::issuer::Signed;
-use super::{Candidate, CandidateDose, RunReport};
+use super::{Candidate, CandidateDose, RunReport, Signed};
 use crate::db::Db;
 use crate::with_db;
 use sotiem_passport::{Claims, SignerCertificate};
