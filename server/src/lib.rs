@@ -14,6 +14,7 @@ pub mod registry;
 pub mod releases;
 pub mod scope;
 pub mod signing;
+pub mod stations;
 
 pub use db::Db;
 pub use http::Server;

@@ -103,6 +103,14 @@ enum Command {
     /// Vaccine passports: issue now, list, show a person's, revoke, runs, the trust list.
     #[command(subcommand)]
     Passports(PassportCommand),
+    /// Which stations have gone quiet: every facility (of a province) with its devices and when
+    /// each last reached the server, those silent longer than --silent-days first.
+    Stations {
+        #[arg(long, default_value_t = 3)]
+        silent_days: i64,
+        #[arg(long)]
+        province: Option<String>,
+    },
     /// Facilities: add, list.
     #[command(subcommand)]
     Facility(FacilityCommand),
@@ -478,6 +486,39 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             }
         }
         Command::Passports(command) => passports(cli, db, command).await?,
+        Command::Stations {
+            silent_days,
+            province,
+        } => {
+            let list = sotiem_server::stations::contacts(
+                db,
+                time::OffsetDateTime::now_utc(),
+                *silent_days,
+                province.as_deref(),
+            )
+            .await?;
+            print(cli.json, &list, || {
+                let silent = list.iter().filter(|c| c.silent).count();
+                let mut lines = vec![format!(
+                    "{silent} trong {} thiết bị/cơ sở im lặng quá {silent_days} ngày (hoặc chưa từng đồng bộ)",
+                    list.len()
+                )];
+                lines.extend(list.iter().map(|c| {
+                    format!(
+                        "{}\t{} — {}\t{}\t{}",
+                        if c.silent { "IM LẶNG" } else { "ổn" },
+                        c.facility,
+                        c.facility_name,
+                        c.device_name.as_deref().unwrap_or("(chưa có thiết bị)"),
+                        match (&c.last_seen_at, c.silent_days) {
+                            (Some(at), Some(d)) => format!("lần cuối {at} ({d} ngày)"),
+                            _ => "chưa từng đồng bộ".into(),
+                        }
+                    )
+                }));
+                lines.join("\n")
+            });
+        }
         Command::Facility(FacilityCommand::Add {
             code,
             name,

@@ -4,7 +4,6 @@ use crate::db::Db;
 use crate::ingest::Ingest;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -27,7 +26,7 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// Whether the server itself speaks TLS (for the links it makes from `Host`).
     pub https: bool,
-    pub(super) last_seen: Arc<Mutex<HashMap<String, Instant>>>,
+    pub(super) last_seen: Arc<Mutex<HashMap<String, time::OffsetDateTime>>>,
 }
 
 impl AppState {
