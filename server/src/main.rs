@@ -111,6 +111,9 @@ enum Command {
         #[arg(long)]
         province: Option<String>,
     },
+    /// Reports for a district or a province: the daily report as .xlsx.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Facilities: add, list.
     #[command(subcommand)]
     Facility(FacilityCommand),
@@ -264,6 +267,23 @@ struct PassportSignerArgs {
     /// The root (country signing CA) certificate that issued the signer's, PEM or DER.
     #[arg(long, env = "SOTIEM_PASSPORT_ROOT")]
     passport_root: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The daily report of an area (doses, first doses, people, voided, signed per facility,
+    /// and by vaccine) for one day: printed, and written as .xlsx with --out.
+    Daily {
+        /// A district centre's code (the facilities it signs for) or a province's name.
+        #[arg(long)]
+        area: String,
+        /// The day, yyyy-mm-dd (Vietnam time); today when not given.
+        #[arg(long)]
+        day: Option<String>,
+        /// The .xlsx file to write.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -505,7 +525,7 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                 )];
                 lines.extend(list.iter().map(|c| {
                     format!(
-                        "{}\t{} — {}\t{}\t{}",
+                        "{}\t{} — {}\t{}\t{}\t{}",
                         if c.silent { "IM LẶNG" } else { "ổn" },
                         c.facility,
                         c.facility_name,
@@ -513,9 +533,66 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                         match (&c.last_seen_at, c.silent_days) {
                             (Some(at), Some(d)) => format!("lần cuối {at} ({d} ngày)"),
                             _ => "chưa từng đồng bộ".into(),
+                        },
+                        match c.waiting_changes {
+                            Some(n) => format!("{n} thay đổi chờ gửi"),
+                            None => "chưa báo số chờ gửi".into(),
                         }
                     )
                 }));
+                lines.join("\n")
+            });
+        }
+        Command::Report(ReportCommand::Daily { area, day, out }) => {
+            use sotiem_server::console::{self, Area, report};
+            let area = match admin::facility(db, area).await? {
+                Some(unit) => Area::district(db, &unit.code).await?,
+                None => Area::province(db, area).await?,
+            };
+            let day = match day.as_deref() {
+                Some(text) => console::parse_day(text)
+                    .ok_or_else(|| console::ConsoleError::BadDay(text.to_string()))?,
+                None => sync_protocol::Clock::system()
+                    .now()
+                    .to_offset(sync_protocol::clock::VIETNAM)
+                    .date(),
+            };
+            let r = report::daily(db, &area, day).await?;
+            if let Some(out) = out {
+                let bytes = report::xlsx(&r)?;
+                // Written whole beside the target, then moved: no half-written report.
+                let partial = out.with_extension("xlsx.partial");
+                std::fs::write(&partial, &bytes)?;
+                std::fs::rename(&partial, out)?;
+            }
+            sotiem_server::admin_audit::append(
+                db,
+                &Actor::command_line(),
+                "console_daily_report_download",
+                &format!("{} {}", r.area, r.day),
+                Vec::new(),
+            )
+            .await?;
+            print(cli.json, &r, || {
+                let mut lines = vec![format!(
+                    "Báo cáo ngày {} — {}: {} mũi ({} mũi 1), {} người, {} mũi đã huỷ, {} mũi đã ký",
+                    report::day_vn(&r.day),
+                    r.area,
+                    r.totals.doses,
+                    r.totals.first_doses,
+                    r.totals.people,
+                    r.totals.voided,
+                    r.totals.signed
+                )];
+                lines.extend(r.rows.iter().map(|row| {
+                    format!(
+                        "{}\t{}\t{} mũi\t{} người\t{} đã ký",
+                        row.facility, row.name, row.doses, row.people, row.signed
+                    )
+                }));
+                if let Some(out) = out {
+                    lines.push(format!("Đã ghi {}", out.display()));
+                }
                 lines.join("\n")
             });
         }

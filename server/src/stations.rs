@@ -25,6 +25,12 @@ pub struct StationContact {
     pub silent_days: Option<i64>,
     /// Silent for more than the threshold, never seen, or no device at all.
     pub silent: bool,
+    /// What the device said at the end of its last sync: changes still waiting to go up, and
+    /// changes the server refused (quarantined); `None` before its first report.
+    pub waiting_changes: Option<i64>,
+    pub quarantined: Option<i64>,
+    pub app_version: Option<String>,
+    pub reported_at: Option<String>,
 }
 
 /// The facilities of `province` (all when `None`) and their unrevoked devices at `now`, the
@@ -38,7 +44,8 @@ pub async fn contacts(
     let province = province.map(str::trim).filter(|p| !p.is_empty());
     let mut rows: Vec<StationContact> = with_db!(db, pool => {
         sqlx::query(
-            "SELECT f.code, f.name, f.province, f.commune, d.id, d.name AS device_name, d.last_seen_at
+            "SELECT f.code, f.name, f.province, f.commune, d.id, d.name AS device_name, d.last_seen_at,
+                    d.reported_waiting, d.reported_quarantined, d.reported_version, d.reported_at
              FROM facilities f
              LEFT JOIN devices d ON d.facility = f.code AND d.revoked_at IS NULL
              WHERE ($1 IS NULL OR f.province = $1)
@@ -65,6 +72,10 @@ pub async fn contacts(
                 device_name: r.get("device_name"),
                 last_seen_at,
                 silent_days,
+                waiting_changes: r.get("reported_waiting"),
+                quarantined: r.get("reported_quarantined"),
+                app_version: r.get("reported_version"),
+                reported_at: r.get("reported_at"),
             }
         })
         .collect()
@@ -77,4 +88,30 @@ pub async fn contacts(
         )
     });
     Ok(rows)
+}
+
+/// Records what a device reported at the end of a sync (`POST devices/report`).
+pub async fn record_report(
+    db: &Db,
+    device: &str,
+    report: &sync_protocol::wire::DeviceReport,
+    at: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    // A version is a short dotted string; anything else is kept cut to size, not trusted.
+    let version: String = report.app_version.chars().take(40).collect();
+    with_db!(db, pool => {
+        sqlx::query(
+            "UPDATE devices SET reported_waiting = $1, reported_quarantined = $2,
+                reported_version = $3, reported_at = $4 WHERE id = $5",
+        )
+        .bind(n(report.waiting_changes))
+        .bind(n(report.quarantined))
+        .bind(version)
+        .bind(sync_protocol::person::format_time(at))
+        .bind(device)
+        .execute(pool)
+        .await?;
+    });
+    Ok(())
 }

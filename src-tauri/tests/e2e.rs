@@ -209,7 +209,24 @@ impl Ui {
             screen = body.text().await.unwrap_or_default();
         }
         let screen: String = screen.chars().take(800).collect();
-        panic!("{css}: {what}; last text {last:?}; the window showed: {screen:?}");
+        // An error box further down than the first 800 characters is the likeliest cause.
+        let mut errors = Vec::new();
+        if let Ok(boxes) = self
+            .client
+            .find_all(Locator::Css("[data-testid=error-box]"))
+            .await
+        {
+            for b in boxes {
+                if let Ok(text) = b.text().await
+                    && !text.trim().is_empty()
+                {
+                    errors.push(text);
+                }
+            }
+        }
+        panic!(
+            "{css}: {what}; last text {last:?}; errors shown: {errors:?}; the window showed: {screen:?}"
+        );
     }
 
     async fn shot(&self, name: &str) {

@@ -72,6 +72,10 @@ pub const PASSPORTS_CHANGED: &str = "passports/changes";
 /// `GET`, JSON: one person's passports, newest first.
 pub const PASSPORTS_OF_PERSON: &str = "passports/person/{id}";
 
+/// `POST`, JSON ([`crate::wire::DeviceReport`]): what waits on the device after a sync, for the
+/// district's view of its stations. Device token only: counts, no person.
+pub const DEVICE_REPORT: &str = "devices/report";
+
 /// The URL Tauri's updater asks on a station of `server`: [`UPDATE_CHECK`] with the updater's
 /// own `{{…}}` placeholders.
 pub fn updater_endpoint(server: &str) -> String {

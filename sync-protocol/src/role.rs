@@ -17,6 +17,11 @@ pub enum Role {
     FacilityAdmin,
     /// Manages all accounts and configuration; never reads or writes people's data.
     SystemAdmin,
+    /// Follows the stations of a district (the area a district centre signs for): counts and
+    /// reports only, never a person.
+    DistrictOfficer,
+    /// Follows the stations of a province: counts and reports only, never a person.
+    ProvinceOfficer,
 }
 
 impl Role {
@@ -27,6 +32,8 @@ impl Role {
             Role::Signer => "signer",
             Role::FacilityAdmin => "facility_admin",
             Role::SystemAdmin => "system_admin",
+            Role::DistrictOfficer => "district_officer",
+            Role::ProvinceOfficer => "province_officer",
         }
     }
 
@@ -37,6 +44,8 @@ impl Role {
             "signer" => Some(Role::Signer),
             "facility_admin" => Some(Role::FacilityAdmin),
             "system_admin" => Some(Role::SystemAdmin),
+            "district_officer" => Some(Role::DistrictOfficer),
+            "province_officer" => Some(Role::ProvinceOfficer),
             _ => None,
         }
     }
@@ -48,12 +57,19 @@ impl Role {
             Role::Signer => "Thủ trưởng đơn vị (ký số)",
             Role::FacilityAdmin => "Quản trị cơ sở",
             Role::SystemAdmin => "Quản trị hệ thống",
+            Role::DistrictOfficer => "Cán bộ theo dõi tuyến huyện",
+            Role::ProvinceOfficer => "Cán bộ theo dõi tuyến tỉnh",
         }
     }
 
     /// Whether the role may read people's data.
     pub fn reads_people(self) -> bool {
-        self != Role::SystemAdmin
+        matches!(self, Role::Vaccinator | Role::Signer | Role::FacilityAdmin)
+    }
+
+    /// Whether the role follows an area's stations through counts (the console).
+    pub fn is_officer(self) -> bool {
+        matches!(self, Role::DistrictOfficer | Role::ProvinceOfficer)
     }
 
     /// Whether the role may register people, edit them, record and void doses.
@@ -68,11 +84,19 @@ impl Role {
     /// its own authenticator).
     pub fn may_manage(self, own_facility: &str, facility: &str, role: Role) -> bool {
         match self {
-            Role::SystemAdmin => matches!(role, Role::FacilityAdmin | Role::SystemAdmin),
+            Role::SystemAdmin => matches!(
+                role,
+                Role::FacilityAdmin
+                    | Role::SystemAdmin
+                    | Role::DistrictOfficer
+                    | Role::ProvinceOfficer
+            ),
             Role::FacilityAdmin => {
                 own_facility == facility && matches!(role, Role::Vaccinator | Role::Signer)
             }
-            Role::Vaccinator | Role::Signer => false,
+            Role::Vaccinator | Role::Signer | Role::DistrictOfficer | Role::ProvinceOfficer => {
+                false
+            }
         }
     }
 }
@@ -99,5 +123,23 @@ mod tests {
         assert!(!SystemAdmin.may_manage("SYT", "TYT-A", Signer));
         assert!(!Vaccinator.may_manage("TYT-A", "TYT-A", Vaccinator));
         assert!(!Signer.may_manage("TYT-A", "TYT-A", Vaccinator));
+        assert!(SystemAdmin.may_manage("SYT", "TTYT-Q7", DistrictOfficer));
+        assert!(SystemAdmin.may_manage("SYT", "CDC-HCM", ProvinceOfficer));
+        assert!(!FacilityAdmin.may_manage("TYT-A", "TYT-A", DistrictOfficer));
+        assert!(!DistrictOfficer.may_manage("TTYT-Q7", "TTYT-Q7", Vaccinator));
+    }
+
+    #[test]
+    fn officers_read_counts_never_people() {
+        for role in [
+            Role::DistrictOfficer,
+            Role::ProvinceOfficer,
+            Role::SystemAdmin,
+        ] {
+            assert!(!role.reads_people(), "{role}");
+            assert!(!role.writes_people(), "{role}");
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert!(Role::DistrictOfficer.is_officer() && !Role::SystemAdmin.is_officer());
     }
 }

@@ -103,6 +103,18 @@ pub struct ErrorDetail {
     pub details: Vec<String>,
 }
 
+/// What a device reports at the end of each sync (JSON): how much of its work has not reached
+/// the server, so a district sees a station whose doses pile up unsent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceReport {
+    /// Changes still in the outbox (any author's).
+    pub waiting_changes: u64,
+    /// Changes the server refused, kept in quarantine until someone looks.
+    pub quarantined: u64,
+    /// The app's version.
+    pub app_version: String,
+}
+
 /// `GET /api/v1/info`: what the server speaks and who the caller is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerInfo {

@@ -288,7 +288,7 @@ export function App() {
         <SignIn status={status} onDone={refresh} />
       ) : !session.reads_people ? (
         <main class="centered">
-          <p class="notice">{t("adminNoData")}</p>
+          <p class="notice">{t(session.role === "district_officer" || session.role === "province_officer" ? "officerNoData" : "adminNoData")}</p>
           <Account session={session} signedOut={refresh} />
         </main>
       ) : screen === "session" ? (

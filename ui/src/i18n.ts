@@ -359,7 +359,10 @@ const STRINGS = {
   roleSigner: { vi: "Lãnh đạo cơ sở (ký số)", en: "Head of facility (signer)" },
   roleFacilityAdmin: { vi: "Quản trị cơ sở", en: "Facility administrator" },
   roleSystemAdmin: { vi: "Quản trị hệ thống", en: "System administrator" },
+  roleDistrictOfficer: { vi: "Cán bộ theo dõi tuyến huyện", en: "District officer" },
+  roleProvinceOfficer: { vi: "Cán bộ theo dõi tuyến tỉnh", en: "Province officer" },
   adminNoData: { vi: "Tài khoản quản trị hệ thống không được xem dữ liệu người tiêm.", en: "A system administrator may not see people's data." },
+  officerNoData: { vi: "Tài khoản cán bộ theo dõi chỉ xem số liệu tổng hợp trên bảng theo dõi của máy chủ (địa chỉ máy chủ/console), không xem dữ liệu người tiêm trên máy trạm.", en: "An officer sees counts only, on the server's console (server address/console), never people's data on a station." },
   readOnly: { vi: "Vai trò này chỉ xem, không ghi mũi tiêm.", en: "This role reads only." },
   voidSigned: {
     vi: "Mũi này đã được ký số: huỷ cần mã xác thực mới (máy chủ kiểm tra, cần có mạng). Hộ chiếu vắc xin dựa trên mũi này sẽ bị thu hồi và cấp lại.",

@@ -77,6 +77,8 @@ pub enum AuthError {
     NoSuchAccount(String),
     #[error("không có cơ sở mã {0}")]
     NoSuchFacility(String),
+    #[error("{0}")]
+    OfficerFacility(String),
     #[error("lỗi cơ sở dữ liệu: {0}")]
     Db(#[from] sqlx::Error),
     #[error("lỗi băm mật khẩu")]
@@ -107,6 +109,7 @@ impl AuthError {
             AuthError::UnknownRole { .. } => "unknown_role",
             AuthError::GrantSize { .. } => "grant_size",
             AuthError::NoSuchFacility(_) => "no_such_facility",
+            AuthError::OfficerFacility(_) => "officer_facility",
             AuthError::Db(_) | AuthError::Hash => "internal",
         }
     }
@@ -328,13 +331,28 @@ pub async fn create_account(db: &Db, new: &NewAccount) -> Result<AccountInfo, Au
         sync_protocol::identity::normalize_phone(phone)?;
     }
     check_password(&new.initial_password)?;
-    if crate::admin::facility(db, &new.facility)
+    let Some(facility) = crate::admin::facility(db, &new.facility)
         .await
         .ok()
         .flatten()
-        .is_none()
-    {
+    else {
         return Err(AuthError::NoSuchFacility(new.facility.clone()));
+    };
+    // An officer's facility says which area they follow (`console::Area::of_officer`).
+    match new.role {
+        Role::DistrictOfficer if facility.kind != "district_centre" => {
+            return Err(AuthError::OfficerFacility(format!(
+                "cán bộ tuyến huyện phải thuộc một trung tâm y tế huyện (district_centre); {} là {}",
+                facility.code, facility.kind
+            )));
+        }
+        Role::ProvinceOfficer if facility.province.is_none() => {
+            return Err(AuthError::OfficerFacility(format!(
+                "cán bộ tuyến tỉnh phải thuộc một cơ sở có ghi tỉnh/thành phố; {} chưa ghi",
+                facility.code
+            )));
+        }
+        _ => {}
     }
     if account(db, &username).await?.is_some() {
         return Err(AuthError::Exists(username));

@@ -293,3 +293,13 @@ pub(super) async fn document(
     };
     Ok(encoded(&DocumentResponse { doc }))
 }
+
+/// `POST devices/report`: what waits on the device after its sync (counts only).
+pub(super) async fn device_report(
+    State(state): State<AppState>,
+    AuthedDevice(device): AuthedDevice,
+    JsonBody(report): JsonBody<wire::DeviceReport>,
+) -> Result<StatusCode, ApiError> {
+    crate::stations::record_report(&state.db, &device.id, &report, state.clock.now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

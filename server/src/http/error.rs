@@ -89,7 +89,9 @@ impl From<AuthError> for ApiError {
             AuthError::NoSuchAccount(_) | AuthError::NoSuchFacility(_) => StatusCode::NOT_FOUND,
             AuthError::Db(_) | AuthError::Hash => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::UnknownRole { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            AuthError::GrantSize { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AuthError::GrantSize { .. } | AuthError::OfficerFacility(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
         };
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INTERNAL_SERVER_ERROR
         {

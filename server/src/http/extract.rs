@@ -144,6 +144,13 @@ impl FromRequestParts<AppState> for DataUser {
     ) -> Result<Self, Self::Rejection> {
         let AuthedDevice(device) = AuthedDevice::from_request_parts(parts, state).await?;
         let User(user) = User::from_request_parts(parts, state).await?;
+        if user.account.role.is_officer() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "officer_no_data_access",
+                "tài khoản cán bộ theo dõi tuyến huyện/tỉnh chỉ xem số liệu tổng hợp, không xem hay sửa dữ liệu người tiêm",
+            ));
+        }
         if !user.account.role.reads_people() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -23,8 +23,10 @@ pub fn router(state: AppState) -> Router {
             ),
         state.sign_in_limit,
     );
+    let console = super::console::routes(&state);
     Router::new()
         .merge(sign_in)
+        .merge(console)
         .route("/healthz", get(|| async { "ok" }))
         .route(&endpoints::full(endpoints::INFO), get(api::info))
         .route(&endpoints::full(endpoints::PUSH), post(api::push))
@@ -104,6 +106,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             &endpoints::full(endpoints::PASSPORTS_OF_PERSON),
             get(passports::of_person),
+        )
+        .route(
+            &endpoints::full(endpoints::DEVICE_REPORT),
+            post(api::device_report),
         )
         .layer(DefaultBodyLimit::max(wire::MAX_BODY_BYTES))
         // Outermost: the client's address is settled before the limits and handlers read it.

@@ -8,6 +8,7 @@
 //! `plan` runs the named steps of a group, `validate` decides each person's changes, `store`
 //! reads what the checks need and writes the group.
 
+mod counts;
 mod plan;
 mod store;
 mod validate;

@@ -247,8 +247,30 @@ pub(super) async fn write_group(db: &Db, g: &GroupWrite) -> Result<(), sqlx::Err
                 .execute(&mut *tx)
                 .await?;
         }
+        let mut counts = super::counts::CountDeltas::default();
         {
             for chunk in g.full.chunks(400) {
+                // The console's counts: what each document counted for before this write.
+                let mut old = sqlx::QueryBuilder::new(
+                    "SELECT managing_facility, verification, merged_into FROM documents WHERE person_id IN (",
+                );
+                let mut ids = old.separated(", ");
+                for row in chunk {
+                    ids.push_bind(row.person_id.as_str());
+                }
+                ids.push_unseparated(")");
+                for r in old.build().fetch_all(&mut *tx).await? {
+                    counts.person(
+                        r.get::<&str, _>("managing_facility"),
+                        r.get::<&str, _>("verification"),
+                        r.get::<Option<&str>, _>("merged_into").is_some(),
+                        -1,
+                    );
+                }
+                for row in chunk {
+                    let c = PersonColumns::of(&row.after);
+                    counts.person(c.managing_facility, c.verification, c.merged_into.is_some(), 1);
+                }
                 let mut q = sqlx::QueryBuilder::new(INSERT_DOCUMENTS);
                 q.push_values(chunk, |mut b, row| {
                     let c = PersonColumns::of(&row.after);
@@ -287,6 +309,39 @@ pub(super) async fn write_group(db: &Db, g: &GroupWrite) -> Result<(), sqlx::Err
             q.build().execute(&mut *tx).await?;
         }
         for chunk in g.doses.chunks(800) {
+            let mut old = sqlx::QueryBuilder::new(
+                "SELECT facility, given_at, voided, signed_batch, dose_number FROM doses WHERE id IN (",
+            );
+            let mut ids = old.separated(", ");
+            for (_, dose) in chunk {
+                ids.push_bind(dose.id.to_string());
+            }
+            ids.push_unseparated(")");
+            for r in old.build().fetch_all(&mut *tx).await? {
+                counts.dose(
+                    super::counts::DoseFacts {
+                        facility: r.get("facility"),
+                        given_at: r.get("given_at"),
+                        voided: r.get("voided"),
+                        signed: r.get::<Option<&str>, _>("signed_batch").is_some(),
+                        dose_number: r.get("dose_number"),
+                    },
+                    -1,
+                );
+            }
+            for (_, dose) in chunk {
+                let c = DoseColumns::of(dose);
+                counts.dose(
+                    super::counts::DoseFacts {
+                        facility: c.facility,
+                        given_at: &c.given_at,
+                        voided: c.voided,
+                        signed: c.signed_batch.is_some(),
+                        dose_number: c.dose_number,
+                    },
+                    1,
+                );
+            }
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO doses (id, person_id, vaccine, lot, dose_number, kind, given_at, facility,
                     vaccinator, voided, signed_batch) ",
@@ -311,6 +366,40 @@ pub(super) async fn write_group(db: &Db, g: &GroupWrite) -> Result<(), sqlx::Err
                         given_at = excluded.given_at, facility = excluded.facility,
                         vaccinator = excluded.vaccinator, voided = excluded.voided,
                         signed_batch = excluded.signed_batch",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in counts.dose_rows().chunks(500) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO dose_counts (facility, day, recorded, active, signed, first_doses) ",
+            );
+            q.push_values(chunk, |mut b, (facility, day, t)| {
+                b.push_bind(*facility)
+                    .push_bind(*day)
+                    .push_bind(t.recorded)
+                    .push_bind(t.active)
+                    .push_bind(t.signed)
+                    .push_bind(t.first_doses);
+            });
+            q.push(
+                " ON CONFLICT (facility, day) DO UPDATE SET
+                    recorded = dose_counts.recorded + excluded.recorded,
+                    active = dose_counts.active + excluded.active,
+                    signed = dose_counts.signed + excluded.signed,
+                    first_doses = dose_counts.first_doses + excluded.first_doses",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in counts.people_rows().chunks(500) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO person_counts (facility, verification, people) ",
+            );
+            q.push_values(chunk, |mut b, (facility, verification, n)| {
+                b.push_bind(*facility).push_bind(*verification).push_bind(*n);
+            });
+            q.push(
+                " ON CONFLICT (facility, verification) DO UPDATE SET
+                    people = person_counts.people + excluded.people",
             );
             q.build().execute(&mut *tx).await?;
         }

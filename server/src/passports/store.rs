@@ -86,6 +86,7 @@ pub(crate) async fn start_run(
 pub(crate) async fn record_run(db: &Db, r: &RunReport, finished: &str) -> Result<(), sqlx::Error> {
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
         sqlx::query(
             "UPDATE passport_runs SET finished_at = $1, issued = $2, reissued = $3, revoked = $4,
                unchanged = $5 WHERE id = $6",
@@ -96,8 +97,14 @@ pub(crate) async fn record_run(db: &Db, r: &RunReport, finished: &str) -> Result
         .bind(n(r.revoked))
         .bind(n(r.unchanged))
         .bind(r.id)
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+        // The console's count of valid passports per facility, as this run leaves them.
+        sqlx::query("DELETE FROM passport_counts").execute(&mut *tx).await?;
+        sqlx::query(crate::console::COUNT_PASSPORTS)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
     });
     Ok(())
 }

@@ -286,7 +286,31 @@ impl Station {
         report.audit_entries_sent = self.push_audit(client).await?;
         report.accounts_revoked = self.refresh_accounts(client).await?;
         report.cursor = self.cursor().await?.unwrap_or(0);
+        self.report_backlog(client).await;
         Ok(report)
+    }
+
+    /// Tells the server what still waits here (outbox, quarantine) for the district's view.
+    /// Best effort: a server that does not take it yet is no reason to fail a sync.
+    async fn report_backlog(&self, client: &SyncClient) {
+        let quarantined: Result<i64, sqlx::Error> =
+            sqlx::query_scalar("SELECT count(*) FROM quarantine")
+                .fetch_one(self.store().pool())
+                .await;
+        let (Ok(waiting), Ok(quarantined)) = (self.pending_changes().await, quarantined) else {
+            return;
+        };
+        let report = wire::DeviceReport {
+            waiting_changes: waiting.max(0) as u64,
+            quarantined: quarantined.max(0) as u64,
+            app_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        if let Err(e) = client
+            .json::<_, serde_json::Value>(sync_protocol::endpoints::DEVICE_REPORT, &report)
+            .await
+        {
+            tracing::warn!("the server did not take the device's report: {e}");
+        }
     }
 
     async fn cursor(&self) -> SyncResult<Option<u64>> {

@@ -19,7 +19,9 @@ pub(super) fn check_role(
         what,
     };
     match writer.role {
-        Role::SystemAdmin | Role::FacilityAdmin => Err(refuse("sửa dữ liệu người tiêm")),
+        Role::SystemAdmin | Role::FacilityAdmin | Role::DistrictOfficer | Role::ProvinceOfficer => {
+            Err(refuse("sửa dữ liệu người tiêm"))
+        }
         Role::Signer => {
             let Some(before) = before else {
                 return Err(refuse("đăng ký người tiêm"));

@@ -3,4 +3,4 @@
 /**
  * What an account may do.
  */
-export type Role = "vaccinator" | "signer" | "facility_admin" | "system_admin";
+export type Role = "vaccinator" | "signer" | "facility_admin" | "system_admin" | "district_officer" | "province_officer";

@@ -9,15 +9,9 @@ import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
 import { SignInHistory } from "../components/SignInHistory";
 import { formatDateTime } from "../format";
-import { lang, t, type TextKey } from "../i18n";
+import { lang, t } from "../i18n";
+import { ROLES } from "../roles";
 import { checkNewPassword, checkOtp, requiredMessage } from "../validate";
-
-const ROLES: Record<string, TextKey> = {
-  vaccinator: "roleVaccinator",
-  signer: "roleSigner",
-  facility_admin: "roleFacilityAdmin",
-  system_admin: "roleSystemAdmin",
-};
 
 /** Who is signed in, changing the password, signing out. */
 export function Account({ session, signedOut }: { session: SessionView; signedOut: () => void }) {
@@ -101,7 +95,7 @@ export function Account({ session, signedOut }: { session: SessionView; signedOu
           {t("savePassword")}
         </button>
       </form>
-      {session.role === "system_admin" ? null : <BackupCard head={session.role === "signer" || session.role === "facility_admin"} />}
+      {!session.reads_people ? null : <BackupCard head={session.role === "signer" || session.role === "facility_admin"} />}
       <UpdateCard />
       <section class="card" data-testid="own-history">
         <h2>{t("signInHistory")}</h2>

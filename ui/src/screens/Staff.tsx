@@ -7,6 +7,7 @@ import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
 import { SignInHistory } from "../components/SignInHistory";
 import { lang, t } from "../i18n";
+import { ROLES } from "../roles";
 import { checkNewPassword, requiredMessage } from "../validate";
 
 const EMPTY = { username: "", full_name: "", role: "vaccinator" as "vaccinator" | "signer", position: "", phone: "", password: "", confirm: "" };
@@ -145,7 +146,7 @@ export function Staff() {
                   <tr key={a.username} data-testid={`staff-row-${a.username}`}>
                     <td>{a.username}</td>
                     <td>{a.full_name}</td>
-                    <td>{t(a.role === "signer" ? "roleSigner" : a.role === "facility_admin" ? "roleFacilityAdmin" : a.role === "system_admin" ? "roleSystemAdmin" : "roleVaccinator")}</td>
+                    <td>{t(ROLES[a.role])}</td>
                     <td>{a.status === "revoked" ? t("staffStatusRevoked") : a.must_change_password ? t("staffStatusNew") : t("staffStatusActive")}</td>
                     <td class="actions">
                       {manageable && a.status !== "revoked" ? (
