@@ -2,7 +2,8 @@
 //! day's sync through a slow mobile link, and server ingest with 50 devices pushing at once.
 //!
 //! Run: `cargo bench -p sotiem-scenarios --bench sync`
-//! Env: `PARTS` = any of `link,ingest` (default both); `BACKENDS` = `sqlite,postgres`;
+//! Env: `PARTS` = any of `link,ingest,counts` (default all; `counts`: ingest with the console's
+//! counts kept and off, side by side); `BACKENDS` = `sqlite,postgres`;
 //! `PEOPLE` (default 20000), `INGEST_ROUNDS` (default 3: each person gets doses 3, 4, 5).
 
 use sotiem_fixtures::Generator;
@@ -51,7 +52,14 @@ async fn main() {
     }
     if wants("ingest") {
         for backend in backends() {
-            ingest(backend, env_num("INGEST_ROUNDS", 3)).await;
+            ingest(backend, env_num("INGEST_ROUNDS", 3), true).await;
+        }
+    }
+    // What keeping the console's counts costs: the same pushes with the counts off, beside.
+    if wants("counts") {
+        for backend in backends() {
+            ingest(backend, env_num("INGEST_ROUNDS", 3), true).await;
+            ingest(backend, env_num("INGEST_ROUNDS", 3), false).await;
         }
     }
 }
@@ -218,10 +226,11 @@ async fn signed_in(server: &TestServer, user: &str, facility: &str) -> String {
 
 /// A district's day: 50 devices of 10 facilities push doses at once, each for people who
 /// already have two; the server's accepted doses per second.
-async fn ingest(backend: Backend, rounds: usize) {
+async fn ingest(backend: Backend, rounds: usize, console_counts: bool) {
     const DEVICES: usize = 50;
     const PEOPLE_PER_DEVICE: usize = 100;
     let server = TestServer::start(backend).await;
+    server.state.ingest.keep_console_counts(console_counts);
     for f in 0..10 {
         server
             .facility(
@@ -338,7 +347,12 @@ async fn ingest(backend: Backend, rounds: usize) {
     let elapsed = t.elapsed();
     assert_eq!(accepted, total, "every dose accepted");
     println!(
-        "| ingest, {backend:?}, {DEVICES} devices pushing {PEOPLE_PER_DEVICE}-dose batches | {total} doses | {:.2} s | **{:.0} doses/s** | ≥ 5,000 |",
+        "| ingest, {backend:?}, {DEVICES} devices pushing {PEOPLE_PER_DEVICE}-dose batches{} | {total} doses | {:.2} s | **{:.0} doses/s** | ≥ 5,000 |",
+        if console_counts {
+            ""
+        } else {
+            ", console counts off"
+        },
         elapsed.as_secs_f64(),
         total as f64 / elapsed.as_secs_f64()
     );

@@ -18,7 +18,7 @@ use crate::scope::Facilities;
 use crate::with_db;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use sync_protocol::auth::AccountInfo;
 use sync_protocol::wire::{PushResult, PushedChange};
@@ -68,6 +68,7 @@ struct Job {
 pub struct Ingest {
     tx: mpsc::Sender<Job>,
     high_water: Arc<AtomicU64>,
+    console_counts: Arc<AtomicBool>,
 }
 
 /// Most changes taken into one group (one transaction).
@@ -82,7 +83,9 @@ impl Ingest {
         let last = u64::try_from(last.unwrap_or(0)).unwrap_or(0);
         let high_water = Arc::new(AtomicU64::new(last));
         let (tx, rx) = mpsc::channel(1024);
+        let console_counts = Arc::new(AtomicBool::new(true));
         let writer = GroupWriter {
+            console_counts: console_counts.clone(),
             db,
             next_seq: last + 1,
             high_water: high_water.clone(),
@@ -93,7 +96,18 @@ impl Ingest {
             clock,
         };
         tokio::spawn(writer.run(rx));
-        Ok(Ingest { tx, high_water })
+        Ok(Ingest {
+            tx,
+            high_water,
+            console_counts,
+        })
+    }
+
+    /// Stops (or resumes) keeping the console's counts in step with what is written. Only for
+    /// measuring what they cost (the console benchmark): while off, the counts go stale until
+    /// [`crate::console::rebuild_counts`].
+    pub fn keep_console_counts(&self, on: bool) {
+        self.console_counts.store(on, Ordering::Relaxed);
     }
 
     /// Checks and stores the changes `pusher` sends; one result per change, in order.
@@ -122,6 +136,8 @@ impl Ingest {
 
 /// The task that plans and writes groups, one after another.
 struct GroupWriter {
+    /// Shared with [`Ingest::keep_console_counts`].
+    console_counts: Arc<AtomicBool>,
     db: Db,
     next_seq: u64,
     high_water: Arc<AtomicU64>,

@@ -12,6 +12,7 @@ use crate::scope::Facilities;
 use automerge::Change;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use sync_protocol::columns::PersonColumns;
 use sync_protocol::person::format_time;
 use sync_protocol::rules::{self, Grant};
@@ -430,6 +431,7 @@ impl GroupWriter {
                 doc_only,
                 doses,
                 received_at,
+                console_counts: self.console_counts.load(Ordering::Relaxed),
             },
             results,
             high_water,
