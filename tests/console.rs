@@ -316,6 +316,10 @@ async fn officers_read_their_areas_counts_and_never_a_person(backend: Backend) {
         pages.push_str(&answer.text().await.expect("page"));
     }
     assert!(pages.contains("Trạm Y tế xã Tân Nhựt") && pages.contains("Báo cáo ngày"));
+    assert!(
+        !pages.contains("Long Thành"),
+        "another province's station is not in the officer's pages"
+    );
     let xlsx = console_get(&format!("report.xlsx?day={day}"), Some(&officer_session))
         .await
         .expect("answer");

@@ -1,8 +1,9 @@
-//! A district officer's first day on the console, in Debian's Chromium driven through
-//! ChromeDriver: first sign-in (authenticator enrolment from the page's key, new password), each
-//! view, the daily report downloaded as .xlsx; screenshots in `target/console-screenshots/`.
-//! The numbers on the pages and in the workbook equal those counted here from the people the
-//! station recorded.
+//! The server's web pages in Debian's Chromium driven through ChromeDriver, screenshots in
+//! `target/console-screenshots/`: a district officer's first day on the console (first sign-in
+//! with authenticator enrolment from the page's key and a new password, each view, the daily
+//! report downloaded as .xlsx, whose numbers equal those counted here from the people the station
+//! recorded); a citizen's complaint with a photo on the public page, answered by the station and
+//! read back on the tracking page.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -325,6 +326,92 @@ async fn a_district_officer_signs_in_reads_each_view_and_downloads_the_daily_rep
     b.go("/console/report").await;
     b.wait("[data-testid=console-sign-in]").await;
     b.shot("07-signed-out").await;
+    b.client.close().await.expect("closed");
+    lab.server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromium() {
+    let lab = Lab::start(Backend::Sqlite).await;
+    let nhut = lab.device("nhut", "TYT-TANNHUT", "nv.lan").await;
+    let photo_dir = tempfile::tempdir().expect("dir");
+    let photo = photo_dir.path().join("phieu-tiem.jpg");
+    image::RgbImage::from_fn(800, 500, |x, y| {
+        image::Rgb([230, (x % 180) as u8 + 50, (y % 180) as u8 + 50])
+    })
+    .save(&photo)
+    .expect("photo written");
+
+    let (_driver, b) = Browser::open(&lab.server.url).await;
+    b.go("/phan-anh").await;
+    b.fill("#full_name", "Lê Thị Thu Trang").await;
+    b.fill("#birth_date", "05/07/1988").await;
+    b.fill("#phone", "0903 112 233").await;
+    b.click("#facility option[value=TYT-TANNHUT]").await;
+    b.click("#kind option[value=missing_dose]").await;
+    b.fill("#vaccine", "Comirnaty").await;
+    b.fill("#vaccinated_on", "25/11/2026").await;
+    b.fill(
+        "#description",
+        "Mũi 3 ngày 25/11 chưa có trong hồ sơ, có phiếu tiêm kèm theo.",
+    )
+    .await;
+    b.wait("#photos")
+        .await
+        .send_keys(&photo.display().to_string())
+        .await
+        .expect("photo chosen");
+    // The page's proof of work enables the button when it is done.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !b
+        .text("[data-testid=pow-status]")
+        .await
+        .contains("Sẵn sàng")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the proof of work never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    b.shot("11-complaint-form").await;
+    b.click("[data-testid=complaint-submit]").await;
+    let code = b.text("[data-testid=tracking-code]").await;
+    assert!(code.starts_with("PA-"), "{code}");
+    b.shot("12-complaint-filed").await;
+
+    // The station answers after recording the missing dose.
+    let inbox: sync_protocol::complaints::ComplaintPage = nhut
+        .client
+        .get_json("complaints/changes", &[("since", "0".to_string())])
+        .await
+        .expect("pulled");
+    let complaint = &inbox.complaints[0];
+    assert_eq!(complaint.photos, 1, "the photo arrived");
+    let _: sync_protocol::complaints::ComplaintRecord = nhut
+        .client
+        .json(
+            &format!("complaints/{}/answer", complaint.id),
+            &sync_protocol::complaints::ComplaintAnswer {
+                status: sync_protocol::complaints::ComplaintStatus::Resolved,
+                answer: "Đã bổ sung mũi 3 (Comirnaty, 25/11/2026).".into(),
+                person_id: None,
+            },
+        )
+        .await
+        .expect("answered");
+
+    b.go("/phan-anh/tra-cuu").await;
+    b.fill("#code", &code).await;
+    b.fill("#phone", "0903112233").await;
+    b.click("[data-testid=lookup-submit]").await;
+    assert_eq!(b.text("[data-testid=lookup-status]").await, "Đã giải quyết");
+    assert!(
+        b.text("[data-testid=lookup-answer]")
+            .await
+            .contains("Đã bổ sung mũi 3")
+    );
+    b.shot("13-complaint-answered").await;
     b.client.close().await.expect("closed");
     lab.server.stop().await;
 }

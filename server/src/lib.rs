@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod admin_audit;
 pub mod certificates;
+pub mod complaints;
 pub mod console;
 pub mod db;
 pub mod http;

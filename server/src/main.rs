@@ -114,6 +114,9 @@ enum Command {
     /// Reports for a district or a province: the daily report as .xlsx.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Citizens' complaints: the working days a province's facilities have to answer.
+    #[command(subcommand)]
+    Complaints(ComplaintsCommand),
     /// Facilities: add, list.
     #[command(subcommand)]
     Facility(FacilityCommand),
@@ -165,7 +168,8 @@ enum AccountCommand {
         username: String,
         #[arg(long)]
         facility: String,
-        /// vaccinator, signer, facility_admin, system_admin.
+        /// vaccinator, signer, facility_admin, system_admin, district_officer (facility: a
+        /// district centre), province_officer (facility: any of the province).
         #[arg(long)]
         role: String,
         #[arg(long)]
@@ -267,6 +271,18 @@ struct PassportSignerArgs {
     /// The root (country signing CA) certificate that issued the signer's, PEM or DER.
     #[arg(long, env = "SOTIEM_PASSPORT_ROOT")]
     passport_root: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ComplaintsCommand {
+    /// Sets how many working days the facilities of a province have to answer a complaint
+    /// (default 2; weekends and public holidays do not count).
+    Deadline {
+        #[arg(long)]
+        province: String,
+        #[arg(long)]
+        days: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -542,6 +558,27 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                 }));
                 lines.join("\n")
             });
+        }
+        Command::Complaints(ComplaintsCommand::Deadline { province, days }) => {
+            if !(1..=30).contains(days) {
+                anyhow::bail!("số ngày làm việc phải từ 1 đến 30");
+            }
+            sotiem_server::complaints::ComplaintStore::new(db.clone())
+                .set_working_days(province, *days)
+                .await?;
+            sotiem_server::admin_audit::append(
+                db,
+                &Actor::command_line(),
+                "complaint_deadline",
+                province,
+                vec![sotiem_server::admin_audit::change(
+                    "working_days",
+                    None,
+                    Some(&days.to_string()),
+                )],
+            )
+            .await?;
+            println!("Phản ánh ở {province}: trả lời trong {days} ngày làm việc");
         }
         Command::Report(ReportCommand::Daily { area, day, out }) => {
             use sotiem_server::console::{self, Area, report};

@@ -72,6 +72,16 @@ pub const PASSPORTS_CHANGED: &str = "passports/changes";
 /// `GET`, JSON: one person's passports, newest first.
 pub const PASSPORTS_OF_PERSON: &str = "passports/person/{id}";
 
+/// `GET`, JSON ([`crate::complaints::ComplaintPage`]): the complaints of the device's facility
+/// (and those it forwarded away) changed after `?since=` (a version).
+pub const COMPLAINTS_CHANGED: &str = "complaints/changes";
+/// `GET`: photo `{n}` of complaint `{id}` (JPEG, re-encoded by the server).
+pub const COMPLAINT_PHOTO: &str = "complaints/{id}/photos/{n}";
+/// `POST`, JSON ([`crate::complaints::ComplaintAnswer`]): resolved or rejected, with the text.
+pub const COMPLAINT_ANSWER: &str = "complaints/{id}/answer";
+/// `POST`, JSON ([`crate::complaints::ComplaintForward`]): to another facility, with the reason.
+pub const COMPLAINT_FORWARD: &str = "complaints/{id}/forward";
+
 /// `POST`, JSON ([`crate::wire::DeviceReport`]): what waits on the device after a sync, for the
 /// district's view of its stations. Device token only: counts, no person.
 pub const DEVICE_REPORT: &str = "devices/report";

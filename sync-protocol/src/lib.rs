@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod columns;
 pub mod commit;
+pub mod complaints;
 pub mod document;
 pub mod endpoints;
 pub mod error;

@@ -6,6 +6,18 @@
 
 pub mod report;
 
+/// Ends a query with the `(…)` of an `IN` over the area's facility codes, each one bound.
+macro_rules! in_list {
+    ($q:expr, $codes:expr) => {{
+        let mut list = $q.separated(", ");
+        for c in &$codes {
+            list.push_bind(*c);
+        }
+        list.push_unseparated(")");
+    }};
+}
+pub(crate) use in_list;
+
 use crate::admin::FacilityRecord;
 use crate::db::Db;
 use crate::scope::Facilities;
@@ -142,6 +154,9 @@ pub struct FacilityActivity {
     pub doses_week: i64,
     /// Some device silent past the threshold, or none registered.
     pub silent: bool,
+    /// Citizens' complaints waiting for an answer, and of them those past their deadline.
+    pub complaints_open: i64,
+    pub complaints_overdue: i64,
 }
 
 /// The stations of an area at `now`: devices, last contact, what waits on them, doses today and
@@ -155,6 +170,9 @@ pub async fn overview(
     let today = now.to_offset(sync_protocol::clock::VIETNAM).date();
     let monday = today - time::Duration::days(i64::from(today.weekday().number_days_from_monday()));
     let doses = dose_days(db, area, monday, today).await?;
+    let complaints = crate::complaints::ComplaintStore::new(db.clone())
+        .open_counts(&area.codes(), today)
+        .await?;
     let mut devices: BTreeMap<String, Vec<StationContact>> = BTreeMap::new();
     for c in crate::stations::contacts(db, now, silent_after_days, None).await? {
         if area.contains(&c.facility) {
@@ -166,6 +184,8 @@ pub async fn overview(
         .iter()
         .map(|f| {
             let devices = devices.remove(&f.code).unwrap_or_default();
+            let (complaints_open, complaints_overdue) =
+                complaints.get(&f.code).copied().unwrap_or((0, 0));
             let days = doses.get(&f.code);
             let sum = |from: Date| {
                 days.map_or(0, |d| {
@@ -183,6 +203,8 @@ pub async fn overview(
                 devices,
                 doses_today: sum(today),
                 doses_week: sum(monday),
+                complaints_open,
+                complaints_overdue,
             }
         })
         .collect();
@@ -204,11 +226,7 @@ async fn dose_days(
         q.push(" AND day <= ");
         q.push_bind(until.to_string());
         q.push(" AND facility IN (");
-        let mut list = q.separated(", ");
-        for c in &codes {
-            list.push_bind(*c);
-        }
-        list.push_unseparated(")");
+        in_list!(q, codes);
         q.build()
             .fetch_all(pool)
             .await?
@@ -261,11 +279,7 @@ pub async fn verification(db: &Db, area: &Area) -> Result<Vec<CommuneVerificatio
     let codes = area.codes();
     let rows: Vec<(String, String, i64)> = with_db!(db, pool => {
         let mut q = sqlx::QueryBuilder::new("SELECT facility, verification, people FROM person_counts WHERE people <> 0 AND facility IN (");
-        let mut list = q.separated(", ");
-        for c in &codes {
-            list.push_bind(*c);
-        }
-        list.push_unseparated(")");
+        in_list!(q, codes);
         q.build()
             .fetch_all(pool)
             .await?
@@ -346,11 +360,8 @@ pub async fn signing(db: &Db, area: &Area) -> Result<Vec<FacilitySigning>, Conso
                     min(CASE WHEN active > signed THEN day END) AS oldest
              FROM dose_counts WHERE facility IN (",
         );
-        let mut list = q.separated(", ");
-        for c in &codes {
-            list.push_bind(*c);
-        }
-        list.push_unseparated(") GROUP BY facility");
+        in_list!(q, codes);
+        q.push(" GROUP BY facility");
         let doses = q.build()
             .fetch_all(pool)
             .await?
@@ -358,11 +369,7 @@ pub async fn signing(db: &Db, area: &Area) -> Result<Vec<FacilitySigning>, Conso
             .map(|r| (r.get("facility"), r.get::<Option<i64>, _>("doses").unwrap_or(0), r.get::<Option<i64>, _>("signed").unwrap_or(0), r.get("oldest")))
             .collect();
         let mut q = sqlx::QueryBuilder::new("SELECT facility, valid FROM passport_counts WHERE facility IN (");
-        let mut list = q.separated(", ");
-        for c in &codes {
-            list.push_bind(*c);
-        }
-        list.push_unseparated(")");
+        in_list!(q, codes);
         let passports = q.build()
             .fetch_all(pool)
             .await?

@@ -69,11 +69,7 @@ pub async fn daily(db: &Db, area: &Area, day: Date) -> Result<DailyReport, Conso
             q.push(" AND given_at < ");
             q.push_bind(until.clone());
             q.push(" AND facility IN (");
-            let mut list = q.separated(", ");
-            for c in &codes {
-                list.push_bind(*c);
-            }
-            list.push_unseparated(")");
+            super::in_list!(q, codes);
             q
         };
         let mut q = scoped(

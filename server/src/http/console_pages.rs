@@ -234,6 +234,7 @@ pub fn stations(
                 th { "Cơ sở" } th { "Xã/phường" } th { "Thiết bị" } th { "Đồng bộ lần cuối" }
                 th class="n" { "Chờ gửi" } th class="n" { "Bị từ chối" } th { "Phiên bản" }
                 th class="n" { "Mũi hôm nay (" (today) ")" } th class="n" { "Mũi tuần này" }
+                th class="n" { "Phản ánh chờ trả lời (quá hạn)" }
             } }
             tbody {
                 @for r in rows {
@@ -262,6 +263,10 @@ pub fn stations(
                             @if i == 0 {
                                 td class="n" rowspan=(span) data-testid="doses-today" { (r.doses_today) }
                                 td class="n" rowspan=(span) data-testid="doses-week" { (r.doses_week) }
+                                td class="n" rowspan=(span) data-testid="complaints" {
+                                    (r.complaints_open)
+                                    @if r.complaints_overdue > 0 { " " span class="badge" data-testid="complaints-overdue" { (r.complaints_overdue) " quá hạn" } }
+                                }
                             }
                         }
                     }

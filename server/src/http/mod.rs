@@ -6,6 +6,8 @@
 pub mod api;
 pub mod auth_api;
 mod codec;
+mod complaint_pages;
+mod complaints;
 mod console;
 mod console_pages;
 mod error;

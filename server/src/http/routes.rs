@@ -24,9 +24,11 @@ pub fn router(state: AppState) -> Router {
         state.sign_in_limit,
     );
     let console = super::console::routes(&state);
+    let complaints = super::complaints::routes(&state);
     Router::new()
         .merge(sign_in)
         .merge(console)
+        .merge(complaints)
         .route("/healthz", get(|| async { "ok" }))
         .route(&endpoints::full(endpoints::INFO), get(api::info))
         .route(&endpoints::full(endpoints::PUSH), post(api::push))

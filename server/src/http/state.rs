@@ -27,12 +27,28 @@ pub struct AppState {
     /// Whether the server itself speaks TLS (for the links it makes from `Host`).
     pub https: bool,
     pub(super) last_seen: Arc<Mutex<HashMap<String, time::OffsetDateTime>>>,
+    /// Citizens' complaints.
+    pub complaints: crate::complaints::ComplaintStore,
+    /// The public form's proof of work (a key of this process: a restart asks open forms to
+    /// be reloaded).
+    pub pow: crate::complaints::pow::ProofOfWork,
+    /// How often one address may send the public complaint form or look one up.
+    pub complaint_limit: crate::http::throttle::SignInLimit,
 }
 
 impl AppState {
     /// State over an open database with its ingest writer.
     pub fn new(db: Db, ingest: Ingest, server_id: String) -> AppState {
         AppState {
+            complaints: crate::complaints::ComplaintStore::new(db.clone()),
+            pow: crate::complaints::pow::ProofOfWork::new(
+                rand::random::<[u8; 32]>().to_vec(),
+                crate::complaints::pow::DEFAULT_DIFFICULTY,
+            ),
+            complaint_limit: crate::http::throttle::SignInLimit {
+                burst: 10,
+                every: std::time::Duration::from_secs(10),
+            },
             db,
             ingest,
             server_id,

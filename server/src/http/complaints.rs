@@ -1,0 +1,467 @@
+//! Complaints over HTTP: the public pages (`/phan-anh`: the form with its proof of work and
+//! photos, the look-up by code and phone), limited per address; and the endpoints a facility's
+//! stations use (`/api/v1/complaints/…`: what changed, a photo, answer, forward), for a signed-in
+//! user of the facility on its registered device.
+
+use super::codec::JsonBody;
+use super::complaint_pages as pages;
+use super::error::*;
+use super::extract::*;
+use super::state::*;
+use super::throttle;
+use crate::complaints::ComplaintError;
+use crate::complaints::photos::{self, MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoError};
+use crate::complaints::pow::PowError;
+use crate::scope::Facilities;
+use crate::with_db;
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use maud::Markup;
+use serde::Deserialize;
+use sync_protocol::complaints::{
+    ComplaintAnswer, ComplaintForm, ComplaintForward, ComplaintPage, ComplaintRecord, FormProblem,
+};
+use sync_protocol::endpoints;
+
+/// The most bytes a complaint's form may carry: three photos and the text.
+const MAX_FORM_BYTES: usize = MAX_PHOTOS * MAX_PHOTO_BYTES + 256 * 1024;
+/// A text field of the form is cut here before any check (the checks name the real limits).
+const MAX_FIELD_BYTES: usize = 64 * 1024;
+/// Complaints one page of changes carries.
+const PAGE: i64 = 500;
+
+/// The public pages, limited per address, and the stations' endpoints.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let limited = throttle::limit_per_address(
+        Router::new()
+            .route("/phan-anh", post(submit))
+            .route("/phan-anh/tra-cuu", post(lookup)),
+        state.complaint_limit,
+    );
+    Router::new()
+        .merge(limited)
+        .route("/phan-anh", get(form_page))
+        .route("/phan-anh/", get(form_page))
+        .route("/phan-anh/tra-cuu", get(lookup_page))
+        .route("/phan-anh/style.css", get(style))
+        .route("/phan-anh/pow.js", get(script))
+        .layer(axum::middleware::from_fn(public_headers))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .route(
+            &endpoints::full(endpoints::COMPLAINTS_CHANGED),
+            get(changes),
+        )
+        .route(&endpoints::full(endpoints::COMPLAINT_PHOTO), get(photo))
+        .route(&endpoints::full(endpoints::COMPLAINT_ANSWER), post(answer))
+        .route(
+            &endpoints::full(endpoints::COMPLAINT_FORWARD),
+            post(forward),
+        )
+}
+
+/// No framing, no caching of personal data, scripts only from here.
+async fn public_headers(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::CACHE_CONTROL, "no-store"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        pages::STYLE,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        pages::POW_SCRIPT,
+    )
+        .into_response()
+}
+
+/// The form, filled with `values` and its `problems`, under a fresh challenge.
+async fn render_form(
+    state: &AppState,
+    values: &ComplaintForm,
+    problems: &[FormProblem],
+    general: Option<&str>,
+) -> Result<Markup, sqlx::Error> {
+    let facilities = crate::admin::facilities(&state.db).await?;
+    let challenge = state.pow.issue(state.clock.now().unix_timestamp());
+    Ok(pages::form(
+        &facilities,
+        values,
+        problems,
+        &challenge,
+        state.pow.difficulty,
+        general,
+    ))
+}
+
+fn server_error(e: impl std::fmt::Display) -> Response {
+    tracing::error!("complaint page: {e}");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::refused("máy chủ đang bận hoặc gặp lỗi: thử lại sau ít phút"),
+    )
+        .into_response()
+}
+
+async fn form_page(State(state): State<AppState>) -> Response {
+    match render_form(&state, &ComplaintForm::default(), &[], None).await {
+        Ok(page) => page.into_response(),
+        Err(e) => server_error(e),
+    }
+}
+
+/// What the multipart body held.
+#[derive(Default)]
+struct Submitted {
+    form: ComplaintForm,
+    challenge: String,
+    solution: String,
+    photos: Vec<Vec<u8>>,
+    /// A problem with the upload itself (a photo too large, too many photos).
+    photo_problem: Option<String>,
+}
+
+/// Reads the form's parts; `Err` with the citizen's message when the body itself is unusable.
+async fn read_parts(mut multipart: Multipart) -> Result<Submitted, String> {
+    let mut s = Submitted::default();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err("biểu mẫu quá lớn: tối đa 3 ảnh, mỗi ảnh tối đa 5 MB".into());
+            }
+            Err(_) => return Err("biểu mẫu gửi lên bị hỏng: tải lại trang và gửi lại".into()),
+        };
+        let name = field.name().unwrap_or("").to_string();
+        if name == "photos" {
+            let has_file = field.file_name().is_some_and(|n| !n.is_empty());
+            let bytes = field.bytes().await.map_err(|_| {
+                "ảnh gửi lên bị hỏng hoặc quá lớn (tối đa 5 MB mỗi ảnh)".to_string()
+            })?;
+            if !has_file && bytes.is_empty() {
+                continue;
+            }
+            if s.photos.len() >= MAX_PHOTOS {
+                s.photo_problem = Some(PhotoError::TooMany.to_string());
+                continue;
+            }
+            if bytes.len() > MAX_PHOTO_BYTES {
+                s.photo_problem = Some(PhotoError::TooLarge.to_string());
+                continue;
+            }
+            s.photos.push(bytes.to_vec());
+            continue;
+        }
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|_| "biểu mẫu gửi lên bị hỏng: tải lại trang và gửi lại".to_string())?;
+        let mut text =
+            String::from_utf8_lossy(&bytes[..bytes.len().min(MAX_FIELD_BYTES)]).into_owned();
+        if bytes.len() > MAX_FIELD_BYTES {
+            // Kept long enough for the check to say it is too long.
+            text.push('…');
+        }
+        let f = &mut s.form;
+        match name.as_str() {
+            "full_name" => f.full_name = text,
+            "birth_date" => f.birth_date = text,
+            "phone" => f.phone = text,
+            "id_number" => f.id_number = text,
+            "facility" => f.facility = text,
+            "kind" => f.kind = text,
+            "vaccine" => f.vaccine = text,
+            "vaccinated_on" => f.vaccinated_on = text,
+            "place" => f.place = text,
+            "description" => f.description = text,
+            "pow_challenge" => s.challenge = text,
+            "pow_solution" => s.solution = text,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+/// Spends a checked challenge; `Spent` when it was used before.
+async fn spend(state: &AppState, challenge: &str, expiry: i64) -> Result<(), ComplaintPowError> {
+    let now = state.clock.now().unix_timestamp();
+    let inserted = with_db!(&state.db, pool => {
+        sqlx::query("DELETE FROM complaint_challenges WHERE expires_at < $1")
+            .bind(now)
+            .execute(pool)
+            .await?;
+        sqlx::query("INSERT INTO complaint_challenges (challenge, expires_at) VALUES ($1, $2) ON CONFLICT (challenge) DO NOTHING")
+            .bind(challenge)
+            .bind(expiry)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    if inserted == 1 {
+        Ok(())
+    } else {
+        Err(ComplaintPowError::Pow(PowError::Spent))
+    }
+}
+
+enum ComplaintPowError {
+    Pow(PowError),
+    Db(sqlx::Error),
+}
+
+impl From<sqlx::Error> for ComplaintPowError {
+    fn from(e: sqlx::Error) -> Self {
+        ComplaintPowError::Db(e)
+    }
+}
+
+/// `POST /phan-anh`: checks the work, the form and the photos, and files the complaint whole,
+/// or shows the form again with every problem and stores nothing.
+async fn submit(State(state): State<AppState>, parts: Parts, multipart: Multipart) -> Response {
+    let address = throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
+    let submitted = match read_parts(multipart).await {
+        Ok(s) => s,
+        Err(message) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, pages::refused(&message)).into_response();
+        }
+    };
+    let again = |problems: Vec<FormProblem>, general: Option<String>, status: StatusCode| {
+        let state = state.clone();
+        let values = submitted.form.clone();
+        async move {
+            match render_form(&state, &values, &problems, general.as_deref()).await {
+                Ok(page) => (status, page).into_response(),
+                Err(e) => server_error(e),
+            }
+        }
+    };
+    let now = state.clock.now();
+    let checked_work = state.pow.check(
+        &submitted.challenge,
+        &submitted.solution,
+        now.unix_timestamp(),
+    );
+    let spent = match checked_work {
+        Ok(expiry) => spend(&state, &submitted.challenge, expiry).await,
+        Err(e) => Err(ComplaintPowError::Pow(e)),
+    };
+    match spent {
+        Ok(()) => {}
+        Err(ComplaintPowError::Pow(e)) => {
+            return again(Vec::new(), Some(e.to_string()), StatusCode::FORBIDDEN).await;
+        }
+        Err(ComplaintPowError::Db(e)) => return server_error(e),
+    }
+    let facilities = match Facilities::load(&state.db).await {
+        Ok(f) => f,
+        Err(e) => return server_error(e),
+    };
+    let today = now.to_offset(sync_protocol::clock::VIETNAM).date();
+    let catalogue = sync_protocol::vaccines::Catalogue::built_in();
+    let checked = sync_protocol::complaints::check_form(
+        &submitted.form,
+        today,
+        |code| facilities.contains(code),
+        &catalogue,
+    );
+    let mut problems = match &checked {
+        Ok(_) => Vec::new(),
+        Err(p) => p.clone(),
+    };
+    if let Some(m) = &submitted.photo_problem {
+        problems.push(FormProblem {
+            field: "photos",
+            message: m.clone(),
+        });
+    }
+    // Decoding pictures is CPU work: off the async threads.
+    let raw = submitted.photos.clone();
+    let encoded = tokio::task::spawn_blocking(move || {
+        raw.iter()
+            .map(|p| photos::reencode(p))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await;
+    let photos = match encoded {
+        Ok(Ok(photos)) => photos,
+        Ok(Err(e)) => {
+            problems.push(FormProblem {
+                field: "photos",
+                message: e.to_string(),
+            });
+            Vec::new()
+        }
+        Err(e) => return server_error(e),
+    };
+    let checked = match checked {
+        Ok(c) if problems.is_empty() => c,
+        _ => return again(problems, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    match state
+        .complaints
+        .file(&checked, &photos, now, address.as_deref())
+        .await
+    {
+        Ok(filed) => (StatusCode::CREATED, pages::filed(&filed)).into_response(),
+        Err(e) => server_error(e),
+    }
+}
+
+async fn lookup_page() -> Markup {
+    pages::lookup("", "", None, false)
+}
+
+#[derive(Deserialize)]
+struct LookupForm {
+    code: String,
+    phone: String,
+}
+
+/// `POST /phan-anh/tra-cuu`: the status and the answer for the right code and phone.
+async fn lookup(
+    State(state): State<AppState>,
+    parts: Parts,
+    Form(f): Form<LookupForm>,
+) -> Response {
+    let address = throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
+    let code: String = f.code.chars().take(40).collect();
+    let phone: String = f.phone.chars().take(40).collect();
+    match state
+        .complaints
+        .lookup(&code, &phone, address.as_deref(), state.clock.now())
+        .await
+    {
+        Ok(Some(status)) => pages::lookup(&code, &phone, Some(&status), false).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            pages::lookup(&code, &phone, None, true),
+        )
+            .into_response(),
+        Err(e) => server_error(e),
+    }
+}
+
+impl From<ComplaintError> for ApiError {
+    fn from(e: ComplaintError) -> ApiError {
+        let (status, code) = match &e {
+            ComplaintError::NotFound => (StatusCode::NOT_FOUND, "no_such_complaint"),
+            ComplaintError::OtherFacility(_) => (StatusCode::FORBIDDEN, "other_facility"),
+            ComplaintError::AlreadyAnswered => (StatusCode::CONFLICT, "already_answered"),
+            ComplaintError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            ComplaintError::Db(_) => {
+                tracing::error!("complaints: {e}");
+                return ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "lỗi máy chủ khi đọc phản ánh",
+                );
+            }
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// The facilities whose complaints a device handles: its facility's scope owner and the
+/// owner's mobile teams.
+async fn handled_by(state: &AppState, data: &DataUser) -> Result<Vec<String>, ApiError> {
+    let facilities = Facilities::load(&state.db).await?;
+    Ok(facilities.family(&facilities.owner(&data.device.facility)))
+}
+
+fn actor(data: &DataUser) -> String {
+    format!("{} @{}", data.user.account.username, data.device.id)
+}
+
+#[derive(Deserialize)]
+struct Since {
+    since: Option<i64>,
+}
+
+/// `GET /api/v1/complaints/changes?since=N`
+async fn changes(
+    State(state): State<AppState>,
+    data: DataUser,
+    Query(q): Query<Since>,
+) -> Result<Json<ComplaintPage>, ApiError> {
+    let facilities = handled_by(&state, &data).await?;
+    let (complaints, more) = state
+        .complaints
+        .changed_since(&facilities, q.since.unwrap_or(0).max(0), PAGE)
+        .await?;
+    state
+        .complaints
+        .record_sent(&complaints, &actor(&data), state.clock.now())
+        .await?;
+    Ok(Json(ComplaintPage { complaints, more }))
+}
+
+/// `GET /api/v1/complaints/{id}/photos/{n}`: one photo, fetched when the complaint is opened.
+async fn photo(
+    State(state): State<AppState>,
+    data: DataUser,
+    Path((id, n)): Path<(String, i64)>,
+) -> Result<Response, ApiError> {
+    let facilities = handled_by(&state, &data).await?;
+    let jpeg = state
+        .complaints
+        .photo(&id, n, &facilities, &actor(&data), state.clock.now())
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response())
+}
+
+/// `POST /api/v1/complaints/{id}/answer`
+async fn answer(
+    State(state): State<AppState>,
+    data: DataUser,
+    Path(id): Path<String>,
+    JsonBody(a): JsonBody<ComplaintAnswer>,
+) -> Result<Json<ComplaintRecord>, ApiError> {
+    let facilities = handled_by(&state, &data).await?;
+    Ok(Json(
+        state
+            .complaints
+            .answer(&id, &facilities, &actor(&data), &a, state.clock.now())
+            .await?,
+    ))
+}
+
+/// `POST /api/v1/complaints/{id}/forward`
+async fn forward(
+    State(state): State<AppState>,
+    data: DataUser,
+    Path(id): Path<String>,
+    JsonBody(f): JsonBody<ComplaintForward>,
+) -> Result<Json<ComplaintRecord>, ApiError> {
+    let facilities = handled_by(&state, &data).await?;
+    Ok(Json(
+        state
+            .complaints
+            .forward(&id, &facilities, &actor(&data), &f, state.clock.now())
+            .await?,
+    ))
+}
