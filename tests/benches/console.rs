@@ -48,7 +48,7 @@ async fn populate(server: &TestServer, people: i64) {
              SELECT 'd' || g || '-' || k, 'p' || g,
                     (ARRAY['EU/1/20/1528','EU/1/21/1529','BBIBP-CorV'])[1 + (g + k) % 3], 'LOT' || (g % 50), k,
                     'primary',
-                    to_char(timestamp '2024-01-01' + ((g * 7919 + k * 104729) % (3 * 365 * 86400)) * interval '1 second',
+                    to_char(timestamp '2024-01-01' + ((g::bigint * 7919 + k * 104729) % (3 * 365 * 86400)) * interval '1 second',
                             'YYYY-MM-DD\"T\"HH24:MI:SS\"+07:00\"'),
                     'TYT-' || (g % {STATIONS}), 'nv.' || (g % 1000), (g + k) % 97 = 0,
                     CASE WHEN (g + k) % 5 <> 0 THEN 'lo-ky' END
