@@ -428,6 +428,24 @@ impl ComplaintStore {
         Ok(jpeg)
     }
 
+    /// The complaint `id` if it belongs to `facilities` and still waits for an answer.
+    async fn open_of(
+        &self,
+        id: &str,
+        facilities: &[String],
+    ) -> Result<ComplaintRecord, ComplaintError> {
+        let c = self.by_id(id).await?.ok_or(ComplaintError::NotFound)?;
+        if !facilities.contains(&c.facility) {
+            return Err(ComplaintError::OtherFacility(
+                facilities.first().cloned().unwrap_or_default(),
+            ));
+        }
+        if c.status != ComplaintStatus::Open {
+            return Err(ComplaintError::AlreadyAnswered);
+        }
+        Ok(c)
+    }
+
     /// Answers a complaint of `facilities` as `user`: resolved or rejected, with the text the
     /// citizen will read. An answered complaint stays answered.
     pub async fn answer(
@@ -460,15 +478,7 @@ impl ComplaintStore {
             });
         }
         let _one_at_a_time = self.writer.lock().await;
-        let c = self.by_id(id).await?.ok_or(ComplaintError::NotFound)?;
-        if !facilities.contains(&c.facility) {
-            return Err(ComplaintError::OtherFacility(
-                facilities.first().cloned().unwrap_or_default(),
-            ));
-        }
-        if c.status != ComplaintStatus::Open {
-            return Err(ComplaintError::AlreadyAnswered);
-        }
+        self.open_of(id, facilities).await?;
         let at = format_time(now.to_offset(sync_protocol::clock::VIETNAM));
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
@@ -540,15 +550,7 @@ impl ComplaintStore {
         let now = now.to_offset(sync_protocol::clock::VIETNAM);
         let deadline = self.calendar.deadline(now.date(), days).to_string();
         let _one_at_a_time = self.writer.lock().await;
-        let c = self.by_id(id).await?.ok_or(ComplaintError::NotFound)?;
-        if !facilities.contains(&c.facility) {
-            return Err(ComplaintError::OtherFacility(
-                facilities.first().cloned().unwrap_or_default(),
-            ));
-        }
-        if c.status != ComplaintStatus::Open {
-            return Err(ComplaintError::AlreadyAnswered);
-        }
+        let c = self.open_of(id, facilities).await?;
         let at = format_time(now);
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;

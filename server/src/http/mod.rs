@@ -12,6 +12,7 @@ mod console;
 mod console_pages;
 mod error;
 mod extract;
+mod page_headers;
 mod passports;
 mod routes;
 mod state;
