@@ -37,11 +37,12 @@ const PAGE: i64 = 500;
 
 /// The public pages, limited per address, and the stations' endpoints.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let limited = throttle::limit_per_address(
+    let limited = throttle::limit_per_address_with(
         Router::new()
             .route("/phan-anh", post(submit))
             .route("/phan-anh/tra-cuu", post(lookup)),
         state.complaint_limit,
+        too_many,
     );
     Router::new()
         .merge(limited)
@@ -72,6 +73,14 @@ async fn public_headers(request: axum::extract::Request, next: axum::middleware:
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     );
     response
+}
+
+/// The page a citizen sees when their address sent too much.
+fn too_many(wait: u64) -> Response {
+    pages::refused(&format!(
+        "Bạn đã gửi quá nhiều lần từ địa chỉ mạng này: thử lại sau {wait} giây."
+    ))
+    .into_response()
 }
 
 async fn style() -> Response {

@@ -45,9 +45,11 @@ impl AppState {
                 rand::random::<[u8; 32]>().to_vec(),
                 crate::complaints::pow::DEFAULT_DIFFICULTY,
             ),
+            // A ward office's shared connection may file for several citizens: a burst of 20,
+            // then one each 6 s.
             complaint_limit: crate::http::throttle::SignInLimit {
-                burst: 10,
-                every: std::time::Duration::from_secs(10),
+                burst: 20,
+                every: std::time::Duration::from_secs(6),
             },
             db,
             ingest,

@@ -96,10 +96,20 @@ pub fn peer_address(extensions: &axum::http::Extensions) -> Option<IpAddr> {
         .map(|c| c.0.ip())
 }
 
-/// `routes` limited per address; quiet addresses are forgotten once a minute.
+/// `routes` limited per address (refused in the API's JSON shape); quiet addresses are
+/// forgotten once a minute.
 pub fn limit_per_address<S: Clone + Send + Sync + 'static>(
     routes: axum::Router<S>,
     limit: SignInLimit,
+) -> axum::Router<S> {
+    limit_per_address_with(routes, limit, too_many)
+}
+
+/// Like [`limit_per_address`], refused with `refusal(seconds to wait)` (a page for a browser).
+pub fn limit_per_address_with<S: Clone + Send + Sync + 'static>(
+    routes: axum::Router<S>,
+    limit: SignInLimit,
+    refusal: fn(u64) -> Response,
 ) -> axum::Router<S> {
     // Both values are above zero, so the builder always yields a configuration.
     let config = Arc::new(
@@ -121,26 +131,31 @@ pub fn limit_per_address<S: Clone + Send + Sync + 'static>(
             }
         });
     }
-    routes.layer(GovernorLayer::new(config).error_handler(too_many))
+    routes.layer(GovernorLayer::new(config).error_handler(
+        move |error: tower_governor::GovernorError| {
+            let wait = match &error {
+                tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
+                _ => 1,
+            }
+            .max(1);
+            let mut response = refusal(wait);
+            *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        },
+    ))
 }
 
-/// A refusal in the API's own error shape, with `Retry-After`.
-fn too_many(error: tower_governor::GovernorError) -> Response {
-    let wait = match &error {
-        tower_governor::GovernorError::TooManyRequests { wait_time, .. } => *wait_time,
-        _ => 1,
-    }
-    .max(1);
-    let mut response = ApiError::new(
+/// A refusal in the API's own error shape.
+fn too_many(wait: u64) -> Response {
+    ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_requests",
-        format!("quá nhiều lần đăng nhập từ địa chỉ này; thử lại sau {wait} giây"),
+        format!("quá nhiều yêu cầu từ địa chỉ này; thử lại sau {wait} giây"),
     )
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    .into_response()
 }
 
 /// Plain HTTP is for loopback (a station and its server on one machine, a reverse proxy on the
