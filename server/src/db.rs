@@ -25,6 +25,19 @@ macro_rules! with_db {
     };
 }
 
+/// Ends a query builder's text with the `…)` of an `IN (` over `$codes` (any slice of strings),
+/// each one bound.
+macro_rules! in_list {
+    ($q:expr, $codes:expr) => {{
+        let mut list = $q.separated(", ");
+        for c in $codes.iter() {
+            list.push_bind(::std::convert::AsRef::<str>::as_ref(c));
+        }
+        list.push_unseparated(")");
+    }};
+}
+pub(crate) use in_list;
+
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

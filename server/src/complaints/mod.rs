@@ -6,7 +6,7 @@
 pub mod photos;
 pub mod pow;
 
-use crate::db::Db;
+use crate::db::{Db, in_list};
 use crate::with_db;
 use serde::Serialize;
 use sqlx::Row;
@@ -72,62 +72,82 @@ pub struct ComplaintStore {
     calendar: Arc<WorkingCalendar>,
 }
 
-const COLUMNS: &str = "id, code, facility, full_name, birth_date, phone, id_number, kind, vaccine,
-    vaccinated_on, place, description, photos, received_at, deadline, status, answer, answered_at,
-    answered_by, person_id, forwarded_from, forward_reason, version";
-
-fn record(r: &impl RowGet) -> ComplaintRecord {
-    ComplaintRecord {
-        id: r.text("id"),
-        code: r.text("code"),
-        facility: r.text("facility"),
-        full_name: r.text("full_name"),
-        birth_date: r.text("birth_date"),
-        phone: r.text("phone"),
-        id_number: r.opt("id_number"),
-        kind: ComplaintKind::parse(&r.text("kind")).unwrap_or(ComplaintKind::Other),
-        vaccine: r.opt("vaccine"),
-        vaccinated_on: r.opt("vaccinated_on"),
-        place: r.opt("place"),
-        description: r.text("description"),
-        photos: u32::try_from(r.int("photos")).unwrap_or(0),
-        received_at: r.text("received_at"),
-        deadline: r.text("deadline"),
-        status: ComplaintStatus::parse(&r.text("status")).unwrap_or(ComplaintStatus::Open),
-        answer: r.opt("answer"),
-        answered_at: r.opt("answered_at"),
-        answered_by: r.opt("answered_by"),
-        person_id: r.opt("person_id"),
-        forwarded_from: r.opt("forwarded_from"),
-        forward_reason: r.opt("forward_reason"),
-        version: r.int("version"),
-    }
-}
-
-/// Reading a row of either backend.
-trait RowGet {
-    fn text(&self, c: &str) -> String;
-    fn opt(&self, c: &str) -> Option<String>;
-    fn int(&self, c: &str) -> i64;
-}
-
-macro_rules! row_get {
-    ($row:ty) => {
-        impl RowGet for $row {
-            fn text(&self, c: &str) -> String {
-                self.try_get(c).unwrap_or_default()
-            }
-            fn opt(&self, c: &str) -> Option<String> {
-                self.try_get(c).ok().flatten()
-            }
-            fn int(&self, c: &str) -> i64 {
-                self.try_get(c).unwrap_or(0)
-            }
-        }
+/// The columns `complaint_row!` reads (a literal, so queries stay static strings).
+macro_rules! complaint_columns {
+    () => {
+        "id, code, facility, full_name, birth_date, phone, id_number, kind, vaccine,
+         vaccinated_on, place, description, photos, received_at, deadline, status, answer,
+         answered_at, answered_by, person_id, forwarded_from, forward_reason, version"
     };
 }
-row_get!(sqlx::sqlite::SqliteRow);
-row_get!(sqlx::postgres::PgRow);
+
+/// A `ComplaintRecord` from a row of either backend (expanded inside `with_db!`); a value that
+/// does not decode reads as empty rather than failing the page.
+macro_rules! complaint_row {
+    ($r:expr) => {{
+        let r = $r;
+        let text = |c: &str| r.try_get::<String, _>(c).unwrap_or_default();
+        let opt = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten();
+        let int = |c: &str| r.try_get::<i64, _>(c).unwrap_or(0);
+        ComplaintRecord {
+            id: text("id"),
+            code: text("code"),
+            facility: text("facility"),
+            full_name: text("full_name"),
+            birth_date: text("birth_date"),
+            phone: text("phone"),
+            id_number: opt("id_number"),
+            kind: ComplaintKind::parse(&text("kind")).unwrap_or(ComplaintKind::Other),
+            vaccine: opt("vaccine"),
+            vaccinated_on: opt("vaccinated_on"),
+            place: opt("place"),
+            description: text("description"),
+            photos: u32::try_from(int("photos")).unwrap_or(0),
+            received_at: text("received_at"),
+            deadline: text("deadline"),
+            status: ComplaintStatus::parse(&text("status")).unwrap_or(ComplaintStatus::Open),
+            answer: opt("answer"),
+            answered_at: opt("answered_at"),
+            answered_by: opt("answered_by"),
+            person_id: opt("person_id"),
+            forwarded_from: opt("forwarded_from"),
+            forward_reason: opt("forward_reason"),
+            version: int("version"),
+        }
+    }};
+}
+
+/// The version the next change of a complaint takes (under the writer's lock).
+const NEXT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM complaints";
+/// One line of `complaint_events`.
+const INSERT_EVENT: &str = "INSERT INTO complaint_events (complaint_id, at, actor, action, detail)
+     VALUES ($1, $2, $3, $4, $5)";
+
+/// Open and overdue complaints per facility of `facilities` on `today` (for the console).
+pub async fn open_counts(
+    db: &Db,
+    facilities: &[&str],
+    today: time::Date,
+) -> Result<BTreeMap<String, (i64, i64)>, sqlx::Error> {
+    let today = today.to_string();
+    let rows: Vec<(String, i64, i64)> = with_db!(db, pool => {
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT facility, count(*) AS open,
+                    sum(CASE WHEN deadline < ",
+        );
+        q.push_bind(today.clone());
+        q.push(" THEN 1 ELSE 0 END) AS overdue FROM complaints WHERE status = 'open' AND facility IN (");
+        in_list!(q, facilities);
+        q.push(" GROUP BY facility");
+        q.build()
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| (r.get("facility"), r.get("open"), r.get::<Option<i64>, _>("overdue").unwrap_or(0)))
+            .collect()
+    });
+    Ok(rows.into_iter().map(|(f, o, d)| (f, (o, d))).collect())
+}
 
 impl ComplaintStore {
     /// The store over `db`, counting deadlines with the built-in calendar.
@@ -206,9 +226,7 @@ impl ComplaintStore {
         let actor = format!("citizen {}", address.unwrap_or("?"));
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM complaints")
-                .fetch_one(&mut *tx)
-                .await?;
+            let version: i64 = sqlx::query_scalar(NEXT_VERSION).fetch_one(&mut *tx).await?;
             sqlx::query(
                 "INSERT INTO complaints (id, code, facility, full_name, birth_date, phone, id_number,
                     kind, vaccine, vaccinated_on, place, description, photos, received_at, deadline,
@@ -243,10 +261,11 @@ impl ComplaintStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("INSERT INTO complaint_events (complaint_id, at, actor, action, detail) VALUES ($1, $2, $3, 'filed', $4)")
+            sqlx::query(INSERT_EVENT)
                 .bind(&id)
                 .bind(&received_at)
                 .bind(&actor)
+                .bind("filed")
                 .bind(&c.facility)
                 .execute(&mut *tx)
                 .await?;
@@ -268,7 +287,7 @@ impl ComplaintStore {
         now: OffsetDateTime,
     ) -> Result<(), sqlx::Error> {
         with_db!(&self.db, pool => {
-            sqlx::query("INSERT INTO complaint_events (complaint_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query(INSERT_EVENT)
                 .bind(id)
                 .bind(format_time(now))
                 .bind(actor)
@@ -281,13 +300,12 @@ impl ComplaintStore {
     }
 
     async fn by_id(&self, id: &str) -> Result<Option<ComplaintRecord>, sqlx::Error> {
-        let sql = format!("SELECT {COLUMNS} FROM complaints WHERE id = $1");
         Ok(with_db!(&self.db, pool => {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
+            sqlx::query(concat!("SELECT ", complaint_columns!(), " FROM complaints WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
-                .map(|r| record(&r))
+                .map(|r| complaint_row!(&r))
         }))
     }
 
@@ -306,14 +324,17 @@ impl ComplaintStore {
         ) else {
             return Ok(None);
         };
-        let sql = format!("SELECT {COLUMNS} FROM complaints WHERE code = $1 AND phone = $2");
         let found = with_db!(&self.db, pool => {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&code)
-                .bind(&phone)
-                .fetch_optional(pool)
-                .await?
-                .map(|r| record(&r))
+            sqlx::query(concat!(
+                "SELECT ",
+                complaint_columns!(),
+                " FROM complaints WHERE code = $1 AND phone = $2"
+            ))
+            .bind(&code)
+            .bind(&phone)
+            .fetch_optional(pool)
+            .await?
+            .map(|r| complaint_row!(&r))
         });
         let Some(c) = found else {
             return Ok(None);
@@ -364,21 +385,19 @@ impl ComplaintStore {
         limit: i64,
     ) -> Result<(Vec<ComplaintRecord>, bool), sqlx::Error> {
         let mut rows: Vec<ComplaintRecord> = with_db!(&self.db, pool => {
-            let mut q = sqlx::QueryBuilder::new(format!("SELECT {COLUMNS} FROM complaints WHERE version > "));
+            let mut q = sqlx::QueryBuilder::new(concat!(
+                "SELECT ",
+                complaint_columns!(),
+                " FROM complaints WHERE version > "
+            ));
             q.push_bind(since);
             q.push(" AND (facility IN (");
-            let mut list = q.separated(", ");
-            for f in facilities {
-                list.push_bind(f.as_str());
-            }
-            q.push(") OR forwarded_from IN (");
-            let mut list = q.separated(", ");
-            for f in facilities {
-                list.push_bind(f.as_str());
-            }
-            q.push(")) ORDER BY version LIMIT ");
+            in_list!(q, facilities);
+            q.push(" OR forwarded_from IN (");
+            in_list!(q, facilities);
+            q.push(") ORDER BY version LIMIT ");
             q.push_bind(limit + 1);
-            q.build().fetch_all(pool).await?.iter().map(record).collect()
+            q.build().fetch_all(pool).await?.iter().map(|r| complaint_row!(r)).collect()
         });
         let more = rows.len() as i64 > limit;
         rows.truncate(usize::try_from(limit).unwrap_or(0));
@@ -409,12 +428,7 @@ impl ComplaintStore {
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<u8>, ComplaintError> {
-        let c = self.by_id(id).await?.ok_or(ComplaintError::NotFound)?;
-        if !facilities.contains(&c.facility) {
-            return Err(ComplaintError::OtherFacility(
-                facilities.first().cloned().unwrap_or_default(),
-            ));
-        }
+        self.ours(id, facilities).await?;
         let jpeg: Option<Vec<u8>> = with_db!(&self.db, pool => {
             sqlx::query_scalar("SELECT jpeg FROM complaint_photos WHERE complaint_id = $1 AND n = $2")
                 .bind(id)
@@ -428,8 +442,8 @@ impl ComplaintStore {
         Ok(jpeg)
     }
 
-    /// The complaint `id` if it belongs to `facilities` and still waits for an answer.
-    async fn open_of(
+    /// The complaint `id` if it belongs to `facilities`.
+    async fn ours(
         &self,
         id: &str,
         facilities: &[String],
@@ -440,6 +454,16 @@ impl ComplaintStore {
                 facilities.first().cloned().unwrap_or_default(),
             ));
         }
+        Ok(c)
+    }
+
+    /// The complaint `id` if it belongs to `facilities` and still waits for an answer.
+    async fn open_of(
+        &self,
+        id: &str,
+        facilities: &[String],
+    ) -> Result<ComplaintRecord, ComplaintError> {
+        let c = self.ours(id, facilities).await?;
         if c.status != ComplaintStatus::Open {
             return Err(ComplaintError::AlreadyAnswered);
         }
@@ -482,9 +506,7 @@ impl ComplaintStore {
         let at = format_time(now.to_offset(sync_protocol::clock::VIETNAM));
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM complaints")
-                .fetch_one(&mut *tx)
-                .await?;
+            let version: i64 = sqlx::query_scalar(NEXT_VERSION).fetch_one(&mut *tx).await?;
             sqlx::query(
                 "UPDATE complaints SET status = $1, answer = $2, answered_at = $3, answered_by = $4,
                     person_id = COALESCE($5, person_id), version = $6 WHERE id = $7",
@@ -498,7 +520,7 @@ impl ComplaintStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO complaint_events (complaint_id, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query(INSERT_EVENT)
                 .bind(id)
                 .bind(&at)
                 .bind(user)
@@ -554,9 +576,7 @@ impl ComplaintStore {
         let at = format_time(now);
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;
-            let version: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) + 1 FROM complaints")
-                .fetch_one(&mut *tx)
-                .await?;
+            let version: i64 = sqlx::query_scalar(NEXT_VERSION).fetch_one(&mut *tx).await?;
             sqlx::query(
                 "UPDATE complaints SET facility = $1, forwarded_from = $2, forward_reason = $3,
                     deadline = $4, version = $5 WHERE id = $6",
@@ -569,45 +589,17 @@ impl ComplaintStore {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("INSERT INTO complaint_events (complaint_id, at, actor, action, detail) VALUES ($1, $2, $3, 'forwarded', $4)")
+            sqlx::query(INSERT_EVENT)
                 .bind(id)
                 .bind(&at)
                 .bind(user)
+                .bind("forwarded")
                 .bind(format!("{} → {to}: {reason}", c.facility))
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
         });
         self.by_id(id).await?.ok_or(ComplaintError::NotFound)
-    }
-
-    /// Open and overdue complaints per facility of `facilities` on `today` (for the console).
-    pub async fn open_counts(
-        &self,
-        facilities: &[&str],
-        today: time::Date,
-    ) -> Result<BTreeMap<String, (i64, i64)>, sqlx::Error> {
-        let today = today.to_string();
-        let rows: Vec<(String, i64, i64)> = with_db!(&self.db, pool => {
-            let mut q = sqlx::QueryBuilder::new(
-                "SELECT facility, count(*) AS open,
-                        sum(CASE WHEN deadline < ",
-            );
-            q.push_bind(today.clone());
-            q.push(" THEN 1 ELSE 0 END) AS overdue FROM complaints WHERE status = 'open' AND facility IN (");
-            let mut list = q.separated(", ");
-            for f in facilities {
-                list.push_bind(*f);
-            }
-            q.push(") GROUP BY facility");
-            q.build()
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|r| (r.get("facility"), r.get("open"), r.get::<Option<i64>, _>("overdue").unwrap_or(0)))
-                .collect()
-        });
-        Ok(rows.into_iter().map(|(f, o, d)| (f, (o, d))).collect())
     }
 
     /// The events of one complaint, oldest first (for the command line's `complaint show`).

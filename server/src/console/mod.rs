@@ -6,20 +6,8 @@
 
 pub mod report;
 
-/// Ends a query with the `(…)` of an `IN` over the area's facility codes, each one bound.
-macro_rules! in_list {
-    ($q:expr, $codes:expr) => {{
-        let mut list = $q.separated(", ");
-        for c in &$codes {
-            list.push_bind(*c);
-        }
-        list.push_unseparated(")");
-    }};
-}
-pub(crate) use in_list;
-
 use crate::admin::FacilityRecord;
-use crate::db::Db;
+use crate::db::{Db, in_list};
 use crate::scope::Facilities;
 use crate::stations::StationContact;
 use crate::with_db;
@@ -70,7 +58,8 @@ impl Area {
         let Some(centre) = all.iter().find(|f| f.code == unit).cloned() else {
             return Err(ConsoleError::NoSuchUnit(unit.to_string()));
         };
-        let index = Facilities::load(db).await?;
+        // The list just read, with the signing areas: not the facilities read a second time.
+        let index = Facilities::new(all.clone()).with_areas(crate::scope::signing_areas(db).await?);
         let mut codes: BTreeSet<String> = index.area_of(unit).into_iter().collect();
         codes.extend(index.family(unit));
         for f in all.iter().filter(|f| f.parent.as_deref() == Some(unit)) {
@@ -170,9 +159,7 @@ pub async fn overview(
     let today = now.to_offset(sync_protocol::clock::VIETNAM).date();
     let monday = today - time::Duration::days(i64::from(today.weekday().number_days_from_monday()));
     let doses = dose_days(db, area, monday, today).await?;
-    let complaints = crate::complaints::ComplaintStore::new(db.clone())
-        .open_counts(&area.codes(), today)
-        .await?;
+    let complaints = crate::complaints::open_counts(db, &area.codes(), today).await?;
     let mut devices: BTreeMap<String, Vec<StationContact>> = BTreeMap::new();
     for c in crate::stations::contacts(db, now, silent_after_days, None).await? {
         if area.contains(&c.facility) {

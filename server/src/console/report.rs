@@ -69,7 +69,7 @@ pub async fn daily(db: &Db, area: &Area, day: Date) -> Result<DailyReport, Conso
             q.push(" AND given_at < ");
             q.push_bind(until.clone());
             q.push(" AND facility IN (");
-            super::in_list!(q, codes);
+            crate::db::in_list!(q, codes);
             q
         };
         let mut q = scoped(

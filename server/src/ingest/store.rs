@@ -252,26 +252,23 @@ pub(super) async fn write_group(db: &Db, g: &GroupWrite) -> Result<(), sqlx::Err
             for chunk in g.full.chunks(400) {
                 // The console's counts: what each document counted for before this write.
                 if g.console_counts {
-                let mut old = sqlx::QueryBuilder::new(
-                    "SELECT managing_facility, verification, merged_into FROM documents WHERE person_id IN (",
-                );
-                let mut ids = old.separated(", ");
-                for row in chunk {
-                    ids.push_bind(row.person_id.as_str());
-                }
-                ids.push_unseparated(")");
-                for r in old.build().fetch_all(&mut *tx).await? {
-                    counts.person(
-                        r.get::<&str, _>("managing_facility"),
-                        r.get::<&str, _>("verification"),
-                        r.get::<Option<&str>, _>("merged_into").is_some(),
-                        -1,
+                    let ids: Vec<&str> = chunk.iter().map(|row| row.person_id.as_str()).collect();
+                    let mut old = sqlx::QueryBuilder::new(
+                        "SELECT managing_facility, verification, merged_into FROM documents WHERE person_id IN (",
                     );
-                }
-                for row in chunk {
-                    let c = PersonColumns::of(&row.after);
-                    counts.person(c.managing_facility, c.verification, c.merged_into.is_some(), 1);
-                }
+                    crate::db::in_list!(old, ids);
+                    for r in old.build().fetch_all(&mut *tx).await? {
+                        counts.person(
+                            r.get::<&str, _>("managing_facility"),
+                            r.get::<&str, _>("verification"),
+                            r.get::<Option<&str>, _>("merged_into").is_some(),
+                            -1,
+                        );
+                    }
+                    for row in chunk {
+                        let c = PersonColumns::of(&row.after);
+                        counts.person(c.managing_facility, c.verification, c.merged_into.is_some(), 1);
+                    }
                 }
                 let mut q = sqlx::QueryBuilder::new(INSERT_DOCUMENTS);
                 q.push_values(chunk, |mut b, row| {
@@ -311,40 +308,38 @@ pub(super) async fn write_group(db: &Db, g: &GroupWrite) -> Result<(), sqlx::Err
             q.build().execute(&mut *tx).await?;
         }
         for chunk in g.doses.chunks(800) {
+            // The console's counts: what each dose counted for before this write.
             if g.console_counts {
-            let mut old = sqlx::QueryBuilder::new(
-                "SELECT facility, given_at, voided, signed_batch, dose_number FROM doses WHERE id IN (",
-            );
-            let mut ids = old.separated(", ");
-            for (_, dose) in chunk {
-                ids.push_bind(dose.id.to_string());
-            }
-            ids.push_unseparated(")");
-            for r in old.build().fetch_all(&mut *tx).await? {
-                counts.dose(
-                    super::counts::DoseFacts {
-                        facility: r.get("facility"),
-                        given_at: r.get("given_at"),
-                        voided: r.get("voided"),
-                        signed: r.get::<Option<&str>, _>("signed_batch").is_some(),
-                        dose_number: r.get("dose_number"),
-                    },
-                    -1,
+                let ids: Vec<String> = chunk.iter().map(|(_, dose)| dose.id.to_string()).collect();
+                let mut old = sqlx::QueryBuilder::new(
+                    "SELECT facility, given_at, voided, signed_batch, dose_number FROM doses WHERE id IN (",
                 );
-            }
-            for (_, dose) in chunk {
-                let c = DoseColumns::of(dose);
-                counts.dose(
-                    super::counts::DoseFacts {
-                        facility: c.facility,
-                        given_at: &c.given_at,
-                        voided: c.voided,
-                        signed: c.signed_batch.is_some(),
-                        dose_number: c.dose_number,
-                    },
-                    1,
-                );
-            }
+                crate::db::in_list!(old, ids);
+                for r in old.build().fetch_all(&mut *tx).await? {
+                    counts.dose(
+                        super::counts::DoseFacts {
+                            facility: r.get("facility"),
+                            given_at: r.get("given_at"),
+                            voided: r.get("voided"),
+                            signed: r.get::<Option<&str>, _>("signed_batch").is_some(),
+                            dose_number: r.get("dose_number"),
+                        },
+                        -1,
+                    );
+                }
+                for (_, dose) in chunk {
+                    let c = DoseColumns::of(dose);
+                    counts.dose(
+                        super::counts::DoseFacts {
+                            facility: c.facility,
+                            given_at: &c.given_at,
+                            voided: c.voided,
+                            signed: c.signed_batch.is_some(),
+                            dose_number: c.dose_number,
+                        },
+                        1,
+                    );
+                }
             }
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO doses (id, person_id, vaccine, lot, dose_number, kind, given_at, facility,
