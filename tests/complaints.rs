@@ -4,156 +4,13 @@
 //! phone. Every bad input is refused with its message and stores nothing; a flood from one
 //! address is throttled while the server keeps answering the others.
 
+use sotiem_scenarios::complaints::{Citizen, between, card_photo_with_gps, code_of, honest_fields};
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Lab, both_backends};
 use sotiem_server::complaints::pow;
-use std::io::Cursor;
 use sync_protocol::complaints::{
     ComplaintAnswer, ComplaintForward, ComplaintPage, ComplaintRecord, ComplaintStatus,
 };
-
-/// The text between `start` and the next `end` in `page`.
-fn between<'a>(page: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let from = page.find(start)? + start.len();
-    let len = page[from..].find(end)?;
-    Some(&page[from..from + len])
-}
-
-/// A JPEG of a paper card with an EXIF segment naming where it was taken.
-fn card_photo_with_gps() -> Vec<u8> {
-    let picture = image::RgbImage::from_fn(640, 400, |x, y| {
-        image::Rgb([200, (x % 200) as u8 + 40, (y % 200) as u8 + 40])
-    });
-    let mut jpeg = Vec::new();
-    picture
-        .write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
-        .expect("jpeg");
-    let payload = b"Exif\0\0GPSLatitude=10.6512;GPSLongitude=106.5821;Owner=Nguyen Thi Hong Nhung";
-    let len = u16::try_from(payload.len() + 2).expect("short");
-    let mut with_exif = vec![0xFF, 0xD8, 0xFF, 0xE1];
-    with_exif.extend_from_slice(&len.to_be_bytes());
-    with_exif.extend_from_slice(payload);
-    with_exif.extend_from_slice(&jpeg[2..]);
-    with_exif
-}
-
-/// A citizen's browser, without one: fetches the form, solves its challenge, posts the parts.
-struct Citizen {
-    http: reqwest::Client,
-    base: String,
-}
-
-/// One honest filled-in form.
-fn honest_fields() -> Vec<(&'static str, String)> {
-    vec![
-        ("full_name", "Nguyễn Thị Hồng Nhung".into()),
-        ("birth_date", "12/03/1990".into()),
-        ("phone", "0912 345 678".into()),
-        ("id_number", "079190012345".into()),
-        ("facility", "TYT-TANNHUT".into()),
-        ("kind", "missing_dose".into()),
-        ("vaccine", "Comirnaty".into()),
-        ("vaccinated_on", "20/11/2026".into()),
-        ("place", "Trạm Y tế xã Tân Nhựt".into()),
-        (
-            "description",
-            "Tôi đã tiêm mũi 2 ngày 20/11 nhưng hồ sơ chưa có. Có ảnh phiếu tiêm.".into(),
-        ),
-    ]
-}
-
-impl Citizen {
-    fn new(base: &str) -> Citizen {
-        // reqwest is built here without a default TLS provider (plain HTTP on loopback anyway).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        Citizen {
-            http: reqwest::Client::new(),
-            base: base.to_string(),
-        }
-    }
-
-    /// A fresh challenge from the form and its difficulty.
-    async fn challenge(&self) -> (String, u32) {
-        let page = self
-            .http
-            .get(format!("{}/phan-anh", self.base))
-            .send()
-            .await
-            .expect("form")
-            .text()
-            .await
-            .expect("page");
-        let challenge = between(&page, "name=\"pow_challenge\" value=\"", "\"")
-            .expect("a challenge in the form")
-            .to_string();
-        let bits = between(&page, "data-difficulty=\"", "\"")
-            .and_then(|b| b.parse().ok())
-            .expect("a difficulty");
-        (challenge, bits)
-    }
-
-    /// Posts `fields` and `photos` with a solved challenge (or `solution` when given).
-    async fn post(
-        &self,
-        fields: &[(&'static str, String)],
-        photos: &[(&str, Vec<u8>)],
-        solution: Option<&str>,
-    ) -> (u16, String) {
-        let (challenge, bits) = self.challenge().await;
-        let solved = match solution {
-            Some(s) => s.to_string(),
-            None => pow::solve(&challenge, bits),
-        };
-        self.post_with(fields, photos, &challenge, &solved).await
-    }
-
-    async fn post_with(
-        &self,
-        fields: &[(&'static str, String)],
-        photos: &[(&str, Vec<u8>)],
-        challenge: &str,
-        solution: &str,
-    ) -> (u16, String) {
-        let mut form = reqwest::multipart::Form::new()
-            .text("pow_challenge", challenge.to_string())
-            .text("pow_solution", solution.to_string());
-        for (name, value) in fields {
-            form = form.text(*name, value.clone());
-        }
-        for (file, bytes) in photos {
-            form = form.part(
-                "photos",
-                reqwest::multipart::Part::bytes(bytes.clone()).file_name(file.to_string()),
-            );
-        }
-        // A body over the limit may be cut off before its answer is read: status 0.
-        match self
-            .http
-            .post(format!("{}/phan-anh", self.base))
-            .multipart(form)
-            .send()
-            .await
-        {
-            Ok(answer) => {
-                let status = answer.status().as_u16();
-                (status, answer.text().await.unwrap_or_default())
-            }
-            Err(_) => (0, String::new()),
-        }
-    }
-
-    async fn lookup(&self, code: &str, phone: &str) -> (u16, String) {
-        let answer = self
-            .http
-            .post(format!("{}/phan-anh/tra-cuu", self.base))
-            .form(&[("code", code), ("phone", phone)])
-            .send()
-            .await
-            .expect("answered");
-        let status = answer.status().as_u16();
-        (status, answer.text().await.unwrap_or_default())
-    }
-}
 
 async fn a_complaint_goes_from_the_public_page_to_the_station_and_its_answer_back(
     backend: Backend,
@@ -515,3 +372,308 @@ async fn a_flood_of_lookups_from_one_address_is_throttled_while_the_server_keeps
     assert!(answered >= 1, "the first look-ups are answered");
     lab.server.stop().await;
 }
+
+/// Nguyễn Thị Hồng Nhung as the station registered her (the complaint's person).
+fn nhung() -> station::PersonInput {
+    station::PersonInput {
+        full_name: "Nguyễn Thị Hồng Nhung".into(),
+        gender: "nu".into(),
+        birth_date: "12/03/1990".into(),
+        id_kind: Some(sync_protocol::IdentityKind::Cccd),
+        id_number: Some("079190012345".into()),
+        phone: Some("0912345678".into()),
+        address_detail: Some("Ấp 2".into()),
+        ..station::PersonInput::default()
+    }
+}
+
+fn pfizer(dose: u8, given_at: &str) -> station::DoseInput {
+    station::DoseInput {
+        vaccine: "pfizer".into(),
+        lot: "FK8891".into(),
+        dose_number: Some(dose),
+        given_at: Some(given_at.into()),
+        ..station::DoseInput::default()
+    }
+}
+
+async fn a_station_answers_its_complaints_offline_and_the_answers_reach_the_citizen_at_sync(
+    backend: Backend,
+) {
+    use station::{ComplaintFilter, ComplaintState};
+    let lab = Lab::start(backend).await;
+    let nhut = lab.device("nhut", "TYT-TANNHUT", "nv.lan").await;
+    let tuc = lab.device("tuc", "TYT-TANTUC", "nv.tuc").await;
+    let citizen = Citizen::new(&lab.server.url);
+    let person = nhut.register_person(nhung()).await.expect("registered");
+    nhut.record_dose(person.id, pfizer(1, "2026-10-23T08:00:00+07:00"))
+        .await
+        .expect("first dose");
+    nhut.sync().await.expect("synced");
+
+    // She says her second dose is missing, with a photo of her paper card.
+    let (status, page) = citizen
+        .post(
+            &honest_fields(),
+            &[("phieu-tiem.jpg", card_photo_with_gps())],
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{page}");
+    let code = code_of(&page);
+    let report = nhut.sync().await.expect("synced");
+    assert_eq!(report.complaints_pulled, 1);
+    let inbox = nhut.complaints(ComplaintFilter::Open).await.expect("inbox");
+    assert_eq!(inbox.len(), 1);
+    assert_eq!(
+        (inbox[0].code.as_str(), inbox[0].state, inbox[0].overdue),
+        (code.as_str(), ComplaintState::Open, false)
+    );
+    assert!(
+        tuc.sync().await.expect("synced").complaints_pulled == 0
+            && tuc
+                .complaints(ComplaintFilter::All)
+                .await
+                .expect("inbox")
+                .is_empty(),
+        "another commune's station gets nothing"
+    );
+
+    // Opened by its code as typed: the photo comes from the server once, then from the laptop.
+    let view = nhut.complaint(&code.to_lowercase()).await.expect("opened");
+    assert_eq!(view.record.phone, "0912345678");
+    assert!(
+        view.vaccine_name
+            .as_deref()
+            .is_some_and(|v| v.contains("Comirnaty"))
+    );
+    let photo = nhut
+        .complaint_photo(Some(&nhut.client), &code, 0)
+        .await
+        .expect("photo");
+    assert_eq!(&photo[..2], &[0xFF, 0xD8]);
+    assert_eq!(
+        nhut.complaint_photo(None, &code, 0).await.expect("kept"),
+        photo,
+        "kept on the laptop for offline use"
+    );
+    let refused = nhut
+        .complaint_photo(None, &code, 1)
+        .await
+        .expect_err("only one photo");
+    assert_eq!(refused.code(), "not_found");
+
+    // Another commune's station cannot answer or forward it, whatever it sends.
+    let answer_path = format!("complaints/{}/answer", view.record.id);
+    let forward_path = format!("complaints/{}/forward", view.record.id);
+    let theirs = tuc
+        .client
+        .json::<_, ComplaintRecord>(
+            &answer_path,
+            &ComplaintAnswer {
+                status: ComplaintStatus::Rejected,
+                answer: "Không có hồ sơ ở trạm này.".into(),
+                person_id: None,
+            },
+        )
+        .await
+        .expect_err("another facility's complaint");
+    assert_eq!(theirs.code(), "other_facility", "{theirs}");
+    let theirs = tuc
+        .client
+        .json::<_, ComplaintRecord>(
+            &forward_path,
+            &ComplaintForward {
+                to: "TYT-TANNHUT-LD".into(),
+                reason: "Chuyển cho đội lưu động trả lời.".into(),
+            },
+        )
+        .await
+        .expect_err("another facility's complaint");
+    assert_eq!(theirs.code(), "other_facility", "{theirs}");
+
+    // Resolved needs the person; the usual search finds her by the complaint's name and phone.
+    let early = nhut
+        .answer_complaint(None, &code, ComplaintStatus::Resolved, "Đã bổ sung")
+        .await
+        .expect_err("no person linked");
+    assert_eq!(early.code(), "complaint_needs_person", "{early}");
+    let matches = nhut.complaint_matches(&code).await.expect("matches");
+    assert_eq!(
+        matches.iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![person.id]
+    );
+    nhut.link_complaint(&code, Some(person.id))
+        .await
+        .expect("linked");
+    nhut.record_dose(person.id, pfizer(2, "2026-11-20T08:00:00+07:00"))
+        .await
+        .expect("the missing dose");
+    // An empty answer, markup in it: refused with the reason, nothing kept.
+    for bad in ["   ", "<script>alert(1)</script>"] {
+        let e = nhut
+            .answer_complaint(None, &code, ComplaintStatus::Resolved, bad)
+            .await
+            .expect_err("refused");
+        assert_eq!(e.code(), "complaint_reply_invalid", "{e}");
+    }
+
+    // Answered with no network: kept on the laptop; the citizen still reads "open".
+    let answer = "Đã bổ sung mũi 2 (Comirnaty, ngày 20/11/2026) vào hồ sơ của chị.";
+    let waiting = nhut
+        .answer_complaint(None, &code, ComplaintStatus::Resolved, answer)
+        .await
+        .expect("kept");
+    assert_eq!(waiting.summary.state, ComplaintState::WaitingToSend);
+    let again = nhut
+        .answer_complaint(None, &code, ComplaintStatus::Rejected, "Không đúng")
+        .await
+        .expect_err("one answer");
+    assert_eq!(again.code(), "complaint_reply_pending");
+    let (_, page) = citizen.lookup(&code, "0912345678").await;
+    assert!(page.contains("data-status=\"open\""), "{page}");
+
+    // The next sync sends it with the dose; the citizen reads the answer.
+    let report = nhut.sync().await.expect("synced");
+    assert_eq!(
+        (
+            report.complaint_replies_sent,
+            report.complaint_replies_refused
+        ),
+        (1, 0)
+    );
+    let (_, page) = citizen.lookup(&code, "0912345678").await;
+    assert!(
+        page.contains("data-status=\"resolved\"") && page.contains("Đã bổ sung mũi 2"),
+        "{page}"
+    );
+    let done = nhut.complaint(&code).await.expect("opened");
+    assert_eq!(done.summary.state, ComplaintState::Resolved);
+    assert_eq!(done.record.person_id, Some(person.id.to_string()));
+    assert!(
+        done.record
+            .answered_by
+            .as_deref()
+            .is_some_and(|b| b.starts_with("nv.lan"))
+    );
+    assert!(
+        nhut.complaints(ComplaintFilter::Open)
+            .await
+            .expect("inbox")
+            .is_empty(),
+        "answered ones leave the inbox"
+    );
+    let on_server = lab.on_server(person.id).await;
+    assert_eq!(
+        on_server
+            .doses
+            .values()
+            .filter(|d| d.voided.is_none())
+            .count(),
+        2,
+        "the missing dose went up with the answer"
+    );
+
+    // A second complaint belongs to Tân Túc. Forwarded to a facility that does not exist: the
+    // server refuses and the station shows why; forwarded right, it reaches Tân Túc's inbox.
+    let (status, page) = citizen.post(&honest_fields(), &[], None).await;
+    assert_eq!(status, 201, "{page}");
+    let second = code_of(&page);
+    nhut.sync().await.expect("synced");
+    let wrong = nhut
+        .forward_complaint(
+            Some(&nhut.client),
+            &second,
+            "TYT-KHONGCO",
+            "Người dân tiêm ở trạm khác.",
+        )
+        .await
+        .expect("kept, then refused by the server");
+    assert_eq!(wrong.summary.state, ComplaintState::Refused);
+    assert!(
+        wrong
+            .reply_error
+            .as_deref()
+            .is_some_and(|e| e.contains("TYT-KHONGCO")),
+        "{wrong:?}"
+    );
+    let own = nhut
+        .forward_complaint(None, &second, "tyt-tannhut", "Nhầm")
+        .await
+        .expect_err("not to itself");
+    assert_eq!(own.code(), "complaint_reply_invalid");
+    let forwarded = nhut
+        .forward_complaint(
+            Some(&nhut.client),
+            &second,
+            "TYT-TANTUC",
+            "Chị tiêm mũi 2 tại Trạm Y tế xã Tân Túc.",
+        )
+        .await
+        .expect("forwarded");
+    assert_eq!(forwarded.summary.state, ComplaintState::ForwardedAway);
+    assert!(
+        nhut.complaints(ComplaintFilter::Open)
+            .await
+            .expect("inbox")
+            .is_empty()
+    );
+    assert_eq!(tuc.sync().await.expect("synced").complaints_pulled, 1);
+    let theirs = tuc.complaints(ComplaintFilter::Open).await.expect("inbox");
+    assert_eq!(theirs.len(), 1);
+    let at_tuc = tuc.complaint(&second).await.expect("opened");
+    assert_eq!(at_tuc.record.forwarded_from.as_deref(), Some("TYT-TANNHUT"));
+    // Tân Túc has no record of her: nothing matches, and it rejects with the reason.
+    assert!(
+        tuc.complaint_matches(&second)
+            .await
+            .expect("matches")
+            .is_empty()
+    );
+    let rejected = tuc
+        .answer_complaint(
+            Some(&tuc.client),
+            &second,
+            ComplaintStatus::Rejected,
+            "Trạm Tân Túc không tiêm cho chị ngày 20/11; mũi 2 đã được Trạm Tân Nhựt bổ sung.",
+        )
+        .await
+        .expect("answered");
+    assert_eq!(rejected.summary.state, ComplaintState::Rejected);
+    let (_, page) = citizen.lookup(&second, "0912345678").await;
+    assert!(page.contains("data-status=\"rejected\""), "{page}");
+
+    // Who opened, linked, answered and forwarded is in the station's audit chain.
+    let entries = station::audit::entries_after(nhut.store().pool(), 0, 10_000)
+        .await
+        .expect("audit");
+    let actions: Vec<&str> = entries.iter().map(|e| e.entry.action.as_str()).collect();
+    for action in [
+        "complaint_view",
+        "complaint_link",
+        "complaint_answer",
+        "complaint_forward",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
+    lab.server.stop().await;
+
+    // Kept encrypted like people: nothing of what she wrote is readable in the laptop's files.
+    let dir = nhut.dir.clone();
+    nhut.station.close().await;
+    for (name, bytes) in std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.path(), std::fs::read(e.path()).unwrap_or_default()))
+    {
+        for secret in ["Có ảnh phiếu tiêm", "0912345678", code.as_str()] {
+            assert!(
+                memchr::memmem::find(&bytes, secret.as_bytes()).is_none(),
+                "{} holds {secret:?}",
+                name.display()
+            );
+        }
+    }
+}
+both_backends!(a_station_answers_its_complaints_offline_and_the_answers_reach_the_citizen_at_sync);

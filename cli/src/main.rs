@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 mod backup;
 mod cleaning;
+mod complaint;
 mod login;
 mod passport;
 mod render;
@@ -133,6 +134,11 @@ enum Command {
     /// `passport verify HC1:…` (offline, with the trust list of the last sync).
     #[command(subcommand)]
     Passport(passport::PassportCommand),
+    /// Citizens' complaints routed to this facility: `complaint list [--all]`, `complaint show
+    /// ID|PA-…`, `complaint answer ID --resolved|--rejected --text … [--person ID]`, `complaint
+    /// forward ID --to FACILITY --reason …`.
+    #[command(subcommand)]
+    Complaint(complaint::ComplaintCommand),
     /// Rebuilds this station from a backup on a new laptop (into an empty --data directory):
     /// the recovery passphrase (SOTIEM_RECOVERY_PASSPHRASE or asked) and the replacement device
     /// token from the administrator.
@@ -612,6 +618,7 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
         Command::Init { .. } | Command::Join(_) | Command::Restore { .. } => {}
         Command::Backup(cmd) => backup::backup(station, cmd, out).await?,
         Command::Passport(cmd) => passport::passport(station, cmd, out).await?,
+        Command::Complaint(cmd) => complaint::complaint(station, cmd, out).await?,
         Command::Person(cmd) => person(station, cmd, out).await?,
         Command::Sign(cmd) => sign::sign(station, cmd, out).await?,
         Command::List(cmd) => cleaning::list(station, cmd, out).await?,

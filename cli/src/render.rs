@@ -173,6 +173,18 @@ impl Output {
             "  Đã nhận: {} thay đổi, {} hồ sơ mới vào phạm vi",
             r.pulled_changes, r.pulled_snapshots
         );
+        if r.complaints_pulled > 0 {
+            println!(
+                "  Phản ánh mới hoặc thay đổi: {} (xem `sotiem complaint list`)",
+                r.complaints_pulled
+            );
+        }
+        if r.complaint_replies_sent + r.complaint_replies_refused > 0 {
+            println!(
+                "  Trả lời phản ánh đã gửi: {}; máy chủ không nhận: {}",
+                r.complaint_replies_sent, r.complaint_replies_refused
+            );
+        }
         println!(
             "  Dung lượng: gửi {} byte, nhận {} byte",
             r.bytes_sent, r.bytes_received

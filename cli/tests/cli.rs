@@ -1574,3 +1574,108 @@ fn a_head_backs_the_station_up_and_a_new_laptop_is_restored_from_the_command_lin
     let old = head.run(&["sync", "--attempts", "1"]);
     assert!(!old.status.success());
 }
+
+#[test]
+fn a_nurse_answers_a_citizens_complaint_from_the_command_line() {
+    use sync_protocol::complaints::{ComplaintForm, ComplaintStatus, check_form};
+    let h = Harness::new();
+    let a = Cli::new(&h);
+    let id = add_an(&a);
+    a.ok(&["sync"]);
+    // Nguyễn Văn An reports a missing dose (filed as the public page files it).
+    let code = h.rt.block_on(async {
+        let form = ComplaintForm {
+            full_name: "Nguyễn Văn An".into(),
+            birth_date: "02/03/1985".into(),
+            phone: "0912 345 678".into(),
+            id_number: "001085012345".into(),
+            facility: "TYT-TANNHUT".into(),
+            kind: "missing_dose".into(),
+            vaccine: "pfizer".into(),
+            description: "Tôi đã tiêm mũi 1 Pfizer nhưng tra cứu chưa thấy.".into(),
+            ..ComplaintForm::default()
+        };
+        let now = sync_protocol::Clock::system().now();
+        let checked = check_form(
+            &form,
+            now.to_offset(sync_protocol::clock::VIETNAM).date(),
+            |c| c == "TYT-TANNHUT",
+            &sync_protocol::vaccines::Catalogue::built_in(),
+        )
+        .expect("an honest form");
+        h.state
+            .complaints
+            .file(&checked, &[], now, None)
+            .await
+            .expect("filed")
+            .code
+    });
+    a.ok(&["sync"]);
+    let (_, list) = a.json(&["complaint", "list"]);
+    assert_eq!(list[0]["code"], code.as_str(), "{list}");
+    assert_eq!(list[0]["state"], "open");
+    let shown = a.ok(&["complaint", "show", &code.to_lowercase()]);
+    assert!(
+        shown.contains("Hồ sơ có thể là người này") && shown.contains(&id),
+        "{shown}"
+    );
+
+    // Resolved needs the record: refused with the reason, nothing sent.
+    let early = a.run(&[
+        "complaint",
+        "answer",
+        &code,
+        "--resolved",
+        "--text",
+        "Đã bổ sung mũi 1",
+    ]);
+    assert!(!early.status.success());
+    assert!(
+        String::from_utf8_lossy(&early.stderr).contains("liên kết hồ sơ"),
+        "{}",
+        String::from_utf8_lossy(&early.stderr)
+    );
+    a.ok(&[
+        "dose",
+        "add",
+        "--person",
+        &id,
+        "--vaccine",
+        "pfizer",
+        "--lot",
+        "FF2588",
+    ]);
+    let answered = a.ok(&[
+        "complaint",
+        "answer",
+        &code,
+        "--resolved",
+        "--person",
+        &id,
+        "--text",
+        "Đã bổ sung mũi 1 Pfizer vào hồ sơ của anh.",
+    ]);
+    assert!(answered.contains("Đã giải quyết"), "{answered}");
+    let status = h.rt.block_on(async {
+        h.state
+            .complaints
+            .lookup(
+                &code,
+                "0912345678",
+                None,
+                sync_protocol::Clock::system().now(),
+            )
+            .await
+            .expect("looked up")
+            .expect("found")
+    });
+    assert_eq!(status.status, ComplaintStatus::Resolved);
+    assert_eq!(
+        status.answer.as_deref(),
+        Some("Đã bổ sung mũi 1 Pfizer vào hồ sơ của anh.")
+    );
+    let (_, all) = a.json(&["complaint", "list", "--all"]);
+    assert_eq!(all[0]["state"], "resolved");
+    let (_, open) = a.json(&["complaint", "list"]);
+    assert_eq!(open.as_array().map(Vec::len), Some(0));
+}

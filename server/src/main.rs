@@ -283,6 +283,14 @@ enum ComplaintsCommand {
         #[arg(long)]
         days: u32,
     },
+    /// Files a complaint received by phone or on paper: the public form's fields as a JSON
+    /// object (full_name, birth_date, phone, id_number, facility, kind, vaccine,
+    /// vaccinated_on, place, description), checked as the public form checks them. Prints the
+    /// tracking code for the citizen.
+    File {
+        /// The JSON file (`-` reads standard input).
+        form: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -579,6 +587,43 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             )
             .await?;
             println!("Phản ánh ở {province}: trả lời trong {days} ngày làm việc");
+        }
+        Command::Complaints(ComplaintsCommand::File { form }) => {
+            let text = if form.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(form)
+                    .map_err(|e| anyhow::anyhow!("không đọc được {}: {e}", form.display()))?
+            };
+            let form: sync_protocol::complaints::ComplaintForm = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("tệp phản ánh không phải JSON của biểu mẫu: {e}"))?;
+            let facilities = sotiem_server::scope::Facilities::load(db).await?;
+            let now = sync_protocol::Clock::system().now();
+            let checked = sync_protocol::complaints::check_form(
+                &form,
+                now.to_offset(sync_protocol::clock::VIETNAM).date(),
+                |code| facilities.contains(code),
+                &sync_protocol::vaccines::Catalogue::built_in(),
+            )
+            .map_err(|problems| {
+                anyhow::anyhow!(
+                    "phản ánh chưa hợp lệ: {}",
+                    problems
+                        .iter()
+                        .map(|p| format!("{}: {}", p.field, p.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            })?;
+            let filed = sotiem_server::complaints::ComplaintStore::new(db.clone())
+                .file(&checked, &[], now, Some("command line"))
+                .await?;
+            println!(
+                "Đã nhận phản ánh {} cho {}; hạn trả lời {}",
+                filed.code, filed.facility_name, filed.deadline
+            );
         }
         Command::Report(ReportCommand::Daily { area, day, out }) => {
             use sotiem_server::console::{self, Area, report};

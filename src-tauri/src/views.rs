@@ -59,6 +59,8 @@ pub struct AppStatus {
     pub last_report: Option<SyncReport>,
     /// A newer version of the app the server offers (see the Account screen).
     pub update_available: Option<String>,
+    /// Citizens' complaints waiting for an answer here (when the user reads people's data).
+    pub complaints: Option<station::ComplaintCounts>,
 }
 
 /// The first-run form: the server's address and the device token from the administrator.

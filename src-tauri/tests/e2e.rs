@@ -1518,3 +1518,162 @@ async fn a_nurse_prints_a_vaccine_passport_and_checks_a_scanned_one() {
     .await;
     ui.shot("18-passport-revoked").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nurse_answers_a_citizens_complaint_after_recording_the_missing_dose() {
+    use sotiem_scenarios::complaints::{Citizen, card_photo_with_gps, code_of};
+    let _one_window_at_a_time = one_at_a_time().await;
+    let lab = Lab::start(Backend::Sqlite).await;
+
+    // She had her first Comirnaty dose here six weeks ago; her second is not on the record.
+    let mut g = Generator::new(1608);
+    let now = sync_protocol::person::now();
+    let mut people = vaccinated_at(&mut g, 1, 1, now - time::Duration::days(42));
+    for d in people[0].doses.values_mut() {
+        d.vaccine = "EU/1/20/1528".into();
+    }
+    let her = people[0].clone();
+    let phone = her.phone.clone().expect("a phone");
+    let (data, key, _otp) = prepared_station(&lab, &people, "nv.mai").await;
+
+    // She files a complaint on the public page with a photo of her paper card.
+    let citizen = Citizen::new(&lab.server.url);
+    let fields = vec![
+        ("full_name", her.full_name.clone()),
+        ("birth_date", her.birth_date.to_string()),
+        ("phone", phone.clone()),
+        ("id_number", her.identity.number.clone().unwrap_or_default()),
+        ("facility", "TYT-TANNHUT".to_string()),
+        ("kind", "missing_dose".to_string()),
+        ("vaccine", "Comirnaty".to_string()),
+        ("vaccinated_on", String::new()),
+        ("place", "Trạm Y tế xã Tân Nhựt".to_string()),
+        (
+            "description",
+            "Tôi đã tiêm mũi 2 Comirnaty tại trạm nhưng tra cứu chỉ thấy mũi 1.".to_string(),
+        ),
+    ];
+    let (status, page) = citizen
+        .post(&fields, &[("phieu-tiem.jpg", card_photo_with_gps())], None)
+        .await;
+    assert_eq!(status, 201, "{page}");
+    let code = code_of(&page);
+
+    let (_spawned, ui) = start_app(
+        "complaints",
+        &[
+            ("SOTIEM_DATA", data.path().display().to_string()),
+            ("SOTIEM_DB_KEY", key.to_hex()),
+        ],
+    )
+    .await;
+    ui.wait_text(
+        "[data-testid=signed-in-user]",
+        "the nurse's session resumes",
+        |t| t.contains("nv.mai"),
+    )
+    .await;
+    ui.click("[data-testid=sync-now]").await;
+    ui.find("[data-testid=sync-message]").await;
+
+    // The header counts it; the inbox (Alt+8) holds it, within its deadline; opened, it shows
+    // the photo and her record.
+    ui.wait_text(
+        "[data-testid=complaints-badge]",
+        "the header counts the complaint",
+        |t| t == "1",
+    )
+    .await;
+    ui.click("[data-testid=nav-complaints]").await;
+    let row = ui
+        .wait_text(
+            "[data-testid=complaint-row]",
+            "the complaint arrives",
+            |t| t.contains(&her.full_name),
+        )
+        .await;
+    assert!(row.contains(&code), "{row}");
+    let overdue = ui
+        .find("[data-testid=complaint-row]")
+        .await
+        .attr("data-overdue")
+        .await
+        .expect("attr");
+    assert_eq!(overdue.as_deref(), Some("false"));
+    ui.shot("17-complaints-inbox").await;
+    ui.click("[data-testid=complaint-row]").await;
+    ui.wait_text(
+        "[data-testid=complaint-phone]",
+        "the complaint opens",
+        |t| t == phone,
+    )
+    .await;
+    ui.click("[data-testid=complaint-load-photos]").await;
+    ui.find("[data-testid=complaint-photo]").await;
+    ui.wait_text(
+        "[data-testid=complaint-match]",
+        "her record is found",
+        |t| t.contains(&her.full_name),
+    )
+    .await;
+    ui.shot("18-complaint-open").await;
+
+    // From the complaint to her record: the missing second dose is recorded and synced.
+    ui.click("[data-testid=complaint-open-match]").await;
+    ui.wait_text("[data-testid=person-name]", "her record opens", |t| {
+        t == her.full_name
+    })
+    .await;
+    ui.find("#dose-vaccine")
+        .await
+        .select_by_value("EU/1/20/1528")
+        .await
+        .expect("vaccine");
+    ui.type_into("#dose-lot", "FK8891").await;
+    assert_eq!(ui.value("#dose-number").await, "2");
+    ui.click("[data-testid=dose-submit]").await;
+    ui.find("[data-testid=dose-message]").await;
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text("[data-testid=pending-count]", "the dose is sent", |t| {
+        t == "0"
+    })
+    .await;
+
+    // Back to the complaint, still open on its screen: link her record and answer.
+    ui.click("[data-testid=nav-complaints]").await;
+    ui.click("[data-testid=complaint-link]").await;
+    ui.wait_text(
+        "[data-testid=complaint-linked]",
+        "her record is linked",
+        |t| t.contains(&her.full_name),
+    )
+    .await;
+    let answer = "Trạm đã bổ sung mũi 2 Comirnaty vào hồ sơ của chị. Cảm ơn chị đã phản ánh.";
+    ui.type_into("#complaint-answer-text", answer).await;
+    ui.click("[data-testid=complaint-send-answer]").await;
+    ui.wait_text(
+        "[data-testid=complaint-state]",
+        "the answer reaches the server",
+        |t| t.contains("Đã giải quyết"),
+    )
+    .await;
+    ui.find("[data-testid=complaints-empty]").await;
+    ui.shot("19-complaint-answered").await;
+
+    // She looks it up with her code and phone: the answer is there; the server has both doses.
+    let (status, page) = citizen.lookup(&code, &phone).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("data-status=\"resolved\"") && page.contains("bổ sung mũi 2 Comirnaty"),
+        "{page}"
+    );
+    let on_server = lab.on_server(her.id).await;
+    assert_eq!(
+        on_server
+            .doses
+            .values()
+            .filter(|d| d.voided.is_none())
+            .count(),
+        2
+    );
+}

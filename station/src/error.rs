@@ -210,6 +210,10 @@ pub enum StationError {
 
     #[error("không tạo được tệp PDF: {0}")]
     Pdf(String),
+
+    /// A complaint's answer, forward or photo that cannot be had as asked; says why.
+    #[error("{message}")]
+    Complaint { code: &'static str, message: String },
 }
 
 impl StationError {
@@ -222,6 +226,7 @@ impl StationError {
                 | StationError::InvalidInput(_)
                 | StationError::SearchNeedsTwoFields
                 | StationError::QrDiacriticsLost
+                | StationError::Complaint { .. }
         )
     }
 
@@ -271,6 +276,7 @@ impl StationError {
             StationError::NoPassport => "no_passport",
             StationError::NoTrustList => "no_trust_list",
             StationError::Pdf(_) => "pdf_failed",
+            StationError::Complaint { code, .. } => code,
             StationError::Export { .. } => "export_failed",
             StationError::ImportRefused { .. } => "import_refused",
             StationError::Sheet(sotiem_sheets::SheetError::LegacyEncoding { .. }) => {

@@ -17,6 +17,7 @@ pub mod service;
 // Jobs built on the `Station`: each `impl Station` block here depends only on the floors above.
 pub mod auth;
 pub mod backup;
+pub mod complaints;
 pub mod duplicates;
 pub mod import;
 pub mod lists;
@@ -29,6 +30,10 @@ pub mod sync;
 
 pub use auth::{Credentials, SignIn};
 pub use backup::{BackupError, BackupHeader, BackupSettings, BackupSummary};
+pub use complaints::{
+    ComplaintCounts, ComplaintFilter, ComplaintState, ComplaintSummary, ComplaintView,
+    PendingReply, RepliesSent,
+};
 pub use duplicates::{DuplicatePair, DuplicateRule, DuplicateSide};
 pub use error::{Result, StationError};
 pub use facility::{Facility, FacilityKind};

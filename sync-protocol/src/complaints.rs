@@ -156,8 +156,9 @@ pub fn normalize_tracking_code(text: &str) -> Option<String> {
         .then(|| format!("PA-{}-{}", &cleaned[..4], &cleaned[4..]))
 }
 
-/// The public form as the citizen filled it in (text as typed).
+/// The public form as the citizen filled it in (text as typed; a field left out is empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ComplaintForm {
     pub full_name: String,
     pub birth_date: String,

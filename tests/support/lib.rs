@@ -3,6 +3,7 @@
 //! through the real first-login flow (authenticator enrollment, password change), one-time codes,
 //! and a fault-injecting proxy.
 
+pub mod complaints;
 pub mod hostile;
 pub mod passports;
 pub mod pki;

@@ -11,6 +11,7 @@ import { inputToDraft } from "./person";
 import { findCompleteQr, findQrAtEnter } from "./qr";
 import { Account } from "./screens/Account";
 import { Cleaning } from "./screens/Cleaning";
+import { Complaints } from "./screens/Complaints";
 import { Passport } from "./screens/Passport";
 import { Report } from "./screens/Report";
 import { emptyFromSearch, Session, type SessionDrafts } from "./screens/Session";
@@ -19,10 +20,10 @@ import { SignIn } from "./screens/SignIn";
 import { Signing } from "./screens/Signing";
 import { Staff } from "./screens/Staff";
 
-type Screen = "session" | "report" | "account" | "cleaning" | "signing" | "staff" | "passport";
+type Screen = "session" | "report" | "account" | "cleaning" | "signing" | "staff" | "passport" | "complaints";
 
-/** Alt+1…7, in this order; a screen the role has not stays on the account screen. */
-const SCREENS: Screen[] = ["session", "report", "account", "cleaning", "signing", "staff", "passport"];
+/** Alt+1…8, in this order; a screen the role has not stays on the account screen. */
+const SCREENS: Screen[] = ["session", "report", "account", "cleaning", "signing", "staff", "passport", "complaints"];
 
 const EMPTY_DRAFTS: SessionDrafts = {
   searchName: "",
@@ -57,6 +58,8 @@ export function App() {
   const [syncMessage, setSyncMessage] = useState<string | null>(null);
   const [scanError, setScanError] = useState<UiError | null>(null);
   const [refreshKey, setRefreshKey] = useState(0);
+  // The complaint opened on the Phản ánh screen, kept while the nurse corrects the record.
+  const [complaintId, setComplaintId] = useState<string | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const draftsRef = useRef(drafts);
   draftsRef.current = drafts;
@@ -113,8 +116,9 @@ export function App() {
     try {
       const r = await started;
       const deferred = r.deferred > 0 ? `, ${formatCount(r.deferred)} ${t("deferred")}` : "";
+      const complaints = r.complaints_pulled > 0 ? `, ${formatCount(r.complaints_pulled)} ${t("complaintsReceived")}` : "";
       setSyncMessage(
-        `${t("syncDone")}: ${t("sent")} ${formatCount(r.pushed)}, ${t("received")} ${formatCount(r.pulled_changes + r.pulled_snapshots + r.bootstrapped)}${deferred}`,
+        `${t("syncDone")}: ${t("sent")} ${formatCount(r.pushed)}, ${t("received")} ${formatCount(r.pulled_changes + r.pulled_snapshots + r.bootstrapped)}${deferred}${complaints}`,
       );
     } catch (e) {
       setSyncError(e as UiError);
@@ -191,7 +195,7 @@ export function App() {
         }
         return;
       }
-      if (e.altKey && ["1", "2", "3", "4", "5", "6", "7"].includes(e.key)) {
+      if (e.altKey && ["1", "2", "3", "4", "5", "6", "7", "8"].includes(e.key)) {
         e.preventDefault();
         setScreen(SCREENS[Number(e.key) - 1]);
       } else if (e.key === "F2" || (e.altKey && (e.key === "f" || e.key === "F"))) {
@@ -261,7 +265,12 @@ export function App() {
                 title={`Alt+${SCREENS.indexOf(s) + 1}`}
                 onClick={() => setScreen(s)}
               >
-                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : s === "staff" ? "navStaff" : s === "passport" ? "navPassport" : "navAccount")}
+                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : s === "staff" ? "navStaff" : s === "passport" ? "navPassport" : s === "complaints" ? "navComplaints" : "navAccount")}
+                {s === "complaints" && status.complaints && status.complaints.to_answer > 0 ? (
+                  <span class={status.complaints.overdue > 0 ? "badge overdue" : "badge"} data-testid="complaints-badge" title={status.complaints.overdue > 0 ? `${status.complaints.overdue} ${t("complaintsOverdue")}` : undefined}>
+                    {status.complaints.to_answer}
+                  </span>
+                ) : null}
               </button>
             ))}
           </nav>
@@ -317,6 +326,16 @@ export function App() {
         <Staff />
       ) : screen === "passport" ? (
         <Passport />
+      ) : screen === "complaints" ? (
+        <Complaints
+          openId={complaintId}
+          setOpenId={setComplaintId}
+          refreshKey={refreshKey}
+          openPerson={(id) => {
+            setDrafts({ ...drafts, personId: id, register: null });
+            setScreen("session");
+          }}
+        />
       ) : (
         <Account session={session} signedOut={refresh} />
       )}

@@ -23,6 +23,10 @@ import type { PersonInput } from "./bindings/PersonInput";
 import type { PersonRecord } from "./bindings/PersonRecord";
 import type { Paper } from "./bindings/Paper";
 import type { PassportCheck } from "./bindings/PassportCheck";
+import type { ComplaintFilter } from "./bindings/ComplaintFilter";
+import type { ComplaintSummary } from "./bindings/ComplaintSummary";
+import type { ComplaintView } from "./bindings/ComplaintView";
+import type { ComplaintStatus } from "./bindings/ComplaintStatus";
 import type { PassportStatus } from "./bindings/PassportStatus";
 import type { PrintedPassport } from "./bindings/PrintedPassport";
 import type { PersonSummary } from "./bindings/PersonSummary";
@@ -111,6 +115,14 @@ export const api = {
   passportStatus: (personId: string) => call<PassportStatus>("passport_status", { personId }),
   printPassport: (personId: string, paper: Paper) => call<PrintedPassport>("print_passport", { personId, paper }),
   checkPassport: (text: string) => call<PassportCheck>("check_passport", { text }),
+  complaints: (filter: ComplaintFilter) => call<ComplaintSummary[]>("complaints", { filter }),
+  openComplaint: (id: string) => call<ComplaintView>("open_complaint", { id }),
+  complaintMatches: (id: string) => call<PersonSummary[]>("complaint_matches", { id }),
+  linkComplaint: (id: string, personId: string | null) => call<ComplaintView>("link_complaint", { id, personId }),
+  answerComplaint: (id: string, status: ComplaintStatus, text: string) => call<ComplaintView>("answer_complaint", { id, status, text }),
+  forwardComplaint: (id: string, to: string, reason: string) => call<ComplaintView>("forward_complaint", { id, to, reason }),
+  /** A photo of the paper card as a data: URL (fetched from the server the first time). */
+  complaintPhoto: (id: string, n: number) => call<string>("complaint_photo", { id, n }),
   editPerson: (request: EditRequest) => call<PersonRecord>("edit_person", { request }),
   recordDose: (request: RecordDoseRequest) => call<PersonRecord>("record_dose", { request }),
   voidDose: (request: VoidDoseRequest) => call<PersonRecord>("void_dose", { request }),

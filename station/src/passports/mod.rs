@@ -331,31 +331,6 @@ impl Station {
 }
 
 impl Station {
-    async fn audit(
-        &self,
-        user: &str,
-        action: &str,
-        entity: String,
-        changes: Vec<sync_protocol::audit::FieldChange>,
-    ) -> Result<()> {
-        let mut tx = self.store().begin_write().await?;
-        crate::audit::append(
-            &mut tx,
-            &sync_protocol::audit::AuditEntry {
-                at: crate::audit::now_text(),
-                user: user.to_string(),
-                device: self.device_id().to_string(),
-                action: action.into(),
-                entity,
-                changes,
-                otp: false,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn audit_passport_check(
         &self,
         session: &crate::session::Session,
@@ -367,7 +342,7 @@ impl Station {
             after: Some(c.verdict.clone()),
         };
         let entity = format!("passport/{}", c.uvci.as_deref().unwrap_or("unreadable"));
-        self.audit(session.username(), "passport_check", entity, vec![change])
+        self.audit_action(session.username(), "passport_check", entity, vec![change])
             .await
     }
 
@@ -378,7 +353,7 @@ impl Station {
             before: None,
             after: Some(uvci.to_string()),
         };
-        self.audit(
+        self.audit_action(
             session.username(),
             "passport_print",
             format!("person/{person_id}"),

@@ -282,6 +282,39 @@ impl Station {
             .unwrap_or_default())
     }
 
+    /// An entry of this device's audit chain by `user`, dated now.
+    pub(crate) fn audit_entry(
+        &self,
+        user: &str,
+        action: &str,
+        entity: String,
+        changes: Vec<audit::FieldChange>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at: audit::now_text(),
+            user: user.to_string(),
+            device: self.device_id().to_string(),
+            action: action.into(),
+            entity,
+            changes,
+            otp: false,
+        }
+    }
+
+    /// Appends one entry to the audit chain on its own (a view or a print: nothing else written).
+    pub(crate) async fn audit_action(
+        &self,
+        user: &str,
+        action: &str,
+        entity: String,
+        changes: Vec<audit::FieldChange>,
+    ) -> Result<()> {
+        let mut tx = self.store().begin_write().await?;
+        audit::append(&mut tx, &self.audit_entry(user, action, entity, changes)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Closes the database cleanly. Call before the process exits: SQLite connections live on
     /// worker threads, and a process that exits while they are still open can crash in the
     /// crypto library's exit handlers.

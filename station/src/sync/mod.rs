@@ -57,6 +57,12 @@ pub struct SyncReport {
     pub batches_refused: u64,
     /// Vaccine passports issued or revoked for the facility's people since the last sync.
     pub passports_pulled: u64,
+    /// Complaints routed here (new, forwarded here, or changed) since the last sync.
+    pub complaints_pulled: u64,
+    /// Answers and forwards written here that the server took, and those it refused (opened
+    /// again here with the reason).
+    pub complaint_replies_sent: u64,
+    pub complaint_replies_refused: u64,
     pub cursor: u64,
     pub attempts: u32,
     pub bytes_sent: u64,
@@ -282,6 +288,16 @@ impl Station {
         self.sync_control.update(|p| p.phase = SyncPhase::Pull);
         self.pull(client, &mut report).await?;
         report.passports_pulled = self.pull_passports(client).await?;
+        match self.sync_complaints(client).await {
+            Ok((pulled, replies)) => {
+                report.complaints_pulled = pulled;
+                report.complaint_replies_sent = replies.sent;
+                report.complaint_replies_refused = replies.refused;
+            }
+            // A role that reads no people's data (an administrator) syncs without them.
+            Err(e) if e.code().ends_with("no_data_access") => {}
+            Err(e) => return Err(e),
+        }
         self.sync_control.update(|p| p.phase = SyncPhase::Audit);
         report.audit_entries_sent = self.push_audit(client).await?;
         report.accounts_revoked = self.refresh_accounts(client).await?;

@@ -23,4 +23,13 @@ batches_accepted: number, batches_refused: number,
 /**
  * Vaccine passports issued or revoked for the facility's people since the last sync.
  */
-passports_pulled: number, cursor: number, attempts: number, bytes_sent: number, bytes_received: number, };
+passports_pulled: number, 
+/**
+ * Complaints routed here (new, forwarded here, or changed) since the last sync.
+ */
+complaints_pulled: number, 
+/**
+ * Answers and forwards written here that the server took, and those it refused (opened
+ * again here with the reason).
+ */
+complaint_replies_sent: number, complaint_replies_refused: number, cursor: number, attempts: number, bytes_sent: number, bytes_received: number, };

@@ -1,0 +1,745 @@
+//! Citizens' complaints at the station (issue 16): the complaints routed to this facility, pulled
+//! at each sync and kept encrypted with the replica; the inbox by deadline; opening one (audited,
+//! its photos fetched from the server the first time); finding and linking the person; and the
+//! answer or forward, written here first and sent at the next sync (at once when online), so a
+//! mobile team can answer with no network and nothing is lost.
+
+use crate::audit::FieldChange;
+use crate::error::{Result, StationError};
+use crate::service::{PersonSummary, SearchQuery, Station};
+use crate::sync::{SyncClient, SyncError, SyncResult};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use sync_protocol::complaints::{
+    ComplaintAnswer, ComplaintForward, ComplaintKind, ComplaintPage, ComplaintRecord,
+    ComplaintStatus, check_reply,
+};
+use sync_protocol::endpoints;
+use sync_protocol::person::format_time;
+use uuid::Uuid;
+
+const CURSOR: &str = "complaint_cursor";
+
+/// The server's refusals of an answer or forward itself (answered meanwhile elsewhere, no longer
+/// this facility's, a facility that does not exist): the nurse must do otherwise.
+const REFUSALS: [&str; 4] = [
+    "already_answered",
+    "other_facility",
+    "invalid",
+    "no_such_complaint",
+];
+
+/// Which complaints the inbox lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintFilter {
+    /// Those this facility still has to answer (including answers not yet sent).
+    Open,
+    /// Every complaint the station holds, open ones first.
+    All,
+}
+
+/// Where a complaint stands for this station.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ComplaintState {
+    /// Waiting for this facility's answer.
+    Open,
+    /// Answered or forwarded here; sent at the next sync.
+    WaitingToSend,
+    /// The server refused the answer or forward sent: it is open again, with the reason.
+    Refused,
+    Resolved,
+    Rejected,
+    /// Sent on to another facility (by this one).
+    ForwardedAway,
+}
+
+/// An answer or a forward written at this station and not yet taken by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PendingReply {
+    Answer {
+        status: ComplaintStatus,
+        text: String,
+    },
+    Forward {
+        to: String,
+        reason: String,
+    },
+}
+
+/// One line of the inbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ComplaintSummary {
+    pub id: String,
+    pub code: String,
+    pub full_name: String,
+    pub kind: ComplaintKind,
+    pub kind_label: String,
+    pub received_at: String,
+    /// The last day to answer, `yyyy-mm-dd`.
+    pub deadline: String,
+    pub state: ComplaintState,
+    /// What the state is, in Vietnamese.
+    pub state_label: String,
+    /// Still to answer and the deadline has passed.
+    pub overdue: bool,
+    /// Working or not, days until the deadline (negative when overdue).
+    pub days_left: i64,
+    pub linked: bool,
+}
+
+/// A complaint opened at the station.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ComplaintView {
+    pub summary: ComplaintSummary,
+    pub record: ComplaintRecord,
+    /// The vaccine the citizen named, as the catalogue calls it.
+    pub vaccine_name: Option<String>,
+    /// The person it is linked to here, with their name as recorded.
+    pub linked_person: Option<String>,
+    pub linked_name: Option<String>,
+    pub pending: Option<PendingReply>,
+    /// Why the server refused the last answer or forward sent.
+    pub reply_error: Option<String>,
+}
+
+/// How many complaints wait for this facility's answer, and how many of those are overdue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ComplaintCounts {
+    pub to_answer: u32,
+    pub overdue: u32,
+}
+
+/// What sending the station's answers and forwards did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RepliesSent {
+    pub sent: u64,
+    pub refused: u64,
+}
+
+/// A complaint's row as kept.
+struct Kept {
+    record: ComplaintRecord,
+    linked_person: Option<String>,
+    reply: Option<PendingReply>,
+    reply_error: Option<String>,
+}
+
+fn refused(code: &'static str, message: impl Into<String>) -> StationError {
+    StationError::Complaint {
+        code,
+        message: message.into(),
+    }
+}
+
+fn kept_of(row: &sqlx::sqlite::SqliteRow) -> Result<Kept> {
+    let json: String = row.get("record");
+    let record: ComplaintRecord = serde_json::from_str(&json).map_err(|e| {
+        refused(
+            "complaint_unreadable",
+            format!("phản ánh lưu trên máy không đọc được: {e}"),
+        )
+    })?;
+    Ok(Kept {
+        record,
+        linked_person: row.get("linked_person"),
+        reply: row
+            .get::<Option<String>, _>("reply")
+            .and_then(|r| serde_json::from_str(&r).ok()),
+        reply_error: row.get("reply_error"),
+    })
+}
+
+/// The kept columns of `complaints`, for static SQL.
+macro_rules! kept {
+    ($($rest:literal)?) => {
+        concat!("SELECT record, linked_person, reply, reply_error FROM complaints" $(, " ", $rest)?)
+    };
+}
+
+impl Station {
+    /// The facilities whose complaints this station answers: its own, its parent (a mobile
+    /// team works in its parent's scope) and the parent's mobile teams it knows.
+    async fn complaint_family(&self) -> Result<Vec<String>> {
+        let facility = self.facility();
+        let mut family: Vec<String> = sqlx::query_scalar(
+            "SELECT code FROM facilities WHERE kind = 'mobile_team' AND parent = ?",
+        )
+        .bind(facility.parent.as_deref().unwrap_or(&facility.code))
+        .fetch_all(self.store().pool())
+        .await?;
+        family.push(facility.code.clone());
+        family.extend(facility.parent);
+        Ok(family)
+    }
+
+    fn vietnam_today(&self) -> time::Date {
+        self.clock()
+            .now()
+            .to_offset(sync_protocol::clock::VIETNAM)
+            .date()
+    }
+
+    fn summary_of(&self, k: &Kept, family: &[String], today: time::Date) -> ComplaintSummary {
+        let r = &k.record;
+        let state = match (r.status, &k.reply, &k.reply_error) {
+            (ComplaintStatus::Resolved, _, _) => ComplaintState::Resolved,
+            (ComplaintStatus::Rejected, _, _) => ComplaintState::Rejected,
+            (ComplaintStatus::Open, _, _) if !family.contains(&r.facility) => {
+                ComplaintState::ForwardedAway
+            }
+            (ComplaintStatus::Open, Some(_), _) => ComplaintState::WaitingToSend,
+            (ComplaintStatus::Open, None, Some(_)) => ComplaintState::Refused,
+            (ComplaintStatus::Open, None, None) => ComplaintState::Open,
+        };
+        let deadline = time::Date::parse(
+            &r.deadline,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .unwrap_or(today);
+        let days_left = (deadline - today).whole_days();
+        let to_answer = matches!(state, ComplaintState::Open | ComplaintState::Refused);
+        let state_label = match state {
+            ComplaintState::Open if days_left < 0 => format!("Quá hạn {} ngày", -days_left),
+            ComplaintState::Open if days_left == 0 => "Hạn trả lời hôm nay".into(),
+            ComplaintState::Open => format!("Còn {days_left} ngày"),
+            ComplaintState::WaitingToSend => "Đã trả lời, chờ gửi lên máy chủ".into(),
+            ComplaintState::Refused => "Máy chủ không nhận câu trả lời: xem lý do".into(),
+            ComplaintState::Resolved => "Đã giải quyết".into(),
+            ComplaintState::Rejected => "Không chấp nhận".into(),
+            ComplaintState::ForwardedAway => format!("Đã chuyển cho {}", r.facility),
+        };
+        ComplaintSummary {
+            id: r.id.clone(),
+            code: r.code.clone(),
+            full_name: r.full_name.clone(),
+            kind: r.kind,
+            kind_label: r.kind.label().to_string(),
+            received_at: r.received_at.clone(),
+            deadline: r.deadline.clone(),
+            state,
+            state_label,
+            overdue: to_answer && days_left < 0,
+            days_left,
+            linked: k.linked_person.is_some() || r.person_id.is_some(),
+        }
+    }
+
+    /// A kept complaint by its id or its tracking code (as typed).
+    async fn kept(&self, id: &str) -> Result<Kept> {
+        let code = sync_protocol::complaints::normalize_tracking_code(id);
+        let row = sqlx::query(kept!("WHERE id = ? OR code = ?"))
+            .bind(id.trim())
+            .bind(code)
+            .fetch_optional(self.store().pool())
+            .await?
+            .ok_or_else(|| StationError::NotFound {
+                what: "phản ánh",
+                id: id.to_string(),
+            })?;
+        kept_of(&row)
+    }
+
+    /// The inbox: complaints to answer first, by deadline (the most overdue on top).
+    pub async fn complaints(&self, filter: ComplaintFilter) -> Result<Vec<ComplaintSummary>> {
+        self.reader()?;
+        let family = self.complaint_family().await?;
+        let today = self.vietnam_today();
+        let rows = sqlx::query(kept!("ORDER BY status <> 'open', deadline, code"))
+            .fetch_all(self.store().pool())
+            .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let s = self.summary_of(&kept_of(row)?, &family, today);
+            let listed = match filter {
+                ComplaintFilter::All => true,
+                ComplaintFilter::Open => matches!(
+                    s.state,
+                    ComplaintState::Open | ComplaintState::Refused | ComplaintState::WaitingToSend
+                ),
+            };
+            if listed {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The complaints still to answer here and the overdue ones (the header's count).
+    pub async fn complaint_counts(&self) -> Result<ComplaintCounts> {
+        self.reader()?;
+        let family = self.complaint_family().await?;
+        let today = self.vietnam_today().to_string();
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT facility, deadline FROM complaints WHERE status = 'open' AND reply IS NULL",
+        )
+        .fetch_all(self.store().pool())
+        .await?;
+        let mut counts = ComplaintCounts::default();
+        for (_, deadline) in rows.iter().filter(|(f, _)| family.contains(f)) {
+            counts.to_answer += 1;
+            if deadline.as_str() < today.as_str() {
+                counts.overdue += 1;
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Opens a complaint: everything the citizen wrote, the link and the answer. Audited (the
+    /// citizen's personal data was read).
+    pub async fn complaint(&self, id: &str) -> Result<ComplaintView> {
+        let session = self.reader()?;
+        let k = self.kept(id).await?;
+        let view = self.view_of(k).await?;
+        self.audit_action(
+            session.username(),
+            "complaint_view",
+            format!("complaint/{}", view.record.code),
+            Vec::new(),
+        )
+        .await?;
+        Ok(view)
+    }
+
+    async fn view_of(&self, k: Kept) -> Result<ComplaintView> {
+        let family = self.complaint_family().await?;
+        let summary = self.summary_of(&k, &family, self.vietnam_today());
+        let linked = k.linked_person.clone().or(k.record.person_id.clone());
+        let linked_name = match &linked {
+            Some(p) => {
+                sqlx::query_scalar::<_, String>("SELECT full_name FROM persons WHERE id = ?")
+                    .bind(p)
+                    .fetch_optional(self.store().pool())
+                    .await?
+            }
+            None => None,
+        };
+        let vaccine_name = k.record.vaccine.as_deref().map(|code| {
+            sync_protocol::vaccines::Catalogue::built_in()
+                .find(code)
+                .map_or_else(|| code.to_string(), |v| v.name.clone())
+        });
+        Ok(ComplaintView {
+            summary,
+            vaccine_name,
+            linked_person: linked,
+            linked_name,
+            pending: k.reply,
+            reply_error: k.reply_error,
+            record: k.record,
+        })
+    }
+
+    /// The people the complaint may be about, found with the usual rules: its name with its
+    /// phone, or with its ID number.
+    pub async fn complaint_matches(&self, id: &str) -> Result<Vec<PersonSummary>> {
+        self.reader()?;
+        let r = self.kept(id).await?.record;
+        self.find(&SearchQuery {
+            full_name: r.full_name.clone(),
+            phone: Some(r.phone.clone()),
+            id_number: r.id_number.clone(),
+        })
+        .await
+    }
+
+    /// Links the complaint to the person it is about (`None` undoes the link). Audited.
+    pub async fn link_complaint(&self, id: &str, person: Option<Uuid>) -> Result<ComplaintView> {
+        let session = self.reader()?;
+        let k = self.kept(id).await?;
+        self.still_to_answer(&k).await?;
+        let name = match person {
+            Some(p) => Some(self.show(p).await?.person.full_name),
+            None => None,
+        };
+        let mut tx = self.store().begin_write().await?;
+        sqlx::query("UPDATE complaints SET linked_person = ? WHERE id = ?")
+            .bind(person.map(|p| p.to_string()))
+            .bind(&k.record.id)
+            .execute(&mut *tx)
+            .await?;
+        let entry = self.audit_entry(
+            session.username(),
+            "complaint_link",
+            format!("complaint/{}", k.record.code),
+            vec![FieldChange {
+                field: "person".into(),
+                before: k.linked_person.clone(),
+                after: person.map(|p| format!("{p} {}", name.unwrap_or_default())),
+            }],
+        );
+        crate::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        self.view_of(self.kept(&k.record.id).await?).await
+    }
+
+    /// Refuses a complaint that is not this facility's to answer now.
+    async fn still_to_answer(&self, k: &Kept) -> Result<()> {
+        let family = self.complaint_family().await?;
+        match self.summary_of(k, &family, self.vietnam_today()).state {
+            ComplaintState::Open | ComplaintState::Refused => Ok(()),
+            ComplaintState::WaitingToSend => Err(refused(
+                "complaint_reply_pending",
+                "phản ánh này đã được trả lời trên máy, đang chờ gửi lên máy chủ",
+            )),
+            ComplaintState::ForwardedAway => Err(refused(
+                "complaint_forwarded",
+                format!("phản ánh này đã chuyển cho {}", k.record.facility),
+            )),
+            ComplaintState::Resolved | ComplaintState::Rejected => Err(refused(
+                "complaint_answered",
+                "phản ánh này đã được trả lời; không trả lời lại",
+            )),
+        }
+    }
+
+    /// Answers a complaint: resolved (say what was corrected; the person must be linked unless
+    /// the complaint is of kind "other") or rejected (say why). Kept here, sent at once through
+    /// `client` when the server answers, else at the next sync. Audited.
+    pub async fn answer_complaint(
+        &self,
+        client: Option<&SyncClient>,
+        id: &str,
+        status: ComplaintStatus,
+        text: &str,
+    ) -> Result<ComplaintView> {
+        if status == ComplaintStatus::Open {
+            return Err(refused(
+                "complaint_reply_invalid",
+                "chọn kết quả: đã giải quyết hoặc không chấp nhận",
+            ));
+        }
+        let text = check_reply("answer", text).map_err(|p| {
+            refused(
+                "complaint_reply_invalid",
+                format!("câu trả lời {}", p.message),
+            )
+        })?;
+        let k = self.kept(id).await?;
+        if status == ComplaintStatus::Resolved
+            && k.record.kind != ComplaintKind::Other
+            && k.linked_person.is_none()
+            && k.record.person_id.is_none()
+        {
+            return Err(refused(
+                "complaint_needs_person",
+                "hãy tìm và liên kết hồ sơ người tiêm (đã sửa) trước khi báo đã giải quyết",
+            ));
+        }
+        self.keep_reply(client, k, PendingReply::Answer { status, text })
+            .await
+    }
+
+    /// Forwards a complaint to the facility it belongs to, with the reason. Kept and sent like an
+    /// answer (the server checks that the facility exists). Audited.
+    pub async fn forward_complaint(
+        &self,
+        client: Option<&SyncClient>,
+        id: &str,
+        to: &str,
+        reason: &str,
+    ) -> Result<ComplaintView> {
+        let to = to.trim().to_uppercase();
+        let valid_code = !to.is_empty()
+            && to.len() <= 40
+            && to
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !valid_code {
+            return Err(refused(
+                "complaint_reply_invalid",
+                "mã cơ sở nhận không hợp lệ (ví dụ TYT-TANTUC)",
+            ));
+        }
+        if self.complaint_family().await?.contains(&to) {
+            return Err(refused(
+                "complaint_reply_invalid",
+                "chọn một cơ sở khác cơ sở của mình",
+            ));
+        }
+        let reason = check_reply("reason", reason).map_err(|p| {
+            refused(
+                "complaint_reply_invalid",
+                format!("lý do chuyển {}", p.message),
+            )
+        })?;
+        let k = self.kept(id).await?;
+        self.keep_reply(client, k, PendingReply::Forward { to, reason })
+            .await
+    }
+
+    /// Keeps the reply with its audit entry, then sends it at once through `client` if the
+    /// server answers (it stays waiting for the next sync if not).
+    async fn keep_reply(
+        &self,
+        client: Option<&SyncClient>,
+        k: Kept,
+        reply: PendingReply,
+    ) -> Result<ComplaintView> {
+        let session = self.reader()?;
+        self.still_to_answer(&k).await?;
+        let (action, detail) = match &reply {
+            PendingReply::Answer { status, text } => {
+                ("complaint_answer", format!("{}: {text}", status.as_str()))
+            }
+            PendingReply::Forward { to, reason } => {
+                ("complaint_forward", format!("{to}: {reason}"))
+            }
+        };
+        let json = serde_json::to_string(&reply)
+            .map_err(|e| refused("complaint_unreadable", e.to_string()))?;
+        let mut tx = self.store().begin_write().await?;
+        sqlx::query(
+            "UPDATE complaints SET reply = ?, reply_by = ?, reply_at = ?, reply_error = NULL
+             WHERE id = ?",
+        )
+        .bind(&json)
+        .bind(session.username())
+        .bind(format_time(self.clock().now()))
+        .bind(&k.record.id)
+        .execute(&mut *tx)
+        .await?;
+        let entry = self.audit_entry(
+            session.username(),
+            action,
+            format!("complaint/{}", k.record.code),
+            vec![FieldChange {
+                field: "reply".into(),
+                before: None,
+                after: Some(detail),
+            }],
+        );
+        crate::audit::append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        // Sent now only as a user signed in online (the server answers for that user).
+        if let (Some(client), Some(token)) = (client, session.server_token()) {
+            client.set_session(Some(token.to_string()));
+            if let Err(e) = self.send_complaint_replies(client).await {
+                tracing::info!("complaint reply kept for the next sync: {e}");
+            }
+        }
+        self.view_of(self.kept(&k.record.id).await?).await
+    }
+
+    /// Photo `n` of a complaint (JPEG): kept on the station after the first time, fetched from
+    /// the server then (which records who looked).
+    pub async fn complaint_photo(
+        &self,
+        client: Option<&SyncClient>,
+        id: &str,
+        n: u32,
+    ) -> Result<Vec<u8>> {
+        self.reader()?;
+        let k = self.kept(id).await?;
+        if n >= k.record.photos {
+            return Err(StationError::NotFound {
+                what: "ảnh của phản ánh",
+                id: format!("{}/{n}", k.record.code),
+            });
+        }
+        let kept: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT jpeg FROM complaint_photos WHERE complaint_id = ? AND n = ?",
+        )
+        .bind(&k.record.id)
+        .bind(i64::from(n))
+        .fetch_optional(self.store().pool())
+        .await?;
+        if let Some(jpeg) = kept {
+            return Ok(jpeg);
+        }
+        let offline = || {
+            refused(
+                "complaint_photo_offline",
+                "ảnh phiếu tiêm chưa tải về máy: cần kết nối máy chủ để xem lần đầu",
+            )
+        };
+        let client = client.ok_or_else(offline)?;
+        let token = self.reader()?.server_token().map(str::to_string);
+        client.set_session(Some(token.ok_or_else(offline)?));
+        let path = endpoints::COMPLAINT_PHOTO
+            .replace("{id}", &k.record.id)
+            .replace("{n}", &n.to_string());
+        let jpeg = match client.get_bytes(&path).await {
+            Ok(j) => j,
+            Err(SyncError::Network(_)) => return Err(offline()),
+            Err(e) => {
+                return Err(refused(
+                    "complaint_photo_refused",
+                    format!("máy chủ không gửi ảnh: {e}"),
+                ));
+            }
+        };
+        if !jpeg.starts_with(&[0xFF, 0xD8]) {
+            return Err(refused(
+                "complaint_photo_refused",
+                "máy chủ gửi về dữ liệu không phải ảnh JPEG",
+            ));
+        }
+        sqlx::query(
+            "INSERT OR REPLACE INTO complaint_photos (complaint_id, n, jpeg) VALUES (?, ?, ?)",
+        )
+        .bind(&k.record.id)
+        .bind(i64::from(n))
+        .bind(&jpeg)
+        .execute(self.store().pool())
+        .await?;
+        Ok(jpeg)
+    }
+
+    /// Sends the answers and forwards written here. One the server refuses (answered meanwhile
+    /// at another station, a facility that does not exist) is opened again here with the
+    /// reason; a network failure keeps them all for the next try.
+    pub async fn send_complaint_replies(&self, client: &SyncClient) -> SyncResult<RepliesSent> {
+        let rows = sqlx::query(kept!("WHERE reply IS NOT NULL ORDER BY reply_at"))
+            .fetch_all(self.store().pool())
+            .await
+            .map_err(StationError::from)?;
+        let mut done = RepliesSent::default();
+        for row in &rows {
+            let k = kept_of(row)?;
+            let Some(reply) = &k.reply else { continue };
+            let id = &k.record.id;
+            let answered = match reply {
+                PendingReply::Answer { status, text } => {
+                    let body = ComplaintAnswer {
+                        status: *status,
+                        answer: text.clone(),
+                        person_id: k.linked_person.clone(),
+                    };
+                    client
+                        .json::<_, ComplaintRecord>(
+                            &endpoints::COMPLAINT_ANSWER.replace("{id}", id),
+                            &body,
+                        )
+                        .await
+                }
+                PendingReply::Forward { to, reason } => {
+                    let body = ComplaintForward {
+                        to: to.clone(),
+                        reason: reason.clone(),
+                    };
+                    client
+                        .json::<_, ComplaintRecord>(
+                            &endpoints::COMPLAINT_FORWARD.replace("{id}", id),
+                            &body,
+                        )
+                        .await
+                }
+            };
+            match answered {
+                Ok(record) => {
+                    self.store_complaints(std::slice::from_ref(&record), None, true)
+                        .await?;
+                    done.sent += 1;
+                }
+                // Only a refusal of this answer opens the complaint again; anything else
+                // (the network, the session, the account) keeps it for the next try.
+                Err(e) if !REFUSALS.contains(&e.code()) => return Err(e),
+                Err(e) => {
+                    // Open again here, with the reason, for the nurse to do otherwise.
+                    let message = match &e {
+                        SyncError::Server { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    };
+                    sqlx::query("UPDATE complaints SET reply = NULL, reply_error = ? WHERE id = ?")
+                        .bind(&message)
+                        .bind(id)
+                        .execute(self.store().pool())
+                        .await
+                        .map_err(StationError::from)?;
+                    done.refused += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Sends what was answered here, then pulls the complaints changed since the last sync.
+    /// Returns (pulled, replies sent, replies refused).
+    pub(crate) async fn sync_complaints(
+        &self,
+        client: &SyncClient,
+    ) -> SyncResult<(u64, RepliesSent)> {
+        let sent = self.send_complaint_replies(client).await?;
+        let mut since: i64 = self
+            .meta_value(CURSOR)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut pulled = 0;
+        loop {
+            self.sync_control.check()?;
+            let page: ComplaintPage = client
+                .get_json(
+                    endpoints::COMPLAINTS_CHANGED,
+                    &[("since", since.to_string())],
+                )
+                .await?;
+            let Some(last) = page.complaints.iter().map(|c| c.version).max() else {
+                return Ok((pulled, sent));
+            };
+            pulled += page.complaints.len() as u64;
+            self.store_complaints(&page.complaints, Some(last), false)
+                .await?;
+            since = last;
+            if !page.more {
+                return Ok((pulled, sent));
+            }
+        }
+    }
+
+    /// Keeps the server's version of `records` (a newer one only) and, with them, the pull's
+    /// cursor; `replied` clears the reply that produced them.
+    async fn store_complaints(
+        &self,
+        records: &[ComplaintRecord],
+        cursor: Option<i64>,
+        replied: bool,
+    ) -> Result<()> {
+        let mut tx = self.store().begin_write().await?;
+        for r in records {
+            if Uuid::parse_str(&r.id).is_err() {
+                tracing::warn!("complaint with a malformed id skipped: {:?}", r.code);
+                continue;
+            }
+            let json = serde_json::to_string(r)
+                .map_err(|e| refused("complaint_unreadable", e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO complaints (id, code, facility, deadline, status, version, record)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET code = excluded.code, facility = excluded.facility,
+                   deadline = excluded.deadline, status = excluded.status,
+                   version = excluded.version, record = excluded.record
+                 WHERE excluded.version > complaints.version",
+            )
+            .bind(&r.id)
+            .bind(&r.code)
+            .bind(&r.facility)
+            .bind(&r.deadline)
+            .bind(r.status.as_str())
+            .bind(r.version)
+            .bind(&json)
+            .execute(&mut *tx)
+            .await?;
+            if replied {
+                sqlx::query("UPDATE complaints SET reply = NULL, reply_error = NULL WHERE id = ?")
+                    .bind(&r.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if let Some(cursor) = cursor {
+            crate::store::write_meta(&mut tx, &[(CURSOR, Some(cursor.to_string()))]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

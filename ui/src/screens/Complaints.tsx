@@ -1,0 +1,319 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api } from "../api";
+import type { ComplaintFilter } from "../bindings/ComplaintFilter";
+import type { ComplaintSummary } from "../bindings/ComplaintSummary";
+import type { ComplaintView } from "../bindings/ComplaintView";
+import type { PersonSummary } from "../bindings/PersonSummary";
+import type { UiError } from "../bindings/UiError";
+import { ErrorBox } from "../components/ErrorBox";
+import { formatBirthDate, formatDate, formatDateTime } from "../format";
+import { t } from "../i18n";
+
+/**
+ * "Phản ánh": the citizens' complaints routed to this facility. The inbox by deadline (overdue
+ * in red; ↑/↓ and Enter), one opened with the people it may be about, linked to the corrected
+ * record, answered or forwarded. The opened complaint is kept while the nurse goes to the
+ * record to correct it or record the missing dose.
+ */
+export function Complaints({
+  openId,
+  setOpenId,
+  openPerson,
+  refreshKey,
+}: {
+  openId: string | null;
+  setOpenId: (id: string | null) => void;
+  openPerson: (id: string) => void;
+  refreshKey: number;
+}) {
+  const [filter, setFilter] = useState<ComplaintFilter>("open");
+  const [inbox, setInbox] = useState<ComplaintSummary[] | null>(null);
+  const [view, setView] = useState<ComplaintView | null>(null);
+  const [matches, setMatches] = useState<PersonSummary[]>([]);
+  const [photos, setPhotos] = useState<string[]>([]);
+  const [error, setError] = useState<UiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [outcome, setOutcome] = useState<"resolved" | "rejected">("resolved");
+  const [answer, setAnswer] = useState("");
+  const [forwardTo, setForwardTo] = useState("");
+  const [reason, setReason] = useState("");
+  const list = useRef<HTMLDivElement>(null);
+
+  async function loadInbox() {
+    try {
+      setInbox(await api.complaints(filter));
+    } catch (e) {
+      setError(e as UiError);
+    }
+  }
+
+  useEffect(() => {
+    void loadInbox();
+  }, [filter, refreshKey]);
+
+  useEffect(() => {
+    setPhotos([]);
+    setMatches([]);
+    setView(null);
+    if (!openId) return;
+    let stale = false;
+    (async () => {
+      try {
+        const v = await api.openComplaint(openId);
+        if (stale) return;
+        setView(v);
+        setMatches(v.linked_person ? [] : await api.complaintMatches(openId));
+      } catch (e) {
+        if (!stale) setError(e as UiError);
+      }
+    })();
+    return () => {
+      stale = true;
+    };
+  }, [openId, refreshKey]);
+
+  async function act(work: () => Promise<ComplaintView>) {
+    setBusy(true);
+    setError(null);
+    try {
+      const v = await work();
+      setView(v);
+      setMatches(v.linked_person ? [] : await api.complaintMatches(v.record.id));
+      await loadInbox();
+    } catch (e) {
+      setError(e as UiError);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function loadPhotos() {
+    if (!view) return;
+    setError(null);
+    try {
+      const out: string[] = [];
+      for (let n = 0; n < view.record.photos; n++) out.push(await api.complaintPhoto(view.record.id, n));
+      setPhotos(out);
+    } catch (e) {
+      setError(e as UiError);
+    }
+  }
+
+  function onListKey(e: KeyboardEvent) {
+    if (!inbox || inbox.length === 0) return;
+    const rows = Array.from(list.current?.querySelectorAll<HTMLButtonElement>("button.complaint-row") ?? []);
+    const at = rows.indexOf(document.activeElement as HTMLButtonElement);
+    if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+      e.preventDefault();
+      const next = e.key === "ArrowDown" ? Math.min(rows.length - 1, at + 1) : Math.max(0, at - 1);
+      rows[next]?.focus();
+    }
+  }
+
+  const open = view && (view.summary.state === "open" || view.summary.state === "refused");
+  const r = view?.record;
+  const row = (label: string, value: string | null | undefined, id: string) =>
+    value ? (
+      <tr>
+        <th scope="row">{label}</th>
+        <td data-testid={id}>{value}</td>
+      </tr>
+    ) : null;
+
+  return (
+    <main class="complaints" data-testid="complaints-screen">
+      <section class="card">
+        <h2>{t("complaintsTitle")}</h2>
+        <div class="actions">
+          <label class="choice">
+            <input type="radio" name="complaint-filter" checked={filter === "open"} onChange={() => setFilter("open")} data-testid="complaints-open" /> {t("complaintsToAnswer")}
+          </label>
+          <label class="choice">
+            <input type="radio" name="complaint-filter" checked={filter === "all"} onChange={() => setFilter("all")} data-testid="complaints-all" /> {t("complaintsAll")}
+          </label>
+        </div>
+        {inbox && inbox.length === 0 ? <p class="muted" data-testid="complaints-empty">{t("complaintsNone")}</p> : null}
+        <div ref={list} onKeyDown={onListKey} role="list">
+          {(inbox ?? []).map((c, i) => (
+            <button
+              type="button"
+              role="listitem"
+              key={c.id}
+              class={`complaint-row${c.overdue ? " overdue" : ""}${c.id === openId ? " current" : ""}`}
+              data-testid="complaint-row"
+              data-code={c.code}
+              data-overdue={c.overdue ? "true" : "false"}
+              data-state={c.state}
+              autoFocus={i === 0 && !openId}
+              onClick={() => setOpenId(c.id)}
+            >
+              <span class="complaint-deadline">{formatDate(c.deadline)}</span>
+              <strong>{c.full_name}</strong>
+              <span>{c.kind_label}</span>
+              <span class={c.overdue ? "danger" : "muted"}>{c.state_label}</span>
+              <span class="muted">{c.code}</span>
+            </button>
+          ))}
+        </div>
+      </section>
+      <section class="card">
+        <ErrorBox error={error} onClose={() => setError(null)} />
+        {!view || !r ? (
+          <p class="muted">{t("complaintPick")}</p>
+        ) : (
+          <div data-testid="complaint-detail" data-code={r.code}>
+            <h2>
+              {r.code} — <span data-testid="complaint-state" data-state={view.summary.state} class={view.summary.overdue ? "danger" : ""}>{view.summary.state_label}</span>
+            </h2>
+            <table>
+              <tbody>
+                {row(t("complaintKind"), view.summary.kind_label, "complaint-kind")}
+                {row(t("complaintReceived"), formatDateTime(r.received_at), "complaint-received")}
+                {row(t("complaintDeadline"), formatDate(r.deadline), "complaint-deadline")}
+                {row(t("complaintName"), r.full_name, "complaint-name")}
+                {row(t("complaintBirth"), formatBirthDate(r.birth_date), "complaint-birth")}
+                {row(t("complaintPhone"), r.phone, "complaint-phone")}
+                {row(t("complaintIdNumber"), r.id_number, "complaint-id-number")}
+                {row(t("complaintVaccine"), view.vaccine_name, "complaint-vaccine")}
+                {row(t("complaintVaccinatedOn"), r.vaccinated_on ? formatDate(r.vaccinated_on) : null, "complaint-vaccinated-on")}
+                {row(t("complaintPlace"), r.place, "complaint-place")}
+                {row(t("complaintForwardedFrom"), r.forwarded_from ? `${r.forwarded_from}: ${r.forward_reason ?? ""}` : null, "complaint-forwarded-from")}
+              </tbody>
+            </table>
+            <p class="complaint-text" data-testid="complaint-description">
+              {r.description}
+            </p>
+            {r.photos > 0 ? (
+              photos.length === 0 ? (
+                <button type="button" onClick={() => void loadPhotos()} data-testid="complaint-load-photos">
+                  {t("complaintPhotos")} ({r.photos})
+                </button>
+              ) : (
+                <div class="complaint-photos">
+                  {photos.map((src, n) => (
+                    <img key={n} src={src} alt={`${t("complaintPhotos")} ${n + 1}`} data-testid="complaint-photo" />
+                  ))}
+                </div>
+              )
+            ) : null}
+
+            <h3>{t("complaintPerson")}</h3>
+            {view.linked_person ? (
+              <p data-testid="complaint-linked">
+                {view.linked_name ?? view.linked_person}{" "}
+                <button type="button" class="link" onClick={() => openPerson(view.linked_person as string)} data-testid="complaint-open-linked">
+                  {t("complaintOpenRecord")}
+                </button>{" "}
+                {open ? (
+                  <button type="button" class="link" disabled={busy} onClick={() => void act(() => api.linkComplaint(r.id, null))}>
+                    {t("complaintUnlink")}
+                  </button>
+                ) : null}
+              </p>
+            ) : matches.length === 0 ? (
+              <p class="muted" data-testid="complaint-no-match">
+                {t("complaintNoMatch")}
+              </p>
+            ) : (
+              <table>
+                <tbody>
+                  {matches.map((m) => (
+                    <tr key={m.id} data-testid="complaint-match">
+                      <td>{m.full_name}</td>
+                      <td>{formatBirthDate(m.birth_date)}</td>
+                      <td>{m.phone}</td>
+                      <td>
+                        {m.active_doses} {t("complaintDoses")}
+                      </td>
+                      <td>
+                        <button type="button" class="link" onClick={() => openPerson(m.id)} data-testid="complaint-open-match">
+                          {t("complaintOpenRecord")}
+                        </button>{" "}
+                        {open ? (
+                          <button type="button" disabled={busy} onClick={() => void act(() => api.linkComplaint(r.id, m.id))} data-testid="complaint-link">
+                            {t("complaintLink")}
+                          </button>
+                        ) : null}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+
+            {view.reply_error ? (
+              <div class="error-box" role="alert" data-testid="complaint-reply-error">
+                <div class="error-message">
+                  {t("complaintRefused")}: {view.reply_error}
+                </div>
+              </div>
+            ) : null}
+            {r.answer ? (
+              <p data-testid="complaint-answer">
+                <strong>{t("complaintAnswer")}:</strong> {r.answer}{" "}
+                <span class="muted">
+                  ({r.answered_by}, {formatDateTime(r.answered_at)})
+                </span>
+              </p>
+            ) : view.pending ? (
+              <p data-testid="complaint-pending">
+                <strong>{t("complaintPending")}:</strong> {view.pending.kind === "answer" ? view.pending.text : `${view.pending.to}: ${view.pending.reason}`}
+              </p>
+            ) : null}
+
+            {open ? (
+              <>
+                <form
+                  onSubmit={(e) => {
+                    e.preventDefault();
+                    void act(() => api.answerComplaint(r.id, outcome, answer)).then(() => setAnswer(""));
+                  }}
+                >
+                  <h3>{t("complaintAnswerTitle")}</h3>
+                  <div class="actions">
+                    <label class="choice">
+                      <input type="radio" name="outcome" checked={outcome === "resolved"} onChange={() => setOutcome("resolved")} data-testid="complaint-resolved" /> {t("complaintResolved")}
+                    </label>
+                    <label class="choice">
+                      <input type="radio" name="outcome" checked={outcome === "rejected"} onChange={() => setOutcome("rejected")} data-testid="complaint-rejected" /> {t("complaintRejected")}
+                    </label>
+                  </div>
+                  <div class="field">
+                    <label for="complaint-answer-text">{outcome === "resolved" ? t("complaintWhatChanged") : t("complaintWhyRejected")}</label>
+                    <textarea id="complaint-answer-text" rows={3} value={answer} onInput={(e) => setAnswer((e.target as HTMLTextAreaElement).value)} data-testid="complaint-answer-text" />
+                  </div>
+                  <div class="actions">
+                    <button type="submit" class="primary" disabled={busy} data-testid="complaint-send-answer">
+                      {t("complaintSendAnswer")}
+                    </button>
+                  </div>
+                </form>
+                <form
+                  onSubmit={(e) => {
+                    e.preventDefault();
+                    void act(() => api.forwardComplaint(r.id, forwardTo, reason)).then(() => setReason(""));
+                  }}
+                >
+                  <h3>{t("complaintForwardTitle")}</h3>
+                  <div class="field">
+                    <label for="complaint-forward-to">{t("complaintForwardTo")}</label>
+                    <input id="complaint-forward-to" value={forwardTo} onInput={(e) => setForwardTo((e.target as HTMLInputElement).value)} data-testid="complaint-forward-to" />
+                  </div>
+                  <div class="field">
+                    <label for="complaint-forward-reason">{t("complaintForwardReason")}</label>
+                    <textarea id="complaint-forward-reason" rows={2} value={reason} onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} data-testid="complaint-forward-reason" />
+                  </div>
+                  <div class="actions">
+                    <button type="submit" disabled={busy} data-testid="complaint-send-forward">
+                      {t("complaintSendForward")}
+                    </button>
+                  </div>
+                </form>
+              </>
+            ) : null}
+          </div>
+        )}
+      </section>
+    </main>
+  );
+}
