@@ -330,10 +330,37 @@ async fn a_district_officer_signs_in_reads_each_view_and_downloads_the_daily_rep
     lab.server.stop().await;
 }
 
+/// A Comirnaty dose as the station's form records it.
+fn pfizer(dose: u8, given_at: &str) -> station::DoseInput {
+    station::DoseInput {
+        vaccine: "pfizer".into(),
+        lot: "FK8891".into(),
+        dose_number: Some(dose),
+        given_at: Some(given_at.into()),
+        ..station::DoseInput::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromium() {
     let lab = Lab::start(Backend::Sqlite).await;
     let nhut = lab.device("nhut", "TYT-TANNHUT", "nv.lan").await;
+    // Her first dose is on the station's record; her second is not.
+    let her = nhut
+        .register_person(station::PersonInput {
+            full_name: "Lê Thị Thu Trang".into(),
+            gender: "nu".into(),
+            birth_date: "05/07/1988".into(),
+            phone: Some("0903112233".into()),
+            address_detail: Some("Ấp 1".into()),
+            ..station::PersonInput::default()
+        })
+        .await
+        .expect("registered");
+    nhut.record_dose(her.id, pfizer(1, "2026-10-28T09:00:00+07:00"))
+        .await
+        .expect("first dose");
+    nhut.sync().await.expect("synced");
     let photo_dir = tempfile::tempdir().expect("dir");
     let photo = photo_dir.path().join("phieu-tiem.jpg");
     image::RgbImage::from_fn(800, 500, |x, y| {
@@ -353,7 +380,7 @@ async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromi
     b.fill("#vaccinated_on", "25/11/2026").await;
     b.fill(
         "#description",
-        "Mũi 3 ngày 25/11 chưa có trong hồ sơ, có phiếu tiêm kèm theo.",
+        "Mũi 2 ngày 25/11 chưa có trong hồ sơ, có phiếu tiêm kèm theo.",
     )
     .await;
     b.wait("#photos")
@@ -380,26 +407,31 @@ async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromi
     assert!(code.starts_with("PA-"), "{code}");
     b.shot("12-complaint-filed").await;
 
-    // The station answers after recording the missing dose.
-    let inbox: sync_protocol::complaints::ComplaintPage = nhut
-        .client
-        .get_json("complaints/changes", &[("since", "0".to_string())])
+    // The station syncs it, records the missing dose on her record, links and answers; the
+    // answer goes up with the next sync.
+    assert_eq!(nhut.sync().await.expect("synced").complaints_pulled, 1);
+    let opened = nhut.complaint(&code).await.expect("opened");
+    assert_eq!(opened.record.photos, 1, "the photo arrived");
+    let found = nhut.complaint_matches(&code).await.expect("matches");
+    assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), vec![her.id]);
+    nhut.record_dose(her.id, pfizer(2, "2026-11-25T09:00:00+07:00"))
         .await
-        .expect("pulled");
-    let complaint = &inbox.complaints[0];
-    assert_eq!(complaint.photos, 1, "the photo arrived");
-    let _: sync_protocol::complaints::ComplaintRecord = nhut
-        .client
-        .json(
-            &format!("complaints/{}/answer", complaint.id),
-            &sync_protocol::complaints::ComplaintAnswer {
-                status: sync_protocol::complaints::ComplaintStatus::Resolved,
-                answer: "Đã bổ sung mũi 3 (Comirnaty, 25/11/2026).".into(),
-                person_id: None,
-            },
-        )
+        .expect("the missing dose");
+    nhut.link_complaint(&code, Some(her.id))
         .await
-        .expect("answered");
+        .expect("linked");
+    nhut.answer_complaint(
+        None,
+        &code,
+        sync_protocol::complaints::ComplaintStatus::Resolved,
+        "Đã bổ sung mũi 2 (Comirnaty, 25/11/2026).",
+    )
+    .await
+    .expect("answered");
+    assert_eq!(
+        nhut.sync().await.expect("synced").complaint_replies_sent,
+        1
+    );
 
     b.go("/phan-anh/tra-cuu").await;
     b.fill("#code", &code).await;
@@ -409,7 +441,7 @@ async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromi
     assert!(
         b.text("[data-testid=lookup-answer]")
             .await
-            .contains("Đã bổ sung mũi 3")
+            .contains("Đã bổ sung mũi 2")
     );
     b.shot("13-complaint-answered").await;
     b.client.close().await.expect("closed");
