@@ -4,7 +4,9 @@
 //! phone. Every bad input is refused with its message and stores nothing; a flood from one
 //! address is throttled while the server keeps answering the others.
 
-use sotiem_scenarios::complaints::{Citizen, between, card_photo_with_gps, code_of, honest_fields};
+use sotiem_scenarios::complaints::{
+    Citizen, between, card_photo_with_gps, code_of, comirnaty, honest_fields,
+};
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Lab, both_backends};
 use sotiem_server::complaints::pow;
@@ -387,16 +389,6 @@ fn nhung() -> station::PersonInput {
     }
 }
 
-fn pfizer(dose: u8, given_at: &str) -> station::DoseInput {
-    station::DoseInput {
-        vaccine: "pfizer".into(),
-        lot: "FK8891".into(),
-        dose_number: Some(dose),
-        given_at: Some(given_at.into()),
-        ..station::DoseInput::default()
-    }
-}
-
 async fn a_station_answers_its_complaints_offline_and_the_answers_reach_the_citizen_at_sync(
     backend: Backend,
 ) {
@@ -406,7 +398,7 @@ async fn a_station_answers_its_complaints_offline_and_the_answers_reach_the_citi
     let tuc = lab.device("tuc", "TYT-TANTUC", "nv.tuc").await;
     let citizen = Citizen::new(&lab.server.url);
     let person = nhut.register_person(nhung()).await.expect("registered");
-    nhut.record_dose(person.id, pfizer(1, "2026-10-23T08:00:00+07:00"))
+    nhut.record_dose(person.id, comirnaty(1, "2026-10-23T08:00:00+07:00"))
         .await
         .expect("first dose");
     nhut.sync().await.expect("synced");
@@ -506,7 +498,7 @@ async fn a_station_answers_its_complaints_offline_and_the_answers_reach_the_citi
     nhut.link_complaint(&code, Some(person.id))
         .await
         .expect("linked");
-    nhut.record_dose(person.id, pfizer(2, "2026-11-20T08:00:00+07:00"))
+    nhut.record_dose(person.id, comirnaty(2, "2026-11-20T08:00:00+07:00"))
         .await
         .expect("the missing dose");
     // An empty answer, markup in it: refused with the reason, nothing kept.

@@ -7,6 +7,7 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use sotiem_scenarios::complaints::comirnaty;
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Authenticator, INITIAL_PASSWORD, Lab, vaccinated_at};
 use std::net::TcpListener;
@@ -330,17 +331,6 @@ async fn a_district_officer_signs_in_reads_each_view_and_downloads_the_daily_rep
     lab.server.stop().await;
 }
 
-/// A Comirnaty dose as the station's form records it.
-fn pfizer(dose: u8, given_at: &str) -> station::DoseInput {
-    station::DoseInput {
-        vaccine: "pfizer".into(),
-        lot: "FK8891".into(),
-        dose_number: Some(dose),
-        given_at: Some(given_at.into()),
-        ..station::DoseInput::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromium() {
     let lab = Lab::start(Backend::Sqlite).await;
@@ -357,7 +347,7 @@ async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromi
         })
         .await
         .expect("registered");
-    nhut.record_dose(her.id, pfizer(1, "2026-10-28T09:00:00+07:00"))
+    nhut.record_dose(her.id, comirnaty(1, "2026-10-28T09:00:00+07:00"))
         .await
         .expect("first dose");
     nhut.sync().await.expect("synced");
@@ -414,7 +404,7 @@ async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromi
     assert_eq!(opened.record.photos, 1, "the photo arrived");
     let found = nhut.complaint_matches(&code).await.expect("matches");
     assert_eq!(found.iter().map(|p| p.id).collect::<Vec<_>>(), vec![her.id]);
-    nhut.record_dose(her.id, pfizer(2, "2026-11-25T09:00:00+07:00"))
+    nhut.record_dose(her.id, comirnaty(2, "2026-11-25T09:00:00+07:00"))
         .await
         .expect("the missing dose");
     nhut.link_complaint(&code, Some(her.id))
@@ -428,10 +418,7 @@ async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromi
     )
     .await
     .expect("answered");
-    assert_eq!(
-        nhut.sync().await.expect("synced").complaint_replies_sent,
-        1
-    );
+    assert_eq!(nhut.sync().await.expect("synced").complaint_replies_sent, 1);
 
     b.go("/phan-anh/tra-cuu").await;
     b.fill("#code", &code).await;

@@ -153,3 +153,14 @@ pub fn code_of(page: &str) -> String {
         .expect("a tracking code")
         .to_string()
 }
+
+/// A Comirnaty dose as the station's form records it.
+pub fn comirnaty(dose: u8, given_at: &str) -> station::DoseInput {
+    station::DoseInput {
+        vaccine: "pfizer".into(),
+        lot: "FK8891".into(),
+        dose_number: Some(dose),
+        given_at: Some(given_at.into()),
+        ..station::DoseInput::default()
+    }
+}

@@ -2,32 +2,18 @@
 //! at each sync and kept encrypted with the replica; the inbox by deadline; opening one (audited,
 //! its photos fetched from the server the first time); finding and linking the person; and the
 //! answer or forward, written here first and sent at the next sync (at once when online), so a
-//! mobile team can answer with no network and nothing is lost.
+//! mobile team can answer with no network and nothing is lost. What crosses to the server is in
+//! `sync.rs`.
 
 use crate::audit::FieldChange;
 use crate::error::{Result, StationError};
 use crate::service::{PersonSummary, SearchQuery, Station};
-use crate::sync::{SyncClient, SyncError, SyncResult};
+use crate::sync::{SyncClient, SyncResult};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use sync_protocol::complaints::{
-    ComplaintAnswer, ComplaintForward, ComplaintKind, ComplaintPage, ComplaintRecord,
-    ComplaintStatus, check_reply,
-};
-use sync_protocol::endpoints;
+use sync_protocol::complaints::{ComplaintKind, ComplaintRecord, ComplaintStatus, check_reply};
 use sync_protocol::person::format_time;
 use uuid::Uuid;
-
-const CURSOR: &str = "complaint_cursor";
-
-/// The server's refusals of an answer or forward itself (answered meanwhile elsewhere, no longer
-/// this facility's, a facility that does not exist): the nurse must do otherwise.
-const REFUSALS: [&str; 4] = [
-    "already_answered",
-    "other_facility",
-    "invalid",
-    "no_such_complaint",
-];
 
 /// Which complaints the inbox lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,12 +144,60 @@ fn kept_of(row: &sqlx::sqlite::SqliteRow) -> Result<Kept> {
     })
 }
 
+/// Where `k` stands for a station of `family` on `today` (Vietnam time), as the inbox says it.
+fn summary_of(k: &Kept, family: &[String], today: time::Date) -> ComplaintSummary {
+    let r = &k.record;
+    let state = match (r.status, &k.reply, &k.reply_error) {
+        (ComplaintStatus::Resolved, _, _) => ComplaintState::Resolved,
+        (ComplaintStatus::Rejected, _, _) => ComplaintState::Rejected,
+        (ComplaintStatus::Open, _, _) if !family.contains(&r.facility) => {
+            ComplaintState::ForwardedAway
+        }
+        (ComplaintStatus::Open, Some(_), _) => ComplaintState::WaitingToSend,
+        (ComplaintStatus::Open, None, Some(_)) => ComplaintState::Refused,
+        (ComplaintStatus::Open, None, None) => ComplaintState::Open,
+    };
+    let deadline = time::Date::parse(
+        &r.deadline,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .unwrap_or(today);
+    let days_left = (deadline - today).whole_days();
+    let to_answer = matches!(state, ComplaintState::Open | ComplaintState::Refused);
+    let state_label = match state {
+        ComplaintState::Open if days_left < 0 => format!("Quá hạn {} ngày", -days_left),
+        ComplaintState::Open if days_left == 0 => "Hạn trả lời hôm nay".into(),
+        ComplaintState::Open => format!("Còn {days_left} ngày"),
+        ComplaintState::WaitingToSend => "Đã trả lời, chờ gửi lên máy chủ".into(),
+        ComplaintState::Refused => "Máy chủ không nhận câu trả lời: xem lý do".into(),
+        ComplaintState::Resolved => "Đã giải quyết".into(),
+        ComplaintState::Rejected => "Không chấp nhận".into(),
+        ComplaintState::ForwardedAway => format!("Đã chuyển cho {}", r.facility),
+    };
+    ComplaintSummary {
+        id: r.id.clone(),
+        code: r.code.clone(),
+        full_name: r.full_name.clone(),
+        kind: r.kind,
+        kind_label: r.kind.label().to_string(),
+        received_at: r.received_at.clone(),
+        deadline: r.deadline.clone(),
+        state,
+        state_label,
+        overdue: to_answer && days_left < 0,
+        days_left,
+        linked: k.linked_person.is_some() || r.person_id.is_some(),
+    }
+}
+
 /// The kept columns of `complaints`, for static SQL.
 macro_rules! kept {
     ($($rest:literal)?) => {
         concat!("SELECT record, linked_person, reply, reply_error FROM complaints" $(, " ", $rest)?)
     };
 }
+
+mod sync;
 
 impl Station {
     /// The facilities whose complaints this station answers: its own, its parent (a mobile
@@ -186,51 +220,6 @@ impl Station {
             .now()
             .to_offset(sync_protocol::clock::VIETNAM)
             .date()
-    }
-
-    fn summary_of(&self, k: &Kept, family: &[String], today: time::Date) -> ComplaintSummary {
-        let r = &k.record;
-        let state = match (r.status, &k.reply, &k.reply_error) {
-            (ComplaintStatus::Resolved, _, _) => ComplaintState::Resolved,
-            (ComplaintStatus::Rejected, _, _) => ComplaintState::Rejected,
-            (ComplaintStatus::Open, _, _) if !family.contains(&r.facility) => {
-                ComplaintState::ForwardedAway
-            }
-            (ComplaintStatus::Open, Some(_), _) => ComplaintState::WaitingToSend,
-            (ComplaintStatus::Open, None, Some(_)) => ComplaintState::Refused,
-            (ComplaintStatus::Open, None, None) => ComplaintState::Open,
-        };
-        let deadline = time::Date::parse(
-            &r.deadline,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
-        .unwrap_or(today);
-        let days_left = (deadline - today).whole_days();
-        let to_answer = matches!(state, ComplaintState::Open | ComplaintState::Refused);
-        let state_label = match state {
-            ComplaintState::Open if days_left < 0 => format!("Quá hạn {} ngày", -days_left),
-            ComplaintState::Open if days_left == 0 => "Hạn trả lời hôm nay".into(),
-            ComplaintState::Open => format!("Còn {days_left} ngày"),
-            ComplaintState::WaitingToSend => "Đã trả lời, chờ gửi lên máy chủ".into(),
-            ComplaintState::Refused => "Máy chủ không nhận câu trả lời: xem lý do".into(),
-            ComplaintState::Resolved => "Đã giải quyết".into(),
-            ComplaintState::Rejected => "Không chấp nhận".into(),
-            ComplaintState::ForwardedAway => format!("Đã chuyển cho {}", r.facility),
-        };
-        ComplaintSummary {
-            id: r.id.clone(),
-            code: r.code.clone(),
-            full_name: r.full_name.clone(),
-            kind: r.kind,
-            kind_label: r.kind.label().to_string(),
-            received_at: r.received_at.clone(),
-            deadline: r.deadline.clone(),
-            state,
-            state_label,
-            overdue: to_answer && days_left < 0,
-            days_left,
-            linked: k.linked_person.is_some() || r.person_id.is_some(),
-        }
     }
 
     /// A kept complaint by its id or its tracking code (as typed).
@@ -258,7 +247,7 @@ impl Station {
             .await?;
         let mut out = Vec::new();
         for row in &rows {
-            let s = self.summary_of(&kept_of(row)?, &family, today);
+            let s = summary_of(&kept_of(row)?, &family, today);
             let listed = match filter {
                 ComplaintFilter::All => true,
                 ComplaintFilter::Open => matches!(
@@ -311,7 +300,7 @@ impl Station {
 
     async fn view_of(&self, k: Kept) -> Result<ComplaintView> {
         let family = self.complaint_family().await?;
-        let summary = self.summary_of(&k, &family, self.vietnam_today());
+        let summary = summary_of(&k, &family, self.vietnam_today());
         let linked = k.linked_person.clone().or(k.record.person_id.clone());
         let linked_name = match &linked {
             Some(p) => {
@@ -384,7 +373,7 @@ impl Station {
     /// Refuses a complaint that is not this facility's to answer now.
     async fn still_to_answer(&self, k: &Kept) -> Result<()> {
         let family = self.complaint_family().await?;
-        match self.summary_of(k, &family, self.vietnam_today()).state {
+        match summary_of(k, &family, self.vietnam_today()).state {
             ComplaintState::Open | ComplaintState::Refused => Ok(()),
             ComplaintState::WaitingToSend => Err(refused(
                 "complaint_reply_pending",
@@ -528,218 +517,90 @@ impl Station {
         }
         self.view_of(self.kept(&k.record.id).await?).await
     }
+}
 
-    /// Photo `n` of a complaint (JPEG): kept on the station after the first time, fetched from
-    /// the server then (which records who looked).
-    pub async fn complaint_photo(
-        &self,
-        client: Option<&SyncClient>,
-        id: &str,
-        n: u32,
-    ) -> Result<Vec<u8>> {
-        self.reader()?;
-        let k = self.kept(id).await?;
-        if n >= k.record.photos {
-            return Err(StationError::NotFound {
-                what: "ảnh của phản ánh",
-                id: format!("{}/{n}", k.record.code),
-            });
-        }
-        let kept: Option<Vec<u8>> = sqlx::query_scalar(
-            "SELECT jpeg FROM complaint_photos WHERE complaint_id = ? AND n = ?",
-        )
-        .bind(&k.record.id)
-        .bind(i64::from(n))
-        .fetch_optional(self.store().pool())
-        .await?;
-        if let Some(jpeg) = kept {
-            return Ok(jpeg);
-        }
-        let offline = || {
-            refused(
-                "complaint_photo_offline",
-                "ảnh phiếu tiêm chưa tải về máy: cần kết nối máy chủ để xem lần đầu",
-            )
-        };
-        let client = client.ok_or_else(offline)?;
-        let token = self.reader()?.server_token().map(str::to_string);
-        client.set_session(Some(token.ok_or_else(offline)?));
-        let path = endpoints::COMPLAINT_PHOTO
-            .replace("{id}", &k.record.id)
-            .replace("{n}", &n.to_string());
-        let jpeg = match client.get_bytes(&path).await {
-            Ok(j) => j,
-            Err(SyncError::Network(_)) => return Err(offline()),
-            Err(e) => {
-                return Err(refused(
-                    "complaint_photo_refused",
-                    format!("máy chủ không gửi ảnh: {e}"),
-                ));
-            }
-        };
-        if !jpeg.starts_with(&[0xFF, 0xD8]) {
-            return Err(refused(
-                "complaint_photo_refused",
-                "máy chủ gửi về dữ liệu không phải ảnh JPEG",
-            ));
-        }
-        sqlx::query(
-            "INSERT OR REPLACE INTO complaint_photos (complaint_id, n, jpeg) VALUES (?, ?, ?)",
-        )
-        .bind(&k.record.id)
-        .bind(i64::from(n))
-        .bind(&jpeg)
-        .execute(self.store().pool())
-        .await?;
-        Ok(jpeg)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
 
-    /// Sends the answers and forwards written here. One the server refuses (answered meanwhile
-    /// at another station, a facility that does not exist) is opened again here with the
-    /// reason; a network failure keeps them all for the next try.
-    pub async fn send_complaint_replies(&self, client: &SyncClient) -> SyncResult<RepliesSent> {
-        let rows = sqlx::query(kept!("WHERE reply IS NOT NULL ORDER BY reply_at"))
-            .fetch_all(self.store().pool())
-            .await
-            .map_err(StationError::from)?;
-        let mut done = RepliesSent::default();
-        for row in &rows {
-            let k = kept_of(row)?;
-            let Some(reply) = &k.reply else { continue };
-            let id = &k.record.id;
-            let answered = match reply {
-                PendingReply::Answer { status, text } => {
-                    let body = ComplaintAnswer {
-                        status: *status,
-                        answer: text.clone(),
-                        person_id: k.linked_person.clone(),
-                    };
-                    client
-                        .json::<_, ComplaintRecord>(
-                            &endpoints::COMPLAINT_ANSWER.replace("{id}", id),
-                            &body,
-                        )
-                        .await
-                }
-                PendingReply::Forward { to, reason } => {
-                    let body = ComplaintForward {
-                        to: to.clone(),
-                        reason: reason.clone(),
-                    };
-                    client
-                        .json::<_, ComplaintRecord>(
-                            &endpoints::COMPLAINT_FORWARD.replace("{id}", id),
-                            &body,
-                        )
-                        .await
-                }
-            };
-            match answered {
-                Ok(record) => {
-                    self.store_complaints(std::slice::from_ref(&record), None, true)
-                        .await?;
-                    done.sent += 1;
-                }
-                // Only a refusal of this answer opens the complaint again; anything else
-                // (the network, the session, the account) keeps it for the next try.
-                Err(e) if !REFUSALS.contains(&e.code()) => return Err(e),
-                Err(e) => {
-                    // Open again here, with the reason, for the nurse to do otherwise.
-                    let message = match &e {
-                        SyncError::Server { message, .. } => message.clone(),
-                        other => other.to_string(),
-                    };
-                    sqlx::query("UPDATE complaints SET reply = NULL, reply_error = ? WHERE id = ?")
-                        .bind(&message)
-                        .bind(id)
-                        .execute(self.store().pool())
-                        .await
-                        .map_err(StationError::from)?;
-                    done.refused += 1;
-                }
-            }
-        }
-        Ok(done)
-    }
-
-    /// Sends what was answered here, then pulls the complaints changed since the last sync.
-    /// Returns (pulled, replies sent, replies refused).
-    pub(crate) async fn sync_complaints(
-        &self,
-        client: &SyncClient,
-    ) -> SyncResult<(u64, RepliesSent)> {
-        let sent = self.send_complaint_replies(client).await?;
-        let mut since: i64 = self
-            .meta_value(CURSOR)
-            .await?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let mut pulled = 0;
-        loop {
-            self.sync_control.check()?;
-            let page: ComplaintPage = client
-                .get_json(
-                    endpoints::COMPLAINTS_CHANGED,
-                    &[("since", since.to_string())],
-                )
-                .await?;
-            let Some(last) = page.complaints.iter().map(|c| c.version).max() else {
-                return Ok((pulled, sent));
-            };
-            pulled += page.complaints.len() as u64;
-            self.store_complaints(&page.complaints, Some(last), false)
-                .await?;
-            since = last;
-            if !page.more {
-                return Ok((pulled, sent));
-            }
+    fn kept(status: ComplaintStatus, facility: &str, deadline: &str) -> Kept {
+        Kept {
+            record: ComplaintRecord {
+                id: "01a23b55-123c-7111-8126-6b39e57dc7e1".into(),
+                code: "PA-7C2D-9YAP".into(),
+                facility: facility.into(),
+                full_name: "Trần Thị Hường".into(),
+                birth_date: "1984-04-02".into(),
+                phone: "0837160353".into(),
+                id_number: None,
+                kind: ComplaintKind::MissingDose,
+                vaccine: None,
+                vaccinated_on: None,
+                place: None,
+                description: "Thiếu mũi 2".into(),
+                photos: 0,
+                received_at: "2026-12-03T09:00:00+07:00".into(),
+                deadline: deadline.into(),
+                status,
+                answer: None,
+                answered_at: None,
+                answered_by: None,
+                person_id: None,
+                forwarded_from: None,
+                forward_reason: None,
+                version: 1,
+            },
+            linked_person: None,
+            reply: None,
+            reply_error: None,
         }
     }
 
-    /// Keeps the server's version of `records` (a newer one only) and, with them, the pull's
-    /// cursor; `replied` clears the reply that produced them.
-    async fn store_complaints(
-        &self,
-        records: &[ComplaintRecord],
-        cursor: Option<i64>,
-        replied: bool,
-    ) -> Result<()> {
-        let mut tx = self.store().begin_write().await?;
-        for r in records {
-            if Uuid::parse_str(&r.id).is_err() {
-                tracing::warn!("complaint with a malformed id skipped: {:?}", r.code);
-                continue;
-            }
-            let json = serde_json::to_string(r)
-                .map_err(|e| refused("complaint_unreadable", e.to_string()))?;
-            sqlx::query(
-                "INSERT INTO complaints (id, code, facility, deadline, status, version, record)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (id) DO UPDATE SET code = excluded.code, facility = excluded.facility,
-                   deadline = excluded.deadline, status = excluded.status,
-                   version = excluded.version, record = excluded.record
-                 WHERE excluded.version > complaints.version",
-            )
-            .bind(&r.id)
-            .bind(&r.code)
-            .bind(&r.facility)
-            .bind(&r.deadline)
-            .bind(r.status.as_str())
-            .bind(r.version)
-            .bind(&json)
-            .execute(&mut *tx)
-            .await?;
-            if replied {
-                sqlx::query("UPDATE complaints SET reply = NULL, reply_error = NULL WHERE id = ?")
-                    .bind(&r.id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        if let Some(cursor) = cursor {
-            crate::store::write_meta(&mut tx, &[(CURSOR, Some(cursor.to_string()))]).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    fn family() -> Vec<String> {
+        vec!["TYT-TANNHUT".into(), "TYT-TANNHUT-LD".into()]
+    }
+
+    #[test]
+    fn an_open_complaint_past_its_deadline_is_overdue_and_says_by_how_much() {
+        let k = kept(ComplaintStatus::Open, "TYT-TANNHUT", "2026-12-07");
+        let on_time = summary_of(&k, &family(), date!(2026 - 12 - 07));
+        assert_eq!((on_time.overdue, on_time.days_left), (false, 0));
+        assert_eq!(on_time.state_label, "Hạn trả lời hôm nay");
+        let late = summary_of(&k, &family(), date!(2026 - 12 - 09));
+        assert_eq!((late.overdue, late.days_left), (true, -2));
+        assert_eq!(late.state_label, "Quá hạn 2 ngày");
+    }
+
+    #[test]
+    fn an_answer_waiting_to_be_sent_or_a_forward_away_is_not_overdue() {
+        let mut k = kept(ComplaintStatus::Open, "TYT-TANNHUT", "2026-12-01");
+        k.reply = Some(PendingReply::Answer {
+            status: ComplaintStatus::Resolved,
+            text: "Đã bổ sung".into(),
+        });
+        let waiting = summary_of(&k, &family(), date!(2026 - 12 - 09));
+        assert_eq!(waiting.state, ComplaintState::WaitingToSend);
+        assert!(!waiting.overdue);
+        let away = kept(ComplaintStatus::Open, "TYT-TANTUC", "2026-12-01");
+        let away = summary_of(&away, &family(), date!(2026 - 12 - 09));
+        assert_eq!(away.state, ComplaintState::ForwardedAway);
+        assert!(!away.overdue);
+    }
+
+    #[test]
+    fn a_refused_answer_is_to_answer_again_and_counts_as_overdue() {
+        let mut k = kept(ComplaintStatus::Open, "TYT-TANNHUT-LD", "2026-12-01");
+        k.reply_error = Some("phản ánh đã được trả lời".into());
+        let s = summary_of(&k, &family(), date!(2026 - 12 - 02));
+        assert_eq!(s.state, ComplaintState::Refused);
+        assert!(s.overdue);
+        let answered = summary_of(
+            &kept(ComplaintStatus::Rejected, "TYT-TANNHUT", "2026-12-01"),
+            &family(),
+            date!(2026 - 12 - 09),
+        );
+        assert_eq!(answered.state, ComplaintState::Rejected);
+        assert!(!answered.overdue);
     }
 }

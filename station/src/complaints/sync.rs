@@ -1,0 +1,234 @@
+//! What crosses to the server: the photos, fetched once; the answers and forwards written here;
+//! the pull of what changed since the last sync.
+
+use super::*;
+use crate::sync::SyncError;
+use sync_protocol::complaints::{ComplaintAnswer, ComplaintForward, ComplaintPage};
+use sync_protocol::endpoints;
+
+const CURSOR: &str = "complaint_cursor";
+
+/// The server's refusals of an answer or forward itself (answered meanwhile elsewhere, no longer
+/// this facility's, a facility that does not exist): the nurse must do otherwise.
+const REFUSALS: [&str; 4] = [
+    "already_answered",
+    "other_facility",
+    "invalid",
+    "no_such_complaint",
+];
+
+impl Station {
+    /// Photo `n` of a complaint (JPEG): kept on the station after the first time, fetched from
+    /// the server then (which records who looked).
+    pub async fn complaint_photo(
+        &self,
+        client: Option<&SyncClient>,
+        id: &str,
+        n: u32,
+    ) -> Result<Vec<u8>> {
+        self.reader()?;
+        let k = self.kept(id).await?;
+        if n >= k.record.photos {
+            return Err(StationError::NotFound {
+                what: "ảnh của phản ánh",
+                id: format!("{}/{n}", k.record.code),
+            });
+        }
+        let kept: Option<Vec<u8>> = sqlx::query_scalar(
+            "SELECT jpeg FROM complaint_photos WHERE complaint_id = ? AND n = ?",
+        )
+        .bind(&k.record.id)
+        .bind(i64::from(n))
+        .fetch_optional(self.store().pool())
+        .await?;
+        if let Some(jpeg) = kept {
+            return Ok(jpeg);
+        }
+        let offline = || {
+            refused(
+                "complaint_photo_offline",
+                "ảnh phiếu tiêm chưa tải về máy: cần kết nối máy chủ để xem lần đầu",
+            )
+        };
+        let client = client.ok_or_else(offline)?;
+        let token = self.reader()?.server_token().map(str::to_string);
+        client.set_session(Some(token.ok_or_else(offline)?));
+        let path = endpoints::COMPLAINT_PHOTO
+            .replace("{id}", &k.record.id)
+            .replace("{n}", &n.to_string());
+        let jpeg = match client.get_bytes(&path).await {
+            Ok(j) => j,
+            Err(SyncError::Network(_)) => return Err(offline()),
+            Err(e) => {
+                return Err(refused(
+                    "complaint_photo_refused",
+                    format!("máy chủ không gửi ảnh: {e}"),
+                ));
+            }
+        };
+        if !jpeg.starts_with(&[0xFF, 0xD8]) {
+            return Err(refused(
+                "complaint_photo_refused",
+                "máy chủ gửi về dữ liệu không phải ảnh JPEG",
+            ));
+        }
+        sqlx::query(
+            "INSERT OR REPLACE INTO complaint_photos (complaint_id, n, jpeg) VALUES (?, ?, ?)",
+        )
+        .bind(&k.record.id)
+        .bind(i64::from(n))
+        .bind(&jpeg)
+        .execute(self.store().pool())
+        .await?;
+        Ok(jpeg)
+    }
+
+    /// Sends the answers and forwards written here. One the server refuses (answered meanwhile
+    /// at another station, a facility that does not exist) is opened again here with the
+    /// reason; a network failure keeps them all for the next try.
+    pub async fn send_complaint_replies(&self, client: &SyncClient) -> SyncResult<RepliesSent> {
+        let rows = sqlx::query(kept!("WHERE reply IS NOT NULL ORDER BY reply_at"))
+            .fetch_all(self.store().pool())
+            .await
+            .map_err(StationError::from)?;
+        let mut done = RepliesSent::default();
+        for row in &rows {
+            let k = kept_of(row)?;
+            let Some(reply) = &k.reply else { continue };
+            let id = &k.record.id;
+            let answered = match reply {
+                PendingReply::Answer { status, text } => {
+                    let body = ComplaintAnswer {
+                        status: *status,
+                        answer: text.clone(),
+                        person_id: k.linked_person.clone(),
+                    };
+                    client
+                        .json::<_, ComplaintRecord>(
+                            &endpoints::COMPLAINT_ANSWER.replace("{id}", id),
+                            &body,
+                        )
+                        .await
+                }
+                PendingReply::Forward { to, reason } => {
+                    let body = ComplaintForward {
+                        to: to.clone(),
+                        reason: reason.clone(),
+                    };
+                    client
+                        .json::<_, ComplaintRecord>(
+                            &endpoints::COMPLAINT_FORWARD.replace("{id}", id),
+                            &body,
+                        )
+                        .await
+                }
+            };
+            match answered {
+                Ok(record) => {
+                    self.store_complaints(std::slice::from_ref(&record), None, true)
+                        .await?;
+                    done.sent += 1;
+                }
+                // Only a refusal of this answer opens the complaint again; anything else
+                // (the network, the session, the account) keeps it for the next try.
+                Err(e) if !REFUSALS.contains(&e.code()) => return Err(e),
+                Err(e) => {
+                    // Open again here, with the reason, for the nurse to do otherwise.
+                    let message = match &e {
+                        SyncError::Server { message, .. } => message.clone(),
+                        other => other.to_string(),
+                    };
+                    sqlx::query("UPDATE complaints SET reply = NULL, reply_error = ? WHERE id = ?")
+                        .bind(&message)
+                        .bind(id)
+                        .execute(self.store().pool())
+                        .await
+                        .map_err(StationError::from)?;
+                    done.refused += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Sends what was answered here, then pulls the complaints changed since the last sync.
+    /// Returns (pulled, replies sent, replies refused).
+    pub(crate) async fn sync_complaints(
+        &self,
+        client: &SyncClient,
+    ) -> SyncResult<(u64, RepliesSent)> {
+        let sent = self.send_complaint_replies(client).await?;
+        let mut since: i64 = self
+            .meta_value(CURSOR)
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut pulled = 0;
+        loop {
+            self.sync_control.check()?;
+            let page: ComplaintPage = client
+                .get_json(
+                    endpoints::COMPLAINTS_CHANGED,
+                    &[("since", since.to_string())],
+                )
+                .await?;
+            let Some(last) = page.complaints.iter().map(|c| c.version).max() else {
+                return Ok((pulled, sent));
+            };
+            pulled += page.complaints.len() as u64;
+            self.store_complaints(&page.complaints, Some(last), false)
+                .await?;
+            since = last;
+            if !page.more {
+                return Ok((pulled, sent));
+            }
+        }
+    }
+
+    /// Keeps the server's version of `records` (a newer one only) and, with them, the pull's
+    /// cursor; `replied` clears the reply that produced them.
+    async fn store_complaints(
+        &self,
+        records: &[ComplaintRecord],
+        cursor: Option<i64>,
+        replied: bool,
+    ) -> Result<()> {
+        let mut tx = self.store().begin_write().await?;
+        for r in records {
+            if Uuid::parse_str(&r.id).is_err() {
+                tracing::warn!("complaint with a malformed id skipped: {:?}", r.code);
+                continue;
+            }
+            let json = serde_json::to_string(r)
+                .map_err(|e| refused("complaint_unreadable", e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO complaints (id, code, facility, deadline, status, version, record)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET code = excluded.code, facility = excluded.facility,
+                   deadline = excluded.deadline, status = excluded.status,
+                   version = excluded.version, record = excluded.record
+                 WHERE excluded.version > complaints.version",
+            )
+            .bind(&r.id)
+            .bind(&r.code)
+            .bind(&r.facility)
+            .bind(&r.deadline)
+            .bind(r.status.as_str())
+            .bind(r.version)
+            .bind(&json)
+            .execute(&mut *tx)
+            .await?;
+            if replied {
+                sqlx::query("UPDATE complaints SET reply = NULL, reply_error = NULL WHERE id = ?")
+                    .bind(&r.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        if let Some(cursor) = cursor {
+            crate::store::write_meta(&mut tx, &[(CURSOR, Some(cursor.to_string()))]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
