@@ -669,3 +669,142 @@ async fn a_station_answers_its_complaints_offline_and_the_answers_reach_the_citi
     }
 }
 both_backends!(a_station_answers_its_complaints_offline_and_the_answers_reach_the_citizen_at_sync);
+
+async fn an_answer_goes_up_under_its_author_once_and_a_lost_reply_is_recognised(backend: Backend) {
+    use station::{ComplaintFilter, ComplaintState};
+    use sync_protocol::auth::Role;
+    let lab = Lab::start(backend).await;
+    let nhut = lab.device("nhut", "TYT-TANNHUT", "nv.lan").await;
+    lab.account("nv.hoa", "TYT-TANNHUT", Role::Vaccinator).await;
+    let citizen = Citizen::new(&lab.server.url);
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let (status, page) = citizen.post(&honest_fields(), &[], None).await;
+        assert_eq!(status, 201, "{page}");
+        codes.push(code_of(&page));
+    }
+    assert_eq!(nhut.sync().await.expect("synced").complaints_pulled, 2);
+
+    // Lan answers the first with no network, then leaves the laptop to Hoa, who syncs: Lan's
+    // answer waits for her (the server records who answered), Hoa's own goes up.
+    let lans = "Trạm không tiêm cho chị ngày 20/11; mời chị mang phiếu tiêm đến trạm để đối chiếu.";
+    nhut.answer_complaint(None, &codes[0], ComplaintStatus::Rejected, lans)
+        .await
+        .expect("kept");
+    nhut.sign_out(None).await.expect("signed out");
+    lab.sign_in(&nhut, &nhut.client, "nv.hoa").await;
+    let waiting = nhut.complaint(&codes[0]).await.expect("opened");
+    assert_eq!(waiting.summary.state, ComplaintState::WaitingToSend);
+    assert!(
+        waiting.summary.state_label.contains("nv.lan"),
+        "{waiting:?}"
+    );
+    let report = nhut.sync().await.expect("synced");
+    assert_eq!(
+        report.complaint_replies_sent, 0,
+        "Lan's answer is not Hoa's"
+    );
+    let (_, page) = citizen.lookup(&codes[0], "0912345678").await;
+    assert!(page.contains("data-status=\"open\""), "{page}");
+    nhut.sign_out(None).await.expect("signed out");
+    lab.sign_in(&nhut, &nhut.client, "nv.lan").await;
+    assert_eq!(nhut.sync().await.expect("synced").complaint_replies_sent, 1);
+    let sent = nhut.complaint(&codes[0]).await.expect("opened");
+    assert_eq!(sent.summary.state, ComplaintState::Rejected);
+    assert!(
+        sent.record
+            .answered_by
+            .as_deref()
+            .is_some_and(|b| b.starts_with("nv.lan ")),
+        "{:?}",
+        sent.record.answered_by
+    );
+
+    // The second answer reached the server but its reply was lost on the way (posted here as
+    // the station would have): sent again, the server says "already answered"; the pull in the
+    // same sync shows it was this very answer, so nothing is left refused.
+    let text = "Hồ sơ của chị đã có đủ 2 mũi; chị tra cứu lại sau ngày mai.";
+    let id = nhut.complaint(&codes[1]).await.expect("opened").record.id;
+    nhut.answer_complaint(None, &codes[1], ComplaintStatus::Rejected, text)
+        .await
+        .expect("kept");
+    let _: ComplaintRecord = nhut
+        .client
+        .json(
+            &format!("complaints/{id}/answer"),
+            &ComplaintAnswer {
+                status: ComplaintStatus::Rejected,
+                answer: text.into(),
+                person_id: None,
+            },
+        )
+        .await
+        .expect("the first post, its answer lost");
+    let report = nhut.sync().await.expect("synced");
+    assert_eq!(report.complaint_replies_refused, 1);
+    let view = nhut.complaint(&codes[1]).await.expect("opened");
+    assert_eq!(
+        (view.summary.state, view.reply_error.as_deref()),
+        (ComplaintState::Rejected, None),
+        "{view:?}"
+    );
+    assert!(
+        nhut.complaints(ComplaintFilter::Open)
+            .await
+            .expect("inbox")
+            .is_empty()
+    );
+    lab.server.stop().await;
+}
+both_backends!(an_answer_goes_up_under_its_author_once_and_a_lost_reply_is_recognised);
+
+async fn complaints_filed_by_two_processes_at_once_all_reach_the_station(backend: Backend) {
+    use sync_protocol::complaints::{ComplaintForm, check_form};
+    let lab = Lab::start(backend).await;
+    let nhut = lab.device("nhut", "TYT-TANNHUT", "nv.lan").await;
+    // The server's own store and a second one, as `sotiem-server complaints file` run beside
+    // the server holds: their locks know nothing of each other.
+    let other = sotiem_server::complaints::ComplaintStore::new(lab.server.db.clone());
+    let form = ComplaintForm {
+        full_name: "Phạm Minh Khôi".into(),
+        birth_date: "2016".into(),
+        phone: "0977 123 456".into(),
+        facility: "TYT-TANNHUT".into(),
+        kind: "wrong_personal_details".into(),
+        description: "Ngày sinh của cháu ghi sai, đúng là 14/02/2016.".into(),
+        ..ComplaintForm::default()
+    };
+    let now = lab.server.clock.now();
+    let checked = check_form(
+        &form,
+        now.to_offset(sync_protocol::clock::VIETNAM).date(),
+        |c| c == "TYT-TANNHUT",
+        &sync_protocol::vaccines::Catalogue::built_in(),
+    )
+    .expect("an honest form");
+    let mut filing = Vec::new();
+    for i in 0..20 {
+        let store = if i % 2 == 0 {
+            lab.server.state.complaints.clone()
+        } else {
+            other.clone()
+        };
+        let checked = checked.clone();
+        filing.push(tokio::spawn(async move {
+            store.file(&checked, &[], now, None).await
+        }));
+    }
+    for f in filing {
+        f.await.expect("joined").expect("filed");
+    }
+    assert_eq!(nhut.sync().await.expect("synced").complaints_pulled, 20);
+    assert_eq!(
+        nhut.complaints(station::ComplaintFilter::Open)
+            .await
+            .expect("inbox")
+            .len(),
+        20
+    );
+    lab.server.stop().await;
+}
+both_backends!(complaints_filed_by_two_processes_at_once_all_reach_the_station);

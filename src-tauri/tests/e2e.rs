@@ -1633,13 +1633,9 @@ async fn a_nurse_answers_a_citizens_complaint_after_recording_the_missing_dose()
     assert_eq!(ui.value("#dose-number").await, "2");
     ui.click("[data-testid=dose-submit]").await;
     ui.find("[data-testid=dose-message]").await;
-    ui.click("[data-testid=sync-now]").await;
-    ui.wait_text("[data-testid=pending-count]", "the dose is sent", |t| {
-        t == "0"
-    })
-    .await;
 
-    // Back to the complaint, still open on its screen: link her record and answer.
+    // Back to the complaint, still open on its screen: link her record and answer. The dose is
+    // not synced yet: answering sends it first, then the answer.
     ui.click("[data-testid=nav-complaints]").await;
     ui.click("[data-testid=complaint-link]").await;
     ui.wait_text(
@@ -1658,6 +1654,10 @@ async fn a_nurse_answers_a_citizens_complaint_after_recording_the_missing_dose()
     )
     .await;
     ui.find("[data-testid=complaints-empty]").await;
+    ui.wait_text("[data-testid=pending-count]", "the dose went first", |t| {
+        t == "0"
+    })
+    .await;
     ui.shot("19-complaint-answered").await;
 
     // She looks it up with her code and phone: the answer is there; the server has both doses.

@@ -12,11 +12,14 @@ CREATE TABLE complaints (
     -- The person the nurse linked it to here (sent with the answer).
     linked_person TEXT,
     -- An answer or a forward written here and not yet taken by the server (JSON), who wrote it
-    -- and when; the server's refusal of the last one sent, if it refused.
+    -- (sent only by that user, signed in online) and when; the server's refusal of the last one
+    -- sent, and that reply (a refusal of a reply the server had in fact taken, its answer lost on
+    -- the way, is cleared when the pull brings the complaint as that reply left it).
     reply         TEXT,
     reply_by      TEXT,
     reply_at      TEXT,
-    reply_error   TEXT
+    reply_error   TEXT,
+    refused_reply TEXT
 );
 CREATE INDEX complaints_by_deadline ON complaints (status, deadline);
 

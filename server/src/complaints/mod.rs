@@ -117,8 +117,10 @@ macro_rules! complaint_row {
     }};
 }
 
-/// The version the next change of a complaint takes (under the writer's lock).
-const NEXT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) + 1 FROM complaints";
+/// The version the next change of a complaint takes: the counter row stays locked until the
+/// transaction ends (migration 0015), whichever process writes.
+const NEXT_VERSION: &str =
+    "UPDATE complaint_version SET version = version + 1 WHERE id = 1 RETURNING version";
 /// One line of `complaint_events`.
 const INSERT_EVENT: &str = "INSERT INTO complaint_events (complaint_id, at, actor, action, detail)
      VALUES ($1, $2, $3, $4, $5)";

@@ -116,6 +116,8 @@ struct Kept {
     record: ComplaintRecord,
     linked_person: Option<String>,
     reply: Option<PendingReply>,
+    reply_by: Option<String>,
+    reply_at: Option<String>,
     reply_error: Option<String>,
 }
 
@@ -139,7 +141,16 @@ fn kept_of(row: &sqlx::sqlite::SqliteRow) -> Result<Kept> {
         linked_person: row.get("linked_person"),
         reply: row
             .get::<Option<String>, _>("reply")
-            .and_then(|r| serde_json::from_str(&r).ok()),
+            .map(|r| serde_json::from_str(&r))
+            .transpose()
+            .map_err(|e| {
+                refused(
+                    "complaint_unreadable",
+                    format!("câu trả lời lưu trên máy không đọc được: {e}"),
+                )
+            })?,
+        reply_by: row.get("reply_by"),
+        reply_at: row.get("reply_at"),
         reply_error: row.get("reply_error"),
     })
 }
@@ -168,7 +179,10 @@ fn summary_of(k: &Kept, family: &[String], today: time::Date) -> ComplaintSummar
         ComplaintState::Open if days_left < 0 => format!("Quá hạn {} ngày", -days_left),
         ComplaintState::Open if days_left == 0 => "Hạn trả lời hôm nay".into(),
         ComplaintState::Open => format!("Còn {days_left} ngày"),
-        ComplaintState::WaitingToSend => "Đã trả lời, chờ gửi lên máy chủ".into(),
+        ComplaintState::WaitingToSend => format!(
+            "{} đã trả lời, chờ gửi lên máy chủ (khi người trả lời đăng nhập trực tuyến và đồng bộ)",
+            k.reply_by.as_deref().unwrap_or("")
+        ),
         ComplaintState::Refused => "Máy chủ không nhận câu trả lời: xem lý do".into(),
         ComplaintState::Resolved => "Đã giải quyết".into(),
         ComplaintState::Rejected => "Không chấp nhận".into(),
@@ -193,11 +207,15 @@ fn summary_of(k: &Kept, family: &[String], today: time::Date) -> ComplaintSummar
 /// The kept columns of `complaints`, for static SQL.
 macro_rules! kept {
     ($($rest:literal)?) => {
-        concat!("SELECT record, linked_person, reply, reply_error FROM complaints" $(, " ", $rest)?)
+        concat!(
+            "SELECT record, linked_person, reply, reply_by, reply_at, reply_error FROM complaints"
+            $(, " ", $rest)?
+        )
     };
 }
 
 mod sync;
+pub(crate) use sync::CURSOR;
 
 impl Station {
     /// The facilities whose complaints this station answers: its own, its parent (a mobile
@@ -508,10 +526,17 @@ impl Station {
         );
         crate::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
-        // Sent now only as a user signed in online (the server answers for that user).
+        // Sent now only as a user signed in online (the server records who answered). With
+        // changes still waiting (the corrected record, the missing dose) a whole sync sends
+        // those first: the citizen never reads "resolved" before the correction is there.
         if let (Some(client), Some(token)) = (client, session.server_token()) {
-            client.set_session(Some(token.to_string()));
-            if let Err(e) = self.send_complaint_replies(client).await {
+            let sent = if self.pending_changes().await? > 0 {
+                self.sync(client).await.map(|_| ())
+            } else {
+                client.set_session(Some(token.to_string()));
+                self.send_complaint_replies(client).await.map(|_| ())
+            };
+            if let Err(e) = sent {
                 tracing::info!("complaint reply kept for the next sync: {e}");
             }
         }
@@ -553,6 +578,8 @@ mod tests {
             },
             linked_person: None,
             reply: None,
+            reply_by: None,
+            reply_at: None,
             reply_error: None,
         }
     }

@@ -6,7 +6,8 @@ use crate::sync::SyncError;
 use sync_protocol::complaints::{ComplaintAnswer, ComplaintForward, ComplaintPage};
 use sync_protocol::endpoints;
 
-const CURSOR: &str = "complaint_cursor";
+/// The version of the last complaint pulled (meta key; forgotten with the server).
+pub(crate) const CURSOR: &str = "complaint_cursor";
 
 /// The server's refusals of an answer or forward itself (answered meanwhile elsewhere, no longer
 /// this facility's, a facility that does not exist): the nurse must do otherwise.
@@ -83,18 +84,28 @@ impl Station {
         Ok(jpeg)
     }
 
-    /// Sends the answers and forwards written here. One the server refuses (answered meanwhile
-    /// at another station, a facility that does not exist) is opened again here with the
-    /// reason; a network failure keeps them all for the next try.
+    /// Sends the answers and forwards the signed-in user wrote here (another user's wait until
+    /// they sign in online: the server records who answered). One the server refuses (answered
+    /// meanwhile at another station, a facility that does not exist) is opened again here with
+    /// the reason; a failure of the network, the session or the account keeps them all for the
+    /// next try.
     pub async fn send_complaint_replies(&self, client: &SyncClient) -> SyncResult<RepliesSent> {
-        let rows = sqlx::query(kept!("WHERE reply IS NOT NULL ORDER BY reply_at"))
-            .fetch_all(self.store().pool())
-            .await
-            .map_err(StationError::from)?;
+        let session = self.reader()?;
+        // The background sync and a nurse's answer never post the same reply twice at once.
+        let _one_sender = self.complaint_sender.lock().await;
+        let rows = sqlx::query(kept!(
+            "WHERE reply IS NOT NULL AND reply_by = ? ORDER BY reply_at"
+        ))
+        .bind(session.username())
+        .fetch_all(self.store().pool())
+        .await
+        .map_err(StationError::from)?;
         let mut done = RepliesSent::default();
         for row in &rows {
             let k = kept_of(row)?;
-            let Some(reply) = &k.reply else { continue };
+            let (Some(reply), Some(at)) = (&k.reply, &k.reply_at) else {
+                continue;
+            };
             let id = &k.record.id;
             let answered = match reply {
                 PendingReply::Answer { status, text } => {
@@ -125,7 +136,7 @@ impl Station {
             };
             match answered {
                 Ok(record) => {
-                    self.store_complaints(std::slice::from_ref(&record), None, true)
+                    self.store_complaints(std::slice::from_ref(&record), None, Some(at))
                         .await?;
                     done.sent += 1;
                 }
@@ -133,17 +144,21 @@ impl Station {
                 // (the network, the session, the account) keeps it for the next try.
                 Err(e) if !REFUSALS.contains(&e.code()) => return Err(e),
                 Err(e) => {
-                    // Open again here, with the reason, for the nurse to do otherwise.
                     let message = match &e {
                         SyncError::Server { message, .. } => message.clone(),
                         other => other.to_string(),
                     };
-                    sqlx::query("UPDATE complaints SET reply = NULL, reply_error = ? WHERE id = ?")
-                        .bind(&message)
-                        .bind(id)
-                        .execute(self.store().pool())
-                        .await
-                        .map_err(StationError::from)?;
+                    // Only the reply that was sent: one written since stays to be sent.
+                    sqlx::query(
+                        "UPDATE complaints SET refused_reply = reply, reply = NULL, reply_error = ?
+                         WHERE id = ? AND reply_at = ?",
+                    )
+                    .bind(&message)
+                    .bind(id)
+                    .bind(at)
+                    .execute(self.store().pool())
+                    .await
+                    .map_err(StationError::from)?;
                     done.refused += 1;
                 }
             }
@@ -151,8 +166,8 @@ impl Station {
         Ok(done)
     }
 
-    /// Sends what was answered here, then pulls the complaints changed since the last sync.
-    /// Returns (pulled, replies sent, replies refused).
+    /// Sends what the signed-in user answered here, then pulls the complaints changed since the
+    /// last sync.
     pub(crate) async fn sync_complaints(
         &self,
         client: &SyncClient,
@@ -176,7 +191,7 @@ impl Station {
                 return Ok((pulled, sent));
             };
             pulled += page.complaints.len() as u64;
-            self.store_complaints(&page.complaints, Some(last), false)
+            self.store_complaints(&page.complaints, Some(last), None)
                 .await?;
             since = last;
             if !page.more {
@@ -186,17 +201,24 @@ impl Station {
     }
 
     /// Keeps the server's version of `records` (a newer one only) and, with them, the pull's
-    /// cursor; `replied` clears the reply that produced them.
+    /// cursor. `replied_at`: they answer the reply written then, which is done. A record that
+    /// shows a refused reply was in fact taken (its answer lost on the way) clears the refusal;
+    /// one forwarded away leaves its photos behind.
     async fn store_complaints(
         &self,
         records: &[ComplaintRecord],
         cursor: Option<i64>,
-        replied: bool,
+        replied_at: Option<&str>,
     ) -> Result<()> {
+        let family = self.complaint_family().await?;
         let mut tx = self.store().begin_write().await?;
         for r in records {
-            if Uuid::parse_str(&r.id).is_err() {
-                tracing::warn!("complaint with a malformed id skipped: {:?}", r.code);
+            // The id and code name files and URLs here: only the server's own forms pass.
+            let well_formed = Uuid::parse_str(&r.id).is_ok()
+                && sync_protocol::complaints::normalize_tracking_code(&r.code).as_deref()
+                    == Some(r.code.as_str());
+            if !well_formed {
+                tracing::warn!("complaint with a malformed id or code skipped");
                 continue;
             }
             let json = serde_json::to_string(r)
@@ -218,8 +240,34 @@ impl Station {
             .bind(&json)
             .execute(&mut *tx)
             .await?;
-            if replied {
-                sqlx::query("UPDATE complaints SET reply = NULL, reply_error = NULL WHERE id = ?")
+            if let Some(at) = replied_at {
+                sqlx::query(
+                    "UPDATE complaints SET reply = NULL, reply_error = NULL, refused_reply = NULL
+                     WHERE id = ? AND reply_at = ?",
+                )
+                .bind(&r.id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+            let refused_reply: Option<String> =
+                sqlx::query_scalar("SELECT refused_reply FROM complaints WHERE id = ?")
+                    .bind(&r.id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let taken = refused_reply
+                .and_then(|j| serde_json::from_str::<PendingReply>(&j).ok())
+                .is_some_and(|reply| reply_shows_in(&reply, r));
+            if taken {
+                sqlx::query(
+                    "UPDATE complaints SET reply_error = NULL, refused_reply = NULL WHERE id = ?",
+                )
+                .bind(&r.id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            if !family.contains(&r.facility) {
+                sqlx::query("DELETE FROM complaint_photos WHERE complaint_id = ?")
                     .bind(&r.id)
                     .execute(&mut *tx)
                     .await?;
@@ -230,5 +278,18 @@ impl Station {
         }
         tx.commit().await?;
         Ok(())
+    }
+}
+
+/// Whether the server's record is what `reply` made of it (the same answer, or forwarded where
+/// and why it said).
+fn reply_shows_in(reply: &PendingReply, r: &ComplaintRecord) -> bool {
+    match reply {
+        PendingReply::Answer { status, text } => {
+            r.status == *status && r.answer.as_deref() == Some(text.as_str())
+        }
+        PendingReply::Forward { to, reason } => {
+            r.facility == *to && r.forward_reason.as_deref() == Some(reason.as_str())
+        }
     }
 }

@@ -65,6 +65,8 @@ pub struct Station {
     session: std::sync::RwLock<Option<Session>>,
     pub(crate) sync_control: SyncControl,
     pub(crate) signing_control: SigningControl,
+    /// One sender of complaint answers at a time (the background sync and a nurse's answer).
+    pub(crate) complaint_sender: tokio::sync::Mutex<()>,
     /// The time sessions, leases, locks and one-time codes are checked against.
     clock: sync_protocol::Clock,
 }
@@ -176,6 +178,7 @@ impl Station {
             session: std::sync::RwLock::new(None),
             sync_control: SyncControl::default(),
             signing_control: SigningControl::default(),
+            complaint_sender: tokio::sync::Mutex::new(()),
             clock: sync_protocol::Clock::system(),
         };
         station.fill_outbox_authors().await?;

@@ -257,6 +257,7 @@ impl Station {
             self.set_meta("sync_cursor", None).await?;
             self.set_meta("bootstrap_after", None).await?;
             self.set_meta("bootstrap_high_water", None).await?;
+            self.set_meta(crate::complaints::CURSOR, None).await?;
             self.set_meta("sync_server_id", Some(&info.server_id))
                 .await?;
         }
@@ -288,19 +289,23 @@ impl Station {
         self.sync_control.update(|p| p.phase = SyncPhase::Pull);
         self.pull(client, &mut report).await?;
         report.passports_pulled = self.pull_passports(client).await?;
-        match self.sync_complaints(client).await {
-            Ok((pulled, replies)) => {
-                report.complaints_pulled = pulled;
-                report.complaint_replies_sent = replies.sent;
-                report.complaint_replies_refused = replies.refused;
-            }
-            // A role that reads no people's data (an administrator) syncs without them.
-            Err(e) if e.code().ends_with("no_data_access") => {}
-            Err(e) => return Err(e),
-        }
         self.sync_control.update(|p| p.phase = SyncPhase::Audit);
         report.audit_entries_sent = self.push_audit(client).await?;
         report.accounts_revoked = self.refresh_accounts(client).await?;
+        // After the accounts: a failure here must not keep a revoked account open. Only a user
+        // who reads people's data (and is still signed in) handles complaints.
+        if self.reader().is_ok() {
+            match self.sync_complaints(client).await {
+                Ok((pulled, replies)) => {
+                    report.complaints_pulled = pulled;
+                    report.complaint_replies_sent = replies.sent;
+                    report.complaint_replies_refused = replies.refused;
+                }
+                // The server's word on a role that reads no people's data.
+                Err(e) if e.code().ends_with("no_data_access") => {}
+                Err(e) => return Err(e),
+            }
+        }
         report.cursor = self.cursor().await?.unwrap_or(0);
         self.report_backlog(client).await;
         Ok(report)

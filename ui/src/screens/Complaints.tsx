@@ -9,6 +9,11 @@ import { ErrorBox } from "../components/ErrorBox";
 import { formatBirthDate, formatDate, formatDateTime } from "../format";
 import { t } from "../i18n";
 
+/** What the nurse typed for one complaint, kept while she goes to the record and back. */
+type Draft = { outcome: "resolved" | "rejected"; answer: string; forwardTo: string; reason: string };
+const EMPTY_DRAFT: Draft = { outcome: "resolved", answer: "", forwardTo: "", reason: "" };
+const drafts = new Map<string, Draft>();
+
 /**
  * "Phản ánh": the citizens' complaints routed to this facility. The inbox by deadline (overdue
  * in red; ↑/↓ and Enter), one opened with the people it may be about, linked to the corrected
@@ -33,28 +38,49 @@ export function Complaints({
   const [photos, setPhotos] = useState<string[]>([]);
   const [error, setError] = useState<UiError | null>(null);
   const [busy, setBusy] = useState(false);
-  const [outcome, setOutcome] = useState<"resolved" | "rejected">("resolved");
-  const [answer, setAnswer] = useState("");
-  const [forwardTo, setForwardTo] = useState("");
-  const [reason, setReason] = useState("");
+  const [draft, setDraftState] = useState<Draft>(EMPTY_DRAFT);
+  const [reopen, setReopen] = useState(0);
   const list = useRef<HTMLDivElement>(null);
+  const current = useRef(openId);
+  current.current = openId;
+  const viewRef = useRef(view);
+  viewRef.current = view;
+  const { outcome, answer, forwardTo, reason } = draft;
+
+  function setDraft(change: Partial<Draft>) {
+    setDraftState((d) => {
+      const next = { ...d, ...change };
+      if (current.current) drafts.set(current.current, next);
+      return next;
+    });
+  }
 
   async function loadInbox() {
     try {
-      setInbox(await api.complaints(filter));
+      const rows = await api.complaints(filter);
+      setInbox(rows);
+      return rows;
     } catch (e) {
       setError(e as UiError);
+      return null;
     }
   }
 
+  // A sync may have changed the opened complaint (answered elsewhere, forwarded): it is opened
+  // again only then, not at every refresh (each opening is a line of the audit log).
   useEffect(() => {
-    void loadInbox();
+    void loadInbox().then((rows) => {
+      const row = rows?.find((r) => r.id === current.current);
+      const shown = viewRef.current;
+      if (shown && row && row.state !== shown.summary.state) setReopen((n) => n + 1);
+    });
   }, [filter, refreshKey]);
 
   useEffect(() => {
     setPhotos([]);
     setMatches([]);
     setView(null);
+    setDraftState((openId && drafts.get(openId)) || EMPTY_DRAFT);
     if (!openId) return;
     let stale = false;
     (async () => {
@@ -70,18 +96,23 @@ export function Complaints({
     return () => {
       stale = true;
     };
-  }, [openId, refreshKey]);
+  }, [openId, reopen]);
 
-  async function act(work: () => Promise<ComplaintView>) {
+  /** Runs an action on the opened complaint; whether it succeeded. */
+  async function act(work: () => Promise<ComplaintView>): Promise<boolean> {
     setBusy(true);
     setError(null);
     try {
       const v = await work();
-      setView(v);
-      setMatches(v.linked_person ? [] : await api.complaintMatches(v.record.id));
+      if (v.record.id === current.current) {
+        setView(v);
+        setMatches(v.linked_person ? [] : await api.complaintMatches(v.record.id));
+      }
       await loadInbox();
+      return true;
     } catch (e) {
       setError(e as UiError);
+      return false;
     } finally {
       setBusy(false);
     }
@@ -89,11 +120,13 @@ export function Complaints({
 
   async function loadPhotos() {
     if (!view) return;
+    const id = view.record.id;
     setError(null);
     try {
       const out: string[] = [];
-      for (let n = 0; n < view.record.photos; n++) out.push(await api.complaintPhoto(view.record.id, n));
-      setPhotos(out);
+      for (let n = 0; n < view.record.photos; n++) out.push(await api.complaintPhoto(id, n));
+      // Another complaint opened meanwhile: these are not its photos.
+      if (current.current === id) setPhotos(out);
     } catch (e) {
       setError(e as UiError);
     }
@@ -266,21 +299,26 @@ export function Complaints({
                 <form
                   onSubmit={(e) => {
                     e.preventDefault();
-                    void act(() => api.answerComplaint(r.id, outcome, answer)).then(() => setAnswer(""));
+                    void act(() => api.answerComplaint(r.id, outcome, answer)).then((done) => {
+                      if (done) {
+                        drafts.delete(r.id);
+                        setDraftState(EMPTY_DRAFT);
+                      }
+                    });
                   }}
                 >
                   <h3>{t("complaintAnswerTitle")}</h3>
                   <div class="actions">
                     <label class="choice">
-                      <input type="radio" name="outcome" checked={outcome === "resolved"} onChange={() => setOutcome("resolved")} data-testid="complaint-resolved" /> {t("complaintResolved")}
+                      <input type="radio" name="outcome" checked={outcome === "resolved"} onChange={() => setDraft({ outcome: "resolved" })} data-testid="complaint-resolved" /> {t("complaintResolved")}
                     </label>
                     <label class="choice">
-                      <input type="radio" name="outcome" checked={outcome === "rejected"} onChange={() => setOutcome("rejected")} data-testid="complaint-rejected" /> {t("complaintRejected")}
+                      <input type="radio" name="outcome" checked={outcome === "rejected"} onChange={() => setDraft({ outcome: "rejected" })} data-testid="complaint-rejected" /> {t("complaintRejected")}
                     </label>
                   </div>
                   <div class="field">
                     <label for="complaint-answer-text">{outcome === "resolved" ? t("complaintWhatChanged") : t("complaintWhyRejected")}</label>
-                    <textarea id="complaint-answer-text" rows={3} value={answer} onInput={(e) => setAnswer((e.target as HTMLTextAreaElement).value)} data-testid="complaint-answer-text" />
+                    <textarea id="complaint-answer-text" rows={3} value={answer} onInput={(e) => setDraft({ answer: (e.target as HTMLTextAreaElement).value })} data-testid="complaint-answer-text" />
                   </div>
                   <div class="actions">
                     <button type="submit" class="primary" disabled={busy} data-testid="complaint-send-answer">
@@ -291,17 +329,22 @@ export function Complaints({
                 <form
                   onSubmit={(e) => {
                     e.preventDefault();
-                    void act(() => api.forwardComplaint(r.id, forwardTo, reason)).then(() => setReason(""));
+                    void act(() => api.forwardComplaint(r.id, forwardTo, reason)).then((done) => {
+                      if (done) {
+                        drafts.delete(r.id);
+                        setDraftState(EMPTY_DRAFT);
+                      }
+                    });
                   }}
                 >
                   <h3>{t("complaintForwardTitle")}</h3>
                   <div class="field">
                     <label for="complaint-forward-to">{t("complaintForwardTo")}</label>
-                    <input id="complaint-forward-to" value={forwardTo} onInput={(e) => setForwardTo((e.target as HTMLInputElement).value)} data-testid="complaint-forward-to" />
+                    <input id="complaint-forward-to" value={forwardTo} onInput={(e) => setDraft({ forwardTo: (e.target as HTMLInputElement).value })} data-testid="complaint-forward-to" />
                   </div>
                   <div class="field">
                     <label for="complaint-forward-reason">{t("complaintForwardReason")}</label>
-                    <textarea id="complaint-forward-reason" rows={2} value={reason} onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} data-testid="complaint-forward-reason" />
+                    <textarea id="complaint-forward-reason" rows={2} value={reason} onInput={(e) => setDraft({ reason: (e.target as HTMLTextAreaElement).value })} data-testid="complaint-forward-reason" />
                   </div>
                   <div class="actions">
                     <button type="submit" disabled={busy} data-testid="complaint-send-forward">
