@@ -118,6 +118,43 @@ async fn heads_run_their_own_staff_and_system_administrators_only_administrators
     .await
     .expect("a facility's head, by the system administrator");
     assert_eq!(first_head.role, Role::FacilityAdmin);
+    // Officers see counts of an area their facility says: a district officer at a commune
+    // station is refused with its reason, at the district centre taken; a head makes none.
+    lab.server
+        .facility("TTYT-BINHCHANH", "district_centre", None, None)
+        .await;
+    let misplaced = new_account(
+        "cb.huyen",
+        "TYT-TANTUC",
+        Role::DistrictOfficer,
+        "Ngô Văn Huyện",
+    );
+    assert_eq!(
+        refused(staff::create(&system.client, &misplaced).await),
+        "officer_facility"
+    );
+    let officer = staff::create(
+        &system.client,
+        &new_account(
+            "cb.huyen",
+            "TTYT-BINHCHANH",
+            Role::DistrictOfficer,
+            "Ngô Văn Huyện",
+        ),
+    )
+    .await
+    .expect("a district officer at the district centre");
+    assert_eq!(officer.role, Role::DistrictOfficer);
+    let by_head = new_account(
+        "cb.tinh",
+        "TYT-TANNHUT",
+        Role::ProvinceOfficer,
+        "Đặng Thị Tỉnh",
+    );
+    assert_eq!(
+        refused(staff::create(&head.client, &by_head).await),
+        "forbidden"
+    );
 
     // The head of Tân Túc cannot touch Tân Nhựt's staff.
     let other_head = lab
