@@ -42,6 +42,7 @@ fn sotiem_commands() -> &'static [&'static str] {
         "answer_complaint",
         "forward_complaint",
         "complaint_photo",
+        "complaint_destinations",
         "edit_person",
         "record_dose",
         "void_dose",

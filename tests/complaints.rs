@@ -594,6 +594,22 @@ async fn a_station_answers_its_complaints_offline_and_the_answers_reach_the_citi
         .await
         .expect_err("not to itself");
     assert_eq!(own.code(), "complaint_reply_invalid");
+    // Where it can go: every facility but Tân Nhựt and its mobile team, kept for offline use.
+    let destinations = nhut
+        .complaint_destinations(Some(&nhut.client))
+        .await
+        .expect("destinations");
+    let codes: Vec<&str> = destinations.iter().map(|f| f.code.as_str()).collect();
+    assert!(codes.contains(&"TYT-TANTUC"), "{codes:?}");
+    assert!(
+        !codes.contains(&"TYT-TANNHUT") && !codes.contains(&"TYT-TANNHUT-LD"),
+        "{codes:?}"
+    );
+    assert_eq!(
+        nhut.complaint_destinations(None).await.expect("kept"),
+        destinations,
+        "the list kept for when the laptop is offline"
+    );
     let forwarded = nhut
         .forward_complaint(
             Some(&nhut.client),

@@ -36,6 +36,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         station::ComplaintFilter,
         station::ComplaintSummary,
         station::ComplaintView,
+        sync_protocol::complaints::FacilityChoice,
         station::Paper,
         crate::views::PrintedPassport,
         station::PersonSummary,

@@ -354,6 +354,16 @@ pub async fn forward_complaint(
         .await?)
 }
 
+/// Where a complaint can be forwarded (from the server, or the list kept from the last time).
+#[tauri::command]
+pub async fn complaint_destinations(
+    app: App<'_>,
+) -> Result<Vec<sync_protocol::complaints::FacilityChoice>> {
+    let station = app.station().await?;
+    let client = app.client();
+    Ok(station.complaint_destinations(client.as_deref()).await?)
+}
+
 /// Photo `n` of a complaint as a `data:` URL (the page may show no other outside image).
 #[tauri::command]
 pub async fn complaint_photo(app: App<'_>, id: String, n: u32) -> Result<String> {

@@ -114,6 +114,7 @@ pub fn run() {
             commands::answer_complaint,
             commands::forward_complaint,
             commands::complaint_photo,
+            commands::complaint_destinations,
             commands::import_preview,
             commands::import_apply,
             commands::duplicate_candidates,

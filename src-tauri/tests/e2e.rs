@@ -1660,6 +1660,39 @@ async fn a_nurse_answers_a_citizens_complaint_after_recording_the_missing_dose()
     .await;
     ui.shot("19-complaint-answered").await;
 
+    // A second complaint belongs to Tân Túc: found by typing its name without diacritics in the
+    // forwarding list, sent there with the reason.
+    let (status, page) = citizen.post(&fields, &[], None).await;
+    assert_eq!(status, 201, "{page}");
+    let second = code_of(&page);
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text("[data-testid=complaint-row]", "the second arrives", |t| {
+        t.contains(&second)
+    })
+    .await;
+    ui.click("[data-testid=complaint-row]").await;
+    ui.type_into("#complaint-forward-search", "tan tuc").await;
+    ui.find("#complaint-forward-to")
+        .await
+        .select_by_value("TYT-TANTUC")
+        .await
+        .expect("Tân Túc in the list");
+    ui.type_into(
+        "#complaint-forward-reason",
+        "Chị tiêm mũi này tại Trạm Y tế xã Tân Túc.",
+    )
+    .await;
+    ui.shot("20-complaint-forward").await;
+    ui.click("[data-testid=complaint-send-forward]").await;
+    ui.wait_text(
+        "[data-testid=complaint-state]",
+        "it leaves for Tân Túc",
+        |t| t.contains("Đã chuyển cho TYT-TANTUC"),
+    )
+    .await;
+    let (_, page) = citizen.lookup(&second, &phone).await;
+    assert!(page.contains("Đã chuyển từ"), "{page}");
+
     // She looks it up with her code and phone: the answer is there; the server has both doses.
     let (status, page) = citizen.lookup(&code, &phone).await;
     assert_eq!(status, 200, "{page}");

@@ -427,6 +427,16 @@ pub struct ComplaintForward {
     pub reason: String,
 }
 
+/// A facility a complaint can be forwarded to, as the forwarding station lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FacilityChoice {
+    pub code: String,
+    pub name: String,
+    pub province: Option<String>,
+    pub commune: Option<String>,
+}
+
 /// Checks an answer's or a forward's text: required, plain, at most [`MAX_DESCRIPTION`].
 pub fn check_reply(field: &'static str, text: &str) -> Result<String, FormProblem> {
     let text: String = {

@@ -81,6 +81,9 @@ pub const COMPLAINT_PHOTO: &str = "complaints/{id}/photos/{n}";
 pub const COMPLAINT_ANSWER: &str = "complaints/{id}/answer";
 /// `POST`, JSON ([`crate::complaints::ComplaintForward`]): to another facility, with the reason.
 pub const COMPLAINT_FORWARD: &str = "complaints/{id}/forward";
+/// `GET`, JSON ([`crate::complaints::FacilityChoice`] list): the facilities a complaint can be
+/// forwarded to (every one but the device's own), by province, commune and name.
+pub const COMPLAINT_DESTINATIONS: &str = "complaints/destinations";
 
 /// `POST`, JSON ([`crate::wire::DeviceReport`]): what waits on the device after a sync, for the
 /// district's view of its stations. Device token only: counts, no person.

@@ -27,6 +27,7 @@ import type { ComplaintFilter } from "./bindings/ComplaintFilter";
 import type { ComplaintSummary } from "./bindings/ComplaintSummary";
 import type { ComplaintView } from "./bindings/ComplaintView";
 import type { ComplaintStatus } from "./bindings/ComplaintStatus";
+import type { FacilityChoice } from "./bindings/FacilityChoice";
 import type { PassportStatus } from "./bindings/PassportStatus";
 import type { PrintedPassport } from "./bindings/PrintedPassport";
 import type { PersonSummary } from "./bindings/PersonSummary";
@@ -123,6 +124,7 @@ export const api = {
   forwardComplaint: (id: string, to: string, reason: string) => call<ComplaintView>("forward_complaint", { id, to, reason }),
   /** A photo of the paper card as a data: URL (fetched from the server the first time). */
   complaintPhoto: (id: string, n: number) => call<string>("complaint_photo", { id, n }),
+  complaintDestinations: () => call<FacilityChoice[]>("complaint_destinations"),
   editPerson: (request: EditRequest) => call<PersonRecord>("edit_person", { request }),
   recordDose: (request: RecordDoseRequest) => call<PersonRecord>("record_dose", { request }),
   voidDose: (request: VoidDoseRequest) => call<PersonRecord>("void_dose", { request }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, formatBirthDate, formatCount, formatDate, formatDateTime, formatPhone, shiftDay, todayIso } from "./format";
+import { ago, foldText, formatBirthDate, formatCount, formatDate, formatDateTime, formatPhone, shiftDay, todayIso } from "./format";
 
 describe("dates at +07:00", () => {
   it("shows a time stored in any offset as the Vietnamese calendar day", () => {
@@ -43,5 +43,13 @@ describe("numbers", () => {
     expect(formatPhone(null)).toBe("");
     expect(formatCount(12345)).toBe("12.345");
     expect(formatCount(999)).toBe("999");
+  });
+});
+
+describe("folding for search", () => {
+  it("finds a facility typed without diacritics or with đ as d", () => {
+    expect(foldText("Trạm Y tế xã Đức Hòa")).toBe("tram y te xa duc hoa");
+    expect(foldText("  TYT-TANTUC ")).toBe("tyt-tantuc");
+    expect(foldText("Tân Túc").includes(foldText("tan tuc"))).toBe(true);
   });
 });

@@ -91,3 +91,14 @@ export function ago(text: string | null | undefined, now: Date, lang: "vi" | "en
 export function vaccineName(catalogue: Vaccine[], code: string): string {
   return catalogue.find((v) => v.code === code)?.name ?? code;
 }
+
+/** Text folded for matching as people type it: lower case, no diacritics, đ as d. */
+export function foldText(text: string): string {
+  return text
+    .normalize("NFD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/đ/g, "d")
+    .replace(/Đ/g, "d")
+    .toLowerCase()
+    .trim();
+}

@@ -24,7 +24,8 @@ use axum::routing::{get, post};
 use maud::Markup;
 use serde::Deserialize;
 use sync_protocol::complaints::{
-    ComplaintAnswer, ComplaintForm, ComplaintForward, ComplaintPage, ComplaintRecord, FormProblem,
+    ComplaintAnswer, ComplaintForm, ComplaintForward, ComplaintPage, ComplaintRecord,
+    FacilityChoice, FormProblem,
 };
 use sync_protocol::endpoints;
 
@@ -62,6 +63,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route(
             &endpoints::full(endpoints::COMPLAINT_FORWARD),
             post(forward),
+        )
+        .route(
+            &endpoints::full(endpoints::COMPLAINT_DESTINATIONS),
+            get(destinations),
         )
 }
 
@@ -464,4 +469,26 @@ async fn forward(
             .forward(&id, &facilities, &actor(&data), &f, state.clock.now())
             .await?,
     ))
+}
+
+/// `GET /api/v1/complaints/destinations`: where a complaint can be forwarded (every facility but
+/// the device's own and its mobile teams), ordered as the forwarding form lists them.
+async fn destinations(
+    State(state): State<AppState>,
+    data: DataUser,
+) -> Result<Json<Vec<FacilityChoice>>, ApiError> {
+    let own = handled_by(&state, &data).await?;
+    let mut all: Vec<FacilityChoice> = crate::admin::facilities(&state.db)
+        .await?
+        .into_iter()
+        .filter(|f| !own.contains(&f.code))
+        .map(|f| FacilityChoice {
+            code: f.code,
+            name: f.name,
+            province: f.province,
+            commune: f.commune,
+        })
+        .collect();
+    all.sort_by(|a, b| (&a.province, &a.commune, &a.name).cmp(&(&b.province, &b.commune, &b.name)));
+    Ok(Json(all))
 }

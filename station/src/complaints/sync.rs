@@ -3,11 +3,13 @@
 
 use super::*;
 use crate::sync::SyncError;
-use sync_protocol::complaints::{ComplaintAnswer, ComplaintForward, ComplaintPage};
+use sync_protocol::complaints::{ComplaintAnswer, ComplaintForward, ComplaintPage, FacilityChoice};
 use sync_protocol::endpoints;
 
 /// The version of the last complaint pulled (meta key; forgotten with the server).
 pub(crate) const CURSOR: &str = "complaint_cursor";
+/// The facilities a complaint can be forwarded to, as last fetched (meta key, JSON).
+const DESTINATIONS: &str = "complaint_destinations";
 
 /// The server's refusals of an answer or forward itself (answered meanwhile elsewhere, no longer
 /// this facility's, a facility that does not exist): the nurse must do otherwise.
@@ -82,6 +84,36 @@ impl Station {
         .execute(self.store().pool())
         .await?;
         Ok(jpeg)
+    }
+
+    /// Where a complaint can be forwarded: fetched from the server when it answers (and kept),
+    /// else the list kept from the last time; empty when there never was one (the facility's
+    /// code is then typed).
+    pub async fn complaint_destinations(
+        &self,
+        client: Option<&SyncClient>,
+    ) -> Result<Vec<FacilityChoice>> {
+        let session = self.reader()?;
+        if let (Some(client), Some(token)) = (client, session.server_token()) {
+            client.set_session(Some(token.to_string()));
+            match client
+                .get_json::<Vec<FacilityChoice>>(endpoints::COMPLAINT_DESTINATIONS, &[])
+                .await
+            {
+                Ok(list) => {
+                    let json = serde_json::to_string(&list)
+                        .map_err(|e| refused("complaint_unreadable", e.to_string()))?;
+                    self.set_meta(DESTINATIONS, Some(&json)).await?;
+                    return Ok(list);
+                }
+                Err(e) => tracing::info!("forwarding list from the last time: {e}"),
+            }
+        }
+        Ok(self
+            .meta_value(DESTINATIONS)
+            .await?
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
     }
 
     /// Sends the answers and forwards the signed-in user wrote here (another user's wait until

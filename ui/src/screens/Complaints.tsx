@@ -3,10 +3,11 @@ import { api } from "../api";
 import type { ComplaintFilter } from "../bindings/ComplaintFilter";
 import type { ComplaintSummary } from "../bindings/ComplaintSummary";
 import type { ComplaintView } from "../bindings/ComplaintView";
+import type { FacilityChoice } from "../bindings/FacilityChoice";
 import type { PersonSummary } from "../bindings/PersonSummary";
 import type { UiError } from "../bindings/UiError";
 import { ErrorBox } from "../components/ErrorBox";
-import { formatBirthDate, formatDate, formatDateTime } from "../format";
+import { foldText, formatBirthDate, formatDate, formatDateTime } from "../format";
 import { t } from "../i18n";
 
 /** What the nurse typed for one complaint, kept while she goes to the record and back. */
@@ -40,6 +41,8 @@ export function Complaints({
   const [busy, setBusy] = useState(false);
   const [draft, setDraftState] = useState<Draft>(EMPTY_DRAFT);
   const [reopen, setReopen] = useState(0);
+  const [destinations, setDestinations] = useState<FacilityChoice[] | null>(null);
+  const [destSearch, setDestSearch] = useState("");
   const list = useRef<HTMLDivElement>(null);
   const current = useRef(openId);
   current.current = openId;
@@ -97,6 +100,18 @@ export function Complaints({
       stale = true;
     };
   }, [openId, reopen]);
+
+  // Where a complaint can go: asked of the server once the screen has a complaint open (the
+  // station keeps the last list for when it is offline).
+  useEffect(() => {
+    if (openId && destinations === null) {
+      api.complaintDestinations().then(setDestinations, () => setDestinations([]));
+    }
+  }, [openId]);
+  const folded = foldText(destSearch);
+  const choices = (destinations ?? [])
+    .filter((f) => !folded || foldText(`${f.code} ${f.name} ${f.commune ?? ""} ${f.province ?? ""}`).includes(folded))
+    .slice(0, 50);
 
   /** Runs an action on the opened complaint; whether it succeeded. */
   async function act(work: () => Promise<ComplaintView>): Promise<boolean> {
@@ -338,10 +353,29 @@ export function Complaints({
                   }}
                 >
                   <h3>{t("complaintForwardTitle")}</h3>
-                  <div class="field">
-                    <label for="complaint-forward-to">{t("complaintForwardTo")}</label>
-                    <input id="complaint-forward-to" value={forwardTo} onInput={(e) => setDraft({ forwardTo: (e.target as HTMLInputElement).value })} data-testid="complaint-forward-to" />
-                  </div>
+                  {destinations && destinations.length > 0 ? (
+                    <>
+                      <div class="field">
+                        <label for="complaint-forward-search">{t("complaintForwardSearch")}</label>
+                        <input id="complaint-forward-search" value={destSearch} onInput={(e) => setDestSearch((e.target as HTMLInputElement).value)} data-testid="complaint-forward-search" />
+                      </div>
+                      <div class="field">
+                        <label for="complaint-forward-to">{t("complaintForwardTo")}</label>
+                        <select id="complaint-forward-to" size={6} value={forwardTo} onChange={(e) => setDraft({ forwardTo: (e.target as HTMLSelectElement).value })} data-testid="complaint-forward-to">
+                          {choices.map((f) => (
+                            <option key={f.code} value={f.code}>
+                              {f.name} — {[f.commune, f.province].filter(Boolean).join(", ")} ({f.code})
+                            </option>
+                          ))}
+                        </select>
+                      </div>
+                    </>
+                  ) : (
+                    <div class="field">
+                      <label for="complaint-forward-to">{t("complaintForwardToCode")}</label>
+                      <input id="complaint-forward-to" value={forwardTo} onInput={(e) => setDraft({ forwardTo: (e.target as HTMLInputElement).value })} data-testid="complaint-forward-to" />
+                    </div>
+                  )}
                   <div class="field">
                     <label for="complaint-forward-reason">{t("complaintForwardReason")}</label>
                     <textarea id="complaint-forward-reason" rows={2} value={reason} onInput={(e) => setDraft({ reason: (e.target as HTMLTextAreaElement).value })} data-testid="complaint-forward-reason" />
