@@ -7,8 +7,8 @@
 
 use crate::audit::FieldChange;
 use crate::error::{Result, StationError};
+use crate::remote::{SyncClient, SyncResult};
 use crate::service::{PersonSummary, SearchQuery, Station};
-use crate::sync::{SyncClient, SyncResult};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use sync_protocol::complaints::{ComplaintKind, ComplaintRecord, ComplaintStatus, check_reply};
@@ -408,16 +408,15 @@ impl Station {
         }
     }
 
-    /// Answers a complaint: resolved (say what was corrected; the person must be linked unless
-    /// the complaint is of kind "other") or rejected (say why). Kept here, sent at once through
-    /// `client` when the server answers, else at the next sync. Audited.
-    pub async fn answer_complaint(
+    /// Keeps an answer: resolved (say what was corrected; the person must be linked unless the
+    /// complaint is of kind "other") or rejected (say why). Audited. Sending it is the sync's
+    /// (`Station::answer_complaint`).
+    pub(crate) async fn keep_answer(
         &self,
-        client: Option<&SyncClient>,
         id: &str,
         status: ComplaintStatus,
         text: &str,
-    ) -> Result<ComplaintView> {
+    ) -> Result<()> {
         if status == ComplaintStatus::Open {
             return Err(refused(
                 "complaint_reply_invalid",
@@ -441,19 +440,13 @@ impl Station {
                 "hãy tìm và liên kết hồ sơ người tiêm (đã sửa) trước khi báo đã giải quyết",
             ));
         }
-        self.keep_reply(client, k, PendingReply::Answer { status, text })
+        self.keep_reply(k, PendingReply::Answer { status, text })
             .await
     }
 
-    /// Forwards a complaint to the facility it belongs to, with the reason. Kept and sent like an
-    /// answer (the server checks that the facility exists). Audited.
-    pub async fn forward_complaint(
-        &self,
-        client: Option<&SyncClient>,
-        id: &str,
-        to: &str,
-        reason: &str,
-    ) -> Result<ComplaintView> {
+    /// Keeps a forward to the facility the complaint belongs to, with the reason (the server
+    /// checks that the facility exists). Audited.
+    pub(crate) async fn keep_forward(&self, id: &str, to: &str, reason: &str) -> Result<()> {
         let to = to.trim().to_uppercase();
         let valid_code = !to.is_empty()
             && to.len() <= 40
@@ -479,18 +472,12 @@ impl Station {
             )
         })?;
         let k = self.kept(id).await?;
-        self.keep_reply(client, k, PendingReply::Forward { to, reason })
+        self.keep_reply(k, PendingReply::Forward { to, reason })
             .await
     }
 
-    /// Keeps the reply with its audit entry, then sends it at once through `client` if the
-    /// server answers (it stays waiting for the next sync if not).
-    async fn keep_reply(
-        &self,
-        client: Option<&SyncClient>,
-        k: Kept,
-        reply: PendingReply,
-    ) -> Result<ComplaintView> {
+    /// Keeps the reply with its audit entry, to be sent by its author.
+    async fn keep_reply(&self, k: Kept, reply: PendingReply) -> Result<()> {
         let session = self.reader()?;
         self.still_to_answer(&k).await?;
         let (action, detail) = match &reply {
@@ -526,21 +513,13 @@ impl Station {
         );
         crate::audit::append(&mut tx, &entry).await?;
         tx.commit().await?;
-        // Sent now only as a user signed in online (the server records who answered). With
-        // changes still waiting (the corrected record, the missing dose) a whole sync sends
-        // those first: the citizen never reads "resolved" before the correction is there.
-        if let (Some(client), Some(token)) = (client, session.server_token()) {
-            let sent = if self.pending_changes().await? > 0 {
-                self.sync(client).await.map(|_| ())
-            } else {
-                client.set_session(Some(token.to_string()));
-                self.send_complaint_replies(client).await.map(|_| ())
-            };
-            if let Err(e) = sent {
-                tracing::info!("complaint reply kept for the next sync: {e}");
-            }
-        }
-        self.view_of(self.kept(&k.record.id).await?).await
+        Ok(())
+    }
+
+    /// A complaint as it stands, for the screen that has it open (opening it was audited).
+    pub(crate) async fn complaint_as_shown(&self, id: &str) -> Result<ComplaintView> {
+        self.reader()?;
+        self.view_of(self.kept(id).await?).await
     }
 }
 

@@ -2,7 +2,7 @@
 //! the pull of what changed since the last sync.
 
 use super::*;
-use crate::sync::SyncError;
+use crate::remote::SyncError;
 use sync_protocol::complaints::{ComplaintAnswer, ComplaintForward, ComplaintPage, FacilityChoice};
 use sync_protocol::endpoints;
 

@@ -6,6 +6,7 @@
 
 mod pull;
 mod push;
+mod replies;
 mod setup;
 mod side_channels;
 
