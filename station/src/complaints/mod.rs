@@ -284,17 +284,17 @@ impl Station {
     pub async fn complaint_counts(&self) -> Result<ComplaintCounts> {
         self.reader()?;
         let family = self.complaint_family().await?;
-        let today = self.vietnam_today().to_string();
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT facility, deadline FROM complaints WHERE status = 'open' AND reply IS NULL",
-        )
-        .fetch_all(self.store().pool())
-        .await?;
+        let today = self.vietnam_today();
+        let rows = sqlx::query(kept!("WHERE status = 'open'"))
+            .fetch_all(self.store().pool())
+            .await?;
         let mut counts = ComplaintCounts::default();
-        for (_, deadline) in rows.iter().filter(|(f, _)| family.contains(f)) {
-            counts.to_answer += 1;
-            if deadline.as_str() < today.as_str() {
-                counts.overdue += 1;
+        for row in &rows {
+            // The inbox's own reading of each complaint: one rule for the list and the count.
+            let s = summary_of(&kept_of(row)?, &family, today);
+            if matches!(s.state, ComplaintState::Open | ComplaintState::Refused) {
+                counts.to_answer += 1;
+                counts.overdue += u32::from(s.overdue);
             }
         }
         Ok(counts)
@@ -330,7 +330,7 @@ impl Station {
             None => None,
         };
         let vaccine_name = k.record.vaccine.as_deref().map(|code| {
-            sync_protocol::vaccines::Catalogue::built_in()
+            self.catalogue()
                 .find(code)
                 .map_or_else(|| code.to_string(), |v| v.name.clone())
         });

@@ -277,7 +277,7 @@ impl Station {
             .certificate
             .as_ref()
             .and_then(|c| c.vaccination_entry());
-        let catalogue = sync_protocol::vaccines::Catalogue::built_in();
+        let catalogue = self.catalogue();
         let result = PassportCheck {
             verdict: checked.verdict.code().into(),
             message: checked.verdict.message(),
@@ -320,7 +320,13 @@ impl Station {
         let certificate = sotiem_passport::decode(&passport.hc1)
             .map_err(|e| StationError::Pdf(e.to_string()))?
             .certificate;
-        let pdf = print::passport_pdf(&certificate, &record.person, &passport, paper)?;
+        let pdf = print::passport_pdf(
+            &certificate,
+            &record.person,
+            &passport,
+            paper,
+            self.catalogue(),
+        )?;
         let name = format!(
             "ho-chieu-vac-xin-{}.pdf",
             sync_protocol::text::fold(&record.person.full_name).replace(' ', "-")

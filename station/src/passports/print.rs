@@ -122,6 +122,7 @@ pub(super) fn passport_pdf(
     person: &Person,
     passport: &PassportView,
     paper: Paper,
+    catalogue: &Catalogue,
 ) -> Result<Vec<u8>> {
     let pdf_error = |e: printpdf::Error| StationError::Pdf(e.to_string());
     let (doc, page, layer) = PdfDocument::new(
@@ -138,7 +139,6 @@ pub(super) fn passport_pdf(
         font,
         scale: paper.scale(),
     };
-    let catalogue = Catalogue::built_in();
     let entry = certificate
         .vaccination_entry()
         .ok_or_else(|| StationError::Pdf("hộ chiếu không có mũi tiêm".into()))?;
