@@ -7,6 +7,7 @@ import type { FacilityChoice } from "../bindings/FacilityChoice";
 import type { PersonSummary } from "../bindings/PersonSummary";
 import type { UiError } from "../bindings/UiError";
 import { ErrorBox } from "../components/ErrorBox";
+import { infoRow } from "../components/InfoRow";
 import { foldText, formatBirthDate, formatDate, formatDateTime } from "../format";
 import { t } from "../i18n";
 
@@ -160,13 +161,6 @@ export function Complaints({
 
   const open = view && (view.summary.state === "open" || view.summary.state === "refused");
   const r = view?.record;
-  const row = (label: string, value: string | null | undefined, id: string) =>
-    value ? (
-      <tr>
-        <th scope="row">{label}</th>
-        <td data-testid={id}>{value}</td>
-      </tr>
-    ) : null;
 
   return (
     <main class="complaints" data-testid="complaints-screen">
@@ -215,17 +209,17 @@ export function Complaints({
             </h2>
             <table>
               <tbody>
-                {row(t("complaintKind"), view.summary.kind_label, "complaint-kind")}
-                {row(t("complaintReceived"), formatDateTime(r.received_at), "complaint-received")}
-                {row(t("complaintDeadline"), formatDate(r.deadline), "complaint-deadline")}
-                {row(t("complaintName"), r.full_name, "complaint-name")}
-                {row(t("complaintBirth"), formatBirthDate(r.birth_date), "complaint-birth")}
-                {row(t("complaintPhone"), r.phone, "complaint-phone")}
-                {row(t("complaintIdNumber"), r.id_number, "complaint-id-number")}
-                {row(t("complaintVaccine"), view.vaccine_name, "complaint-vaccine")}
-                {row(t("complaintVaccinatedOn"), r.vaccinated_on ? formatDate(r.vaccinated_on) : null, "complaint-vaccinated-on")}
-                {row(t("complaintPlace"), r.place, "complaint-place")}
-                {row(t("complaintForwardedFrom"), r.forwarded_from ? `${r.forwarded_from}: ${r.forward_reason ?? ""}` : null, "complaint-forwarded-from")}
+                {infoRow(t("complaintKind"), view.summary.kind_label, "complaint-kind")}
+                {infoRow(t("complaintReceived"), formatDateTime(r.received_at), "complaint-received")}
+                {infoRow(t("complaintDeadline"), formatDate(r.deadline), "complaint-deadline")}
+                {infoRow(t("complaintName"), r.full_name, "complaint-name")}
+                {infoRow(t("complaintBirth"), formatBirthDate(r.birth_date), "complaint-birth")}
+                {infoRow(t("complaintPhone"), r.phone, "complaint-phone")}
+                {infoRow(t("complaintIdNumber"), r.id_number, "complaint-id-number")}
+                {infoRow(t("complaintVaccine"), view.vaccine_name, "complaint-vaccine")}
+                {infoRow(t("complaintVaccinatedOn"), r.vaccinated_on ? formatDate(r.vaccinated_on) : null, "complaint-vaccinated-on")}
+                {infoRow(t("complaintPlace"), r.place, "complaint-place")}
+                {infoRow(t("complaintForwardedFrom"), r.forwarded_from ? `${r.forwarded_from}: ${r.forward_reason ?? ""}` : null, "complaint-forwarded-from")}
               </tbody>
             </table>
             <p class="complaint-text" data-testid="complaint-description">

@@ -3,6 +3,7 @@ import { api } from "../api";
 import type { PassportCheck } from "../bindings/PassportCheck";
 import type { UiError } from "../bindings/UiError";
 import { ErrorBox } from "../components/ErrorBox";
+import { infoRow } from "../components/InfoRow";
 import { formatBirthDate, formatDate, formatDateTime } from "../format";
 import { t } from "../i18n";
 
@@ -35,13 +36,6 @@ export function Passport() {
   }
 
   const verdictClass = result ? (result.accepted ? "verdict ok" : result.verdict === "expired" || result.verdict === "revoked" ? "verdict warn" : "verdict bad") : "";
-  const row = (label: string, value: string | null | undefined, id: string) =>
-    value ? (
-      <tr>
-        <th scope="row">{label}</th>
-        <td data-testid={id}>{value}</td>
-      </tr>
-    ) : null;
   return (
     <main data-testid="passport-check">
       <div class="card">
@@ -76,14 +70,14 @@ export function Passport() {
             <p class="verdict-text">{result.message}</p>
             <table>
               <tbody>
-                {row(t("passportHolder"), result.holder ? `${result.holder} (${result.holder_icao ?? ""})` : null, "passport-holder")}
-                {row(t("passportBirth"), result.birth_date ? formatBirthDate(result.birth_date) : null, "passport-birth")}
-                {row(t("passportVaccine"), result.vaccine, "passport-vaccine")}
-                {row(t("passportDose"), result.dose, "passport-dose")}
-                {row(t("passportDate"), result.vaccinated_on ? formatDate(result.vaccinated_on) : null, "passport-date")}
-                {row(t("passportUvci"), result.uvci, "passport-checked-uvci")}
-                {row(t("passportValidUntil"), result.expires_at ? formatDateTime(result.expires_at) : null, "passport-expires")}
-                {row(t("passportSigner"), result.signer, "passport-signer")}
+                {infoRow(t("passportHolder"), result.holder ? `${result.holder} (${result.holder_icao ?? ""})` : null, "passport-holder")}
+                {infoRow(t("passportBirth"), result.birth_date ? formatBirthDate(result.birth_date) : null, "passport-birth")}
+                {infoRow(t("passportVaccine"), result.vaccine, "passport-vaccine")}
+                {infoRow(t("passportDose"), result.dose, "passport-dose")}
+                {infoRow(t("passportDate"), result.vaccinated_on ? formatDate(result.vaccinated_on) : null, "passport-date")}
+                {infoRow(t("passportUvci"), result.uvci, "passport-checked-uvci")}
+                {infoRow(t("passportValidUntil"), result.expires_at ? formatDateTime(result.expires_at) : null, "passport-expires")}
+                {infoRow(t("passportSigner"), result.signer, "passport-signer")}
               </tbody>
             </table>
             <p class="muted">
