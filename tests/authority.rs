@@ -7,7 +7,7 @@
 use sotiem_fixtures::Generator;
 use sotiem_scenarios::pki::{FileSigner, ca_config, issue_cert};
 use sotiem_scenarios::server::Backend;
-use sotiem_scenarios::{Device, Lab, TAN_TUC, both_backends, vaccinated_at};
+use sotiem_scenarios::{Device, Lab, TAN_TUC, both_backends, vaccinated_at, vaccinated_by};
 use station::{DoseInput, PersonEdit, SigningSelection, StepUp};
 use sync_protocol::auth::{Role, StepUpGrant, StepUpRequest};
 use sync_protocol::automerge::transaction::{CommitOptions, Transactable};
@@ -27,16 +27,21 @@ use uuid::Uuid;
 /// The change that brings a copy of `doc` to what `edit` makes of the person, written by a
 /// fresh actor with `meta` — past every check the station makes, as a modified station would.
 fn forge(doc: &PersonDoc, meta: &CommitMeta, edit: impl FnOnce(&mut Person)) -> Vec<u8> {
+    try_forge(doc, meta, edit).expect("a change")
+}
+
+/// [`forge`], or none when the edit changes nothing.
+fn try_forge(
+    doc: &PersonDoc,
+    meta: &CommitMeta,
+    edit: impl FnOnce(&mut Person),
+) -> Option<Vec<u8>> {
     let mut copy = PersonDoc::load_as(&doc.save(), ActorId::random()).expect("copy");
     let heads = copy.heads();
     let mut p = copy.read().expect("person");
     edit(&mut p);
     copy.update(&p, meta).expect("forged");
-    copy.changes_since(&heads)
-        .pop()
-        .expect("a change")
-        .raw_bytes()
-        .to_vec()
+    Some(copy.changes_since(&heads).pop()?.raw_bytes().to_vec())
 }
 
 /// A change made with raw Automerge operations on a copy of `doc` (what `PersonDoc` would never
@@ -959,3 +964,540 @@ async fn an_unknown_role_is_refused_not_defaulted(backend: Backend) {
     lab.server.stop().await;
 }
 both_backends!(an_unknown_role_is_refused_not_defaulted);
+
+/// The change adding `dose` to a copy of `doc`, by a fresh actor (a second device's view of the
+/// same history when two are forged from one `doc`).
+fn with_dose(doc: &PersonDoc, user: &str, dose: sync_protocol::Dose) -> Vec<u8> {
+    forge(doc, &meta(user, CommitAction::Dose), move |p| {
+        p.doses.insert(dose.id, dose);
+    })
+}
+
+/// A dose `user` records now at TYT-TANNHUT, with a chosen id.
+fn dose_with_id(id: Uuid, user: &str, lot: &str) -> sync_protocol::Dose {
+    sync_protocol::Dose {
+        id,
+        vaccine: "comirnaty".into(),
+        lot: lot.into(),
+        dose_number: 2,
+        kind: sync_protocol::DoseKind::Primary,
+        given_at: now() - Duration::minutes(20),
+        facility: "TYT-TANNHUT".into(),
+        vaccinator: user.into(),
+        place: None,
+        reaction_notes: None,
+        voided: None,
+        signature: None,
+    }
+}
+
+/// The server's row of a dose: (person, lot, voided).
+async fn dose_row(lab: &Lab, dose: Uuid) -> (String, String, bool) {
+    sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_as("SELECT person_id, lot, voided FROM doses WHERE id = $1")
+            .bind(dose.to_string())
+            .fetch_one(pool)
+            .await
+            .expect("dose row")
+    })
+}
+
+/// Pushes several changes in one request with `device`'s session.
+async fn push_all(device: &Device, changes: Vec<(Uuid, Vec<u8>)>) -> Vec<PushResult> {
+    if changes.is_empty() {
+        return Vec::new();
+    }
+    device.client.set_session(
+        device
+            .session()
+            .and_then(|s| s.server_token().map(str::to_string)),
+    );
+    let response: PushResponse = device
+        .client
+        .call(
+            "sync/push",
+            &PushRequest {
+                changes: changes
+                    .into_iter()
+                    .map(|(person_id, bytes)| PushedChange { person_id, bytes })
+                    .collect(),
+            },
+        )
+        .await
+        .expect("the server answers");
+    response.results
+}
+
+/// 7 (second pass, 1): a dose id is unique across the whole store. A vaccinator who can see
+/// another person's dose records a dose with its id on one of her own people: refused, and the
+/// other person's dose row (found by id by signing runs, passports and the console) is untouched
+/// — by the quick path for new doses, by the full path, and for two people in one push.
+async fn a_dose_id_belongs_to_one_person(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut g = Generator::new(2601);
+    let people = vaccinated_at(&mut g, 3, 1, now() - Duration::hours(2));
+    nurse.import_people(&people).await.expect("registered");
+    nurse.sync().await.expect("synced");
+    let (p, q, r) = (&people[0], &people[1], &people[2]);
+    let taken = *p.doses.keys().next().expect("a dose");
+    let before = dose_row(&lab, taken).await;
+    assert_eq!(before.0, p.id.to_string());
+
+    // The quick path: a change that only adds "her" dose, with the other person's dose id.
+    let q_doc = held(&nurse, q.id).await;
+    let stolen = with_dose(&q_doc, "nv.lan", dose_with_id(taken, "nv.lan", "FK0001"));
+    let m = refused(push(&nurse, q.id, stolen).await, Rule::DoseIdTaken);
+    assert!(m.contains("người khác"), "{m}");
+    // The full path: the same dose beside an edit of the phone.
+    let mixed = forge(&q_doc, &meta("nv.lan", CommitAction::Edit), |person| {
+        person.phone = Some("0903111222".into());
+        let d = dose_with_id(taken, "nv.lan", "FK0002");
+        person.doses.insert(d.id, d);
+    });
+    refused(push(&nurse, q.id, mixed).await, Rule::DoseIdTaken);
+    assert_eq!(
+        dose_row(&lab, taken).await,
+        before,
+        "the other person's dose row moved"
+    );
+    assert!(!lab.on_server(q.id).await.doses.contains_key(&taken));
+
+    // Two people given one new id in one push: the first holds it, the second is refused, and
+    // the push is answered (no failed group).
+    let fresh = Uuid::now_v7();
+    let r_doc = held(&nurse, r.id).await;
+    let results = push_all(
+        &nurse,
+        vec![
+            (
+                q.id,
+                with_dose(&q_doc, "nv.lan", dose_with_id(fresh, "nv.lan", "FK0003")),
+            ),
+            (
+                r.id,
+                with_dose(&r_doc, "nv.lan", dose_with_id(fresh, "nv.lan", "FK0004")),
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(results[0], PushResult::Accepted { .. }),
+        "{results:?}"
+    );
+    refused(results[1].clone(), Rule::DoseIdTaken);
+    assert_eq!(dose_row(&lab, fresh).await.0, q.id.to_string());
+
+    // The honest flow beside it: the station records a dose on R and it syncs.
+    let dose = nurse
+        .record_dose(
+            r.id,
+            DoseInput {
+                vaccine: "pfizer".into(),
+                lot: "FK0005".into(),
+                ..DoseInput::default()
+            },
+        )
+        .await
+        .expect("recorded");
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!((report.quarantined, report.deferred), (0, 0));
+    assert!(lab.on_server(r.id).await.doses.contains_key(&dose.id));
+    lab.server.stop().await;
+}
+both_backends!(a_dose_id_belongs_to_one_person);
+
+/// 7 (second pass, 2): two changes made without seeing each other that both create the same new
+/// dose of one person — in one push, or from two devices at once — leave no structural conflict
+/// in the stored record: the first is taken, the other refused; the person stays editable, and
+/// no push fails (on PostgreSQL the twin rows once failed the whole group).
+async fn a_dose_created_twice_is_refused_once(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mai = lab.device("b", "TYT-TANNHUT", "nv.mai").await;
+    let mut g = Generator::new(2602);
+    let people = vaccinated_at(&mut g, 2, 1, now() - Duration::hours(2));
+    nurse.import_people(&people).await.expect("registered");
+    nurse.sync().await.expect("synced");
+    mai.sync().await.expect("bootstrapped");
+    let p = &people[0];
+    let doc = held(&nurse, p.id).await;
+
+    // One push, two actors, same parents, same new dose id.
+    let twin = Uuid::now_v7();
+    let results = push_all(
+        &nurse,
+        vec![
+            (
+                p.id,
+                with_dose(&doc, "nv.lan", dose_with_id(twin, "nv.lan", "TW0001")),
+            ),
+            (
+                p.id,
+                with_dose(&doc, "nv.lan", dose_with_id(twin, "nv.lan", "TW0002")),
+            ),
+        ],
+    )
+    .await;
+    assert!(
+        matches!(results[0], PushResult::Accepted { .. }),
+        "{results:?}"
+    );
+    let m = refused(results[1].clone(), Rule::StructuralConflict);
+    assert!(m.contains(&twin.to_string()), "{m}");
+
+    // Two devices at once, each with its own twin of a second new dose.
+    let second = Uuid::now_v7();
+    let doc = PersonDoc::load(&sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT doc FROM documents WHERE person_id = $1")
+            .bind(p.id.to_string())
+            .fetch_one(pool)
+            .await
+            .expect("stored")
+    }))
+    .expect("loads");
+    let (a, b) = tokio::join!(
+        push(
+            &nurse,
+            p.id,
+            with_dose(&doc, "nv.lan", dose_with_id(second, "nv.lan", "TW0003"))
+        ),
+        push(
+            &mai,
+            p.id,
+            with_dose(&doc, "nv.mai", {
+                let mut d = dose_with_id(second, "nv.mai", "TW0004");
+                d.vaccinator = "nv.mai".into();
+                d
+            })
+        ),
+    );
+    let accepted = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, PushResult::Accepted { .. }))
+        .count();
+    assert_eq!(accepted, 1, "{a:?} {b:?}");
+    for r in [a, b] {
+        if !matches!(r, PushResult::Accepted { .. }) {
+            refused(r, Rule::StructuralConflict);
+        }
+    }
+
+    // The stored record has no structural conflict, and an honest edit still goes through.
+    let stored: Vec<u8> = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
+            .bind(p.id.to_string())
+            .fetch_one(pool)
+            .await
+            .expect("stored")
+    });
+    let stored = PersonDoc::load(&stored).expect("loads");
+    assert_eq!(
+        stored.structural_conflicts().expect("reads"),
+        Vec::<String>::new()
+    );
+    assert_eq!(stored.read().expect("person").doses.len(), 3);
+    nurse.sync().await.expect("synced");
+    nurse
+        .edit_person(
+            p.id,
+            PersonEdit {
+                phone: Some("0988777666".into()),
+                ..PersonEdit::default()
+            },
+            None,
+        )
+        .await
+        .expect("edited");
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!((report.quarantined, report.deferred), (0, 0), "{report:?}");
+    assert_eq!(
+        lab.on_server(p.id).await.phone.as_deref(),
+        Some("0988777666")
+    );
+    lab.server.stop().await;
+}
+both_backends!(a_dose_created_twice_is_refused_once);
+
+/// 7 (second pass, 2): a push that cannot be stored fails only its own device. A trigger makes
+/// every write of one person fail (what a push the checks let through but the database refuses
+/// would do); pushes of other people sent at the same moment — in the same group — are stored.
+async fn a_push_the_store_refuses_fails_only_its_own_device(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut devices = Vec::new();
+    for i in 0..6 {
+        let user = format!("nv.tram{i}");
+        devices.push(lab.device(&format!("d{i}"), "TYT-TANNHUT", &user).await);
+    }
+    let mut g = Generator::new(2603);
+    let mut people = Vec::new();
+    for d in &devices {
+        let p = vaccinated_by(&mut g, &d.user, 1, 1, now() - Duration::hours(1));
+        d.import_people(&p).await.expect("registered");
+        people.push(p[0].clone());
+    }
+    let poisoned = people[0].id.to_string();
+    sotiem_server::with_db!(&lab.server.db, pool => {
+        match backend {
+            Backend::Sqlite => {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE TRIGGER poisoned BEFORE INSERT ON changes WHEN NEW.person_id = '{poisoned}'
+                     BEGIN SELECT RAISE(ABORT, 'the disk refuses this person'); END"
+                )))
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .expect("trigger");
+            }
+            Backend::Postgres => {
+                for sql in [
+                    format!(
+                        "CREATE FUNCTION poisoned() RETURNS trigger AS $$ BEGIN
+                         IF NEW.person_id = '{poisoned}' THEN RAISE EXCEPTION 'the disk refuses this person'; END IF;
+                         RETURN NEW; END $$ LANGUAGE plpgsql"
+                    ),
+                    "CREATE TRIGGER poisoned BEFORE INSERT ON changes FOR EACH ROW EXECUTE FUNCTION poisoned()".to_string(),
+                ] {
+                    sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(pool)
+                        .await
+                        .map(|_| ())
+                        .expect("trigger");
+                }
+            }
+        }
+    });
+    let reports = futures_util::future::join_all(devices.iter().map(|d| d.sync())).await;
+    let (poisoned_report, others) = reports.split_first().expect("reports");
+    assert!(poisoned_report.is_err(), "{poisoned_report:?}");
+    for (r, p) in others.iter().zip(&people[1..]) {
+        let r = r.as_ref().expect("another device's push is stored");
+        assert_eq!((r.pushed, r.quarantined), (1, 0), "{r:?}");
+        assert_eq!(lab.on_server(p.id).await.full_name, p.full_name);
+    }
+    assert_eq!(devices[0].pending_changes().await.expect("pending"), 1);
+    lab.server.stop().await;
+}
+both_backends!(a_push_the_store_refuses_fails_only_its_own_device);
+
+/// 7 (second pass, 6): a "merge" copies doses only from a record merged into this one, whose
+/// doses the same merge voided. A vaccinator at Tân Nhựt sees V, a resident vaccinated at Tân
+/// Túc; she "merges" V's dose into one of her own people without merging V (or by marking V
+/// merged while its dose stands, or by copying it twice): each is refused, V's dose is not
+/// re-recorded in another vaccinator's name — while the station's own merge still syncs.
+async fn a_merge_moves_doses_only_from_the_merged_record(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let tuc = lab.device("t", "TYT-TANTUC", "nv.tuc").await;
+    let mut g = Generator::new(2604);
+    // V lives in Tân Nhựt and was vaccinated at Tân Túc: both stations replicate V.
+    let v = g.person("TYT-TANTUC", "nv.tuc", 1);
+    tuc.import_people(std::slice::from_ref(&v))
+        .await
+        .expect("registered at Tân Túc");
+    tuc.sync().await.expect("synced");
+    let t = resident(&mut g, "nv.lan");
+    nurse
+        .import_people(std::slice::from_ref(&t))
+        .await
+        .expect("registered");
+    nurse.sync().await.expect("synced");
+    let v_dose = v.doses.values().next().expect("a dose").clone();
+    let copy_of = |d: &sync_protocol::Dose| sync_protocol::Dose {
+        id: Uuid::now_v7(),
+        ..d.clone()
+    };
+    let merge = meta("nv.lan", CommitAction::Merge).merging_from(v.id);
+    let t_doc = held(&nurse, t.id).await;
+    let v_doc = held(&nurse, v.id).await;
+
+    // V merged into nobody: its dose is V's own.
+    let copied = forge(&t_doc, &merge, |p| {
+        let d = copy_of(&v_dose);
+        p.doses.insert(d.id, d);
+    });
+    let m = refused(push(&nurse, t.id, copied).await, Rule::NewDoseNotOwn);
+    assert!(m.contains("TYT-TANTUC"), "{m}");
+    // V marked merged into T while its dose stands, with the copy, in one push: both refused.
+    let marked = forge(&v_doc, &merge, |p| p.merged_into = Some(t.id));
+    let copied = forge(&t_doc, &merge, |p| {
+        let d = copy_of(&v_dose);
+        p.doses.insert(d.id, d);
+    });
+    let results = push_all(&nurse, vec![(v.id, marked), (t.id, copied)]).await;
+    refused(results[0].clone(), Rule::Merge);
+    refused(results[1].clone(), Rule::NewDoseNotOwn);
+    // V honestly merged (its dose voided) and the dose copied twice: refused.
+    let merged = forge(&v_doc, &merge, |p| {
+        for d in p.doses.values_mut() {
+            d.voided = Some(sync_protocol::Voided {
+                by: "nv.lan".into(),
+                at: now(),
+                reason: format!("Gộp hồ sơ: chuyển sang hồ sơ {}", t.id),
+            });
+        }
+        p.merged_into = Some(t.id);
+    });
+    let twice = forge(&t_doc, &merge, |p| {
+        for _ in 0..2 {
+            let d = copy_of(&v_dose);
+            p.doses.insert(d.id, d);
+        }
+    });
+    let results = push_all(&nurse, vec![(v.id, merged), (t.id, twice)]).await;
+    assert!(
+        matches!(results[0], PushResult::Accepted { .. }),
+        "{results:?}"
+    );
+    refused(results[1].clone(), Rule::NewDoseNotOwn);
+    assert!(
+        lab.on_server(t.id)
+            .await
+            .doses
+            .values()
+            .all(|d| d.vaccinator == "nv.lan")
+    );
+
+    // The honest merge of the station, in one sync: V's standing doses move to the kept record.
+    let w = g.person("TYT-TANTUC", "nv.tuc", 2);
+    tuc.import_people(std::slice::from_ref(&w))
+        .await
+        .expect("registered at Tân Túc");
+    tuc.sync().await.expect("synced");
+    nurse.sync().await.expect("synced");
+    nurse.merge_people(t.id, w.id).await.expect("merged");
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!((report.quarantined, report.deferred), (0, 0), "{report:?}");
+    assert_eq!(lab.on_server(w.id).await.merged_into, Some(t.id));
+    let kept = lab.on_server(t.id).await;
+    assert_eq!(
+        kept.doses
+            .values()
+            .filter(|d| d.vaccinator == "nv.tuc")
+            .count(),
+        2
+    );
+    lab.server.stop().await;
+}
+both_backends!(a_merge_moves_doses_only_from_the_merged_record);
+
+/// A change one device forges in [`concurrent_pushes_commit_or_refuse_per_person`].
+#[derive(Debug, Clone)]
+enum Forged {
+    /// A new dose on person `person` (of the pool) with dose id `id` of a small pool shared by
+    /// every device: twins within a push, ids of other people's doses across pushes.
+    Dose { person: usize, id: usize },
+    /// A phone edit.
+    Phone { person: usize, digits: u8 },
+}
+
+fn forged() -> impl proptest::strategy::Strategy<Value = Forged> {
+    use proptest::prelude::*;
+    prop_oneof![
+        3 => (0usize..4, 0usize..6).prop_map(|(person, id)| Forged::Dose { person, id }),
+        1 => (0usize..4, 0u8..100).prop_map(|(person, digits)| Forged::Phone { person, digits }),
+    ]
+}
+
+/// The server's stored document of a person.
+async fn stored_doc(lab: &Lab, id: Uuid) -> PersonDoc {
+    let bytes: Vec<u8> = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1")
+            .bind(id.to_string())
+            .fetch_one(pool)
+            .await
+            .expect("stored")
+    });
+    PersonDoc::load(&bytes).expect("loads")
+}
+
+/// 7 (second pass, property): random concurrent pushes of several devices — the same new dose
+/// twice, dose ids of other people, edits — through the real HTTP API and ingest: every push is
+/// answered change by change (no device's push fails another's), what is stored has no
+/// structural conflict, and each dose row belongs to the one person whose record holds it.
+async fn concurrent_pushes_commit_or_refuse_per_person(backend: Backend) {
+    use proptest::test_runner::{Config, TestRunner};
+    let lab = Lab::start(backend).await;
+    let mut devices = Vec::new();
+    for i in 0..3 {
+        let user = format!("nv.dot{i}");
+        devices.push(lab.device(&format!("p{i}"), "TYT-TANNHUT", &user).await);
+    }
+    let mut g = Generator::new(2605);
+    let people = vaccinated_by(&mut g, &devices[0].user, 4, 1, now() - Duration::hours(3));
+    devices[0].import_people(&people).await.expect("registered");
+    devices[0].sync().await.expect("synced");
+    let dose_pool: Vec<Uuid> = (0..6).map(|_| Uuid::now_v7()).collect();
+    let handle = tokio::runtime::Handle::current();
+    let mut runner = TestRunner::new(Config {
+        cases: if std::env::var_os("CI").is_some() {
+            12
+        } else {
+            24
+        },
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let strategy = proptest::collection::vec(proptest::collection::vec(forged(), 1..5), 3);
+    let result = runner.run(&strategy, |plans| {
+        tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                let mut docs = Vec::new();
+                for p in &people {
+                    docs.push(stored_doc(&lab, p.id).await);
+                }
+                let mut pushes = Vec::new();
+                let mut counts = Vec::new();
+                for (device, plan) in devices.iter().zip(&plans) {
+                    // (An edit that changes nothing on the stored record forges no change.)
+                    let changes: Vec<(Uuid, Vec<u8>)> = plan
+                        .iter()
+                        .filter_map(|f| match f {
+                            Forged::Dose { person, id } => {
+                                let d = dose_with_id(
+                                    dose_pool[*id],
+                                    &device.user,
+                                    &format!("PR{id:04}"),
+                                );
+                                let m = meta(&device.user, CommitAction::Dose);
+                                let bytes = try_forge(&docs[*person], &m, |p| {
+                                    p.doses.insert(d.id, d.clone());
+                                })?;
+                                Some((people[*person].id, bytes))
+                            }
+                            Forged::Phone { person, digits } => {
+                                let m = meta(&device.user, CommitAction::Edit);
+                                let bytes = try_forge(&docs[*person], &m, |p| {
+                                    p.phone = Some(format!("09031122{digits:02}"))
+                                })?;
+                                Some((people[*person].id, bytes))
+                            }
+                        })
+                        .collect();
+                    counts.push(changes.len());
+                    pushes.push(push_all(device, changes));
+                }
+                // Every push answered, one result per change (a failed group would be an error).
+                let answered = futures_util::future::join_all(pushes).await;
+                for (results, count) in answered.iter().zip(&counts) {
+                    proptest::prop_assert_eq!(results.len(), *count);
+                }
+                for p in &people {
+                    let doc = stored_doc(&lab, p.id).await;
+                    let (person, issues) = doc.read_checked().expect("reads");
+                    proptest::prop_assert!(issues.conflicts.is_empty(), "{:?}", issues.conflicts);
+                    for id in person.doses.keys() {
+                        let (owner, _, _) = dose_row(&lab, *id).await;
+                        proptest::prop_assert_eq!(owner, p.id.to_string());
+                    }
+                }
+                Ok(())
+            })
+        })
+    });
+    result.expect("every push answered per person, nothing conflicting stored");
+    let stored: i64 = lab.server.count("doses").await;
+    assert!(stored > 4, "some forged doses were accepted: {stored}");
+    lab.server.stop().await;
+}
+both_backends!(concurrent_pushes_commit_or_refuse_per_person);

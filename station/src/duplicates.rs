@@ -208,21 +208,23 @@ impl Station {
         let session = self.reader()?;
         let writer = self.rule_writer(&session).await?;
         let merge = Intent::new(CommitAction::Merge);
-        // The kept record's new doses are copies of the other's, which the rules check.
-        let receive = merge.clone().merging_from(gone.clone());
         let mut tx = self.store().begin_write().await?;
-        self.modify_in(&mut tx, other, &writer, &merge, |p| {
-            for d in p.doses.values_mut().filter(|d| d.voided.is_none()) {
-                d.voided = Some(sync_protocol::Voided {
-                    by: user.clone(),
-                    at,
-                    reason: reason.clone(),
-                });
-            }
-            p.merged_into = Some(keep);
-            Ok(())
-        })
-        .await?;
+        let (_, merged) = self
+            .modify_in(&mut tx, other, &writer, &merge, |p| {
+                for d in p.doses.values_mut().filter(|d| d.voided.is_none()) {
+                    d.voided = Some(sync_protocol::Voided {
+                        by: user.clone(),
+                        at,
+                        reason: reason.clone(),
+                    });
+                }
+                p.merged_into = Some(keep);
+                Ok(())
+            })
+            .await?;
+        // The kept record's new doses are copies of the other's, which the rules check against
+        // the other as merged into it.
+        let receive = merge.clone().merging_from(merged);
         let (_, after) = self
             .modify_in(&mut tx, keep, &writer, &receive, |p| {
                 for d in &moved {

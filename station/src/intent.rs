@@ -94,6 +94,8 @@ impl Intent {
             grant: self.grant.as_ref(),
             merge_source: self.merge_source.as_ref(),
             facility_exists: &any,
+            // The server holds every record and refuses a dose id another person holds.
+            dose_elsewhere: &rules::no_dose_elsewhere,
         };
         rules::check_write(before, after, &meta, writer, &knows)?;
         Ok(meta)

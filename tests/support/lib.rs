@@ -436,9 +436,20 @@ pub fn vaccinated_at(
     doses: usize,
     at: time::OffsetDateTime,
 ) -> Vec<sync_protocol::Person> {
+    vaccinated_by(g, "nv.lan", n, doses, at)
+}
+
+/// [`vaccinated_at`], registered by `user`.
+pub fn vaccinated_by(
+    g: &mut sotiem_fixtures::Generator,
+    user: &str,
+    n: usize,
+    doses: usize,
+    at: time::OffsetDateTime,
+) -> Vec<sync_protocol::Person> {
     (0..n)
         .map(|i| {
-            let mut p = g.person("TYT-TANNHUT", "nv.lan", doses);
+            let mut p = g.person("TYT-TANNHUT", user, doses);
             let mut ordered: Vec<_> = p.doses.values_mut().collect();
             ordered.sort_by_key(|d| d.given_at);
             for (k, d) in ordered.into_iter().enumerate() {

@@ -10,6 +10,8 @@
 
 mod counts;
 mod plan;
+#[cfg(test)]
+mod properties;
 mod store;
 mod validate;
 
@@ -158,6 +160,8 @@ struct Overlay {
     scopes: HashMap<Uuid, BTreeSet<String>>,
     hashes: HashSet<Vec<u8>>,
     actors: HashMap<Vec<u8>, String>,
+    /// Dose → person of the doses it writes.
+    doses: HashMap<Uuid, Uuid>,
 }
 
 /// A checked group, ready to be written.
@@ -185,6 +189,8 @@ struct Answers {
 impl GroupWriter {
     /// Plans each group while the previous one is being written: checking (CPU) of group N+1
     /// overlaps the transaction (I/O) of group N. Answers go out once a group is committed.
+    /// A group that fails is taken apart: each of its pushes is planned and written alone, so
+    /// a push that cannot be stored fails only its own device, never the others of its group.
     async fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut in_flight: Option<InFlight> = None;
         loop {
@@ -192,7 +198,7 @@ impl GroupWriter {
                 biased;
                 done = async { (&mut in_flight.as_mut().expect("guarded").handle).await }, if in_flight.is_some() => {
                     if let Some(f) = in_flight.take() {
-                        self.finish(f.answers, flatten(done));
+                        self.settle(f.answers, flatten(done)).await;
                     }
                     self.overlay = Overlay::default();
                     continue;
@@ -213,19 +219,17 @@ impl GroupWriter {
                     Err(_) => break,
                 }
             }
-            let plan = self.plan(&jobs).await;
+            let mut plan = self.plan(&jobs).await;
             // The previous group must be committed before this one is written after it.
-            let previous_ok = match in_flight.take() {
-                Some(f) => {
-                    let done = flatten(f.handle.await);
-                    let ok = done.is_ok();
-                    self.finish(f.answers, done);
-                    ok
+            if let Some(f) = in_flight.take() {
+                let done = flatten(f.handle.await);
+                if !self.settle(f.answers, done).await {
+                    // This plan counted on what the failed group would have written.
+                    plan = self.plan(&jobs).await;
                 }
-                None => true,
-            };
-            match (previous_ok, plan) {
-                (true, Ok(plan)) => {
+            }
+            match plan {
+                Ok(plan) => {
                     self.overlay = plan.overlay;
                     let db = self.db.clone();
                     let write = plan.write;
@@ -238,29 +242,22 @@ impl GroupWriter {
                         },
                     });
                 }
-                (_, plan) => {
-                    let message = match plan {
-                        Err(e) => e.to_string(),
-                        Ok(_) => "nhóm trước không ghi được".to_string(),
-                    };
-                    tracing::error!("ingest group failed: {message}");
+                Err(e) => {
+                    tracing::error!("planning an ingest group failed: {e}");
                     self.reset().await;
-                    for job in jobs {
-                        let _ = job
-                            .reply
-                            .send(Err(IngestError::Db(sqlx::Error::Protocol(message.clone()))));
-                    }
+                    self.one_by_one(jobs, e).await;
                 }
             }
         }
         if let Some(f) = in_flight.take() {
             let done = flatten(f.handle.await);
-            self.finish(f.answers, done);
+            self.settle(f.answers, done).await;
         }
     }
 
-    /// Answers a written group's devices.
-    fn finish(&mut self, f: Answers, done: Result<(), sqlx::Error>) {
+    /// Answers a written group's devices; a failed group's pushes are tried again one by one.
+    /// Returns whether the group was committed.
+    async fn settle(&mut self, f: Answers, done: Result<(), sqlx::Error>) -> bool {
         match done {
             Ok(()) => {
                 if let Some(h) = f.high_water {
@@ -269,14 +266,51 @@ impl GroupWriter {
                 for (job, result) in f.jobs.into_iter().zip(f.results) {
                     let _ = job.reply.send(Ok(result));
                 }
+                true
             }
             Err(e) => {
                 tracing::error!("ingest write failed: {e}");
-                let message = e.to_string();
-                for job in f.jobs {
-                    let _ = job
-                        .reply
-                        .send(Err(IngestError::Db(sqlx::Error::Protocol(message.clone()))));
+                self.reset().await;
+                self.one_by_one(f.jobs, e).await;
+                false
+            }
+        }
+    }
+
+    /// Plans and writes each push alone, waiting for each commit; a push that still fails is
+    /// answered with its own error. (`failure` answers a lone push that already failed.)
+    async fn one_by_one(&mut self, jobs: Vec<Job>, failure: sqlx::Error) {
+        if jobs.len() == 1 {
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.reply.send(Err(IngestError::Db(failure)));
+            }
+            return;
+        }
+        for job in jobs {
+            let jobs = vec![job];
+            let written = match self.plan(&jobs).await {
+                Ok(plan) => store::write_group(&self.db, &plan.write)
+                    .await
+                    .map(|()| (plan.results, plan.high_water)),
+                Err(e) => Err(e),
+            };
+            self.overlay = Overlay::default();
+            match written {
+                Ok((results, high_water)) => {
+                    if let Some(h) = high_water {
+                        self.high_water.store(h, Ordering::Release);
+                    }
+                    for (job, result) in jobs.into_iter().zip(results) {
+                        let _ = job.reply.send(Ok(result));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("a push failed on its own: {e}");
+                    self.reset().await;
+                    for job in jobs {
+                        let message = sqlx::Error::Protocol(e.to_string());
+                        let _ = job.reply.send(Err(IngestError::Db(message)));
+                    }
                 }
             }
         }

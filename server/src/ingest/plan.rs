@@ -37,6 +37,8 @@ struct Known {
     signed: HashMap<Uuid, SignedDoses>,
     grants: HashMap<(String, Uuid), Grant>,
     sources: HashMap<Uuid, (Vec<u8>, BTreeSet<String>)>,
+    /// Who holds each dose id the group's changes may create: dose → person.
+    dose_owners: Arc<HashMap<Uuid, Uuid>>,
 }
 
 fn pending(entries: &[Entry]) -> impl Iterator<Item = &Entry> {
@@ -125,6 +127,7 @@ impl GroupWriter {
         let mut known = self.load_people(&entries).await?;
         check_changes(&mut entries, &pushers, &known.docs);
         self.load_references(&entries, &mut known).await?;
+        known.dose_owners = Arc::new(self.dose_owners(&entries).await?);
         let work = assemble(&entries, &mut known);
         let pushers = Arc::new(pushers);
         let (for_work, facilities_for_work) = (pushers.clone(), facilities.clone());
@@ -291,6 +294,39 @@ impl GroupWriter {
         Ok(())
     }
 
+    /// Step 5 also reads who holds the dose ids the changes may create (a dose id is unique
+    /// across the store): stored doses, the group being written, then this group's changes in
+    /// push order — the first person to claim an id holds it, so two people's changes never
+    /// both write one dose row.
+    async fn dose_owners(&self, entries: &[Entry]) -> Result<HashMap<Uuid, Uuid>, sqlx::Error> {
+        let claims: Vec<(Uuid, Uuid)> = entries
+            .iter()
+            .filter(|e| e.result.is_none())
+            .filter_map(|e| Some((e.person_id, e.change.as_ref()?)))
+            .flat_map(|(person, c)| {
+                sync_protocol::document::dose_ids_made(c)
+                    .into_iter()
+                    .map(move |dose| (dose, person))
+            })
+            .collect();
+        let ids: Vec<Uuid> = claims
+            .iter()
+            .map(|(dose, _)| *dose)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut owners = store::dose_owners(&self.db, &ids).await?;
+        for id in &ids {
+            if let Some(person) = self.overlay.doses.get(id) {
+                owners.insert(*id, *person);
+            }
+        }
+        for (dose, person) in claims {
+            owners.entry(dose).or_insert(person);
+        }
+        Ok(owners)
+    }
+
     /// Step 7: numbers the accepted changes in order and lays out the group's one transaction:
     /// changes, feed, scope, actors, rejections, documents and dose rows.
     #[allow(clippy::too_many_arguments)]
@@ -384,6 +420,7 @@ impl GroupWriter {
                 .insert(o.person_id, accepted.scope(&persisted, facilities));
             overlay.docs.insert(o.person_id, bytes.clone());
             let last_seq = o.last_seq as i64;
+            let first_dose = doses.len();
             match accepted {
                 Accepted::NewDoses(new) => {
                     doses.extend(new.into_iter().map(|d| (person.clone(), d)));
@@ -410,6 +447,11 @@ impl GroupWriter {
                     }
                 }
             }
+            overlay.doses.extend(
+                doses[first_dose..]
+                    .iter()
+                    .map(|(_, dose)| (dose.id, o.person_id)),
+            );
         }
         let high_water = (seq > self.next_seq).then(|| seq - 1);
         self.next_seq = seq;
@@ -474,6 +516,7 @@ fn assemble(entries: &[Entry], known: &mut Known) -> Vec<PersonWork> {
                 .collect();
             PersonWork {
                 person_id,
+                dose_owners: known.dose_owners.clone(),
                 existing: known.docs.get(&person_id).cloned(),
                 scope: known.scopes.get(&person_id).cloned().unwrap_or_default(),
                 signed: known.signed.remove(&person_id).unwrap_or_default(),

@@ -163,6 +163,25 @@ pub(super) async fn load_scopes(
     }
     Ok(out)
 }
+/// Who holds each of these dose ids: dose → person, for the ids that are stored.
+pub(super) async fn dose_owners(db: &Db, ids: &[Uuid]) -> Result<HashMap<Uuid, Uuid>, sqlx::Error> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(Uuid::to_string).collect();
+        let rows: Vec<(String, String)> = with_db!(db, pool => {
+            let mut q = sqlx::QueryBuilder::new("SELECT id, person_id FROM doses WHERE id IN (");
+            crate::db::in_list!(q, chunk);
+            q.build().fetch_all(pool).await?.iter().map(|r| (r.get("id"), r.get("person_id"))).collect()
+        });
+        for (dose, person) in rows {
+            if let (Ok(dose), Ok(person)) = (Uuid::parse_str(&dose), Uuid::parse_str(&person)) {
+                out.insert(dose, person);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The step-up grants named by `ids`, by grant and person.
 pub(super) async fn load_grants(
     db: &Db,
@@ -312,10 +331,20 @@ pub(super) async fn write_group(db: &Db, g: &GroupWrite) -> Result<(), sqlx::Err
             if g.console_counts {
                 let ids: Vec<String> = chunk.iter().map(|(_, dose)| dose.id.to_string()).collect();
                 let mut old = sqlx::QueryBuilder::new(
-                    "SELECT facility, given_at, voided, signed_batch, dose_number FROM doses WHERE id IN (",
+                    "SELECT id, person_id, facility, given_at, voided, signed_batch, dose_number FROM doses WHERE id IN (",
                 );
                 crate::db::in_list!(old, ids);
+                let ours: HashSet<(&str, &str)> = chunk
+                    .iter()
+                    .map(|(person, _)| person.as_str())
+                    .zip(ids.iter().map(String::as_str))
+                    .collect();
                 for r in old.build().fetch_all(&mut *tx).await? {
+                    // Only the rows this write replaces (one of another person's is never
+                    // touched: the upsert below keeps it).
+                    if !ours.contains(&(r.get::<&str, _>("person_id"), r.get::<&str, _>("id"))) {
+                        continue;
+                    }
                     counts.dose(
                         super::counts::DoseFacts {
                             facility: r.get("facility"),
@@ -364,7 +393,8 @@ pub(super) async fn write_group(db: &Db, g: &GroupWrite) -> Result<(), sqlx::Err
                         dose_number = excluded.dose_number, kind = excluded.kind,
                         given_at = excluded.given_at, facility = excluded.facility,
                         vaccinator = excluded.vaccinator, voided = excluded.voided,
-                        signed_batch = excluded.signed_batch",
+                        signed_batch = excluded.signed_batch
+                 WHERE doses.person_id = excluded.person_id",
             );
             q.build().execute(&mut *tx).await?;
         }

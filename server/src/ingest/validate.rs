@@ -10,6 +10,7 @@ use crate::scope::Facilities;
 use automerge::{Change, ChangeHash};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use sync_protocol::commit::CommitMeta;
+use sync_protocol::document::DocIssues;
 use sync_protocol::rules::{self, Grant, Knowledge, Violation, Writer};
 use sync_protocol::wire::{PushResult, RejectReason};
 use sync_protocol::{CommitAction, Dose, Person, PersonDoc, validate};
@@ -66,6 +67,8 @@ pub(super) struct Incoming {
 /// One person's incoming changes with what checking them needs.
 pub(super) struct PersonWork {
     pub person_id: Uuid,
+    /// Who holds the dose ids the group's changes may create (dose → person).
+    pub dose_owners: std::sync::Arc<HashMap<Uuid, Uuid>>,
     pub existing: Option<Vec<u8>>,
     /// The facilities that replicate the person now.
     pub scope: BTreeSet<String>,
@@ -127,8 +130,50 @@ fn refused(v: &Violation) -> PushResult {
     rejected(v.into(), v.to_string())
 }
 
-/// Checks every person's work, spread over the machine's cores.
+/// Checks every person's work, spread over the machine's cores. A merge is checked after the
+/// record it takes doses from, when both are in the group: the copies are allowed only from a
+/// record merged into this one, which that record's own change (checked first) may have just
+/// done.
 pub(super) fn validate_all(
+    work: Vec<PersonWork>,
+    pushers: &[PusherCtx],
+    facilities: &Facilities,
+    now: OffsetDateTime,
+) -> Vec<PersonOutcome> {
+    let mut outcomes = Vec::with_capacity(work.len());
+    let mut pending = work;
+    while !pending.is_empty() {
+        let undecided: HashSet<Uuid> = pending.iter().map(|w| w.person_id).collect();
+        let (mut ready, mut waiting): (Vec<PersonWork>, Vec<PersonWork>) =
+            pending.into_iter().partition(|w| {
+                w.sources
+                    .keys()
+                    .all(|s| *s == w.person_id || !undecided.contains(s))
+            });
+        if ready.is_empty() {
+            // Records merged into each other in a circle: each is judged on the stored others.
+            ready = std::mem::take(&mut waiting);
+        }
+        let decided = validate_spread(ready, pushers, facilities, now);
+        for w in waiting.iter_mut() {
+            for (id, (doc, _)) in w.sources.iter_mut() {
+                if let Some((saved, _)) = decided
+                    .iter()
+                    .find(|o| o.person_id == *id)
+                    .and_then(|o| o.result.as_ref())
+                {
+                    doc.clone_from(saved);
+                }
+            }
+        }
+        outcomes.extend(decided);
+        pending = waiting;
+    }
+    outcomes
+}
+
+/// Checks each person's work, spread over the machine's cores.
+fn validate_spread(
     work: Vec<PersonWork>,
     pushers: &[PusherCtx],
     facilities: &Facilities,
@@ -384,12 +429,19 @@ impl Checker<'_> {
             .filter(|(_, scope)| scope.contains(&pusher.owner))
             .and_then(|(bytes, _)| PersonDoc::load(bytes).ok()?.read().ok());
         let exists = |code: &str| self.facilities.contains(code);
+        let elsewhere = |dose: &Uuid| {
+            self.w
+                .dose_owners
+                .get(dose)
+                .is_some_and(|person| *person != self.w.person_id)
+        };
         f(&Knowledge {
             now: self.now,
             signed: &self.w.signed,
             grant: meta.grant.as_ref().and_then(|g| self.w.grants.get(g)),
             merge_source: source.as_ref(),
             facility_exists: &exists,
+            dose_elsewhere: &elsewhere,
         })
     }
 
@@ -420,7 +472,7 @@ impl Checker<'_> {
         let ok = self.with_knowledge(meta, pusher, |knows| {
             doses.iter().all(|d| {
                 validate::check_dose(birth, d).is_ok()
-                    && rules::check_new_dose(d, meta, writer, knows).is_ok()
+                    && rules::check_new_dose(d, writer, knows).is_ok()
             })
         });
         let in_scope = self.w.scope.contains(&pusher.owner)
@@ -428,7 +480,15 @@ impl Checker<'_> {
                 .iter()
                 .any(|d| self.facilities.owner(&d.facility) == pusher.owner);
         let (saved, size) = trial.save_sized();
-        (ok && in_scope && size <= rules::MAX_DOCUMENT_BYTES).then_some((saved, doses))
+        // The document checks of the full way, on what these changes can break: a dose created
+        // twice (two changes that did not see each other) is a structural conflict. (Unknown
+        // keys inside the new doses were refused by `read_doses`.)
+        let issues = DocIssues {
+            conflicts: trial.dose_conflicts(&added),
+            unknown: Vec::new(),
+        };
+        let shaped = rules::check_document(&issues, size).is_ok();
+        (ok && in_scope && shaped).then_some((saved, doses))
     }
 
     /// Checks a candidate document for the change(s) of `meta` by `pusher`: its shape, the

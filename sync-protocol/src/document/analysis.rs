@@ -75,6 +75,28 @@ impl PersonDoc {
         Some(added)
     }
 
+    /// The paths (`doses.<id>`) of these doses that hold more than one value: two changes made
+    /// without seeing each other both created the dose. The quick check of new doses runs this
+    /// where the full check reads the whole document ([`PersonDoc::read_checked`]): it is the
+    /// only structural conflict changes that only add doses can make.
+    pub fn dose_conflicts(&self, ids: &[Uuid]) -> Vec<String> {
+        let Ok(Some((Value::Object(ObjType::Map), doses))) = self.doc.get(ROOT, "doses") else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = ids
+            .iter()
+            .filter(|id| {
+                self.doc
+                    .get_all(&doses, id.to_string())
+                    .is_ok_and(|all| all.len() > 1)
+            })
+            .map(|id| format!("doses.{id}"))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Sensitive fields that hold concurrent values after a merge.
     pub fn conflicts(&self) -> Result<Vec<FieldConflict>, SchemaError> {
         let mut out = Vec::new();
@@ -106,4 +128,22 @@ impl PersonDoc {
         }
         Ok(parts.join(", "))
     }
+}
+
+/// The ids of the doses a change may create: the keys of the maps it makes that read as dose
+/// ids. A superset of what it adds to the `doses` map (any map made at a key shaped like a
+/// dose id counts), read without any document, so the server can look up who already holds
+/// those ids before it checks the change.
+pub fn dose_ids_made(change: &Change) -> Vec<Uuid> {
+    use automerge::legacy::{Key, OpType};
+    change
+        .decode()
+        .operations
+        .iter()
+        .filter(|op| matches!(op.action, OpType::Make(ObjType::Map)))
+        .filter_map(|op| match &op.key {
+            Key::Map(key) => Uuid::parse_str(key).ok(),
+            _ => None,
+        })
+        .collect()
 }

@@ -43,6 +43,7 @@ mod read;
 mod tests;
 mod write;
 
+pub use analysis::dose_ids_made;
 use codec::*;
 pub use codec::{decode_change, guarded};
 pub use layout::DocIssues;

@@ -25,12 +25,46 @@ pub(super) fn check_doses(
             check_recorded(before, old, after, new, meta, writer, knows)?;
         }
     }
-    for dose in after.doses.values() {
-        if before.is_none_or(|b| !b.doses.contains_key(&dose.id)) {
-            check_new(dose, meta, writer, knows)?;
-        }
+    let is_new = |d: &&Dose| before.is_none_or(|b| !b.doses.contains_key(&d.id));
+    for dose in after.doses.values().filter(is_new) {
+        let copied = merge_copy(
+            dose,
+            after.doses.values().filter(is_new),
+            after.id,
+            meta,
+            knows,
+        );
+        check_new(dose, writer, knows, copied)?;
     }
     Ok(())
+}
+
+/// Whether a new dose re-records a dose of the record merged into this one: the record names
+/// this one in `merged_into` and holds the dose voided by the merge, and no more new doses look
+/// like it here than it holds voided — a merge moves doses, it does not copy anyone's doses.
+fn merge_copy<'a>(
+    dose: &Dose,
+    new_doses: impl Iterator<Item = &'a Dose>,
+    person: Uuid,
+    meta: &CommitMeta,
+    knows: &Knowledge<'_>,
+) -> bool {
+    let Some(source) = knows.merge_source else {
+        return false;
+    };
+    if meta.action != CommitAction::Merge
+        || Some(source.id) != meta.merged_from
+        || source.merged_into != Some(person)
+    {
+        return false;
+    }
+    let originals = source
+        .doses
+        .values()
+        .filter(|d| d.voided.is_some() && same_dose(d, dose))
+        .count();
+    let copies = new_doses.filter(|d| same_dose(d, dose)).count();
+    originals > 0 && copies <= originals
 }
 
 /// Whether the authority holds `id` signed (an accepted run covers it) or the record says so.
@@ -171,11 +205,13 @@ fn same_dose(a: &Dose, b: &Dose) -> bool {
         && a.reaction_notes == b.reaction_notes
 }
 
+/// A new dose: recorded now by the writer, here, in their name — or `copied` by a merge
+/// (see [`merge_copy`]).
 pub(super) fn check_new(
     dose: &Dose,
-    meta: &CommitMeta,
     writer: &Writer,
     knows: &Knowledge<'_>,
+    copied: bool,
 ) -> Result<(), Violation> {
     let dose_number = dose.dose_number;
     // (Here too, not only in the role gate: the server's quick path for new doses runs this
@@ -196,14 +232,14 @@ pub(super) fn check_new(
             why: "mũi tiêm vừa ghi chưa thể có lần ký nào",
         });
     }
+    // Another person's dose id would make this dose take over that one's row, signature and
+    // passport wherever records are found by dose id.
+    if (knows.dose_elsewhere)(&dose.id) {
+        return Err(Violation::DoseIdTaken { dose_number });
+    }
     if let Some(v) = &dose.voided {
         check_void(v, dose_number, writer, knows)?;
     }
-    // A merge re-records the merged record's doses as they were.
-    let copied = meta.action == CommitAction::Merge
-        && knows.merge_source.is_some_and(|source| {
-            Some(source.id) == meta.merged_from && source.doses.values().any(|d| same_dose(d, dose))
-        });
     if copied {
         return Ok(());
     }

@@ -168,6 +168,16 @@ pub struct Knowledge<'a> {
     /// Whether a facility code exists (a transfer must name one); the station, which does not
     /// know every facility, leaves it to the server.
     pub facility_exists: &'a dyn Fn(&str) -> bool,
+    /// Whether a dose id is already held by another person's record. Dose ids are unique across
+    /// the store; only the server holds every record, so the station leaves it to the server
+    /// ([`no_dose_elsewhere`]).
+    pub dose_elsewhere: &'a dyn Fn(&Uuid) -> bool,
+}
+
+/// For a checker that holds only part of the store (the station): no dose id is known to be
+/// another person's.
+pub fn no_dose_elsewhere(_: &Uuid) -> bool {
+    false
 }
 
 /// Nothing signed, no grant, no merge: what most writes know.
@@ -239,9 +249,9 @@ pub fn check_write(
 /// path for pushes that only add doses uses this alone, with the dose's validation).
 pub fn check_new_dose(
     dose: &crate::person::Dose,
-    meta: &CommitMeta,
     writer: &Writer,
     knows: &Knowledge<'_>,
 ) -> Result<(), Violation> {
-    doses::check_new(dose, meta, writer, knows)
+    // (A merge's copies are judged with the whole record, never on this quick path.)
+    doses::check_new(dose, writer, knows, false)
 }

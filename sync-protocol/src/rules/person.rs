@@ -182,6 +182,13 @@ fn check_merged_into(before: &Person, after: &Person, meta: &CommitMeta) -> Resu
             why: "không gộp một hồ sơ vào chính nó",
         });
     }
+    // Its doses move to the kept record, which may copy only voided ones: a record merged with
+    // standing doses would let them be counted twice.
+    if after.doses.values().any(|d| d.voided.is_none()) {
+        return Err(Violation::MergedInto {
+            why: "chỉ được đặt khi mọi mũi tiêm còn lại của hồ sơ được huỷ cùng lúc",
+        });
+    }
     Ok(())
 }
 

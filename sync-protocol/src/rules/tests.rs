@@ -112,6 +112,8 @@ struct Row {
     signed: BTreeMap<Uuid, SignedDose>,
     grant: Option<Grant>,
     merge_source: Option<Person>,
+    /// Whether the authority knows [`TAKEN_DOSE`] as another person's dose.
+    dose_elsewhere: bool,
     expect: Option<&'static str>,
 }
 
@@ -128,6 +130,7 @@ fn row(name: &'static str, action: CommitAction, edit: impl FnOnce(&mut Person))
         signed: signed_map(),
         grant: None,
         merge_source: None,
+        dose_elsewhere: false,
         expect: None,
     }
 }
@@ -192,7 +195,23 @@ fn rows() -> Vec<Row> {
     let mut moved = dose(3, false);
     moved.facility = "TYT-TANTUC".into();
     moved.vaccinator = "nv.tuc".into();
-    merged.doses = [(moved.id, moved.clone())].into_iter().collect();
+    merged.doses = [(
+        moved.id,
+        Dose {
+            voided: Some(Voided {
+                by: "nv.lan".into(),
+                at: NOW,
+                reason: "Gộp hồ sơ".into(),
+            }),
+            ..moved.clone()
+        },
+    )]
+    .into_iter()
+    .collect();
+    merged.merged_into = Some(ngoc().id);
+    // A record nobody merged: its doses are its own.
+    let mut unmerged = merged.clone();
+    unmerged.merged_into = None;
     vec![
         // Who writes.
         row("a phone edit by its author", CommitAction::Edit, |p| {
@@ -302,9 +321,41 @@ fn rows() -> Vec<Row> {
             p.phone = None;
         })
         .refused("transfer"),
-        row("a record merged into another", CommitAction::Merge, |p| {
-            p.merged_into = Some(Uuid::from_u128(99))
-        }),
+        {
+            // (Its signed dose was voided earlier, as the station requires before a merge.)
+            let void = |p: &mut Person, id: Uuid| {
+                p.doses.get_mut(&id).unwrap().voided = Some(Voided {
+                    by: "nv.lan".into(),
+                    at: NOW,
+                    reason: "Gộp hồ sơ".into(),
+                })
+            };
+            let mut r = row(
+                "a record merged into another, its standing doses voided",
+                CommitAction::Merge,
+                |p| {
+                    void(p, d1);
+                    void(p, d2);
+                    p.merged_into = Some(Uuid::from_u128(99))
+                },
+            );
+            void(r.before.as_mut().unwrap(), d1);
+            r
+        },
+        {
+            let mut r = row(
+                "a record merged into another with a dose standing",
+                CommitAction::Merge,
+                |p| p.merged_into = Some(Uuid::from_u128(99)),
+            );
+            let before = r.before.as_mut().unwrap();
+            before.doses.get_mut(&d1).unwrap().voided = Some(Voided {
+                by: "nv.lan".into(),
+                at: NOW,
+                reason: "Tiêm nhầm".into(),
+            });
+            r.refused("merge")
+        },
         row("merged_into set by an edit", CommitAction::Edit, |p| {
             p.merged_into = Some(Uuid::from_u128(99))
         })
@@ -647,20 +698,64 @@ fn rows() -> Vec<Row> {
             r.merge_source = Some(merged.clone());
             r.refused("new_dose_not_own")
         },
+        {
+            let mut r = row(
+                "a \"merge\" copies the dose of a record that is not merged into this one",
+                CommitAction::Merge,
+                |p| {
+                    let mut d = moved.clone();
+                    d.id = Uuid::from_u128(1234);
+                    p.doses.insert(d.id, d);
+                },
+            );
+            r.meta.merged_from = Some(unmerged.id);
+            r.merge_source = Some(unmerged.clone());
+            r.refused("new_dose_not_own")
+        },
+        {
+            let mut r = row(
+                "a merge copies the merged record's dose twice",
+                CommitAction::Merge,
+                |p| {
+                    for n in [1234, 1235] {
+                        let mut d = moved.clone();
+                        d.id = Uuid::from_u128(n);
+                        p.doses.insert(d.id, d);
+                    }
+                },
+            );
+            r.meta.merged_from = Some(merged.id);
+            r.merge_source = Some(merged.clone());
+            r.refused("new_dose_not_own")
+        },
+        {
+            let mut r = row(
+                "a dose recorded with the id of another person's dose",
+                CommitAction::Dose,
+                |p| new_dose(p, &|d| d.id = TAKEN_DOSE),
+            );
+            r.dose_elsewhere = true;
+            r.refused("dose_id_taken")
+        },
     ]
 }
+
+/// The id of a dose another person's record holds, in the rows that say so.
+const TAKEN_DOSE: Uuid = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0777);
 
 #[test]
 fn every_rule_accepts_the_honest_write_and_refuses_the_other() {
     let known = |code: &str| code != "TYT-MATTICH";
     let mut refused_rules = BTreeSet::new();
     for r in rows() {
+        let taken = |id: &Uuid| r.dose_elsewhere && *id == TAKEN_DOSE;
         let knows = Knowledge {
             now: NOW,
             signed: &r.signed,
             grant: r.grant.as_ref(),
             merge_source: r.merge_source.as_ref(),
             facility_exists: &known,
+            dose_elsewhere: &taken,
         };
         let got = check_write(r.before.as_ref(), &r.after, &r.meta, &r.writer, &knows);
         match (r.expect, got) {
@@ -694,6 +789,7 @@ fn every_rule_accepts_the_honest_write_and_refuses_the_other() {
         Rule::VoidAsOther,
         Rule::NewDoseNotOwn,
         Rule::GivenInFuture,
+        Rule::DoseIdTaken,
     ] {
         assert!(refused_rules.contains(rule.code()), "no row refuses {rule}");
     }
@@ -822,14 +918,25 @@ fn the_quick_check_of_a_new_dose_keeps_the_role_gate() {
         grant: None,
         merge_source: None,
         facility_exists: &any,
+        dose_elsewhere: &crate::rules::no_dose_elsewhere,
     };
-    let meta = CommitMeta::new("nv.lan", CommitAction::Dose);
-    assert!(check_new_dose(&d, &meta, &nurse(), &knows).is_ok());
+    assert!(check_new_dose(&d, &nurse(), &knows).is_ok());
+    // The quick check knows dose ids held by other people, as the full one does.
+    let taken = |id: &Uuid| *id == d.id;
+    let knows_taken = Knowledge {
+        dose_elsewhere: &taken,
+        ..knows
+    };
+    assert_eq!(
+        check_new_dose(&d, &nurse(), &knows_taken)
+            .unwrap_err()
+            .code(),
+        "dose_id_taken"
+    );
     d.vaccinator = "bs.hung".into();
     let head = writer("bs.hung", Role::Signer);
-    let meta = CommitMeta::new("bs.hung", CommitAction::Dose);
     assert_eq!(
-        check_new_dose(&d, &meta, &head, &knows).unwrap_err().code(),
+        check_new_dose(&d, &head, &knows).unwrap_err().code(),
         "role"
     );
 }

@@ -57,6 +57,9 @@ pub enum Rule {
     NewDoseNotOwn,
     /// A dose given in the future.
     GivenInFuture,
+    /// A new dose whose id another person's record already holds (dose ids are unique across
+    /// the whole store: the server's dose rows, signing runs and passports are found by them).
+    DoseIdTaken,
 }
 
 impl Rule {
@@ -87,6 +90,7 @@ impl Rule {
             Rule::VoidAsOther => "void_as_other",
             Rule::NewDoseNotOwn => "new_dose_not_own",
             Rule::GivenInFuture => "given_in_future",
+            Rule::DoseIdTaken => "dose_id_taken",
         }
     }
 }
@@ -184,6 +188,10 @@ pub enum Violation {
     NewDoseNotOwn { dose_number: u8, why: String },
     #[error("mũi tiêm {dose_number} có thời điểm tiêm ở tương lai")]
     GivenInFuture { dose_number: u8 },
+    #[error(
+        "mũi tiêm mới {dose_number} mang mã của một mũi tiêm đã có trong hồ sơ người khác: mỗi mũi tiêm phải có mã riêng"
+    )]
+    DoseIdTaken { dose_number: u8 },
 }
 
 impl Violation {
@@ -215,6 +223,7 @@ impl Violation {
             Violation::VoidAsOther { .. } => Rule::VoidAsOther,
             Violation::NewDoseNotOwn { .. } => Rule::NewDoseNotOwn,
             Violation::GivenInFuture { .. } => Rule::GivenInFuture,
+            Violation::DoseIdTaken { .. } => Rule::DoseIdTaken,
         })
     }
 
