@@ -45,7 +45,7 @@ fn refusal(e: &StationError) -> &str {
 
 /// A new station of Tân Nhựt (not signed in) with a client for the lab's server.
 async fn bare_station(lab: &Lab, name: &str) -> (Station, SyncClient) {
-    let station = Station::init_with_key(
+    let mut station = Station::init_with_key(
         &lab.dir.path().join(name),
         NewStation {
             facility_code: "TYT-TANNHUT".into(),
@@ -58,6 +58,8 @@ async fn bare_station(lab: &Lab, name: &str) -> (Station, SyncClient) {
     )
     .await
     .expect("station");
+    // The lab's clock, which the codes are made for (a test moves it).
+    station.set_clock(lab.server.clock.clone());
     let token = lab.server.device("TYT-TANNHUT").await;
     let client = SyncClient::new(&lab.server.url, &token, None).expect("client");
     (station, client)
@@ -1312,6 +1314,35 @@ async fn an_account_and_a_name_that_is_none_are_answered_alike(backend: Backend)
 }
 both_backends!(an_account_and_a_name_that_is_none_are_answered_alike);
 
+/// Issue 26 (6): the lock after twenty failures from all addresses together falls on any name,
+/// so a guesser who spreads tries over addresses cannot tell an account from a name that is
+/// none by which one gets locked everywhere.
+async fn the_lock_everywhere_tells_no_account_from_a_name_that_is_none(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    lab.account("nv.lan", "TYT-TANNHUT", Role::Vaccinator).await;
+    let mut answers = Vec::new();
+    for user in ["nv.lan", "nv.khongco"] {
+        for last in 2..=5 {
+            let http = client_from(&format!("127.0.0.{last}"));
+            for attempt in 0..5 {
+                let (status, code) =
+                    try_login(&http, &lab, user, &format!("Doan@{attempt}Sai")).await;
+                assert_eq!(
+                    (status, code.as_str()),
+                    (401, "invalid_credentials"),
+                    "{user}"
+                );
+            }
+        }
+        // The 21st try, from an address that never failed.
+        answers.push(try_login(&client_from("127.0.0.6"), &lab, user, "Doan@9Sai").await);
+    }
+    assert_eq!(answers[0], (423, "locked".to_string()), "the account");
+    assert_eq!(answers[0], answers[1], "an account and a name that is none");
+    lab.server.stop().await;
+}
+both_backends!(the_lock_everywhere_tells_no_account_from_a_name_that_is_none);
+
 async fn a_login_flood_from_one_address_is_throttled_and_locks_no_one_out(backend: Backend) {
     let lab = Lab::start(backend).await;
     let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
@@ -1615,3 +1646,171 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_lock_and_a_forged_header
             .all(|e| e.address.as_deref() == Some("127.0.0.1"))
     );
 }
+
+/// Issue 26 (3, 6): an account that reads people's data is finished (its authenticator enrolled)
+/// only on a laptop of its own facility, and the authenticator secret goes only to such a
+/// laptop. A system administrator who set a new head's initial password cannot enrol it from a
+/// browser or another facility's laptop; a stolen password and code cannot fetch the secret to
+/// another facility's laptop. The head's own station and the station's mobile team still can.
+async fn the_secret_and_a_first_enrolment_stay_on_the_facilitys_own_laptops(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let tuc_device = lab.server.device("TYT-TANTUC").await;
+    let team_device = lab.server.device("TYT-TANNHUT-LD").await;
+    let secrets_sent = |lab: &Lab| {
+        let db = lab.server.db.clone();
+        async move {
+            sotiem_server::accounts::login_events(&db, Some("nv.lan"), 1000)
+                .await
+                .expect("events")
+                .iter()
+                .filter(|e| e.outcome == "otp_secret_sent")
+                .count()
+        }
+    };
+    let before = secrets_sent(&lab).await;
+    let login_from = |device: Option<String>,
+                      user: &'static str,
+                      password: &'static str,
+                      otp: String| {
+        let url = lab.server.url.clone();
+        // A first login asks for no secret: enrolment shows it to whoever enrols.
+        let want_secret = !otp.is_empty();
+        async move {
+            let mut request = reqwest::Client::new()
+                .post(format!("{url}/api/v1/auth/login"))
+                .header("content-type", "application/json")
+                .body(
+                    serde_json::json!({ "username": user, "password": password, "otp": otp, "want_secret": want_secret })
+                        .to_string(),
+                );
+            if let Some(token) = device {
+                request = request.bearer_auth(token);
+            }
+            let answer = request.send().await.expect("answer");
+            let status = answer.status().as_u16();
+            let body: serde_json::Value =
+                serde_json::from_slice(&answer.bytes().await.expect("body")).unwrap_or_default();
+            (status, body)
+        }
+    };
+
+    // Another facility's laptop asks for the nurse's secret with her password and a code.
+    let code = a.otp.code().await;
+    let (status, body) = login_from(Some(tuc_device.clone()), "nv.lan", PASSWORD, code).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("wrong_facility")),
+        "{body}"
+    );
+    assert_eq!(secrets_sent(&lab).await, before);
+    // The station's own mobile team's laptop gets it.
+    let code = a.otp.code().await;
+    let (status, body) = login_from(Some(team_device), "nv.lan", PASSWORD, code).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("otp_secret").is_some(), "{body}");
+    assert_eq!(secrets_sent(&lab).await, before + 1);
+
+    // A head of station created for Tân Túc (as a system administrator does) is enrolled
+    // neither from a browser nor from Tân Nhựt's laptop — only from a Tân Túc laptop.
+    lab.account("qt.tantuc", "TYT-TANTUC", Role::FacilityAdmin)
+        .await;
+    let first =
+        |device: Option<String>| login_from(device, "qt.tantuc", INITIAL_PASSWORD, String::new());
+    let (status, body) = first(None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("enrol_on_facility_device")),
+        "{body}"
+    );
+    let (status, body) = first(Some(a.token.clone())).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("enrol_on_facility_device"))
+    );
+    let (status, body) = first(Some(tuc_device)).await;
+    assert_eq!(
+        (status, body["next"].as_str()),
+        (200, Some("enroll_otp")),
+        "{body}"
+    );
+    // An officer, who reads no person, still finishes in the browser (the console).
+    lab.server
+        .facility("TTYT-BINHCHANH", "district_centre", None, None)
+        .await;
+    lab.account("cb.huyen", "TTYT-BINHCHANH", Role::DistrictOfficer)
+        .await;
+    let (status, body) = login_from(None, "cb.huyen", INITIAL_PASSWORD, String::new()).await;
+    assert_eq!(
+        (status, body["next"].as_str()),
+        (200, Some("enroll_otp")),
+        "{body}"
+    );
+    lab.server.stop().await;
+}
+both_backends!(the_secret_and_a_first_enrolment_stay_on_the_facilitys_own_laptops);
+
+/// Issue 26 (6): a station's audit log feeds the sign-in history only for accounts of its own
+/// facility. A Tân Túc laptop on which someone typed "nv.lan" offline reports that failure in
+/// its log; nv.lan's history does not show it — while her own station's offline sign-ins do.
+async fn another_facilitys_laptop_plants_nothing_in_a_sign_in_history(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let mut a = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let tuc = lab.device("t", "TYT-TANTUC", "nv.tuc").await;
+    // At Tân Túc, "nv.lan" typed offline: the station refuses and logs it.
+    tuc.station.sign_out(None).await.expect("signed out");
+    let err = tuc
+        .station
+        .sign_in(&creds("nv.lan", PASSWORD, "123456"), None)
+        .await
+        .expect_err("no such account on this laptop");
+    assert_eq!(err.code(), "offline_unknown_account");
+    lab.sign_in(&tuc.station, &tuc.client, "nv.tuc").await;
+    tuc.sync().await.expect("the log goes up");
+    // At Tân Nhựt, the nurse signs in offline: her own station's report.
+    a.station
+        .sign_out(Some(&a.client))
+        .await
+        .expect("signed out");
+    let code = a.otp.code().await;
+    a.station
+        .sign_in(&creds("nv.lan", PASSWORD, &code), None)
+        .await
+        .expect("offline sign-in");
+    a.station.sign_out(None).await.expect("signed out");
+    lab.codes_used("nv.lan", &a.otp);
+    lab.sign_in(&a.station, &a.client, "nv.lan").await;
+    a.sync().await.expect("the log goes up");
+    let tuc_device: String = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT DISTINCT device_id FROM audit_entries WHERE pushed_by = 'nv.tuc'")
+            .fetch_one(pool)
+            .await
+            .expect("Tân Túc's log")
+    });
+    let planted: i64 = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_scalar("SELECT count(*) FROM audit_entries WHERE user_name = 'nv.lan' AND device_id = $1")
+            .bind(&tuc_device)
+            .fetch_one(pool)
+            .await
+            .expect("count")
+    });
+    assert!(
+        planted >= 1,
+        "the Tân Túc laptop reported a failure for nv.lan"
+    );
+    let history = sotiem_server::accounts::sign_in_history(&lab.server.db, "nv.lan", 100)
+        .await
+        .expect("history");
+    assert!(
+        history
+            .iter()
+            .all(|e| e.device_id.as_deref() != Some(tuc_device.as_str())),
+        "{history:?}"
+    );
+    assert!(
+        history.iter().any(|e| !e.online && e.outcome == "success"),
+        "her own station's offline sign-in: {history:?}"
+    );
+    lab.server.stop().await;
+}
+both_backends!(another_facilitys_laptop_plants_nothing_in_a_sign_in_history);

@@ -25,14 +25,30 @@ pub async fn sign_in_history(
             detail: e.detail,
         })
         .collect();
+    // Only what devices of the account's own facility (or its mobile teams) report: a station
+    // writes its audit log as it likes, and another facility's laptop could otherwise plant
+    // sign-ins, or failures, in anyone's history.
+    let serving: Vec<String> = match account(db, username).await? {
+        Some(acct) => crate::scope::Facilities::new(crate::admin::facilities(db).await?)
+            .family(&acct.info.facility),
+        None => Vec::new(),
+    };
+    if serving.is_empty() {
+        out.truncate(usize::try_from(limit).unwrap_or(0));
+        return Ok(out);
+    }
     let offline = with_db!(db, pool => {
-        sqlx::query(
-            "SELECT at, device_id, action, changes FROM audit_entries
-             WHERE user_name = $1 AND action IN ('login_success', 'login_failure', 'login_sign_out')
-             ORDER BY at DESC LIMIT $2",
-        )
-        .bind(username)
-        .bind(limit)
+        let mut q = sqlx::QueryBuilder::new(
+            "SELECT a.at, a.device_id, a.action, a.changes FROM audit_entries a
+             JOIN devices d ON d.id = a.device_id
+             WHERE a.action IN ('login_success', 'login_failure', 'login_sign_out') AND a.user_name = ",
+        );
+        q.push_bind(username);
+        q.push(" AND d.facility IN (");
+        crate::db::in_list!(q, serving);
+        q.push(" ORDER BY a.at DESC LIMIT ");
+        q.push_bind(limit);
+        q.build()
         .fetch_all(pool)
         .await?
         .iter()

@@ -11,6 +11,17 @@ use super::*;
 pub struct Origin {
     pub device_id: Option<String>,
     pub address: Option<String>,
+    /// The facilities whose accounts the device serves: its own and the one whose scope it
+    /// works in (a mobile team's parent). Empty without a registered device (a browser).
+    pub device_serves: Vec<String>,
+}
+
+impl Origin {
+    /// Whether the login comes from a device registered to `facility` (or to one of its
+    /// mobile teams): the same rule that lets an account read people's data on a device.
+    pub fn serves(&self, facility: &str) -> bool {
+        self.device_serves.iter().any(|f| f == facility)
+    }
 }
 
 /// Signs in with password and one-time code (or starts the first-login steps).
@@ -40,13 +51,15 @@ pub async fn login(
         return Err(AuthError::InvalidCredentials);
     }
     // A name that is no account answers exactly as an account would: the same refusal, the
-    // same time (a hash), and the same lock after five tries from one address.
+    // same time (a hash), the same lock after five tries from one address, and the same lock
+    // everywhere after twenty from all addresses.
     let Some(acct) = account(db, &username).await? else {
-        if let Err(locked) = claim_attempt(db, clock, &username, addr).await {
+        if let Err(locked) = claim_name_attempt(db, clock, &username, addr).await {
             record(db, &username, dev, addr, "failure", Some("locked")).await;
             return Err(locked);
         }
         let _ = password_matches(&req.password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").await;
+        count_everywhere(db, clock, &username).await?;
         record(db, &username, dev, addr, "failure", Some("unknown_account")).await;
         return Err(AuthError::InvalidCredentials);
     };
@@ -64,6 +77,23 @@ pub async fn login(
         return Err(AuthError::Revoked);
     }
     if !acct.otp_enrolled {
+        // An account that reads people's data gets its authenticator only on a laptop of its
+        // facility, so whoever set its initial password (a system administrator creating a
+        // head of station, say) cannot finish the account as their own from elsewhere.
+        if acct.role().reads_people() && !origin.serves(&acct.info.facility) {
+            record(
+                db,
+                &username,
+                dev,
+                addr,
+                "failure",
+                Some("enrol_wrong_device"),
+            )
+            .await;
+            return Err(AuthError::EnrolOnFacilityDevice {
+                facility: acct.info.facility.clone(),
+            });
+        }
         // First login: the password was right; enrol an authenticator before anything else.
         let secret = new_otp_secret();
         set_secret(db, &username, &secret).await?;
@@ -73,6 +103,23 @@ pub async fn login(
             challenge,
             otp_uri: otp_uri(&secret, &username)?,
             otp_secret_base32: otp_secret_base32(&secret),
+        });
+    }
+    // The authenticator secret goes only to a device of the account's own facility: a password
+    // and a code seen over a shoulder must not become the permanent secret on another laptop.
+    // (Without a device token no secret is ever sent: see `open_session`.)
+    if req.want_secret && dev.is_some() && !origin.serves(&acct.info.facility) {
+        record(
+            db,
+            &username,
+            dev,
+            addr,
+            "failure",
+            Some("secret_wrong_facility"),
+        )
+        .await;
+        return Err(AuthError::DeviceOfOtherFacility {
+            account: acct.info.facility.clone(),
         });
     }
     let secret = acct.otp_secret.clone().unwrap_or_default();
@@ -179,20 +226,75 @@ pub(super) async fn claim_account_attempt(
     acct: &Account,
     addr: Option<&str>,
 ) -> Result<(), AuthError> {
-    if let Some(until) = locked_everywhere(acct, clock) {
+    claim_name_attempt(db, clock, &acct.info.username, addr).await
+}
+
+/// [`claim_attempt`] for a name (an account or not), refused first if the name is locked
+/// everywhere.
+async fn claim_name_attempt(
+    db: &Db,
+    clock: &Clock,
+    username: &str,
+    addr: Option<&str>,
+) -> Result<(), AuthError> {
+    if let Some(until) = locked_everywhere(db, clock, username).await? {
         return Err(AuthError::Locked {
             until: format_time(until),
         });
     }
-    claim_attempt(db, clock, &acct.info.username, addr).await
+    claim_attempt(db, clock, username, addr).await
 }
 
-/// Until when the account is locked for every address, if it is.
-pub(super) fn locked_everywhere(acct: &Account, clock: &Clock) -> Option<OffsetDateTime> {
-    acct.locked_until
-        .as_deref()
-        .and_then(parse_time)
-        .filter(|t| *t > clock.now())
+/// The address under which the failures of all addresses together are counted: no real
+/// address is written so.
+const EVERYWHERE: &str = "*";
+
+/// Until when `username` is locked for every address, if it is. Kept per name, account or not,
+/// so the lock never tells which names are accounts.
+pub(super) async fn locked_everywhere(
+    db: &Db,
+    clock: &Clock,
+    username: &str,
+) -> Result<Option<OffsetDateTime>, AuthError> {
+    address_lock(db, clock, username, Some(EVERYWHERE)).await
+}
+
+/// Counts a failure of `username` from any address; the [`ACCOUNT_FREE_ATTEMPTS`]-th and each
+/// later one lock the name everywhere, for 30 s doubling.
+pub(super) async fn count_everywhere(
+    db: &Db,
+    clock: &Clock,
+    username: &str,
+) -> Result<(), AuthError> {
+    let current = clock.now();
+    let everywhere: i64 = with_db!(db, pool => {
+        sqlx::query_scalar(
+            "INSERT INTO sign_in_failures (username, address, failures, last_at) VALUES ($1, $2, 1, $3)
+             ON CONFLICT (username, address) DO UPDATE SET
+                 failures = sign_in_failures.failures + 1, last_at = $3
+             RETURNING failures",
+        )
+        .bind(username)
+        .bind(EVERYWHERE)
+        .bind(format_time(current))
+        .fetch_one(pool)
+        .await
+    })?;
+    if everywhere >= ACCOUNT_FREE_ATTEMPTS {
+        let until = format_time(
+            current + Duration::seconds(lock_seconds(everywhere - ACCOUNT_FREE_ATTEMPTS)),
+        );
+        with_db!(db, pool => {
+            sqlx::query("UPDATE sign_in_failures SET locked_until = $1 WHERE username = $2 AND address = $3")
+                .bind(&until)
+                .bind(username)
+                .bind(EVERYWHERE)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+    }
+    Ok(())
 }
 
 /// Until when `username` is locked for `addr`, if it is.
@@ -227,25 +329,7 @@ pub(super) async fn fail(
     why: &str,
 ) -> Result<(), AuthError> {
     let username = &acct.info.username;
-    let everywhere: i64 = with_db!(db, pool => {
-        sqlx::query_scalar("UPDATE accounts SET failed_attempts = failed_attempts + 1 WHERE username = $1 RETURNING failed_attempts")
-            .bind(username)
-            .fetch_one(pool)
-            .await
-    })?;
-    if everywhere >= ACCOUNT_FREE_ATTEMPTS {
-        let until = format_time(
-            clock.now() + Duration::seconds(lock_seconds(everywhere - ACCOUNT_FREE_ATTEMPTS)),
-        );
-        with_db!(db, pool => {
-            sqlx::query("UPDATE accounts SET locked_until = $1 WHERE username = $2")
-                .bind(&until)
-                .bind(username)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        })?;
-    }
+    count_everywhere(db, clock, username).await?;
     record(db, username, dev, addr, "failure", Some(why)).await;
     Ok(())
 }
@@ -276,9 +360,10 @@ pub(super) async fn spend_code(
         return Err(AuthError::Otp(OtpError::Replayed));
     }
     with_db!(db, pool => {
-        sqlx::query("DELETE FROM sign_in_failures WHERE username = $1 AND address = $2")
+        sqlx::query("DELETE FROM sign_in_failures WHERE username = $1 AND address IN ($2, $3)")
             .bind(username)
             .bind(addr.unwrap_or_default())
+            .bind(EVERYWHERE)
             .execute(pool)
             .await
             .map(|_| ())
@@ -297,7 +382,10 @@ pub(super) async fn refuse_if_locked(
     addr: Option<&str>,
 ) -> Result<(), AuthError> {
     let here = address_lock(db, clock, &acct.info.username, addr).await?;
-    match locked_everywhere(acct, clock).max(here) {
+    match locked_everywhere(db, clock, &acct.info.username)
+        .await?
+        .max(here)
+    {
         Some(until) => Err(AuthError::Locked {
             until: format_time(until),
         }),
@@ -443,8 +531,10 @@ pub async fn enroll(
             challenge: new_challenge(db, clock, &acct.info.username, "change_password").await?,
         });
     }
-    // The first-login steps: the enrolling device keeps the secret the user just scanned.
-    let grant = open_session(db, clock, &acct, origin.device_id.as_deref(), true).await?;
+    // The first-login steps: the enrolling device keeps the secret the user just scanned (if it
+    // is a device of the account's facility).
+    let keep = origin.serves(&acct.info.facility);
+    let grant = open_session(db, clock, &acct, origin.device_id.as_deref(), keep).await?;
     Ok(LoginStep::Session(Box::new(grant)))
 }
 
@@ -479,8 +569,10 @@ pub async fn change_password_with_challenge(
     let acct = account(db, &acct.info.username)
         .await?
         .ok_or(AuthError::SessionInvalid)?;
-    // The first-login steps: the enrolling device keeps the secret the user just scanned.
-    let grant = open_session(db, clock, &acct, origin.device_id.as_deref(), true).await?;
+    // The first-login steps: the enrolling device keeps the secret the user just scanned (if it
+    // is a device of the account's facility).
+    let keep = origin.serves(&acct.info.facility);
+    let grant = open_session(db, clock, &acct, origin.device_id.as_deref(), keep).await?;
     record(
         db,
         &acct.info.username,
@@ -627,6 +719,7 @@ mod tests {
         let origin = Origin {
             device_id: None,
             address: Some(ADDRESS.into()),
+            device_serves: Vec::new(),
         };
         for attempt in 1..=FREE_ATTEMPTS {
             let err = login(&db, &clock, &wrong_password(), &origin)
@@ -655,6 +748,7 @@ mod tests {
         let elsewhere = Origin {
             device_id: None,
             address: Some("10.0.0.8".into()),
+            device_serves: Vec::new(),
         };
         let err = login(&db, &clock, &wrong_password(), &elsewhere)
             .await

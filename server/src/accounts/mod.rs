@@ -79,6 +79,14 @@ pub enum AuthError {
     NoSuchFacility(String),
     #[error("{0}")]
     OfficerFacility(String),
+    #[error(
+        "mã xác thực của tài khoản thuộc cơ sở {account} chỉ được cài trên máy đã đăng ký của cơ sở đó"
+    )]
+    DeviceOfOtherFacility { account: String },
+    #[error(
+        "tài khoản này đọc dữ liệu người tiêm: lần đăng nhập đầu (cài ứng dụng xác thực) phải làm trên máy đã đăng ký của cơ sở {facility}, do chính người giữ tài khoản"
+    )]
+    EnrolOnFacilityDevice { facility: String },
     #[error("lỗi cơ sở dữ liệu: {0}")]
     Db(#[from] sqlx::Error),
     #[error("lỗi băm mật khẩu")]
@@ -110,6 +118,8 @@ impl AuthError {
             AuthError::GrantSize { .. } => "grant_size",
             AuthError::NoSuchFacility(_) => "no_such_facility",
             AuthError::OfficerFacility(_) => "officer_facility",
+            AuthError::DeviceOfOtherFacility { .. } => "wrong_facility",
+            AuthError::EnrolOnFacilityDevice { .. } => "enrol_on_facility_device",
             AuthError::Db(_) | AuthError::Hash => "internal",
         }
     }
@@ -123,7 +133,6 @@ pub struct Account {
     otp_secret: Option<Vec<u8>>,
     otp_enrolled: bool,
     last_otp_step: Option<i64>,
-    locked_until: Option<String>,
     revoked_at: Option<String>,
 }
 
@@ -214,7 +223,7 @@ fn limited(field: Field, value: &str, max: usize) -> Result<(), AuthError> {
 
 const ACCOUNT_COLUMNS: &str =
     "username, facility, role, full_name, gender, position, email, phone, password_hash,
-    otp_secret, otp_enrolled, last_otp_step, must_change_password, status, locked_until,
+    otp_secret, otp_enrolled, last_otp_step, must_change_password, status,
     revoked_at, certificate_serials, certificates";
 
 /// An account read from its row; a role this server does not know is an error, never a
@@ -254,7 +263,6 @@ where
         otp_secret: r.get("otp_secret"),
         otp_enrolled: r.get("otp_enrolled"),
         last_otp_step: r.get("last_otp_step"),
-        locked_until: r.get("locked_until"),
         revoked_at: r.get("revoked_at"),
     })
 }

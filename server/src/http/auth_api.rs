@@ -23,19 +23,27 @@ use sync_protocol::auth::{
 pub use sync_protocol::endpoints::SESSION_HEADER;
 use sync_protocol::person::{format_time, now};
 
-fn origin(parts_device: Option<String>, parts: &Parts) -> Origin {
+/// Where a sign-in comes from: the peer's address and the device of an optional device token
+/// (sign-in records it, and some steps need a device of the account's own facility).
+async fn origin(state: &AppState, parts: &Parts) -> Result<Origin, ApiError> {
     // The connection's own peer, never `x-forwarded-for` (any client can write that header).
     let address = throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
-    Origin {
-        device_id: parts_device,
+    let device = match bearer(parts) {
+        Some(token) => authenticate(state, token).await.ok().map(|d| d.0),
+        None => None,
+    };
+    let device_serves = match &device {
+        Some(d) => {
+            let owner = scope_owner(state, d).await?;
+            vec![d.facility.clone(), owner]
+        }
+        None => Vec::new(),
+    };
+    Ok(Origin {
+        device_id: device.map(|d| d.id),
         address,
-    }
-}
-
-/// The device of an optional device token (sign-in records it).
-async fn device_of(state: &AppState, parts: &Parts) -> Option<String> {
-    let token = bearer(parts)?;
-    authenticate(state, token).await.ok().map(|d| d.0.id)
+        device_serves,
+    })
 }
 
 /// `POST /api/v1/auth/login`
@@ -44,7 +52,7 @@ pub async fn login(
     parts: Parts,
     JsonBody(req): JsonBody<LoginRequest>,
 ) -> Result<Json<LoginStep>, ApiError> {
-    let origin = origin(device_of(&state, &parts).await, &parts);
+    let origin = origin(&state, &parts).await?;
     Ok(Json(
         accounts::login(&state.db, &state.clock, &req, &origin).await?,
     ))
@@ -56,7 +64,7 @@ pub async fn enroll(
     parts: Parts,
     JsonBody(req): JsonBody<EnrollRequest>,
 ) -> Result<Json<LoginStep>, ApiError> {
-    let origin = origin(device_of(&state, &parts).await, &parts);
+    let origin = origin(&state, &parts).await?;
     Ok(Json(
         accounts::enroll(&state.db, &state.clock, &req.challenge, &req.otp, &origin).await?,
     ))
@@ -72,7 +80,7 @@ pub async fn change_password(
         return Err(AuthError::InvalidCredentials.into());
     }
     if let Some(challenge) = &req.challenge {
-        let origin = origin(device_of(&state, &parts).await, &parts);
+        let origin = origin(&state, &parts).await?;
         let grant = accounts::change_password_with_challenge(
             &state.db,
             &state.clock,

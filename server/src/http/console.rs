@@ -111,6 +111,7 @@ fn origin_of(parts: &Parts) -> Origin {
     Origin {
         device_id: None,
         address: throttle::peer_address(&parts.extensions).map(|ip| ip.to_string()),
+        device_serves: Vec::new(),
     }
 }
 

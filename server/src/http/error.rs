@@ -81,7 +81,10 @@ impl From<AuthError> for ApiError {
             | AuthError::ChallengeExpired => StatusCode::UNAUTHORIZED,
             AuthError::Otp(_) => StatusCode::UNAUTHORIZED,
             AuthError::Locked { .. } => StatusCode::LOCKED,
-            AuthError::Revoked | AuthError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AuthError::Revoked
+            | AuthError::Forbidden { .. }
+            | AuthError::DeviceOfOtherFacility { .. }
+            | AuthError::EnrolOnFacilityDevice { .. } => StatusCode::FORBIDDEN,
             AuthError::WeakPassword(_) | AuthError::SamePassword | AuthError::Invalid(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
