@@ -66,6 +66,9 @@ fn sotiem_commands() -> &'static [&'static str] {
         "revoke_staff_account",
         "reset_staff_password",
         "reset_staff_authenticator",
+        "staff_resets",
+        "approve_staff_reset",
+        "acknowledge_reset_notices",
         "staff_sign_ins",
         "own_sign_ins",
     ]

@@ -485,3 +485,221 @@ async fn officers_read_their_areas_counts_and_never_a_person(backend: Backend) {
     lab.server.stop().await;
 }
 both_backends!(officers_read_their_areas_counts_and_never_a_person);
+
+/// Issue 26 (4): the district console lists its area's password and authenticator resets and
+/// approves, as the second person, a reset of both factors of one account; a province officer
+/// sees the list but approves nothing; a form posted from another site is refused.
+async fn the_district_console_lists_and_approves_resets(backend: Backend) {
+    use station::staff;
+    use sync_protocol::auth::ResetStatus;
+    let lab = Lab::start(backend).await;
+    lab.server
+        .facility("TTYT-BINHCHANH", "district_centre", None, None)
+        .await;
+    lab.server.set_parent("TYT-TANNHUT", "TTYT-BINHCHANH").await;
+    lab.server.facility("CDC-HCM", "cdc", None, None).await;
+    let head = lab
+        .device_as("head", "TYT-TANNHUT", "tt.hoa", Role::FacilityAdmin)
+        .await;
+    let _nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let district = lab
+        .device_as("huyen", "TTYT-BINHCHANH", "cb.huyen", Role::DistrictOfficer)
+        .await;
+    let province = lab
+        .device_as("tinh", "CDC-HCM", "cb.tinh", Role::ProvinceOfficer)
+        .await;
+    staff::reset_password(&head.client, "nv.lan", sotiem_scenarios::INITIAL_PASSWORD)
+        .await
+        .expect("reset");
+    let held = staff::reset_authenticator(&head.client, "nv.lan")
+        .await
+        .expect("asked");
+    assert_eq!(held.status, ResetStatus::AwaitingApproval);
+
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let session = |d: &sotiem_scenarios::Device| {
+        d.session()
+            .and_then(|s| s.server_token().map(str::to_string))
+            .expect("online session")
+    };
+    let page = |who: String| {
+        let request = http
+            .get(format!("{}/console/resets", lab.server.url))
+            .header("cookie", format!("sotiem_console={who}"));
+        async move {
+            let answer = request.send().await.expect("answer");
+            (answer.status().as_u16(), answer.text().await.expect("page"))
+        }
+    };
+    let (status, listed) = page(session(&district)).await;
+    assert_eq!(status, 200);
+    assert!(
+        listed.contains("nv.lan") && listed.contains("chờ người thứ hai duyệt"),
+        "{listed}"
+    );
+    assert!(listed.contains("approve-nv.lan"), "the district approves");
+    let (status, seen) = page(session(&province)).await;
+    assert_eq!(status, 200);
+    assert!(
+        seen.contains("nv.lan") && !seen.contains("approve-nv.lan"),
+        "{seen}"
+    );
+
+    let approve = |who: String, origin: &str| {
+        http.post(format!("{}/console/resets/approve", lab.server.url))
+            .header("cookie", format!("sotiem_console={who}"))
+            .header("origin", origin.to_string())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("id={}", held.id))
+            .send()
+    };
+    let forged = approve(session(&district), "https://evil.example")
+        .await
+        .expect("answer");
+    assert_eq!(forged.status().as_u16(), 403, "cross-site post refused");
+    let by_province = approve(session(&province), &lab.server.url)
+        .await
+        .expect("answer");
+    assert_eq!(by_province.status().as_u16(), 403);
+    let done = approve(session(&district), &lab.server.url)
+        .await
+        .expect("answer");
+    assert_eq!(done.status().as_u16(), 200);
+    let text = done.text().await.expect("page");
+    assert!(text.contains("Đã duyệt"), "{text}");
+    let now = staff::resets(&head.client).await.expect("listed");
+    let approved = now.iter().find(|r| r.id == held.id).expect("the reset");
+    assert_eq!(
+        (approved.status, approved.approved_by.as_deref()),
+        (ResetStatus::Applied, Some("cb.huyen"))
+    );
+    lab.server.stop().await;
+}
+both_backends!(the_district_console_lists_and_approves_resets);
+
+/// Issue 26 (6): behind a TLS proxy (`--public-url https://…`) the console's session cookie is
+/// `Secure`, so a browser never sends it over plain HTTP; signing out clears it the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_cookie_is_secure_behind_a_tls_proxy() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sotiem_server::Db::open_sqlite(&dir.path().join("server.db"), None)
+        .await
+        .expect("db");
+    let mut server = sotiem_server::Server::start(db.clone())
+        .await
+        .expect("server");
+    server.state.public_url =
+        Some(sotiem_server::http::parse_public_url("https://sotiem.soyte.gov.vn").expect("url"));
+    sotiem_server::admin::add_facility(
+        &db,
+        &sotiem_server::admin::FacilityRecord {
+            code: "TTYT-BINHCHANH".into(),
+            name: "Trung tâm Y tế huyện Bình Chánh".into(),
+            kind: "district_centre".into(),
+            province: Some("TP Hồ Chí Minh".into()),
+            commune: None,
+            parent: None,
+        },
+    )
+    .await
+    .expect("facility");
+    sotiem_server::accounts::create_account(
+        &db,
+        &sync_protocol::auth::NewAccount {
+            username: "cb.huyen".into(),
+            facility: "TTYT-BINHCHANH".into(),
+            role: Role::DistrictOfficer,
+            full_name: "Ngô Văn Huyện".into(),
+            gender: None,
+            position: None,
+            email: None,
+            phone: Some("0913222333".into()),
+            initial_password: sotiem_scenarios::INITIAL_PASSWORD.into(),
+        },
+    )
+    .await
+    .expect("officer");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(server.serve(listener, std::future::pending()));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let post = |path: &str, form: String| {
+        http.post(format!("{url}/console/{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+    };
+    let enrol = post(
+        "login",
+        format!("username=cb.huyen&password={}", "Khoi%40tao2024"),
+    )
+    .await
+    .expect("answer")
+    .text()
+    .await
+    .expect("page");
+    let secret =
+        sotiem_scenarios::complaints::between(&enrol, "data-testid=\"enroll-secret\">", "<")
+            .expect("the key on the page");
+    let challenge =
+        sotiem_scenarios::complaints::between(&enrol, "name=\"challenge\" value=\"", "\"")
+            .expect("the challenge");
+    let otp = sotiem_scenarios::Authenticator::from_base32(secret)
+        .code()
+        .await;
+    let change = post("enroll", format!("challenge={challenge}&otp={otp}"))
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("page");
+    let challenge =
+        sotiem_scenarios::complaints::between(&change, "name=\"challenge\" value=\"", "\"")
+            .expect("the challenge");
+    let signed_in = post(
+        "change-password",
+        format!("challenge={challenge}&new_password=Tiem%40chung2024&confirm=Tiem%40chung2024"),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = signed_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_string();
+    assert!(cookie.starts_with("sotiem_console="), "{cookie}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    let token = cookie
+        .trim_start_matches("sotiem_console=")
+        .split(';')
+        .next()
+        .expect("value");
+    let out = http
+        .post(format!("{url}/console/logout"))
+        .header("cookie", format!("sotiem_console={token}"))
+        .send()
+        .await
+        .expect("answer");
+    let cleared = out
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("cleared");
+    assert!(
+        cleared.contains("Secure") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+}

@@ -406,3 +406,188 @@ async fn a_removed_or_edited_admin_audit_entry_is_found(backend: Backend) {
     lab.server.stop().await;
 }
 both_backends!(a_removed_or_edited_admin_audit_entry_is_found);
+
+/// The status of a reset, by its stable name.
+fn status(r: &sync_protocol::auth::ResetRecord) -> sync_protocol::auth::ResetStatus {
+    r.status
+}
+
+/// Issue 26 (3, 4): whoever resets both the password and the authenticator of an account that
+/// reads people's data holds it. A head of station resets a nurse's password (done at once),
+/// then her authenticator: held for a second person — the head, the nurse and a system
+/// administrator cannot approve it, another head of the station can. A system administrator's
+/// second reset of a head's account waits for the district. The holder is told at her next
+/// sign-in on each laptop; the district console lists the resets and approves.
+async fn both_factors_of_one_account_need_a_second_person(backend: Backend) {
+    use sync_protocol::auth::ResetStatus;
+    let lab = Lab::start(backend).await;
+    let head = lab
+        .device_as("head", "TYT-TANNHUT", "tt.hoa", Role::FacilityAdmin)
+        .await;
+    let deputy = lab
+        .device_as("deputy", "TYT-TANNHUT", "pt.son", Role::FacilityAdmin)
+        .await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let system = lab
+        .device_as("system", "TYT-TANNHUT", "qt.he.thong", Role::SystemAdmin)
+        .await;
+    lab.server
+        .facility("TTYT-BINHCHANH", "district_centre", None, None)
+        .await;
+    lab.server.set_parent("TYT-TANNHUT", "TTYT-BINHCHANH").await;
+    let district = lab
+        .device_as("huyen", "TTYT-BINHCHANH", "cb.huyen", Role::DistrictOfficer)
+        .await;
+
+    // One factor: done at once, by one person.
+    let first = staff::reset_password(&head.client, "nv.lan", INITIAL_PASSWORD)
+        .await
+        .expect("the password reset");
+    assert_eq!(
+        (status(&first), first.both_factors),
+        (ResetStatus::Applied, false)
+    );
+    // The other one the same day: held, nothing changed yet.
+    let second = staff::reset_authenticator(&head.client, "nv.lan")
+        .await
+        .expect("asked");
+    assert_eq!(
+        (status(&second), second.both_factors),
+        (ResetStatus::AwaitingApproval, true)
+    );
+    // The head cannot approve their own request, nor can a system administrator (the holder's
+    // sessions ended with the first reset).
+    for (who, client) in [("tt.hoa", &head.client), ("qt.he.thong", &system.client)] {
+        assert_eq!(
+            refused(staff::approve_reset(client, &second.id).await),
+            "second_person_required",
+            "{who}"
+        );
+    }
+    // Not yet done: the nurse's authenticator still opens her account (with the new password,
+    // which she must change).
+    nurse
+        .station
+        .sign_out(Some(&nurse.client))
+        .await
+        .expect("signed out");
+    let mut otp = nurse.otp.clone();
+    let step = sign_in_as_lan(
+        &nurse.station,
+        &nurse.client,
+        INITIAL_PASSWORD,
+        otp.code().await,
+    )
+    .await
+    .expect("signed in with her own authenticator");
+    assert!(matches!(step, SignIn::ChangePassword { .. }), "{step:?}");
+    // Another head of the station approves: done now.
+    let approved = staff::approve_reset(&deputy.client, &second.id)
+        .await
+        .expect("approved by a second person");
+    assert_eq!(status(&approved), ResetStatus::Applied);
+    assert_eq!(approved.approved_by.as_deref(), Some("pt.son"));
+    assert_eq!(
+        refused(staff::approve_reset(&deputy.client, &second.id).await),
+        "reset_closed"
+    );
+    let listed = staff::resets(&head.client).await.expect("listed");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+
+    // The nurse enrols a new authenticator on her station and is told what was done.
+    let fresh = sotiem_scenarios::first_login(&nurse.station, &nurse.client, "nv.lan").await;
+    let session = nurse.station.session().expect("signed in");
+    let mut told: Vec<(String, Option<String>)> = session
+        .reset_notices
+        .iter()
+        .map(|r| (r.requested_by.clone(), r.approved_by.clone()))
+        .collect();
+    told.sort();
+    assert_eq!(
+        told,
+        vec![
+            ("tt.hoa".to_string(), None),
+            ("tt.hoa".to_string(), Some("pt.son".to_string()))
+        ]
+    );
+    // Once on this laptop: read, then not shown again here…
+    nurse
+        .station
+        .acknowledge_reset_notices()
+        .await
+        .expect("read");
+    nurse
+        .station
+        .sign_out(Some(&nurse.client))
+        .await
+        .expect("signed out");
+    lab.codes_used("nv.lan", &fresh);
+    lab.sign_in(&nurse.station, &nurse.client, "nv.lan").await;
+    assert!(
+        nurse
+            .station
+            .session()
+            .expect("signed in")
+            .reset_notices
+            .is_empty()
+    );
+    // …but on every other laptop of hers.
+    let other = lab.device("b", "TYT-TANNHUT", "nv.lan").await;
+    assert_eq!(
+        other
+            .station
+            .session()
+            .expect("signed in")
+            .reset_notices
+            .len(),
+        2
+    );
+
+    // A system administrator resets both factors of a head of station: the second waits for
+    // the district, which approves it (and sees both in its list).
+    let by_admin = staff::reset_password(&system.client, "tt.hoa", INITIAL_PASSWORD)
+        .await
+        .expect("done");
+    assert_eq!(status(&by_admin), ResetStatus::Applied);
+    let held = staff::reset_authenticator(&system.client, "tt.hoa")
+        .await
+        .expect("asked");
+    assert_eq!(status(&held), ResetStatus::AwaitingApproval);
+    assert_eq!(
+        refused(staff::approve_reset(&system.client, &held.id).await),
+        "second_person_required"
+    );
+    let area = staff::resets(&district.client)
+        .await
+        .expect("the district's list");
+    assert!(
+        area.iter().any(|r| r.id == held.id && r.both_factors),
+        "{area:?}"
+    );
+    let done = staff::approve_reset(&district.client, &held.id)
+        .await
+        .expect("approved by the district");
+    assert_eq!(done.approved_by.as_deref(), Some("cb.huyen"));
+    // Every step in the administrators' chain, the refused approval included.
+    let actions: Vec<String> = audited(&lab, "account/tt.hoa")
+        .await
+        .into_iter()
+        .map(|(action, _)| action)
+        .collect();
+    assert!(
+        actions.contains(&"account_reset_authenticator".to_string()),
+        "{actions:?}"
+    );
+    let approvals = audited(&lab, &format!("reset/{}", held.id)).await;
+    let entry = |action: &str, who: &str| (action.to_string(), who.to_string());
+    assert_eq!(
+        approvals,
+        vec![
+            entry("account_reset_approve", "qt.he.thong"),
+            entry("account_reset_approve_failed", "qt.he.thong"),
+            entry("account_reset_approve", "cb.huyen"),
+        ]
+    );
+    lab.server.stop().await;
+}
+both_backends!(both_factors_of_one_account_need_a_second_person);

@@ -99,8 +99,11 @@ pub async fn login(station: &Station, args: &LoginArgs, out: &Output) -> anyhow:
             .await?
     };
     out.sign_in(&step);
-    if !matches!(step, SignIn::Done { .. }) && !out.json {
-        eprintln!("(chưa đăng nhập xong)");
+    match &step {
+        // Told once on this laptop (the JSON answer carries them for a script to show).
+        SignIn::Done { .. } => station.acknowledge_reset_notices().await?,
+        _ if !out.json => eprintln!("(chưa đăng nhập xong)"),
+        _ => {}
     }
     Ok(())
 }

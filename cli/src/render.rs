@@ -311,7 +311,12 @@ impl Output {
             return;
         }
         match step {
-            station::SignIn::Done { session } => self.whoami(Some(session)),
+            station::SignIn::Done { session } => {
+                self.whoami(Some(session));
+                for r in &session.reset_notices {
+                    eprintln!("{}", reset_notice(r));
+                }
+            }
             station::SignIn::EnrollOtp {
                 challenge,
                 otp_uri,
@@ -329,6 +334,20 @@ impl Output {
             }
         }
     }
+}
+
+/// What the holder is told of a reset of their account made by someone else.
+pub fn reset_notice(r: &sync_protocol::auth::ResetRecord) -> String {
+    format!(
+        "Chú ý: {} của tài khoản này đã được {} đặt lại lúc {}{}. Nếu bạn không yêu cầu, báo ngay cho trung tâm y tế huyện.",
+        r.factor.label(),
+        r.requested_by,
+        r.applied_at.as_deref().unwrap_or(&r.requested_at),
+        r.approved_by
+            .as_deref()
+            .map(|a| format!(" (duyệt bởi {a})"))
+            .unwrap_or_default()
+    )
 }
 
 fn gender_label(g: &sync_protocol::Gender) -> &'static str {

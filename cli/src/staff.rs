@@ -4,7 +4,7 @@
 use crate::render::Output;
 use clap::Subcommand;
 use station::{Station, staff};
-use sync_protocol::auth::{NewAccount, Role, SignInEvent};
+use sync_protocol::auth::{NewAccount, ResetRecord, ResetStatus, Role, SignInEvent};
 
 #[derive(Subcommand)]
 pub enum StaffCommand {
@@ -37,6 +37,12 @@ pub enum StaffCommand {
     ResetPassword { username: String },
     /// Clears the authenticator (a lost phone): the next sign-in enrols a new one.
     ResetAuthenticator { username: String },
+    /// The last 30 days' resets of the facility's accounts; those awaiting a second person
+    /// are approved with `staff approve-reset ID`.
+    Resets,
+    /// Approves, as the second person, a reset another administrator asked for (both factors
+    /// of one account within a day).
+    ApproveReset { id: String },
     /// An account's sign-ins, online and offline.
     SignIns { username: String },
 }
@@ -121,16 +127,63 @@ pub async fn staff(station: &Station, cmd: &StaffCommand, out: &Output) -> anyho
                 "Mật khẩu ban đầu mới (người dùng phải đổi khi đăng nhập): ",
                 true,
             )?;
-            staff::reset_password(client, username, &password).await?;
-            out.message(&format!(
-                "Đã đặt lại mật khẩu của {username}: lần đăng nhập tới phải đổi mật khẩu (vẫn dùng ứng dụng xác thực cũ)."
-            ));
+            let reset = staff::reset_password(client, username, &password).await?;
+            out.value(&reset, |r| {
+                reset_text(
+                    r,
+                    &format!(
+                        "Đã đặt lại mật khẩu của {username}: lần đăng nhập tới phải đổi mật khẩu (vẫn dùng ứng dụng xác thực cũ)."
+                    ),
+                )
+            });
         }
         StaffCommand::ResetAuthenticator { username } => {
-            staff::reset_authenticator(client, username).await?;
-            out.message(&format!(
-                "Đã huỷ ứng dụng xác thực của {username}: lần đăng nhập trực tuyến tới sẽ quét mã mới."
-            ));
+            let reset = staff::reset_authenticator(client, username).await?;
+            out.value(&reset, |r| {
+                reset_text(
+                    r,
+                    &format!(
+                        "Đã huỷ ứng dụng xác thực của {username}: lần đăng nhập trực tuyến tới sẽ quét mã mới."
+                    ),
+                )
+            });
+        }
+        StaffCommand::Resets => {
+            let list = staff::resets(client).await?;
+            out.value(&list, |list| {
+                if list.is_empty() {
+                    return "Không có lần đặt lại nào trong 30 ngày qua.".to_string();
+                }
+                list.iter()
+                    .map(|r| {
+                        format!(
+                            "{}\t{}\t{}\t{}\tyêu cầu: {} lúc {}{}",
+                            r.id,
+                            r.username,
+                            r.factor.label(),
+                            status_label(r.status),
+                            r.requested_by,
+                            r.requested_at,
+                            r.approved_by
+                                .as_deref()
+                                .map(|a| format!("; duyệt: {a}"))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+        }
+        StaffCommand::ApproveReset { id } => {
+            let reset = staff::approve_reset(client, id).await?;
+            out.value(&reset, |r| {
+                format!(
+                    "Đã duyệt: {} của {} được đặt lại (yêu cầu của {}).",
+                    r.factor.label(),
+                    r.username,
+                    r.requested_by
+                )
+            });
         }
         StaffCommand::SignIns { username } => {
             let events = staff::sign_ins_of(client, username).await?;
@@ -172,4 +225,26 @@ fn history_text(events: &[SignInEvent]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// What became of a reset: done, or waiting for a second person.
+fn reset_text(r: &ResetRecord, done: &str) -> String {
+    match r.status {
+        ResetStatus::Applied => done.to_string(),
+        _ => format!(
+            "Chưa đặt lại: {} của {} cũng vừa được đặt lại, nên lần này cần người thứ hai duyệt (một thủ trưởng/quản trị khác của cơ sở, hoặc trung tâm y tế huyện) trong 24 giờ. Mã yêu cầu: {}",
+            r.factor.other().label(),
+            r.username,
+            r.id
+        ),
+    }
+}
+
+/// A reset's status in Vietnamese.
+fn status_label(s: ResetStatus) -> &'static str {
+    match s {
+        ResetStatus::Applied => "đã đặt lại",
+        ResetStatus::AwaitingApproval => "chờ người thứ hai duyệt",
+        ResetStatus::Expired => "hết hạn, không đặt lại",
+    }
 }

@@ -57,7 +57,7 @@ enum Command {
         tls_key: Option<PathBuf>,
         /// The address stations reach this server at (for the update links it gives), when it
         /// is not the one in their requests (a reverse proxy).
-        #[arg(long, env = "SOTIEM_PUBLIC_URL")]
+        #[arg(long, env = "SOTIEM_PUBLIC_URL", value_parser = sotiem_server::http::parse_public_url)]
         public_url: Option<String>,
         /// A folder of extra trusted root certificates (.crt/.pem/.cer) for facility signatures,
         /// besides Vietnam's public roots built in.
@@ -1031,7 +1031,13 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                 "account_reset_password",
                 &format!("account/{username}"),
                 Vec::new(),
-                sotiem_server::accounts::reset_password(db, username, password),
+                sotiem_server::accounts::reset_password(
+                    db,
+                    &sync_protocol::Clock::system(),
+                    &sotiem_server::accounts::ResetBy::operator(),
+                    username,
+                    password,
+                ),
             )
             .await?;
             print(
@@ -1050,7 +1056,12 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                 "account_reset_authenticator",
                 &format!("account/{username}"),
                 Vec::new(),
-                sotiem_server::accounts::reset_authenticator(db, username),
+                sotiem_server::accounts::reset_authenticator(
+                    db,
+                    &sync_protocol::Clock::system(),
+                    &sotiem_server::accounts::ResetBy::operator(),
+                    username,
+                ),
             )
             .await?;
             print(

@@ -409,3 +409,39 @@ fn plain_http_off_loopback_is_refused_unless_asked_for() {
     child.wait().unwrap();
     assert!(line.starts_with("listening on http://0.0.0.0:"), "{line}");
 }
+
+#[test]
+fn a_public_url_that_is_not_a_whole_https_address_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tinh.db");
+    // Stations send their device token to this address for updates: no host, plain http over
+    // the network, or a user name in it are refused before anything listens.
+    for bad in [
+        "sotiem.soyte.gov.vn",
+        "http://sotiem.soyte.gov.vn",
+        "https://quantri:matkhau@sotiem.soyte.gov.vn",
+    ] {
+        let out = server(
+            &db,
+            &["serve", "--listen", "127.0.0.1:0", "--public-url", bad],
+        );
+        assert!(!out.status.success(), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--public-url") && err.contains("https"),
+            "{bad}: {err}"
+        );
+    }
+    let (mut child, line) = serve(
+        &db,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--public-url",
+            "https://sotiem.soyte.gov.vn/",
+        ],
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(line.starts_with("listening on http://127.0.0.1:"), "{line}");
+}

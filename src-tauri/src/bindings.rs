@@ -65,6 +65,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         crate::views::StaffPasswordRequest,
         sync_protocol::auth::AccountInfo,
         sync_protocol::auth::SignInEvent,
+        sync_protocol::auth::ResetRecord,
         crate::views::Limits,
     );
     // The values too, not only their type.

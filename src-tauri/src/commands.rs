@@ -19,7 +19,7 @@ use station::{
 };
 use std::sync::Arc;
 use sync_protocol::Vaccine;
-use sync_protocol::auth::{AccountInfo, NewAccount, SignInEvent};
+use sync_protocol::auth::{AccountInfo, NewAccount, ResetRecord, SignInEvent};
 use tauri::State;
 use uuid::Uuid;
 
@@ -736,9 +736,13 @@ pub async fn revoke_staff_account(app: App<'_>, username: String) -> Result<()> 
     Ok(station::staff::revoke(&client, &username).await?)
 }
 
-/// Gives one of the station's accounts a new initial password.
+/// Gives one of the station's accounts a new initial password (or asks a second person to
+/// approve it, when its authenticator was reset lately).
 #[tauri::command]
-pub async fn reset_staff_password(app: App<'_>, request: StaffPasswordRequest) -> Result<()> {
+pub async fn reset_staff_password(
+    app: App<'_>,
+    request: StaffPasswordRequest,
+) -> Result<ResetRecord> {
     let client = as_user(&app).await?;
     Ok(
         station::staff::reset_password(&client, &request.username, &request.initial_password)
@@ -746,11 +750,32 @@ pub async fn reset_staff_password(app: App<'_>, request: StaffPasswordRequest) -
     )
 }
 
-/// Clears the authenticator of one of the station's accounts (re-enrolment at next sign-in).
+/// Clears the authenticator of one of the station's accounts (re-enrolment at next sign-in), or
+/// asks a second person to approve it.
 #[tauri::command]
-pub async fn reset_staff_authenticator(app: App<'_>, username: String) -> Result<()> {
+pub async fn reset_staff_authenticator(app: App<'_>, username: String) -> Result<ResetRecord> {
     let client = as_user(&app).await?;
     Ok(station::staff::reset_authenticator(&client, &username).await?)
+}
+
+/// The last 30 days' resets of the station's accounts.
+#[tauri::command]
+pub async fn staff_resets(app: App<'_>) -> Result<Vec<ResetRecord>> {
+    let client = as_user(&app).await?;
+    Ok(station::staff::resets(&client).await?)
+}
+
+/// Approves, as the second person, a reset another administrator asked for.
+#[tauri::command]
+pub async fn approve_staff_reset(app: App<'_>, id: String) -> Result<ResetRecord> {
+    let client = as_user(&app).await?;
+    Ok(station::staff::approve_reset(&client, &id).await?)
+}
+
+/// The signed-in user has read the resets shown at sign-in.
+#[tauri::command]
+pub async fn acknowledge_reset_notices(app: App<'_>) -> Result<()> {
+    Ok(app.station().await?.acknowledge_reset_notices().await?)
 }
 
 /// The sign-ins of one of the station's accounts.

@@ -124,6 +124,9 @@ pub fn run() {
             commands::revoke_staff_account,
             commands::reset_staff_password,
             commands::reset_staff_authenticator,
+            commands::staff_resets,
+            commands::approve_staff_reset,
+            commands::acknowledge_reset_notices,
             commands::staff_sign_ins,
             commands::own_sign_ins,
         ])

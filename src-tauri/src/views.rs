@@ -23,6 +23,8 @@ pub struct SessionView {
     pub writes_people: bool,
     /// Whether the role may see people's data at all (a system administrator may not).
     pub reads_people: bool,
+    /// Resets of this account made by someone else that this laptop has not shown yet.
+    pub reset_notices: Vec<sync_protocol::auth::ResetRecord>,
 }
 
 impl From<&station::Session> for SessionView {
@@ -36,6 +38,7 @@ impl From<&station::Session> for SessionView {
             expires_at: s.expires_at.clone(),
             writes_people: s.role().writes_people(),
             reads_people: s.role().reads_people(),
+            reset_notices: s.reset_notices.clone(),
         }
     }
 }

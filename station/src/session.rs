@@ -20,6 +20,9 @@ pub struct Session {
     /// [`crate::lists::list_needs_code`]).
     #[serde(skip)]
     pub(crate) lists_unlocked_until: Option<time::OffsetDateTime>,
+    /// Resets of this account's password or authenticator, made by someone else, that this
+    /// laptop has not shown its holder yet (told at the first online sign-in after them).
+    pub reset_notices: Vec<sync_protocol::auth::ResetRecord>,
 }
 
 impl std::fmt::Debug for Session {

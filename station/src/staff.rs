@@ -6,7 +6,9 @@
 use crate::error::StationError;
 use crate::remote::{SyncClient, SyncError, SyncResult};
 use crate::session::Session;
-use sync_protocol::auth::{AccountInfo, AccountRef, NewAccount, PasswordReset, SignInEvent};
+use sync_protocol::auth::{
+    AccountInfo, AccountRef, ApproveReset, NewAccount, PasswordReset, ResetRecord, SignInEvent,
+};
 
 /// How many sign-ins a history shows.
 pub const HISTORY_ROWS: u32 = 100;
@@ -49,13 +51,15 @@ pub async fn revoke(client: &SyncClient, username: &str) -> SyncResult<()> {
     Ok(())
 }
 
-/// Gives an account a new initial password, changed at its next sign-in.
+/// Gives an account a new initial password, changed at its next sign-in. When the account's
+/// authenticator was also reset lately, the server holds the reset for a second person
+/// ([`ResetRecord::status`]).
 pub async fn reset_password(
     client: &SyncClient,
     username: &str,
     initial_password: &str,
-) -> SyncResult<()> {
-    let _: Option<()> = client
+) -> SyncResult<ResetRecord> {
+    client
         .json(
             sync_protocol::endpoints::RESET_PASSWORD,
             &PasswordReset {
@@ -63,19 +67,36 @@ pub async fn reset_password(
                 initial_password: initial_password.to_string(),
             },
         )
-        .await?;
-    Ok(())
+        .await
 }
 
-/// Clears an account's authenticator (a lost or changed phone): its next sign-in enrols one.
-pub async fn reset_authenticator(client: &SyncClient, username: &str) -> SyncResult<()> {
-    let _: Option<()> = client
+/// Clears an account's authenticator (a lost phone): its next sign-in enrols one (held for a
+/// second person when the password was also reset lately).
+pub async fn reset_authenticator(client: &SyncClient, username: &str) -> SyncResult<ResetRecord> {
+    client
         .json(
             sync_protocol::endpoints::RESET_AUTHENTICATOR,
             &account_ref(username),
         )
-        .await?;
-    Ok(())
+        .await
+}
+
+/// The last 30 days' resets of the facility's accounts (those awaiting a second person first
+/// in what a screen shows).
+pub async fn resets(client: &SyncClient) -> SyncResult<Vec<ResetRecord>> {
+    client.get_json(sync_protocol::endpoints::RESETS, &[]).await
+}
+
+/// Approves, as the second person, a reset another administrator asked for.
+pub async fn approve_reset(client: &SyncClient, id: &str) -> SyncResult<ResetRecord> {
+    client
+        .json(
+            sync_protocol::endpoints::APPROVE_RESET,
+            &ApproveReset {
+                id: id.trim().to_string(),
+            },
+        )
+        .await
 }
 
 /// The signed-in user's own sign-ins, online and offline, newest first.

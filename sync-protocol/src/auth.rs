@@ -217,6 +217,11 @@ pub struct SessionGrant {
     pub otp_secret: Option<Vec<u8>>,
     /// How many days the station may sign this account in offline before an online sign-in.
     pub offline_lease_days: u32,
+    /// Resets of this account's password or authenticator made by someone else lately: the
+    /// holder is told at the next sign-in on every device (one they did not ask for is how a
+    /// take-over shows).
+    #[serde(default)]
+    pub resets: Vec<ResetRecord>,
 }
 
 /// An account as shown to its holder and to administrators (no secrets).
@@ -363,6 +368,89 @@ pub struct AccountRef {
 pub struct PasswordReset {
     pub username: String,
     pub initial_password: String,
+}
+
+/// One of the two things that open an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum CredentialFactor {
+    Password,
+    Authenticator,
+}
+
+impl CredentialFactor {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialFactor::Password => "password",
+            CredentialFactor::Authenticator => "authenticator",
+        }
+    }
+
+    /// Reads a stored name.
+    pub fn parse(text: &str) -> Option<CredentialFactor> {
+        match text {
+            "password" => Some(CredentialFactor::Password),
+            "authenticator" => Some(CredentialFactor::Authenticator),
+            _ => None,
+        }
+    }
+
+    /// The other factor.
+    pub fn other(self) -> CredentialFactor {
+        match self {
+            CredentialFactor::Password => CredentialFactor::Authenticator,
+            CredentialFactor::Authenticator => CredentialFactor::Password,
+        }
+    }
+
+    /// The Vietnamese name.
+    pub fn label(self) -> &'static str {
+        match self {
+            CredentialFactor::Password => "mật khẩu",
+            CredentialFactor::Authenticator => "ứng dụng xác thực",
+        }
+    }
+}
+
+/// Where a reset of one factor stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum ResetStatus {
+    /// Done: the factor was reset.
+    Applied,
+    /// The other factor was reset too lately: a second person must approve this one.
+    AwaitingApproval,
+    /// Not approved in time (or replaced by a later request); nothing was changed.
+    Expired,
+}
+
+/// A reset of one factor of an account, requested by an administrator (and, when it is the
+/// second factor within a day, approved by a second person). No secret is in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ResetRecord {
+    pub id: String,
+    pub username: String,
+    pub facility: String,
+    pub factor: CredentialFactor,
+    pub requested_by: String,
+    /// RFC 3339.
+    pub requested_at: String,
+    pub status: ResetStatus,
+    pub approved_by: Option<String>,
+    pub applied_at: Option<String>,
+    /// Whether the account's other factor had been reset shortly before: both factors in
+    /// other hands, the take-over the second person guards against.
+    pub both_factors: bool,
+}
+
+/// `POST /api/v1/admin/accounts/resets/approve`: a second person approves a reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApproveReset {
+    pub id: String,
 }
 
 /// One sign-in or sign-in attempt, as its owner and their administrators see it.

@@ -52,6 +52,11 @@ pub const REVOKE_ACCOUNT: &str = "admin/accounts/revoke";
 pub const RESET_PASSWORD: &str = "admin/accounts/reset-password";
 /// `POST`, JSON: clears an authenticator.
 pub const RESET_AUTHENTICATOR: &str = "admin/accounts/reset-authenticator";
+/// `GET`: the resets of the accounts the caller runs or follows (a head: their facility's; a
+/// district officer: their area's), newest first.
+pub const RESETS: &str = "admin/accounts/resets";
+/// `POST`: a second person approves a reset awaiting approval.
+pub const APPROVE_RESET: &str = "admin/accounts/resets/approve";
 /// `GET`: the raw login history (administrators).
 pub const LOGIN_EVENTS: &str = "admin/login-events";
 /// `GET`: the sign-ins of an account the administrator runs.

@@ -145,6 +145,19 @@ impl TestServer {
         .expect("facility added");
     }
 
+    /// Puts a facility under another (a commune station under its district centre).
+    pub async fn set_parent(&self, code: &str, parent: &str) {
+        sotiem_server::with_db!(&self.db, pool => {
+            sqlx::query("UPDATE facilities SET parent = $1 WHERE code = $2")
+                .bind(parent)
+                .bind(code)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .expect("parent set")
+        });
+    }
+
     /// Registers a device and returns its token.
     pub async fn device(&self, facility: &str) -> String {
         admin::add_device(&self.db, facility, &format!("Máy của {facility}"))

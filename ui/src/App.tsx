@@ -4,6 +4,7 @@ import type { AppStatus } from "./bindings/AppStatus";
 import type { UiError } from "./bindings/UiError";
 import type { Vaccine } from "./bindings/Vaccine";
 import { ErrorBox } from "./components/ErrorBox";
+import { ResetNotices } from "./components/ResetNotices";
 import { SyncBar } from "./components/SyncBar";
 import { formatCount } from "./format";
 import { lang, t, toggleLang } from "./i18n";
@@ -293,6 +294,7 @@ export function App() {
       </header>
       <SyncBar status={status} syncError={syncError} syncMessage={syncMessage} onSync={sync} onCancel={() => void api.cancelSync()} />
       <ErrorBox error={scanError} onClose={() => setScanError(null)} />
+      {session ? <ResetNotices notices={session.reset_notices} onDone={() => void refresh()} /> : null}
       {!session ? (
         <SignIn status={status} onDone={refresh} />
       ) : !session.reads_people ? (
@@ -323,7 +325,7 @@ export function App() {
       ) : screen === "signing" && session.role === "signer" ? (
         <Signing catalogue={catalogue} changed={changed} refreshKey={refreshKey} />
       ) : screen === "staff" && session.role === "facility_admin" ? (
-        <Staff />
+        <Staff me={session.username} />
       ) : screen === "passport" ? (
         <Passport />
       ) : screen === "complaints" ? (

@@ -13,6 +13,7 @@ import type { RestoreRequest } from "./bindings/RestoreRequest";
 import type { UpdateView } from "./bindings/UpdateView";
 import type { NewStaffRequest } from "./bindings/NewStaffRequest";
 import type { SignInEvent } from "./bindings/SignInEvent";
+import type { ResetRecord } from "./bindings/ResetRecord";
 import type { StaffPasswordRequest } from "./bindings/StaffPasswordRequest";
 import type { ChangePasswordRequest } from "./bindings/ChangePasswordRequest";
 import type { DailyReport } from "./bindings/DailyReport";
@@ -146,8 +147,11 @@ export const api = {
   staffAccounts: () => call<AccountInfo[]>("staff_accounts"),
   createStaffAccount: (request: NewStaffRequest) => call<AccountInfo>("create_staff_account", { request }),
   revokeStaffAccount: (username: string) => call<null>("revoke_staff_account", { username }),
-  resetStaffPassword: (request: StaffPasswordRequest) => call<null>("reset_staff_password", { request }),
-  resetStaffAuthenticator: (username: string) => call<null>("reset_staff_authenticator", { username }),
+  resetStaffPassword: (request: StaffPasswordRequest) => call<ResetRecord>("reset_staff_password", { request }),
+  resetStaffAuthenticator: (username: string) => call<ResetRecord>("reset_staff_authenticator", { username }),
+  staffResets: () => call<ResetRecord[]>("staff_resets"),
+  approveStaffReset: (id: string) => call<ResetRecord>("approve_staff_reset", { id }),
+  acknowledgeResetNotices: () => call<null>("acknowledge_reset_notices"),
   staffSignIns: (username: string) => call<SignInEvent[]>("staff_sign_ins", { username }),
   ownSignIns: () => call<SignInEvent[]>("own_sign_ins"),
 };

@@ -4,11 +4,13 @@
 
 mod history;
 mod login;
+mod resets;
 mod sessions;
 mod signer_certificates;
 
 pub use history::*;
 pub use login::*;
+pub use resets::*;
 pub use sessions::*;
 pub use signer_certificates::*;
 
@@ -95,6 +97,14 @@ pub enum AuthError {
     UnknownRole { username: String, role: String },
     #[error("mã xác nhận phải dành cho 1 đến {max} người và ít nhất một trường")]
     GrantSize { max: usize },
+    #[error("không có yêu cầu đặt lại {0}")]
+    NoSuchReset(String),
+    #[error(
+        "yêu cầu đặt lại này cần người thứ hai duyệt: một thủ trưởng hay quản trị khác của cơ sở {facility}, hoặc cán bộ tuyến huyện phụ trách — không phải người yêu cầu, người giữ tài khoản hay quản trị hệ thống"
+    )]
+    SecondPerson { facility: String },
+    #[error("yêu cầu đặt lại {0}")]
+    ResetClosed(&'static str),
 }
 
 impl AuthError {
@@ -119,6 +129,9 @@ impl AuthError {
             AuthError::NoSuchFacility(_) => "no_such_facility",
             AuthError::OfficerFacility(_) => "officer_facility",
             AuthError::DeviceOfOtherFacility { .. } => "wrong_facility",
+            AuthError::NoSuchReset(_) => "no_such_reset",
+            AuthError::SecondPerson { .. } => "second_person_required",
+            AuthError::ResetClosed(_) => "reset_closed",
             AuthError::EnrolOnFacilityDevice { .. } => "enrol_on_facility_device",
             AuthError::Db(_) | AuthError::Hash => "internal",
         }
@@ -423,35 +436,90 @@ pub async fn revoke_account(db: &Db, username: &str) -> Result<(), AuthError> {
 }
 
 /// Gives an account a new initial password, to be changed at its next sign-in. The
-/// authenticator stays, so whoever typed the new password still cannot sign in as its holder.
-/// Open sessions end, and stations forget their copy for offline sign-in.
+/// authenticator stays, so whoever typed the new password still cannot sign in as its holder —
+/// unless the authenticator is also in other hands, when a second person must approve
+/// ([`request_reset`]). Open sessions end, and stations forget their copy for offline sign-in.
 pub async fn reset_password(
     db: &Db,
+    clock: &Clock,
+    by: &ResetBy,
     username: &str,
     initial_password: &str,
-) -> Result<(), AuthError> {
+) -> Result<sync_protocol::auth::ResetRecord, AuthError> {
     check_password(initial_password)?;
+    let target = account(db, username)
+        .await?
+        .ok_or_else(|| AuthError::NoSuchAccount(username.to_string()))?;
     let hash = hash_password(initial_password).await?;
-    reset_credentials(db, username, Some(&hash), false).await
+    let factor = sync_protocol::auth::CredentialFactor::Password;
+    request_reset(db, clock, by, &target, factor, Some(hash)).await
 }
 
 /// Clears an account's authenticator (a lost or changed phone): its next sign-in with its
-/// password enrols a new one. Open sessions end, and stations forget their copy for offline
-/// sign-in (which holds the old secret).
-pub async fn reset_authenticator(db: &Db, username: &str) -> Result<(), AuthError> {
-    reset_credentials(db, username, None, true).await
+/// password enrols a new one (on a laptop of its facility, for an account that reads people's
+/// data). Held for a second person when the password is also in other hands. Open sessions end,
+/// and stations forget their copy for offline sign-in (which holds the old secret).
+pub async fn reset_authenticator(
+    db: &Db,
+    clock: &Clock,
+    by: &ResetBy,
+    username: &str,
+) -> Result<sync_protocol::auth::ResetRecord, AuthError> {
+    let target = account(db, username)
+        .await?
+        .ok_or_else(|| AuthError::NoSuchAccount(username.to_string()))?;
+    let factor = sync_protocol::auth::CredentialFactor::Authenticator;
+    request_reset(db, clock, by, &target, factor, None).await
 }
 
-/// One reset: a new password hash (to be changed at the next sign-in) and/or the authenticator
-/// cleared, on an active account, with the failure count and locks cleared and its sessions
-/// ended, in one transaction.
+/// What one reset changes: a new password hash (to be changed at the next sign-in) and/or the
+/// authenticator cleared.
+pub(crate) struct Reset<'a> {
+    pub password_hash: Option<&'a str>,
+    pub clear_authenticator: bool,
+}
+
+/// How a reset enters the log of resets, in the same transaction.
+enum Logged<'a> {
+    New(&'a LogRow<'a>),
+    Approved(&'a Approval<'a>),
+    /// (An account's first password set by nobody else.)
+    Nothing,
+}
+
+/// A reset of an active account, logged, with the failure counts and locks cleared and its
+/// sessions ended, in one transaction.
 async fn reset_credentials(
     db: &Db,
+    clock: &Clock,
     username: &str,
-    password_hash: Option<&str>,
-    clear_authenticator: bool,
+    new: Reset<'_>,
+    log: Option<&LogRow<'_>>,
 ) -> Result<(), AuthError> {
-    let at = format_time(now());
+    let logged = log.map_or(Logged::Nothing, Logged::New);
+    write_reset(db, clock, username, new, logged).await
+}
+
+/// A reset approved by a second person: applied, and its request closed (with any other
+/// request for the same factor), in one transaction.
+async fn reset_approved(
+    db: &Db,
+    clock: &Clock,
+    username: &str,
+    new: Reset<'_>,
+    approval: &Approval<'_>,
+) -> Result<(), AuthError> {
+    write_reset(db, clock, username, new, Logged::Approved(approval)).await
+}
+
+async fn write_reset(
+    db: &Db,
+    clock: &Clock,
+    username: &str,
+    new: Reset<'_>,
+    logged: Logged<'_>,
+) -> Result<(), AuthError> {
+    let at = format_time(clock.now());
     let sql = "UPDATE accounts SET
             password_hash = COALESCE($1, password_hash),
             must_change_password = CASE WHEN $1 IS NULL THEN must_change_password ELSE TRUE END,
@@ -460,11 +528,11 @@ async fn reset_credentials(
             last_otp_step = CASE WHEN $2 THEN NULL ELSE last_otp_step END,
             failed_attempts = 0, locked_until = NULL, credentials_reset_at = $3
          WHERE username = $4 AND status <> 'revoked'";
-    let n = with_db!(db, pool => {
+    let outcome: Result<u64, AuthError> = with_db!(db, pool => {
         let mut tx = pool.begin().await?;
         let n = sqlx::query(sql)
-            .bind(password_hash)
-            .bind(clear_authenticator)
+            .bind(new.password_hash)
+            .bind(new.clear_authenticator)
             .bind(&at)
             .bind(username)
             .execute(&mut *tx)
@@ -478,18 +546,50 @@ async fn reset_credentials(
             .bind(username)
             .execute(&mut *tx)
             .await?;
-        if n == 1 {
+        let closed = match logged {
+            Logged::New(log) => {
+                resets::insert_log!(&mut *tx, log)?;
+                true
+            }
+            Logged::Approved(a) => {
+                let closed = sqlx::query(
+                    "UPDATE credential_resets SET status = 'applied', approved_by = $1,
+                        applied_at = $2, password_hash = NULL
+                     WHERE id = $3 AND status = 'pending'",
+                )
+                .bind(a.approver)
+                .bind(a.at)
+                .bind(a.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                sqlx::query(
+                    "UPDATE credential_resets SET status = 'expired', password_hash = NULL
+                     WHERE username = $1 AND status = 'pending' AND factor =
+                        (SELECT factor FROM credential_resets WHERE id = $2)",
+                )
+                .bind(username)
+                .bind(a.id)
+                .execute(&mut *tx)
+                .await?;
+                closed
+            }
+            Logged::Nothing => true,
+        };
+        if n == 1 && closed {
             tx.commit().await?;
         }
-        n
+        Ok(if closed { n } else { u64::MAX })
     });
-    if n == 0 {
-        return Err(match account(db, username).await? {
+    match outcome? {
+        1 => Ok(()),
+        u64::MAX => Err(AuthError::ResetClosed("đã được duyệt")),
+        _ => Err(match account(db, username).await? {
             Some(_) => AuthError::Revoked,
             None => AuthError::NoSuchAccount(username.to_string()),
-        });
+        }),
     }
-    Ok(())
 }
 
 /// The active accounts of `facility` whose credentials were ever reset, and when last.

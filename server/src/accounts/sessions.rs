@@ -48,6 +48,7 @@ pub(super) async fn open_session(
             None
         },
         offline_lease_days: OFFLINE_LEASE_DAYS,
+        resets: resets_told_to_holder(db, clock, &acct.info.username).await?,
     })
 }
 

@@ -122,7 +122,8 @@ impl Area {
         self.facilities.iter().map(|f| f.code.as_str()).collect()
     }
 
-    fn name_of(&self, code: &str) -> String {
+    /// A facility's name, or its code when the area does not hold it.
+    pub fn name_of(&self, code: &str) -> String {
         self.facilities
             .iter()
             .find(|f| f.code == code)

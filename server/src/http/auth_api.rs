@@ -17,8 +17,9 @@ use serde::Deserialize;
 use sqlx::Row;
 use sync_protocol::audit::{AuditEntry, AuditPush, AuditPushResponse, GENESIS};
 use sync_protocol::auth::{
-    AccountInfo, AccountRef, AccountStatusRequest, AccountStatusResponse, ChangePasswordRequest,
-    EnrollRequest, LoginRequest, LoginStep, NewAccount, PasswordReset, Role, SignInEvent,
+    AccountInfo, AccountRef, AccountStatusRequest, AccountStatusResponse, ApproveReset,
+    ChangePasswordRequest, EnrollRequest, LoginRequest, LoginStep, NewAccount, PasswordReset,
+    ResetRecord, Role, SignInEvent,
 };
 pub use sync_protocol::endpoints::SESSION_HEADER;
 use sync_protocol::person::{format_time, now};
@@ -305,44 +306,98 @@ pub async fn revoke_account(
 }
 
 /// `POST /api/v1/admin/accounts/reset-password`: a new initial password (changed at the next
-/// sign-in; the authenticator stays).
+/// sign-in; the authenticator stays). Answers the reset: applied, or awaiting a second person
+/// when the authenticator is also in other hands.
 pub async fn reset_password(
     State(state): State<AppState>,
     User(admin): User,
     JsonBody(r): JsonBody<PasswordReset>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<ResetRecord>, ApiError> {
     let target = managed_account(&state, &admin, &r.username).await?;
     let name = target.info.username.clone();
-    audited(
+    let by = accounts::ResetBy::account(&admin.account);
+    let reset = audited(
         &state,
         &admin,
         "account_reset_password",
         &format!("account/{name}"),
         Vec::new(),
-        accounts::reset_password(&state.db, &name, &r.initial_password),
+        accounts::reset_password(&state.db, &state.clock, &by, &name, &r.initial_password),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(reset))
 }
 
-/// `POST /api/v1/admin/accounts/reset-authenticator`: the next sign-in enrols a new one.
+/// `POST /api/v1/admin/accounts/reset-authenticator`: the next sign-in enrols a new one (held
+/// for a second person when the password is also in other hands).
 pub async fn reset_authenticator(
     State(state): State<AppState>,
     User(admin): User,
     JsonBody(r): JsonBody<AccountRef>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<ResetRecord>, ApiError> {
     let target = managed_account(&state, &admin, &r.username).await?;
     let name = target.info.username.clone();
-    audited(
+    let by = accounts::ResetBy::account(&admin.account);
+    let reset = audited(
         &state,
         &admin,
         "account_reset_authenticator",
         &format!("account/{name}"),
         Vec::new(),
-        accounts::reset_authenticator(&state.db, &name),
+        accounts::reset_authenticator(&state.db, &state.clock, &by, &name),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(reset))
+}
+
+/// `GET /api/v1/admin/accounts/resets`: the last 30 days' resets of the accounts the caller
+/// runs (a head: their facility's) or follows (a district officer: their area's).
+pub async fn resets(
+    State(state): State<AppState>,
+    User(user): User,
+) -> Result<Json<Vec<ResetRecord>>, ApiError> {
+    let facilities = reset_facilities(&state, &user.account).await?;
+    let since = state.clock.now() - time::Duration::days(accounts::RESET_NOTICE_DAYS);
+    Ok(Json(
+        accounts::resets_of_facilities(&state.db, &state.clock, &facilities, since).await?,
+    ))
+}
+
+/// The facilities whose resets `account` sees: a head's own, a district officer's area.
+pub(super) async fn reset_facilities(
+    state: &AppState,
+    account: &AccountInfo,
+) -> Result<Vec<String>, ApiError> {
+    match account.role {
+        Role::FacilityAdmin => Ok(vec![account.facility.clone()]),
+        Role::DistrictOfficer | Role::ProvinceOfficer => {
+            let area = crate::console::Area::of_officer(&state.db, account)
+                .await
+                .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "no_area", e.to_string()))?;
+            Ok(area.facilities.into_iter().map(|f| f.code).collect())
+        }
+        r => Err(AuthError::Forbidden { role: r.label() }.into()),
+    }
+}
+
+/// `POST /api/v1/admin/accounts/resets/approve`: a second person approves a reset awaiting
+/// approval (another head of the facility, or the district); applied at once.
+pub async fn approve_reset(
+    State(state): State<AppState>,
+    User(approver): User,
+    JsonBody(r): JsonBody<ApproveReset>,
+) -> Result<Json<ResetRecord>, ApiError> {
+    let entity = format!("reset/{}", r.id.chars().take(64).collect::<String>());
+    let reset = audited(
+        &state,
+        &approver,
+        "account_reset_approve",
+        &entity,
+        Vec::new(),
+        accounts::approve_reset(&state.db, &state.clock, &approver.account, &r.id),
+    )
+    .await?;
+    Ok(Json(reset))
 }
 
 /// Query of the login history.

@@ -57,6 +57,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/console/signing", get(signing))
         .route("/console/report", get(daily_report))
         .route("/console/report.xlsx", get(daily_report_xlsx))
+        .route("/console/resets", get(resets))
+        .route("/console/resets/approve", post(approve_reset))
         .layer(axum::middleware::from_fn(guard))
 }
 
@@ -210,16 +212,17 @@ fn session_set_cookie(state: &AppState, grant: &SessionGrant) -> HeaderValue {
         .path("/console")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(state.https)
+        .secure(state.served_over_https())
         .build();
     HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
 }
 
-fn cleared_cookie() -> HeaderValue {
+fn cleared_cookie(state: &AppState) -> HeaderValue {
     let cookie = Cookie::build((COOKIE, ""))
         .path("/console")
         .http_only(true)
         .same_site(SameSite::Strict)
+        .secure(state.served_over_https())
         .max_age(cookie::time::Duration::ZERO)
         .build();
     HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
@@ -365,7 +368,7 @@ async fn logout(State(state): State<AppState>, parts: Parts) -> Response {
         tracing::warn!("console sign-out: {e}");
     }
     (
-        [(header::SET_COOKIE, cleared_cookie())],
+        [(header::SET_COOKIE, cleared_cookie(&state))],
         Redirect::to("/console/login"),
     )
         .into_response()
@@ -491,6 +494,94 @@ async fn daily_report_xlsx(
         bytes,
     )
         .into_response())
+}
+
+/// The area's password and authenticator resets of the last 30 days; a district officer
+/// approves, as the second person, those awaiting one.
+async fn resets(State(state): State<AppState>, officer: Officer) -> Result<Markup, NotShown> {
+    resets_page(&state, &officer, None, None).await
+}
+
+async fn resets_page(
+    state: &AppState,
+    officer: &Officer,
+    done: Option<&str>,
+    error: Option<&str>,
+) -> Result<Markup, NotShown> {
+    let codes: Vec<String> = officer
+        .area
+        .facilities
+        .iter()
+        .map(|f| f.code.clone())
+        .collect();
+    let since = state.clock.now() - time::Duration::days(accounts::RESET_NOTICE_DAYS);
+    let rows = accounts::resets_of_facilities(&state.db, &state.clock, &codes, since)
+        .await
+        .map_err(|e| NotShown::Refused(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let approves = officer.user.account.role == sync_protocol::auth::Role::DistrictOfficer;
+    Ok(pages::resets(
+        &officer.user.account.username,
+        &officer.area,
+        &rows,
+        approves,
+        done,
+        error,
+    ))
+}
+
+#[derive(Deserialize)]
+struct ApproveForm {
+    id: String,
+}
+
+async fn approve_reset(
+    State(state): State<AppState>,
+    officer: Officer,
+    Form(form): Form<ApproveForm>,
+) -> Result<Response, NotShown> {
+    let actor = Actor::account(
+        &officer.user.account.username,
+        officer.user.address.as_deref(),
+    );
+    let entity = format!("reset/{}", form.id.chars().take(64).collect::<String>());
+    let approved = admin_audit::audited(
+        &state.db,
+        &actor,
+        "account_reset_approve",
+        &entity,
+        Vec::new(),
+        |e: &AuthError| e.code().to_string(),
+        accounts::approve_reset(&state.db, &state.clock, &officer.user.account, &form.id),
+    )
+    .await;
+    Ok(match approved {
+        Ok(r) => {
+            let done = format!(
+                "Đã duyệt: {} của {} được đặt lại (yêu cầu của {}).",
+                r.factor.label(),
+                r.username,
+                r.requested_by
+            );
+            resets_page(&state, &officer, Some(&done), None)
+                .await?
+                .into_response()
+        }
+        Err(admin_audit::Refused::Action(e)) => {
+            let status = match &e {
+                AuthError::NoSuchReset(_) => StatusCode::NOT_FOUND,
+                AuthError::ResetClosed(_) => StatusCode::CONFLICT,
+                _ => StatusCode::FORBIDDEN,
+            };
+            let page = resets_page(&state, &officer, None, Some(&e.to_string())).await?;
+            (status, page).into_response()
+        }
+        Err(admin_audit::Refused::Log(e)) => {
+            return Err(NotShown::Refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.to_string(),
+            ));
+        }
+    })
 }
 
 /// Records that an officer read or downloaded an area's report (the chain `audit verify` checks).

@@ -39,6 +39,7 @@ pub enum View {
     Verification,
     Signing,
     Report,
+    Resets,
 }
 
 fn page(title: &str, body: Markup) -> Markup {
@@ -70,6 +71,7 @@ fn frame(view: View, user: &str, area: &Area, title: &str, content: Markup) -> M
                     (link(View::Verification, "verification", "Xác thực"))
                     (link(View::Signing, "signing", "Ký số và hộ chiếu"))
                     (link(View::Report, "report", "Báo cáo ngày"))
+                    (link(View::Resets, "resets", "Đặt lại tài khoản"))
                 }
                 form method="post" action="/console/logout" {
                     span data-testid="console-user" { (user) } " "
@@ -416,4 +418,61 @@ fn chart(r: &DailyReport) -> Markup {
             }
         }
     }
+}
+
+/// The area's resets of passwords and authenticators; a district officer approves those that
+/// await a second person.
+pub fn resets(
+    user: &str,
+    area: &Area,
+    rows: &[sync_protocol::auth::ResetRecord],
+    approves: bool,
+    done: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
+    use sync_protocol::auth::ResetStatus;
+    let status = |s: ResetStatus| match s {
+        ResetStatus::Applied => "đã đặt lại",
+        ResetStatus::AwaitingApproval => "chờ người thứ hai duyệt",
+        ResetStatus::Expired => "hết hạn, không đặt lại",
+    };
+    let content = html! {
+        p class="muted" { "Mật khẩu và ứng dụng xác thực của các tài khoản trong địa bàn được đặt lại trong 30 ngày qua. Đặt lại cả hai yếu tố của một tài khoản đọc dữ liệu người tiêm trong một ngày phải có người thứ hai duyệt (một quản trị khác của cơ sở, hoặc cán bộ tuyến huyện): không ai tự chiếm được tài khoản của người khác. Người giữ tài khoản được báo khi đăng nhập." }
+        @if let Some(d) = done { p class="ok" role="status" data-testid="console-done" { (d) } }
+        (error_box(error))
+        table data-testid="resets-table" {
+            thead { tr {
+                th { "Cơ sở" } th { "Tài khoản" } th { "Yếu tố" } th { "Cả hai yếu tố" } th { "Trạng thái" }
+                th { "Người yêu cầu" } th { "Người duyệt" } th {}
+            } }
+            tbody {
+                @for r in rows {
+                    tr data-id=(r.id) class=[(r.both_factors).then_some("silent")] {
+                        td { (area.name_of(&r.facility)) br; span class="muted" { (r.facility) } }
+                        td { (r.username) }
+                        td { (r.factor.label()) }
+                        td { @if r.both_factors { span class="badge" { "cả hai" } } }
+                        td data-testid="status" { (status(r.status)) }
+                        td { (r.requested_by) br; span class="muted" { (when(Some(&r.requested_at))) } }
+                        td { (r.approved_by.as_deref().unwrap_or("")) }
+                        td {
+                            @if approves && r.status == ResetStatus::AwaitingApproval {
+                                form method="post" action="/console/resets/approve" {
+                                    input type="hidden" name="id" value=(r.id);
+                                    button type="submit" data-testid=(format!("approve-{}", r.username)) { "Duyệt" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    frame(
+        View::Resets,
+        user,
+        area,
+        "Đặt lại mật khẩu và ứng dụng xác thực",
+        content,
+    )
 }

@@ -89,7 +89,11 @@ impl From<AuthError> for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             AuthError::Exists(_) => StatusCode::CONFLICT,
-            AuthError::NoSuchAccount(_) | AuthError::NoSuchFacility(_) => StatusCode::NOT_FOUND,
+            AuthError::NoSuchAccount(_)
+            | AuthError::NoSuchFacility(_)
+            | AuthError::NoSuchReset(_) => StatusCode::NOT_FOUND,
+            AuthError::SecondPerson { .. } => StatusCode::FORBIDDEN,
+            AuthError::ResetClosed(_) => StatusCode::CONFLICT,
             AuthError::Db(_) | AuthError::Hash => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::UnknownRole { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             AuthError::GrantSize { .. } | AuthError::OfficerFacility(_) => {

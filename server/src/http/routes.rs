@@ -69,6 +69,11 @@ pub fn router(state: AppState) -> Router {
             &endpoints::full(endpoints::RESET_AUTHENTICATOR),
             post(auth_api::reset_authenticator),
         )
+        .route(&endpoints::full(endpoints::RESETS), get(auth_api::resets))
+        .route(
+            &endpoints::full(endpoints::APPROVE_RESET),
+            post(auth_api::approve_reset),
+        )
         .route(
             &endpoints::full(endpoints::LOGIN_EVENTS),
             get(auth_api::login_events),

@@ -36,7 +36,53 @@ pub struct AppState {
     pub complaint_limit: crate::http::throttle::SignInLimit,
 }
 
+/// Reads the address stations and browsers reach the server at (`serve --public-url`): an
+/// `https://` address with a host and no user name, query or fragment (`http://` only for this
+/// machine). It is where stations send their device token for updates, and it says whether
+/// browsers reach the console over TLS (behind a proxy), so a wrong one is refused at start.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "--public-url {why}: phải là địa chỉ https đầy đủ, ví dụ https://sotiem.soyte.gov.vn (không có tên người dùng, ? hay #)"
+        ))
+    };
+    let text = text.trim().trim_end_matches('/');
+    if text.contains(['?', '#', ' ']) {
+        return refuse("có ?, # hay khoảng trắng");
+    }
+    let Ok(uri) = text.parse::<axum::http::Uri>() else {
+        return refuse("không đọc được");
+    };
+    let Some(authority) = uri.authority() else {
+        return refuse("không có tên máy chủ");
+    };
+    if authority.as_str().contains('@') {
+        return refuse("không được chứa tên người dùng hay mật khẩu");
+    }
+    let host = authority.host().trim_matches(['[', ']']);
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match uri.scheme_str() {
+        Some("https") => Ok(text.to_string()),
+        Some("http") if loopback => Ok(text.to_string()),
+        Some("http") => refuse("dùng http:// qua mạng (mã thiết bị sẽ đi không mã hoá)"),
+        _ => refuse("không bắt đầu bằng https://"),
+    }
+}
+
 impl AppState {
+    /// Whether browsers and stations reach the server over TLS: its own, or a proxy's in front
+    /// of it (`--public-url https://…`). The console's cookie is then `Secure`.
+    pub fn served_over_https(&self) -> bool {
+        self.https
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+    }
+
     /// State over an open database with its ingest writer.
     pub fn new(db: Db, ingest: Ingest, server_id: String) -> AppState {
         AppState {
@@ -62,6 +108,35 @@ impl AppState {
             public_url: None,
             https: false,
             last_seen: Arc::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_public_url;
+
+    #[test]
+    fn a_public_url_is_a_whole_https_address() {
+        assert_eq!(
+            parse_public_url("https://sotiem.soyte.gov.vn/").as_deref(),
+            Ok("https://sotiem.soyte.gov.vn")
+        );
+        assert!(parse_public_url("https://sotiem.soyte.gov.vn:8443/so-tiem").is_ok());
+        assert!(parse_public_url("http://127.0.0.1:8787").is_ok());
+        assert!(parse_public_url("http://localhost:8787").is_ok());
+        for bad in [
+            "sotiem.soyte.gov.vn",
+            "http://sotiem.soyte.gov.vn",
+            "ftp://sotiem.soyte.gov.vn",
+            "https://admin:matkhau@sotiem.soyte.gov.vn",
+            "https://sotiem.soyte.gov.vn/?next=evil",
+            "https://sotiem.soyte.gov.vn/#x",
+            "https://",
+            "",
+        ] {
+            let refused = parse_public_url(bad).expect_err(bad);
+            assert!(refused.contains("--public-url"), "{bad}: {refused}");
         }
     }
 }

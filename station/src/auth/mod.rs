@@ -56,6 +56,11 @@ pub enum SignIn {
     ChangePassword { challenge: String },
 }
 
+/// The meta key of the resets this laptop has shown their holders.
+const RESET_NOTICES_SEEN: &str = "reset_notices_seen";
+/// How many shown resets are remembered (a holder is told of 30 days' resets at most).
+const RESET_NOTICES_KEPT: usize = 200;
+
 /// What the keyring keeps of an open session.
 #[derive(Serialize, Deserialize)]
 struct KeptSession {
@@ -276,13 +281,50 @@ impl Station {
         let lease = self.clock().now() + Duration::days(i64::from(grant.offline_lease_days));
         self.remember_account(&grant.account, &secret, password, Some((lease, step)))
             .await?;
-        self.open_session(
-            grant.account.clone(),
-            secret,
-            true,
-            Some(grant.token.clone()),
-        )
-        .await
+        let mut session = self
+            .open_session(
+                grant.account.clone(),
+                secret,
+                true,
+                Some(grant.token.clone()),
+            )
+            .await?;
+        let seen = self.reset_notices_seen().await?;
+        session.reset_notices = grant
+            .resets
+            .iter()
+            .filter(|r| !seen.contains(&r.id))
+            .cloned()
+            .collect();
+        self.set_session(Some(session.clone()));
+        Ok(session)
+    }
+
+    /// The resets this laptop has shown (by id, the latest kept).
+    async fn reset_notices_seen(&self) -> Result<Vec<String>> {
+        Ok(self
+            .meta_value(RESET_NOTICES_SEEN)
+            .await?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default())
+    }
+
+    /// The holder has read the resets shown at sign-in: this laptop shows them no more.
+    pub async fn acknowledge_reset_notices(&self) -> Result<()> {
+        let session = self.reader()?;
+        if session.reset_notices.is_empty() {
+            return Ok(());
+        }
+        let mut seen = self.reset_notices_seen().await?;
+        seen.extend(session.reset_notices.iter().map(|r| r.id.clone()));
+        let keep = seen.len().saturating_sub(RESET_NOTICES_KEPT);
+        seen.drain(..keep);
+        let text = serde_json::to_string(&seen).unwrap_or_default();
+        self.set_meta(RESET_NOTICES_SEEN, Some(&text)).await?;
+        let mut session = session;
+        session.reset_notices.clear();
+        self.set_session(Some(session));
+        Ok(())
     }
 
     /// Sign-ins and sign-outs go to the audit log (and with it to the server).

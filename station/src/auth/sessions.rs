@@ -51,6 +51,7 @@ impl Station {
             server_token,
             otp_secret: secret,
             lists_unlocked_until: None,
+            reset_notices: Vec::new(),
         };
         self.audit_login(
             session.username(),
@@ -107,6 +108,7 @@ impl Station {
             server_token: kept.server_token,
             otp_secret: secret,
             lists_unlocked_until: None,
+            reset_notices: Vec::new(),
         };
         self.set_session(Some(session.clone()));
         Ok(Some(session))

@@ -1,11 +1,14 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import type { AccountInfo } from "../bindings/AccountInfo";
+import type { ResetRecord } from "../bindings/ResetRecord";
 import type { SignInEvent } from "../bindings/SignInEvent";
 import type { UiError } from "../bindings/UiError";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
+import { factorLabel } from "../components/ResetNotices";
 import { SignInHistory } from "../components/SignInHistory";
+import { formatDateTime } from "../format";
 import { lang, t } from "../i18n";
 import { ROLES } from "../roles";
 import { checkNewPassword, requiredMessage } from "../validate";
@@ -14,8 +17,13 @@ const EMPTY = { username: "", full_name: "", role: "vaccinator" as "vaccinator" 
 
 type Action = { kind: "password" | "authenticator" | "revoke" | "history"; account: AccountInfo };
 
+/** A reset's status in the UI's words. */
+function statusLabel(r: ResetRecord): string {
+  return t(r.status === "applied" ? "resetApplied" : r.status === "awaiting_approval" ? "resetAwaiting" : "resetExpired");
+}
+
 /** "Tài khoản của trạm": the head of station runs its vaccinators' and signers' accounts. */
-export function Staff() {
+export function Staff({ me }: { me: string }) {
   const [accounts, setAccounts] = useState<AccountInfo[] | null>(null);
   const [error, setError] = useState<UiError | null>(null);
   const [done, setDone] = useState<string | null>(null);
@@ -25,12 +33,29 @@ export function Staff() {
   const [reset, setReset] = useState({ password: "", confirm: "" });
   const [history, setHistory] = useState<SignInEvent[] | null>(null);
   const [busy, setBusy] = useState(false);
+  const [resets, setResets] = useState<ResetRecord[]>([]);
 
   async function load() {
     try {
       setAccounts(await api.staffAccounts());
+      setResets(await api.staffResets());
     } catch (err) {
       setError(err as UiError);
+    }
+  }
+
+  async function approve(r: ResetRecord) {
+    setError(null);
+    setDone(null);
+    setBusy(true);
+    try {
+      const applied = await api.approveStaffReset(r.id);
+      setDone(`${t("resetApprovedDone")} ${applied.username} (${factorLabel(applied)})`);
+      await load();
+    } catch (err) {
+      setError(err as UiError);
+    } finally {
+      setBusy(false);
     }
   }
   useEffect(() => {
@@ -98,11 +123,11 @@ export function Staff() {
     setBusy(true);
     try {
       if (action.kind === "password") {
-        await api.resetStaffPassword({ username: name, initial_password: reset.password });
-        setDone(`${t("staffPasswordReset")} ${name}`);
+        const r = await api.resetStaffPassword({ username: name, initial_password: reset.password });
+        setDone(r.status === "applied" ? `${t("staffPasswordReset")} ${name}` : `${t("staffResetAwaiting")} ${name}`);
       } else if (action.kind === "authenticator") {
-        await api.resetStaffAuthenticator(name);
-        setDone(`${t("staffAuthenticatorReset")} ${name}`);
+        const r = await api.resetStaffAuthenticator(name);
+        setDone(r.status === "applied" ? `${t("staffAuthenticatorReset")} ${name}` : `${t("staffResetAwaiting")} ${name}`);
       } else if (action.kind === "revoke") {
         await api.revokeStaffAccount(name);
         setDone(`${t("staffRevoked")} ${name}`);
@@ -171,6 +196,46 @@ export function Staff() {
                   </tr>
                 );
               })}
+            </tbody>
+          </table>
+        )}
+      </section>
+      <section class="card" data-testid="staff-resets">
+        <h3>{t("staffResets")}</h3>
+        <p class="help">{t("staffResetsHelp")}</p>
+        {resets.length === 0 ? (
+          <p>{t("staffResetsNone")}</p>
+        ) : (
+          <table class="list">
+            <thead>
+              <tr>
+                <th>{t("username")}</th>
+                <th />
+                <th>{t("staffStatus")}</th>
+                <th>{t("resetRequestedBy")}</th>
+                <th>{t("resetApprovedBy")}</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {resets.map((r) => (
+                <tr key={r.id} data-testid={`staff-reset-${r.username}-${r.factor}`}>
+                  <td>{r.username}</td>
+                  <td>{factorLabel(r)}</td>
+                  <td class={r.status === "awaiting_approval" ? "warn" : undefined}>{statusLabel(r)}</td>
+                  <td>
+                    {r.requested_by} — {formatDateTime(r.requested_at)}
+                  </td>
+                  <td>{r.approved_by ?? ""}</td>
+                  <td>
+                    {r.status === "awaiting_approval" && r.requested_by !== me && r.username !== me ? (
+                      <button type="button" class="primary" disabled={busy} onClick={() => void approve(r)} data-testid={`staff-approve-${r.username}`}>
+                        {t("resetApprove")}
+                      </button>
+                    ) : null}
+                  </td>
+                </tr>
+              ))}
             </tbody>
           </table>
         )}
