@@ -55,6 +55,17 @@ async fn craft(
             });
         }
     }
+    sign_entries(entries, facility, signer, key, created)
+}
+
+/// A run over exactly these entries, signed with `key`.
+fn sign_entries(
+    entries: Vec<ManifestEntry>,
+    facility: &str,
+    signer: &str,
+    key: &FileSigner,
+    created: OffsetDateTime,
+) -> SigningBatchUpload {
     let manifest = Manifest {
         batch_id: Uuid::now_v7(),
         facility: facility.into(),
@@ -519,7 +530,12 @@ async fn scenario(token: &SoftToken, backend: Backend) {
             .await,
         "wrong_facility",
     );
-    assert!(m.contains("TYT-TANTUC"), "{m}");
+    // Named by its ids, never by what the signer may not see (issue 26).
+    assert!(m.contains(&tan_tuc[0].id.to_string()), "{m}");
+    assert!(
+        !m.contains(&tan_tuc[0].full_name) && !m.contains("TYT-TANTUC"),
+        "{m}"
+    );
     // A person the commune registers afterwards reaches the centre with the next pull; its
     // station previews the area's doses (never Tân Túc's) and signs them with its own
     // organisation certificate, and the server accepts the run.
@@ -562,6 +578,28 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         (1, 0),
         "{report:?}"
     );
+    // Issue 26: a run signs each dose once — not twice in one list, not again in another run
+    // (the server's record of the first run would stay, the second's marks be refused).
+    let signed_person = lab.on_server(newcomer[0].id).await;
+    let entries: Vec<ManifestEntry> = signed_person
+        .doses
+        .values()
+        .map(|d| ManifestEntry {
+            dose_id: d.id,
+            person_id: signed_person.id,
+            record_hash: record::record_hash(&signed_person, d),
+        })
+        .collect();
+    let run = |entries: Vec<ManifestEntry>| {
+        sign_entries(entries, "TTYT-BINHCHANH", "bs.quan", &area_key, now())
+    };
+    let twice = [entries.clone(), entries.clone()].concat();
+    let m = refused(centre.send_run(&run(twice)).await, "manifest_invalid");
+    assert!(m.contains("hai lần"), "{m}");
+    let m = refused(centre.send_run(&run(entries)).await, "already_signed");
+    assert!(m.contains(&newcomer[0].full_name), "{m}");
+    let m = refused(centre.send_run(&run(Vec::new())).await, "manifest_invalid");
+    assert!(m.contains("trống"), "{m}");
     // Without the scope, the facility's own head is the only signer of its doses.
     sotiem_server::signing::remove_signer_scope(&lab.server.db, "bs.quan", &["TYT-TANNHUT".into()])
         .await

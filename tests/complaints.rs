@@ -83,7 +83,13 @@ async fn a_complaint_goes_from_the_public_page_to_the_station_and_its_answer_bac
         "another facility's station gets no photo"
     );
 
-    // Answered at the station: the citizen reads it.
+    // Answered at the station, linked to the record it corrected: the citizen reads it.
+    let mut g = sotiem_fixtures::Generator::new(1601);
+    let corrected = g.person("TYT-TANNHUT", "nv.lan", 2);
+    nhut.import_people(std::slice::from_ref(&corrected))
+        .await
+        .expect("registered");
+    nhut.sync().await.expect("synced");
     let answered: ComplaintRecord = nhut
         .client
         .json(
@@ -91,7 +97,7 @@ async fn a_complaint_goes_from_the_public_page_to_the_station_and_its_answer_bac
             &ComplaintAnswer {
                 status: ComplaintStatus::Resolved,
                 answer: "Đã bổ sung mũi 2 (Comirnaty, 20/11/2026) vào hồ sơ.".into(),
-                person_id: Some(uuid::Uuid::now_v7().to_string()),
+                person_id: Some(corrected.id.to_string()),
             },
         )
         .await
@@ -483,6 +489,30 @@ async fn a_station_answers_its_complaints_offline_and_the_answers_reach_the_citi
         .await
         .expect_err("another facility's complaint");
     assert_eq!(theirs.code(), "other_facility", "{theirs}");
+    // Its own station, written by hand (issue 26): "resolved" with no record, or with a record
+    // the station does not hold (one that does not exist), is refused by the server itself.
+    for (person_id, what) in [
+        (None, "no record linked"),
+        (
+            Some(uuid::Uuid::now_v7().to_string()),
+            "a record out of scope",
+        ),
+    ] {
+        let e = nhut
+            .client
+            .json::<_, ComplaintRecord>(
+                &answer_path,
+                &ComplaintAnswer {
+                    status: ComplaintStatus::Resolved,
+                    answer: "Đã sửa.".into(),
+                    person_id,
+                },
+            )
+            .await
+            .expect_err(what);
+        assert_eq!(e.code(), "invalid", "{what}: {e}");
+        assert!(e.to_string().contains("người tiêm"), "{what}: {e}");
+    }
 
     // Resolved needs the person; the usual search finds her by the complaint's name and phone.
     let early = nhut

@@ -457,6 +457,24 @@ pub fn check_reply(field: &'static str, text: &str) -> Result<String, FormProble
     }
 }
 
+/// Checks that an answer saying "resolved" names the record it corrected: every complaint but
+/// one of kind "other" is about a person's record. The station checks before it keeps the
+/// answer; the server again when it receives it.
+pub fn check_resolution(
+    status: ComplaintStatus,
+    kind: ComplaintKind,
+    person_linked: bool,
+) -> Result<(), FormProblem> {
+    if status == ComplaintStatus::Resolved && kind != ComplaintKind::Other && !person_linked {
+        return Err(FormProblem {
+            field: "person_id",
+            message: "hãy tìm và liên kết hồ sơ người tiêm (đã sửa) trước khi báo đã giải quyết"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// Which days count: not Saturday or Sunday, not a public holiday.
 #[derive(Debug, Clone)]
 pub struct WorkingCalendar {

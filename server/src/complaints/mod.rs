@@ -444,6 +444,22 @@ impl ComplaintStore {
         Ok(jpeg)
     }
 
+    /// Whether one of `facilities` replicates the person `person_id`.
+    async fn in_scope(
+        &self,
+        person_id: &str,
+        facilities: &[String],
+    ) -> Result<bool, ComplaintError> {
+        let found: i64 = with_db!(&self.db, pool => {
+            let mut q = sqlx::QueryBuilder::new("SELECT COUNT(*) FROM person_scope WHERE person_id = ");
+            q.push_bind(person_id);
+            q.push(" AND facility IN (");
+            crate::db::in_list!(q, facilities);
+            q.build_query_scalar().fetch_one(pool).await?
+        });
+        Ok(found > 0)
+    }
+
     /// The complaint `id` if it belongs to `facilities`.
     async fn ours(
         &self,
@@ -503,8 +519,25 @@ impl ComplaintStore {
                 message: "mã người tiêm không hợp lệ".into(),
             });
         }
+        // The record linked must be one the facility replicates: a station cannot close a
+        // complaint on a person it does not hold (or one that does not exist).
+        if let Some(p) = &answer.person_id
+            && !self.in_scope(p, facilities).await?
+        {
+            return Err(ComplaintError::Invalid {
+                field: "person_id",
+                message: "không có người tiêm này trong phạm vi của cơ sở".into(),
+            });
+        }
         let _one_at_a_time = self.writer.lock().await;
-        self.open_of(id, facilities).await?;
+        let open = self.open_of(id, facilities).await?;
+        let linked = answer.person_id.is_some() || open.person_id.is_some();
+        sync_protocol::complaints::check_resolution(answer.status, open.kind, linked).map_err(
+            |p| ComplaintError::Invalid {
+                field: p.field,
+                message: p.message,
+            },
+        )?;
         let at = format_time(now.to_offset(sync_protocol::clock::VIETNAM));
         with_db!(&self.db, pool => {
             let mut tx = pool.begin().await?;

@@ -142,7 +142,7 @@ pub(crate) async fn candidates(
     let doses: Vec<(String, CandidateDose)> = with_db!(db, pool => {
         sqlx::query(
             "SELECT x.id, x.person_id, x.vaccine, x.dose_number, x.given_at, x.voided,
-                    (SELECT COUNT(*) FROM signed_doses s WHERE s.dose_id = x.id) AS signed
+                    (SELECT COUNT(*) FROM signed_doses s WHERE s.dose_id = x.id AND s.person_id = x.person_id) AS signed
              FROM doses x WHERE x.person_id > $1 AND x.person_id <= $2",
         )
         .bind(after)

@@ -267,9 +267,33 @@ async fn check_doses(
     may_sign: &BTreeSet<String>,
     created_at: i64,
 ) -> Result<Result<(), Refusal>, sqlx::Error> {
+    if manifest.entries.is_empty() {
+        return Ok(Err(refuse(
+            "manifest_invalid",
+            "danh sách ký trống: không có mũi tiêm nào để ký",
+        )));
+    }
     let mut by_person: BTreeMap<uuid::Uuid, Vec<&ManifestEntry>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
     for e in &manifest.entries {
+        // One dose once: a run counted twice would claim doses it does not sign.
+        if !seen.insert(e.dose_id) {
+            return Ok(Err(refuse(
+                "manifest_invalid",
+                format!("danh sách ký có mũi tiêm {} hai lần", e.dose_id),
+            )));
+        }
         by_person.entry(e.person_id).or_default().push(e);
+    }
+    let ids: Vec<String> = seen.iter().map(uuid::Uuid::to_string).collect();
+    let mut signed_before: BTreeMap<String, String> = BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = with_db!(db, pool => {
+            let mut q = sqlx::QueryBuilder::new("SELECT dose_id, batch_id FROM signed_doses WHERE dose_id IN (");
+            crate::db::in_list!(q, chunk);
+            q.build_query_as().fetch_all(pool).await?
+        });
+        signed_before.extend(rows);
     }
     for (person_id, entries) in &by_person {
         let bytes: Option<Vec<u8>> = with_db!(db, pool => {
@@ -295,11 +319,21 @@ async fn check_doses(
             if !may_sign.contains(&dose.facility)
                 && !may_sign.contains(&facilities.owner(&dose.facility))
             {
+                // Named by its ids only: nothing of a person outside the signer's area.
                 return Ok(Err(refuse(
                     "wrong_facility",
                     format!(
-                        "mũi tiêm {} của {} do cơ sở {} tiêm, ngoài phạm vi ký của {}",
-                        dose.dose_number, person.full_name, dose.facility, manifest.signer
+                        "lần ký có mũi tiêm {} (người {}) ngoài phạm vi ký của {}: bỏ khỏi danh sách rồi ký lại",
+                        e.dose_id, e.person_id, manifest.signer
+                    ),
+                )));
+            }
+            if let Some(batch) = signed_before.get(&e.dose_id.to_string()) {
+                return Ok(Err(refuse(
+                    "already_signed",
+                    format!(
+                        "mũi tiêm {} của {} đã được ký trong lần ký {batch}: bỏ khỏi danh sách rồi ký lại",
+                        dose.dose_number, person.full_name
                     ),
                 )));
             }

@@ -430,16 +430,9 @@ impl Station {
             )
         })?;
         let k = self.kept(id).await?;
-        if status == ComplaintStatus::Resolved
-            && k.record.kind != ComplaintKind::Other
-            && k.linked_person.is_none()
-            && k.record.person_id.is_none()
-        {
-            return Err(refused(
-                "complaint_needs_person",
-                "hãy tìm và liên kết hồ sơ người tiêm (đã sửa) trước khi báo đã giải quyết",
-            ));
-        }
+        let linked = k.linked_person.is_some() || k.record.person_id.is_some();
+        sync_protocol::complaints::check_resolution(status, k.record.kind, linked)
+            .map_err(|p| refused("complaint_needs_person", p.message))?;
         self.keep_reply(k, PendingReply::Answer { status, text })
             .await
     }
