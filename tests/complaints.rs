@@ -5,7 +5,7 @@
 //! address is throttled while the server keeps answering the others.
 
 use sotiem_scenarios::complaints::{
-    Citizen, between, card_photo_with_gps, code_of, comirnaty, honest_fields,
+    Citizen, between, card_photo_with_gps, code_of, comirnaty, honest_fields, pixel_bomb,
 };
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Lab, both_backends};
@@ -854,3 +854,121 @@ async fn complaints_filed_by_two_processes_at_once_all_reach_the_station(backend
     lab.server.stop().await;
 }
 both_backends!(complaints_filed_by_two_processes_at_once_all_reach_the_station);
+
+/// Issue 26 (5): the public form cannot be made to exhaust the server's memory. Photos are
+/// decoded only once the form is right; a picture past 40 megapixels is refused from its header;
+/// at most a few are decoded at once server-wide, the others told to come back (503 and
+/// Retry-After) — while an honest complaint with its photo is still filed.
+async fn the_public_form_decodes_few_pictures_and_only_for_a_valid_form(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let citizen = Citizen::new(&lab.server.url);
+    let with = |field: &'static str, value: String| {
+        let mut f = honest_fields();
+        if let Some(slot) = f.iter_mut().find(|(n, _)| *n == field) {
+            slot.1 = value;
+        }
+        f
+    };
+    let bomb = pixel_bomb(8_000, 6_000);
+    assert!(bomb.len() < 200_000, "{} bytes", bomb.len());
+    // An invalid form: its picture is never looked at.
+    let (status, page) = citizen
+        .post(
+            &with("facility", "TYT-KHONGTONTAI".into()),
+            &[("the.png", bomb.clone())],
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("data-problem=\"facility\""), "{page}");
+    assert!(
+        !page.contains("điểm ảnh"),
+        "decoded for an invalid form: {page}"
+    );
+    // A valid form: the picture's header says 48 megapixels, refused before it is decoded.
+    let (status, page) = citizen
+        .post(&honest_fields(), &[("the.png", bomb)], None)
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("điểm ảnh"), "{page}");
+    assert_eq!(lab.server.count("complaints").await, 0);
+    assert_eq!(lab.server.count("complaint_photos").await, 0);
+
+    // Every decoding slot busy: told to come back, nothing stored.
+    let busy = lab
+        .server
+        .state
+        .photo_slots
+        .clone()
+        .acquire_many_owned(sotiem_server::http::PHOTO_SLOTS as u32)
+        .await
+        .expect("every slot");
+    let (status, retry, page) = citizen
+        .post_retry(&honest_fields(), &[("phieu.jpg", card_photo_with_gps())])
+        .await;
+    assert_eq!(status, 503, "{page}");
+    assert_eq!(retry.as_deref(), Some("10"));
+    assert!(page.contains("nhiều ảnh cùng lúc"), "{page}");
+    assert_eq!(lab.server.count("complaints").await, 0);
+    // A form without photos needs no slot.
+    let (status, page) = citizen.post(&honest_fields(), &[], None).await;
+    assert_eq!(status, 201, "{page}");
+    drop(busy);
+    let (status, page) = citizen
+        .post(
+            &honest_fields(),
+            &[("phieu.jpg", card_photo_with_gps())],
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{page}");
+    assert_eq!(lab.server.count("complaint_photos").await, 1);
+    lab.server.stop().await;
+}
+both_backends!(the_public_form_decodes_few_pictures_and_only_for_a_valid_form);
+
+/// Issue 26 (5): an IPv6 client's whole /64 is one address for the public form's limits (a
+/// home or phone network gives each client 2^64 addresses). Behind a trusted proxy, lookups
+/// from 40 addresses of one /64 are limited after the burst; another /64 is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_client_is_limited_by_its_64() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("dir");
+    let db = sotiem_server::Db::open_sqlite(&dir.path().join("server.db"), None)
+        .await
+        .expect("db");
+    let mut server = sotiem_server::Server::start(db).await.expect("server");
+    server.state.trusted_proxies = sotiem_server::http::throttle::TrustedProxies::new(vec![
+        std::net::IpAddr::from([127, 0, 0, 1]),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(server.serve(listener, std::future::pending()));
+    let http = reqwest::Client::new();
+    let lookup = |from: String| {
+        http.post(format!("{url}/phan-anh/tra-cuu"))
+            .header("x-forwarded-for", from)
+            .form(&[("code", "PA-2026-ABCDEFGH"), ("phone", "0912345678")])
+            .send()
+    };
+    let mut limited = 0;
+    for i in 1..=40 {
+        let status = lookup(format!("2001:db8:0:1::{i:x}"))
+            .await
+            .expect("answer")
+            .status()
+            .as_u16();
+        if status == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited >= 15, "only {limited} of 40 limited");
+    let other = lookup("2001:db8:0:2::1".into()).await.expect("answer");
+    assert_ne!(
+        other.status().as_u16(),
+        429,
+        "another /64 has its own limit"
+    );
+}

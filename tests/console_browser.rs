@@ -333,7 +333,12 @@ async fn a_district_officer_signs_in_reads_each_view_and_downloads_the_daily_rep
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromium() {
-    let lab = Lab::start(Backend::Sqlite).await;
+    // The form asks the server's default proof of work, solved by the page's own workers.
+    let lab = Lab::start_with_pow(
+        Backend::Sqlite,
+        sotiem_server::complaints::pow::DEFAULT_DIFFICULTY,
+    )
+    .await;
     let nhut = lab.device("nhut", "TYT-TANNHUT", "nv.lan").await;
     // Her first dose is on the station's record; her second is not.
     let her = nhut
@@ -391,6 +396,17 @@ async fn a_citizen_files_a_complaint_with_a_photo_and_reads_the_answer_in_chromi
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let solved_in = b
+        .wait("#complaint-form")
+        .await
+        .attr("data-pow-millis")
+        .await
+        .expect("attribute")
+        .unwrap_or_default();
+    eprintln!(
+        "proof of work: {} bits solved by the page in {solved_in} ms",
+        sotiem_server::complaints::pow::DEFAULT_DIFFICULTY
+    );
     b.shot("11-complaint-form").await;
     b.click("[data-testid=complaint-submit]").await;
     let code = b.text("[data-testid=tracking-code]").await;

@@ -11,6 +11,7 @@ pub mod console;
 pub mod db;
 pub mod http;
 pub mod ingest;
+pub mod net;
 pub mod passports;
 pub mod registry;
 pub mod releases;

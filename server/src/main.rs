@@ -94,6 +94,15 @@ enum Command {
             value_delimiter = ','
         )]
         trusted_proxies: Vec<std::net::IpAddr>,
+        /// Zero bits the public complaint form's proof of work asks for (each one doubles the
+        /// work: 20 takes a phone's browser about a second).
+        #[arg(
+            long,
+            env = "SOTIEM_COMPLAINT_POW_BITS",
+            default_value_t = sotiem_server::complaints::pow::DEFAULT_DIFFICULTY,
+            value_parser = clap::value_parser!(u32).range(8..=26)
+        )]
+        complaint_pow_bits: u32,
         #[command(flatten)]
         passport_signer: PassportSignerArgs,
         /// When the end-of-day passport issuance runs (Vietnam time, HH:MM), with a signer.
@@ -434,6 +443,7 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
             sign_in_burst,
             sign_in_every_ms,
             trusted_proxies,
+            complaint_pow_bits,
             passport_signer,
             passport_time,
         } => {
@@ -452,6 +462,7 @@ async fn run(cli: &Cli, db: &Db) -> anyhow::Result<()> {
                 sotiem_server::http::throttle::TrustedProxies::new(trusted_proxies.clone());
             server.state.updates_dir = updates_dir(cli);
             server.state.public_url = public_url.clone();
+            server.state.pow = server.state.pow.with_difficulty(*complaint_pow_bits);
             server.state.https = tls;
             if let Some(path) = registry {
                 tokio::spawn(sotiem_server::registry::watch(

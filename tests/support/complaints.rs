@@ -29,6 +29,26 @@ pub fn card_photo_with_gps() -> Vec<u8> {
     with_exif
 }
 
+/// A grey PNG of `width`×`height`: tens of kilobytes that decode into tens of megapixels (what
+/// an attacker sends to exhaust the server's memory).
+pub fn pixel_bomb(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Best,
+        image::codecs::png::FilterType::NoFilter,
+    );
+    image::ImageEncoder::write_image(
+        encoder,
+        &vec![0u8; (width * height) as usize],
+        width,
+        height,
+        image::ExtendedColorType::L8,
+    )
+    .expect("png");
+    out
+}
+
 /// A citizen's browser, without one: fetches the form, solves its challenge, posts the parts.
 pub struct Citizen {
     http: reqwest::Client,
@@ -106,6 +126,28 @@ impl Citizen {
         challenge: &str,
         solution: &str,
     ) -> (u16, String) {
+        let (status, _, page) = self.post_seen(fields, photos, challenge, solution).await;
+        (status, page)
+    }
+
+    /// [`Citizen::post`], with the answer's `Retry-After` (a busy server's).
+    pub async fn post_retry(
+        &self,
+        fields: &[(&'static str, String)],
+        photos: &[(&str, Vec<u8>)],
+    ) -> (u16, Option<String>, String) {
+        let (challenge, bits) = self.challenge().await;
+        let solved = pow::solve(&challenge, bits);
+        self.post_seen(fields, photos, &challenge, &solved).await
+    }
+
+    async fn post_seen(
+        &self,
+        fields: &[(&'static str, String)],
+        photos: &[(&str, Vec<u8>)],
+        challenge: &str,
+        solution: &str,
+    ) -> (u16, Option<String>, String) {
         let mut form = reqwest::multipart::Form::new()
             .text("pow_challenge", challenge.to_string())
             .text("pow_solution", solution.to_string());
@@ -128,9 +170,14 @@ impl Citizen {
         {
             Ok(answer) => {
                 let status = answer.status().as_u16();
-                (status, answer.text().await.unwrap_or_default())
+                let retry = answer
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                (status, retry, answer.text().await.unwrap_or_default())
             }
-            Err(_) => (0, String::new()),
+            Err(_) => (0, None, String::new()),
         }
     }
 

@@ -158,7 +158,12 @@ impl Lab {
     /// A server on `backend` with TYT-TANNHUT (Tân Nhựt), its mobile team TYT-TANNHUT-LD, and
     /// TYT-TANTUC (Tân Túc).
     pub async fn start(backend: Backend) -> Lab {
-        let server = TestServer::start(backend).await;
+        Lab::start_with_pow(backend, server::SCENARIO_POW_BITS).await
+    }
+
+    /// [`Lab::start`] whose public complaint form asks `bits` of proof of work.
+    pub async fn start_with_pow(backend: Backend, bits: u32) -> Lab {
+        let server = TestServer::start_with_pow(backend, bits).await;
         server
             .facility("TYT-TANNHUT", "commune_station", Some(TAN_NHUT), None)
             .await;

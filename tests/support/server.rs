@@ -20,6 +20,11 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres:sotiem@127.0.0.1:5432/test".into())
 }
 
+/// The proof of work the scenarios' complaint forms ask: each citizen's post solves one, and
+/// the default (20 bits) takes a debug build a second or more. The work itself is proven by
+/// `pow`'s unit tests, and the page's script at the default in the Chromium test.
+pub const SCENARIO_POW_BITS: u32 = 12;
+
 /// A server listening on a free loopback port.
 pub struct TestServer {
     pub db: Db,
@@ -42,6 +47,11 @@ impl TestServer {
     /// Starts a server with a fresh, empty store. PostgreSQL gets a schema of its own; if it
     /// cannot be reached the test fails (it is never skipped).
     pub async fn start(backend: Backend) -> TestServer {
+        TestServer::start_with_pow(backend, SCENARIO_POW_BITS).await
+    }
+
+    /// [`TestServer::start`] whose public complaint form asks `bits` of proof of work.
+    pub async fn start_with_pow(backend: Backend, bits: u32) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let (db, schema) = match backend {
             Backend::Sqlite => (
@@ -84,6 +94,7 @@ impl TestServer {
             .expect("server starts");
         let updates_dir = dir.path().join("updates");
         server.state.updates_dir = updates_dir.clone();
+        server.state.pow = server.state.pow.clone().with_difficulty(bits);
         let trust = server.state.trust.clone();
         let state = server.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -165,7 +165,9 @@ pub(super) async fn claim_attempt(
     username: &str,
     addr: Option<&str>,
 ) -> Result<(), AuthError> {
-    let address = addr.unwrap_or_default();
+    // An IPv6 client's whole /64 is one address here: else each of its addresses would be a
+    // fresh set of five tries.
+    let address = crate::net::lock_key(addr);
     let current = clock.now();
     let count: Option<i64> = with_db!(db, pool => {
         // Counts idle for a day are forgotten (a name typed once by mistake leaves no trace);
@@ -189,7 +191,7 @@ pub(super) async fn claim_attempt(
              RETURNING failures",
         )
         .bind(username)
-        .bind(address)
+        .bind(&address)
         .bind(format_time(current))
         .bind(FREE_ATTEMPTS)
         .bind(format_time(current + Duration::days(1)))
@@ -210,7 +212,7 @@ pub(super) async fn claim_attempt(
             sqlx::query("UPDATE sign_in_failures SET locked_until = $1 WHERE username = $2 AND address = $3")
                 .bind(&until)
                 .bind(username)
-                .bind(address)
+                .bind(&address)
                 .execute(pool)
                 .await
                 .map(|_| ())
@@ -248,6 +250,14 @@ async fn claim_name_attempt(
 /// The address under which the failures of all addresses together are counted: no real
 /// address is written so.
 const EVERYWHERE: &str = "*";
+
+/// The key of `addr` in `sign_in_failures` ([`EVERYWHERE`] stays itself).
+fn lock_address(addr: Option<&str>) -> String {
+    match addr {
+        Some(EVERYWHERE) => EVERYWHERE.to_string(),
+        other => crate::net::lock_key(other),
+    }
+}
 
 /// Until when `username` is locked for every address, if it is. Kept per name, account or not,
 /// so the lock never tells which names are accounts.
@@ -307,7 +317,7 @@ pub(super) async fn address_lock(
     let until: Option<String> = with_db!(db, pool => {
         sqlx::query_scalar("SELECT locked_until FROM sign_in_failures WHERE username = $1 AND address = $2")
             .bind(username)
-            .bind(addr.unwrap_or_default())
+            .bind(lock_address(addr))
             .fetch_optional(pool)
             .await?
             .flatten()
@@ -362,7 +372,7 @@ pub(super) async fn spend_code(
     with_db!(db, pool => {
         sqlx::query("DELETE FROM sign_in_failures WHERE username = $1 AND address IN ($2, $3)")
             .bind(username)
-            .bind(addr.unwrap_or_default())
+            .bind(crate::net::lock_key(addr))
             .bind(EVERYWHERE)
             .execute(pool)
             .await

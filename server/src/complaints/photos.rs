@@ -11,6 +11,9 @@ pub const MAX_PHOTOS: usize = 3;
 pub const MAX_PHOTO_BYTES: usize = 5 * 1024 * 1024;
 /// The longest side kept.
 const MAX_SIDE: u32 = 1600;
+/// The most pixels decoded (a 40-megapixel phone picture): a few kilobytes of PNG can claim
+/// hundreds of megabytes of pixels, decoded into memory before anything else.
+pub const MAX_PIXELS: u64 = 40_000_000;
 
 /// Why a photo is refused (shown to the citizen).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -19,8 +22,10 @@ pub enum PhotoError {
     TooLarge,
     #[error("chỉ nhận ảnh JPEG hoặc PNG")]
     NotAnImage,
-    #[error("ảnh hỏng hoặc quá nhiều điểm ảnh: chụp lại và gửi ảnh khác")]
+    #[error("ảnh hỏng: chụp lại và gửi ảnh khác")]
     Unreadable,
+    #[error("ảnh có quá nhiều điểm ảnh (tối đa 40 triệu): chụp lại với độ phân giải thấp hơn")]
+    TooManyPixels,
     #[error("tối đa 3 ảnh")]
     TooMany,
 }
@@ -34,12 +39,20 @@ pub fn reencode(bytes: &[u8]) -> Result<Vec<u8>, PhotoError> {
     if !matches!(format, ImageFormat::Jpeg | ImageFormat::Png) {
         return Err(PhotoError::NotAnImage);
     }
+    // A small file can claim a huge picture: its header is read first, and a picture past
+    // MAX_PIXELS refused before anything is allocated for it.
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|_| PhotoError::Unreadable)?;
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(PhotoError::TooManyPixels);
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    // A small file can claim a huge picture: refuse before allocating it.
     let mut limits = Limits::default();
-    limits.max_image_width = Some(12_000);
-    limits.max_image_height = Some(12_000);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_image_width = Some(10_000);
+    limits.max_image_height = Some(10_000);
+    // 40 Mpx in RGBA: 160 MiB.
+    limits.max_alloc = Some(192 * 1024 * 1024);
     reader.limits(limits);
     let picture = reader.decode().map_err(|_| PhotoError::Unreadable)?;
     let picture = if picture.width() > MAX_SIDE || picture.height() > MAX_SIDE {
@@ -96,5 +109,33 @@ mod tests {
             reencode(&vec![0xFF; MAX_PHOTO_BYTES + 1]),
             Err(PhotoError::TooLarge)
         );
+    }
+
+    /// A grey PNG of `width`×`height` zeros: tens of kilobytes for tens of megapixels.
+    pub(crate) fn pixel_bomb(width: u32, height: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let encoder = image::codecs::png::PngEncoder::new_with_quality(
+            &mut out,
+            image::codecs::png::CompressionType::Best,
+            image::codecs::png::FilterType::NoFilter,
+        );
+        image::ImageEncoder::write_image(
+            encoder,
+            &vec![0u8; (width * height) as usize],
+            width,
+            height,
+            image::ExtendedColorType::L8,
+        )
+        .expect("png");
+        out
+    }
+
+    #[test]
+    fn a_small_file_claiming_too_many_pixels_is_refused_before_it_is_decoded() {
+        let bomb = pixel_bomb(8_000, 6_000);
+        assert!(bomb.len() < 200_000, "{} bytes", bomb.len());
+        assert_eq!(reencode(&bomb), Err(PhotoError::TooManyPixels));
+        // 40 Mpx and under is a photo.
+        assert!(reencode(&pixel_bomb(4_000, 3_000)).is_ok());
     }
 }

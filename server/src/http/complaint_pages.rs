@@ -30,6 +30,8 @@ dd{margin:0}
 
 /// The proof-of-work script (`/phan-anh/pow.js`).
 pub const POW_SCRIPT: &str = include_str!("../../assets/pow.js");
+/// One worker of the proof of work (`/phan-anh/pow-worker.js`).
+pub const POW_WORKER: &str = include_str!("../../assets/pow-worker.js");
 
 fn page(title: &str, body: Markup) -> Markup {
     html! {

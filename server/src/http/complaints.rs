@@ -52,6 +52,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/phan-anh/tra-cuu", get(lookup_page))
         .route("/phan-anh/style.css", get(style))
         .route("/phan-anh/pow.js", get(script))
+        .route("/phan-anh/pow-worker.js", get(worker_script))
         .layer(axum::middleware::from_fn(public_headers))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .route(
@@ -104,6 +105,14 @@ async fn script() -> Response {
         .into_response()
 }
 
+async fn worker_script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        pages::POW_WORKER,
+    )
+        .into_response()
+}
+
 /// The form, filled with `values` and its `problems`, under a fresh challenge.
 async fn render_form(
     state: &AppState,
@@ -149,6 +158,11 @@ struct Submitted {
     /// A problem with the upload itself (a photo too large, too many photos).
     photo_problem: Option<String>,
 }
+
+/// How long a form waits for a free photo slot before it is told to come back.
+const PHOTO_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long the citizen is asked to wait then (the `Retry-After`).
+const PHOTO_RETRY_SECS: u16 = 10;
 
 /// Reads the form's parts; `Err` with the citizen's message when the body itself is unusable.
 async fn read_parts(mut multipart: Multipart) -> Result<Submitted, String> {
@@ -249,15 +263,16 @@ impl From<sqlx::Error> for ComplaintPowError {
 /// or shows the form again with every problem and stores nothing.
 async fn submit(State(state): State<AppState>, parts: Parts, multipart: Multipart) -> Response {
     let address = throttle::peer_address(&parts.extensions).map(|ip| ip.to_string());
-    let submitted = match read_parts(multipart).await {
+    let mut submitted = match read_parts(multipart).await {
         Ok(s) => s,
         Err(message) => {
             return (StatusCode::PAYLOAD_TOO_LARGE, pages::refused(&message)).into_response();
         }
     };
+    let values = submitted.form.clone();
     let again = |problems: Vec<FormProblem>, general: Option<String>, status: StatusCode| {
         let state = state.clone();
-        let values = submitted.form.clone();
+        let values = values.clone();
         async move {
             match render_form(&state, &values, &problems, general.as_deref()).await {
                 Ok(page) => (status, page).into_response(),
@@ -304,28 +319,51 @@ async fn submit(State(state): State<AppState>, parts: Parts, multipart: Multipar
             message: m.clone(),
         });
     }
-    // Decoding pictures is CPU work: off the async threads.
-    let raw = submitted.photos.clone();
-    let encoded = tokio::task::spawn_blocking(move || {
-        raw.iter()
-            .map(|p| photos::reencode(p))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await;
-    let photos = match encoded {
-        Ok(Ok(photos)) => photos,
-        Ok(Err(e)) => {
-            problems.push(FormProblem {
-                field: "photos",
-                message: e.to_string(),
-            });
-            Vec::new()
-        }
-        Err(e) => return server_error(e),
-    };
+    // Pictures are decoded only for a form that is right otherwise: decoding is what costs
+    // memory and CPU, and an invalid form must not buy any of it.
     let checked = match checked {
         Ok(c) if problems.is_empty() => c,
         _ => return again(problems, None, StatusCode::UNPROCESSABLE_ENTITY).await,
+    };
+    let raw = std::mem::take(&mut submitted.photos);
+    let photos = if raw.is_empty() {
+        Vec::new()
+    } else {
+        // A few at once server-wide, each in its own memory bound; the others are told to
+        // come back in a moment.
+        let slot =
+            tokio::time::timeout(PHOTO_SLOT_WAIT, state.photo_slots.clone().acquire_owned()).await;
+        let Ok(Ok(slot)) = slot else {
+            let general = format!(
+                "máy chủ đang xử lý nhiều ảnh cùng lúc: chờ khoảng {PHOTO_RETRY_SECS} giây rồi chọn lại ảnh và gửi lại"
+            );
+            let mut busy = again(Vec::new(), Some(general), StatusCode::SERVICE_UNAVAILABLE).await;
+            busy.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(PHOTO_RETRY_SECS),
+            );
+            return busy;
+        };
+        // Decoding pictures is CPU work: off the async threads, holding the slot throughout
+        // (even if the citizen's connection drops meanwhile).
+        let encoded = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            raw.iter()
+                .map(|p| photos::reencode(p))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await;
+        match encoded {
+            Ok(Ok(photos)) => photos,
+            Ok(Err(e)) => {
+                let problem = FormProblem {
+                    field: "photos",
+                    message: e.to_string(),
+                };
+                return again(vec![problem], None, StatusCode::UNPROCESSABLE_ENTITY).await;
+            }
+            Err(e) => return server_error(e),
+        }
     };
     match state
         .complaints

@@ -23,7 +23,7 @@ pub use codec::JsonBody;
 pub use error::ApiError;
 pub use extract::{AuthedDevice, DataUser, User};
 pub use routes::router;
-pub use state::{AppState, parse_public_url};
+pub use state::{AppState, PHOTO_SLOTS, parse_public_url};
 
 use crate::{Db, Ingest, admin};
 

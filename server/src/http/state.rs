@@ -34,7 +34,13 @@ pub struct AppState {
     pub pow: crate::complaints::pow::ProofOfWork,
     /// How often one address may send the public complaint form or look one up.
     pub complaint_limit: crate::http::throttle::SignInLimit,
+    /// How many complaints' photos are decoded at once, server-wide (each may take up to
+    /// 192 MiB while it is decoded).
+    pub photo_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Photo decodes at once by default: two, whatever the cores (memory is the bound).
+pub const PHOTO_SLOTS: usize = 2;
 
 /// Reads the address stations and browsers reach the server at (`serve --public-url`): an
 /// `https://` address with a host and no user name, query or fragment (`http://` only for this
@@ -93,6 +99,7 @@ impl AppState {
             ),
             // A ward office's shared connection may file for several citizens: a burst of 20,
             // then one each 6 s.
+            photo_slots: Arc::new(tokio::sync::Semaphore::new(PHOTO_SLOTS)),
             complaint_limit: crate::http::throttle::SignInLimit {
                 burst: 20,
                 every: std::time::Duration::from_secs(6),

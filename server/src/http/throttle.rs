@@ -32,8 +32,9 @@ impl Default for SignInLimit {
     }
 }
 
-/// The peer's address as the connection shows it. Never a header: `x-forwarded-for` is whatever
-/// the client writes. Requests without connection info (in-process callers) share one key.
+/// The peer's address as the connection shows it (an IPv6 client's /64: `net::limit_key`).
+/// Never a header: `x-forwarded-for` is whatever the client writes. Requests without connection
+/// info (in-process callers) share one key.
 #[derive(Debug, Clone, Copy)]
 struct PeerAddress;
 
@@ -41,7 +42,7 @@ impl KeyExtractor for PeerAddress {
     type Key = Option<IpAddr>;
 
     fn extract<T>(&self, req: &Request<T>) -> Result<Self::Key, tower_governor::GovernorError> {
-        Ok(peer_address(req.extensions()))
+        Ok(peer_address(req.extensions()).map(crate::net::limit_key))
     }
 }
 
