@@ -414,6 +414,134 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     lab.server.stop().await;
 }
 
+/// Issue 26 (6): the administrators' audit chain is anchored each day with the document
+/// signer's key in the HSM. Whoever can write the database can rewrite the chain and recompute
+/// every hash after the entry removed — the chain alone then checks out — but not the signed
+/// anchor: `verify` finds the day it no longer matches. An anchor by another key (a forged
+/// certificate) is refused too.
+async fn the_admin_audit_chain_is_anchored_by_the_hsm(token: &SoftToken, backend: Backend) {
+    use sotiem_server::admin_audit::{self, Actor, ChainCheck};
+    use sotiem_server::audit_anchors::{self, AnchorCheck};
+    let lab = Lab::start(backend).await;
+    let db = &lab.server.db;
+    let server_id = sotiem_server::admin::server_id(db).await.expect("id");
+    let admin = Actor::account("qt.he.thong", Some("10.1.2.3"));
+    for who in ["nv.lan", "nv.mai", "nv.binh"] {
+        admin_audit::append(
+            db,
+            &admin,
+            "account_reset_password",
+            &format!("account/{who}"),
+            Vec::new(),
+        )
+        .await
+        .expect("entry");
+    }
+    let issuer = Arc::new(
+        Issuer::open(&config(token, &token.ec.id), lab.server.clock.now()).expect("issuer"),
+    );
+    let root = std::fs::read(&token.ca_pem).expect("root");
+    let root = sotiem_server::certificates::der_of(&root).expect("der");
+    let first = audit_anchors::anchor(db, &issuer, &server_id, lab.server.clock.now())
+        .await
+        .expect("anchored");
+    assert_eq!(first.seq, 3);
+    // The same day again: the same anchor.
+    let again = audit_anchors::anchor(db, &issuer, &server_id, lab.server.clock.now())
+        .await
+        .expect("anchored");
+    assert_eq!(again.signature, first.signature);
+    // The next day, after more entries.
+    admin_audit::append(db, &admin, "account_revoke", "account/nv.cu", Vec::new())
+        .await
+        .expect("entry");
+    lab.server.clock.advance(time::Duration::days(1));
+    let second = audit_anchors::anchor(db, &issuer, &server_id, lab.server.clock.now())
+        .await
+        .expect("anchored");
+    assert_eq!(second.seq, 4);
+    assert_eq!(
+        audit_anchors::verify(db, &server_id, Some(&root))
+            .await
+            .expect("checked"),
+        AnchorCheck::Intact {
+            anchors: 2,
+            last_day: Some(second.day.clone())
+        }
+    );
+
+    // Someone with the database removes entry 2 and recomputes every later hash.
+    sotiem_server::with_db!(db, pool => {
+        sqlx::query("DELETE FROM admin_audit WHERE seq = 2").execute(pool).await.map(|_| ()).expect("deleted");
+        let rows: Vec<(i64, String, String, String, String, String, String)> =
+            sqlx::query_as("SELECT seq, at, actor, origin, action, entity, changes FROM admin_audit ORDER BY seq")
+                .fetch_all(pool)
+                .await
+                .expect("rows");
+        let mut prev = sync_protocol::audit::GENESIS.to_vec();
+        for (new_seq, (old_seq, at, actor, origin, action, entity, changes)) in (1_i64..).zip(rows) {
+            let entry = sync_protocol::audit::AuditEntry {
+                at,
+                user: actor,
+                device: origin,
+                action,
+                entity,
+                changes: serde_json::from_str(&changes).expect("changes"),
+                otp: false,
+            };
+            let hash = entry.chained_hash(&prev);
+            sqlx::query("UPDATE admin_audit SET seq = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
+                .bind(new_seq)
+                .bind(&prev)
+                .bind(&hash)
+                .bind(old_seq)
+                .execute(pool)
+                .await
+                .map(|_| ())
+                .expect("rewritten");
+            prev = hash;
+        }
+    });
+    // The chain alone checks out: that is the gap.
+    assert_eq!(
+        admin_audit::verify(db).await.expect("checked"),
+        ChainCheck::Intact { entries: 3 }
+    );
+    // The anchors do not.
+    match audit_anchors::verify(db, &server_id, Some(&root))
+        .await
+        .expect("checked")
+    {
+        AnchorCheck::Broken { day, reason } => {
+            assert_eq!(day, first.day);
+            assert!(reason.contains("viết lại"), "{reason}");
+        }
+        other => panic!("a rewritten chain passed its anchors: {other:?}"),
+    }
+
+    // An anchor signed by a key the root never certified is refused for what it is.
+    sotiem_server::with_db!(db, pool => {
+        sqlx::query("DELETE FROM admin_audit_anchors").execute(pool).await.map(|_| ()).expect("cleared");
+    });
+    let under_its_own_root = SignerConfig {
+        root: token.foreign_ca_pem.clone(),
+        ..config(token, &token.foreign.id)
+    };
+    let foreign =
+        Arc::new(Issuer::open(&under_its_own_root, lab.server.clock.now()).expect("issuer"));
+    audit_anchors::anchor(db, &foreign, &server_id, lab.server.clock.now())
+        .await
+        .expect("anchored");
+    match audit_anchors::verify(db, &server_id, Some(&root))
+        .await
+        .expect("checked")
+    {
+        AnchorCheck::Broken { reason, .. } => assert!(reason.contains("chứng thư gốc"), "{reason}"),
+        other => panic!("a foreign anchor passed: {other:?}"),
+    }
+    lab.server.stop().await;
+}
+
 fn main() {
     // SAFETY: this test has no harness: no other thread exists yet.
     let (_dir, token) = unsafe { token_for_this_process() };
@@ -426,5 +554,9 @@ fn main() {
         println!(
             "test passports_are_issued_in_the_hsm_verified_independently_revoked_on_void_and_judged_offline_{backend:?} ... ok"
         );
+        runtime.block_on(the_admin_audit_chain_is_anchored_by_the_hsm(
+            &token, backend,
+        ));
+        println!("test the_admin_audit_chain_is_anchored_by_the_hsm_{backend:?} ... ok");
     }
 }

@@ -154,6 +154,23 @@ pub async fn audited<T, E>(
 }
 
 /// The last sequence number and hash (0 and [`GENESIS`] for an empty log).
+/// The chain's last entry: its number and hash (0 and the genesis for an empty chain).
+pub async fn head(db: &Db) -> Result<(i64, Vec<u8>), sqlx::Error> {
+    tail(db).await
+}
+
+/// Every entry's hash by number.
+pub async fn hashes(db: &Db) -> Result<std::collections::BTreeMap<i64, Vec<u8>>, sqlx::Error> {
+    Ok(with_db!(db, pool => {
+        sqlx::query("SELECT seq, hash FROM admin_audit ORDER BY seq")
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| (r.get::<i64, _>("seq"), r.get::<Vec<u8>, _>("hash")))
+            .collect()
+    }))
+}
+
 async fn tail(db: &Db) -> Result<(i64, Vec<u8>), sqlx::Error> {
     let row = with_db!(db, pool => {
         sqlx::query("SELECT seq, hash FROM admin_audit ORDER BY seq DESC LIMIT 1")

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod admin_audit;
+pub mod audit_anchors;
 pub mod certificates;
 pub mod complaints;
 pub mod console;

@@ -160,6 +160,15 @@ impl Issuer {
         .map_err(|e| PassportError::Config(format!("luồng ký dừng bất thường: {e}")))?
     }
 
+    /// Signs `data` with the document signer's key on a blocking thread (PS256 or ES256, as
+    /// the certificate's key is): what anchors the administrators' audit chain each day.
+    pub async fn sign_bytes(self: &Arc<Self>, data: Vec<u8>) -> Result<Vec<u8>, PassportError> {
+        let me = Arc::clone(self);
+        tokio::task::spawn_blocking(move || Ok(me.signer()?.sign(&data)?))
+            .await
+            .map_err(|e| PassportError::Config(format!("luồng ký dừng bất thường: {e}")))?
+    }
+
     /// Signs a trust list on a blocking thread.
     pub(crate) async fn sign_trust_list(
         self: &Arc<Self>,
