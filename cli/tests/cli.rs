@@ -1400,9 +1400,30 @@ fn the_head_of_station_runs_the_stations_accounts_from_the_command_line() {
         &[("SOTIEM_INITIAL_PASSWORD", "Dat@lai2025")],
     );
     assert!(reset.status.success());
+    // The authenticator too, the same day: held for a second person (issue 26), who approves
+    // it with the request's id from `staff resets`.
+    let (code, held) = head.json(&["staff", "reset-authenticator", "nv.binh"]);
+    assert_eq!(
+        (code, held["status"].as_str()),
+        (0, Some("awaiting_approval")),
+        "{held}"
+    );
     assert!(
-        head.ok(&["staff", "reset-authenticator", "nv.binh"])
-            .contains("ứng dụng xác thực")
+        head.ok(&["staff", "resets"])
+            .contains("chờ người thứ hai duyệt")
+    );
+    let id = held["id"].as_str().unwrap();
+    let (code, err) = head.json(&["staff", "approve-reset", id]);
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (1, Some("second_person_required")),
+        "{err}"
+    );
+    let deputy = Cli::of(&h, "TYT-TANNHUT", Role::FacilityAdmin);
+    assert!(
+        deputy
+            .ok(&["staff", "approve-reset", id])
+            .contains("Đã duyệt: ứng dụng xác thực của nv.binh")
     );
     // Another administrator's account is not the head's to read or reset.
     let (code, err) = head.json(&["staff", "sign-ins", &head.user]);

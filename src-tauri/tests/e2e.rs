@@ -229,6 +229,18 @@ impl Ui {
         );
     }
 
+    /// Waits until nothing matches `css` any more.
+    async fn wait_gone(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            match self.client.find_all(Locator::Css(css)).await {
+                Ok(found) if found.is_empty() => return,
+                _ => tokio::time::sleep(Duration::from_millis(150)).await,
+            }
+        }
+        panic!("{css} never went away");
+    }
+
     async fn shot(&self, name: &str) {
         // A frame right after a click can still show the old screen: let it paint first.
         tokio::time::sleep(Duration::from_millis(400)).await;
@@ -1008,6 +1020,37 @@ async fn a_head_of_station_resets_a_nurses_authenticator_and_each_reads_their_si
         t.contains("nv.mai")
     })
     .await;
+    // Her password too, the same day: both factors in the head's hands, so it waits for a
+    // second person (issue 26); the head sees it listed, with no approval button of their own.
+    ui.click("[data-testid=staff-reset-password-nv\\.mai]")
+        .await;
+    ui.find("[data-testid=staff-confirm]").await;
+    ui.type_into("#staff-new-password", "Dat@lai2026").await;
+    ui.type_into("#staff-new-confirm", "Dat@lai2026").await;
+    ui.click("[data-testid=staff-confirm-go]").await;
+    ui.wait_text(
+        "[data-testid=staff-done]",
+        "the second reset is held",
+        |t| t.contains("người thứ hai duyệt"),
+    )
+    .await;
+    let resets = ui
+        .wait_text(
+            "[data-testid=staff-reset-nv\\.mai-password]",
+            "the held reset listed",
+            |t| t.contains("Chờ người thứ hai duyệt"),
+        )
+        .await;
+    assert!(resets.contains("tt.hoa"), "{resets}");
+    assert!(
+        ui.client
+            .find_all(Locator::Css("[data-testid=staff-approve-nv\\.mai]"))
+            .await
+            .expect("query")
+            .is_empty(),
+        "the requester approves nothing"
+    );
+    ui.shot("15b-staff-reset-held").await;
     // Her history, as her head sees it: her enrolment and sign-in of this morning.
     ui.click("[data-testid=staff-history-nv\\.mai]").await;
     ui.wait_text("[data-testid=staff-sign-ins]", "nv.mai's sign-ins", |t| {
@@ -1047,6 +1090,18 @@ async fn a_head_of_station_resets_a_nurses_authenticator_and_each_reads_their_si
         t.contains("nv.mai")
     })
     .await;
+    // She is told who reset her authenticator (once on this laptop).
+    let told = ui
+        .wait_text(
+            "[data-testid=reset-notices]",
+            "the reset told to her",
+            |t| t.contains("tt.hoa"),
+        )
+        .await;
+    assert!(told.contains("Ứng dụng xác thực"), "{told}");
+    ui.shot("16b-reset-told").await;
+    ui.click("[data-testid=reset-notices-ok]").await;
+    ui.wait_gone("[data-testid=reset-notices]").await;
 
     // Her own history shows the reset's consequence: a new enrolment.
     ui.click("[data-testid=nav-account]").await;
@@ -1065,7 +1120,10 @@ async fn a_head_of_station_resets_a_nurses_authenticator_and_each_reads_their_si
             .iter()
             .map(|e| (e.action.as_str(), e.actor.as_str()))
             .collect::<Vec<_>>(),
-        [("account_reset_authenticator", "tt.hoa")]
+        [
+            ("account_reset_password", "tt.hoa"),
+            ("account_reset_authenticator", "tt.hoa")
+        ]
     );
     ui.client.close().await.expect("session closed");
 }

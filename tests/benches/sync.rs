@@ -179,7 +179,11 @@ async fn signed_in(server: &TestServer, user: &str, facility: &str) -> String {
     )
     .await
     .unwrap();
-    let origin = accounts::Origin::default();
+    // As from a laptop of the facility: an account that reads people enrols only there.
+    let origin = accounts::Origin {
+        device_serves: vec![facility.to_string()],
+        ..accounts::Origin::default()
+    };
     let login = LoginRequest {
         username: user.into(),
         password: sotiem_scenarios::INITIAL_PASSWORD.into(),
