@@ -112,7 +112,7 @@ mod tests {
     }
 
     /// A grey PNG of `width`×`height` zeros: tens of kilobytes for tens of megapixels.
-    pub(crate) fn pixel_bomb(width: u32, height: u32) -> Vec<u8> {
+    fn pixel_bomb(width: u32, height: u32) -> Vec<u8> {
         let mut out = Vec::new();
         let encoder = image::codecs::png::PngEncoder::new_with_quality(
             &mut out,

@@ -567,11 +567,7 @@ async fn approve_reset(
                 .into_response()
         }
         Err(admin_audit::Refused::Action(e)) => {
-            let status = match &e {
-                AuthError::NoSuchReset(_) => StatusCode::NOT_FOUND,
-                AuthError::ResetClosed(_) => StatusCode::CONFLICT,
-                _ => StatusCode::FORBIDDEN,
-            };
+            let status = super::error::auth_status(&e);
             let page = resets_page(&state, &officer, None, Some(&e.to_string())).await?;
             (status, page).into_response()
         }

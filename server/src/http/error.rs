@@ -73,33 +73,38 @@ impl From<IngestError> for ApiError {
     }
 }
 
+/// The status an account error answers with (the API's and the console's pages alike).
+pub(super) fn auth_status(e: &AuthError) -> StatusCode {
+    match e {
+        AuthError::InvalidCredentials | AuthError::SessionInvalid | AuthError::ChallengeExpired => {
+            StatusCode::UNAUTHORIZED
+        }
+        AuthError::Otp(_) => StatusCode::UNAUTHORIZED,
+        AuthError::Locked { .. } => StatusCode::LOCKED,
+        AuthError::Revoked
+        | AuthError::Forbidden { .. }
+        | AuthError::DeviceOfOtherFacility { .. }
+        | AuthError::EnrolOnFacilityDevice { .. } => StatusCode::FORBIDDEN,
+        AuthError::WeakPassword(_) | AuthError::SamePassword | AuthError::Invalid(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        AuthError::Exists(_) => StatusCode::CONFLICT,
+        AuthError::NoSuchAccount(_) | AuthError::NoSuchFacility(_) | AuthError::NoSuchReset(_) => {
+            StatusCode::NOT_FOUND
+        }
+        AuthError::SecondPerson { .. } => StatusCode::FORBIDDEN,
+        AuthError::ResetClosed(_) => StatusCode::CONFLICT,
+        AuthError::Db(_) | AuthError::Hash => StatusCode::SERVICE_UNAVAILABLE,
+        AuthError::UnknownRole { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        AuthError::GrantSize { .. } | AuthError::OfficerFacility(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        let status = match &e {
-            AuthError::InvalidCredentials
-            | AuthError::SessionInvalid
-            | AuthError::ChallengeExpired => StatusCode::UNAUTHORIZED,
-            AuthError::Otp(_) => StatusCode::UNAUTHORIZED,
-            AuthError::Locked { .. } => StatusCode::LOCKED,
-            AuthError::Revoked
-            | AuthError::Forbidden { .. }
-            | AuthError::DeviceOfOtherFacility { .. }
-            | AuthError::EnrolOnFacilityDevice { .. } => StatusCode::FORBIDDEN,
-            AuthError::WeakPassword(_) | AuthError::SamePassword | AuthError::Invalid(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            AuthError::Exists(_) => StatusCode::CONFLICT,
-            AuthError::NoSuchAccount(_)
-            | AuthError::NoSuchFacility(_)
-            | AuthError::NoSuchReset(_) => StatusCode::NOT_FOUND,
-            AuthError::SecondPerson { .. } => StatusCode::FORBIDDEN,
-            AuthError::ResetClosed(_) => StatusCode::CONFLICT,
-            AuthError::Db(_) | AuthError::Hash => StatusCode::SERVICE_UNAVAILABLE,
-            AuthError::UnknownRole { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            AuthError::GrantSize { .. } | AuthError::OfficerFacility(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-        };
+        let status = auth_status(&e);
         if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::INTERNAL_SERVER_ERROR
         {
             tracing::error!("auth: {e}");
