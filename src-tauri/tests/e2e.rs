@@ -174,6 +174,22 @@ impl Ui {
         self.find(css).await.click().await.expect("click");
     }
 
+    /// Opens the Account screen and waits for its cards to load: they grow when their data
+    /// arrives, and a click aimed before that lands where a button was, not where it is.
+    async fn open_account(&self) {
+        self.click("[data-testid=nav-account]").await;
+        self.find("[data-testid=current-version]").await;
+        if !self
+            .client
+            .find_all(Locator::Css("[data-testid=backup-card]"))
+            .await
+            .expect("query")
+            .is_empty()
+        {
+            self.find("[data-testid=last-backup]").await;
+        }
+    }
+
     async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.expect("text")
     }
@@ -208,8 +224,17 @@ impl Ui {
         if let Ok(body) = self.client.find(Locator::Css("body")).await {
             screen = body.text().await.unwrap_or_default();
         }
-        let screen: String = screen.chars().take(800).collect();
-        // An error box further down than the first 800 characters is the likeliest cause.
+        // Its beginning (the screen, its title, an error at the top) and its end (what a long
+        // screen shows last).
+        let chars: Vec<char> = screen.chars().collect();
+        let screen: String = if chars.len() > 1400 {
+            let head: String = chars[..800].iter().collect();
+            let tail: String = chars[chars.len() - 600..].iter().collect();
+            format!("{head} … {tail}")
+        } else {
+            screen
+        };
+        // An error box anywhere on the screen is the likeliest cause.
         let mut errors = Vec::new();
         if let Ok(boxes) = self
             .client
@@ -659,7 +684,7 @@ async fn a_nurse_sets_up_signs_in_registers_from_a_qr_code_records_finds_and_syn
     assert_eq!(ui.text("[data-testid=report-doses]").await, "1");
     ui.shot("07-daily-report").await;
 
-    ui.click("[data-testid=nav-account]").await;
+    ui.open_account().await;
     ui.find("[data-testid=account-name]").await;
     ui.shot("08-account").await;
 
@@ -1060,7 +1085,7 @@ async fn a_head_of_station_resets_a_nurses_authenticator_and_each_reads_their_si
     ui.shot("15-staff-sign-ins").await;
 
     // The head reads their own history on the Account screen, then signs out.
-    ui.click("[data-testid=nav-account]").await;
+    ui.open_account().await;
     ui.click("[data-testid=show-sign-ins]").await;
     let own = ui
         .wait_text("[data-testid=own-sign-ins]", "the head's sign-ins", |t| {
@@ -1104,7 +1129,7 @@ async fn a_head_of_station_resets_a_nurses_authenticator_and_each_reads_their_si
     ui.wait_gone("[data-testid=reset-notices]").await;
 
     // Her own history shows the reset's consequence: a new enrolment.
-    ui.click("[data-testid=nav-account]").await;
+    ui.open_account().await;
     ui.click("[data-testid=show-sign-ins]").await;
     ui.wait_text(
         "[data-testid=own-sign-ins]",
@@ -1154,8 +1179,7 @@ async fn a_head_backs_the_station_up_and_a_new_laptop_is_restored_from_the_first
             t.contains("tt.hoa")
         })
         .await;
-        ui.click("[data-testid=nav-account]").await;
-        ui.find("[data-testid=backup-card]").await;
+        ui.open_account().await;
         // Too short: refused on the form, with the rule's own minimum.
         ui.type_into("#recovery-passphrase", "ngắn").await;
         ui.click("[data-testid=set-passphrase]").await;
@@ -1301,7 +1325,7 @@ async fn a_station_installs_only_a_release_signed_by_the_publisher() {
         t.contains("nv.mai")
     })
     .await;
-    ui.click("[data-testid=nav-account]").await;
+    ui.open_account().await;
     ui.click("[data-testid=check-update]").await;
     ui.wait_text(
         "[data-testid=available-version]",
