@@ -273,6 +273,10 @@ fn trust(p: &Pki, revoked: Vec<[u8; 16]>) -> Verifier {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "its keys and certificates are made by the openssl program, which a Windows test cannot start"
+)]
 fn passports_signed_ps256_and_es256_verify_and_say_what_was_issued() {
     let p = pki();
     let v = trust(&p, vec![]);
@@ -297,6 +301,10 @@ fn passports_signed_ps256_and_es256_verify_and_say_what_was_issued() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "its keys and certificates are made by the openssl program, which a Windows test cannot start"
+)]
 fn the_verifier_refuses_each_forgery_with_its_reason() {
     let p = pki();
     let v = trust(&p, vec![]);
@@ -380,6 +388,10 @@ fn rewrap(sign1: &coset::CoseSign1) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "its keys and certificates are made by the openssl program, which a Windows test cannot start"
+)]
 fn a_revoked_uvci_is_reported_revoked_and_others_stay_valid() {
     let p = pki();
     let (text, issued) = issue(&p.ec, now(), now() + VALIDITY_SECONDS);
@@ -391,6 +403,10 @@ fn a_revoked_uvci_is_reported_revoked_and_others_stay_valid() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "its keys and certificates are made by the openssl program, which a Windows test cannot start"
+)]
 fn a_trust_list_under_another_root_or_badly_signed_or_older_is_refused() {
     let p = pki();
     let list = TrustList::new(now(), p.root.clone(), vec![p.ec.der.clone()], vec![]);
@@ -435,6 +451,10 @@ fn a_trust_list_under_another_root_or_badly_signed_or_older_is_refused() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "its keys and certificates are made by the openssl program, which a Windows test cannot start"
+    )]
     fn arbitrary_text_never_panics_the_verifier(text in ".{0,600}", bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         let v = VERIFIER.with(|v| v.clone());
         let _ = v.check(&text, 0);

@@ -218,6 +218,30 @@ mod tests {
     }
 
     #[test]
+    fn a_csv_saved_by_excel_on_windows_reads_like_any_other() {
+        // Excel's "CSV UTF-8" on a Vietnamese Windows: a byte-order mark, semicolons, CRLF line
+        // ends, a quoted cell with a line break, in a folder named with spaces and diacritics.
+        let root = std::env::temp_dir().join(format!("sotiem-sheets-crlf-{}", std::process::id()));
+        let dir = root.join("Danh sách của trạm");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("Người cần tiêm.csv");
+        std::fs::write(
+            &path,
+            "\u{FEFF}Họ và tên;Ngày sinh;Địa chỉ\r\nNguyễn Văn An;02/03/1985;\"Số 12\r\nẤp 3\"\r\nTrần Thị Bích Ngọc;15/07/1990;\r\n",
+        )
+        .expect("written");
+        let rows = read_table(&path).expect("reads");
+        assert_eq!(rows[0], vec!["Họ và tên", "Ngày sinh", "Địa chỉ"]);
+        assert_eq!(
+            rows[1],
+            vec!["Nguyễn Văn An", "02/03/1985", "Số 12\r\nẤp 3"]
+        );
+        assert_eq!(rows[2], vec!["Trần Thị Bích Ngọc", "15/07/1990", ""]);
+        assert_eq!(rows.len(), 3);
+        std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
     fn a_legacy_csv_is_refused_naming_its_encoding() {
         let dir = std::env::temp_dir().join(format!("sotiem-sheets-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");

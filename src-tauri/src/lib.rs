@@ -54,10 +54,9 @@ pub fn run() {
         // are not granted to the UI.
         .plugin(tauri_plugin_updater::Builder::new().build())
         .setup(|app| {
-            let default_data = app
-                .path()
-                .app_data_dir()
-                .unwrap_or_else(|_| std::path::PathBuf::from("sotiem-data"));
+            // Local, not roaming, application data (see `station::paths`).
+            let default_data = station::paths::default_data_dir()
+                .unwrap_or_else(|| std::path::PathBuf::from("sotiem-data"));
             let config = Config::from_env(default_data, app.path().document_dir().ok());
             start_logging(&config.data_dir);
             tracing::info!("data directory {}", config.data_dir.display());
@@ -146,4 +145,15 @@ pub fn run() {
             eprintln!("Sổ Tiêm không khởi động được: {e}");
             std::process::exit(1);
         });
+}
+
+#[cfg(test)]
+mod tests {
+    /// The station's default folder is named by the identifier the app is built with.
+    #[test]
+    fn the_data_folder_is_named_by_the_apps_identifier() {
+        let conf: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).expect("tauri.conf.json");
+        assert_eq!(conf["identifier"], station::paths::APP_ID);
+    }
 }

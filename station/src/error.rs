@@ -133,6 +133,11 @@ pub enum StationError {
     #[error("lỗi nâng cấp cơ sở dữ liệu: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 
+    #[error(
+        "tệp {path} đang được chương trình khác mở (ví dụ Excel): đóng tệp đó hoặc chọn tên khác rồi làm lại"
+    )]
+    FileInUse { path: PathBuf },
+
     #[error("lỗi đọc/ghi tệp {path}: {source}")]
     Io {
         path: PathBuf,
@@ -217,6 +222,28 @@ pub enum StationError {
 }
 
 impl StationError {
+    /// A failure to write or replace the file at `path`: one another program holds open (on
+    /// Windows, Excel keeps the workbook it shows locked) is told as such, the rest as I/O.
+    pub fn writing(path: &std::path::Path, source: std::io::Error) -> StationError {
+        // ERROR_SHARING_VIOLATION, ERROR_LOCK_VIOLATION; ERROR_ACCESS_DENIED is what replacing
+        // a file that is open without delete sharing gives.
+        let in_use = match source.raw_os_error() {
+            Some(32 | 33) => cfg!(windows),
+            Some(5) => cfg!(windows) && path.is_file(),
+            _ => false,
+        };
+        if in_use {
+            StationError::FileInUse {
+                path: path.to_path_buf(),
+            }
+        } else {
+            StationError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+
     /// Whether the input itself was refused (nothing was written; typing it again right will
     /// do), as opposed to a failure of the station, its data or the network.
     pub fn is_bad_input(&self) -> bool {
@@ -264,6 +291,7 @@ impl StationError {
             StationError::Corrupt { .. } => "corrupt_document",
             StationError::Database(_) => "database",
             StationError::Migration(_) => "migration",
+            StationError::FileInUse { .. } => "file_in_use",
             StationError::Io { .. } => "io",
             StationError::SearchNeedsTwoFields => "search_needs_two_fields",
             StationError::Catalogue(_) => "catalogue",
@@ -356,5 +384,48 @@ impl BackupError {
             BackupError::OtherFacility { .. } => "backup_other_facility",
             BackupError::Write { .. } => "backup_write_failed",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Under Windows: a workbook another program holds open (Excel opens without sharing) cannot
+    /// be replaced, and the nurse is told to close it, not shown an OS error number.
+    #[cfg(windows)]
+    #[test]
+    fn replacing_a_file_another_program_holds_open_says_to_close_it() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let target = dir.path().join("Danh sách mũi tiêm.xlsx");
+        std::fs::write(&target, b"old").expect("written");
+        let partial = dir.path().join("Danh sách mũi tiêm.xlsx.tmp");
+        std::fs::write(&partial, b"new").expect("written");
+        let held = std::fs::OpenOptions::new()
+            .read(true)
+            .share_mode(0)
+            .open(&target)
+            .expect("held open");
+        let err = std::fs::rename(&partial, &target)
+            .map_err(|e| StationError::writing(&target, e))
+            .expect_err("the open file is not replaced");
+        assert_eq!(err.code(), "file_in_use", "{err}");
+        assert!(
+            err.to_string().contains("đang được chương trình khác mở"),
+            "{err}"
+        );
+        drop(held);
+        std::fs::rename(&partial, &target).expect("replaced once closed");
+        assert_eq!(std::fs::read(&target).expect("read"), b"new");
+    }
+
+    #[test]
+    fn other_write_failures_stay_input_output_errors() {
+        let err = StationError::writing(
+            std::path::Path::new("không-có/thư-mục/này.xlsx"),
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
+        assert_eq!(err.code(), "io");
     }
 }

@@ -128,6 +128,11 @@ fn keyring_message(e: &keyring::Error) -> String {
         keyring::Error::NoDefaultStore | keyring::Error::NoStorageAccess(_) | keyring::Error::PlatformFailure(_) => format!(
             "không truy cập được kho khoá của hệ điều hành ({e}); trên máy chủ hoặc CI hãy đặt {KEY_ENV}"
         ),
+        // Windows' Credential Manager holds at most 2,560 bytes of secret (UTF-16: 1,280
+        // characters); said plainly rather than cut.
+        keyring::Error::TooLong(what, limit) => format!(
+            "kho khoá của hệ điều hành không giữ được {what}: dài quá giới hạn {limit} byte"
+        ),
         other => other.to_string(),
     }
 }
@@ -135,6 +140,30 @@ fn keyring_message(e: &keyring::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Under Windows (Wine in the Windows leg): the Credential Manager keeps the station's key
+    /// and the largest secret it holds (1,280 UTF-16 units), and refuses a longer one with its
+    /// limit named, keeping the secret it had.
+    #[cfg(windows)]
+    #[test]
+    fn the_credential_manager_keeps_the_key_and_refuses_a_secret_past_its_limit() {
+        let store = format!("kiem-tra-{}", uuid::Uuid::now_v7());
+        let key = DbKey::generate();
+        key.save_to_keyring(&store).expect("the key saved");
+        assert_eq!(DbKey::load_from_keyring(&store).expect("read back"), key);
+        let largest = "ệ".repeat(1280);
+        save_secret(&store, "session", &largest).expect("the largest secret it holds");
+        assert_eq!(
+            load_secret(&store, "session").expect("read"),
+            Some(largest.clone())
+        );
+        let err = save_secret(&store, "session", &"ệ".repeat(1281)).expect_err("too long");
+        assert!(err.to_string().contains("2560"), "{err}");
+        assert_eq!(load_secret(&store, "session").expect("read"), Some(largest));
+        DbKey::delete_from_keyring(&store).expect("deleted");
+        delete_secret(&store, "session").expect("deleted");
+        assert_eq!(load_secret(&store, "session").expect("read"), None);
+    }
 
     #[test]
     fn keys_round_trip_through_hex_and_reject_bad_lengths() {

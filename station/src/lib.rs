@@ -8,6 +8,7 @@ pub mod error;
 pub mod facility;
 pub mod intent;
 pub mod key;
+pub mod paths;
 pub mod progress;
 pub mod remote;
 pub mod session;

@@ -641,6 +641,37 @@ mod tests {
         );
     }
 
+    /// Under Windows: the search reads the system's own folders (the variables are the ones
+    /// Windows sets), and a DLL that is no PKCS#11 module, or none at all, is refused with the
+    /// file named instead of bringing the program down.
+    #[cfg(windows)]
+    #[test]
+    fn on_windows_the_search_reads_system32_and_program_files_and_refuses_other_dlls() {
+        let dirs = windows_search_dirs(|var| std::env::var_os(var));
+        assert_eq!(dirs.len(), 3, "System32 and both Program Files: {dirs:?}");
+        for dir in &dirs {
+            assert!(dir.is_dir(), "{} exists", dir.display());
+        }
+        assert!(dirs[0].join("kernel32.dll").is_file(), "{:?}", dirs[0]);
+        let not_pkcs11 = dirs[0].join("kernel32.dll");
+        match Module::open(&not_pkcs11) {
+            Err(e @ TokenError::Module { .. }) => {
+                assert!(e.to_string().contains("kernel32.dll"), "{e}")
+            }
+            Err(other) => panic!("expected a module error, got {other}"),
+            Ok(_) => panic!("kernel32.dll is no PKCS#11 module"),
+        }
+        let missing = dirs[1].join("Nhà cung cấp").join("không có.dll");
+        assert!(matches!(
+            Module::open(&missing),
+            Err(TokenError::Module { .. })
+        ));
+        assert!(matches!(
+            Module::open_first(&[not_pkcs11, missing]),
+            Err(TokenError::Module { .. })
+        ));
+    }
+
     #[test]
     fn token_failures_become_clear_errors() {
         use cryptoki::context::Function;

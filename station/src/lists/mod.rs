@@ -481,10 +481,7 @@ impl Station {
                 .for_each_list_row(query, |row| sheet.push(&row).map_err(io))
                 .await?;
             sheet.finish(&partial).map_err(io)?;
-            std::fs::rename(&partial, path).map_err(|source| StationError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            std::fs::rename(&partial, path).map_err(|e| StationError::writing(path, e))?;
             Ok::<usize, StationError>(rows)
         }
         .await;
