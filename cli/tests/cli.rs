@@ -1,276 +1,11 @@
 //! The `sotiem` command line, run as a real process on a real encrypted store.
 
+mod support;
+
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// A central server in this test process, on a runtime of its own.
-struct Harness {
-    rt: tokio::runtime::Runtime,
-    url: String,
-    db: sotiem_server::Db,
-    state: sotiem_server::AppState,
-    _dir: tempfile::TempDir,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let path = dir.path().join("server.db");
-        let (url, db, state) = rt.block_on(async move {
-            let db = sotiem_server::Db::open_sqlite(&path, None).await.unwrap();
-            for (code, commune) in [("TYT-TANNHUT", "Xã Tân Nhựt"), ("TYT-TANTUC", "Xã Tân Túc")]
-            {
-                sotiem_server::admin::add_facility(
-                    &db,
-                    &sotiem_server::admin::FacilityRecord {
-                        code: code.into(),
-                        name: format!("Trạm Y tế {commune}"),
-                        kind: "commune_station".into(),
-                        province: Some("TP Hồ Chí Minh".into()),
-                        commune: Some(commune.into()),
-                        parent: None,
-                    },
-                )
-                .await
-                .unwrap();
-            }
-            let server = sotiem_server::Server::start(db.clone()).await.unwrap();
-            let state = server.state.clone();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            tokio::spawn(server.serve(listener, std::future::pending()));
-            (url, db, state)
-        });
-        Harness {
-            rt,
-            url,
-            db,
-            state,
-            _dir: dir,
-        }
-    }
-
-    /// A new account (initial password [`INITIAL`]) and a device token for `facility`.
-    fn account(&self, username: &str, facility: &str, role: sync_protocol::auth::Role) -> String {
-        self.rt.block_on(async {
-            sotiem_server::accounts::create_account(
-                &self.db,
-                &sync_protocol::auth::NewAccount {
-                    username: username.into(),
-                    facility: facility.into(),
-                    role,
-                    full_name: "Nguyễn Thị Lan".into(),
-                    gender: None,
-                    position: None,
-                    email: None,
-                    phone: None,
-                    initial_password: INITIAL.into(),
-                },
-            )
-            .await
-            .unwrap();
-            sotiem_server::admin::add_device(&self.db, facility, "Laptop")
-                .await
-                .unwrap()
-                .token
-        })
-    }
-}
-
-const INITIAL: &str = "Khoi@tao2024";
-const PASSWORD: &str = "Tiem@chung2024";
-
-struct Cli {
-    data: PathBuf,
-    key: String,
-    user: String,
-    secret: Vec<u8>,
-    last_step: std::cell::Cell<u64>,
-    _dir: tempfile::TempDir,
-}
-
-static NEXT_USER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-impl Cli {
-    /// A station of TYT-TANNHUT, signed in from the command line as a new vaccinator through
-    /// the whole first-login flow.
-    fn new(h: &Harness) -> Cli {
-        Cli::of(h, "TYT-TANNHUT", sync_protocol::auth::Role::Vaccinator)
-    }
-
-    fn of(h: &Harness, facility: &str, role: sync_protocol::auth::Role) -> Cli {
-        let dir = tempfile::tempdir().unwrap();
-        let key: String = (0..32)
-            .map(|i| format!("{:02x}", (i * 37 + 11) % 256))
-            .collect();
-        let user = format!(
-            "nv.{}",
-            NEXT_USER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        );
-        let mut cli = Cli {
-            data: dir.path().join("tram"),
-            key,
-            user: user.clone(),
-            secret: Vec::new(),
-            last_step: std::cell::Cell::new(0),
-            _dir: dir,
-        };
-        let commune = if facility == "TYT-TANTUC" {
-            "Xã Tân Túc"
-        } else {
-            "Xã Tân Nhựt"
-        };
-        let out = cli.run(&[
-            "init",
-            "--facility",
-            facility,
-            "--name",
-            "Trạm Y tế",
-            "--province",
-            "TP Hồ Chí Minh",
-            "--commune",
-            commune,
-        ]);
-        assert!(
-            out.status.success(),
-            "init failed ({:?}): {} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let token = h.account(&user, facility, role);
-        let (_, step) = cli.json_env(
-            &[
-                "login", "--user", &user, "--server", &h.url, "--token", &token,
-            ],
-            &[("SOTIEM_PASSWORD", INITIAL)],
-        );
-        assert_eq!(step["next"], "enroll_otp", "{step}");
-        cli.secret = totp_rs::Secret::try_from_base32(step["otp_secret_base32"].as_str().unwrap())
-            .unwrap()
-            .as_bytes()
-            .to_vec();
-        let code = cli.code();
-        let (_, step) = cli.json_env(
-            &["login", "--enroll", step["challenge"].as_str().unwrap()],
-            &[("SOTIEM_OTP", &code), ("SOTIEM_PASSWORD", INITIAL)],
-        );
-        assert_eq!(step["next"], "change_password", "{step}");
-        let (_, step) = cli.json_env(
-            &[
-                "login",
-                "--change-password",
-                step["challenge"].as_str().unwrap(),
-            ],
-            &[("SOTIEM_NEW_PASSWORD", PASSWORD)],
-        );
-        assert_eq!(step["next"], "done", "{step}");
-        cli
-    }
-
-    /// A fresh one-time code (a code is accepted once; one step ahead is within the skew).
-    fn code(&self) -> String {
-        loop {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs()
-                / 30;
-            let step = now.max(self.last_step.get() + 1);
-            if step <= now + 1 {
-                self.last_step.set(step);
-                return sync_protocol::auth::otp_code(&self.secret, step * 30).unwrap();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(500));
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_env(args, &[])
-    }
-
-    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sotiem"))
-            .arg("--data")
-            .arg(&self.data)
-            .args(args)
-            .env("SOTIEM_DB_KEY", &self.key)
-            .env_remove("SOTIEM_OTP")
-            .env_remove("SOTIEM_PASSWORD")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap()
-    }
-
-    fn json_env(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run_env(&all, env);
-        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{e}: {} {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (out.status.code().unwrap_or(-1), v)
-    }
-
-    /// Runs with `--json` and parses standard output.
-    fn json(&self, args: &[&str]) -> (i32, Value) {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let out = self.run(&all);
-        let v = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-        (out.status.code().unwrap_or(-1), v)
-    }
-
-    /// Runs and returns trimmed standard output, failing the test if the command failed.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    }
-
-    fn counts(&self) -> (i64, i64, i64) {
-        let (_, s) = self.json(&["status"]);
-        (
-            s["persons"].as_i64().unwrap(),
-            s["doses"].as_i64().unwrap(),
-            s["audit_entries"].as_i64().unwrap(),
-        )
-    }
-}
-
-fn add_an(cli: &Cli) -> String {
-    cli.ok(&[
-        "person",
-        "add",
-        "--name",
-        "Nguyễn Văn An",
-        "--gender",
-        "nam",
-        "--dob",
-        "1985-03-02",
-        "--cccd",
-        "001085012345",
-        "--phone",
-        "+84 912 345 678",
-        "--address",
-        "Số 12 Ấp 3",
-    ])
-}
+use std::path::Path;
+use std::process::Command;
+use support::*;
 
 #[test]
 fn a_nurse_registers_records_finds_and_shows_a_person() {
@@ -1016,191 +751,33 @@ fn a_new_laptop_joins_its_facility_with_only_the_server_address_and_device_token
     );
 }
 
-/// The population registry agrees with Nguyễn Văn An of [`add_an`]: the server's verification
-/// pass marks him matched (it syncs down with the next sync).
-fn registry_matches_an(h: &Harness) {
-    let mut registry = sotiem_server::registry::RegistryFile::default();
-    registry.add(sotiem_server::registry::RegistryRecord {
-        id_number: "001085012345".into(),
-        old_cmnd: None,
-        full_name: "Nguyễn Văn An".into(),
-        gender: sync_protocol::Gender::Male,
-        birth_date: sync_protocol::BirthDate::parse("1985-03-02").unwrap(),
-    });
-    let pass =
-        h.rt.block_on(sotiem_server::registry::verify_people(
-            &h.state,
-            &registry,
-            sotiem_server::registry::PassScope::Unverified,
-        ))
-        .unwrap();
-    assert_eq!(pass.by_status.get("matched"), Some(&1), "{pass:?}");
-}
-
 #[test]
 fn a_head_of_facility_signs_from_the_command_line_with_the_usb_token() {
-    use sotiem_scenarios::softhsm::{MODULE, PIN, SoftToken};
+    use sotiem_scenarios::softhsm::{MODULE, SoftToken};
     let h = Harness::new();
-    let nurse = Cli::new(&h);
-    let id = add_an(&nurse);
-    nurse.ok(&[
-        "dose",
-        "add",
-        "--person",
-        &id,
-        "--vaccine",
-        "pfizer",
-        "--lot",
-        "FF2588",
-    ]);
-    nurse.ok(&["sync"]);
-    registry_matches_an(&h);
-
-    let tokens = tempfile::tempdir().unwrap();
-    let token = SoftToken::create(tokens.path());
-    h.state
-        .trust
-        .add(&std::fs::read(&token.ca_pem).unwrap())
-        .unwrap();
-    let signer = Cli::of(&h, "TYT-TANNHUT", sync_protocol::auth::Role::Signer);
-    let env = |pin: &str| {
-        vec![
-            ("SOFTHSM2_CONF", token.conf.display().to_string()),
-            ("SOTIEM_PKCS11_MODULE", MODULE.to_string()),
-            ("SOTIEM_PIN", pin.to_string()),
-        ]
-    };
-    let run = |args: &[&str], pin: &str| {
-        let env = env(pin);
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        signer.json_env(args, &env)
-    };
-    let (code, listing) = run(&["sign", "tokens"], "");
-    assert_eq!(code, 0, "{listing}");
-    let certs = listing[0]["certificates"].as_array().unwrap();
-    let rsa = certs
-        .iter()
-        .find(|c| c["id"] == token.rsa.id.as_str())
-        .unwrap();
-    let serial = rsa["serial"].as_str().unwrap().to_string();
-    // The signer registers the certificate: the token signs, a fresh code is given.
-    let otp = signer.code();
-    let env = env(PIN);
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    env.push(("SOTIEM_OTP", &otp));
-    let (code, registered) = signer.json_env(&["sign", "register", "--cert", &token.rsa.id], &env);
-    assert_eq!(code, 0, "{registered}");
-    assert_eq!(
-        registered[0]["serial"].as_str().map(str::to_lowercase),
-        Some(serial.to_lowercase())
-    );
-    assert!(
-        registered[0]["issuer"]
-            .as_str()
-            .is_some_and(|i| i.contains("SoTiemTestCA")),
-        "registered with its issuer: {registered}"
-    );
-    let (code, report) = signer.json(&["sync"]);
-    assert_eq!(code, 0, "{report}");
-
-    let today = time::OffsetDateTime::now_utc()
-        .to_offset(sync_protocol::VIETNAM)
-        .date()
-        .to_string();
-    let day = ["--from", today.as_str(), "--to", today.as_str()];
-    let (code, preview) = run(&[&["sign", "preview"][..], &day].concat(), "");
-    assert_eq!(code, 0, "{preview}");
-    assert_eq!(
-        preview["doses"].as_array().map(Vec::len),
-        Some(1),
-        "{preview}"
-    );
-    let signing = |pin: &str| {
-        run(
-            &[
-                &["sign", "run"][..],
-                &day,
-                &["--cert", &token.rsa.id, "--expect", "1"],
-            ]
-            .concat(),
-            pin,
-        )
-    };
-    let (code, missing) = run(
-        &[
-            &["sign", "run"][..],
-            &day,
-            &["--cert", "ffff", "--expect", "1"],
-        ]
-        .concat(),
-        PIN,
-    );
-    assert_ne!(code, 0);
-    assert_eq!(missing["error"]["code"], "token_certificate", "{missing}");
-    let (code, wrong) = signing("0000");
-    assert_ne!(code, 0);
-    assert_eq!(wrong["error"]["code"], "pin_incorrect", "{wrong}");
-    let (code, signed) = signing(PIN);
-    assert_eq!(code, 0, "{signed}");
-    assert_eq!(signed["runs_planned"], 1, "{signed}");
-    let batch = &signed["runs"][0];
-    assert_eq!(batch["status"], "pending");
-    let (code, report) = signer.json(&["sync"]);
-    assert_eq!(code, 0, "{report}");
-    assert_eq!(report["batches_accepted"], 1, "{report}");
-    let (_, runs) = signer.json(&["sign", "list"]);
-    assert_eq!(runs[0]["status"], "accepted", "{runs}");
-    // The run's files verify with openssl against the test CA.
-    let out = tokens.path().join("run");
-    signer.ok(&[
-        "sign",
-        "export",
-        batch["batch_id"].as_str().unwrap(),
-        "--out",
-        &out.display().to_string(),
-    ]);
-    let files: Vec<_> = std::fs::read_dir(&out)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .collect();
-    let find = |ext: &str| {
-        files
-            .iter()
-            .map(|f| f.path())
-            .find(|p| p.extension().is_some_and(|e| e == ext))
-            .unwrap_or_else(|| panic!("a .{ext} file in {files:?}"))
-    };
-    assert!(sotiem_scenarios::softhsm::openssl_verifies(
-        tokens.path(),
-        &std::fs::read(find("p7s")).unwrap(),
-        &std::fs::read(find("manifest")).unwrap(),
-        &token.ca_pem
-    ));
+    let day = sign_the_day(&h, &Program::Native, MODULE, |token: &SoftToken| {
+        token.conf.clone()
+    });
+    let (nurse, token, id) = (&day.nurse, &day.token, &day.id);
 
     // End of day: the server issues her passport; the nurse's station syncs, shows it, prints
     // it and checks a scanned one offline.
     let said = sotiem_scenarios::passports::end_of_day(
         "issue_passports_in_a_child_process",
         &h._dir.path().join("server.db"),
-        &token,
+        token,
         &token.rsa.id,
     );
     assert!(said.contains("ISSUED 1 "), "{said}");
     nurse.ok(&["sync"]);
-    let (code, status) = nurse.json(&["passport", "show", &id]);
+    let (code, status) = nurse.json(&["passport", "show", id]);
     assert_eq!(code, 0, "{status}");
     let hc1 = status["current"]["hc1"]
         .as_str()
         .expect("a valid passport")
         .to_string();
-    let pdf = tokens.path().join("hộ chiếu.pdf");
-    nurse.ok(&[
-        "passport",
-        "print",
-        &id,
-        "--out",
-        &pdf.display().to_string(),
-    ]);
+    let pdf = day.tokens.path().join("hộ chiếu.pdf");
+    nurse.ok(&["passport", "print", id, "--out", &pdf.display().to_string()]);
     assert_eq!(sotiem_scenarios::passports::qr_in_pdf(&pdf), hc1);
     let (code, check) = nurse.json(&["passport", "verify", &hc1]);
     assert_eq!(code, 0, "{check}");
@@ -1556,25 +1133,10 @@ fn a_head_backs_the_station_up_and_a_new_laptop_is_restored_from_the_command_lin
     );
 
     // The laptop is lost: the administrator replaces its device, the new laptop is restored.
-    let replacement = h.rt.block_on(async {
-        let devices = sotiem_server::admin::devices(&h.db).await.unwrap();
-        let old = devices.last().unwrap().id.clone();
-        sotiem_server::admin::replace_device(&h.db, &old, "Laptop mới")
-            .await
-            .unwrap()
-    });
+    let token = replace_last_device(&h);
     let new_dir = tempfile::tempdir().unwrap();
-    let restore = |pass: &str| {
-        Command::new(env!("CARGO_BIN_EXE_sotiem"))
-            .arg("--data")
-            .arg(new_dir.path().join("tram"))
-            .args(["--json", "restore", &file, "--server", &h.url, "--token"])
-            .arg(&replacement.token)
-            .env("SOTIEM_DB_KEY", "33".repeat(32))
-            .env("SOTIEM_RECOVERY_PASSPHRASE", pass)
-            .output()
-            .unwrap()
-    };
+    let restore =
+        |pass: &str| Program::Native.restore(&h, &new_dir.path().join("tram"), &file, &token, pass);
     let wrong = restore("không đúng mật khẩu này");
     assert_eq!(wrong.status.code(), Some(1));
     let err: Value = serde_json::from_slice(&wrong.stdout).unwrap();
