@@ -1,4 +1,4 @@
-//! Accounts, one-time codes, roles and the audit trail (DESIGN.md §1, §8), through real stations
+//! Accounts, one-time codes, roles and the audit trail (docs/design.md §1, §8), through real stations
 //! and a real server on loopback, on SQLite and on PostgreSQL.
 
 use sotiem_fixtures::Generator;

@@ -1,4 +1,4 @@
-//! The central server is the authority (DESIGN.md §9): each attack a modified station or a
+//! The central server is the authority (docs/design.md §9): each attack a modified station or a
 //! hand-written client can make is performed here through the real HTTP API, on SQLite and on
 //! PostgreSQL, and refused with its own reason — while the honest flow beside it still passes.
 //! Changes are forged as a modified station would: straight from Automerge documents, bypassing

@@ -1,4 +1,4 @@
-//! Signatures checked as a certification authority would (DESIGN.md §6, §9), on SQLite and
+//! Signatures checked as a certification authority would (docs/design.md §6, §9), on SQLite and
 //! PostgreSQL, with a real SoftHSM2 token and CAs made with openssl. Each attack is performed
 //! through the HTTP API and refused with its own reason: a "leaf" issued by an ordinary
 //! end-entity certificate with a registered serial, a backdated signature with an expired

@@ -1,4 +1,4 @@
-//! The rest of the cleaning loop (DESIGN.md §1): the police's corrected list comes back and is
+//! The rest of the cleaning loop (docs/design.md §1): the police's corrected list comes back and is
 //! applied as audited edits — bad rows reported and changing nothing — and people registered
 //! twice are found by a visible rule and merged with every dose kept once, on every station.
 

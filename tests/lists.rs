@@ -1,4 +1,4 @@
-//! Data-cleaning lists and their Excel export (DESIGN.md §1): the right people in each list,
+//! Data-cleaning lists and their Excel export (docs/design.md §1): the right people in each list,
 //! workbooks that two independent readers (calamine, and Python's openpyxl) read back with the
 //! expected rows and types, a fresh OTP and an audit entry for every export.
 

@@ -1,4 +1,4 @@
-//! Verification against the population registry (DESIGN.md §1, §7): a registry file from the
+//! Verification against the population registry (docs/design.md §1, §7): a registry file from the
 //! police (CSV or .xlsx) gives each person the right status, field by field, and the results
 //! sync down to the stations.
 

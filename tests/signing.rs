@@ -1,4 +1,4 @@
-//! Signing runs on a station with a real SoftHSM2 token (DESIGN.md §6): who may sign, which
+//! Signing runs on a station with a real SoftHSM2 token (docs/design.md §6): who may sign, which
 //! certificate, which doses, the limits of one run, one token operation for 3,000 doses, a CMS
 //! that `openssl cms -verify` accepts, a proof for every dose, and doses frozen once signed.
 //!

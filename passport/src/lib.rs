@@ -1,4 +1,4 @@
-//! Vaccine passports in the EU Digital COVID Certificate format (DESIGN.md §1): the payload
+//! Vaccine passports in the EU Digital COVID Certificate format (docs/design.md §1): the payload
 //! (schema 1.3.0), its encoding (`HC1:` + Base45 + zlib + COSE_Sign1 + CWT), the trust list
 //! with its revocations, and offline verification. No I/O: the key lives in an HSM, reached
 //! through the signing closure the caller passes.
@@ -19,7 +19,7 @@ pub use trust::{Checked, TrustList, Verdict, Verifier, revocation_hash};
 pub(crate) const DATE: &[time::format_description::FormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
-/// A certificate is valid for 12 months (DESIGN.md §1).
+/// A certificate is valid for 12 months (docs/design.md §1).
 pub const VALIDITY_SECONDS: i64 = 365 * 24 * 3600;
 
 #[cfg(test)]

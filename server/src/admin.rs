@@ -28,7 +28,7 @@ pub enum AdminError {
     Db(#[from] sqlx::Error),
 }
 
-/// The kinds of facility (DESIGN.md §3).
+/// The kinds of facility (docs/design.md §3).
 pub const FACILITY_KINDS: [&str; 6] = [
     "commune_station",
     "hospital",

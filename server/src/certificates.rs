@@ -1,4 +1,4 @@
-//! Facility certificates checked as a certification authority would (DESIGN.md §6, §9): the
+//! Facility certificates checked as a certification authority would (docs/design.md §6, §9): the
 //! roots the server trusts, the revocation lists the administrator keeps current, and the path
 //! from a signer's certificate to a root validated by OpenSSL's verifier (`X509_verify_cert`) —
 //! CA flags, key usage, path length, the validity of every link at the time of the check, a

@@ -1,6 +1,6 @@
 //! The Sổ Tiêm central server: stores every accepted change with a sequence number, keeps the
 //! compacted document and materialised columns of each person, validates every push, and serves
-//! each device the people in its facility's scope (DESIGN.md §5, §7).
+//! each device the people in its facility's scope (docs/design.md §5, §7).
 
 pub mod accounts;
 pub mod admin;

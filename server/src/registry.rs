@@ -1,4 +1,4 @@
-//! Verification against the National Population Database (DESIGN.md §1, §7). The four fields —
+//! Verification against the National Population Database (docs/design.md §1, §7). The four fields —
 //! full name, gender, date of birth, CCCD/CMND number — are compared with what the registry
 //! holds. [`PopulationRegistry`] is the interface; [`RegistryFile`] implements it over a file the
 //! police supply (CSV or .xlsx). A real connection to the national database would be another

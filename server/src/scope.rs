@@ -1,4 +1,4 @@
-//! Which facilities may replicate a person (DESIGN.md §5): the facility that manages them, the
+//! Which facilities may replicate a person (docs/design.md §5): the facility that manages them, the
 //! facilities that vaccinated them, and the facilities of the commune they live in. A mobile
 //! team works within its parent facility's scope. A unit the province designates to sign for an
 //! area (a district centre) also replicates the people of the facilities in its area.

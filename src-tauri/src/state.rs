@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tauri::Emitter;
 use tokio::sync::RwLock;
 
-/// How the app was started (environment, see README).
+/// How the app was started (environment, see docs/operations.md, "Configuration").
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The station's data directory (`SOTIEM_DATA`, else the app's data directory).

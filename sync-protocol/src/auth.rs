@@ -1,4 +1,4 @@
-//! Accounts and sign-in rules both sides enforce (DESIGN.md §1, §8): roles, the password policy,
+//! Accounts and sign-in rules both sides enforce (docs/design.md §1, §8): roles, the password policy,
 //! time-based one-time codes (RFC 6238), and the JSON messages of the auth endpoints.
 
 use serde::{Deserialize, Serialize};

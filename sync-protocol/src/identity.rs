@@ -1,4 +1,4 @@
-//! Offline checks of identity numbers and phones (DESIGN.md §4), and the CCCD QR code.
+//! Offline checks of identity numbers and phones (docs/design.md §4), and the CCCD QR code.
 
 use crate::error::{Field, FieldError, Problem};
 use crate::person::{BirthDate, Gender, Identity, IdentityKind};

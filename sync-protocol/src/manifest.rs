@@ -1,4 +1,4 @@
-//! The manifest a signing run signs (DESIGN.md §6): the canonical record hash of every dose in
+//! The manifest a signing run signs (docs/design.md §6): the canonical record hash of every dose in
 //! the run, bound together by a Merkle tree whose root is in the signed text. The token signs the
 //! manifest once; each dose keeps a short proof that its hash is under that root, so one dose's
 //! signature can be checked without the other 2,999.

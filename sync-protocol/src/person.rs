@@ -1,4 +1,4 @@
-//! The typed view of a person document and its doses (DESIGN.md §3).
+//! The typed view of a person document and its doses (docs/design.md §3).
 //! The outcome of matching against the population database is in `verification`.
 
 use crate::error::{Field, FieldError, Problem};

@@ -1,4 +1,4 @@
-//! The canonical record of a dose that a signature covers, and its hash (DESIGN.md §6).
+//! The canonical record of a dose that a signature covers, and its hash (docs/design.md §6).
 //!
 //! The record is a fixed list of fields, each written as a 4-byte big-endian length followed by
 //! its UTF-8 bytes, after a version tag. No field can bleed into the next and the same dose always

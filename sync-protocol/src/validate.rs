@@ -1,4 +1,4 @@
-//! Validation rules both sides enforce on a person document (DESIGN.md §3, §5).
+//! Validation rules both sides enforce on a person document (docs/design.md §3, §5).
 
 use crate::error::{Field, FieldError, Problem};
 use crate::identity;

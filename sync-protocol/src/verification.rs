@@ -1,4 +1,4 @@
-//! Matching a person against the population database (DESIGN.md §1, data cleaning): the four
+//! Matching a person against the population database (docs/design.md §1, data cleaning): the four
 //! fields compared, the outcome, and the outcome's kind alone with its stored name and label —
 //! one table that the document reader, the station's columns and lists, and the UI share.
 

@@ -1,4 +1,4 @@
-//! Sync wire messages and their encoding (DESIGN.md §5).
+//! Sync wire messages and their encoding (docs/design.md §5).
 //!
 //! A message body is `MAGIC` (4 bytes), the protocol version (u16, big-endian), then the message
 //! encoded with postcard and compressed with zstd. Documents travel uncompressed by Automerge

@@ -1,4 +1,4 @@
-//! The hostile-input property run at length (DESIGN.md §9): thousands of arbitrary and forged
+//! The hostile-input property run at length (docs/design.md §9): thousands of arbitrary and forged
 //! changes fed to the server's ingest and a station's apply path on SQLite and PostgreSQL; any
 //! panic or a server copy left unsound stops the run with the input that did it.
 //! `cargo bench -p sotiem-scenarios --bench hostile` (`SOTIEM_HOSTILE_CASES`, 2,000 per backend

@@ -1,4 +1,4 @@
-//! Hostile Automerge input for property runs (DESIGN.md §9): arbitrary bytes, honest changes
+//! Hostile Automerge input for property runs (docs/design.md §9): arbitrary bytes, honest changes
 //! with a bit flipped, and well-formed changes with forged counters, dependencies, messages and
 //! operations. [`Target`] feeds each to the server's ingest (as a signed-in nurse would push it)
 //! and to a station's apply path, and checks that neither panics and that the server's copy of

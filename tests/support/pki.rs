@@ -1,4 +1,4 @@
-//! A test PKI made with openssl (DESIGN.md §6): root and intermediate certification authorities
+//! A test PKI made with openssl (docs/design.md §6): root and intermediate certification authorities
 //! with any validity period, certificates for RSA-2048 or ECDSA P-256 keys with the extensions a
 //! case needs, revocation lists, and [`FileSigner`], which signs a manifest with a key file the
 //! way a token does (for tests of the server's checks that need no token, and for attackers

@@ -1,4 +1,4 @@
-//! The facility's USB token over PKCS#11 (DESIGN.md §6), the replacement for the WebPluginKySo
+//! The facility's USB token over PKCS#11 (docs/design.md §6), the replacement for the WebPluginKySo
 //! browser plugin: find the vendor's PKCS#11 module, list tokens and their certificates, log in
 //! with the PIN and sign a manifest once, as a detached CMS SignedData. The server also signs
 //! vaccine passports with a key in an HSM through [`KeySigner`].

@@ -1,4 +1,4 @@
-//! Accounts and sign-in (DESIGN.md §1, §8): argon2id password hashes, the password policy, a
+//! Accounts and sign-in (docs/design.md §1, §8): argon2id password hashes, the password policy, a
 //! one-time code on every login, lockout with a growing delay, first-login enrollment and password
 //! change, sessions, revocation and the login history.
 

@@ -1,4 +1,4 @@
-//! What district and province officers see (DESIGN.md §8, issue 17): counts for the facilities
+//! What district and province officers see (docs/design.md §8, issue 17): counts for the facilities
 //! of their area — stations and their devices, doses, verification, signing, passports — and
 //! the daily report. Never a person: every query here groups or counts, and none selects a name,
 //! an ID number or a phone. The counts come from tables the ingest keeps in step (migration

@@ -1,4 +1,4 @@
-//! Vaccine passports (5772/QĐ-BYT, DESIGN.md §1 and §7): at the end of each day the server
+//! Vaccine passports (5772/QĐ-BYT, docs/design.md §1 and §7): at the end of each day the server
 //! issues an EU DCC certificate to every person whose identity matched the population database
 //! and whose every standing dose an accepted signing run covers, for their latest dose; it
 //! revokes and re-issues when what a certificate says changes (a voided or corrected dose, a

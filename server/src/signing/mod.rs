@@ -1,4 +1,4 @@
-//! Verification of signing runs sent by stations (DESIGN.md §6), as a certification authority
+//! Verification of signing runs sent by stations (docs/design.md §6), as a certification authority
 //! would check them: the CMS signature over the manifest; the signer's certificate path
 //! validated by OpenSSL at the server's receipt time ([`crate::certificates`]); the certificate's
 //! issuer and serial registered on the account; the organisation it was issued to; the signing

@@ -1,4 +1,4 @@
-//! Signing in on the station (DESIGN.md §1): online against the server with password and
+//! Signing in on the station (docs/design.md §1): online against the server with password and
 //! one-time code, or offline on the laptop within a lease, where the laptop keeps the account's
 //! TOTP secret only encrypted under a key derived from the password. Sessions survive between
 //! processes through the OS credential store; a step-up code guards sensitive edits and exports.

@@ -1,4 +1,4 @@
-//! Data-cleaning lists (DESIGN.md §1): people with no ID, an ID in a wrong format, a mismatch
+//! Data-cleaning lists (docs/design.md §1): people with no ID, an ID in a wrong format, a mismatch
 //! with the population database, doses not yet signed, people due for their next dose — shown
 //! in the app and exported to .xlsx for the commune police, each export behind a fresh OTP and
 //! audited.

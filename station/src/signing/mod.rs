@@ -1,4 +1,4 @@
-//! Signing runs (DESIGN.md §1 signing, §6): the head of a facility chooses doses by date range,
+//! Signing runs (docs/design.md §1 signing, §6): the head of a facility chooses doses by date range,
 //! name and phone, sees exactly what will be signed, and the token signs the run's manifest once.
 //! Only doses given at this facility, not voided, not yet signed, of people the population
 //! database matched, are signed; at most 1,000 people and 3,000 doses per run.

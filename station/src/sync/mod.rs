@@ -1,4 +1,4 @@
-//! The sync client (DESIGN.md §5): push the outbox, bootstrap a new device from snapshots, pull
+//! The sync client (docs/design.md §5): push the outbox, bootstrap a new device from snapshots, pull
 //! to the cursor. Every step is idempotent and commits its progress (acknowledgements, cursor)
 //! as it goes, so a connection that drops anywhere loses nothing and repeats nothing; the next
 //! attempt carries on. A change the server refuses is kept in quarantine with the reason, and

@@ -1,5 +1,5 @@
 //! The Automerge document of one person: how each field is stored, typed reads, and writes that
-//! touch only what changed so concurrent edits of different fields merge (DESIGN.md §3).
+//! touch only what changed so concurrent edits of different fields merge (docs/design.md §3).
 //!
 //! Layout (root map):
 //! `schema` int, `id`, `full_name`, `gender`, `birth_date` ("yyyy-mm-dd" or "yyyy"),

@@ -1,4 +1,4 @@
-//! The rulebook (DESIGN.md §8, §9): what a write may change in a person's record, decided from
+//! The rulebook (docs/design.md §8, §9): what a write may change in a person's record, decided from
 //! the person before and after, who writes (the signed-in user, their role and facilities) and
 //! what the authority knows (signed doses, the step-up grant, now). The station runs it before
 //! it writes; the server runs the same functions on every pushed change with the session's user,
@@ -58,7 +58,7 @@ pub struct SignedDose {
     pub signer: String,
 }
 
-/// The sensitive fields of a person (DESIGN.md §1): changing them on a person another facility
+/// The sensitive fields of a person (docs/design.md §1): changing them on a person another facility
 /// manages needs a fresh one-time code.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
