@@ -559,16 +559,7 @@ fn two_stations_sync_through_the_server_from_the_command_line() {
     let a = Cli::new(&h);
     let b = Cli::new(&h);
     let id = add_an(&a);
-    a.ok(&[
-        "dose",
-        "add",
-        "--person",
-        &id,
-        "--vaccine",
-        "pfizer",
-        "--lot",
-        "FF2588",
-    ]);
+    a.dose_today(&id);
     let out = a.run(&["sync"]);
     assert!(
         out.status.success(),
@@ -1083,16 +1074,7 @@ fn a_head_backs_the_station_up_and_a_new_laptop_is_restored_from_the_command_lin
     let h = Harness::new();
     let nurse = Cli::new(&h);
     let id = add_an(&nurse);
-    nurse.ok(&[
-        "dose",
-        "add",
-        "--person",
-        &id,
-        "--vaccine",
-        "pfizer",
-        "--lot",
-        "FF2588",
-    ]);
+    nurse.dose_today(&id);
     nurse.ok(&["sync"]);
     let head = Cli::of(&h, "TYT-TANNHUT", Role::Signer);
     head.ok(&["sync"]);
@@ -1109,15 +1091,7 @@ fn a_head_backs_the_station_up_and_a_new_laptop_is_restored_from_the_command_lin
         &[("SOTIEM_RECOVERY_PASSPHRASE", "ngắn")],
     );
     assert!(String::from_utf8_lossy(&weak.stderr).contains("ít nhất 12 ký tự"));
-    let set = head.run_env(
-        &["backup", "passphrase"],
-        &[("SOTIEM_RECOVERY_PASSPHRASE", PASS)],
-    );
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
+    head.set_recovery_passphrase(PASS);
     head.ok(&["backup", "folder", usb_path]);
     let (_, status) = head.json(&["backup", "status"]);
     assert_eq!(status["configured"], true);
@@ -1218,16 +1192,7 @@ fn a_nurse_answers_a_citizens_complaint_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&early.stderr)
     );
-    a.ok(&[
-        "dose",
-        "add",
-        "--person",
-        &id,
-        "--vaccine",
-        "pfizer",
-        "--lot",
-        "FF2588",
-    ]);
+    a.dose_today(&id);
     let answered = a.ok(&[
         "complaint",
         "answer",

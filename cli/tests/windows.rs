@@ -153,15 +153,7 @@ fn a_windows_laptop_records_offline_syncs_each_dose_once_exports_and_restores() 
     );
     head.ok(&["sync"]);
     const PASS: &str = "Tủ thuốc tầng hai, ngăn trên";
-    let set = head.run_env(
-        &["backup", "passphrase"],
-        &[("SOTIEM_RECOVERY_PASSPHRASE", PASS)],
-    );
-    assert!(
-        set.status.success(),
-        "{}",
-        String::from_utf8_lossy(&set.stderr)
-    );
+    head.set_recovery_passphrase(PASS);
     let usb = tempfile::tempdir().unwrap();
     let usb_folder = usb.path().join("USB sao lưu");
     std::fs::create_dir(&usb_folder).unwrap();

@@ -294,6 +294,33 @@ impl Cli {
             .unwrap()
     }
 
+    /// Records a dose of Comirnaty (lot FF2588) given now to the person `id`.
+    pub fn dose_today(&self, id: &str) -> String {
+        self.ok(&[
+            "dose",
+            "add",
+            "--person",
+            id,
+            "--vaccine",
+            "pfizer",
+            "--lot",
+            "FF2588",
+        ])
+    }
+
+    /// Sets the head of station's recovery passphrase, which backups need.
+    pub fn set_recovery_passphrase(&self, pass: &str) {
+        let set = self.run_env(
+            &["backup", "passphrase"],
+            &[("SOTIEM_RECOVERY_PASSPHRASE", pass)],
+        );
+        assert!(
+            set.status.success(),
+            "{}",
+            String::from_utf8_lossy(&set.stderr)
+        );
+    }
+
     /// After a sign-in that opened a session: the station spends the step the session opened
     /// in as well as the code's (`open_online_session`), so the next code must come from a
     /// later step. A slow program (Windows under Wine) can open it a step after the code's.
@@ -420,16 +447,7 @@ pub fn sign_the_day(
         "Trạm Y tế",
     );
     let id = add_an(&nurse);
-    nurse.ok(&[
-        "dose",
-        "add",
-        "--person",
-        &id,
-        "--vaccine",
-        "pfizer",
-        "--lot",
-        "FF2588",
-    ]);
+    nurse.dose_today(&id);
     nurse.ok(&["sync"]);
     registry_matches_an(h);
 
