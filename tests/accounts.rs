@@ -1563,26 +1563,16 @@ async fn the_authenticator_secret_goes_only_to_a_registered_station_that_lacks_i
 }
 both_backends!(the_authenticator_secret_goes_only_to_a_registered_station_that_lacks_it);
 
-/// A server on loopback behind a "proxy" at 127.0.0.1 when `trusted`; returns its URL.
-async fn server_behind_proxy(trusted: bool) -> (String, sotiem_server::Db, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = sotiem_server::Db::open_sqlite(&dir.path().join("server.db"), None)
-        .await
-        .expect("db");
-    let mut server = sotiem_server::Server::start(db.clone())
-        .await
-        .expect("server");
-    if trusted {
-        server.state.trusted_proxies = sotiem_server::http::throttle::TrustedProxies::new(vec![
-            std::net::IpAddr::from([127, 0, 0, 1]),
-        ]);
-    }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(server.serve(listener, std::future::pending()));
-    (url, db, dir)
+/// A server on loopback behind a "proxy" at 127.0.0.1 when `trusted`.
+async fn server_behind_proxy(trusted: bool) -> sotiem_scenarios::server::TestServer {
+    sotiem_scenarios::server::TestServer::start_configured(Backend::Sqlite, |state| {
+        if trusted {
+            state.trusted_proxies = sotiem_server::http::throttle::TrustedProxies::new(vec![
+                std::net::IpAddr::from([127, 0, 0, 1]),
+            ]);
+        }
+    })
+    .await
 }
 
 /// A wrong login for nv.lan as sent by a proxy that saw `forwarded`; the answer's status.
@@ -1610,7 +1600,8 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_lock_and_a_forged_header
  {
     // Behind the province's reverse proxy: five failures lock the account for 203.0.113.7
     // only; a nurse at 203.0.113.8, behind the same proxy, is not locked out.
-    let (url, db, _dir) = server_behind_proxy(true).await;
+    let server = server_behind_proxy(true).await;
+    let (url, db) = (server.url.clone(), server.db.clone());
     for _ in 0..sync_protocol::auth::FREE_ATTEMPTS {
         assert_eq!(wrong_login_via(&url, "203.0.113.7").await, 401);
     }
@@ -1633,7 +1624,8 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_lock_and_a_forged_header
 
     // Without a trusted proxy the header is the client's own words: ignored, every request
     // is 127.0.0.1's, and the lock covers them all.
-    let (url, db, _dir) = server_behind_proxy(false).await;
+    let server = server_behind_proxy(false).await;
+    let (url, db) = (server.url.clone(), server.db.clone());
     for _ in 0..sync_protocol::auth::FREE_ATTEMPTS {
         assert_eq!(wrong_login_via(&url, "203.0.113.7").await, 401);
     }

@@ -7,7 +7,7 @@
 use sotiem_scenarios::complaints::{
     Citizen, between, card_photo_with_gps, code_of, comirnaty, honest_fields, pixel_bomb,
 };
-use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::server::{Backend, TestServer};
 use sotiem_scenarios::{Lab, both_backends};
 use sotiem_server::complaints::pow;
 use sync_protocol::complaints::{
@@ -933,19 +933,13 @@ both_backends!(the_public_form_decodes_few_pictures_and_only_for_a_valid_form);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ipv6_client_is_limited_by_its_64() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().expect("dir");
-    let db = sotiem_server::Db::open_sqlite(&dir.path().join("server.db"), None)
-        .await
-        .expect("db");
-    let mut server = sotiem_server::Server::start(db).await.expect("server");
-    server.state.trusted_proxies = sotiem_server::http::throttle::TrustedProxies::new(vec![
-        std::net::IpAddr::from([127, 0, 0, 1]),
-    ]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(server.serve(listener, std::future::pending()));
+    let server = TestServer::start_configured(Backend::Sqlite, |state| {
+        state.trusted_proxies = sotiem_server::http::throttle::TrustedProxies::new(vec![
+            std::net::IpAddr::from([127, 0, 0, 1]),
+        ]);
+    })
+    .await;
+    let url = server.url.clone();
     let http = reqwest::Client::new();
     let lookup = |from: String| {
         http.post(format!("{url}/phan-anh/tra-cuu"))
@@ -971,4 +965,5 @@ async fn an_ipv6_client_is_limited_by_its_64() {
         429,
         "another /64 has its own limit"
     );
+    server.stop().await;
 }

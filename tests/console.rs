@@ -3,7 +3,7 @@
 //! report — whose numbers equal those counted here from the people the stations recorded; and
 //! no route of the server gives an officer a person's data.
 
-use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::server::{Backend, TestServer};
 use sotiem_scenarios::{Lab, both_backends, vaccinated_at};
 use std::collections::{BTreeMap, BTreeSet};
 use sync_protocol::Person;
@@ -585,30 +585,17 @@ both_backends!(the_district_console_lists_and_approves_resets);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_cookie_is_secure_behind_a_tls_proxy() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().expect("dir");
-    let db = sotiem_server::Db::open_sqlite(&dir.path().join("server.db"), None)
-        .await
-        .expect("db");
-    let mut server = sotiem_server::Server::start(db.clone())
-        .await
-        .expect("server");
-    server.state.public_url =
-        Some(sotiem_server::http::parse_public_url("https://sotiem.soyte.gov.vn").expect("url"));
-    sotiem_server::admin::add_facility(
-        &db,
-        &sotiem_server::admin::FacilityRecord {
-            code: "TTYT-BINHCHANH".into(),
-            name: "Trung tâm Y tế huyện Bình Chánh".into(),
-            kind: "district_centre".into(),
-            province: Some("TP Hồ Chí Minh".into()),
-            commune: None,
-            parent: None,
-        },
-    )
-    .await
-    .expect("facility");
+    let server = TestServer::start_configured(Backend::Sqlite, |state| {
+        state.public_url = Some(
+            sotiem_server::http::parse_public_url("https://sotiem.soyte.gov.vn").expect("url"),
+        );
+    })
+    .await;
+    server
+        .facility("TTYT-BINHCHANH", "district_centre", None, None)
+        .await;
     sotiem_server::accounts::create_account(
-        &db,
+        &server.db,
         &sync_protocol::auth::NewAccount {
             username: "cb.huyen".into(),
             facility: "TTYT-BINHCHANH".into(),
@@ -623,11 +610,7 @@ async fn the_console_cookie_is_secure_behind_a_tls_proxy() {
     )
     .await
     .expect("officer");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(server.serve(listener, std::future::pending()));
+    let url = server.url.clone();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -702,4 +685,5 @@ async fn the_console_cookie_is_secure_behind_a_tls_proxy() {
         cleared.contains("Secure") && cleared.contains("Max-Age=0"),
         "{cleared}"
     );
+    server.stop().await;
 }

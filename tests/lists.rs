@@ -67,34 +67,6 @@ fn read_calamine(path: &Path) -> Vec<Vec<Data>> {
     range.rows().map(<[Data]>::to_vec).collect()
 }
 
-/// What openpyxl (an independent reader) sees: sheet name, frozen pane, filter range, and each
-/// row's values with their Python types.
-fn read_openpyxl(path: &Path) -> serde_json::Value {
-    let script = r#"
-import json, sys, datetime, openpyxl
-wb = openpyxl.load_workbook(sys.argv[1])
-ws = wb.worksheets[0]
-def cell(v):
-    if isinstance(v, datetime.datetime): return ["datetime", v.isoformat()]
-    if isinstance(v, (int, float)): return ["number", v]
-    if v is None: return ["empty", None]
-    return ["text", v]
-print(json.dumps({"sheet": ws.title, "freeze": ws.freeze_panes, "filter": ws.auto_filter.ref,
-                  "rows": [[cell(c) for c in row] for row in ws.iter_rows(values_only=True)]}))
-"#;
-    let out = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", script])
-        .arg(path)
-        .output()
-        .expect("python3 runs (scripts/setup installs python3-openpyxl)");
-    assert!(
-        out.status.success(),
-        "openpyxl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
     let lab = Lab::start(Backend::Sqlite).await;
@@ -323,7 +295,7 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
             Some(person.id.to_string())
         );
     }
-    let py = read_openpyxl(&out);
+    let py = sotiem_scenarios::sheets::read_openpyxl(&out);
     assert_eq!(py["sheet"], "Chưa có CCCD");
     assert_eq!(py["freeze"], "A2");
     assert_eq!(py["filter"], "A1:O1");
@@ -338,7 +310,7 @@ async fn lists_hold_the_right_people_and_exports_read_back_with_real_types() {
         .export_list(&query(DataList::UnsignedDoses), &doses_out, &code)
         .await
         .expect("exported");
-    let py = read_openpyxl(&doses_out);
+    let py = sotiem_scenarios::sheets::read_openpyxl(&doses_out);
     let rows = py["rows"].as_array().expect("rows");
     assert_eq!(rows.len(), 6);
     assert_eq!(rows[0][17], serde_json::json!(["text", "Ngày giờ tiêm"]));

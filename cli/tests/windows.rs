@@ -28,22 +28,23 @@ fn doses_on_server(h: &Harness, person: &str) -> Vec<String> {
 
 /// Every row of the first sheet as text, read by an independent reader (Python's openpyxl).
 fn workbook_rows(path: &Path) -> Vec<Vec<String>> {
-    let script = r#"
-import json, sys, openpyxl
-ws = openpyxl.load_workbook(sys.argv[1]).worksheets[0]
-print(json.dumps([["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]))
-"#;
-    let out = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", script])
-        .arg(path)
-        .output()
-        .expect("python3 runs (scripts/setup installs python3-openpyxl)");
-    assert!(
-        out.status.success(),
-        "openpyxl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    let read = sotiem_scenarios::sheets::read_openpyxl(path);
+    read["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .expect("cells")
+                .iter()
+                .map(|cell| match &cell[1] {
+                    serde_json::Value::String(text) => text.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 #[test]

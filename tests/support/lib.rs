@@ -10,6 +10,7 @@ pub mod pki;
 pub mod proxy;
 pub mod release;
 pub mod server;
+pub mod sheets;
 pub mod softhsm;
 
 use server::{Backend, TestServer};

@@ -52,6 +52,18 @@ impl TestServer {
 
     /// [`TestServer::start`] whose public complaint form asks `bits` of proof of work.
     pub async fn start_with_pow(backend: Backend, bits: u32) -> TestServer {
+        TestServer::start_configured(backend, |state| {
+            state.pow = state.pow.clone().with_difficulty(bits);
+        })
+        .await
+    }
+
+    /// A server whose state `configure` sets before it serves (trusted proxies, the public
+    /// address, the complaint form's proof of work); the rest as the server's defaults.
+    pub async fn start_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut sotiem_server::AppState),
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let (db, schema) = match backend {
             Backend::Sqlite => (
@@ -94,7 +106,7 @@ impl TestServer {
             .expect("server starts");
         let updates_dir = dir.path().join("updates");
         server.state.updates_dir = updates_dir.clone();
-        server.state.pow = server.state.pow.clone().with_difficulty(bits);
+        configure(&mut server.state);
         let trust = server.state.trust.clone();
         let state = server.state.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
