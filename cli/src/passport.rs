@@ -42,10 +42,7 @@ pub async fn passport(
             paper,
         } => {
             let (pdf, _) = station.passport_pdf(*person, *paper).await?;
-            let part = path.with_extension("pdf.part");
-            std::fs::write(&part, &pdf)
-                .and_then(|()| std::fs::rename(&part, path))
-                .map_err(|e| anyhow::anyhow!("không ghi được {}: {e}", path.display()))?;
+            station::files::replace(path, &pdf)?;
             out.message(&format!("Đã in hộ chiếu vắc xin vào {}", path.display()));
         }
         PassportCommand::Verify { text } => {

@@ -276,10 +276,7 @@ pub async fn print_passport(
     };
     std::fs::create_dir_all(dir).map_err(io)?;
     let path = dir.join(name);
-    let part = path.with_extension("pdf.part");
-    std::fs::write(&part, &pdf)
-        .and_then(|()| std::fs::rename(&part, &path))
-        .map_err(io)?;
+    station::files::replace(&path, &pdf)?;
     Ok(crate::views::PrintedPassport {
         path: path.display().to_string(),
         bytes: pdf.len() as u64,

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod error;
 pub mod facility;
+pub mod files;
 pub mod intent;
 pub mod key;
 pub mod paths;
