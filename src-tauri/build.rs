@@ -8,7 +8,7 @@ fn main() {
     .expect("tauri build step");
 }
 
-/// Every command the shell offers (keep in step with `commands.rs` and the capability file).
+/// Every command the shell offers (keep in step with `commands/` and the capability file).
 fn sotiem_commands() -> &'static [&'static str] {
     &[
         "app_status",

@@ -1,9 +1,53 @@
 //! Signing in from the command line, and reaching the server.
 
 use crate::render::Output;
-use crate::{Connection, LoginArgs};
+use clap::Args;
 use station::{Credentials, SignIn, Station, SyncClient, SyncError};
 use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// How to reach the central server.
+#[derive(Args, Clone)]
+pub struct Connection {
+    /// The server's address, e.g. https://tiemchung.soyte.example (remembered).
+    #[arg(long, env = "SOTIEM_SERVER")]
+    pub server: Option<String>,
+    /// The device token from the server administrator (kept in the OS credential store).
+    #[arg(long, env = "SOTIEM_DEVICE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// An extra trusted root certificate (PEM), for a server with a private CA.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Connection {
+    /// The server and device token earlier runs remembered.
+    pub fn remembered() -> Connection {
+        Connection {
+            server: None,
+            token: None,
+            ca_cert: None,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct LoginArgs {
+    /// The account's username.
+    #[arg(long, env = "SOTIEM_USER")]
+    user: Option<String>,
+    /// Confirm a first login's authenticator (the challenge the first step printed).
+    #[arg(long, conflicts_with = "change_password")]
+    enroll: Option<String>,
+    /// Set a first login's new password (the challenge the previous step printed).
+    #[arg(long)]
+    change_password: Option<String>,
+    /// Sign in on this laptop only, without trying the server.
+    #[arg(long)]
+    offline: bool,
+    #[command(flatten)]
+    connection: Connection,
+}
 
 /// A value from the environment, or asked for on the terminal (hidden when secret).
 pub fn ask(env: &str, prompt: &str, secret: bool) -> anyhow::Result<String> {
@@ -81,7 +125,7 @@ pub async fn login(station: &Station, args: &LoginArgs, out: &Output) -> anyhow:
         let otp = std::env::var("SOTIEM_OTP").unwrap_or_default();
         let otp = if otp.is_empty()
             && std::io::stdin().is_terminal()
-            && local_account_known(station, &username).await
+            && matches!(station.has_offline_account(&username).await, Ok(true))
         {
             ask("SOTIEM_OTP", "Mã xác thực (6 số): ", false)?
         } else {
@@ -106,14 +150,6 @@ pub async fn login(station: &Station, args: &LoginArgs, out: &Output) -> anyhow:
         _ => {}
     }
     Ok(())
-}
-
-async fn local_account_known(station: &Station, username: &str) -> bool {
-    sqlx::query_scalar::<_, i64>("SELECT count(*) FROM local_accounts WHERE username = ?")
-        .bind(username.trim().to_lowercase())
-        .fetch_one(station.store().pool())
-        .await
-        .is_ok_and(|n| n > 0)
 }
 
 /// `sotiem password`.

@@ -235,9 +235,7 @@ impl AppState {
             Err(e) => {
                 tracing::warn!("no server client: {e}");
                 // Shown on the sync bar (e.g. a remembered http:// address now refused).
-                let _ = station
-                    .set_meta("last_sync_error", Some(&e.to_string()))
-                    .await;
+                let _ = station.record_sync_failure(&e.to_string()).await;
             }
         }
         if let Some(app) = self.events.get() {

@@ -1,6 +1,7 @@
 //! The append-only, hash-chained audit log: every write, with who, where, when and what changed.
 
 use crate::error::Result;
+use crate::store::MetaKey;
 use serde::Serialize;
 use sqlx::SqliteConnection;
 use sync_protocol::Person;
@@ -188,9 +189,9 @@ fn chained_from_row(row: &sqlx::sqlite::SqliteRow) -> sync_protocol::audit::Chai
     }
 }
 
-/// The time of an entry, now.
-pub fn now_text() -> String {
-    format_time(sync_protocol::person::now())
+/// The time of an entry, now on `clock` (the station's).
+pub fn now_text(clock: &sync_protocol::Clock) -> String {
+    format_time(clock.now())
 }
 
 /// The result of checking the audit log.
@@ -213,11 +214,11 @@ impl crate::Station {
         let chain = verify(&mut conn).await?;
         let synced: u64 = self
             .store()
-            .meta("audit_synced_seq")
+            .meta(MetaKey::AuditSyncedSeq)
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let synced_hash = self.store().meta("audit_synced_hash").await?;
+        let synced_hash = self.store().meta(MetaKey::AuditSyncedHash).await?;
         let entries = match &chain {
             Ok(n) => *n,
             Err(_) => 0,

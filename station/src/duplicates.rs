@@ -194,7 +194,7 @@ impl Station {
                 gone.full_name
             )));
         }
-        let at = sync_protocol::person::now();
+        let at = self.clock().now();
         let moved: Vec<sync_protocol::Dose> = gone
             .doses
             .values()

@@ -167,6 +167,7 @@ impl Station {
                 "không có cột \"Mã hồ sơ\" hoặc \"Số giấy tờ\"/\"Số định danh\" để tìm đúng người",
             ));
         }
+        let today = self.clock().now().date();
         let mut preview = ImportPreview {
             rows: 0,
             changes: Vec::new(),
@@ -215,7 +216,7 @@ impl Station {
                 ..PersonEdit::default()
             };
             let mut edited = person.clone();
-            if let Err(e) = crate::service::apply_edit(&mut edited, &edit) {
+            if let Err(e) = crate::service::apply_edit(&mut edited, &edit, today) {
                 preview
                     .problems
                     .push(problem(format!("dữ liệu không hợp lệ, không sửa: {e}")));
@@ -314,12 +315,13 @@ impl Station {
         }
         let session = self.reader()?;
         let writer = self.rule_writer(&session).await?;
+        let today = self.clock().now().date();
         let mut others = Vec::new();
         let mut fields = BTreeSet::new();
         for change in &preview.changes {
             let current = self.show(change.person_id).await?.person;
             let mut edited = current.clone();
-            crate::service::apply_edit(&mut edited, &edit_of(&change.changes))?;
+            crate::service::apply_edit(&mut edited, &edit_of(&change.changes), today)?;
             let sensitive = sync_protocol::rules::sensitive_changes(&current, &edited);
             if !sensitive.is_empty() && !writer.manages(&current.managing_facility) {
                 others.push(change.person_id);
@@ -339,7 +341,7 @@ impl Station {
                 .with_code()
                 .with_grant(grants.remove(&change.person_id));
             self.modify(change.person_id, intent, |p| {
-                crate::service::apply_edit(p, &edit)
+                crate::service::apply_edit(p, &edit, today)
             })
             .await?;
             changed += 1;

@@ -7,6 +7,7 @@ use crate::remote::SyncClient;
 use std::collections::BTreeMap;
 use sync_protocol::rules::{self, Grant, Knowledge, SignedDose, Writer};
 use sync_protocol::{CommitAction, CommitMeta, Person};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A fresh one-time code for a change that needs one, and the server that checks it: for a
@@ -78,18 +79,20 @@ impl Intent {
         }
     }
 
-    /// Checks `after` over `before` for `writer`; returns the meta to write with.
+    /// Checks `after` over `before` for `writer` at `now` (the station's clock); returns the
+    /// meta to write with.
     pub fn check(
         &self,
         before: Option<&Person>,
         after: &Person,
         writer: &Writer,
+        now: OffsetDateTime,
     ) -> Result<CommitMeta> {
         let meta = self.meta(&writer.user);
         // The station does not know every facility; the server checks a transfer's target.
         let any = |_: &str| true;
         let knows = Knowledge {
-            now: sync_protocol::person::now(),
+            now,
             signed: &self.signed,
             grant: self.grant.as_ref(),
             merge_source: self.merge_source.as_ref(),

@@ -164,11 +164,19 @@ impl Store {
     }
 
     /// Reads a value from the meta table.
-    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) async fn meta(&self, key: MetaKey) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
-            .bind(key)
+            .bind(key.as_str())
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    /// Writes (or with `None` removes) a value of the meta table, in its own transaction.
+    pub(crate) async fn set_meta(&self, key: MetaKey, value: Option<&str>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        write_meta(&mut tx, &[(key, value.map(str::to_string))]).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Closes the pool, checkpointing the WAL into the main file.
@@ -277,24 +285,120 @@ fn write_descriptor(path: &Path, d: &StoreDescriptor) -> Result<()> {
 /// Writes (or with `None` removes) values of the meta table inside `tx`.
 pub(crate) async fn write_meta(
     tx: &mut sqlx::SqliteConnection,
-    meta: &[(&str, Option<String>)],
+    meta: &[(MetaKey, Option<String>)],
 ) -> crate::Result<()> {
     for (key, value) in meta {
         match value {
             Some(v) => {
                 sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-                    .bind(key)
+                    .bind(key.as_str())
                     .bind(v)
                     .execute(&mut *tx)
                     .await?;
             }
             None => {
                 sqlx::query("DELETE FROM meta WHERE key = ?")
-                    .bind(key)
+                    .bind(key.as_str())
                     .execute(&mut *tx)
                     .await?;
             }
         }
     }
     Ok(())
+}
+
+/// A key of the meta table: each value the station keeps there has its own, and `as_str` is
+/// the text stored in the `key` column (never change one: existing databases hold it). The
+/// per-person repair flags (`repair/<person id>`) are the one family of keys outside this list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MetaKey {
+    /// The station's own facility code, written when the station is set up.
+    FacilityCode,
+    /// This installation's device id.
+    DeviceId,
+    /// This device's Automerge actor id (hex).
+    ActorId,
+    /// The area this station's unit signs for (a JSON list of facility codes).
+    SigningArea,
+    /// The account resets this laptop has shown their holders (a JSON list of ids).
+    ResetNoticesSeen,
+    /// The latest time a sign-in on this laptop saw (a clock set back is refused).
+    ClockSeen,
+    /// When the last sync succeeded.
+    LastSyncAt,
+    /// Why the last sync failed (removed by a sync that succeeds).
+    LastSyncError,
+    /// The server's address.
+    SyncServerUrl,
+    /// The server the cursors belong to (pointed at another server, they are forgotten).
+    SyncServerId,
+    /// Where the pull stands in the server's sequence.
+    SyncCursor,
+    /// The last person a bootstrap under way received.
+    BootstrapAfter,
+    /// The server's sequence when the bootstrap under way began.
+    BootstrapHighWater,
+    /// The last audit entry the server holds.
+    AuditSyncedSeq,
+    /// The hash of that entry (a removed or edited tail shows).
+    AuditSyncedHash,
+    /// The version of the last complaint pulled.
+    ComplaintCursor,
+    /// The facilities a complaint can be forwarded to, as last fetched (JSON).
+    ComplaintDestinations,
+    /// The passport pull's cursor: the last version received.
+    PassportCursorSince,
+    /// The passport pull's cursor: the last passport of that version received.
+    PassportCursorAfter,
+    /// The public half of the backup identity backups are encrypted to.
+    BackupRecipient,
+    /// The backup identity, wrapped under the recovery passphrase.
+    BackupIdentity,
+    /// The folder daily backups go to.
+    BackupFolder,
+    /// When the last backup was written.
+    BackupLastAt,
+    /// The file the last backup was written to.
+    BackupLastFile,
+    /// Why the last daily backup failed.
+    BackupLastError,
+}
+
+impl MetaKey {
+    /// The text of the key in the meta table.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            MetaKey::FacilityCode => "facility_code",
+            MetaKey::DeviceId => "device_id",
+            MetaKey::ActorId => "actor_id",
+            MetaKey::SigningArea => "signing_area",
+            MetaKey::ResetNoticesSeen => "reset_notices_seen",
+            MetaKey::ClockSeen => "clock_seen",
+            MetaKey::LastSyncAt => "last_sync_at",
+            MetaKey::LastSyncError => "last_sync_error",
+            MetaKey::SyncServerUrl => "sync_server_url",
+            MetaKey::SyncServerId => "sync_server_id",
+            MetaKey::SyncCursor => "sync_cursor",
+            MetaKey::BootstrapAfter => "bootstrap_after",
+            MetaKey::BootstrapHighWater => "bootstrap_high_water",
+            MetaKey::AuditSyncedSeq => "audit_synced_seq",
+            MetaKey::AuditSyncedHash => "audit_synced_hash",
+            MetaKey::ComplaintCursor => "complaint_cursor",
+            MetaKey::ComplaintDestinations => "complaint_destinations",
+            MetaKey::PassportCursorSince => "passport_cursor_since",
+            MetaKey::PassportCursorAfter => "passport_cursor_after",
+            MetaKey::BackupRecipient => "backup_recipient",
+            MetaKey::BackupIdentity => "backup_identity",
+            MetaKey::BackupFolder => "backup_folder",
+            MetaKey::BackupLastAt => "backup_last_at",
+            MetaKey::BackupLastFile => "backup_last_file",
+            MetaKey::BackupLastError => "backup_last_error",
+        }
+    }
+}
+
+/// The meta key flagging `person` for repair: their document misses changes or could not be
+/// read, and is fetched whole at the next sync.
+pub(crate) fn repair_key(person: uuid::Uuid) -> String {
+    format!("repair/{person}")
 }

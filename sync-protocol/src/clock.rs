@@ -30,8 +30,9 @@ impl Clock {
         }
     }
 
-    /// Moves a movable clock (and every clone of it) forward by `by`; the system's clock cannot
-    /// be moved, and says so by returning `false`.
+    /// Moves a movable clock (and every clone of it) forward by `by`, or back when `by` is
+    /// negative (a laptop's clock set back); the system's clock cannot be moved, and says so by
+    /// returning `false`.
     pub fn advance(&self, by: Duration) -> bool {
         match &self.ahead {
             Some(ahead) => {

@@ -404,7 +404,7 @@ pub fn quick_retry(attempts: u32) -> station::RetryPolicy {
 /// Every person of a station, read whole, by id.
 pub async fn all_people(s: &Station) -> BTreeMap<uuid::Uuid, sync_protocol::Person> {
     let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM persons ORDER BY id")
-        .fetch_all(s.store().pool())
+        .fetch_all(s.database_for_tests())
         .await
         .expect("ids");
     let mut out = BTreeMap::new();
@@ -477,7 +477,7 @@ pub fn vaccinated_by(
 /// documents): what the export of a large `no_id` list reads, made in seconds rather than by
 /// registering 100,000 people one by one. For export tests and benchmarks only.
 pub async fn fill_no_id_list(station: &Station, g: &mut sotiem_fixtures::Generator, n: usize) {
-    let mut tx = station.store().pool().begin().await.expect("tx");
+    let mut tx = station.database_for_tests().begin().await.expect("tx");
     for _ in 0..n {
         let gender = g.gender();
         let name = g.full_name(gender);

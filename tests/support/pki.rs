@@ -387,15 +387,13 @@ impl station::ManifestSigner for FileSigner {
         &self.info
     }
 
-    fn sign(&self, content: &[u8]) -> Result<Signed, TokenError> {
+    fn sign(&self, content: &[u8], at: time::OffsetDateTime) -> Result<Signed, TokenError> {
         use sotiem_token::cms;
         let failed = |e: String| TokenError::Certificate(e);
-        let at = match self.signing_time {
-            Some(t) => std::time::Duration::from_secs(t),
-            None => std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default(),
-        };
+        let at = std::time::Duration::from_secs(
+            self.signing_time
+                .unwrap_or_else(|| u64::try_from(at.unix_timestamp()).unwrap_or(0)),
+        );
         let (to_sign, attrs) =
             cms::signed_attributes(content, at).map_err(|e| failed(e.to_string()))?;
         let dir = tempfile::tempdir().map_err(|e| failed(e.to_string()))?;

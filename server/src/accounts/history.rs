@@ -1,7 +1,13 @@
 //! The login history: every attempt the server checks, and the sign-ins stations report
 //! from their audit logs.
 
-use super::*;
+use super::AuthError;
+use super::records::account;
+use crate::db::Db;
+use crate::with_db;
+use serde::Serialize;
+use sqlx::Row;
+use sync_protocol::person::{format_time, now};
 
 /// An account's sign-ins, newest first: those the server checked, and those stations checked
 /// offline as their audit logs reported them (a station records its offline sign-ins and

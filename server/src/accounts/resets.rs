@@ -6,9 +6,16 @@
 //! system administrator approves none. Every reset is logged; the holder is told at the next
 //! sign-in on every device, and the district console lists the resets of both factors.
 
-use super::*;
+use super::credentials::{Reset, reset_approved, reset_credentials};
+use super::{Account, AuthError};
 use crate::console::Area;
-use sync_protocol::auth::{CredentialFactor, ResetRecord, ResetStatus};
+use crate::db::Db;
+use crate::with_db;
+use sqlx::Row;
+use sync_protocol::Clock;
+use sync_protocol::auth::{AccountInfo, CredentialFactor, ResetRecord, ResetStatus, Role};
+use sync_protocol::person::{format_time, parse_time};
+use time::{Duration, OffsetDateTime};
 
 /// How long a reset awaits its second person, and how long an applied reset counts as
 /// recent for the other factor.

@@ -1,7 +1,19 @@
 //! Sessions and what a session may ask for: the signed-in user, sign-out, a fresh code, step-up
 //! grants.
 
-use super::*;
+use super::history::record;
+use super::login::{claim_account_attempt, fail, spend_code};
+use super::passwords::{token, token_hash};
+use super::records::account;
+use super::resets::resets_told_to_holder;
+use super::{Account, AuthError, OFFLINE_LEASE_DAYS, SESSION_HOURS, SessionUser};
+use crate::db::Db;
+use crate::with_db;
+use sqlx::Row;
+use sync_protocol::Clock;
+use sync_protocol::auth::{SessionGrant, verify_otp};
+use sync_protocol::person::{format_time, parse_time};
+use time::Duration;
 
 /// Opens a session on `device`. The authenticator secret goes with it only when `send_secret`
 /// (an enrolment, or a station that holds no copy it can open) and the request came from a

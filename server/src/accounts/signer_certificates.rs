@@ -1,6 +1,10 @@
 //! The organisation certificates registered on a signer's account.
 
-use super::*;
+use super::AuthError;
+use super::records::account;
+use crate::db::Db;
+use crate::with_db;
+use sync_protocol::auth::{AccountInfo, RegisteredCertificate};
 
 /// Registers a certificate (issuer and serial) on a signer's account, once; returns the account.
 pub async fn add_certificate(

@@ -16,7 +16,7 @@ type HmacSha256 = Hmac<Sha256>;
 /// second. `serve --complaint-pow-bits` sets another.
 pub const DEFAULT_DIFFICULTY: u32 = 20;
 
-/// The range `serve --complaint-pow-bits` takes (`main.rs` repeats it for clap): below, a flood
+/// The range `serve --complaint-pow-bits` takes (`cli/serve.rs` repeats it for clap): below, a flood
 /// costs nothing; above, a cheap phone takes minutes.
 pub const DIFFICULTY_RANGE: std::ops::RangeInclusive<u32> = 8..=26;
 

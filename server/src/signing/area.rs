@@ -1,7 +1,14 @@
 //! Who may sign which facility's doses: the facility itself and its mobile teams, and the area a
 //! province designates a signing unit for (`sotiem-server signer-scope add|remove`).
 
-use super::*;
+use crate::accounts;
+use crate::db::Db;
+use crate::scope::Facilities;
+use crate::with_db;
+use sqlx::Row;
+use std::collections::BTreeSet;
+use sync_protocol::PersonDoc;
+use sync_protocol::auth::Role;
 
 /// The facilities whose doses `signer` of `facility` may sign: the facility, its mobile teams,
 /// and the facilities of the area the province designated the signer's unit for.

@@ -14,30 +14,20 @@ mod signer;
 
 pub use area::{add_signer_scope, remove_signer_scope, signable_facilities, signer_scope};
 pub use registration::{RegistrationError, register_certificate};
-use signer::*;
+use signer::{check_cms, issued_to, registered, trusted_signer};
 
-use crate::accounts::{self, SessionUser};
 use crate::certificates::{CertificateRefusal, TrustStore, Verified, show};
 use crate::db::Db;
 use crate::ingest::DeviceCtx;
 use crate::scope::Facilities;
 use crate::with_db;
-use cms::content_info::ContentInfo;
-use cms::signed_data::{SignedData, SignerIdentifier};
-use const_oid::db::rfc5911::{ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNED_DATA, ID_SIGNING_TIME};
-use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION};
-use der::asn1::OctetString;
-use der::{Decode, Encode};
-use sha2::{Digest, Sha256};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet};
-use sync_protocol::auth::{AccountInfo, RegisterCertificateRequest, Role};
+use sync_protocol::auth::{AccountInfo, Role};
 use sync_protocol::manifest::{MAX_PEOPLE_PER_RUN, Manifest, ManifestEntry, normalize_serial};
 use sync_protocol::person::{format_time, now, parse_time};
 use sync_protocol::wire::{SigningBatchOutcome, SigningBatchUpload};
-use sync_protocol::{PersonDoc, VerificationStatus, record, text};
-use x509_cert::Certificate;
-use x509_cert::time::Time;
+use sync_protocol::{PersonDoc, VerificationStatus, record};
 
 /// How far apart the signing time in the CMS and the run's creation time may be: both are read
 /// from the signer's laptop, a moment apart.

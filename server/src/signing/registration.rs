@@ -1,7 +1,14 @@
 //! A signer registers their token's certificate on their account: checked like a run's signer
 //! (path, organisation) before it is recorded.
 
-use super::*;
+use super::signer::{check_cms, trusted_signer};
+use super::{Refusal, refuse};
+use crate::accounts::{self, SessionUser};
+use crate::certificates::TrustStore;
+use crate::db::Db;
+use sync_protocol::auth::{AccountInfo, RegisterCertificateRequest, Role};
+use sync_protocol::manifest::normalize_serial;
+use sync_protocol::person::parse_time;
 
 /// Why a signer's registration of a certificate is refused.
 #[derive(Debug, thiserror::Error)]

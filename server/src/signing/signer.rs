@@ -2,7 +2,20 @@
 //! the signer's certificate path through OpenSSL's verifier at receipt, registered on the account
 //! and issued to the facility's organisation.
 
-use super::*;
+use super::{Refusal, refuse};
+use crate::certificates::{TrustStore, Verified, show};
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier};
+use const_oid::db::rfc5911::{ID_DATA, ID_MESSAGE_DIGEST, ID_SIGNED_DATA, ID_SIGNING_TIME};
+use const_oid::db::rfc5912::{ID_EC_PUBLIC_KEY, RSA_ENCRYPTION};
+use der::asn1::OctetString;
+use der::{Decode, Encode};
+use sha2::{Digest, Sha256};
+use sync_protocol::auth::AccountInfo;
+use sync_protocol::manifest::normalize_serial;
+use sync_protocol::text;
+use x509_cert::Certificate;
+use x509_cert::time::Time;
 
 pub(super) fn unix(time: &Time) -> i64 {
     i64::try_from(time.to_unix_duration().as_secs()).unwrap_or(i64::MAX)

@@ -7,23 +7,19 @@ mod offline;
 mod sessions;
 
 use crate::error::{Result, StationError};
-use crate::key;
 use crate::remote::{SyncClient, SyncError, network_or};
 use crate::service::Station;
 use crate::session::Session;
+use crate::store::MetaKey;
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use sync_protocol::auth::{
-    AccountInfo, ChangePasswordRequest, EnrollRequest, FREE_ATTEMPTS, LoginRequest, LoginStep,
-    OtpError, SessionGrant, lock_seconds, verify_otp,
+    ChangePasswordRequest, EnrollRequest, LoginRequest, LoginStep, SessionGrant, verify_otp,
 };
-use sync_protocol::person::{format_time, parse_time};
 use time::Duration;
-use uuid::Uuid;
 
 /// How long a session lasts on the station (a working day).
 pub const SESSION_HOURS: i64 = 12;
@@ -56,8 +52,6 @@ pub enum SignIn {
     ChangePassword { challenge: String },
 }
 
-/// The meta key of the resets this laptop has shown their holders.
-const RESET_NOTICES_SEEN: &str = "reset_notices_seen";
 /// How many shown resets are remembered (a holder is told of 30 days' resets at most).
 const RESET_NOTICES_KEPT: usize = 200;
 
@@ -303,7 +297,7 @@ impl Station {
     /// The resets this laptop has shown (by id, the latest kept).
     async fn reset_notices_seen(&self) -> Result<Vec<String>> {
         Ok(self
-            .meta_value(RESET_NOTICES_SEEN)
+            .meta_value(MetaKey::ResetNoticesSeen)
             .await?
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default())
@@ -320,7 +314,8 @@ impl Station {
         let keep = seen.len().saturating_sub(RESET_NOTICES_KEPT);
         seen.drain(..keep);
         let text = serde_json::to_string(&seen).unwrap_or_default();
-        self.set_meta(RESET_NOTICES_SEEN, Some(&text)).await?;
+        self.set_meta(MetaKey::ResetNoticesSeen, Some(&text))
+            .await?;
         let mut session = session;
         session.reset_notices.clear();
         self.set_session(Some(session));
@@ -333,7 +328,7 @@ impl Station {
         crate::audit::append(
             &mut tx,
             &crate::audit::AuditEntry {
-                at: crate::audit::now_text(),
+                at: crate::audit::now_text(self.clock()),
                 user: username.to_string(),
                 device: self.device_id().to_string(),
                 action: format!("login_{outcome}"),

@@ -2,7 +2,15 @@
 //! the password, the lease, failures and lock-outs, the clock seen, and what the server says
 //! of revoked or reset accounts.
 
-use super::*;
+use super::{CLOCK_SLACK, Credentials, derive, open, seal};
+use crate::error::{Result, StationError};
+use crate::service::Station;
+use crate::session::Session;
+use crate::store::MetaKey;
+use sqlx::Row;
+use sync_protocol::auth::{AccountInfo, FREE_ATTEMPTS, OtpError, lock_seconds, verify_otp};
+use sync_protocol::person::{format_time, parse_time};
+use time::Duration;
 
 impl Station {
     /// The authenticator secret kept on this laptop for `username`, if `password` opens it.
@@ -214,7 +222,7 @@ impl Station {
     /// The latest time this laptop is known to have reached: a sign-in or a sync.
     pub(super) async fn clock_seen(&self) -> Result<Option<time::OffsetDateTime>> {
         let mut latest = None;
-        for key in ["clock_seen", "last_sync_at"] {
+        for key in [MetaKey::ClockSeen, MetaKey::LastSyncAt] {
             let seen = self.meta_value(key).await?;
             latest = latest.max(seen.as_deref().and_then(parse_time));
         }
@@ -225,10 +233,21 @@ impl Station {
     pub(super) async fn note_clock(&self) -> Result<()> {
         let current = self.clock().now();
         if self.clock_seen().await?.is_none_or(|seen| seen < current) {
-            self.set_meta("clock_seen", Some(&format_time(current)))
+            self.set_meta(MetaKey::ClockSeen, Some(&format_time(current)))
                 .await?;
         }
         Ok(())
+    }
+
+    /// Whether this laptop keeps `username`'s account for signing in offline: they signed in
+    /// here before, so their authenticator is enrolled and a sign-in needs its code.
+    pub async fn has_offline_account(&self, username: &str) -> Result<bool> {
+        let kept: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM local_accounts WHERE username = ?")
+                .bind(username.trim().to_lowercase())
+                .fetch_one(self.store().pool())
+                .await?;
+        Ok(kept > 0)
     }
 
     /// Records that the server revoked an account: it cannot sign in here any more.

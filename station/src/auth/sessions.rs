@@ -1,7 +1,17 @@
 //! Open sessions: opening one after a sign-in, keeping it in the OS credential store between
 //! processes, resuming, ending, and the step-up code checked within one.
 
-use super::*;
+use super::{KeptSession, SESSION_HOURS, open, seal};
+use crate::error::{Result, StationError};
+use crate::key;
+use crate::remote::SyncClient;
+use crate::service::Station;
+use crate::session::Session;
+use sqlx::Row;
+use sync_protocol::auth::{AccountInfo, verify_otp};
+use sync_protocol::person::{format_time, parse_time};
+use time::Duration;
+use uuid::Uuid;
 
 impl Station {
     pub(super) async fn open_session(

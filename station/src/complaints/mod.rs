@@ -7,7 +7,6 @@
 
 use crate::audit::FieldChange;
 use crate::error::{Result, StationError};
-use crate::remote::{SyncClient, SyncResult};
 use crate::service::{PersonSummary, SearchQuery, Station};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -215,7 +214,6 @@ macro_rules! kept {
 }
 
 mod sync;
-pub(crate) use sync::CURSOR;
 
 impl Station {
     /// The facilities whose complaints this station answers: its own, its parent (a mobile

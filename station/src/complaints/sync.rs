@@ -1,15 +1,16 @@
 //! What crosses to the server: the photos, fetched once; the answers and forwards written here;
 //! the pull of what changed since the last sync.
 
-use super::*;
-use crate::remote::SyncError;
-use sync_protocol::complaints::{ComplaintAnswer, ComplaintForward, ComplaintPage, FacilityChoice};
+use super::{PendingReply, RepliesSent, kept_of, refused};
+use crate::error::{Result, StationError};
+use crate::remote::{SyncClient, SyncError, SyncResult};
+use crate::service::Station;
+use crate::store::MetaKey;
+use sync_protocol::complaints::{
+    ComplaintAnswer, ComplaintForward, ComplaintPage, ComplaintRecord, FacilityChoice,
+};
 use sync_protocol::endpoints;
-
-/// The version of the last complaint pulled (meta key; forgotten with the server).
-pub(crate) const CURSOR: &str = "complaint_cursor";
-/// The facilities a complaint can be forwarded to, as last fetched (meta key, JSON).
-const DESTINATIONS: &str = "complaint_destinations";
+use uuid::Uuid;
 
 /// The server's refusals of an answer or forward itself (answered meanwhile elsewhere, no longer
 /// this facility's, a facility that does not exist): the nurse must do otherwise.
@@ -103,14 +104,15 @@ impl Station {
                 Ok(list) => {
                     let json = serde_json::to_string(&list)
                         .map_err(|e| refused("complaint_unreadable", e.to_string()))?;
-                    self.set_meta(DESTINATIONS, Some(&json)).await?;
+                    self.set_meta(MetaKey::ComplaintDestinations, Some(&json))
+                        .await?;
                     return Ok(list);
                 }
                 Err(e) => tracing::info!("forwarding list from the last time: {e}"),
             }
         }
         Ok(self
-            .meta_value(DESTINATIONS)
+            .meta_value(MetaKey::ComplaintDestinations)
             .await?
             .and_then(|j| serde_json::from_str(&j).ok())
             .unwrap_or_default())
@@ -206,7 +208,7 @@ impl Station {
     ) -> SyncResult<(u64, RepliesSent)> {
         let sent = self.send_complaint_replies(client).await?;
         let mut since: i64 = self
-            .meta_value(CURSOR)
+            .meta_value(MetaKey::ComplaintCursor)
             .await?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
@@ -306,7 +308,11 @@ impl Station {
             }
         }
         if let Some(cursor) = cursor {
-            crate::store::write_meta(&mut tx, &[(CURSOR, Some(cursor.to_string()))]).await?;
+            crate::store::write_meta(
+                &mut tx,
+                &[(MetaKey::ComplaintCursor, Some(cursor.to_string()))],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -11,7 +11,7 @@ use crate::audit::{AuditEntry, FieldChange};
 use crate::error::{Result, StationError};
 use crate::service::Station;
 use futures_util::TryStreamExt;
-use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::XlsxError;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::path::Path;
@@ -266,7 +266,7 @@ impl Station {
         self.reader()?;
         let due_by = match query.due_by.as_deref().map(str::trim) {
             Some(d) if !d.is_empty() => parse_day(d)?,
-            _ => time::OffsetDateTime::now_utc().to_offset(VIETNAM).date(),
+            _ => self.clock().now().to_offset(VIETNAM).date(),
         };
         let catalogue = self.catalogue();
         let (sql, binds) = Station::list_sql(query);
@@ -538,7 +538,7 @@ impl Station {
         crate::audit::append(
             &mut tx,
             &AuditEntry {
-                at: crate::audit::now_text(),
+                at: crate::audit::now_text(self.clock()),
                 user: session.username().to_string(),
                 device: self.device_id().to_string(),
                 action: action.into(),

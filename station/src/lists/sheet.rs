@@ -1,7 +1,12 @@
 //! A list written as an .xlsx sheet with the constant-memory writer: headers in Vietnamese,
 //! dates as Excel dates, one row per person.
 
-use super::*;
+use super::{DataList, ListRow, gender_label, id_kind_label, parse_day, verification_label};
+use rust_xlsxwriter::{ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError};
+use std::path::Path;
+use sync_protocol::VIETNAM;
+use sync_protocol::person::parse_time;
+use time::Date;
 
 /// One list as a worksheet, written row by row in constant-memory mode.
 pub(super) struct ListSheet {

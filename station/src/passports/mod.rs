@@ -9,6 +9,7 @@ pub use print::Paper;
 
 use crate::error::{Result, StationError};
 use crate::service::Station;
+use crate::store::{MetaKey, write_meta};
 use crate::sync::{SyncClient, SyncResult};
 use serde::{Deserialize, Serialize};
 use sotiem_passport::{Verdict, Verifier};
@@ -17,9 +18,6 @@ use sync_protocol::endpoints;
 use sync_protocol::person::format_time;
 use sync_protocol::wire::{PassportCursor, PassportPage, PassportRecord};
 use uuid::Uuid;
-
-const CURSOR_SINCE: &str = "passport_cursor_since";
-const CURSOR_AFTER: &str = "passport_cursor_after";
 
 /// Whether a passport can be shown as proof today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,11 +97,14 @@ impl Station {
         }
         let mut cursor = PassportCursor {
             since: self
-                .meta_value(CURSOR_SINCE)
+                .meta_value(MetaKey::PassportCursorSince)
                 .await?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
-            after: self.meta_value(CURSOR_AFTER).await?.unwrap_or_default(),
+            after: self
+                .meta_value(MetaKey::PassportCursorAfter)
+                .await?
+                .unwrap_or_default(),
         };
         let mut pulled = 0;
         loop {
@@ -179,19 +180,14 @@ impl Station {
             .execute(&mut *tx)
             .await?;
         }
-        for (key, value) in [
-            (CURSOR_SINCE, next.since.to_string()),
-            (CURSOR_AFTER, next.after.clone()),
-        ] {
-            sqlx::query(
-                "INSERT INTO meta (key, value) VALUES (?, ?)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            )
-            .bind(key)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_meta(
+            &mut tx,
+            &[
+                (MetaKey::PassportCursorSince, Some(next.since.to_string())),
+                (MetaKey::PassportCursorAfter, Some(next.after.clone())),
+            ],
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

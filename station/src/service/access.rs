@@ -1,7 +1,9 @@
 //! Who may do what on this station now: the open session and the gates every operation
 //! passes (a reader of people's data, a writer of them).
 
-use super::*;
+use super::Station;
+use crate::error::{Result, StationError};
+use crate::session::Session;
 
 impl Station {
     /// Who is signed in, if anyone.

@@ -1,6 +1,13 @@
 //! The integrity check: documents, columns, outbox and audit log agree.
 
-use super::*;
+use super::Station;
+use crate::audit;
+use crate::error::Result;
+use automerge::{Change, ReadDoc};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use sync_protocol::person::format_time;
+use sync_protocol::{PersonDoc, text};
 
 impl Station {
     /// Checks that every document agrees with its columns, dose rows and outbox entries, that the

@@ -16,30 +16,24 @@ pub use search::*;
 use crate::audit::{self, AuditEntry};
 use crate::error::{Result, StationError};
 use crate::facility::{Facility, FacilityKind};
-use crate::intent::{Intent, StepUp};
+use crate::intent::StepUp;
 use crate::key::DbKey;
 use crate::progress::{SigningControl, SyncControl};
 use crate::session::Session;
-use crate::store::Store;
-use automerge::{ActorId, Change, ReadDoc};
-use serde::{Deserialize, Serialize};
-use sqlx::{Row, SqliteConnection};
-use std::collections::BTreeMap;
+use crate::store::{MetaKey, Store, StoreDescriptor, write_meta};
+use automerge::{ActorId, Change};
+use serde::Serialize;
+use sqlx::Row;
 use std::path::Path;
-use sync_protocol::columns::{DoseColumns, PersonColumns};
-use sync_protocol::identity::{self, normalize_identity, normalize_phone};
-use sync_protocol::person::{format_time, now, parse_time};
-use sync_protocol::rules::{CLOCK_SKEW, Writer};
+use sync_protocol::identity::{self, normalize_identity};
+use sync_protocol::person::parse_time;
+use sync_protocol::rules::CLOCK_SKEW;
 use sync_protocol::validate::{self, MAX_NOTES, MAX_TEXT};
 use sync_protocol::{
-    Address, BirthDate, Catalogue, CommitAction, CommitMeta, Dose, DoseKind, Field, FieldConflict,
-    FieldError, Gender, IdentityKind, Person, PersonDoc, Problem, Verification, VerificationStatus,
-    Voided, text,
+    Address, BirthDate, Catalogue, CommitAction, CommitMeta, Dose, DoseKind, Field, Problem,
+    Verification, Voided, text,
 };
 use uuid::Uuid;
-
-/// Where the station keeps the area its unit signs for (a JSON list of facility codes).
-pub(crate) const AREA_META: &str = "signing_area";
 
 /// Counts that tell how a station stands.
 #[derive(Debug, Clone, Serialize)]
@@ -103,17 +97,15 @@ impl Station {
         let device_id = Uuid::now_v7().to_string();
         let actor: [u8; 16] = rand::random();
         let mut tx = store.begin_write().await?;
-        for (k, v) in [
-            ("facility_code", new.facility_code.as_str()),
-            ("device_id", device_id.as_str()),
-            ("actor_id", &hex::encode(actor)),
-        ] {
-            sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?)")
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
-        }
+        write_meta(
+            &mut tx,
+            &[
+                (MetaKey::FacilityCode, Some(new.facility_code.clone())),
+                (MetaKey::DeviceId, Some(device_id)),
+                (MetaKey::ActorId, Some(hex::encode(actor))),
+            ],
+        )
+        .await?;
         sqlx::query(
             "INSERT INTO facilities (code, name, kind, province, commune, parent) VALUES (?, ?, ?, ?, ?, NULL)",
         )
@@ -141,9 +133,12 @@ impl Station {
 
     async fn from_store(store: Store) -> Result<Station> {
         let missing = || StationError::NotInitialized(store.dir().to_path_buf());
-        let code = store.meta("facility_code").await?.ok_or_else(missing)?;
-        let device_id = store.meta("device_id").await?.ok_or_else(missing)?;
-        let actor_hex = store.meta("actor_id").await?.ok_or_else(missing)?;
+        let code = store
+            .meta(MetaKey::FacilityCode)
+            .await?
+            .ok_or_else(missing)?;
+        let device_id = store.meta(MetaKey::DeviceId).await?.ok_or_else(missing)?;
+        let actor_hex = store.meta(MetaKey::ActorId).await?.ok_or_else(missing)?;
         let actor = ActorId::from(hex::decode(&actor_hex).map_err(|_| missing())?);
         let row = sqlx::query(
             "SELECT code, name, kind, province, commune, parent FROM facilities WHERE code = ?",
@@ -261,7 +256,7 @@ impl Station {
         codes.dedup();
         let before: Vec<String> = self
             .store
-            .meta(AREA_META)
+            .meta(MetaKey::SigningArea)
             .await?
             .and_then(|a| serde_json::from_str(&a).ok())
             .unwrap_or_default();
@@ -271,7 +266,7 @@ impl Station {
         let grew = codes.iter().any(|c| !before.contains(c));
         // A list of strings always serialises.
         let json = serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into());
-        self.set_meta(AREA_META, Some(&json)).await?;
+        self.set_meta(MetaKey::SigningArea, Some(&json)).await?;
         Ok(grew)
     }
 
@@ -279,7 +274,7 @@ impl Station {
     pub async fn signing_area(&self) -> Result<Vec<String>> {
         Ok(self
             .store
-            .meta(AREA_META)
+            .meta(MetaKey::SigningArea)
             .await?
             .and_then(|a| serde_json::from_str(&a).ok())
             .unwrap_or_default())
@@ -294,7 +289,7 @@ impl Station {
         changes: Vec<audit::FieldChange>,
     ) -> AuditEntry {
         AuditEntry {
-            at: audit::now_text(),
+            at: audit::now_text(self.clock()),
             user: user.to_string(),
             device: self.device_id().to_string(),
             action: action.into(),
@@ -343,9 +338,23 @@ impl Station {
         &self.catalogue
     }
 
-    /// The underlying store.
-    pub fn store(&self) -> &Store {
+    /// The underlying store (its pool and meta table stay inside this crate: callers outside
+    /// ask the station).
+    pub(crate) fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// What the station's `store.json` says: its store id and where its key lives.
+    pub fn descriptor(&self) -> &StoreDescriptor {
+        self.store.descriptor()
+    }
+
+    /// The database itself, for tests that inspect or tamper with it as someone holding the
+    /// disk and its key could. Only with the `test-support` feature: release builds have no
+    /// such door.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn database_for_tests(&self) -> &sqlx::SqlitePool {
+        self.store.pool()
     }
 
     /// How many people, doses, pending changes and audit entries the station holds.

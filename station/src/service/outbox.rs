@@ -1,6 +1,11 @@
 //! The outbox: this device's changes waiting for the server.
 
-use super::*;
+use super::Station;
+use crate::error::{Result, StationError};
+use automerge::Change;
+use sqlx::{Row, SqliteConnection};
+use sync_protocol::CommitMeta;
+use uuid::Uuid;
 
 /// A local change waiting to be acknowledged by the server.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,20 @@
 //! The local replica: loading, changing and persisting documents (one transaction with their
 //! columns, outbox and audit entry), and applying what the server sends.
 
-use super::*;
+use super::Station;
+use super::outbox::outbox_insert;
+use crate::audit::{self, AuditEntry};
+use crate::error::{Result, StationError};
+use crate::intent::Intent;
+use crate::store::MetaKey;
+use automerge::{ActorId, Change};
+use sqlx::SqliteConnection;
+use std::collections::BTreeMap;
+use sync_protocol::columns::{DoseColumns, PersonColumns};
+use sync_protocol::person::format_time;
+use sync_protocol::rules::Writer;
+use sync_protocol::{CommitMeta, Person, PersonDoc};
+use uuid::Uuid;
 
 /// Who an audit entry of a write names, for what, and whether a fresh code was given.
 #[derive(Debug, Clone, Copy)]
@@ -198,7 +211,7 @@ impl Station {
         let before = doc.read().map_err(corrupt)?;
         let mut after = before.clone();
         change(&mut after)?;
-        let meta = intent.check(Some(&before), &after, writer)?;
+        let meta = intent.check(Some(&before), &after, writer, self.clock().now())?;
         let heads = doc.heads();
         doc.update(&after, &meta).map_err(corrupt)?;
         let changes = doc.changes_since(&heads);
@@ -236,7 +249,7 @@ impl Station {
             .into());
         }
         let heads: Vec<u8> = doc.heads().iter().flat_map(|h| h.0).collect();
-        let updated = format_time(now());
+        let updated = format_time(self.clock().now());
         let same_columns = before.is_some_and(|b| PersonColumns::of(b) == PersonColumns::of(p));
         if same_columns {
             // A new dose or a void changes the document only; skip rewriting the indexed columns.
@@ -357,7 +370,7 @@ impl Station {
     pub(crate) async fn apply_remote_batch(
         &self,
         batch: BTreeMap<Uuid, RemoteBatch>,
-        meta: &[(&str, Option<String>)],
+        meta: &[(MetaKey, Option<String>)],
     ) -> crate::Result<Vec<Uuid>> {
         let mut items: Vec<(Uuid, RemoteBatch)> = batch.into_iter().collect();
         let mut flagged = Vec::new();
@@ -436,7 +449,20 @@ impl Station {
         person: Uuid,
     ) -> crate::Result<()> {
         sqlx::query("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO NOTHING")
-            .bind(format!("repair/{person}"))
+            .bind(crate::store::repair_key(person))
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Clears the repair flag of `person`: their document reads whole again.
+    pub(crate) async fn unflag_repair(
+        &self,
+        tx: &mut sqlx::SqliteConnection,
+        person: Uuid,
+    ) -> crate::Result<()> {
+        sqlx::query("DELETE FROM meta WHERE key = ?")
+            .bind(crate::store::repair_key(person))
             .execute(&mut *tx)
             .await?;
         Ok(())

@@ -1,7 +1,16 @@
 //! Finding people (name with a phone or an ID number) and showing a record with its warnings.
 
-use super::*;
-use sync_protocol::VerificationKind;
+use super::Station;
+use super::people::opt_text;
+use crate::error::{Result, StationError};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use sync_protocol::identity::normalize_phone;
+use sync_protocol::{
+    FieldConflict, Gender, IdentityKind, Person, VerificationKind, VerificationStatus, text,
+};
+use uuid::Uuid;
 
 pub(super) const SEARCH_BY_PHONE: &str =
     "SELECT p.id, p.full_name, p.gender, p.birth_date, p.id_kind,

@@ -1,7 +1,13 @@
 //! A backlog signed after one PIN: planned into runs within the caps of one run (a person's
 //! doses always in the same run), signed run by run with progress, stopped and resumed.
 
-use super::*;
+use super::{BacklogSummary, ManifestSigner, PlannedRun, SigningCandidate, SigningSelection};
+use crate::error::{Result, StationError};
+use crate::progress::{SigningControl, SigningProgress};
+use crate::service::Station;
+use std::collections::BTreeMap;
+use sync_protocol::manifest::{MAX_DOSES_PER_RUN, MAX_PEOPLE_PER_RUN};
+use uuid::Uuid;
 
 impl Station {
     /// Signs a backlog: every dose of `selection` the preview showed (`expected_doses` of them),

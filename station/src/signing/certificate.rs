@@ -1,7 +1,14 @@
 //! The signer's certificate: registered with the server for the signed-in account, checked
 //! valid and registered before a run, and the token that signs with it.
 
-use super::*;
+use super::ManifestSigner;
+use crate::error::{Result, StationError};
+use crate::service::Station;
+use sotiem_token::{CertificateInfo, Signed, TokenError};
+use sync_protocol::auth::Role;
+use sync_protocol::manifest::normalize_serial;
+use sync_protocol::person::format_time;
+use time::OffsetDateTime;
 
 impl Station {
     /// The certificate must be registered on the signer's account and valid now. Returns its
@@ -19,7 +26,7 @@ impl Station {
                 issuer: cert.issuer.clone(),
             });
         }
-        valid_now(cert)?;
+        valid_at(cert, self.clock().now())?;
         Ok(serial)
     }
 
@@ -44,11 +51,12 @@ impl Station {
             return Err(StationError::StepUpRequired("đăng ký chứng thư số"));
         }
         let cert = signer.certificate();
-        valid_now(cert)?;
-        let at = format_time(now());
+        let now = self.clock().now();
+        valid_at(cert, now)?;
+        let at = format_time(now);
         let statement =
             sync_protocol::auth::certificate_statement(session.username(), &cert.serial, &at);
-        let signed = signer.sign(&statement)?;
+        let signed = signer.sign(&statement, now)?;
         client.set_session(Some(token));
         let account: sync_protocol::auth::AccountInfo = client
             .json(
@@ -87,9 +95,9 @@ pub fn is_registered(account: &sync_protocol::auth::AccountInfo, cert: &Certific
         .any(|r| r.is(&cert.serial, &key))
 }
 
-/// Refuses a certificate outside its validity now.
-pub(super) fn valid_now(cert: &CertificateInfo) -> Result<()> {
-    let unix = now().unix_timestamp();
+/// Refuses a certificate outside its validity at `now` (the station's clock).
+pub(super) fn valid_at(cert: &CertificateInfo, now: OffsetDateTime) -> Result<()> {
+    let unix = now.unix_timestamp();
     if unix < cert.not_before || unix > cert.not_after {
         let show = |t: i64| {
             time::OffsetDateTime::from_unix_timestamp(t)
@@ -135,10 +143,8 @@ impl ManifestSigner for TokenSigner<'_> {
         &self.certificate
     }
 
-    fn sign(&self, content: &[u8]) -> std::result::Result<Signed, TokenError> {
-        let at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+    fn sign(&self, content: &[u8], at: OffsetDateTime) -> std::result::Result<Signed, TokenError> {
+        let at = std::time::Duration::from_secs(u64::try_from(at.unix_timestamp()).unwrap_or(0));
         self.module
             .sign_cms(self.slot, &self.certificate, &self.pin, content, at)
     }

@@ -14,20 +14,19 @@ pub use certificate::{TokenSigner, is_registered};
 
 use crate::error::{Result, StationError};
 use crate::intent::Intent;
-use crate::progress::{SigningControl, SigningProgress};
 use crate::service::Station;
 use serde::{Deserialize, Serialize};
 use sotiem_token::{CertificateInfo, Signed, TokenError};
 use sqlx::Row;
 use std::collections::BTreeMap;
-use sync_protocol::auth::Role;
 use sync_protocol::identity::normalize_phone;
 pub use sync_protocol::manifest::normalize_serial;
 use sync_protocol::manifest::{
     MAX_DOSES_PER_RUN, MAX_PEOPLE_PER_RUN, Manifest, ManifestEntry, inclusion_proofs,
 };
-use sync_protocol::person::{BirthDate, format_time, now};
+use sync_protocol::person::{BirthDate, format_time};
 use sync_protocol::{CommitAction, DoseSignature, record, text};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// What to sign: doses given between two days (inclusive, `yyyy-mm-dd` or `dd/mm/yyyy`),
@@ -124,8 +123,9 @@ pub struct SigningBatchSummary {
 pub trait ManifestSigner {
     /// The certificate that signs.
     fn certificate(&self) -> &CertificateInfo;
-    /// Signs `content` as detached CMS (one token operation).
-    fn sign(&self, content: &[u8]) -> std::result::Result<Signed, TokenError>;
+    /// Signs `content` as detached CMS (one token operation), stating `at` (the station's
+    /// clock) as the signing time.
+    fn sign(&self, content: &[u8], at: OffsetDateTime) -> std::result::Result<Signed, TokenError>;
 }
 
 fn day(text: &str) -> Result<String> {
@@ -281,7 +281,7 @@ impl Station {
         serial: &str,
         doses: &[SigningCandidate],
     ) -> Result<SigningBatchSummary> {
-        let at = now();
+        let at = self.clock().now();
         // The record hashes, from the documents as they are now.
         let mut by_person: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
         for d in doses {
@@ -313,7 +313,7 @@ impl Station {
             entries,
         };
         let content = manifest.to_bytes();
-        let signed = signer.sign(&content)?;
+        let signed = signer.sign(&content, at)?;
         let proofs = inclusion_proofs(&manifest.hashes());
 
         // The doses are marked signed in their documents once the server has verified the run
@@ -371,7 +371,7 @@ impl Station {
             .await?;
         let signer: String = batch.get("signer");
         let signed_at = sync_protocol::person::parse_time(batch.get::<&str, _>("created_at"))
-            .unwrap_or_else(now);
+            .unwrap_or_else(|| self.clock().now());
         let mut by_person: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
         for r in sqlx::query("SELECT dose_id, person_id FROM signed_doses WHERE batch_id = ?")
             .bind(batch_id.to_string())

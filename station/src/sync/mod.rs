@@ -17,21 +17,14 @@ pub use crate::remote::{
 use crate::error::StationError;
 use crate::progress::SyncControl;
 pub use crate::progress::{SyncPhase, SyncProgress};
-pub(crate) use crate::service::RemoteBatch;
-use crate::service::{OutboxEntry, Station};
-use crate::store::write_meta;
-use automerge::{Change, ChangeHash};
+use crate::service::Station;
+use crate::store::MetaKey;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use sync_protocol::PersonDoc;
-use sync_protocol::person::{format_time, now};
-use sync_protocol::wire::{
-    self, BootstrapRequest, BootstrapResponse, DocumentRequest, DocumentResponse, PullRequest,
-    PullResponse, PulledItem, PushRequest, PushResponse, PushResult, PushedChange,
-};
+use sync_protocol::person::format_time;
+use sync_protocol::wire;
 use uuid::Uuid;
 
 /// What one sync did.
@@ -222,13 +215,13 @@ impl Station {
             Ok(mut report) => {
                 report.bytes_sent = sent1 - sent0;
                 report.bytes_received = received1 - received0;
-                self.set_meta("last_sync_at", Some(&format_time(now())))
+                self.set_meta(MetaKey::LastSyncAt, Some(&format_time(self.clock().now())))
                     .await?;
-                self.set_meta("last_sync_error", None).await?;
+                self.set_meta(MetaKey::LastSyncError, None).await?;
                 Ok(report)
             }
             Err(e) => {
-                let _ = self.set_meta("last_sync_error", Some(&e.to_string())).await;
+                let _ = self.record_sync_failure(&e.to_string()).await;
                 Err(e)
             }
         }
@@ -254,20 +247,21 @@ impl Station {
         self.adopt_parent(info.facility_parent.as_deref()).await?;
         self.adopt_mobile_teams(&info.mobile_teams).await?;
         // Pointed at another server: what we know of the old one's sequence means nothing there.
-        if self.meta_value("sync_server_id").await?.as_deref() != Some(info.server_id.as_str()) {
-            self.set_meta("sync_cursor", None).await?;
-            self.set_meta("bootstrap_after", None).await?;
-            self.set_meta("bootstrap_high_water", None).await?;
-            self.set_meta(crate::complaints::CURSOR, None).await?;
-            self.set_meta("sync_server_id", Some(&info.server_id))
+        if self.meta_value(MetaKey::SyncServerId).await?.as_deref() != Some(info.server_id.as_str())
+        {
+            self.set_meta(MetaKey::SyncCursor, None).await?;
+            self.set_meta(MetaKey::BootstrapAfter, None).await?;
+            self.set_meta(MetaKey::BootstrapHighWater, None).await?;
+            self.set_meta(MetaKey::ComplaintCursor, None).await?;
+            self.set_meta(MetaKey::SyncServerId, Some(&info.server_id))
                 .await?;
         }
         // A unit whose signing area grew fetches its scope afresh: the people of the added
         // facilities are older than its cursor.
         if self.adopt_area(&info.area).await? {
-            self.set_meta("sync_cursor", None).await?;
-            self.set_meta("bootstrap_after", None).await?;
-            self.set_meta("bootstrap_high_water", None).await?;
+            self.set_meta(MetaKey::SyncCursor, None).await?;
+            self.set_meta(MetaKey::BootstrapAfter, None).await?;
+            self.set_meta(MetaKey::BootstrapHighWater, None).await?;
         }
         let mut report = SyncReport::default();
         self.sync_control.update(|p| p.phase = SyncPhase::Push);
@@ -283,7 +277,7 @@ impl Station {
         if report.batches_accepted > 0 {
             self.push_outbox(client, &mut report).await?;
         }
-        if self.meta_value("sync_cursor").await?.is_none() {
+        if self.meta_value(MetaKey::SyncCursor).await?.is_none() {
             self.sync_control.update(|p| p.phase = SyncPhase::Bootstrap);
             self.bootstrap(client, &mut report).await?;
         }
@@ -337,7 +331,7 @@ impl Station {
 
     async fn cursor(&self) -> SyncResult<Option<u64>> {
         Ok(self
-            .meta_value("sync_cursor")
+            .meta_value(MetaKey::SyncCursor)
             .await?
             .and_then(|c| c.parse().ok()))
     }
@@ -376,12 +370,12 @@ impl Station {
         .collect();
         Ok(SyncStatus {
             waiting_for_author,
-            server_url: self.meta_value("sync_server_url").await?,
-            last_sync_at: self.meta_value("last_sync_at").await?,
-            last_error: self.meta_value("last_sync_error").await?,
+            server_url: self.meta_value(MetaKey::SyncServerUrl).await?,
+            last_sync_at: self.meta_value(MetaKey::LastSyncAt).await?,
+            last_error: self.meta_value(MetaKey::LastSyncError).await?,
             pending_changes: self.pending_changes().await?,
             cursor: self
-                .meta_value("sync_cursor")
+                .meta_value(MetaKey::SyncCursor)
                 .await?
                 .and_then(|c| c.parse().ok()),
             quarantined,
@@ -402,15 +396,18 @@ impl Station {
     }
 
     /// Reads a value of the meta table.
-    pub(crate) async fn meta_value(&self, key: &str) -> crate::Result<Option<String>> {
+    pub(crate) async fn meta_value(&self, key: MetaKey) -> crate::Result<Option<String>> {
         self.store().meta(key).await
     }
 
     /// Writes (or with `None` removes) a value of the meta table.
-    pub async fn set_meta(&self, key: &str, value: Option<&str>) -> crate::Result<()> {
-        let mut tx = self.store().begin_write().await?;
-        write_meta(&mut tx, &[(key, value.map(str::to_string))]).await?;
-        tx.commit().await?;
-        Ok(())
+    pub(crate) async fn set_meta(&self, key: MetaKey, value: Option<&str>) -> crate::Result<()> {
+        self.store().set_meta(key, value).await
+    }
+
+    /// Records why a sync failed, shown on the sync bar until a sync succeeds: the station's own
+    /// syncs call it, and so does the desktop shell when it cannot even connect to sync.
+    pub async fn record_sync_failure(&self, reason: &str) -> crate::Result<()> {
+        self.set_meta(MetaKey::LastSyncError, Some(reason)).await
     }
 }

@@ -1,7 +1,19 @@
 //! Bootstrapping a new device, pulling to the cursor, applying what arrives, and repairing a
 //! person whose document could not be read.
 
-use super::*;
+use super::{BOOTSTRAP_MAX_BYTES, PULL_MAX_BYTES, SyncReport};
+use crate::error::StationError;
+use crate::remote::{SyncClient, SyncResult};
+use crate::service::{RemoteBatch, Station};
+use crate::store::MetaKey;
+use automerge::Change;
+use std::collections::BTreeMap;
+use sync_protocol::PersonDoc;
+use sync_protocol::wire::{
+    BootstrapRequest, BootstrapResponse, DocumentRequest, DocumentResponse, PullRequest,
+    PullResponse, PulledItem,
+};
+use uuid::Uuid;
 
 /// Reads a document the server sent; a document Automerge cannot read (or panics on) is `None`.
 fn received_doc(person: Uuid, bytes: &[u8]) -> Option<PersonDoc> {
@@ -34,11 +46,11 @@ impl Station {
         report: &mut SyncReport,
     ) -> SyncResult<()> {
         let mut after: Option<Uuid> = self
-            .meta_value("bootstrap_after")
+            .meta_value(MetaKey::BootstrapAfter)
             .await?
             .and_then(|a| Uuid::parse_str(&a).ok());
         let mut high_water: Option<u64> = self
-            .meta_value("bootstrap_high_water")
+            .meta_value(MetaKey::BootstrapHighWater)
             .await?
             .and_then(|h| h.parse().ok());
         let fetch = |after: Option<Uuid>, high_water: Option<u64>| async move {
@@ -67,14 +79,14 @@ impl Station {
             after = page.next_after.or(after);
             let meta = if page.more {
                 vec![
-                    ("bootstrap_high_water", Some(hw.to_string())),
-                    ("bootstrap_after", after.map(|a| a.to_string())),
+                    (MetaKey::BootstrapHighWater, Some(hw.to_string())),
+                    (MetaKey::BootstrapAfter, after.map(|a| a.to_string())),
                 ]
             } else {
                 vec![
-                    ("sync_cursor", Some(hw.to_string())),
-                    ("bootstrap_after", None),
-                    ("bootstrap_high_water", None),
+                    (MetaKey::SyncCursor, Some(hw.to_string())),
+                    (MetaKey::BootstrapAfter, None),
+                    (MetaKey::BootstrapHighWater, None),
                 ]
             };
             // Fetch the next page while this one is written: the link and the disk work at once.
@@ -141,7 +153,7 @@ impl Station {
                 .apply_remote_batch(
                     batch,
                     &[(
-                        "sync_cursor",
+                        MetaKey::SyncCursor,
                         Some(page.next_cursor.max(cursor).to_string()),
                     )],
                 )
@@ -197,7 +209,7 @@ impl Station {
             let still = self.apply_remote_batch(batch, &[]).await?;
             if !still.contains(&person_id) {
                 let mut tx = self.store().begin_write().await?;
-                write_meta(&mut tx, &[(key.as_str(), None)]).await?;
+                self.unflag_repair(&mut tx, person_id).await?;
                 tx.commit().await.map_err(StationError::from)?;
             }
         }

@@ -1,7 +1,19 @@
 //! Pushing the outbox, and quarantining a change the server refuses (the person's document
 //! reset to the server's state plus this device's other changes).
 
-use super::*;
+use super::{PUSH_BATCH_BYTES, PUSH_BATCH_CHANGES, SyncReport};
+use crate::error::StationError;
+use crate::remote::{SyncClient, SyncError, SyncResult};
+use crate::service::{OutboxEntry, Station};
+use automerge::{Change, ChangeHash};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashSet};
+use sync_protocol::PersonDoc;
+use sync_protocol::person::format_time;
+use sync_protocol::wire::{
+    self, DocumentRequest, DocumentResponse, PushRequest, PushResponse, PushResult, PushedChange,
+};
+use uuid::Uuid;
 
 impl Station {
     /// Pushes the whole outbox; returns whether a refusal reset any person's copy.
@@ -135,7 +147,7 @@ impl Station {
                 &DocumentRequest { person_id },
             )
             .await?;
-        let at = format_time(now());
+        let at = format_time(self.clock().now());
         let mut tx = self.store().begin_write().await?;
         let mut count = 0;
         let mut refused_hashes: HashSet<Vec<u8>> = HashSet::new();
@@ -254,12 +266,13 @@ impl Station {
         let next = local.fork_at(&[change.hash()]).ok()?.read().ok()?;
         let base = doc.read().ok()?;
         let replayed = base.replay(&prev, &next);
+        let now = self.clock().now();
         match writer.filter(|w| w.user == meta.user) {
             Some(w) => crate::intent::Intent::new(meta.action)
-                .check(Some(&base), &replayed, w)
+                .check(Some(&base), &replayed, w, now)
                 .ok()?,
             None => {
-                sync_protocol::validate::check_person(&replayed, now().date()).ok()?;
+                sync_protocol::validate::check_person(&replayed, now.date()).ok()?;
                 meta.clone()
             }
         };

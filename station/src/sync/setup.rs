@@ -1,6 +1,8 @@
 //! A station joining its facility, and the client to its remembered server.
 
-use super::*;
+use crate::remote::{SyncClient, SyncError, SyncResult};
+use crate::service::Station;
+use crate::store::MetaKey;
 
 impl Station {
     /// Sets up a new station in `dir` from the server: the device token tells which facility
@@ -47,7 +49,7 @@ impl Station {
         let url = match server {
             Some(s) => s.trim().to_string(),
             None => self
-                .meta_value("sync_server_url")
+                .meta_value(MetaKey::SyncServerUrl)
                 .await
                 .map_err(SyncError::Station)?
                 .ok_or(SyncError::NotConfigured)?,
@@ -64,7 +66,7 @@ impl Station {
             match client.info().await {
                 Ok(_) => {
                     if server.is_some() {
-                        self.set_meta("sync_server_url", Some(&url))
+                        self.set_meta(MetaKey::SyncServerUrl, Some(&url))
                             .await
                             .map_err(SyncError::Station)?;
                     }

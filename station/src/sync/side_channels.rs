@@ -1,7 +1,14 @@
 //! What rides along with a sync: signing runs, the accounts kept for offline sign-in, and the
 //! audit log.
 
-use super::*;
+use super::SyncReport;
+use crate::error::StationError;
+use crate::remote::{SyncClient, SyncResult};
+use crate::service::Station;
+use crate::store::{MetaKey, write_meta};
+use sqlx::Row;
+use sync_protocol::wire;
+use uuid::Uuid;
 
 impl Station {
     /// Sends the signed-in signer's pending signing runs for the server to verify.
@@ -92,7 +99,7 @@ impl Station {
         let mut sent = 0;
         loop {
             let from: i64 = self
-                .meta_value("audit_synced_seq")
+                .meta_value(MetaKey::AuditSyncedSeq)
                 .await?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
@@ -114,10 +121,13 @@ impl Station {
                 &mut tx,
                 &[
                     (
-                        "audit_synced_seq",
+                        MetaKey::AuditSyncedSeq,
                         Some(response.stored_through.to_string()),
                     ),
-                    ("audit_synced_hash", Some(hex::encode(&response.last_hash))),
+                    (
+                        MetaKey::AuditSyncedHash,
+                        Some(hex::encode(&response.last_hash)),
+                    ),
                 ],
             )
             .await?;

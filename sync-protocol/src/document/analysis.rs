@@ -1,7 +1,11 @@
 //! What changes do to a document, as the server judges a push: whether they only add doses, which
 //! ones, and the sensitive fields left with concurrent values.
 
-use super::*;
+use super::read::scalar_text;
+use super::{FieldConflict, PersonDoc, SENSITIVE};
+use crate::error::SchemaError;
+use automerge::{ActorId, Change, ObjId, ObjType, ROOT, ReadDoc, Value};
+use uuid::Uuid;
 
 impl PersonDoc {
     /// Whether the document holds a dose with this id.

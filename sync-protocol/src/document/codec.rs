@@ -1,7 +1,9 @@
 //! How documents are stored and decoded: zstd around Automerge's save, and Automerge work on
 //! input from elsewhere kept from taking the process down.
 
-use super::*;
+use super::PersonDoc;
+use crate::error::SchemaError;
+use automerge::Change;
 
 /// The first bytes of a zstd frame (Automerge documents start otherwise).
 pub(super) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];

@@ -1,7 +1,10 @@
 //! The document's layout as data: the keys each map may have, and what only a forged or wrongly
 //! built document holds (unknown keys, structural conflicts).
 
-use super::*;
+use super::PersonDoc;
+use super::read::root_map;
+use crate::error::SchemaError;
+use automerge::hydrate::{Map as HMap, Value as HValue};
 
 impl PersonDoc {
     /// Keys whose concurrent values mean the document was forged or built wrongly rather than

@@ -19,19 +19,10 @@
 
 use crate::commit::CommitMeta;
 use crate::error::SchemaError;
-use crate::person::{
-    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
-    Verification, VerificationStatus, VerifiedField, Voided, format_time, parse_time,
-};
-use automerge::hydrate::{Map as HMap, Value as HValue};
-use automerge::transaction::{Transactable, Transaction};
-use automerge::{
-    ActorId, Automerge, Change, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
-};
+use crate::person::{Person, format_time};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, Change, ChangeHash, ObjType, ROOT, ReadDoc};
 use serde::Serialize;
-use std::collections::BTreeMap;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
 mod analysis;
 mod codec;
@@ -44,12 +35,10 @@ mod tests;
 mod write;
 
 pub use analysis::dose_ids_made;
-use codec::*;
+use codec::{ZSTD_MAGIC, decompress};
 pub use codec::{decode_change, guarded};
 pub use layout::DocIssues;
-use layout::*;
-use read::*;
-use write::*;
+use write::{put_address, put_identity, put_new_dose, put_opt, put_str, put_verification};
 
 /// The version of the document layout this code writes and understands.
 pub const SCHEMA_VERSION: i64 = 1;

@@ -1,8 +1,13 @@
-use super::*;
-use crate::commit::CommitAction;
-use crate::person::{DoseSignature, Verification};
+use super::PersonDoc;
+use crate::commit::{CommitAction, CommitMeta};
+use crate::person::{
+    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
+    Verification, VerificationStatus, Voided,
+};
+use automerge::ActorId;
 use proptest::prelude::*;
 use time::{Date, Duration, Month};
+use uuid::Uuid;
 
 fn text_value() -> impl Strategy<Value = String> {
     "[a-zA-ZàáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđĐ ,./-]{1,40}"

@@ -1,8 +1,19 @@
 //! Typed reads of a person document: the whole person in one traversal, or a field or doses
 //! alone; every error names the path of what was wrong.
 
-use super::*;
+use super::layout::{DocIssues, structural_in, unknown_in, unknown_in_dose};
+use super::{PersonDoc, SCHEMA_VERSION};
+use crate::error::SchemaError;
+use crate::person::{
+    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
+    Verification, VerificationStatus, VerifiedField, Voided, parse_time,
+};
 use crate::verification::VerificationKind;
+use automerge::hydrate::{Map as HMap, Value as HValue};
+use automerge::{ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 impl PersonDoc {
     /// Reads the whole person with their doses.

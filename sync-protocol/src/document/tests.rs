@@ -1,7 +1,13 @@
 use super::*;
 use crate::commit::CommitAction;
-use crate::person::now;
+use crate::person::{
+    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind,
+    Verification, VerificationStatus, VerifiedField, Voided, now,
+};
+use automerge::Value;
+use std::collections::BTreeMap;
 use time::macros::{date, datetime};
+use uuid::Uuid;
 
 fn actor(n: u8) -> ActorId {
     ActorId::from([n; 16].as_slice())

@@ -1,7 +1,16 @@
 //! Writes to a person document that touch only what changed, so concurrent edits of different
 //! fields merge; objects whose parts belong together are replaced whole.
 
-use super::*;
+use super::PersonDoc;
+use super::read::bad;
+use crate::commit::CommitMeta;
+use crate::error::SchemaError;
+use crate::person::{
+    Address, Dose, DoseSignature, Identity, Person, Verification, VerificationStatus, Voided,
+    format_time,
+};
+use automerge::transaction::{Transactable, Transaction};
+use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 impl PersonDoc {
     /// Brings the document to `new` by writing only the fields that differ from what it holds.

@@ -1,0 +1,38 @@
+//! The commands the UI calls, one module for each screen of `ui/src/screens/` (and `status` for
+//! the header and status bars around them). Each one translates between the UI's types and the
+//! station's API and back; the rules live in `station`. `lib.rs` registers each by its path.
+
+use crate::error::UiError;
+use crate::state::AppState;
+use std::sync::Arc;
+use tauri::State;
+use uuid::Uuid;
+
+pub mod account;
+pub mod cleaning;
+pub mod complaints;
+pub mod passport;
+pub mod people;
+pub mod report;
+pub mod session;
+pub mod setup;
+pub mod sign_in;
+pub mod signing;
+pub mod staff;
+pub mod status;
+
+type Result<T> = std::result::Result<T, UiError>;
+type App<'a> = State<'a, Arc<AppState>>;
+
+fn uuid(text: &str, what: &str) -> Result<Uuid> {
+    Uuid::parse_str(text.trim())
+        .map_err(|_| UiError::new("invalid_id", format!("mã {what} không hợp lệ: {text}")))
+}
+
+/// The client to the server as the signed-in user (online sessions only).
+async fn as_user(app: &App<'_>) -> Result<Arc<station::SyncClient>> {
+    let station = app.station().await?;
+    let client = app.require_client()?;
+    station::staff::as_user(station.session().as_ref(), &client)?;
+    Ok(client)
+}
