@@ -35,21 +35,32 @@ async fn killing_the_writer_mid_transaction_never_leaves_partial_writes() {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
+        // The writer says "ready" once its station is open: the delay counts from there, so a
+        // loaded machine that opens the station slowly still has the kill land mid-writes.
         let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .filter_map(|l| {
-                    l.split_once(' ')
-                        .map(|(a, b)| (a.to_string(), b.to_string()))
-                })
-                .collect::<Vec<_>>()
+        let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
         });
+        let ready = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the writer opened its station");
+        assert_eq!(ready, "ready", "round {round}");
         std::thread::sleep(Duration::from_millis(delay_ms));
         child.kill().unwrap(); // SIGKILL: no destructor, no rollback code runs
         child.wait().unwrap();
-        let lines = reader.join().unwrap();
+        // The pipe closes with the process: what it printed before the kill is all there is.
+        let lines: Vec<(String, String)> = lines
+            .iter()
+            .filter_map(|l| {
+                l.split_once(' ')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+            })
+            .collect();
         assert!(
             !lines.is_empty() || round == 0,
             "round {round}: the writer made no progress"

@@ -1,5 +1,5 @@
 //! Records doses for the people of a station as fast as it can, printing each dose id once its
-//! transaction has committed, until it is killed. Used by the crash-safety scenario; it works
+//! transaction has committed, until it is killed ("ready" first, once the station is open). Used by the crash-safety scenario; it works
 //! in the session the test opened (kept in the OS credential store).
 //!
 //! Usage: crash-writer DATA_DIR KEY_HEX PERSON_ID...
@@ -17,6 +17,8 @@ async fn main() -> anyhow::Result<()> {
         .collect::<Result<_, _>>()?;
     let station = sotiem_scenarios::reopen(dir.as_ref(), &key).await;
     anyhow::ensure!(station.session().is_some(), "no session to resume");
+    // The test's delay before the kill counts from here.
+    println!("ready");
     let mut i = 0usize;
     loop {
         let person = people[i % people.len()];
