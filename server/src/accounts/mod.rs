@@ -2,7 +2,6 @@
 //! one-time code on every login, lockout with a growing delay, first-login enrollment and password
 //! change, sessions, revocation and the login history.
 
-mod credentials;
 mod history;
 mod login;
 mod passwords;
@@ -17,7 +16,6 @@ pub use resets::*;
 pub use sessions::*;
 pub use signer_certificates::*;
 
-pub use credentials::{credential_resets, reset_authenticator, reset_password};
 pub use passwords::hash_password;
 pub use records::{account, accounts, create_account, revoke_account};
 

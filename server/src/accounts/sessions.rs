@@ -2,7 +2,8 @@
 //! grants.
 
 use super::history::record;
-use super::login::{claim_account_attempt, fail, spend_code};
+use super::login::codes::spend_code;
+use super::login::throttle::{claim_account_attempt, fail};
 use super::passwords::{token, token_hash};
 use super::records::account;
 use super::resets::resets_told_to_holder;

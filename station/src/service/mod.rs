@@ -16,7 +16,6 @@ pub use search::*;
 use crate::audit::{self, AuditEntry};
 use crate::error::{Result, StationError};
 use crate::facility::{Facility, FacilityKind};
-use crate::intent::StepUp;
 use crate::key::DbKey;
 use crate::progress::{SigningControl, SyncControl};
 use crate::session::Session;
@@ -25,14 +24,8 @@ use automerge::{ActorId, Change};
 use serde::Serialize;
 use sqlx::Row;
 use std::path::Path;
-use sync_protocol::identity::{self, normalize_identity};
-use sync_protocol::person::parse_time;
-use sync_protocol::rules::CLOCK_SKEW;
-use sync_protocol::validate::{self, MAX_NOTES, MAX_TEXT};
-use sync_protocol::{
-    Address, BirthDate, Catalogue, CommitAction, CommitMeta, Dose, DoseKind, Field, Problem,
-    Verification, Voided, text,
-};
+use sync_protocol::validate::{self, MAX_TEXT};
+use sync_protocol::{Catalogue, CommitMeta, Field, Problem, text};
 use uuid::Uuid;
 
 /// Counts that tell how a station stands.

@@ -2,7 +2,6 @@
 //! built document holds (unknown keys, structural conflicts).
 
 use super::PersonDoc;
-use super::read::root_map;
 use crate::error::SchemaError;
 use automerge::hydrate::{Map as HMap, Value as HValue};
 
@@ -138,5 +137,16 @@ pub(super) fn unknown_in_dose(d: &HMap, path: &str, out: &mut Vec<String>) {
         if let Some(HValue::Map(m)) = d.get(key) {
             keys_outside(m, allowed, &format!("{path}.{key}"), out);
         }
+    }
+}
+
+/// The root map of a hydrated document.
+pub(super) fn root_map(hydrated: &HValue) -> Result<&HMap, SchemaError> {
+    match hydrated {
+        HValue::Map(root) => Ok(root),
+        _ => Err(SchemaError::WrongType {
+            path: String::new(),
+            expected: "bảng (map)",
+        }),
     }
 }

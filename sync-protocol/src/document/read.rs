@@ -1,7 +1,7 @@
 //! Typed reads of a person document: the whole person in one traversal, or a field or doses
 //! alone; every error names the path of what was wrong.
 
-use super::layout::{DocIssues, structural_in, unknown_in, unknown_in_dose};
+use super::layout::{DocIssues, root_map, structural_in, unknown_in, unknown_in_dose};
 use super::{PersonDoc, SCHEMA_VERSION};
 use crate::error::SchemaError;
 use crate::person::{
@@ -84,17 +84,6 @@ impl PersonDoc {
             out.push(dose);
         }
         Ok(out)
-    }
-}
-
-/// The root map of a hydrated document.
-pub(super) fn root_map(hydrated: &HValue) -> Result<&HMap, SchemaError> {
-    match hydrated {
-        HValue::Map(root) => Ok(root),
-        _ => Err(SchemaError::WrongType {
-            path: String::new(),
-            expected: "bảng (map)",
-        }),
     }
 }
 

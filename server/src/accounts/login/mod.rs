@@ -4,18 +4,16 @@
 //!
 //! Its unit tests prove the lock rule by moving a clock.
 
-mod codes;
-mod throttle;
+pub(super) mod codes;
+pub(super) mod throttle;
 
 use super::history::record;
 use super::passwords::{hash_password, password_matches};
 use super::records::account;
 use super::sessions::open_session;
 use super::{Account, AuthError, SessionUser};
-pub(super) use codes::spend_code;
-use codes::{challenge_account, new_challenge, set_secret, spend_challenge};
-pub(super) use throttle::{claim_account_attempt, fail};
-use throttle::{claim_name_attempt, count_everywhere};
+use codes::{challenge_account, new_challenge, set_secret, spend_challenge, spend_code};
+use throttle::{claim_account_attempt, claim_name_attempt, count_everywhere, fail};
 
 use crate::db::Db;
 use crate::with_db;

@@ -3,11 +3,13 @@
 use super::{DoseInput, clean_opt, opt_text};
 use crate::error::{Result, StationError};
 use crate::intent::Intent;
-use crate::service::{
-    CLOCK_SKEW, CommitAction, Dose, DoseKind, MAX_NOTES, Station, StepUp, Voided, parse_time,
-};
-use sync_protocol::validate::{self, MAX_TEXT};
+use crate::intent::StepUp;
+use crate::service::Station;
+use sync_protocol::person::parse_time;
+use sync_protocol::rules::CLOCK_SKEW;
+use sync_protocol::validate::{self, MAX_NOTES, MAX_TEXT};
 use sync_protocol::{Catalogue, Field, Problem, text};
+use sync_protocol::{CommitAction, Dose, DoseKind, Voided};
 use uuid::Uuid;
 
 impl Station {

@@ -4,9 +4,12 @@
 use super::{PersonEdit, clean_opt, collect, many, opt_text};
 use crate::error::{Result, StationError};
 use crate::intent::Intent;
-use crate::service::{BirthDate, CommitAction, Station, StepUp, Verification, normalize_identity};
+use crate::intent::StepUp;
+use crate::service::Station;
+use sync_protocol::identity::normalize_identity;
 use sync_protocol::identity::normalize_phone;
 use sync_protocol::validate;
+use sync_protocol::{BirthDate, CommitAction, Verification};
 use sync_protocol::{Field, Gender, Person, text};
 use time::Date;
 use uuid::Uuid;

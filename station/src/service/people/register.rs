@@ -4,13 +4,12 @@
 use super::{PersonInput, QrReading, clean_opt, collect, many, opt_text};
 use crate::error::{Result, StationError};
 use crate::intent::Intent;
-use crate::service::{
-    Address, Audit, BirthDate, CommitAction, RemoteBatch, Station, Verification, identity,
-    normalize_identity,
-};
+use crate::service::{Audit, RemoteBatch, Station};
 use std::collections::BTreeMap;
 use sync_protocol::identity::normalize_phone;
+use sync_protocol::identity::{self, normalize_identity};
 use sync_protocol::validate::{self, MAX_TEXT};
+use sync_protocol::{Address, BirthDate, CommitAction, Verification};
 use sync_protocol::{Field, Gender, IdentityKind, Person, PersonDoc, Problem, text};
 use uuid::Uuid;
 
