@@ -30,16 +30,35 @@ fn case(filter: Option<&str>, name: &str, run: impl FnOnce()) {
     println!("test {name} ... ok");
 }
 
+/// The test-name filter among libtest's arguments: the first word that is neither a flag nor a
+/// flag's value (`--test-threads 4` must not make "4" the filter).
+fn filter_of(args: &[String]) -> Option<&str> {
+    const WITH_VALUE: [&str; 6] = [
+        "--test-threads",
+        "--skip",
+        "--format",
+        "--color",
+        "--logfile",
+        "-Z",
+    ];
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo test -- --list` asks every test binary for its tests: nothing to run then.
     if args.iter().any(|a| a == "--list") {
         return;
     }
-    let filter = args
-        .iter()
-        .find(|a| !a.starts_with('-'))
-        .map(String::as_str);
+    let filter = filter_of(&args);
     // SAFETY: first thing in `main`: no other thread exists yet.
     let (_dir, token) = unsafe { token_for_this_process() };
     token::run(&token, filter);
