@@ -154,6 +154,36 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.trim().as_bytes()).to_vec()
 }
 
+/// A device as its token finds it, revoked or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenDevice {
+    pub id: String,
+    pub facility: String,
+    pub revoked_at: Option<String>,
+}
+
+/// The device whose token is `token` (revoked ones too), looked up by the token's hash.
+pub async fn device_by_token(db: &Db, token: &str) -> Result<Option<TokenDevice>, sqlx::Error> {
+    Ok(with_db!(db, pool => {
+        sqlx::query("SELECT id, facility, revoked_at FROM devices WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .fetch_optional(pool)
+            .await?
+            .map(|r| TokenDevice {
+                id: r.get("id"),
+                facility: r.get("facility"),
+                revoked_at: r.get("revoked_at"),
+            })
+    }))
+}
+
+/// Records `at` as when the device `id` was last seen.
+pub async fn record_last_seen(db: &Db, id: &str, at: &str) -> Result<(), sqlx::Error> {
+    with_db!(db, pool => {
+        sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2").bind(at).bind(id).execute(pool).await.map(|_| ())
+    })
+}
+
 /// Registers a device for a facility and returns its one-time token.
 pub async fn add_device(db: &Db, facility_code: &str, name: &str) -> Result<NewDevice, AdminError> {
     if facility(db, facility_code).await?.is_none() {

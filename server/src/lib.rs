@@ -10,6 +10,7 @@ pub mod certificates;
 pub mod complaints;
 pub mod console;
 pub mod db;
+pub mod feed;
 pub mod http;
 pub mod ingest;
 pub mod net;
@@ -18,6 +19,7 @@ pub mod registry;
 pub mod releases;
 pub mod scope;
 pub mod signing;
+pub mod station_audit;
 pub mod stations;
 
 pub use db::Db;

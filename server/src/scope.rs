@@ -148,6 +148,34 @@ pub async fn signing_areas(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error
     })
 }
 
+/// The feed sequence number since which `facility`'s scope holds the person; `None`: it does not.
+pub async fn person_since(
+    db: &Db,
+    facility: &str,
+    person: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    with_db!(db, pool => {
+        sqlx::query_scalar("SELECT since_seq FROM person_scope WHERE facility = $1 AND person_id = $2")
+            .bind(facility)
+            .bind(person)
+            .fetch_optional(pool)
+            .await
+    })
+}
+
+/// Whether `facility`'s scope holds the person.
+pub async fn holds_person(db: &Db, facility: &str, person: &str) -> Result<bool, sqlx::Error> {
+    let n = with_db!(db, pool => {
+        sqlx::query("SELECT COUNT(*) AS n FROM person_scope WHERE facility = $1 AND person_id = $2")
+            .bind(facility)
+            .bind(person)
+            .fetch_one(pool)
+            .await?
+            .get::<i64, _>("n")
+    });
+    Ok(n > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,8 @@
 //! signature and the expiry, and spends the challenge so it serves once. A flood then costs the
 //! sender a second of computing per complaint, on top of the per-address rate limit.
 
+use crate::db::Db;
+use crate::with_db;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -110,6 +112,23 @@ impl ProofOfWork {
         }
         Ok(expiry)
     }
+}
+
+/// Spends `challenge` until `expiry`, forgetting those expired at `now`; `false`: spent before.
+pub async fn spend(db: &Db, challenge: &str, expiry: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let inserted = with_db!(db, pool => {
+        sqlx::query("DELETE FROM complaint_challenges WHERE expires_at < $1")
+            .bind(now)
+            .execute(pool)
+            .await?;
+        sqlx::query("INSERT INTO complaint_challenges (challenge, expires_at) VALUES ($1, $2) ON CONFLICT (challenge) DO NOTHING")
+            .bind(challenge)
+            .bind(expiry)
+            .execute(pool)
+            .await?
+            .rows_affected()
+    });
+    Ok(inserted == 1)
 }
 
 /// The zero bits SHA-256(`challenge:solution`) starts with.

@@ -6,16 +6,15 @@ use super::error::*;
 use super::extract::*;
 use super::state::*;
 use crate::db::Db;
+use crate::feed::{self, FeedEntry};
 use crate::ingest::Pusher;
-use crate::scope::Facilities;
-use crate::with_db;
+use crate::scope::{self, Facilities};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
-use sqlx::Row;
 use sync_protocol::PersonDoc;
 use sync_protocol::person::{format_time, now};
 use sync_protocol::wire::{
@@ -132,30 +131,27 @@ pub(super) async fn pull(
     let limit: i64 = 2000;
     // A device's own changes, and snapshots its own changes caused, are not sent back to it:
     // it holds them already.
-    let rows: Vec<(i64, String, bool, Vec<u8>)> = with_db!(&state.db, pool => {
-        sqlx::query(
-            "SELECT f.seq, f.person_id, f.snapshot, c.bytes
-             FROM feed f JOIN changes c ON c.seq = f.seq
-             WHERE f.facility = $1 AND f.seq > $2 AND f.seq <= $3 AND c.device_id <> $4
-             ORDER BY f.seq LIMIT $5",
-        )
-        .bind(&owner)
-        .bind(cursor)
-        .bind(i64::try_from(upto).unwrap_or(i64::MAX))
-        .bind(&device.id)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| (r.get("seq"), r.get("person_id"), r.get("snapshot"), r.get("bytes")))
-        .collect()
-    });
+    let rows = feed::page(
+        &state.db,
+        &owner,
+        cursor,
+        i64::try_from(upto).unwrap_or(i64::MAX),
+        &device.id,
+        limit,
+    )
+    .await?;
     let full_page = rows.len() as i64 == limit;
     let mut items = Vec::new();
     let mut size = 0usize;
     let mut next_cursor = request.cursor;
     let mut cut = false;
-    for (seq, person, snapshot, bytes) in rows {
+    for FeedEntry {
+        seq,
+        person_id: person,
+        snapshot,
+        bytes,
+    } in rows
+    {
         if size >= max_bytes && !items.is_empty() {
             cut = true;
             break;
@@ -199,9 +195,7 @@ pub(super) async fn pull(
 
 /// A person's current document, saved without Automerge's compression (the page is compressed).
 async fn load_doc(db: &Db, person: &str) -> Result<Option<Vec<u8>>, ApiError> {
-    let bytes: Option<Vec<u8>> = with_db!(db, pool => {
-        sqlx::query_scalar("SELECT doc FROM documents WHERE person_id = $1").bind(person).fetch_optional(pool).await?
-    });
+    let bytes = feed::document(db, person).await?;
     Ok(bytes.and_then(|b| wire_document(person, &b)))
 }
 
@@ -232,20 +226,7 @@ pub(super) async fn bootstrap(
     let max_bytes = request.max_bytes.clamp(64 * 1024, 8 * 1024 * 1024) as usize;
     let after = request.after.map(|u| u.to_string()).unwrap_or_default();
     let limit: i64 = 1000;
-    let rows: Vec<(String, Vec<u8>)> = with_db!(&state.db, pool => {
-        sqlx::query(
-            "SELECT s.person_id, d.doc FROM person_scope s JOIN documents d ON d.person_id = s.person_id
-             WHERE s.facility = $1 AND s.person_id > $2 ORDER BY s.person_id LIMIT $3",
-        )
-        .bind(&owner)
-        .bind(&after)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| (r.get("person_id"), r.get("doc")))
-        .collect()
-    });
+    let rows = feed::scope_documents(&state.db, &owner, &after, limit).await?;
     let full_page = rows.len() as i64 == limit;
     let mut docs = Vec::new();
     let mut size = 0;
@@ -280,13 +261,7 @@ pub(super) async fn document(
     let request: DocumentRequest = wire_body(&body)?;
     let owner = scope_owner(&state, &device).await?;
     let person = request.person_id.to_string();
-    let in_scope: Option<i64> = with_db!(&state.db, pool => {
-        sqlx::query_scalar("SELECT since_seq FROM person_scope WHERE facility = $1 AND person_id = $2")
-            .bind(&owner)
-            .bind(&person)
-            .fetch_optional(pool)
-            .await?
-    });
+    let in_scope = scope::person_since(&state.db, &owner, &person).await?;
     let doc = match in_scope {
         Some(_) => load_doc(&state.db, &person).await?,
         None => None,

@@ -7,15 +7,14 @@ use super::extract::*;
 use super::state::*;
 use super::throttle;
 use crate::accounts::{self, AuthError, Origin, SessionUser};
-use crate::with_db;
+use crate::station_audit;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::Deserialize;
-use sqlx::Row;
-use sync_protocol::audit::{AuditEntry, AuditPush, AuditPushResponse, GENESIS};
+use sync_protocol::audit::{AuditEntry, AuditPush, AuditPushResponse};
 use sync_protocol::auth::{
     AccountInfo, AccountRef, AccountStatusRequest, AccountStatusResponse, ApproveReset,
     ChangePasswordRequest, EnrollRequest, LoginRequest, LoginStep, NewAccount, PasswordReset,
@@ -469,7 +468,7 @@ pub async fn audit_push(
 ) -> Result<axum::response::Response, ApiError> {
     let push: AuditPush = wire_body(&body)?;
     let device = data.device.id.clone();
-    let (mut last_seq, mut last_hash) = audit_tail(&state, &device).await?;
+    let (mut last_seq, mut last_hash) = station_audit::tail(&state.db, &device).await?;
     let received_at = format_time(now());
     let mut accepted: Vec<&sync_protocol::audit::ChainedEntry> = Vec::new();
     for e in &push.entries {
@@ -492,30 +491,14 @@ pub async fn audit_push(
         last_hash = e.hash.clone();
         accepted.push(e);
     }
-    with_db!(&state.db, pool => {
-        let mut tx = pool.begin().await?;
-        for e in &accepted {
-            sqlx::query(
-                "INSERT INTO audit_entries (device_id, seq, at, user_name, action, entity, changes, otp, prev_hash, hash, received_at, pushed_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(&device)
-            .bind(e.seq as i64)
-            .bind(&e.entry.at)
-            .bind(&e.entry.user)
-            .bind(&e.entry.action)
-            .bind(&e.entry.entity)
-            .bind(serde_json::to_string(&e.entry.changes).unwrap_or_default())
-            .bind(e.entry.otp)
-            .bind(&e.prev_hash)
-            .bind(&e.hash)
-            .bind(&received_at)
-            .bind(&data.user.account.username)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-    });
+    station_audit::append(
+        &state.db,
+        &device,
+        &accepted,
+        &received_at,
+        &data.user.account.username,
+    )
+    .await?;
     Ok(encoded(&AuditPushResponse {
         stored_through: last_seq,
         last_hash,
@@ -528,23 +511,9 @@ pub async fn audit_tail_of_device(
     State(state): State<AppState>,
     AuthedDevice(device): AuthedDevice,
 ) -> Result<axum::response::Response, ApiError> {
-    let (stored_through, last_hash) = audit_tail(&state, &device.id).await?;
+    let (stored_through, last_hash) = station_audit::tail(&state.db, &device.id).await?;
     Ok(encoded(&AuditPushResponse {
         stored_through,
         last_hash,
     }))
-}
-
-async fn audit_tail(state: &AppState, device: &str) -> Result<(u64, Vec<u8>), ApiError> {
-    let row: Option<(i64, Vec<u8>)> = with_db!(&state.db, pool => {
-        sqlx::query("SELECT seq, hash FROM audit_entries WHERE device_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(device)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| (r.get("seq"), r.get("hash")))
-    });
-    Ok(match row {
-        Some((seq, hash)) => (u64::try_from(seq).unwrap_or(0), hash),
-        None => (0, GENESIS.to_vec()),
-    })
 }

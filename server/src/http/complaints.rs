@@ -11,9 +11,8 @@ use super::state::*;
 use super::throttle;
 use crate::complaints::ComplaintError;
 use crate::complaints::photos::{self, MAX_PHOTO_BYTES, MAX_PHOTOS, PhotoError};
-use crate::complaints::pow::PowError;
+use crate::complaints::pow::{self, PowError};
 use crate::scope::Facilities;
-use crate::with_db;
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query, State};
@@ -229,19 +228,7 @@ async fn read_parts(mut multipart: Multipart) -> Result<Submitted, String> {
 /// Spends a checked challenge; `Spent` when it was used before.
 async fn spend(state: &AppState, challenge: &str, expiry: i64) -> Result<(), ComplaintPowError> {
     let now = state.clock.now().unix_timestamp();
-    let inserted = with_db!(&state.db, pool => {
-        sqlx::query("DELETE FROM complaint_challenges WHERE expires_at < $1")
-            .bind(now)
-            .execute(pool)
-            .await?;
-        sqlx::query("INSERT INTO complaint_challenges (challenge, expires_at) VALUES ($1, $2) ON CONFLICT (challenge) DO NOTHING")
-            .bind(challenge)
-            .bind(expiry)
-            .execute(pool)
-            .await?
-            .rows_affected()
-    });
-    if inserted == 1 {
+    if pow::spend(&state.db, challenge, expiry, now).await? {
         Ok(())
     } else {
         Err(ComplaintPowError::Pow(PowError::Spent))

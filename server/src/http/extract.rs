@@ -5,14 +5,12 @@ use super::error::*;
 use super::state::*;
 use super::throttle;
 use crate::accounts::{self, AuthError, SessionUser};
-use crate::admin::token_hash;
+use crate::admin::{TokenDevice, device_by_token, record_last_seen};
 use crate::ingest::DeviceCtx;
 use crate::scope::Facilities;
-use crate::with_db;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use sqlx::Row;
 use sync_protocol::endpoints::SESSION_HEADER;
 use sync_protocol::person::format_time;
 
@@ -49,22 +47,19 @@ pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
 }
 
 pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<AuthedDevice, ApiError> {
-    let hash = token_hash(token);
-    let row = with_db!(&state.db, pool => {
-        sqlx::query("SELECT id, facility, revoked_at FROM devices WHERE token_hash = $1")
-            .bind(hash)
-            .fetch_optional(pool)
-            .await?
-            .map(|r| (r.get::<String, _>("id"), r.get::<String, _>("facility"), r.get::<Option<String>, _>("revoked_at")))
-    });
-    let Some((id, facility, revoked)) = row else {
+    let Some(TokenDevice {
+        id,
+        facility,
+        revoked_at,
+    }) = device_by_token(&state.db, token).await?
+    else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_token",
             "mã thiết bị không đúng: kiểm tra lại mã do quản trị viên cấp",
         ));
     };
-    if revoked.is_some() {
+    if revoked_at.is_some() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "device_revoked",
@@ -93,9 +88,7 @@ async fn touch(state: &AppState, device: &str) {
     };
     if due {
         let at = format_time(now);
-        let _ = with_db!(&state.db, pool => {
-            sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2").bind(at).bind(device).execute(pool).await.map(|_| ())
-        });
+        let _ = record_last_seen(&state.db, device, &at).await;
     }
 }
 

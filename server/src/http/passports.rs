@@ -5,12 +5,10 @@ use super::error::*;
 use super::extract::*;
 use super::state::*;
 use crate::passports::{self, PassportError};
-use crate::with_db;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sqlx::Row;
 use sync_protocol::wire::{PassportCursor, PassportPage};
 
 /// Passports one page carries at most.
@@ -67,15 +65,7 @@ pub async fn of_person(
     data: DataUser,
     Path(person_id): Path<String>,
 ) -> Result<Json<Vec<sync_protocol::wire::PassportRecord>>, ApiError> {
-    let in_scope = with_db!(&state.db, pool => {
-        sqlx::query("SELECT COUNT(*) AS n FROM person_scope WHERE facility = $1 AND person_id = $2")
-            .bind(&data.device.facility)
-            .bind(&person_id)
-            .fetch_one(pool)
-            .await?
-            .get::<i64, _>("n")
-    });
-    if in_scope == 0 {
+    if !crate::scope::holds_person(&state.db, &data.device.facility, &person_id).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "person_not_found",
