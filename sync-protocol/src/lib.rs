@@ -17,6 +17,7 @@ pub mod person;
 pub mod record;
 pub mod role;
 pub mod rules;
+pub mod schedule;
 pub mod text;
 pub mod vaccines;
 pub mod validate;
@@ -32,4 +33,5 @@ pub use person::{
     Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
     VIETNAM, Verification, VerificationKind, VerificationStatus, VerifiedField, Voided,
 };
+pub use schedule::Schedule;
 pub use vaccines::{Catalogue, Vaccine};
