@@ -165,15 +165,7 @@ pub async fn person_since(
 
 /// Whether `facility`'s scope holds the person.
 pub async fn holds_person(db: &Db, facility: &str, person: &str) -> Result<bool, sqlx::Error> {
-    let n = with_db!(db, pool => {
-        sqlx::query("SELECT COUNT(*) AS n FROM person_scope WHERE facility = $1 AND person_id = $2")
-            .bind(facility)
-            .bind(person)
-            .fetch_one(pool)
-            .await?
-            .get::<i64, _>("n")
-    });
-    Ok(n > 0)
+    Ok(person_since(db, facility, person).await?.is_some())
 }
 
 #[cfg(test)]

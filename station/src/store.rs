@@ -179,6 +179,19 @@ impl Store {
         Ok(())
     }
 
+    /// The people flagged for repair ([`repair_key`]); a key that names no person is skipped.
+    pub(crate) async fn flagged_for_repair(&self) -> Result<Vec<uuid::Uuid>> {
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM meta WHERE key LIKE ?")
+            .bind(format!("{REPAIR_PREFIX}%"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| k.strip_prefix(REPAIR_PREFIX))
+            .filter_map(|p| uuid::Uuid::parse_str(p).ok())
+            .collect())
+    }
+
     /// Closes the pool, checkpointing the WAL into the main file.
     pub async fn close(&self) {
         self.pool.close().await;
@@ -397,8 +410,11 @@ impl MetaKey {
     }
 }
 
+/// The prefix of the per-person repair flags in the meta table.
+const REPAIR_PREFIX: &str = "repair/";
+
 /// The meta key flagging `person` for repair: their document misses changes or could not be
 /// read, and is fetched whole at the next sync.
 pub(crate) fn repair_key(person: uuid::Uuid) -> String {
-    format!("repair/{person}")
+    format!("{REPAIR_PREFIX}{person}")
 }

@@ -173,18 +173,7 @@ impl Station {
 
     /// Fetches whole documents for people whose copy misses changes, and merges them.
     pub(super) async fn repair_missing(&self, client: &SyncClient) -> SyncResult<()> {
-        let keys: Vec<String> =
-            sqlx::query_scalar("SELECT key FROM meta WHERE key LIKE 'repair/%'")
-                .fetch_all(self.store().pool())
-                .await
-                .map_err(StationError::from)?;
-        for key in keys {
-            let Some(person_id) = key
-                .strip_prefix("repair/")
-                .and_then(|p| Uuid::parse_str(p).ok())
-            else {
-                continue;
-            };
+        for person_id in self.store().flagged_for_repair().await? {
             let response: DocumentResponse = client
                 .call(
                     sync_protocol::endpoints::DOCUMENT,
