@@ -77,11 +77,7 @@ async fn demo_today(station: &Station, doses: usize) -> anyhow::Result<usize> {
         let input = station::DoseInput {
             vaccine: last.vaccine.clone(),
             lot: last.lot.clone(),
-            dose_number: None,
-            kind: None,
-            given_at: None,
-            place: None,
-            reaction_notes: None,
+            ..Default::default()
         };
         match station.record_dose(row.person_id, input).await {
             Ok(_) => recorded += 1,

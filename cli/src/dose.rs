@@ -12,10 +12,11 @@ pub enum DoseCommand {
     Add {
         #[arg(long)]
         person: Uuid,
-        /// Catalogue code or name (see `sotiem vaccine list`).
+        /// Product code or name: a routine programme product (bcg, 5in1, mr…) or a COVID-19
+        /// vaccine (see `sotiem vaccine list`).
         #[arg(long)]
         vaccine: String,
-        #[arg(long)]
+        #[arg(long, default_value = "")]
         lot: String,
         /// Dose number; the next one when not given.
         #[arg(long)]
@@ -32,6 +33,14 @@ pub enum DoseCommand {
         /// Reactions after vaccination.
         #[arg(long)]
         notes: Option<String>,
+        /// A dose given elsewhere, recorded as history (never this station's, never signed):
+        /// where the record comes from — card, facility, private or abroad. Needs --place and
+        /// --at; --lot may be empty.
+        #[arg(long, requires_all = ["place", "at"])]
+        elsewhere: Option<String>,
+        /// Who gave a dose given elsewhere ("không rõ" when not given).
+        #[arg(long, requires = "elsewhere")]
+        vaccinator: Option<String>,
     },
     /// Voids a dose entered by mistake (doses are never deleted). A signed dose needs a fresh
     /// one-time code (its passport is revoked at the next end-of-day run).
@@ -56,6 +65,8 @@ pub async fn dose(station: &Station, cmd: &DoseCommand, out: &Output) -> anyhow:
             at,
             place,
             notes,
+            elsewhere,
+            vaccinator,
         } => {
             let d = station
                 .record_dose(
@@ -68,6 +79,8 @@ pub async fn dose(station: &Station, cmd: &DoseCommand, out: &Output) -> anyhow:
                         given_at: at.clone(),
                         place: place.clone(),
                         reaction_notes: notes.clone(),
+                        elsewhere: elsewhere.clone(),
+                        vaccinator: vaccinator.clone(),
                     },
                 )
                 .await?;

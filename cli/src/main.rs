@@ -22,6 +22,7 @@ mod dose;
 mod login;
 mod passport;
 mod person;
+mod programme;
 mod render;
 mod setup;
 mod sign;
@@ -67,9 +68,21 @@ enum Command {
     /// Doses: record, void.
     #[command(subcommand)]
     Dose(dose::DoseCommand),
-    /// The vaccine catalogue.
+    /// The products that can be recorded: the routine programme's (TCMR) and COVID-19's.
     #[command(subcommand)]
     Vaccine(VaccineCommand),
+    /// The routine immunization schedule of a person: `schedule show PERSON [--date D]`.
+    #[command(subcommand)]
+    Schedule(programme::ScheduleCommand),
+    /// Who is due or overdue for a routine dose, by hamlet, with a phone to call.
+    Due {
+        /// The day of the session (YYYY-MM-DD or DD/MM/YYYY); today when not given.
+        #[arg(long, value_parser = programme::parse_date)]
+        date: Option<time::Date>,
+        /// Only this hamlet / village (thôn, ấp, tổ dân phố), as registered.
+        #[arg(long, alias = "hamlet")]
+        village: Option<String>,
+    },
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -139,7 +152,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum VaccineCommand {
-    /// Lists the vaccines of the catalogue.
+    /// Lists the products that can be recorded today.
     List,
 }
 
@@ -224,7 +237,13 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
         Command::Import(cmd) => cleaning::import(station, cmd, out).await?,
         Command::Duplicates(cmd) => cleaning::duplicates(station, cmd, out).await?,
         Command::Dose(cmd) => dose::dose(station, cmd, out).await?,
-        Command::Vaccine(VaccineCommand::List) => out.vaccines(station.catalogue()),
+        Command::Vaccine(VaccineCommand::List) => {
+            programme::vaccines(&station.vaccines(station.clock().now().date()), out)
+        }
+        Command::Schedule(cmd) => programme::schedule(station, cmd, out).await?,
+        Command::Due { date, village } => {
+            programme::due(station, *date, village.as_deref(), out).await?
+        }
         Command::Audit(cmd) => audit::audit(station, cmd, out).await?,
         Command::Check => audit::check(station, out).await?,
         Command::Status => out.status(&station.status().await?),

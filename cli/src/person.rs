@@ -10,9 +10,9 @@ use uuid::Uuid;
 #[derive(Subcommand)]
 pub enum PersonCommand {
     /// Registers a person from typed details or from a CCCD QR code; prints the new id.
-    Add(PersonAdd),
+    Add(Box<PersonAdd>),
     /// Changes a person's details (only the options given).
-    Edit(PersonEditArgs),
+    Edit(Box<PersonEditArgs>),
     /// Finds people by full name with a phone or an ID number.
     Find {
         #[arg(long)]
@@ -63,8 +63,9 @@ pub struct PersonAdd {
     /// The text of a CCCD QR code (`id|old_id|name|ddmmyyyy|gender|address|ddmmyyyy`).
     #[arg(long, conflicts_with_all = ["name", "gender", "dob", "cccd", "cmnd", "passport", "address"])]
     qr: Option<String>,
-    /// Full name.
-    #[arg(long, required_unless_present = "qr")]
+    /// Full name. A newborn without a name yet: leave it out and give --caregiver-name (the
+    /// child is registered as "Con bà …").
+    #[arg(long, required_unless_present_any = ["qr", "caregiver_name"])]
     name: Option<String>,
     /// nam or nu.
     #[arg(long, required_unless_present = "qr")]
@@ -89,6 +90,25 @@ pub struct PersonAdd {
     /// Health-insurance number.
     #[arg(long)]
     insurance: Option<String>,
+    #[command(flatten)]
+    child: ChildArgs,
+}
+
+/// Where a child lives and who looks after them.
+#[derive(Args)]
+pub struct ChildArgs {
+    /// Thôn / ấp / bản / tổ dân phố (what session days and due lists go by).
+    #[arg(long)]
+    hamlet: Option<String>,
+    /// The mother's or caregiver's full name.
+    #[arg(long)]
+    caregiver_name: Option<String>,
+    /// The caregiver's phone (a child is found by it with the child's or caregiver's name).
+    #[arg(long)]
+    caregiver_phone: Option<String>,
+    /// mẹ, bố, bà…
+    #[arg(long)]
+    caregiver_relation: Option<String>,
 }
 
 #[derive(Args)]
@@ -118,6 +138,9 @@ pub struct PersonEditArgs {
     nationality: Option<String>,
     #[arg(long)]
     insurance: Option<String>,
+    /// Changes to the hamlet and caregiver (an empty --caregiver-name removes the caregiver).
+    #[command(flatten)]
+    child: ChildArgs,
     /// A fresh one-time code: needed to change the name, date of birth, ID number or address of
     /// a person another facility manages.
     #[arg(long, env = "SOTIEM_OTP", hide_env_values = true)]
@@ -145,6 +168,10 @@ pub async fn person(station: &Station, cmd: &PersonCommand, out: &Output) -> any
                             address_detail: a.address.clone(),
                             nationality: a.nationality.clone(),
                             insurance_number: a.insurance.clone(),
+                            hamlet: a.child.hamlet.clone(),
+                            caregiver_name: a.child.caregiver_name.clone(),
+                            caregiver_phone: a.child.caregiver_phone.clone(),
+                            caregiver_relation: a.child.caregiver_relation.clone(),
                         })
                         .await?
                 }
@@ -180,6 +207,10 @@ pub async fn person(station: &Station, cmd: &PersonCommand, out: &Output) -> any
                         address_detail: e.address.clone(),
                         nationality: e.nationality.clone(),
                         insurance_number: e.insurance.clone(),
+                        hamlet: e.child.hamlet.clone(),
+                        caregiver_name: e.child.caregiver_name.clone(),
+                        caregiver_phone: e.child.caregiver_phone.clone(),
+                        caregiver_relation: e.child.caregiver_relation.clone(),
                     },
                     step_up,
                 )

@@ -121,19 +121,6 @@ impl Output {
         }
     }
 
-    pub fn vaccines(&self, c: &Catalogue) {
-        if self.json {
-            print_json(&c.vaccines);
-            return;
-        }
-        for v in &c.vaccines {
-            println!(
-                "{:<14} {:<36} {} mũi cơ bản, cách {} ngày",
-                v.code, v.name, v.primary_series_doses, v.dose_interval_days
-            );
-        }
-    }
-
     pub fn status(&self, s: &StationStatus) {
         if self.json {
             print_json(s);

@@ -1227,3 +1227,147 @@ fn a_nurse_answers_a_citizens_complaint_from_the_command_line() {
     let (_, open) = a.json(&["complaint", "list"]);
     assert_eq!(open.as_array().map(Vec::len), Some(0));
 }
+
+#[test]
+fn a_newborn_gets_history_a_schedule_and_a_place_on_the_due_list_from_the_command_line() {
+    let h = Harness::new();
+    let cli = Cli::new(&h);
+    let (_, vaccines) = cli.json(&["vaccine", "list"]);
+    let programme_of = |code: &str| {
+        vaccines
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["code"] == code)
+            .map(|v| v["programme"].clone())
+    };
+    assert_eq!(programme_of("dtp_hepb_hib"), Some(Value::from("tcmr")));
+    assert_eq!(programme_of("EU/1/20/1528"), Some(Value::from("covid19")));
+
+    let birth = sync_protocol::person::now().date() - time::Duration::days(75);
+    let (code, child) = cli.json(&[
+        "person",
+        "add",
+        "--gender",
+        "nu",
+        "--dob",
+        &birth.to_string(),
+        "--caregiver-name",
+        "Nguyễn Thị Lan",
+        "--caregiver-phone",
+        "0912 345 678",
+        "--hamlet",
+        "Ấp 3",
+    ]);
+    assert_eq!(code, 0, "{child}");
+    assert_eq!(child["full_name"], "Con bà Nguyễn Thị Lan");
+    assert_eq!(child["caregiver"]["phone"], "0912345678");
+    let id = child["id"].as_str().unwrap().to_string();
+
+    // The birth dose from the hospital's card: history, typed by this user, naming who gave it.
+    let (code, hepb) = cli.json(&[
+        "dose",
+        "add",
+        "--person",
+        &id,
+        "--vaccine",
+        "VGB sơ sinh",
+        "--elsewhere",
+        "facility",
+        "--place",
+        "Bệnh viện Hùng Vương",
+        "--vaccinator",
+        "NHS Trần Thị Mỹ",
+        "--at",
+        &format!("{birth}T08:00:00+07:00"),
+    ]);
+    assert_eq!(code, 0, "{hepb}");
+    assert_eq!(hepb["vaccine"], "hepb");
+    assert_eq!(hepb["facility"], "");
+    assert_eq!(hepb["vaccinator"], "NHS Trần Thị Mỹ");
+    assert_eq!(hepb["history"]["recorded_by"], cli.user.as_str());
+    // History without where it was given: refused before anything is written.
+    let out = cli.run(&[
+        "dose",
+        "add",
+        "--person",
+        &id,
+        "--vaccine",
+        "bcg",
+        "--elsewhere",
+        "card",
+        "--at",
+        &format!("{birth}T09:00:00+07:00"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--place"));
+    let (code, bcg) = cli.json(&[
+        "dose",
+        "add",
+        "--person",
+        &id,
+        "--vaccine",
+        "BCG",
+        "--lot",
+        "bcg-0324",
+    ]);
+    assert_eq!(code, 0, "{bcg}");
+    assert_eq!(bcg["facility"], "TYT-TANNHUT");
+
+    let (code, schedule) = cli.json(&["schedule", "show", &id]);
+    assert_eq!(code, 0, "{schedule}");
+    let series = |s: &Value, id: &str| {
+        s["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["series"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {s}"))
+    };
+    assert_eq!(series(&schedule, "hepb_birth")["status"], "complete");
+    assert_eq!(series(&schedule, "bcg")["status"], "complete");
+    let dtp = series(&schedule, "dtp");
+    // Due from two months (day 60), not yet overdue at 75 days.
+    assert_eq!(dtp["status"], "due", "{dtp}");
+    assert_eq!(dtp["next_dose"], 1);
+    let text = cli.ok(&["schedule", "show", &id]);
+    assert!(
+        text.contains("Bạch hầu - Ho gà - Uốn ván") && text.contains("đến hạn"),
+        "{text}"
+    );
+    // On an earlier date the first 5-in-1 was not yet due.
+    let early = birth + time::Duration::days(30);
+    let (_, then) = cli.json(&["schedule", "show", &id, "--date", &early.to_string()]);
+    assert_eq!(series(&then, "dtp")["status"], "not_yet");
+
+    let (code, due) = cli.json(&["due", "--village", "Ấp 3"]);
+    assert_eq!(code, 0, "{due}");
+    let mine: Vec<&Value> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["person_id"] == id.as_str())
+        .collect();
+    assert!(
+        mine.iter()
+            .any(|e| e["series"] == "dtp" && e["dose_number"] == 1 && e["status"] == "due"),
+        "{due}"
+    );
+    assert!(mine.iter().all(|e| e["phone"] == "0912345678"));
+    let (_, other_hamlet) = cli.json(&["due", "--village", "Ấp 1"]);
+    assert_eq!(other_hamlet, Value::Array(Vec::new()));
+    let bad = cli.run(&["due", "--date", "31/02/2026"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("YYYY-MM-DD"));
+
+    let (_, found) = cli.json(&[
+        "person",
+        "find",
+        "--name",
+        "Nguyễn Thị Lan",
+        "--phone",
+        "0912345678",
+    ]);
+    assert_eq!(found[0]["id"], id.as_str());
+}

@@ -69,7 +69,22 @@ fn flatten(p: &Person) -> Vec<(String, Option<String>)> {
         ("phone".into(), p.phone.clone()),
         ("address.province".into(), p.address.province.clone()),
         ("address.commune".into(), p.address.commune.clone()),
+        ("address.hamlet".into(), p.address.hamlet.clone()),
         ("address.detail".into(), p.address.detail.clone()),
+        (
+            "caregiver".into(),
+            p.caregiver.as_ref().map(|c| {
+                format!(
+                    "{} ({}){}",
+                    c.name,
+                    c.phone.as_deref().unwrap_or("-"),
+                    c.relation
+                        .as_deref()
+                        .map(|r| format!(", {r}"))
+                        .unwrap_or_default()
+                )
+            }),
+        ),
         ("nationality".into(), Some(p.nationality.clone())),
         ("insurance_number".into(), p.insurance_number.clone()),
         (
@@ -90,6 +105,13 @@ fn flatten(p: &Person) -> Vec<(String, Option<String>)> {
         v.push((k("kind"), Some(d.kind.as_str().into())));
         v.push((k("given_at"), Some(format_time(d.given_at))));
         v.push((k("facility"), Some(d.facility.clone())));
+        v.push((k("vaccinator"), Some(d.vaccinator.clone())));
+        v.push((
+            k("history"),
+            d.history
+                .as_ref()
+                .map(|h| format!("{} (ghi bởi {})", h.source.as_str(), h.recorded_by)),
+        ));
         v.push((k("place"), d.place.clone()));
         v.push((k("reaction_notes"), d.reaction_notes.clone()));
         v.push((

@@ -151,6 +151,12 @@ pub enum StationError {
     #[error("{0}")]
     Catalogue(#[from] sync_protocol::vaccines::CatalogueError),
 
+    #[error("{0}")]
+    Schedule(#[from] sync_protocol::schedule::ScheduleError),
+
+    #[error("{0}")]
+    ScheduleGap(#[from] sync_protocol::schedule::ScheduleGap),
+
     #[error(transparent)]
     Token(#[from] sotiem_token::TokenError),
 
@@ -295,6 +301,13 @@ impl StationError {
             StationError::Io { .. } => "io",
             StationError::SearchNeedsTwoFields => "search_needs_two_fields",
             StationError::Catalogue(_) => "catalogue",
+            StationError::Schedule(_) => "schedule",
+            StationError::ScheduleGap(sync_protocol::schedule::ScheduleGap::BirthYearOnly(_)) => {
+                "birth_year_only"
+            }
+            StationError::ScheduleGap(sync_protocol::schedule::ScheduleGap::NoRuleSet(_)) => {
+                "no_rule_set"
+            }
             StationError::Token(e) => e.code(),
             StationError::CertificateNotRegistered { .. } => "certificate_not_registered",
             StationError::CertificateNotValid { .. } => "certificate_not_valid",

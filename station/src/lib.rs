@@ -24,6 +24,7 @@ pub mod duplicates;
 pub mod import;
 pub mod lists;
 pub mod passports;
+pub mod programme;
 pub mod report;
 pub mod rulebook;
 pub mod signing;

@@ -31,6 +31,10 @@ pub enum Field {
     ReactionNotes,
     VoidReason,
     User,
+    CaregiverName,
+    CaregiverPhone,
+    Hamlet,
+    HistorySource,
 }
 
 impl Field {
@@ -61,6 +65,10 @@ impl Field {
             Field::ReactionNotes => "reaction_notes",
             Field::VoidReason => "void_reason",
             Field::User => "user",
+            Field::CaregiverName => "caregiver_name",
+            Field::CaregiverPhone => "caregiver_phone",
+            Field::Hamlet => "hamlet",
+            Field::HistorySource => "history_source",
         }
     }
 
@@ -91,6 +99,10 @@ impl Field {
             Field::ReactionNotes => "Phản ứng sau tiêm",
             Field::VoidReason => "Lý do huỷ",
             Field::User => "Người dùng",
+            Field::CaregiverName => "Họ tên mẹ / người chăm sóc",
+            Field::CaregiverPhone => "Số điện thoại người chăm sóc",
+            Field::Hamlet => "Thôn / ấp / tổ dân phố",
+            Field::HistorySource => "Nguồn thông tin mũi tiêm",
         }
     }
 }
@@ -134,6 +146,8 @@ pub enum Problem {
     DuplicateId { person_id: String },
     NotFound,
     AlreadyVoided,
+    HistoryFacility { facility: String },
+    NotForChild,
 }
 
 impl Problem {
@@ -169,6 +183,8 @@ impl Problem {
             Problem::DuplicateId { .. } => "duplicate_id",
             Problem::NotFound => "not_found",
             Problem::AlreadyVoided => "already_voided",
+            Problem::HistoryFacility { .. } => "history_facility",
+            Problem::NotForChild => "not_for_child",
         }
     }
 }
@@ -259,6 +275,14 @@ impl fmt::Display for Problem {
             ),
             Problem::NotFound => write!(f, "không tìm thấy"),
             Problem::AlreadyVoided => write!(f, "mũi tiêm này đã bị huỷ"),
+            Problem::HistoryFacility { facility } => write!(
+                f,
+                "mũi tiêm nơi khác không được ghi là của cơ sở {facility}; nơi tiêm ghi ở \"Địa điểm tiêm\""
+            ),
+            Problem::NotForChild => write!(
+                f,
+                "chỉ trẻ em (dưới 16 tuổi) mới đăng ký theo người chăm sóc; người lớn cần giấy tờ hoặc số điện thoại riêng"
+            ),
         }
     }
 }

@@ -30,8 +30,9 @@ pub use commit::{CommitAction, CommitMeta};
 pub use document::{DocIssues, FieldConflict, PersonDoc, SCHEMA_VERSION};
 pub use error::{Field, FieldError, Problem, SchemaError};
 pub use person::{
-    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
-    VIETNAM, Verification, VerificationKind, VerificationStatus, VerifiedField, Voided,
+    Address, BirthDate, Caregiver, Dose, DoseHistory, DoseKind, DoseSignature, Gender,
+    HistorySource, Identity, IdentityKind, Person, VIETNAM, Verification, VerificationKind,
+    VerificationStatus, VerifiedField, Voided,
 };
 pub use schedule::Schedule;
 pub use vaccines::{Catalogue, Vaccine};

@@ -229,20 +229,99 @@ impl Identity {
     }
 }
 
-/// Where a person lives: province and commune (2025 two-level units) and the rest of the address.
+/// Where a person lives: province and commune (2025 two-level units), the hamlet or village
+/// (thôn, ấp, bản, tổ dân phố: what session days and due lists are planned by) and the rest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Address {
     pub province: Option<String>,
     pub commune: Option<String>,
+    #[serde(default)]
+    pub hamlet: Option<String>,
     pub detail: Option<String>,
 }
 
 impl Address {
     /// True when no part of the address is known.
     pub fn is_empty(&self) -> bool {
-        self.province.is_none() && self.commune.is_none() && self.detail.is_none()
+        self.province.is_none()
+            && self.commune.is_none()
+            && self.hamlet.is_none()
+            && self.detail.is_none()
     }
+}
+
+/// A child's mother, father or other caregiver: whom the station calls about the child's doses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Caregiver {
+    pub name: String,
+    pub phone: Option<String>,
+    /// Mẹ, bố, bà…; free text.
+    pub relation: Option<String>,
+}
+
+/// Where a dose given elsewhere is known from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum HistorySource {
+    /// The child's vaccination card or book (phiếu / sổ tiêm chủng).
+    Card,
+    /// Another public facility (another commune, a hospital's birth dose).
+    Facility,
+    /// A private (service) vaccination clinic.
+    Private,
+    /// Given abroad.
+    Abroad,
+}
+
+impl HistorySource {
+    /// The stored value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HistorySource::Card => "card",
+            HistorySource::Facility => "facility",
+            HistorySource::Private => "private",
+            HistorySource::Abroad => "abroad",
+        }
+    }
+
+    /// Reads the stored value or its Vietnamese name.
+    pub fn parse(text: &str) -> Result<HistorySource, FieldError> {
+        match crate::text::fold(text).as_str() {
+            "card" | "phieu" | "so" | "phieu tiem" | "so tiem" => Ok(HistorySource::Card),
+            "facility" | "co so" | "co so khac" | "benh vien" => Ok(HistorySource::Facility),
+            "private" | "dich vu" | "tiem dich vu" => Ok(HistorySource::Private),
+            "abroad" | "nuoc ngoai" => Ok(HistorySource::Abroad),
+            _ => Err(FieldError::new(
+                Field::HistorySource,
+                Problem::Choice {
+                    allowed: "card (phiếu tiêm), facility (cơ sở khác), private (dịch vụ), abroad (nước ngoài)",
+                },
+            )),
+        }
+    }
+
+    /// The Vietnamese name.
+    pub fn label(self) -> &'static str {
+        match self {
+            HistorySource::Card => "Phiếu / sổ tiêm chủng",
+            HistorySource::Facility => "Cơ sở y tế khác",
+            HistorySource::Private => "Cơ sở tiêm dịch vụ",
+            HistorySource::Abroad => "Nước ngoài",
+        }
+    }
+}
+
+/// A dose given elsewhere and recorded here as history: counted by the schedule, never counted
+/// as given by this station, never signed by it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DoseHistory {
+    pub source: HistorySource,
+    /// The account that typed it in (the dose's `vaccinator` names who gave it).
+    pub recorded_by: String,
 }
 
 /// Primary series, booster, or an additional dose.
@@ -330,12 +409,27 @@ pub struct Dose {
     pub reaction_notes: Option<String>,
     pub voided: Option<Voided>,
     pub signature: Option<DoseSignature>,
+    /// Set when the dose was given elsewhere and is recorded as history.
+    #[serde(default)]
+    pub history: Option<DoseHistory>,
 }
 
 impl Dose {
     /// True unless the dose was voided.
     pub fn is_active(&self) -> bool {
         self.voided.is_none()
+    }
+
+    /// True when the dose was given elsewhere and only recorded here.
+    pub fn is_history(&self) -> bool {
+        self.history.is_some()
+    }
+
+    /// The account that typed the dose in: the clerk of a history dose, else the vaccinator.
+    pub fn recorded_by(&self) -> &str {
+        self.history
+            .as_ref()
+            .map_or(&self.vaccinator, |h| &h.recorded_by)
     }
 }
 
@@ -351,6 +445,9 @@ pub struct Person {
     pub identity: Identity,
     pub phone: Option<String>,
     pub address: Address,
+    /// A child's caregiver (absent for adults).
+    #[serde(default)]
+    pub caregiver: Option<Caregiver>,
     pub nationality: String,
     pub insurance_number: Option<String>,
     pub managing_facility: String,
@@ -399,6 +496,7 @@ impl Person {
             identity,
             phone,
             address,
+            caregiver,
             nationality,
             insurance_number,
             managing_facility,
@@ -425,7 +523,8 @@ impl Person {
                         place,
                         reaction_notes,
                         voided,
-                        signature
+                        signature,
+                        history
                     );
                 }
             }

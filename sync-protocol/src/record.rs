@@ -68,6 +68,7 @@ mod tests {
             place: None,
             reaction_notes: None,
             voided: None,
+            history: None,
             signature: None,
         };
         let person = Person {
@@ -81,6 +82,7 @@ mod tests {
             },
             phone: Some("0903123456".into()),
             address: Address::default(),
+            caregiver: None,
             nationality: "VN".into(),
             insurance_number: None,
             managing_facility: "TYT-TANNHUT".into(),

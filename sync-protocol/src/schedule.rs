@@ -27,6 +27,27 @@ const BUILT_IN: &str = include_str!("../data/schedule.json");
 
 time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
 
+/// Lists of dates as `yyyy-mm-dd` strings (what JSON readers expect).
+mod iso_dates {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use time::Date;
+
+    #[derive(Serialize, Deserialize)]
+    struct Day(#[serde(with = "super::iso_date")] Date);
+
+    pub fn serialize<S: Serializer>(dates: &[Date], s: S) -> Result<S::Ok, S::Error> {
+        let days: Vec<Day> = dates.iter().map(|d| Day(*d)).collect();
+        days.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Date>, D::Error> {
+        Ok(Vec::<Day>::deserialize(d)?
+            .into_iter()
+            .map(|d| d.0)
+            .collect())
+    }
+}
+
 /// A schedule file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
@@ -156,6 +177,9 @@ pub struct Product {
     pub code: String,
     /// Display name (Vietnamese).
     pub name: String,
+    /// Other names people type (brand names, "5 trong 1"); matched without case or diacritics.
+    #[serde(default)]
+    pub aliases: Vec<String>,
     /// Series ids a dose counts for.
     pub series: Vec<String>,
     /// Remarks.
@@ -214,6 +238,16 @@ impl RuleSet {
     /// The product with this code.
     pub fn product(&self, code: &str) -> Option<&Product> {
         self.products.iter().find(|p| p.code == code)
+    }
+
+    /// The product a person typed: its code, name or an alias, ignoring case and diacritics.
+    pub fn find_product(&self, typed: &str) -> Option<&Product> {
+        let key = crate::text::fold(typed);
+        self.products.iter().find(|p| {
+            crate::text::fold(&p.code) == key
+                || crate::text::fold(&p.name) == key
+                || p.aliases.iter().any(|a| crate::text::fold(a) == key)
+        })
     }
 
     fn check(&self) -> Result<(), ScheduleError> {
@@ -331,6 +365,7 @@ pub struct GivenDose {
     /// Product code from the rule set's `products`.
     pub product: String,
     /// The day it was given.
+    #[serde(with = "iso_date")]
     pub given_on: Date,
 }
 
@@ -362,16 +397,21 @@ pub struct SeriesStatus {
     /// How many doses count.
     pub doses_counted: u8,
     /// The days of the counted doses.
+    #[serde(with = "iso_dates")]
     pub counted_on: Vec<Date>,
     /// Number (1-based) of the next dose, if any is missing.
     pub next_dose: Option<u8>,
     /// Earliest valid date for the next dose.
+    #[serde(with = "iso_date::option")]
     pub earliest: Option<Date>,
     /// Recommended date for the next dose.
+    #[serde(with = "iso_date::option")]
     pub due: Option<Date>,
     /// Doses given too early (age, interval or live spacing): not counted.
+    #[serde(with = "iso_dates")]
     pub early_doses: Vec<Date>,
     /// Doses given past the maximum age: not counted.
+    #[serde(with = "iso_dates")]
     pub late_doses: Vec<Date>,
 }
 
@@ -535,6 +575,9 @@ fn evaluate_series(
     };
     result
 }
+
+mod person;
+pub use person::{CHILDHOOD_UNTIL_DAYS, PersonSchedule, ScheduleGap, for_person, for_record};
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 
 use crate::error::{Field, FieldError, Problem};
 use crate::identity;
-use crate::person::{BirthDate, Dose, Person, VerificationStatus};
+use crate::person::{BirthDate, Caregiver, Dose, Person, VerificationStatus};
 use time::Date;
 
 /// The longest full name accepted.
@@ -117,14 +117,36 @@ pub fn check_dose(birth: BirthDate, dose: &Dose) -> Result<(), FieldError> {
     if dose.vaccine.trim().is_empty() {
         return Err(FieldError::new(Field::Vaccine, Problem::Required));
     }
-    check_lot(&dose.lot)?;
+    // The lot of a dose given elsewhere is often not on the card.
+    if !(dose.is_history() && dose.lot.is_empty()) {
+        check_lot(&dose.lot)?;
+    }
     if !(1..=MAX_DOSE_NUMBER).contains(&dose.dose_number) {
         return Err(FieldError::new(Field::DoseNumber, Problem::DoseNumberRange));
     }
     if dose.given_at.date() < birth.earliest_day() {
         return Err(FieldError::new(Field::GivenAt, Problem::BeforeBirth));
     }
-    check_code(Field::Facility, &dose.facility)?;
+    match &dose.history {
+        // Given elsewhere: no facility of this system claims it, and where it was is said.
+        Some(h) => {
+            if !dose.facility.is_empty() {
+                return Err(FieldError::new(
+                    Field::Facility,
+                    Problem::HistoryFacility {
+                        facility: dose.facility.clone(),
+                    },
+                ));
+            }
+            if dose.place.as_deref().is_none_or(|p| p.trim().is_empty()) {
+                return Err(FieldError::new(Field::Place, Problem::Required));
+            }
+            if h.recorded_by.trim().is_empty() {
+                return Err(FieldError::new(Field::User, Problem::Required));
+            }
+        }
+        None => check_code(Field::Facility, &dose.facility)?,
+    }
     if dose.vaccinator.trim().is_empty() {
         return Err(FieldError::new(Field::Vaccinator, Problem::Required));
     }
@@ -140,6 +162,17 @@ pub fn check_dose(birth: BirthDate, dose: &Dose) -> Result<(), FieldError> {
         return Err(FieldError::new(Field::VoidReason, Problem::Required));
     }
     Ok(())
+}
+
+/// Checks a caregiver: a name, and a phone in its normal form when there is one.
+pub fn check_caregiver(c: &Caregiver) -> Result<(), FieldError> {
+    check_full_name(&c.name).map_err(|e| FieldError::new(Field::CaregiverName, e.problem))?;
+    if let Some(phone) = &c.phone
+        && identity::normalize_phone(phone).as_deref() != Ok(phone.as_str())
+    {
+        return Err(FieldError::new(Field::CaregiverPhone, Problem::PhoneFormat));
+    }
+    check_text(Field::CaregiverName, c.relation.as_deref(), MAX_TEXT)
 }
 
 /// Checks every field of a person and each of their doses. `today` bounds birth dates.
@@ -162,6 +195,10 @@ pub fn check_person(person: &Person, today: Date) -> Result<(), FieldError> {
     check_text(Field::Address, person.address.detail.as_deref(), MAX_TEXT)?;
     check_text(Field::Address, person.address.commune.as_deref(), MAX_TEXT)?;
     check_text(Field::Address, person.address.province.as_deref(), MAX_TEXT)?;
+    check_text(Field::Hamlet, person.address.hamlet.as_deref(), MAX_TEXT)?;
+    if let Some(c) = &person.caregiver {
+        check_caregiver(c)?;
+    }
     check_code(Field::Facility, &person.managing_facility)?;
     for dose in person.doses.values() {
         check_dose(person.birth_date, dose)?;

@@ -291,6 +291,7 @@ async fn ingest(backend: Backend, rounds: usize, console_counts: bool) {
                     place: None,
                     reaction_notes: None,
                     voided: None,
+                    history: None,
                     signature: None,
                 };
                 p.doses.insert(dose.id, dose);

@@ -987,6 +987,7 @@ fn dose_with_id(id: Uuid, user: &str, lot: &str) -> sync_protocol::Dose {
         place: None,
         reaction_notes: None,
         voided: None,
+        history: None,
         signature: None,
     }
 }
@@ -1501,3 +1502,101 @@ async fn concurrent_pushes_commit_or_refuse_per_person(backend: Backend) {
     lab.server.stop().await;
 }
 both_backends!(concurrent_pushes_commit_or_refuse_per_person);
+
+/// Doses given elsewhere (issue 29): history a station learned is taken as it is typed — in the
+/// clerk's own name, naming who gave it, with no facility of the system — and refused only where
+/// it contradicts what the server holds; a forged history dose in another clerk's name, one
+/// claimed for a facility, or one repeating a recorded dose's day is refused with its reason.
+async fn doses_given_elsewhere_are_history_and_contradictions_are_refused(backend: Backend) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let mut g = Generator::new(1129);
+    let p = resident(&mut g, "nv.lan");
+    let recorded = p.doses.values().next().expect("a dose").clone();
+    nurse
+        .import_people(std::slice::from_ref(&p))
+        .await
+        .expect("registered");
+    nurse.sync().await.expect("synced");
+    let doc = held(&nurse, p.id).await;
+    let history = |d: &mut sync_protocol::Dose| {
+        d.id = Uuid::now_v7();
+        d.facility = String::new();
+        d.vaccinator = "BS. Phạm Văn Dũng".into();
+        d.place = Some("Phòng khám Đa khoa Medic, TP Hồ Chí Minh".into());
+        d.dose_number = 2;
+        d.given_at = now() - Duration::days(40);
+        d.signature = None;
+        d.history = Some(sync_protocol::DoseHistory {
+            source: sync_protocol::HistorySource::Private,
+            recorded_by: "nv.lan".into(),
+        });
+    };
+    let add = |edit: &dyn Fn(&mut sync_protocol::Dose)| {
+        let mut d = recorded.clone();
+        history(&mut d);
+        edit(&mut d);
+        move |p: &mut Person| {
+            p.doses.insert(d.id, d);
+        }
+    };
+    let dose = meta("nv.lan", CommitAction::Dose);
+
+    // Another clerk's name on the history: refused, as any dose not the writer's own.
+    let other_clerk = forge(
+        &doc,
+        &dose,
+        add(&|d| {
+            if let Some(h) = d.history.as_mut() {
+                h.recorded_by = "nv.mai".into();
+            }
+        }),
+    );
+    let m = refused(push(&nurse, p.id, other_clerk).await, Rule::NewDoseNotOwn);
+    assert!(m.contains("nv.mai"), "{m}");
+    // The same vaccine on the day the record already has a dose of it: a contradiction.
+    let same_day = recorded.given_at;
+    let repeat = forge(&doc, &dose, add(&move |d| d.given_at = same_day));
+    let m = refused(push(&nurse, p.id, repeat).await, Rule::HistoryContradicts);
+    assert!(m.contains("trùng"), "{m}");
+    // History claimed for a facility of the system would count as that facility's dose.
+    let claimed = forge(&doc, &dose, add(&|d| d.facility = "TYT-TANTUC".into()));
+    match push(&nurse, p.id, claimed).await {
+        PushResult::Rejected {
+            reason: RejectReason::Invalid,
+            message,
+        } => assert!(message.contains("TYT-TANTUC"), "{message}"),
+        other => panic!("expected an invalid value, got {other:?}"),
+    }
+
+    // The honest flow: the station records the card's dose; it syncs and stays history.
+    let d = nurse
+        .record_dose(
+            p.id,
+            DoseInput {
+                vaccine: recorded.vaccine.clone(),
+                lot: String::new(),
+                given_at: Some(sync_protocol::person::format_time(
+                    now() - Duration::days(40),
+                )),
+                place: Some("Phòng khám Đa khoa Medic, TP Hồ Chí Minh".into()),
+                elsewhere: Some("dịch vụ".into()),
+                vaccinator: Some("BS. Phạm Văn Dũng".into()),
+                ..DoseInput::default()
+            },
+        )
+        .await
+        .expect("recorded as history");
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!((report.pushed, report.quarantined), (1, 0));
+    let on_server = lab.on_server(p.id).await;
+    let stored = &on_server.doses[&d.id];
+    assert_eq!(stored.facility, "", "never counted as the station's");
+    assert_eq!(stored.vaccinator, "BS. Phạm Văn Dũng");
+    assert_eq!(
+        stored.history.as_ref().map(|h| h.recorded_by.as_str()),
+        Some("nv.lan")
+    );
+    lab.server.stop().await;
+}
+both_backends!(doses_given_elsewhere_are_history_and_contradictions_are_refused);

@@ -17,6 +17,7 @@ mod hostile_input;
 mod lists;
 mod offline_merge;
 mod registry;
+mod routine;
 mod staff_accounts;
 mod station_day;
 mod stations;

@@ -37,8 +37,10 @@ fn person() -> Person {
         address: Address {
             province: Some("TP Hồ Chí Minh".into()),
             commune: Some("Xã Tân Nhựt".into()),
+            hamlet: None,
             detail: Some("12 Đường số 3".into()),
         },
+        caregiver: None,
         nationality: "VN".into(),
         insurance_number: None,
         managing_facility: FACILITY.into(),
@@ -66,6 +68,7 @@ fn dose(id: u128, lot: u8) -> Dose {
         place: None,
         reaction_notes: None,
         voided: None,
+        history: None,
         signature: None,
     }
 }

@@ -469,6 +469,10 @@ impl Checker<'_> {
         }
         let birth = trial.birth_date().ok()?;
         let doses = trial.read_doses(&added).ok()?;
+        // A dose given elsewhere is checked against the doses the record holds: the full way.
+        if doses.iter().any(|d| d.is_history()) {
+            return None;
+        }
         let ok = self.with_knowledge(meta, pusher, |knows| {
             doses.iter().all(|d| {
                 validate::check_dose(birth, d).is_ok()

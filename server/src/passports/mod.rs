@@ -74,6 +74,8 @@ pub(crate) struct CandidateDose {
     pub given_at: String,
     pub voided: bool,
     pub signed: bool,
+    /// Given elsewhere, recorded as history: never signed, never on a certificate.
+    pub history: bool,
 }
 
 /// A certificate signed, ready to store.
@@ -96,7 +98,13 @@ pub(crate) fn due(
     if c.verification != "matched" || c.merged {
         return None;
     }
-    let standing: Vec<&CandidateDose> = c.doses.iter().filter(|d| !d.voided).collect();
+    // The certificate is about COVID-19 doses given and signed in this system: routine
+    // programme doses and doses given elsewhere are not on it (and do not hold it back).
+    let standing: Vec<&CandidateDose> = c
+        .doses
+        .iter()
+        .filter(|d| !d.voided && !d.history && catalogue.find(&d.vaccine).is_some())
+        .collect();
     if standing.is_empty() || standing.iter().any(|d| !d.signed) {
         return None;
     }

@@ -141,7 +141,7 @@ pub(crate) async fn candidates(
     };
     let doses: Vec<(String, CandidateDose)> = with_db!(db, pool => {
         sqlx::query(
-            "SELECT x.id, x.person_id, x.vaccine, x.dose_number, x.given_at, x.voided,
+            "SELECT x.id, x.person_id, x.vaccine, x.dose_number, x.given_at, x.voided, x.facility,
                     (SELECT COUNT(*) FROM signed_doses s WHERE s.dose_id = x.id AND s.person_id = x.person_id) AS signed
              FROM doses x WHERE x.person_id > $1 AND x.person_id <= $2",
         )
@@ -160,6 +160,8 @@ pub(crate) async fn candidates(
                     given_at: r.get("given_at"),
                     voided: r.get("voided"),
                     signed: r.get::<i64, _>("signed") > 0,
+                    // Doses given elsewhere are recorded with no facility of this system.
+                    history: r.get::<String, _>("facility").is_empty(),
                 },
             )
         })

@@ -306,6 +306,16 @@ async fn check_doses(
                     "một số mũi tiêm trong lần ký chưa có trên máy chủ: gửi lại sau khi đồng bộ",
                 )));
             };
+            if dose.is_history() {
+                // Given elsewhere and only recorded here: no facility signs for it.
+                return Ok(Err(refuse(
+                    "history_dose",
+                    format!(
+                        "mũi tiêm {} (người {}) được tiêm nơi khác và chỉ ghi lại lịch sử: không ký số mũi này; bỏ khỏi danh sách rồi ký lại",
+                        e.dose_id, e.person_id
+                    ),
+                )));
+            }
             if !may_sign.contains(&dose.facility)
                 && !may_sign.contains(&facilities.owner(&dose.facility))
             {

@@ -46,6 +46,8 @@ pub struct Station {
     device_id: String,
     actor: ActorId,
     catalogue: Catalogue,
+    /// The routine immunization schedule (every rule set, chosen by date).
+    schedule: sync_protocol::Schedule,
     // Interior mutability so that one `Arc<Station>` serves the UI while a sync runs: reads and
     // writes of people never wait for the network.
     facility: std::sync::RwLock<Facility>,
@@ -162,6 +164,7 @@ impl Station {
             device_id,
             actor,
             catalogue,
+            schedule: sync_protocol::Schedule::current()?,
             facility: std::sync::RwLock::new(facility),
             session: std::sync::RwLock::new(None),
             sync_control: SyncControl::default(),
@@ -324,6 +327,11 @@ impl Station {
     /// This installation's device id.
     pub fn device_id(&self) -> &str {
         &self.device_id
+    }
+
+    /// The routine immunization schedule in use.
+    pub fn schedule(&self) -> &sync_protocol::Schedule {
+        &self.schedule
     }
 
     /// The vaccine catalogue in use.

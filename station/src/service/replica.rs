@@ -264,14 +264,18 @@ impl Station {
             let c = PersonColumns::of(p);
             sqlx::query(
                 "INSERT INTO persons (id, doc, heads, full_name, name_key, gender, birth_date, birth_year,
-                    id_kind, id_number, phone, province, commune, nationality, managing_facility,
-                    verification, merged_into, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    id_kind, id_number, phone, province, commune, hamlet, caregiver_name,
+                    caregiver_phone, caregiver_key, nationality, managing_facility, verification,
+                    merged_into, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, heads = excluded.heads,
                     full_name = excluded.full_name, name_key = excluded.name_key, gender = excluded.gender,
                     birth_date = excluded.birth_date, birth_year = excluded.birth_year,
                     id_kind = excluded.id_kind, id_number = excluded.id_number, phone = excluded.phone,
                     province = excluded.province, commune = excluded.commune,
+                    hamlet = excluded.hamlet, caregiver_name = excluded.caregiver_name,
+                    caregiver_phone = excluded.caregiver_phone,
+                    caregiver_key = excluded.caregiver_key,
                     nationality = excluded.nationality, managing_facility = excluded.managing_facility,
                     verification = excluded.verification, merged_into = excluded.merged_into,
                     updated_at = excluded.updated_at",
@@ -289,6 +293,10 @@ impl Station {
             .bind(c.phone)
             .bind(c.province)
             .bind(c.commune)
+            .bind(c.hamlet)
+            .bind(c.caregiver_name)
+            .bind(c.caregiver_phone)
+            .bind(c.caregiver_key)
             .bind(c.nationality)
             .bind(c.managing_facility)
             .bind(c.verification)

@@ -16,14 +16,15 @@ pub(super) const SEARCH_BY_PHONE: &str =
     "SELECT p.id, p.full_name, p.gender, p.birth_date, p.id_kind,
         p.id_number, p.phone, p.managing_facility, p.verification,
         (SELECT count(*) FROM doses d WHERE d.person_id = p.id AND d.voided = 0) AS active_doses
-    FROM persons p WHERE p.phone = ? AND p.name_key = ? AND p.merged_into IS NULL
+    FROM persons p WHERE p.merged_into IS NULL AND ((p.phone = ?1 AND p.name_key = ?2)
+        OR (p.caregiver_phone = ?1 AND (p.name_key = ?2 OR p.caregiver_key = ?2)))
     ORDER BY p.full_name LIMIT 50";
 
 pub(super) const SEARCH_BY_ID_NUMBER: &str =
     "SELECT p.id, p.full_name, p.gender, p.birth_date, p.id_kind,
         p.id_number, p.phone, p.managing_facility, p.verification,
         (SELECT count(*) FROM doses d WHERE d.person_id = p.id AND d.voided = 0) AS active_doses
-    FROM persons p WHERE p.id_number = ? AND p.name_key = ? AND p.merged_into IS NULL
+    FROM persons p WHERE p.id_number = ?1 AND p.name_key = ?2 AND p.merged_into IS NULL
     ORDER BY p.full_name LIMIT 50";
 
 /// A search: full name with a phone or an ID number, never one field alone.
@@ -70,7 +71,8 @@ pub struct PersonRecord {
 }
 
 impl Station {
-    /// Finds people by full name together with a phone or an ID number.
+    /// Finds people by full name together with a phone or an ID number. A child is also found
+    /// by the caregiver's phone with the child's or the caregiver's name.
     pub async fn find(&self, q: &SearchQuery) -> Result<Vec<PersonSummary>> {
         self.reader()?;
         let name_key = text::fold(&q.full_name);

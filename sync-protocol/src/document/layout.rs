@@ -51,7 +51,7 @@ pub struct DocIssues {
     pub unknown: Vec<String>,
 }
 
-pub(super) const ROOT_KEYS: [&str; 16] = [
+pub(super) const ROOT_KEYS: [&str; 17] = [
     "schema",
     "id",
     "full_name",
@@ -60,6 +60,7 @@ pub(super) const ROOT_KEYS: [&str; 16] = [
     "identity",
     "phone",
     "address",
+    "caregiver",
     "nationality",
     "insurance_number",
     "managing_facility",
@@ -70,9 +71,10 @@ pub(super) const ROOT_KEYS: [&str; 16] = [
     "doses",
 ];
 pub(super) const IDENTITY_KEYS: [&str; 2] = ["kind", "number"];
-pub(super) const ADDRESS_KEYS: [&str; 3] = ["province", "commune", "detail"];
+pub(super) const ADDRESS_KEYS: [&str; 4] = ["province", "commune", "hamlet", "detail"];
+pub(super) const CAREGIVER_KEYS: [&str; 3] = ["name", "phone", "relation"];
 pub(super) const VERIFICATION_KEYS: [&str; 3] = ["status", "fields", "checked_at"];
-pub(super) const DOSE_KEYS: [&str; 12] = [
+pub(super) const DOSE_KEYS: [&str; 13] = [
     "id",
     "vaccine",
     "lot",
@@ -85,9 +87,11 @@ pub(super) const DOSE_KEYS: [&str; 12] = [
     "reaction_notes",
     "voided",
     "signature",
+    "history",
 ];
 pub(super) const VOIDED_KEYS: [&str; 3] = ["by", "at", "reason"];
 pub(super) const SIGNATURE_KEYS: [&str; 3] = ["batch_id", "signer", "signed_at"];
+pub(super) const HISTORY_KEYS: [&str; 2] = ["source", "recorded_by"];
 
 /// Paths of keys outside the layout (an unknown key could grow a document without bound and
 /// travel to every station unseen).
@@ -97,6 +101,7 @@ pub(super) fn unknown_in(root: &HMap) -> Vec<String> {
     for (key, allowed) in [
         ("identity", &IDENTITY_KEYS[..]),
         ("address", &ADDRESS_KEYS[..]),
+        ("caregiver", &CAREGIVER_KEYS[..]),
         ("verification", &VERIFICATION_KEYS[..]),
     ] {
         if let Some(HValue::Map(m)) = root.get(key) {
@@ -133,6 +138,7 @@ pub(super) fn unknown_in_dose(d: &HMap, path: &str, out: &mut Vec<String>) {
     for (key, allowed) in [
         ("voided", &VOIDED_KEYS[..]),
         ("signature", &SIGNATURE_KEYS[..]),
+        ("history", &HISTORY_KEYS[..]),
     ] {
         if let Some(HValue::Map(m)) = d.get(key) {
             keys_outside(m, allowed, &format!("{path}.{key}"), out);

@@ -38,7 +38,9 @@ pub use analysis::dose_ids_made;
 use codec::{ZSTD_MAGIC, decompress};
 pub use codec::{decode_change, guarded};
 pub use layout::DocIssues;
-use write::{put_address, put_identity, put_new_dose, put_opt, put_str, put_verification};
+use write::{
+    put_address, put_caregiver, put_identity, put_new_dose, put_opt, put_str, put_verification,
+};
 
 /// The version of the document layout this code writes and understands.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -78,6 +80,9 @@ impl PersonDoc {
         put_identity(&mut tx, &person.identity)?;
         put_opt(&mut tx, &ROOT, "phone", person.phone.as_deref())?;
         put_address(&mut tx, &person.address)?;
+        if person.caregiver.is_some() {
+            put_caregiver(&mut tx, person.caregiver.as_ref())?;
+        }
         put_str(&mut tx, &ROOT, "nationality", &person.nationality)?;
         put_opt(
             &mut tx,

@@ -46,6 +46,7 @@ fn dose() -> impl Strategy<Value = Dose> {
                     at,
                     reason: "Nhập nhầm".into(),
                 }),
+                history: None,
                 signature: signed.then(|| DoseSignature {
                     batch_id: Uuid::now_v7(),
                     signer: "truongtram".into(),
@@ -82,8 +83,10 @@ fn person() -> impl Strategy<Value = Person> {
                 address: Address {
                     province: None,
                     commune: Some("Xã Tân Nhựt".into()),
+                    hamlet: None,
                     detail,
                 },
+                caregiver: None,
                 nationality: "VN".into(),
                 insurance_number: None,
                 managing_facility: "TYT-TANNHUT".into(),

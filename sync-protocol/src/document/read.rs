@@ -5,8 +5,9 @@ use super::layout::{DocIssues, root_map, structural_in, unknown_in, unknown_in_d
 use super::{PersonDoc, SCHEMA_VERSION};
 use crate::error::SchemaError;
 use crate::person::{
-    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind, Person,
-    Verification, VerificationStatus, VerifiedField, Voided, parse_time,
+    Address, BirthDate, Caregiver, Dose, DoseHistory, DoseKind, DoseSignature, Gender,
+    HistorySource, Identity, IdentityKind, Person, Verification, VerificationStatus, VerifiedField,
+    Voided, parse_time,
 };
 use crate::verification::VerificationKind;
 use automerge::hydrate::{Map as HMap, Value as HValue};
@@ -112,7 +113,16 @@ pub(super) fn read_root(root: &HMap) -> Result<Person, SchemaError> {
     let address = Address {
         province: get_opt_str(address_obj, "province", "address")?,
         commune: get_opt_str(address_obj, "commune", "address")?,
+        hamlet: get_opt_str(address_obj, "hamlet", "address")?,
         detail: get_opt_str(address_obj, "detail", "address")?,
+    };
+    let caregiver = match get_opt_map(root, "caregiver", "")? {
+        None => None,
+        Some(c) => Some(Caregiver {
+            name: get_str(c, "name", "caregiver")?,
+            phone: get_opt_str(c, "phone", "caregiver")?,
+            relation: get_opt_str(c, "relation", "caregiver")?,
+        }),
     };
     let v_obj = get_map(root, "verification", "")?;
     let status_text = get_str(v_obj, "status", "verification")?;
@@ -141,6 +151,7 @@ pub(super) fn read_root(root: &HMap) -> Result<Person, SchemaError> {
         identity,
         phone: get_opt_str(root, "phone", "")?,
         address,
+        caregiver,
         nationality: get_str(root, "nationality", "")?,
         insurance_number: get_opt_str(root, "insurance_number", "")?,
         managing_facility: get_str(root, "managing_facility", "")?,
@@ -217,6 +228,18 @@ pub(super) fn read_dose(obj: &HMap, path: &str) -> Result<Dose, SchemaError> {
             signed_at: get_time(s, "signed_at", &signature_path())?,
         }),
     };
+    let history_path = || format!("{path}.history");
+    let history = match get_opt_map(obj, "history", path)? {
+        None => None,
+        Some(h) => {
+            let source = get_str(h, "source", &history_path())?;
+            Some(DoseHistory {
+                source: HistorySource::parse(&source)
+                    .map_err(|_| bad(&p("history.source"), source.clone()))?,
+                recorded_by: get_str(h, "recorded_by", &history_path())?,
+            })
+        }
+    };
     Ok(Dose {
         id: Uuid::parse_str(&get_str(obj, "id", path)?)
             .map_err(|e| bad(&p("id"), e.to_string()))?,
@@ -232,6 +255,7 @@ pub(super) fn read_dose(obj: &HMap, path: &str) -> Result<Dose, SchemaError> {
         reaction_notes: get_opt_str(obj, "reaction_notes", path)?,
         voided,
         signature,
+        history,
     })
 }
 

@@ -1,8 +1,9 @@
 use super::*;
 use crate::commit::CommitAction;
 use crate::person::{
-    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind,
-    Verification, VerificationStatus, VerifiedField, Voided, now,
+    Address, BirthDate, Caregiver, Dose, DoseHistory, DoseKind, DoseSignature, Gender,
+    HistorySource, Identity, IdentityKind, Verification, VerificationStatus, VerifiedField, Voided,
+    now,
 };
 use automerge::Value;
 use std::collections::BTreeMap;
@@ -27,8 +28,10 @@ fn person() -> Person {
         address: Address {
             province: Some("Hà Nội".into()),
             commune: Some("Phường Ngọc Hà".into()),
+            hamlet: None,
             detail: Some("Số 12 ngõ 34 Kim Mã".into()),
         },
+        caregiver: None,
         nationality: "VN".into(),
         insurance_number: None,
         managing_facility: "TYT-NGOCHA".into(),
@@ -56,6 +59,7 @@ fn dose(number: u8) -> Dose {
         place: None,
         reaction_notes: None,
         voided: None,
+        history: None,
         signature: None,
     }
 }
@@ -310,4 +314,98 @@ fn a_document_from_a_newer_schema_is_refused() {
         doc.read(),
         Err(SchemaError::UnsupportedVersion { found: 2, .. })
     ));
+}
+
+#[test]
+fn a_child_with_a_caregiver_a_hamlet_and_a_dose_given_elsewhere_round_trips() {
+    let mut p = person();
+    p.full_name = "Con bà Lê Thị Thu".into();
+    p.identity = Identity::none();
+    p.phone = None;
+    p.address.hamlet = Some("Thôn Đông".into());
+    p.caregiver = Some(Caregiver {
+        name: "Lê Thị Thu".into(),
+        phone: Some("0912345678".into()),
+        relation: Some("mẹ".into()),
+    });
+    let mut d = dose(1);
+    d.vaccine = "hepb".into();
+    d.lot = String::new();
+    d.facility = String::new();
+    d.vaccinator = "NHS Trần Thị Mỹ".into();
+    d.place = Some("Bệnh viện Phụ sản Hà Nội".into());
+    d.history = Some(DoseHistory {
+        source: HistorySource::Facility,
+        recorded_by: "ytetramngocha".into(),
+    });
+    p.doses.insert(d.id, d);
+    let mut doc = PersonDoc::create(
+        actor(1),
+        &p,
+        &CommitMeta::new("ytetramngocha", CommitAction::Register),
+    )
+    .unwrap();
+    let loaded = PersonDoc::load(&doc.save()).unwrap();
+    let (read, issues) = loaded.read_checked().unwrap();
+    assert_eq!(read, p);
+    assert_eq!(issues, DocIssues::default());
+    // The caregiver's phone changes alone; removing the caregiver leaves none.
+    let mut edited = p.clone();
+    if let Some(c) = edited.caregiver.as_mut() {
+        c.phone = Some("0987654321".into());
+    }
+    doc.update(&edited, &CommitMeta::new("a", CommitAction::Edit))
+        .unwrap();
+    assert_eq!(doc.read().unwrap(), edited);
+    edited.caregiver = None;
+    doc.update(&edited, &CommitMeta::new("a", CommitAction::Edit))
+        .unwrap();
+    assert_eq!(doc.read().unwrap().caregiver, None);
+}
+
+#[test]
+fn an_adult_record_keeps_the_layout_it_had_before_children_existed() {
+    let mut p = person();
+    p.doses.insert(dose(1).id, dose(1));
+    let doc =
+        PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
+    let hydrated = doc.doc.hydrate(None);
+    let root = layout::root_map(&hydrated).unwrap();
+    assert!(root.get("caregiver").is_none(), "no caregiver key");
+    let Some(automerge::hydrate::Value::Map(address)) = root.get("address") else {
+        panic!("address map");
+    };
+    assert!(address.get("hamlet").is_none(), "no hamlet key");
+    let Some(automerge::hydrate::Value::Map(doses)) = root.get("doses") else {
+        panic!("doses map");
+    };
+    for (_, d) in doses.iter() {
+        let automerge::hydrate::Value::Map(d) = &d.value else {
+            panic!("dose map");
+        };
+        assert!(
+            d.get("history").is_none(),
+            "no history key on a dose given here"
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_inside_a_caregiver_is_reported() {
+    let mut p = person();
+    p.caregiver = Some(Caregiver {
+        name: "Lê Thị Thu".into(),
+        phone: None,
+        relation: None,
+    });
+    let mut doc =
+        PersonDoc::create(actor(1), &p, &CommitMeta::new("a", CommitAction::Register)).unwrap();
+    let mut tx = doc.doc.transaction();
+    let Some((_, caregiver)) = tx.get(ROOT, "caregiver").unwrap() else {
+        panic!("caregiver");
+    };
+    tx.put(&caregiver, "cccd_me", "079185000001").unwrap();
+    tx.commit();
+    let (_, issues) = doc.read_checked().unwrap();
+    assert_eq!(issues.unknown, vec!["caregiver.cccd_me".to_string()]);
 }

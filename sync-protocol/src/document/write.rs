@@ -6,8 +6,8 @@ use super::read::bad;
 use crate::commit::CommitMeta;
 use crate::error::SchemaError;
 use crate::person::{
-    Address, Dose, DoseSignature, Identity, Person, Verification, VerificationStatus, Voided,
-    format_time,
+    Address, Caregiver, Dose, DoseHistory, DoseSignature, Identity, Person, Verification,
+    VerificationStatus, Voided, format_time,
 };
 use automerge::transaction::{Transactable, Transaction};
 use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
@@ -56,6 +56,9 @@ impl PersonDoc {
         }
         if old.address != new.address {
             put_address(&mut tx, &new.address)?;
+        }
+        if old.caregiver != new.caregiver {
+            put_caregiver(&mut tx, new.caregiver.as_ref())?;
         }
         if old.nationality != new.nationality {
             put_str(&mut tx, &ROOT, "nationality", &new.nationality)?;
@@ -135,7 +138,47 @@ pub(super) fn put_address(tx: &mut Transaction<'_>, address: &Address) -> Result
     let obj = tx.put_object(ROOT, "address", ObjType::Map)?;
     put_opt(tx, &obj, "province", address.province.as_deref())?;
     put_opt(tx, &obj, "commune", address.commune.as_deref())?;
+    // Written only when known, so documents from before hamlets existed keep their bytes.
+    if let Some(hamlet) = &address.hamlet {
+        put_str(tx, &obj, "hamlet", hamlet)?;
+    }
     put_opt(tx, &obj, "detail", address.detail.as_deref())
+}
+
+pub(super) fn put_caregiver(
+    tx: &mut Transaction<'_>,
+    caregiver: Option<&Caregiver>,
+) -> Result<(), SchemaError> {
+    match caregiver {
+        None => {
+            tx.put(ROOT, "caregiver", ScalarValue::Null)?;
+        }
+        Some(c) => {
+            let obj = tx.put_object(ROOT, "caregiver", ObjType::Map)?;
+            put_str(tx, &obj, "name", &c.name)?;
+            put_opt(tx, &obj, "phone", c.phone.as_deref())?;
+            put_opt(tx, &obj, "relation", c.relation.as_deref())?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn put_history(
+    tx: &mut Transaction<'_>,
+    dose: &ObjId,
+    history: Option<&DoseHistory>,
+) -> Result<(), SchemaError> {
+    match history {
+        None => {
+            tx.put(dose, "history", ScalarValue::Null)?;
+        }
+        Some(h) => {
+            let obj = tx.put_object(dose, "history", ObjType::Map)?;
+            put_str(tx, &obj, "source", h.source.as_str())?;
+            put_str(tx, &obj, "recorded_by", &h.recorded_by)?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn put_verification(
@@ -180,6 +223,10 @@ pub(super) fn put_new_dose(
     put_opt(tx, &obj, "place", dose.place.as_deref())?;
     put_opt(tx, &obj, "reaction_notes", dose.reaction_notes.as_deref())?;
     put_voided(tx, &obj, dose.voided.as_ref())?;
+    // Only history doses carry the key: a dose recorded here keeps the layout it always had.
+    if dose.history.is_some() {
+        put_history(tx, &obj, dose.history.as_ref())?;
+    }
     put_signature(tx, &obj, dose.signature.as_ref())
 }
 
@@ -226,6 +273,9 @@ pub(super) fn update_dose(
     }
     if old.signature != new.signature {
         put_signature(tx, &obj, new.signature.as_ref())?;
+    }
+    if old.history != new.history {
+        put_history(tx, &obj, new.history.as_ref())?;
     }
     Ok(())
 }

@@ -27,6 +27,9 @@ pub(super) fn check_doses(
     }
     let is_new = |d: &&Dose| before.is_none_or(|b| !b.doses.contains_key(&d.id));
     for dose in after.doses.values().filter(is_new) {
+        if dose.is_history() {
+            contradicts_record(before, dose)?;
+        }
         let copied = merge_copy(
             dose,
             after.doses.values().filter(is_new),
@@ -37,6 +40,27 @@ pub(super) fn check_doses(
         check_new(dose, writer, knows, copied)?;
     }
     Ok(())
+}
+
+/// A dose given elsewhere is history the station learned; it is refused only where it
+/// contradicts what the record already holds: the same vaccine on the same day, or the same
+/// vaccine's dose number already recorded.
+fn contradicts_record(before: Option<&Person>, dose: &Dose) -> Result<(), Violation> {
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let clash = before.doses.values().filter(|d| d.is_active()).find(|d| {
+        d.vaccine == dose.vaccine
+            && (d.given_at.date() == dose.given_at.date() || d.dose_number == dose.dose_number)
+    });
+    match clash {
+        Some(d) => Err(Violation::HistoryContradicts {
+            dose_number: dose.dose_number,
+            recorded_number: d.dose_number,
+            given_on: crate::person::BirthDate::Full(d.given_at.date()).display_vn(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Whether a new dose re-records a dose of the record merged into this one: the record names
@@ -83,6 +107,7 @@ fn edited_field(old: &Dose, new: &Dose) -> Option<&'static str> {
         ("cơ sở tiêm", old.facility == new.facility),
         ("người tiêm", old.vaccinator == new.vaccinator),
         ("địa điểm", old.place == new.place),
+        ("nguồn (mũi tiêm nơi khác)", old.history == new.history),
     ]
     .into_iter()
     .find(|(_, same)| !same)
@@ -203,6 +228,7 @@ fn same_dose(a: &Dose, b: &Dose) -> bool {
         && a.vaccinator == b.vaccinator
         && a.place == b.place
         && a.reaction_notes == b.reaction_notes
+        && a.history == b.history
 }
 
 /// A new dose: recorded now by the writer, here, in their name — or `copied` by a merge
@@ -241,6 +267,19 @@ pub(super) fn check_new(
         check_void(v, dose_number, writer, knows)?;
     }
     if copied {
+        return Ok(());
+    }
+    if let Some(h) = &dose.history {
+        // Given elsewhere: recorded in the writer's name; the vaccinator names who gave it.
+        if h.recorded_by != writer.user {
+            return Err(Violation::NewDoseNotOwn {
+                dose_number,
+                why: format!(
+                    "(tiêm nơi khác) ghi người nhập {} thay vì người đăng nhập {}",
+                    h.recorded_by, writer.user
+                ),
+            });
+        }
         return Ok(());
     }
     if dose.facility != writer.device_facility {

@@ -3,8 +3,8 @@
 use super::*;
 use crate::commit::{CommitAction, CommitMeta};
 use crate::person::{
-    Address, BirthDate, Dose, DoseKind, DoseSignature, Gender, Identity, IdentityKind,
-    Verification, VerificationStatus, Voided,
+    Address, BirthDate, Dose, DoseHistory, DoseKind, DoseSignature, Gender, HistorySource,
+    Identity, IdentityKind, Verification, VerificationStatus, Voided,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use time::macros::{date, datetime};
@@ -40,6 +40,7 @@ fn dose(number: u8, signed: bool) -> Dose {
         place: None,
         reaction_notes: None,
         voided: None,
+        history: None,
         signature: signed.then(|| DoseSignature {
             batch_id: Uuid::from_u128(7),
             signer: "bs.hung".into(),
@@ -64,8 +65,10 @@ fn ngoc() -> Person {
         address: Address {
             province: Some("TP Hồ Chí Minh".into()),
             commune: Some("Xã Tân Nhựt".into()),
+            hamlet: None,
             detail: Some("Ấp 3".into()),
         },
+        caregiver: None,
         nationality: "VN".into(),
         insurance_number: None,
         managing_facility: "TYT-TANNHUT".into(),
@@ -179,6 +182,18 @@ fn unverified(p: &mut Person) {
         status: VerificationStatus::Unverified,
         checked_at: None,
     };
+}
+
+/// Makes a new dose one given at a private clinic and typed in by the nurse.
+fn elsewhere(d: &mut Dose) {
+    d.facility = String::new();
+    d.vaccinator = "BS. Phạm Văn Dũng".into();
+    d.place = Some("Phòng khám Đa khoa Medic, TP Hồ Chí Minh".into());
+    d.given_at = datetime!(2026-11-02 09:00:00 +7);
+    d.history = Some(DoseHistory {
+        source: HistorySource::Private,
+        recorded_by: "nv.lan".into(),
+    });
 }
 
 fn rows() -> Vec<Row> {
@@ -669,6 +684,73 @@ fn rows() -> Vec<Row> {
             new_dose(p, &|d| d.given_at = NOW + Duration::days(1))
         })
         .refused("given_in_future"),
+        // Doses given elsewhere, recorded as history.
+        row(
+            "a dose given elsewhere names who gave it and who typed it",
+            CommitAction::Dose,
+            |p| new_dose(p, &elsewhere),
+        ),
+        row(
+            "a dose given elsewhere typed in another clerk's name",
+            CommitAction::Dose,
+            |p| {
+                new_dose(p, &|d| {
+                    elsewhere(d);
+                    if let Some(h) = d.history.as_mut() {
+                        h.recorded_by = "nv.mai".into();
+                    }
+                })
+            },
+        )
+        .refused("new_dose_not_own"),
+        row(
+            "a dose given elsewhere on the day a recorded dose of that vaccine was given",
+            CommitAction::Dose,
+            |p| {
+                new_dose(p, &|d| {
+                    elsewhere(d);
+                    d.given_at = datetime!(2026-10-01 15:00:00 +7);
+                })
+            },
+        )
+        .refused("history_contradicts"),
+        row(
+            "a dose given elsewhere claimed for a facility of the system",
+            CommitAction::Dose,
+            |p| {
+                new_dose(p, &|d| {
+                    elsewhere(d);
+                    d.facility = "TYT-TANNHUT".into();
+                })
+            },
+        )
+        .refused("invalid"),
+        row(
+            "a dose given elsewhere without where",
+            CommitAction::Dose,
+            |p| {
+                new_dose(p, &|d| {
+                    elsewhere(d);
+                    d.place = None;
+                })
+            },
+        )
+        .refused("invalid"),
+        row(
+            "a dose recorded here turned into history afterwards",
+            CommitAction::Edit,
+            |p| {
+                // Even shaped as a valid history dose, it is an edit of a recorded one.
+                let d = p.doses.get_mut(&d2).unwrap();
+                d.facility = String::new();
+                d.place = Some("Trạm Y tế xã Tân Túc".into());
+                d.history = Some(DoseHistory {
+                    source: HistorySource::Card,
+                    recorded_by: "nv.lan".into(),
+                });
+            },
+        )
+        .refused("dose_edited"),
         {
             let mut r = row(
                 "a merge copies the merged record's dose",
@@ -790,6 +872,7 @@ fn every_rule_accepts_the_honest_write_and_refuses_the_other() {
         Rule::NewDoseNotOwn,
         Rule::GivenInFuture,
         Rule::DoseIdTaken,
+        Rule::HistoryContradicts,
     ] {
         assert!(refused_rules.contains(rule.code()), "no row refuses {rule}");
     }

@@ -60,6 +60,8 @@ pub enum Rule {
     /// A new dose whose id another person's record already holds (dose ids are unique across
     /// the whole store: the server's dose rows, signing runs and passports are found by them).
     DoseIdTaken,
+    /// A dose given elsewhere that contradicts a dose the record already holds.
+    HistoryContradicts,
 }
 
 impl Rule {
@@ -91,6 +93,7 @@ impl Rule {
             Rule::NewDoseNotOwn => "new_dose_not_own",
             Rule::GivenInFuture => "given_in_future",
             Rule::DoseIdTaken => "dose_id_taken",
+            Rule::HistoryContradicts => "history_contradicts",
         }
     }
 }
@@ -192,6 +195,14 @@ pub enum Violation {
         "mũi tiêm mới {dose_number} mang mã của một mũi tiêm đã có trong hồ sơ người khác: mỗi mũi tiêm phải có mã riêng"
     )]
     DoseIdTaken { dose_number: u8 },
+    #[error(
+        "mũi tiêm nơi khác (mũi {dose_number}) trùng với mũi {recorded_number} cùng vắc xin đã ghi ngày {given_on}: kiểm tra lại phiếu tiêm"
+    )]
+    HistoryContradicts {
+        dose_number: u8,
+        recorded_number: u8,
+        given_on: String,
+    },
 }
 
 impl Violation {
@@ -224,6 +235,7 @@ impl Violation {
             Violation::NewDoseNotOwn { .. } => Rule::NewDoseNotOwn,
             Violation::GivenInFuture { .. } => Rule::GivenInFuture,
             Violation::DoseIdTaken { .. } => Rule::DoseIdTaken,
+            Violation::HistoryContradicts { .. } => Rule::HistoryContradicts,
         })
     }
 

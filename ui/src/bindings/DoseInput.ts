@@ -19,4 +19,14 @@ kind: string | null,
 /**
  * RFC 3339 or `dd/mm/yyyy hh:mm`; defaults to now.
  */
-given_at: string | null, place: string | null, reaction_notes: string | null, };
+given_at: string | null, place: string | null, reaction_notes: string | null, 
+/**
+ * Set for a dose given elsewhere, recorded as history: where the record comes from
+ * (`card`, `facility`, `private`, `abroad` or their Vietnamese names). `place` then says
+ * where it was given, and it is never counted as this station's.
+ */
+elsewhere?: string, 
+/**
+ * Who gave a dose given elsewhere (a dose given here is always the signed-in user's).
+ */
+vaccinator?: string, };

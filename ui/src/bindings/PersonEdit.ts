@@ -5,4 +5,8 @@ import type { IdentityKind } from "./IdentityKind";
  * Changes to a person's details: `None` leaves a field alone, an empty string clears an
  * optional one.
  */
-export type PersonEdit = { full_name: string | null, gender: string | null, birth_date: string | null, id_kind: IdentityKind | null, id_number: string | null, phone: string | null, province: string | null, commune: string | null, address_detail: string | null, nationality: string | null, insurance_number: string | null, };
+export type PersonEdit = { full_name: string | null, gender: string | null, birth_date: string | null, id_kind: IdentityKind | null, id_number: string | null, phone: string | null, province: string | null, commune: string | null, address_detail: string | null, nationality: string | null, insurance_number: string | null, hamlet?: string, 
+/**
+ * An empty name removes the caregiver.
+ */
+caregiver_name?: string, caregiver_phone?: string, caregiver_relation?: string, };

@@ -16,4 +16,17 @@ birth_date: string, id_kind: IdentityKind | null, id_number: string | null, phon
 /**
  * ISO 3166 alpha-2; Vietnamese when absent.
  */
-nationality: string | null, insurance_number: string | null, };
+nationality: string | null, insurance_number: string | null, 
+/**
+ * Thôn / ấp / bản / tổ dân phố: what session days and due lists go by.
+ */
+hamlet?: string, 
+/**
+ * A child's mother or caregiver. With no name of the child yet, the child is registered
+ * as "Con bà …" (or "Con ông …") of this name.
+ */
+caregiver_name?: string, caregiver_phone?: string, 
+/**
+ * Mẹ, bố, bà…
+ */
+caregiver_relation?: string, };

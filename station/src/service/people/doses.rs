@@ -8,28 +8,52 @@ use crate::service::Station;
 use sync_protocol::person::parse_time;
 use sync_protocol::rules::CLOCK_SKEW;
 use sync_protocol::validate::{self, MAX_NOTES, MAX_TEXT};
-use sync_protocol::{Catalogue, Field, Problem, text};
-use sync_protocol::{CommitAction, Dose, DoseKind, Voided};
+use sync_protocol::{CommitAction, Dose, DoseHistory, DoseKind, HistorySource, Voided};
+use sync_protocol::{Field, Problem, text};
 use uuid::Uuid;
 
 impl Station {
-    /// Records a dose given to a person now (or at the time given) and returns it.
+    /// Records a dose given to a person now (or at the time given) and returns it: a COVID-19
+    /// vaccine of the catalogue or a product of the routine schedule, given here — or, with
+    /// `elsewhere`, a dose given elsewhere recorded as history (never this station's, never
+    /// signed by it; `vaccinator` names who gave it).
     pub async fn record_dose(&self, person_id: Uuid, input: DoseInput) -> Result<Dose> {
         let user = self.writer()?;
-        let vaccine = self.catalogue.resolve(&input.vaccine)?.clone();
-        let lot = input.lot.trim().to_ascii_uppercase();
-        validate::check_lot(&lot)?;
         let now = self.clock().now();
+        let history = opt_text(input.elsewhere.as_deref())
+            .map(|s| HistorySource::parse(&s))
+            .transpose()?
+            .map(|source| DoseHistory {
+                source,
+                recorded_by: user.clone(),
+            });
         let given_at = match opt_text(input.given_at.as_deref()) {
             Some(t) => parse_time(&t)
                 .ok_or_else(|| StationError::invalid(Field::GivenAt, Problem::DateTimeFormat))?,
+            // History is copied from a card: its date is never "now".
+            None if history.is_some() => {
+                return Err(StationError::invalid(Field::GivenAt, Problem::Required));
+            }
             None => now,
         };
         if given_at > now + CLOCK_SKEW {
             return Err(StationError::invalid(Field::GivenAt, Problem::InFuture));
         }
+        let product = self.recordable(&input.vaccine, given_at.date())?;
+        let lot = input.lot.trim().to_ascii_uppercase();
+        if !(history.is_some() && lot.is_empty()) {
+            validate::check_lot(&lot)?;
+        }
         let place = clean_opt(input.place.as_deref());
         validate::check_text(Field::Place, place.as_deref(), MAX_TEXT)?;
+        if history.is_some() && place.is_none() {
+            return Err(StationError::invalid(Field::Place, Problem::Required));
+        }
+        let vaccinator = match &history {
+            None => user,
+            Some(_) => clean_opt(input.vaccinator.as_deref()).unwrap_or_else(|| "không rõ".into()),
+        };
+        validate::check_text(Field::Vaccinator, Some(&vaccinator), MAX_TEXT)?;
         let notes = clean_opt(input.reaction_notes.as_deref());
         validate::check_text(Field::ReactionNotes, notes.as_deref(), MAX_NOTES)?;
         let explicit_kind = opt_text(input.kind.as_deref())
@@ -44,19 +68,21 @@ impl Station {
             ));
         }
         let dose_id = Uuid::now_v7();
-        let facility = self.facility().code;
+        let facility = match history {
+            Some(_) => String::new(),
+            None => self.facility().code,
+        };
+        let intent = Intent::new(CommitAction::Dose);
         let (_, person) = self
-            .modify(person_id, Intent::new(CommitAction::Dose), |p| {
-                let number = input.dose_number.unwrap_or_else(|| p.next_dose_number());
-                if let Some(existing) = p
-                    .doses
-                    .values()
-                    .find(|d| d.is_active() && d.dose_number == number)
-                {
+            .modify(person_id, intent, |p| {
+                let number = input
+                    .dose_number
+                    .unwrap_or_else(|| product.next_number(&self.catalogue, p, given_at.date()));
+                if let Some(existing) = product.clash(&self.catalogue, p, number, given_at.date()) {
                     return Err(StationError::invalid(
                         Field::DoseNumber,
                         Problem::AlreadyRecorded {
-                            dose_number: number,
+                            dose_number: existing.dose_number,
                             given_on: sync_protocol::BirthDate::Full(existing.given_at.date())
                                 .display_vn(),
                         },
@@ -66,18 +92,18 @@ impl Station {
                     dose_id,
                     Dose {
                         id: dose_id,
-                        vaccine: vaccine.code.clone(),
+                        vaccine: product.code().to_string(),
                         lot,
                         dose_number: number,
-                        kind: explicit_kind
-                            .unwrap_or_else(|| Catalogue::default_kind(&vaccine, number)),
+                        kind: explicit_kind.unwrap_or_else(|| product.default_kind(number)),
                         given_at,
                         facility,
-                        vaccinator: user,
+                        vaccinator,
                         place,
                         reaction_notes: notes,
                         voided: None,
                         signature: None,
+                        history,
                     },
                 );
                 Ok(())

@@ -1,14 +1,14 @@
 //! Editing a person's details (a fresh code for another facility's person) and handing a person
 //! over to another facility.
 
-use super::{PersonEdit, clean_opt, collect, many, opt_text};
+use super::{PersonEdit, caregiver_from, clean_opt, collect, many, opt_text};
 use crate::error::{Result, StationError};
 use crate::intent::Intent;
 use crate::intent::StepUp;
 use crate::service::Station;
 use sync_protocol::identity::normalize_identity;
 use sync_protocol::identity::normalize_phone;
-use sync_protocol::validate;
+use sync_protocol::validate::{self, MAX_TEXT};
 use sync_protocol::{BirthDate, CommitAction, Verification};
 use sync_protocol::{Field, Gender, Person, text};
 use time::Date;
@@ -72,6 +72,42 @@ pub(crate) fn apply_edit(p: &mut Person, e: &PersonEdit, today: Date) -> Result<
     }
     if let Some(v) = &e.address_detail {
         p.address.detail = clean_opt(Some(v));
+    }
+    if let Some(v) = &e.hamlet {
+        p.address.hamlet = clean_opt(Some(v));
+        collect(
+            &mut errors,
+            validate::check_text(Field::Hamlet, p.address.hamlet.as_deref(), MAX_TEXT),
+        );
+    }
+    if e.caregiver_name
+        .as_deref()
+        .is_some_and(|n| n.trim().is_empty())
+    {
+        p.caregiver = None;
+    } else if e.caregiver_name.is_some()
+        || e.caregiver_phone.is_some()
+        || e.caregiver_relation.is_some()
+    {
+        // Fields left out keep the caregiver's current values; an empty name removes them.
+        let current = p.caregiver.clone();
+        let keep = |new: &Option<String>, old: Option<&String>| -> Option<String> {
+            new.clone().or_else(|| old.cloned())
+        };
+        p.caregiver = caregiver_from(
+            &mut errors,
+            keep(&e.caregiver_name, current.as_ref().map(|c| &c.name)).as_deref(),
+            keep(
+                &e.caregiver_phone,
+                current.as_ref().and_then(|c| c.phone.as_ref()),
+            )
+            .as_deref(),
+            keep(
+                &e.caregiver_relation,
+                current.as_ref().and_then(|c| c.relation.as_ref()),
+            )
+            .as_deref(),
+        );
     }
     if e.id_kind.is_some() || e.id_number.is_some() || e.gender.is_some() || e.birth_date.is_some()
     {

@@ -1,7 +1,9 @@
 //! Registering people: typed, from a CCCD QR code, imported in bulk, or received whole as
 //! documents.
 
-use super::{PersonInput, QrReading, clean_opt, collect, many, opt_text};
+use super::{
+    PersonInput, QrReading, caregiver_from, clean_opt, collect, many, newborn_name, opt_text,
+};
 use crate::error::{Result, StationError};
 use crate::intent::Intent;
 use crate::service::{Audit, RemoteBatch, Station};
@@ -56,7 +58,18 @@ impl Station {
 
     pub(super) fn person_from_input(&self, input: PersonInput, user: &str) -> Result<Person> {
         let mut errors = Vec::new();
-        let full_name = text::clean(&input.full_name);
+        let caregiver = caregiver_from(
+            &mut errors,
+            input.caregiver_name.as_deref(),
+            input.caregiver_phone.as_deref(),
+            input.caregiver_relation.as_deref(),
+        );
+        let mut full_name = text::clean(&input.full_name);
+        if full_name.is_empty()
+            && let Some(c) = &caregiver
+        {
+            full_name = newborn_name(c);
+        }
         collect(&mut errors, validate::check_full_name(&full_name));
         let gender = collect(&mut errors, Gender::parse(&input.gender));
         let now = self.clock().now();
@@ -79,6 +92,7 @@ impl Station {
         let address = Address {
             province: clean_opt(input.province.as_deref()),
             commune: clean_opt(input.commune.as_deref()),
+            hamlet: clean_opt(input.hamlet.as_deref()),
             detail: clean_opt(input.address_detail.as_deref()),
         };
         for part in [&address.province, &address.commune, &address.detail] {
@@ -87,6 +101,10 @@ impl Station {
                 validate::check_text(Field::Address, part.as_deref(), MAX_TEXT),
             );
         }
+        collect(
+            &mut errors,
+            validate::check_text(Field::Hamlet, address.hamlet.as_deref(), MAX_TEXT),
+        );
         let kind = input
             .id_kind
             .unwrap_or(if opt_text(input.id_number.as_deref()).is_some() {
@@ -115,6 +133,7 @@ impl Station {
             identity,
             phone,
             address,
+            caregiver,
             nationality,
             insurance_number: insurance,
             managing_facility: self.facility().code,

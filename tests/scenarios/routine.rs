@@ -1,0 +1,362 @@
+//! Routine immunization (issue 29) across the station and the server: a newborn registered by
+//! the caregiver's name, found by the caregiver's phone, doses given elsewhere recorded as
+//! history that the schedule counts and the server keeps as nobody's, the birth registration
+//! updating the same record; and the due list read from the columns agreeing with the schedule
+//! engine run on every record.
+
+use sotiem_fixtures::{Generator, HAMLETS};
+use sotiem_scenarios::server::Backend;
+use sotiem_scenarios::{Lab, all_people, both_backends};
+use station::programme::DueQuery;
+use station::{DoseInput, PersonEdit, PersonInput, SearchQuery, StationError};
+use sync_protocol::person::{format_time, now};
+use sync_protocol::schedule::{self, Status};
+use sync_protocol::{Gender, IdentityKind, Problem};
+use time::{Duration, Time};
+
+async fn a_newborn_is_found_by_the_caregiver_and_history_counts_but_stays_nobodys(
+    backend: Backend,
+) {
+    let lab = Lab::start(backend).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let today = now().date();
+    let birth = today - Duration::days(75);
+    let at = |day: time::Date, hour: u8| {
+        format_time(
+            day.with_time(Time::from_hms(hour, 30, 0).expect("time"))
+                .assume_offset(sync_protocol::VIETNAM),
+        )
+    };
+
+    // Registered before the family has chosen a name: the caregiver's name stands in.
+    let child = nurse
+        .register_person(PersonInput {
+            gender: "nữ".into(),
+            birth_date: birth.to_string(),
+            hamlet: Some("Ấp 3".into()),
+            caregiver_name: Some("Nguyễn Thị Lan".into()),
+            caregiver_phone: Some("+84 912 345 678".into()),
+            caregiver_relation: Some("mẹ".into()),
+            ..PersonInput::default()
+        })
+        .await
+        .expect("registered");
+    assert_eq!(child.full_name, "Con bà Nguyễn Thị Lan");
+    assert_eq!(child.identity.kind, IdentityKind::None);
+    let phone = child.caregiver.as_ref().and_then(|c| c.phone.clone());
+    assert_eq!(phone.as_deref(), Some("0912345678"), "phone normalised");
+    // Found by the caregiver's phone with her name or the child's; never by the phone alone.
+    for name in ["Nguyễn Thị Lan", "con ba nguyen thi lan"] {
+        let found = nurse
+            .find(&SearchQuery {
+                full_name: name.into(),
+                phone: Some("0912345678".into()),
+                id_number: None,
+            })
+            .await
+            .expect("found");
+        assert_eq!(
+            found.iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![child.id]
+        );
+    }
+    let alone = nurse
+        .find(&SearchQuery {
+            full_name: String::new(),
+            phone: Some("0912345678".into()),
+            id_number: None,
+        })
+        .await;
+    assert!(matches!(alone, Err(StationError::SearchNeedsTwoFields)));
+    // A phone without a caregiver's name is refused with the field named.
+    let err = nurse
+        .register_person(PersonInput {
+            full_name: "Lê Minh Khôi".into(),
+            gender: "nam".into(),
+            birth_date: birth.to_string(),
+            caregiver_phone: Some("0912345679".into()),
+            ..PersonInput::default()
+        })
+        .await
+        .expect_err("no caregiver name");
+    assert!(err.to_string().contains("Họ tên mẹ"), "{err}");
+
+    // The birth dose at the hospital and the first 5-in-1 and bOPV at a private clinic, from
+    // the child's card, typed in by the nurse; BCG given here today.
+    let history =
+        |vaccine: &str, day: time::Date, source: &str, place: &str, who: &str| DoseInput {
+            vaccine: vaccine.into(),
+            given_at: Some(at(day, 8)),
+            elsewhere: Some(source.into()),
+            place: Some(place.into()),
+            vaccinator: Some(who.into()),
+            ..DoseInput::default()
+        };
+    let hepb = nurse
+        .record_dose(
+            child.id,
+            history(
+                "VGB sơ sinh",
+                birth,
+                "facility",
+                "Bệnh viện Hùng Vương",
+                "NHS Trần Thị Mỹ",
+            ),
+        )
+        .await
+        .expect("birth dose");
+    assert_eq!(
+        (hepb.vaccine.as_str(), hepb.facility.as_str()),
+        ("hepb", "")
+    );
+    let clinic = "Phòng tiêm chủng VNVC Bình Chánh";
+    let five = nurse
+        .record_dose(
+            child.id,
+            history(
+                "5 trong 1",
+                birth + Duration::days(62),
+                "private",
+                clinic,
+                "ĐD Lý Văn Tài",
+            ),
+        )
+        .await
+        .expect("5-in-1");
+    assert_eq!(five.dose_number, 1);
+    nurse
+        .record_dose(
+            child.id,
+            history(
+                "bOPV",
+                birth + Duration::days(62),
+                "dịch vụ",
+                clinic,
+                "ĐD Lý Văn Tài",
+            ),
+        )
+        .await
+        .expect("bOPV");
+    // The same card typed twice: the same product on the same day is refused.
+    let again = nurse
+        .record_dose(
+            child.id,
+            history(
+                "5in1",
+                birth + Duration::days(62),
+                "card",
+                clinic,
+                "ĐD Lý Văn Tài",
+            ),
+        )
+        .await
+        .expect_err("typed twice");
+    assert!(
+        matches!(&again, StationError::Invalid(e) if matches!(e.problem, Problem::AlreadyRecorded { .. })),
+        "{again}"
+    );
+    // History needs where and when.
+    let nowhere = nurse
+        .record_dose(
+            child.id,
+            DoseInput {
+                vaccine: "ipv".into(),
+                elsewhere: Some("card".into()),
+                place: Some(clinic.into()),
+                ..DoseInput::default()
+            },
+        )
+        .await
+        .expect_err("no date");
+    assert!(nowhere.to_string().contains("Thời điểm tiêm"), "{nowhere}");
+    let bcg = nurse
+        .record_dose(
+            child.id,
+            DoseInput {
+                vaccine: "BCG".into(),
+                lot: "bcg-0324".into(),
+                ..DoseInput::default()
+            },
+        )
+        .await
+        .expect("BCG here");
+    assert_eq!(
+        (bcg.facility.as_str(), bcg.vaccinator.as_str()),
+        ("TYT-TANNHUT", "nv.lan")
+    );
+    assert!(bcg.history.is_none());
+
+    // The schedule counts history like any dose.
+    let s = nurse.schedule_of(child.id, None).await.expect("schedule");
+    let series = |id: &str| {
+        s.series
+            .iter()
+            .find(|x| x.series == id)
+            .unwrap_or_else(|| panic!("{id} in {s:?}"))
+            .clone()
+    };
+    assert_eq!(series("hepb_birth").status, Status::Complete);
+    assert_eq!(series("bcg").status, Status::Complete);
+    let dtp = series("dtp");
+    assert_eq!((dtp.doses_counted, dtp.next_dose), (1, Some(2)));
+    assert_eq!(dtp.earliest, Some(birth + Duration::days(62 + 28)));
+    assert_eq!(series("hib").doses_counted, 1, "5-in-1 counts for Hib");
+    assert_eq!(series("bopv").doses_counted, 1);
+    // On the day the second doses fall due, the child is on the due list of her hamlet.
+    let on = birth + Duration::days(95);
+    let due = nurse
+        .due_list(&DueQuery {
+            on: Some(on),
+            hamlet: Some("Ấp 3".into()),
+        })
+        .await
+        .expect("due list");
+    let mine: Vec<(&str, u8)> = due
+        .iter()
+        .filter(|e| e.person_id == child.id.to_string())
+        .map(|e| (e.series.as_str(), e.dose_number))
+        .collect();
+    for want in [("dtp", 2), ("hepb", 2), ("hib", 2), ("bopv", 2)] {
+        assert!(mine.contains(&want), "{want:?} in {mine:?}");
+    }
+    assert!(due.iter().all(|e| e.phone.as_deref() == Some("0912345678")));
+    let elsewhere = nurse
+        .due_list(&DueQuery {
+            on: Some(on),
+            hamlet: Some("Ấp 1".into()),
+        })
+        .await
+        .expect("due list");
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+
+    // Synced: the server keeps the history as nobody's dose, with who gave it and who typed it.
+    let report = nurse.sync().await.expect("synced");
+    assert_eq!(report.quarantined, 0);
+    let on_server = lab.on_server(child.id).await;
+    let stored = &on_server.doses[&hepb.id];
+    assert_eq!(stored.facility, "");
+    assert_eq!(stored.vaccinator, "NHS Trần Thị Mỹ");
+    assert_eq!(stored.place.as_deref(), Some("Bệnh viện Hùng Vương"));
+    assert_eq!(
+        stored.history.as_ref().map(|h| h.recorded_by.as_str()),
+        Some("nv.lan")
+    );
+    assert_eq!(on_server.caregiver, child.caregiver);
+    assert_eq!(on_server.address.hamlet.as_deref(), Some("Ấp 3"));
+
+    // The birth is registered: the same record gets the name and the personal number.
+    let number = Generator::new(2901).cccd(Gender::Female, birth.year());
+    let named = nurse
+        .edit_person(
+            child.id,
+            PersonEdit {
+                full_name: Some("Trần Gia Hân".into()),
+                id_kind: Some(IdentityKind::Cccd),
+                id_number: Some(number.clone()),
+                ..PersonEdit::default()
+            },
+            None,
+        )
+        .await
+        .expect("named");
+    assert_eq!(named.id, child.id);
+    assert_eq!(named.caregiver, child.caregiver, "the caregiver stays");
+    nurse.sync().await.expect("synced");
+    let on_server = lab.on_server(child.id).await;
+    assert_eq!(on_server.full_name, "Trần Gia Hân");
+    assert_eq!(on_server.identity.number.as_deref(), Some(number.as_str()));
+    assert_eq!(all_people(&nurse).await.len(), 1, "updated, not duplicated");
+    lab.server.stop().await;
+}
+both_backends!(a_newborn_is_found_by_the_caregiver_and_history_counts_but_stays_nobodys);
+
+/// What the engine says is due on `on`, record by record (documents, not columns).
+async fn engine_due(
+    station: &station::Station,
+    hamlet: Option<&str>,
+    on: time::Date,
+) -> Vec<(String, String, u8, bool, String)> {
+    let mut out = Vec::new();
+    for p in all_people(station).await.values() {
+        if hamlet.is_some() && p.address.hamlet.as_deref() != hamlet {
+            continue;
+        }
+        let Ok(s) = schedule::for_person(station.schedule(), p, on) else {
+            continue;
+        };
+        for x in s.due() {
+            out.push((
+                p.id.to_string(),
+                x.series.clone(),
+                x.next_dose.expect("a next dose"),
+                x.status == Status::Overdue,
+                x.earliest.expect("earliest").to_string(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The due list reads columns and dose rows, not documents; on a synthetic commune it must say
+/// exactly what the schedule engine says of each record, for the commune and for one hamlet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_due_list_agrees_with_the_engine_on_every_record() {
+    let lab = Lab::start(Backend::Sqlite).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let today = now().date();
+    let mut g = Generator::new(2902);
+    let mut people: Vec<sync_protocol::Person> = (0..80)
+        .map(|_| g.child("TYT-TANNHUT", "nv.lan", today, 3 * 365))
+        .collect();
+    people.extend((0..5).map(|_| g.child("TYT-TANNHUT", "nv.lan", today, 9 * 365)));
+    people.extend((0..30).map(|_| g.person("TYT-TANNHUT", "nv.lan", 2)));
+    // Women who started tetanus in pregnancy are followed; the others are not called.
+    let mut women = 0;
+    for p in people.iter_mut().filter(|p| p.gender == Gender::Female) {
+        let age = (today - p.birth_date.earliest_day()).whole_days();
+        if (16 * 365..34 * 365).contains(&age) && women < 3 {
+            let mut d = p.doses.values().next().expect("a dose").clone();
+            d.id = uuid::Uuid::now_v7();
+            d.vaccine = "tt".into();
+            d.dose_number = 1;
+            d.given_at = now() - Duration::days(40 + women);
+            p.doses.insert(d.id, d);
+            women += 1;
+        }
+    }
+    assert_eq!(women, 3, "the generator gives women of that age");
+    nurse.import_people(&people).await.expect("imported");
+
+    let on = today + Duration::days(10);
+    for hamlet in [None, Some(HAMLETS[2])] {
+        let list = nurse
+            .due_list(&DueQuery {
+                on: Some(on),
+                hamlet: hamlet.map(str::to_string),
+            })
+            .await
+            .expect("due list");
+        let mut got: Vec<_> = list
+            .iter()
+            .map(|e| {
+                (
+                    e.person_id.clone(),
+                    e.series.clone(),
+                    e.dose_number,
+                    e.status == "overdue",
+                    e.earliest.clone(),
+                )
+            })
+            .collect();
+        got.sort();
+        let want = engine_due(&nurse, hamlet, on).await;
+        assert!(want.len() > 20, "a real list: {}", want.len());
+        assert_eq!(got, want, "hamlet {hamlet:?}");
+        assert!(
+            got.iter().filter(|e| e.1 == "tetanus_women").count() == 3 || hamlet.is_some(),
+            "the three women who started tetanus are called"
+        );
+    }
+    lab.server.stop().await;
+}
