@@ -28,6 +28,8 @@ fn sotiem_commands() -> &'static [&'static str] {
         "sign_out",
         "change_password",
         "catalogue",
+        "due_list",
+        "person_schedule",
         "find_people",
         "read_cccd_qr",
         "register_person",

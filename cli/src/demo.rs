@@ -9,7 +9,8 @@ use sync_protocol::{IdentityKind, Person};
 
 #[derive(Subcommand)]
 pub enum DemoCommand {
-    /// Registers synthetic people with 0–3 doses each at this station.
+    /// Registers synthetic people at this station: adults with 0–3 COVID-19 doses, and one in
+    /// six a child under six with a caregiver, a hamlet and routine doses.
     Seed {
         #[arg(long, default_value_t = 300)]
         people: usize,
@@ -39,8 +40,15 @@ pub enum DemoCommand {
 /// The people `demo seed` registers (the same for the same count and seed).
 fn demo_people(facility: &str, user: &str, people: usize, seed: u64) -> Vec<Person> {
     let mut g = sotiem_fixtures::Generator::new(seed);
+    // A fixed day, so `demo registry` gives the same children whatever day it runs.
+    let reference = time::macros::date!(2026 - 12 - 01);
     (0..people)
-        .map(|_| {
+        .map(|i| {
+            // One in six a child under six with a mother, a hamlet and routine doses, so the
+            // routine immunization screen has a due list.
+            if i % 6 == 5 {
+                return g.child(facility, user, reference, 6 * 365);
+            }
             let doses = g.range(0..4);
             g.person(facility, user, doses)
         })

@@ -42,7 +42,7 @@ pub async fn schedule(
             if out.json {
                 print_json(&s);
             } else {
-                print_schedule(station, &s);
+                print_schedule(&s);
             }
         }
     }
@@ -97,13 +97,10 @@ fn status_label(s: Status) -> &'static str {
     }
 }
 
-fn print_schedule(station: &Station, s: &PersonSchedule) {
-    let rule_set = station.schedule().rule_set_on(s.on);
+fn print_schedule(s: &PersonSchedule) {
     println!("Lịch tiêm chủng ngày {} ({})", s.on, s.rule_set);
     for series in &s.series {
-        let name = rule_set
-            .and_then(|r| r.antigen(&series.series))
-            .map_or(series.series.as_str(), |a| a.name.as_str());
+        let name = &series.name;
         let next = match (series.next_dose, series.earliest) {
             (Some(n), Some(e)) => format!(", mũi {n} từ {e}"),
             _ => String::new(),

@@ -89,6 +89,8 @@ pub fn run() {
             commands::account::change_password,
             commands::account::own_sign_ins,
             commands::session::catalogue,
+            commands::routine::due_list,
+            commands::routine::person_schedule,
             commands::session::find_people,
             commands::session::read_cccd_qr,
             commands::session::register_person,

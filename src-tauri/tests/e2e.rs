@@ -1792,3 +1792,138 @@ async fn a_nurse_answers_a_citizens_complaint_after_recording_the_missing_dose()
         2
     );
 }
+
+/// Routine immunization (issue 29) on its screens: a newborn registered by her mother's name
+/// and phone, her birth dose typed from the hospital's card as history, BCG given here, the
+/// schedule drawn per antigen proposing the 5-in-1 due today, and her place on the hamlet's due
+/// list; the history reaches the server as nobody's dose.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nurse_registers_a_newborn_records_her_history_and_finds_her_on_the_due_list() {
+    let _one_window_at_a_time = one_at_a_time().await;
+    let lab = Lab::start(Backend::Sqlite).await;
+    let (data, key, _otp) = prepared_station(&lab, &[], "nv.mai").await;
+    let (_spawned, ui) = start_app(
+        "routine",
+        &[
+            ("SOTIEM_DATA", data.path().display().to_string()),
+            ("SOTIEM_DB_KEY", key.to_hex()),
+        ],
+    )
+    .await;
+    ui.wait_text("[data-testid=signed-in-user]", "the session resumes", |t| {
+        t.contains("nv.mai")
+    })
+    .await;
+    let today = sync_protocol::person::now().date();
+    let birth = today - time::Duration::days(75);
+    let vn = |d: time::Date| format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year());
+
+    // No name yet: the mother's name and phone, the hamlet.
+    ui.click("[data-testid=new-person]").await;
+    ui.type_into("#reg-caregiver_name", "Phạm Thị Hoa").await;
+    ui.type_into("#reg-caregiver_phone", "0912345678").await;
+    ui.type_into("#reg-hamlet", "Ấp 3").await;
+    ui.find("#reg-gender")
+        .await
+        .select_by_value("nu")
+        .await
+        .expect("gender");
+    ui.type_into("#reg-birth_date", &vn(birth)).await;
+    ui.shot("19-register-newborn").await;
+    ui.click("[data-testid=register-submit]").await;
+    ui.wait_text(
+        "[data-testid=person-name]",
+        "the newborn's record opens",
+        |t| t == "Con bà Phạm Thị Hoa",
+    )
+    .await;
+
+    // The birth dose from the hospital's card: history, with where and who gave it.
+    ui.click("[data-testid=dose-elsewhere]").await;
+    ui.find("#dose-vaccine")
+        .await
+        .select_by_value("hepb")
+        .await
+        .expect("vaccine");
+    ui.type_into("#dose-given-at", &format!("{} 08:00", vn(birth)))
+        .await;
+    ui.find("#dose-source")
+        .await
+        .select_by_value("facility")
+        .await
+        .expect("source");
+    ui.type_into("#dose-place", "Bệnh viện Hùng Vương").await;
+    ui.type_into("#dose-vaccinator", "NHS Trần Thị Mỹ").await;
+    ui.click("[data-testid=dose-submit]").await;
+    ui.find("[data-testid=dose-message]").await;
+    ui.wait_text("[data-testid=dose-table]", "the history row", |t| {
+        t.contains("Tiêm nơi khác") && t.contains("Bệnh viện Hùng Vương")
+    })
+    .await;
+    // BCG given here: the dose number follows the series.
+    ui.find("#dose-vaccine")
+        .await
+        .select_by_value("bcg")
+        .await
+        .expect("vaccine");
+    ui.type_into("#dose-lot", "BCG0324").await;
+    assert_eq!(ui.value("#dose-number").await, "tự động");
+    ui.click("[data-testid=dose-submit]").await;
+    ui.wait_text(
+        "[data-testid=series-bcg] [data-testid=series-status]",
+        "BCG complete",
+        |t| t == "Đủ mũi",
+    )
+    .await;
+    ui.wait_text(
+        "[data-testid=series-hepb_birth] [data-testid=series-status]",
+        "the birth dose counts",
+        |t| t == "Đủ mũi",
+    )
+    .await;
+    // The 5-in-1 is due at 75 days: proposed in one click.
+    ui.wait_text(
+        "[data-testid=due-today]",
+        "one proposal for the 5-in-1",
+        |t| t.contains("5 trong 1") && t.contains("Bạch hầu") && t.contains("Hib"),
+    )
+    .await;
+    ui.click("[data-testid=propose-dtp_hepb_hib]").await;
+    assert_eq!(ui.value("#dose-vaccine").await, "dtp_hepb_hib");
+    ui.shot("20-child-schedule").await;
+
+    // The hamlet's due list for today has her, with her mother's phone.
+    ui.click("[data-testid=nav-routine]").await;
+    ui.type_into("#routine-hamlet", "Ấp 3").await;
+    ui.click("[data-testid=routine-show]").await;
+    let list = ui
+        .wait_text("[data-testid=routine]", "she is on the due list", |t| {
+            t.contains("Con bà Phạm Thị Hoa") && t.contains("Bạch hầu")
+        })
+        .await;
+    assert!(list.contains("0912"), "{list}");
+    let rows = ui
+        .client
+        .find_all(Locator::Css("[data-testid=due-row]"))
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 1, "one row per person, every antigen due in it");
+    ui.shot("21-due-list").await;
+    ui.type_into("#routine-hamlet", "Ấp 1").await;
+    ui.click("[data-testid=routine-show]").await;
+    ui.find("[data-testid=routine-empty]").await;
+
+    // Synced: the server holds the birth dose as history, given by the hospital's nurse.
+    ui.click("[data-testid=sync-now]").await;
+    ui.wait_text("[data-testid=pending-count]", "everything synced", |t| {
+        t == "0"
+    })
+    .await;
+    let held: Vec<(String, String)> = sotiem_server::with_db!(&lab.server.db, pool => {
+        sqlx::query_as("SELECT facility, vaccinator FROM doses WHERE vaccine = 'hepb'")
+            .fetch_all(pool)
+            .await
+            .expect("doses")
+    });
+    assert_eq!(held, vec![(String::new(), "NHS Trần Thị Mỹ".to_string())]);
+}

@@ -372,6 +372,7 @@ pub struct GivenDose {
 /// Where a series stands on the evaluation date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Status {
     /// Every dose counted.
     Complete,
@@ -389,29 +390,37 @@ pub enum Status {
 
 /// The evaluation of one series.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SeriesStatus {
     /// Antigen (series) id.
     pub series: String,
+    /// The antigen's name (Vietnamese), from the rule set.
+    pub name: String,
     /// Where the series stands.
     pub status: Status,
     /// How many doses count.
     pub doses_counted: u8,
     /// The days of the counted doses.
     #[serde(with = "iso_dates")]
+    #[cfg_attr(feature = "ts", ts(type = "Array<string>"))]
     pub counted_on: Vec<Date>,
     /// Number (1-based) of the next dose, if any is missing.
     pub next_dose: Option<u8>,
     /// Earliest valid date for the next dose.
     #[serde(with = "iso_date::option")]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub earliest: Option<Date>,
     /// Recommended date for the next dose.
     #[serde(with = "iso_date::option")]
+    #[cfg_attr(feature = "ts", ts(type = "string | null"))]
     pub due: Option<Date>,
     /// Doses given too early (age, interval or live spacing): not counted.
     #[serde(with = "iso_dates")]
+    #[cfg_attr(feature = "ts", ts(type = "Array<string>"))]
     pub early_doses: Vec<Date>,
     /// Doses given past the maximum age: not counted.
     #[serde(with = "iso_dates")]
+    #[cfg_attr(feature = "ts", ts(type = "Array<string>"))]
     pub late_doses: Vec<Date>,
 }
 
@@ -521,6 +530,7 @@ fn evaluate_series(
     let doses_counted = u8::try_from(counted.len()).unwrap_or(u8::MAX);
     let mut result = SeriesStatus {
         series: antigen.id.clone(),
+        name: antigen.name.clone(),
         status: Status::Complete,
         doses_counted,
         counted_on: counted.clone(),

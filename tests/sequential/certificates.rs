@@ -600,6 +600,33 @@ async fn scenario(token: &SoftToken, backend: Backend) {
     assert!(m.contains(&newcomer[0].full_name), "{m}");
     let m = refused(centre.send_run(&run(Vec::new())).await, "manifest_invalid");
     assert!(m.contains("trống"), "{m}");
+    // Issue 29: a dose given elsewhere is history the station typed in; no facility signs it.
+    let abroad = nurse
+        .record_dose(
+            newcomer[0].id,
+            station::DoseInput {
+                vaccine: "EU/1/20/1528".into(),
+                dose_number: Some(7),
+                given_at: Some(format_time(now() - Duration::days(400))),
+                elsewhere: Some("abroad".into()),
+                place: Some("Singapore General Hospital".into()),
+                ..station::DoseInput::default()
+            },
+        )
+        .await
+        .expect("history recorded");
+    nurse.sync().await.expect("synced");
+    let with_history = lab.on_server(newcomer[0].id).await;
+    let history_entry = ManifestEntry {
+        dose_id: abroad.id,
+        person_id: with_history.id,
+        record_hash: record::record_hash(&with_history, &with_history.doses[&abroad.id]),
+    };
+    let m = refused(
+        centre.send_run(&run(vec![history_entry])).await,
+        "history_dose",
+    );
+    assert!(m.contains("nơi khác"), "{m}");
     // Without the scope, the facility's own head is the only signer of its doses.
     sotiem_server::signing::remove_signer_scope(&lab.server.db, "bs.quan", &["TYT-TANNHUT".into()])
         .await

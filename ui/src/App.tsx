@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api, progressEvents } from "./api";
 import type { AppStatus } from "./bindings/AppStatus";
 import type { UiError } from "./bindings/UiError";
-import type { Vaccine } from "./bindings/Vaccine";
+import type { VaccineEntry } from "./bindings/VaccineEntry";
 import { ErrorBox } from "./components/ErrorBox";
 import { ResetNotices } from "./components/ResetNotices";
 import { SyncBar } from "./components/SyncBar";
@@ -15,16 +15,17 @@ import { Cleaning } from "./screens/Cleaning";
 import { Complaints } from "./screens/Complaints";
 import { Passport } from "./screens/Passport";
 import { Report } from "./screens/Report";
+import { Routine } from "./screens/Routine";
 import { emptyFromSearch, Session, type SessionDrafts } from "./screens/Session";
 import { Setup } from "./screens/Setup";
 import { SignIn } from "./screens/SignIn";
 import { Signing } from "./screens/Signing";
 import { Staff } from "./screens/Staff";
 
-type Screen = "session" | "report" | "account" | "cleaning" | "signing" | "staff" | "passport" | "complaints";
+type Screen = "session" | "report" | "account" | "cleaning" | "signing" | "staff" | "passport" | "complaints" | "routine";
 
-/** Alt+1…8, in this order; a screen the role has not stays on the account screen. */
-const SCREENS: Screen[] = ["session", "report", "account", "cleaning", "signing", "staff", "passport", "complaints"];
+/** Alt+1…9, in this order; a screen the role has not stays on the account screen. */
+const SCREENS: Screen[] = ["session", "report", "account", "cleaning", "signing", "staff", "passport", "complaints", "routine"];
 
 const EMPTY_DRAFTS: SessionDrafts = {
   searchName: "",
@@ -54,7 +55,7 @@ export function App() {
   const [statusError, setStatusError] = useState<UiError | null>(null);
   const [screen, setScreen] = useState<Screen>("session");
   const [drafts, setDrafts] = useState<SessionDrafts>({ ...EMPTY_DRAFTS, ...rememberedDose() });
-  const [catalogue, setCatalogue] = useState<Vaccine[]>([]);
+  const [catalogue, setCatalogue] = useState<VaccineEntry[]>([]);
   const [syncError, setSyncError] = useState<UiError | null>(null);
   const [syncMessage, setSyncMessage] = useState<string | null>(null);
   const [scanError, setScanError] = useState<UiError | null>(null);
@@ -196,7 +197,7 @@ export function App() {
         }
         return;
       }
-      if (e.altKey && ["1", "2", "3", "4", "5", "6", "7", "8"].includes(e.key)) {
+      if (e.altKey && ["1", "2", "3", "4", "5", "6", "7", "8", "9"].includes(e.key)) {
         e.preventDefault();
         setScreen(SCREENS[Number(e.key) - 1]);
       } else if (e.key === "F2" || (e.altKey && (e.key === "f" || e.key === "F"))) {
@@ -266,7 +267,7 @@ export function App() {
                 title={`Alt+${SCREENS.indexOf(s) + 1}`}
                 onClick={() => setScreen(s)}
               >
-                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : s === "staff" ? "navStaff" : s === "passport" ? "navPassport" : s === "complaints" ? "navComplaints" : "navAccount")}
+                {t(s === "session" ? "navSession" : s === "report" ? "navReport" : s === "signing" ? "navSigning" : s === "cleaning" ? "navCleaning" : s === "staff" ? "navStaff" : s === "passport" ? "navPassport" : s === "complaints" ? "navComplaints" : s === "routine" ? "navRoutine" : "navAccount")}
                 {s === "complaints" && status.complaints && status.complaints.to_answer > 0 ? (
                   <span class={status.complaints.overdue > 0 ? "badge overdue" : "badge"} data-testid="complaints-badge" title={status.complaints.overdue > 0 ? `${status.complaints.overdue} ${t("complaintsOverdue")}` : undefined}>
                     {status.complaints.to_answer}
@@ -308,6 +309,14 @@ export function App() {
         <Report
           refreshKey={refreshKey}
           catalogue={catalogue}
+          openPerson={(id) => {
+            setDrafts({ ...drafts, personId: id, register: null });
+            setScreen("session");
+          }}
+        />
+      ) : screen === "routine" ? (
+        <Routine
+          refreshKey={refreshKey}
           openPerson={(id) => {
             setDrafts({ ...drafts, personId: id, register: null });
             setScreen("session");

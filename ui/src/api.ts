@@ -40,7 +40,9 @@ import type { SignInRequest } from "./bindings/SignInRequest";
 import type { SignInStep } from "./bindings/SignInStep";
 import type { SyncReport } from "./bindings/SyncReport";
 import type { UiError } from "./bindings/UiError";
-import type { Vaccine } from "./bindings/Vaccine";
+import type { VaccineEntry } from "./bindings/VaccineEntry";
+import type { DueEntry } from "./bindings/DueEntry";
+import type { PersonSchedule } from "./bindings/PersonSchedule";
 import type { VoidDoseRequest } from "./bindings/VoidDoseRequest";
 import type { SignRunRequest } from "./bindings/SignRunRequest";
 import type { BacklogSummary } from "./bindings/BacklogSummary";
@@ -109,7 +111,9 @@ export const api = {
   changeInitialPassword: (request: InitialPasswordRequest) => call<SignInStep>("change_initial_password", { request }),
   signOut: () => call<null>("sign_out"),
   changePassword: (request: ChangePasswordRequest) => call<null>("change_password", { request }),
-  catalogue: () => call<Vaccine[]>("catalogue"),
+  catalogue: () => call<VaccineEntry[]>("catalogue"),
+  dueList: (date: string | null, hamlet: string | null) => call<DueEntry[]>("due_list", { date, hamlet }),
+  personSchedule: (personId: string) => call<PersonSchedule>("person_schedule", { personId }),
   findPeople: (query: SearchQuery) => call<PersonSummary[]>("find_people", { query }),
   readCccdQr: (text: string) => call<QrReading>("read_cccd_qr", { text }),
   registerPerson: (input: PersonInput) => call<PersonRecord>("register_person", { input }),

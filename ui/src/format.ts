@@ -1,7 +1,7 @@
 // Dates and times as Vietnamese users read them: dd/mm/yyyy, clock at +07:00 whatever the
 // laptop's time zone, no seconds.
 
-import type { Vaccine } from "./bindings/Vaccine";
+import type { VaccineEntry } from "./bindings/VaccineEntry";
 
 const VN_OFFSET_MINUTES = 7 * 60;
 
@@ -88,7 +88,7 @@ export function ago(text: string | null | undefined, now: Date, lang: "vi" | "en
 }
 
 /** A vaccine's name from its code. */
-export function vaccineName(catalogue: Vaccine[], code: string): string {
+export function vaccineName(catalogue: VaccineEntry[], code: string): string {
   return catalogue.find((v) => v.code === code)?.name ?? code;
 }
 

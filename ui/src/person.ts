@@ -12,13 +12,19 @@ import type { Lang } from "./validate";
 
 const opt = (s: string): string | null => (s.trim() === "" ? null : s.trim());
 
+function childWithoutId(d: PersonDraft): boolean {
+  return d.id_number.trim() === "" && d.caregiver_name.trim() !== "";
+}
+
 /** What the registration form sends. */
 export function draftToInput(d: PersonDraft): PersonInput {
   return {
     full_name: d.full_name,
     gender: d.gender,
     birth_date: d.birth_date.trim(),
-    id_kind: d.id_kind as IdentityKind,
+    // A child registered by the caregiver with no number yet has no document (until the
+    // birth is registered and the record is edited).
+    id_kind: (childWithoutId(d) ? "none" : d.id_kind) as IdentityKind,
     id_number: d.id_kind === "none" ? null : opt(d.id_number),
     phone: opt(d.phone),
     province: opt(d.province),
@@ -26,6 +32,10 @@ export function draftToInput(d: PersonDraft): PersonInput {
     address_detail: opt(d.address_detail),
     nationality: opt(d.nationality),
     insurance_number: opt(d.insurance_number),
+    hamlet: opt(d.hamlet) ?? undefined,
+    caregiver_name: opt(d.caregiver_name) ?? undefined,
+    caregiver_phone: opt(d.caregiver_phone) ?? undefined,
+    caregiver_relation: opt(d.caregiver_relation) ?? undefined,
   };
 }
 
@@ -50,6 +60,10 @@ export function inputToDraft(i: PersonInput): PersonDraft {
     address_detail: i.address_detail ?? "",
     nationality: i.nationality ?? "VN",
     insurance_number: i.insurance_number ?? "",
+    hamlet: i.hamlet ?? "",
+    caregiver_name: i.caregiver_name ?? "",
+    caregiver_phone: i.caregiver_phone ?? "",
+    caregiver_relation: i.caregiver_relation ?? "",
   };
 }
 
@@ -67,6 +81,10 @@ export function personToDraft(p: Person): PersonDraft {
     address_detail: p.address.detail ?? "",
     nationality: p.nationality,
     insurance_number: p.insurance_number ?? "",
+    hamlet: p.address.hamlet ?? "",
+    caregiver_name: p.caregiver?.name ?? "",
+    caregiver_phone: p.caregiver?.phone ?? "",
+    caregiver_relation: p.caregiver?.relation ?? "",
   };
 }
 
@@ -84,6 +102,10 @@ export function draftToEdit(d: PersonDraft): PersonEdit {
     address_detail: d.address_detail.trim(),
     nationality: d.nationality.trim(),
     insurance_number: d.insurance_number.trim(),
+    hamlet: d.hamlet.trim(),
+    caregiver_name: d.caregiver_name.trim(),
+    caregiver_phone: d.caregiver_phone.trim(),
+    caregiver_relation: d.caregiver_relation.trim(),
   };
 }
 

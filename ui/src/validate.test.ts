@@ -29,6 +29,12 @@ describe("the registration form", () => {
     expect(checkPersonForm(person, "vi")).toEqual({});
   });
 
+  it("takes a newborn with no name yet when the mother's name is given", () => {
+    const newborn = { ...person, full_name: "", id_kind: "none", id_number: "", phone: "" };
+    expect(checkPersonForm(newborn, "vi").full_name).toBeDefined();
+    expect(checkPersonForm({ ...newborn, caregiver_name: "Nguyễn Thị Lan" }, "vi")).toEqual({});
+  });
+
   it("names each missing required field", () => {
     const e = checkPersonForm({ ...person, full_name: " ", gender: "", birth_date: "" }, "vi");
     expect(Object.keys(e).sort()).toEqual(["birth_date", "full_name", "gender"]);
@@ -66,6 +72,15 @@ describe("the dose, void and account forms", () => {
       "lot",
       "vaccine",
     ]);
+  });
+
+  it("numbers a routine dose by its series and lets a dose given elsewhere lack a lot but not where and when", () => {
+    const routine = { vaccine: "bcg", lot: "BCG0324", dose_number: "tự động", given_at: "", routine: true };
+    expect(checkDoseForm(routine, "vi")).toEqual({});
+    const history = { vaccine: "hepb", lot: "", dose_number: "", given_at: "12/10/2026 08:00", routine: true, elsewhere: true, place: "Bệnh viện Hùng Vương" };
+    expect(checkDoseForm(history, "vi")).toEqual({});
+    expect(Object.keys(checkDoseForm({ ...history, given_at: "", place: " " }, "vi")).sort()).toEqual(["given_at", "place"]);
+    expect(checkDoseForm({ ...history, elsewhere: false }, "vi").lot).toBeDefined();
   });
 
   it("wants a real reason to void a dose, as long as the station's rule says", () => {

@@ -69,12 +69,14 @@ export interface PersonForm {
   id_kind: string;
   id_number: string;
   phone: string;
+  caregiver_name?: string;
 }
 
 /** What is missing or mis-shaped in a registration or edit form. */
 export function checkPersonForm(f: PersonForm, lang: Lang): FieldErrors {
   const e: FieldErrors = {};
-  if (blank(f.full_name)) e.full_name = msg("required", lang);
+  // A newborn without a name yet goes by the caregiver's name ("Con bà …").
+  if (blank(f.full_name) && blank(f.caregiver_name ?? "")) e.full_name = msg("required", lang);
   if (blank(f.gender)) e.gender = msg("required", lang);
   if (blank(f.birth_date)) e.birth_date = msg("required", lang);
   else if (!isBirthDateShape(f.birth_date)) e.birth_date = msg("birthDate", lang);
@@ -92,16 +94,23 @@ export interface DoseForm {
   lot: string;
   dose_number: string;
   given_at: string;
+  /** Given elsewhere: history needs where and when; the lot may be unknown. */
+  elsewhere?: boolean;
+  place?: string;
+  /** A routine product: the station numbers the dose by its series. */
+  routine?: boolean;
 }
 
 /** What is missing or mis-shaped in the record-a-dose form. */
 export function checkDoseForm(f: DoseForm, lang: Lang): FieldErrors {
   const e: FieldErrors = {};
   if (blank(f.vaccine)) e.vaccine = msg("required", lang);
-  if (blank(f.lot)) e.lot = msg("required", lang);
+  if (blank(f.lot) && !f.elsewhere) e.lot = msg("required", lang);
   const n = Number(f.dose_number);
-  if (!Number.isInteger(n) || n < 1 || n > LIMITS.dose_number_max) e.dose_number = msg("doseNumber", lang);
+  if (!f.routine && (!Number.isInteger(n) || n < 1 || n > LIMITS.dose_number_max)) e.dose_number = msg("doseNumber", lang);
   if (!blank(f.given_at) && !/^\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2}$/.test(f.given_at.trim())) e.given_at = msg("givenAt", lang);
+  if (f.elsewhere && blank(f.given_at)) e.given_at = msg("required", lang);
+  if (f.elsewhere && blank(f.place ?? "")) e.place = msg("required", lang);
   return e;
 }
 

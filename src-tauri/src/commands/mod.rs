@@ -14,6 +14,7 @@ pub mod complaints;
 pub mod passport;
 pub mod people;
 pub mod report;
+pub mod routine;
 pub mod session;
 pub mod setup;
 pub mod sign_in;

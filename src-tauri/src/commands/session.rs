@@ -1,13 +1,14 @@
 //! The Session screen: the catalogue, finding or registering the person being vaccinated.
 
 use super::{App, Result};
+use station::programme::VaccineEntry;
 use station::{PersonInput, PersonRecord, PersonSummary, QrReading, SearchQuery, Station};
-use sync_protocol::Vaccine;
 
-/// The vaccines that can be recorded.
+/// The products that can be recorded today: the routine programme's, then COVID-19's.
 #[tauri::command]
-pub async fn catalogue(app: App<'_>) -> Result<Vec<Vaccine>> {
-    Ok(app.station().await?.catalogue().vaccines.clone())
+pub async fn catalogue(app: App<'_>) -> Result<Vec<VaccineEntry>> {
+    let station = app.station().await?;
+    Ok(station.vaccines(station.clock().now().date()))
 }
 
 /// Finds people by full name with a phone or an ID number.

@@ -226,8 +226,10 @@ impl Station {
                     "SELECT {PERSON_COLUMNS}, d.vaccine, d.lot, d.dose_number, d.given_at,
                             d.facility AS dose_facility, 0 AS active
                      FROM doses d JOIN persons p ON p.id = d.person_id
-                     WHERE p.merged_into IS NULL AND d.voided = 0 AND d.signed_batch IS NULL"
+                     WHERE p.merged_into IS NULL AND d.voided = 0 AND d.signed_batch IS NULL
+                       AND d.facility <> ''"
                 ),
+                // (Doses given elsewhere have no facility: history, never signed here.)
                 "d.facility",
             ),
             DataList::DueNextDose => (

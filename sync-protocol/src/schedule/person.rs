@@ -28,17 +28,20 @@ pub enum ScheduleGap {
 
 /// A person's schedule on a date: the rule set used and each series that concerns them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PersonSchedule {
     /// The rule set's id.
     pub rule_set: String,
     /// The evaluation date.
     #[serde(with = "super::iso_date")]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub on: Date,
     /// The series that concern the person (by age and sex), in the rule set's order.
     pub series: Vec<SeriesStatus>,
     /// Series started by an event rather than an age (tetanus for women: a pregnancy): a due
     /// list follows them only once a dose is counted.
     #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     event_driven: BTreeSet<String>,
 }
 

@@ -14,6 +14,7 @@ interface Props {
   inputMode?: "text" | "numeric" | "tel";
   inputRef?: Ref<HTMLInputElement>;
   required?: boolean;
+  disabled?: boolean;
 }
 
 /** The label above a control and its error (announced to screen readers) or hint below. */
@@ -53,6 +54,7 @@ export function Field(p: Props) {
         autoComplete={p.autoComplete ?? "off"}
         inputMode={p.inputMode}
         ref={p.inputRef}
+        disabled={p.disabled}
         aria-invalid={p.error ? true : undefined}
         aria-describedby={describedBy}
         onInput={(e) => p.onInput((e.currentTarget as HTMLInputElement).value)}

@@ -7,6 +7,10 @@ import type { PersonForm } from "../validate";
 export interface PersonDraft extends PersonForm {
   province: string;
   commune: string;
+  hamlet: string;
+  caregiver_name: string;
+  caregiver_phone: string;
+  caregiver_relation: string;
   address_detail: string;
   nationality: string;
   insurance_number: string;
@@ -21,6 +25,10 @@ export const EMPTY_PERSON: PersonDraft = {
   phone: "",
   province: "",
   commune: "",
+  hamlet: "",
+  caregiver_name: "",
+  caregiver_phone: "",
+  caregiver_relation: "",
   address_detail: "",
   nationality: "VN",
   insurance_number: "",
@@ -43,7 +51,7 @@ export function PersonFields({ prefix, draft, onChange, errors, nameRef, phoneRe
   const id = (k: string) => `${prefix}-${k}`;
   return (
     <div class="grid">
-      <Field id={id("full_name")} label={t("fullName")} value={draft.full_name} onInput={set("full_name")} error={errors.full_name} inputRef={nameRef} required />
+      <Field id={id("full_name")} label={t("fullName")} value={draft.full_name} onInput={set("full_name")} error={errors.full_name} inputRef={nameRef} hint={t("newbornHint")} required={draft.caregiver_name.trim() === ""} />
       <Select
         id={id("gender")}
         label={t("gender")}
@@ -75,6 +83,10 @@ export function PersonFields({ prefix, draft, onChange, errors, nameRef, phoneRe
       <Field id={id("phone")} label={t("phone")} value={draft.phone} onInput={set("phone")} error={errors.phone} inputMode="tel" inputRef={phoneRef} />
       <Field id={id("province")} label={t("province")} value={draft.province} onInput={set("province")} error={errors.address} />
       <Field id={id("commune")} label={t("commune")} value={draft.commune} onInput={set("commune")} />
+      <Field id={id("hamlet")} label={t("hamlet")} value={draft.hamlet} onInput={set("hamlet")} error={errors.hamlet} />
+      <Field id={id("caregiver_name")} label={t("caregiverName")} value={draft.caregiver_name} onInput={set("caregiver_name")} error={errors.caregiver_name} />
+      <Field id={id("caregiver_phone")} label={t("caregiverPhone")} value={draft.caregiver_phone} onInput={set("caregiver_phone")} error={errors.caregiver_phone} inputMode="tel" />
+      <Field id={id("caregiver_relation")} label={t("caregiverRelation")} value={draft.caregiver_relation} onInput={set("caregiver_relation")} />
       <Field id={id("address_detail")} label={t("addressDetail")} value={draft.address_detail} onInput={set("address_detail")} />
       <Field id={id("nationality")} label={t("nationality")} value={draft.nationality} onInput={set("nationality")} error={errors.nationality} />
       <Field id={id("insurance_number")} label={t("insurance")} value={draft.insurance_number} onInput={set("insurance_number")} error={errors.insurance_number} />

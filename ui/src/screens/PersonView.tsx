@@ -4,11 +4,12 @@ import type { Dose } from "../bindings/Dose";
 import type { PersonRecord } from "../bindings/PersonRecord";
 import type { SessionView } from "../bindings/SessionView";
 import type { UiError } from "../bindings/UiError";
-import type { Vaccine } from "../bindings/Vaccine";
+import type { VaccineEntry } from "../bindings/VaccineEntry";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field, Select } from "../components/Field";
 import { PassportCard } from "../components/PassportCard";
 import { PersonFields, type PersonDraft } from "../components/PersonFields";
+import { ScheduleCard } from "../components/ScheduleCard";
 import { formatBirthDate, formatDateTime, formatPhone, vaccineName } from "../format";
 import { lang, t } from "../i18n";
 import { draftToEdit, identityLabel, personToDraft, verificationLabel } from "../person";
@@ -17,7 +18,7 @@ import { checkDoseForm, checkOtp, checkPersonForm, checkVoidReason } from "../va
 interface Props {
   personId: string;
   session: SessionView;
-  catalogue: Vaccine[];
+  catalogue: VaccineEntry[];
   vaccine: string;
   lot: string;
   remember: (vaccine: string, lot: string) => void;
@@ -31,7 +32,7 @@ interface Props {
 export function PersonView({ personId, session, catalogue, vaccine, lot, remember, changed, refreshKey = 0, close }: Props) {
   const [record, setRecord] = useState<PersonRecord | null>(null);
   const [loadError, setLoadError] = useState<UiError | null>(null);
-  const [dose, setDose] = useState({ vaccine, lot, dose_number: "", given_at: "", notes: "" });
+  const [dose, setDose] = useState({ vaccine, lot, dose_number: "", given_at: "", notes: "", elsewhere: false, source: "card", place: "", vaccinator: "" });
   const [doseErrors, setDoseErrors] = useState<Record<string, string>>({});
   const [doseError, setDoseError] = useState<UiError | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -43,7 +44,7 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
 
   function show(r: PersonRecord) {
     setRecord(r);
-    setDose((d) => ({ ...d, dose_number: String(r.next_dose_number), given_at: "", notes: "" }));
+    setDose((d) => ({ ...d, dose_number: String(r.next_dose_number), given_at: "", notes: "", elsewhere: false, place: "", vaccinator: "" }));
   }
 
   useEffect(() => {
@@ -64,9 +65,12 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
     .filter((d): d is Dose => d !== undefined)
     .sort((a, b) => (a.given_at < b.given_at ? -1 : 1));
 
+  // A routine product's dose number follows its series (the station counts it).
+  const routine = catalogue.find((v) => v.code === dose.vaccine)?.programme === "tcmr";
+
   async function recordDose(e: Event) {
     e.preventDefault();
-    const local = checkDoseForm(dose, lang.get());
+    const local = checkDoseForm({ ...dose, routine }, lang.get());
     setDoseErrors(local);
     if (Object.keys(local).length) return;
     setBusy(true);
@@ -78,14 +82,17 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
         dose: {
           vaccine: dose.vaccine,
           lot: dose.lot.trim(),
-          dose_number: Number(dose.dose_number),
+          dose_number: routine ? null : Number(dose.dose_number),
           kind: null,
           given_at: dose.given_at.trim() || null,
-          place: null,
+          place: dose.elsewhere ? dose.place.trim() || null : null,
           reaction_notes: dose.notes.trim() || null,
+          elsewhere: dose.elsewhere ? dose.source : undefined,
+          vaccinator: dose.elsewhere ? dose.vaccinator.trim() || undefined : undefined,
         },
       });
-      remember(dose.vaccine, dose.lot.trim());
+      // A dose given elsewhere is not the session's vaccine and lot.
+      if (!dose.elsewhere) remember(dose.vaccine, dose.lot.trim());
       show(r);
       setMessage(t("doseRecorded"));
       changed();
@@ -161,6 +168,19 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
           }}
         />
       ) : null}
+      <ScheduleCard
+        personId={p.id}
+        refreshKey={refreshKey * 1000 + doses.length}
+        catalogue={catalogue}
+        propose={
+          session.writes_people
+            ? (code) => {
+                setDose((d) => ({ ...d, vaccine: code, elsewhere: false }));
+                setTimeout(() => vaccineSelect.current?.focus(), 0);
+              }
+            : undefined
+        }
+      />
       <h3>{t("doses")}</h3>
       {doses.length === 0 ? (
         <p class="muted">{t("noDoses")}</p>
@@ -185,7 +205,7 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
                 <td>{vaccineName(catalogue, d.vaccine)}</td>
                 <td>{d.lot}</td>
                 <td>{formatDateTime(d.given_at)}</td>
-                <td>{d.facility}</td>
+                <td>{d.history ? `${t("historyMark")}: ${d.place ?? ""}` : d.facility}</td>
                 <td>{d.vaccinator}</td>
                 <td>{d.voided ? `${t("voided")}: ${d.voided.reason}` : d.signature ? t("signed") : t("active")}</td>
                 <td>
@@ -228,15 +248,16 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
               required
               options={[{ value: "", label: t("choose") }, ...catalogue.map((v) => ({ value: v.code, label: v.name }))]}
             />
-            <Field id="dose-lot" label={t("lot")} value={dose.lot} onInput={(v) => setDose({ ...dose, lot: v })} error={doseErrors.lot} required />
+            <Field id="dose-lot" label={t("lot")} value={dose.lot} onInput={(v) => setDose({ ...dose, lot: v })} error={doseErrors.lot} required={!dose.elsewhere} />
             <Field
               id="dose-number"
               label={t("doseNo")}
-              value={dose.dose_number}
+              value={routine ? t("automatic") : dose.dose_number}
               onInput={(v) => setDose({ ...dose, dose_number: v })}
               error={doseErrors.dose_number}
               inputMode="numeric"
-              required
+              disabled={routine}
+              required={!routine}
             />
             <Field
               id="dose-given-at"
@@ -249,6 +270,29 @@ export function PersonView({ personId, session, catalogue, vaccine, lot, remembe
             />
             <Field id="dose-notes" label={t("notes")} value={dose.notes} onInput={(v) => setDose({ ...dose, notes: v })} error={doseErrors.reaction_notes} />
           </div>
+          <label class="check">
+            <input type="checkbox" data-testid="dose-elsewhere" checked={dose.elsewhere} onChange={(e) => setDose({ ...dose, elsewhere: (e.target as HTMLInputElement).checked })} />{" "}
+            {t("elsewhere")}
+          </label>
+          {dose.elsewhere ? (
+            <div class="grid">
+              <Select
+                id="dose-source"
+                label={t("historySource")}
+                value={dose.source}
+                onChange={(v) => setDose({ ...dose, source: v })}
+                error={doseErrors.history_source}
+                options={[
+                  { value: "card", label: t("sourceCard") },
+                  { value: "facility", label: t("sourceFacility") },
+                  { value: "private", label: t("sourcePrivate") },
+                  { value: "abroad", label: t("sourceAbroad") },
+                ]}
+              />
+              <Field id="dose-place" label={t("placeGiven")} value={dose.place} onInput={(v) => setDose({ ...dose, place: v })} error={doseErrors.place} required />
+              <Field id="dose-vaccinator" label={t("whoGave")} value={dose.vaccinator} onInput={(v) => setDose({ ...dose, vaccinator: v })} error={doseErrors.vaccinator} />
+            </div>
+          ) : null}
           <ErrorBox error={doseError} />
           {message ? (
             <p class="success" role="status" data-testid="dose-message">

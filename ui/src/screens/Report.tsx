@@ -2,14 +2,14 @@ import { useEffect, useState } from "preact/hooks";
 import { api } from "../api";
 import type { DailyReport } from "../bindings/DailyReport";
 import type { UiError } from "../bindings/UiError";
-import type { Vaccine } from "../bindings/Vaccine";
+import type { VaccineEntry } from "../bindings/VaccineEntry";
 import type { VaccineCount } from "../bindings/VaccineCount";
 import { ErrorBox } from "../components/ErrorBox";
 import { formatCount, formatDate, formatDateTime, shiftDay, todayIso, vaccineName } from "../format";
 import { t } from "../i18n";
 
 /** The daily report: totals, a chart of doses by vaccine, doses by vaccinator, the day's list. */
-export function Report({ openPerson, refreshKey, catalogue }: { openPerson: (id: string) => void; refreshKey: number; catalogue: Vaccine[] }) {
+export function Report({ openPerson, refreshKey, catalogue }: { openPerson: (id: string) => void; refreshKey: number; catalogue: VaccineEntry[] }) {
   const [day, setDay] = useState(todayIso());
   const [report, setReport] = useState<DailyReport | null>(null);
   const [error, setError] = useState<UiError | null>(null);

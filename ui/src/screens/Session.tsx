@@ -5,10 +5,10 @@ import type { DailyReport } from "../bindings/DailyReport";
 import type { PersonSummary } from "../bindings/PersonSummary";
 import type { SessionView } from "../bindings/SessionView";
 import type { UiError } from "../bindings/UiError";
-import type { Vaccine } from "../bindings/Vaccine";
+import type { VaccineEntry } from "../bindings/VaccineEntry";
 import { ErrorBox, fieldErrors } from "../components/ErrorBox";
 import { Field } from "../components/Field";
-import { PersonFields, type PersonDraft } from "../components/PersonFields";
+import { EMPTY_PERSON, PersonFields, type PersonDraft } from "../components/PersonFields";
 import { formatBirthDate, formatDateTime, formatPhone, vaccineName } from "../format";
 import { lang, t } from "../i18n";
 import { draftToInput, identityLabel, verificationLabel } from "../person";
@@ -30,7 +30,7 @@ export interface SessionDrafts {
 
 interface Props {
   session: SessionView;
-  catalogue: Vaccine[];
+  catalogue: VaccineEntry[];
   drafts: SessionDrafts;
   /** Takes an update of the latest drafts, so keystrokes faster than a render are all kept. */
   setDrafts: (update: (d: SessionDrafts) => SessionDrafts) => void;
@@ -231,16 +231,9 @@ export function Session({ session, catalogue, drafts, setDrafts, searchRef, chan
 export function emptyFromSearch(d: SessionDrafts): PersonDraft {
   const term = classifySearchTerm(d.searchOther);
   return {
+    ...EMPTY_PERSON,
     full_name: d.searchName,
-    gender: "",
-    birth_date: "",
-    id_kind: "cccd",
     id_number: term.id_number ?? "",
     phone: term.phone ?? "",
-    province: "",
-    commune: "",
-    address_detail: "",
-    nationality: "VN",
-    insurance_number: "",
   };
 }

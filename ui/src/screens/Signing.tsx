@@ -1,4 +1,4 @@
-import type { Vaccine } from "../bindings/Vaccine";
+import type { VaccineEntry } from "../bindings/VaccineEntry";
 import { ErrorBox } from "../components/ErrorBox";
 import { PreviewForm } from "./signing/PreviewForm";
 import { RunHistory, SignedSummary } from "./signing/Runs";
@@ -8,7 +8,7 @@ import { useSigning } from "./signing/useSigning";
 
 /** The head of a facility signs the selected doses with the USB token: one PIN for the whole
  * selection, one token signature per run of at most 1,000 people / 3,000 doses. */
-export function Signing({ catalogue, changed, refreshKey }: { catalogue: Vaccine[]; changed: () => void; refreshKey: number }) {
+export function Signing({ catalogue, changed, refreshKey }: { catalogue: VaccineEntry[]; changed: () => void; refreshKey: number }) {
   const s = useSigning(changed, refreshKey);
   return (
     <main class="report" data-testid="signing">

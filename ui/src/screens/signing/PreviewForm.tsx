@@ -3,7 +3,7 @@ import { api } from "../../api";
 import type { SigningCandidate } from "../../bindings/SigningCandidate";
 import type { SigningPreview } from "../../bindings/SigningPreview";
 import type { SigningProgress } from "../../bindings/SigningProgress";
-import type { Vaccine } from "../../bindings/Vaccine";
+import type { VaccineEntry } from "../../bindings/VaccineEntry";
 import { Field } from "../../components/Field";
 import { formatBirthDate, formatCount, formatDateTime, vaccineName } from "../../format";
 import { t } from "../../i18n";
@@ -26,7 +26,7 @@ export function PreviewForm({
   onSubmit,
 }: {
   preview: SigningPreview;
-  catalogue: Vaccine[];
+  catalogue: VaccineEntry[];
   page: number;
   setPage: (page: number) => void;
   setTicked: (ids: string[], ticked: boolean) => Promise<void>;
