@@ -24,6 +24,7 @@ mod passport;
 mod person;
 mod programme;
 mod render;
+mod session;
 mod setup;
 mod sign;
 mod staff;
@@ -74,6 +75,11 @@ enum Command {
     /// The routine immunization schedule of a person: `schedule show PERSON [--date D]`.
     #[command(subcommand)]
     Schedule(programme::ScheduleCommand),
+    /// Session days of the routine programme: `session plan --date D [--hamlet H] [--place P]`,
+    /// `session list`, `session due ID`, `session slips ID --out FILE.pdf`, `session tally ID`,
+    /// `session close ID`, `session defaulters [ID]`, `session trace ID --person P …`.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
     /// Who is due or overdue for a routine dose, by hamlet, with a phone to call.
     Due {
         /// The day of the session (YYYY-MM-DD or DD/MM/YYYY); today when not given.
@@ -241,6 +247,7 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
             programme::vaccines(&station.vaccines(station.clock().now().date()), out)
         }
         Command::Schedule(cmd) => programme::schedule(station, cmd, out).await?,
+        Command::Session(cmd) => session::session(station, cmd, out).await?,
         Command::Due { date, village } => {
             programme::due(station, *date, village.as_deref(), out).await?
         }

@@ -60,6 +60,7 @@ pub async fn due(
         .due_list(&DueQuery {
             on: date,
             hamlet: hamlet.map(str::to_string),
+            ..DueQuery::default()
         })
         .await?;
     if out.json {
@@ -118,7 +119,8 @@ fn print_schedule(s: &PersonSchedule) {
     }
 }
 
-fn print_due(list: &[DueEntry]) {
+/// Prints a due list by hamlet.
+pub fn print_due(list: &[DueEntry]) {
     if list.is_empty() {
         println!("Không có ai đến hạn tiêm.");
         return;

@@ -1370,4 +1370,53 @@ fn a_newborn_gets_history_a_schedule_and_a_place_on_the_due_list_from_the_comman
         "0912345678",
     ]);
     assert_eq!(found[0]["id"], id.as_str());
+
+    // Today's session for Ấp 3: she is invited (as the morning stood), got BCG, so she came.
+    let today = sync_protocol::person::now().date().to_string();
+    let (code, session) = cli.json(&[
+        "session",
+        "plan",
+        "--date",
+        &today,
+        "--hamlet",
+        "Ấp 3",
+        "--place",
+        "Nhà văn hoá ấp 3",
+    ]);
+    assert_eq!(code, 0, "{session}");
+    let sid = session["id"].as_str().unwrap().to_string();
+    let yesterday = (sync_protocol::person::now().date() - time::Duration::days(1)).to_string();
+    let past = cli.run(&["session", "plan", "--date", &yesterday, "--hamlet", "Ấp 3"]);
+    assert_eq!(past.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&past.stderr).contains("quá khứ"));
+    let out_dir = tempfile::tempdir().unwrap();
+    let slips = out_dir.path().join("giấy mời ấp 3.pdf");
+    let (code, printed) = cli.json(&["session", "slips", &sid, "--out", &cli.path(&slips)]);
+    assert_eq!(code, 0, "{printed}");
+    assert_eq!(printed["slips"], 1);
+    assert!(std::fs::read(&slips).unwrap().starts_with(b"%PDF"));
+    let (_, tally) = cli.json(&["session", "tally", &sid]);
+    assert_eq!(
+        (tally["invited"].clone(), tally["came"].clone()),
+        (Value::from(1), Value::from(1))
+    );
+    let bcg = tally["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["series"] == "bcg")
+        .cloned()
+        .unwrap_or_else(|| panic!("{tally}"));
+    assert_eq!(
+        (bcg["due"].clone(), bcg["given"].clone()),
+        (Value::from(1), Value::from(1))
+    );
+    let (code, defaulters) = cli.json(&["session", "close", &sid]);
+    assert_eq!(code, 0, "{defaulters}");
+    assert_eq!(defaulters, Value::Array(Vec::new()));
+    let (_, listed) = cli.json(&["session", "list"]);
+    assert_eq!(listed[0]["id"], sid.as_str());
+    assert!(listed[0]["closed_at"].is_string());
+    let again = cli.run(&["session", "close", &sid]);
+    assert_eq!(again.status.code(), Some(2));
 }

@@ -344,9 +344,29 @@ impl Limits {
     }
 }
 
-/// Where a printed passport was saved.
+/// Where a printed page (a passport, invitation slips) was saved.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
-pub struct PrintedPassport {
+pub struct PrintedFile {
     pub path: String,
     pub bytes: u64,
+}
+
+/// A session day to plan, as the form gives it.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct PlanSessionRequest {
+    /// `dd/mm/yyyy` or `yyyy-mm-dd`.
+    pub date: String,
+    pub hamlet: Option<String>,
+    pub place: Option<String>,
+}
+
+/// What tracing a defaulter found; codes as `station::programme::MissReason` and
+/// `TraceOutcome` store them.
+#[derive(Debug, Clone, Deserialize, ts_rs::TS)]
+pub struct TraceRequest {
+    pub session_id: String,
+    pub person_id: String,
+    pub located: Option<bool>,
+    pub reason: Option<String>,
+    pub outcome: Option<String>,
 }

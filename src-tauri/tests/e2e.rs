@@ -1795,18 +1795,36 @@ async fn a_nurse_answers_a_citizens_complaint_after_recording_the_missing_dose()
 
 /// Routine immunization (issue 29) on its screens: a newborn registered by her mother's name
 /// and phone, her birth dose typed from the hospital's card as history, BCG given here, the
-/// schedule drawn per antigen proposing the 5-in-1 due today, and her place on the hamlet's due
-/// list; the history reaches the server as nobody's dose.
+/// schedule drawn per antigen proposing the 5-in-1 due today, her place on the hamlet's due
+/// list; today's session planned, its slips printed, its tally, closed with the two neighbours
+/// who did not come as defaulters, one traced; the history reaches the server as nobody's dose.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_nurse_registers_a_newborn_records_her_history_and_finds_her_on_the_due_list() {
     let _one_window_at_a_time = one_at_a_time().await;
     let lab = Lab::start(Backend::Sqlite).await;
-    let (data, key, _otp) = prepared_station(&lab, &[], "nv.mai").await;
+    let today = sync_protocol::person::now().date();
+    // Two children of Ấp 3 already on the station, due for doses: invited, they will not come.
+    let mut g = Generator::new(2904);
+    let neighbours: Vec<sync_protocol::Person> = (0..2)
+        .map(|_| {
+            let mut c = g.child(
+                "TYT-TANNHUT",
+                "nv.mai",
+                today - time::Duration::days(100),
+                1,
+            );
+            c.address.hamlet = Some("Ấp 3".into());
+            c
+        })
+        .collect();
+    let (data, key, _otp) = prepared_station(&lab, &neighbours, "nv.mai").await;
+    let exports = tempfile::tempdir().expect("export dir");
     let (_spawned, ui) = start_app(
         "routine",
         &[
             ("SOTIEM_DATA", data.path().display().to_string()),
             ("SOTIEM_DB_KEY", key.to_hex()),
+            ("SOTIEM_EXPORT_DIR", exports.path().display().to_string()),
         ],
     )
     .await;
@@ -1814,7 +1832,6 @@ async fn a_nurse_registers_a_newborn_records_her_history_and_finds_her_on_the_du
         t.contains("nv.mai")
     })
     .await;
-    let today = sync_protocol::person::now().date();
     let birth = today - time::Duration::days(75);
     let vn = |d: time::Date| format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year());
 
@@ -1907,11 +1924,69 @@ async fn a_nurse_registers_a_newborn_records_her_history_and_finds_her_on_the_du
         .find_all(Locator::Css("[data-testid=due-row]"))
         .await
         .expect("rows");
-    assert_eq!(rows.len(), 1, "one row per person, every antigen due in it");
+    assert_eq!(rows.len(), 3, "one row per person, every antigen due in it");
     ui.shot("21-due-list").await;
     ui.type_into("#routine-hamlet", "Ấp 1").await;
     ui.click("[data-testid=routine-show]").await;
     ui.find("[data-testid=routine-empty]").await;
+
+    // Today's session for Ấp 3: slips printed, the tally, closed: the two neighbours missed it.
+    ui.type_into("#plan-hamlet", "Ấp 3").await;
+    ui.type_into("#plan-place", "Nhà văn hoá ấp 3").await;
+    ui.click("[data-testid=plan-submit]").await;
+    ui.wait_text(
+        "[data-testid=session-state]",
+        "the session is planned",
+        |t| t == "Chưa kết thúc",
+    )
+    .await;
+    ui.click("[data-testid=session-slips]").await;
+    let saved = ui
+        .wait_text(
+            "[data-testid=session-message]",
+            "the slips are saved",
+            |t| t.contains(".pdf"),
+        )
+        .await;
+    let slips: Vec<PathBuf> = std::fs::read_dir(exports.path())
+        .expect("export dir")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(slips.len(), 1, "{saved}");
+    assert!(std::fs::read(&slips[0]).expect("pdf").starts_with(b"%PDF"));
+    ui.click("[data-testid=session-tally]").await;
+    ui.wait_text("[data-testid=tally]", "three invited, one came", |t| {
+        t.contains("Được mời: 3") && t.contains("Đã đến tiêm: 1")
+    })
+    .await;
+    ui.click("[data-testid=session-close]").await;
+    ui.wait_text(
+        "[data-testid=defaulters]",
+        "the two neighbours missed it",
+        |t| t.contains("(2)"),
+    )
+    .await;
+    ui.find("[data-testid=defaulter-reason]")
+        .await
+        .select_by_value("sick")
+        .await
+        .expect("reason");
+    ui.shot("22-session-defaulters").await;
+    ui.wait_text(
+        "[data-testid=session-state]",
+        "closed with two defaulters",
+        |t| t.contains("Đã kết thúc") && t.contains("2"),
+    )
+    .await;
+    ui.click("[data-testid=session-defaulters]").await;
+    ui.wait_text("[data-testid=defaulters]", "the tracing is kept", |_| true)
+        .await;
+    assert_eq!(
+        ui.value("[data-testid=defaulter-reason]").await,
+        "sick",
+        "the reason was saved"
+    );
 
     // Synced: the server holds the birth dose as history, given by the hospital's nurse.
     ui.click("[data-testid=sync-now]").await;
@@ -1920,7 +1995,10 @@ async fn a_nurse_registers_a_newborn_records_her_history_and_finds_her_on_the_du
     })
     .await;
     let held: Vec<(String, String)> = sotiem_server::with_db!(&lab.server.db, pool => {
-        sqlx::query_as("SELECT facility, vaccinator FROM doses WHERE vaccine = 'hepb'")
+        sqlx::query_as(
+            "SELECT d.facility, d.vaccinator FROM doses d JOIN documents p ON p.person_id = d.person_id
+             WHERE p.full_name = 'Con bà Phạm Thị Hoa' AND d.vaccine = 'hepb'",
+        )
             .fetch_all(pool)
             .await
             .expect("doses")

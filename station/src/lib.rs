@@ -10,6 +10,7 @@ pub mod files;
 pub mod intent;
 pub mod key;
 pub mod paths;
+pub(crate) mod pdf;
 pub mod progress;
 pub mod remote;
 pub mod session;

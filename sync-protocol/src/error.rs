@@ -35,6 +35,8 @@ pub enum Field {
     CaregiverPhone,
     Hamlet,
     HistorySource,
+    SessionDay,
+    Defaulter,
 }
 
 impl Field {
@@ -69,6 +71,8 @@ impl Field {
             Field::CaregiverPhone => "caregiver_phone",
             Field::Hamlet => "hamlet",
             Field::HistorySource => "history_source",
+            Field::SessionDay => "session_day",
+            Field::Defaulter => "defaulter",
         }
     }
 
@@ -103,6 +107,8 @@ impl Field {
             Field::CaregiverPhone => "Số điện thoại người chăm sóc",
             Field::Hamlet => "Thôn / ấp / tổ dân phố",
             Field::HistorySource => "Nguồn thông tin mũi tiêm",
+            Field::SessionDay => "Buổi tiêm chủng",
+            Field::Defaulter => "Người bỏ lỡ buổi tiêm",
         }
     }
 }
@@ -147,7 +153,10 @@ pub enum Problem {
     NotFound,
     AlreadyVoided,
     HistoryFacility { facility: String },
-    NotForChild,
+    SessionPlanned { day: String },
+    SessionClosed,
+    SessionNotOver,
+    InPast,
 }
 
 impl Problem {
@@ -184,7 +193,10 @@ impl Problem {
             Problem::NotFound => "not_found",
             Problem::AlreadyVoided => "already_voided",
             Problem::HistoryFacility { .. } => "history_facility",
-            Problem::NotForChild => "not_for_child",
+            Problem::SessionPlanned { .. } => "session_planned",
+            Problem::SessionClosed => "session_closed",
+            Problem::SessionNotOver => "session_not_over",
+            Problem::InPast => "in_past",
         }
     }
 }
@@ -279,10 +291,16 @@ impl fmt::Display for Problem {
                 f,
                 "mũi tiêm nơi khác không được ghi là của cơ sở {facility}; nơi tiêm ghi ở \"Địa điểm tiêm\""
             ),
-            Problem::NotForChild => write!(
+            Problem::SessionPlanned { day } => write!(
                 f,
-                "chỉ trẻ em (dưới 16 tuổi) mới đăng ký theo người chăm sóc; người lớn cần giấy tờ hoặc số điện thoại riêng"
+                "đã có buổi tiêm ngày {day} cho thôn/ấp này; mở buổi đó thay vì lập buổi mới"
             ),
+            Problem::SessionClosed => write!(f, "buổi tiêm đã kết thúc (đã chốt danh sách bỏ lỡ)"),
+            Problem::SessionNotOver => write!(
+                f,
+                "buổi tiêm chưa diễn ra: chỉ kết thúc được từ ngày của buổi tiêm"
+            ),
+            Problem::InPast => write!(f, "không được ở quá khứ"),
         }
     }
 }

@@ -61,6 +61,7 @@ async fn main() {
         let query = DueQuery {
             on: Some(session_day),
             hamlet: hamlet.map(str::to_string),
+            ..DueQuery::default()
         };
         let mut times = Vec::with_capacity(samples);
         let mut entries = 0;

@@ -7,7 +7,7 @@
 use sotiem_fixtures::{Generator, HAMLETS};
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Lab, all_people, both_backends};
-use station::programme::DueQuery;
+use station::programme::{DueQuery, MissReason, SessionPlan, Trace, TraceOutcome};
 use station::{DoseInput, PersonEdit, PersonInput, SearchQuery, StationError};
 use sync_protocol::person::{format_time, now};
 use sync_protocol::schedule::{self, Status};
@@ -208,6 +208,7 @@ async fn a_newborn_is_found_by_the_caregiver_and_history_counts_but_stays_nobody
         .due_list(&DueQuery {
             on: Some(on),
             hamlet: Some("Ấp 3".into()),
+            ..DueQuery::default()
         })
         .await
         .expect("due list");
@@ -224,6 +225,7 @@ async fn a_newborn_is_found_by_the_caregiver_and_history_counts_but_stays_nobody
         .due_list(&DueQuery {
             on: Some(on),
             hamlet: Some("Ấp 1".into()),
+            ..DueQuery::default()
         })
         .await
         .expect("due list");
@@ -334,6 +336,7 @@ async fn the_due_list_agrees_with_the_engine_on_every_record() {
             .due_list(&DueQuery {
                 on: Some(on),
                 hamlet: hamlet.map(str::to_string),
+                ..DueQuery::default()
             })
             .await
             .expect("due list");
@@ -359,4 +362,167 @@ async fn the_due_list_agrees_with_the_engine_on_every_record() {
         );
     }
     lab.server.stop().await;
+}
+
+/// A session day (issue 29): planned for a hamlet, its invitees the hamlet's due list as it
+/// stood that morning, slips printed for them, the day's tally counting the doses given, and
+/// closing it keeping whoever did not come as a defaulter to trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_day_invites_the_due_tallies_the_day_and_keeps_the_defaulters() {
+    let lab = Lab::start(Backend::Sqlite).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let today = now().date();
+    let mut g = Generator::new(2903);
+    let children: Vec<sync_protocol::Person> = (0..12)
+        .map(|_| {
+            let mut c = g.child("TYT-TANNHUT", "nv.lan", today, 2 * 365);
+            c.address.hamlet = Some("Ấp 2".into());
+            c
+        })
+        .collect();
+    nurse.import_people(&children).await.expect("imported");
+
+    let plan = |day: time::Date, hamlet: &str| SessionPlan {
+        day,
+        hamlet: Some(hamlet.into()),
+        place: Some("Nhà văn hoá ấp 2".into()),
+    };
+    let session = nurse
+        .plan_session(plan(today, "Ấp 2"))
+        .await
+        .expect("planned");
+    let again = nurse.plan_session(plan(today, "Ấp 2")).await;
+    assert!(
+        matches!(&again, Err(StationError::Invalid(e)) if matches!(e.problem, Problem::SessionPlanned { .. })),
+        "{again:?}"
+    );
+    let past = nurse
+        .plan_session(plan(today - Duration::days(1), "Ấp 5"))
+        .await
+        .expect_err("yesterday");
+    assert!(past.to_string().contains("quá khứ"), "{past}");
+
+    let invitees = nurse.session_invitees(&session.id).await.expect("invitees");
+    // Before anyone comes, the invitees are what the engine says of each record.
+    let mut listed: Vec<_> = invitees
+        .iter()
+        .map(|e| {
+            (
+                e.person_id.clone(),
+                e.series.clone(),
+                e.dose_number,
+                e.status == "overdue",
+                e.earliest.clone(),
+            )
+        })
+        .collect();
+    listed.sort();
+    assert_eq!(listed, engine_due(&nurse, Some("Ấp 2"), today).await);
+    let mut people: Vec<String> = invitees.iter().map(|e| e.person_id.clone()).collect();
+    people.dedup();
+    assert!(people.len() >= 3, "a real session: {}", people.len());
+    let slips = nurse.session_slips(&session.id).await.expect("slips");
+    assert_eq!(slips.slips, people.len());
+    assert!(slips.file_name.starts_with("giay-moi-") && slips.file_name.ends_with("-ap-2.pdf"));
+    let pdf = slips.pdf;
+    assert!(pdf.starts_with(b"%PDF"));
+    let first = invitees[0].clone();
+    let text = pdf_text(&pdf);
+    assert!(text.contains("GIẤY MỜI TIÊM CHỦNG"), "{text}");
+    assert!(text.contains(&first.full_name), "{text}");
+    assert!(text.contains("Nhà văn hoá ấp 2"), "{text}");
+
+    // The first comes and gets a dose of a series due; the others do not come.
+    let product = nurse
+        .vaccines(today)
+        .into_iter()
+        .find(|v| v.series.contains(&first.series))
+        .expect("a product for the series");
+    nurse
+        .record_dose(
+            first.person_id.parse().expect("uuid"),
+            DoseInput {
+                vaccine: product.code.clone(),
+                lot: "QV2405".into(),
+                ..DoseInput::default()
+            },
+        )
+        .await
+        .expect("given");
+    // The morning's list stands: the dose given does not take her off it.
+    let still = nurse.session_invitees(&session.id).await.expect("invitees");
+    assert_eq!(still, invitees);
+    let tally = nurse.session_tally(&session.id).await.expect("tally");
+    assert_eq!(
+        (tally.invited, tally.came),
+        (people.len() as i64, 1),
+        "{tally:?}"
+    );
+    let row = tally
+        .rows
+        .iter()
+        .find(|r| r.series == first.series)
+        .expect("the series' row");
+    assert_eq!(row.given, 1);
+    assert!(row.due >= 1);
+
+    // A session not yet over cannot be closed; this one can, once.
+    let tomorrow = nurse
+        .plan_session(plan(today + Duration::days(1), "Ấp 2"))
+        .await
+        .expect("planned");
+    let early = nurse
+        .close_session(&tomorrow.id)
+        .await
+        .expect_err("not over");
+    assert!(early.to_string().contains("chưa diễn ra"), "{early}");
+    let defaulters = nurse.close_session(&session.id).await.expect("closed");
+    assert_eq!(defaulters.len(), people.len() - 1);
+    assert!(defaulters.iter().all(|d| d.person_id != first.person_id));
+    assert!(
+        defaulters
+            .iter()
+            .all(|d| !d.missed.is_empty() && d.located.is_none())
+    );
+    let twice = nurse
+        .close_session(&session.id)
+        .await
+        .expect_err("closed once");
+    assert!(twice.to_string().contains("đã kết thúc"), "{twice}");
+
+    // Tracing a defaulter: located, why, what came of it.
+    let d = &defaulters[0];
+    let traced = nurse
+        .trace_defaulter(
+            &session.id,
+            &d.person_id,
+            &Trace {
+                located: Some(true),
+                reason: Some(MissReason::Sick),
+                outcome: Some(TraceOutcome::Rescheduled),
+            },
+        )
+        .await
+        .expect("traced");
+    assert_eq!(traced.located, Some(true));
+    assert_eq!(traced.reason, Some(MissReason::Sick));
+    assert_eq!(traced.traced_by.as_deref(), Some("nv.lan"));
+    let listed = nurse.session_days(None, None).await.expect("sessions");
+    let closed = listed.iter().find(|s| s.id == session.id).expect("listed");
+    assert_eq!(closed.defaulters, (people.len() - 1) as i64);
+    assert!(closed.closed_at.is_some());
+    lab.server.stop().await;
+}
+
+/// The text of a PDF, as pdftotext (poppler-utils, installed by scripts/setup) extracts it.
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("giay-moi.pdf");
+    std::fs::write(&path, pdf).expect("written");
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -317,6 +317,7 @@ export function App() {
       ) : screen === "routine" ? (
         <Routine
           refreshKey={refreshKey}
+          writes={session.writes_people}
           openPerson={(id) => {
             setDrafts({ ...drafts, personId: id, register: null });
             setScreen("session");

@@ -30,7 +30,7 @@ import type { ComplaintView } from "./bindings/ComplaintView";
 import type { ComplaintStatus } from "./bindings/ComplaintStatus";
 import type { FacilityChoice } from "./bindings/FacilityChoice";
 import type { PassportStatus } from "./bindings/PassportStatus";
-import type { PrintedPassport } from "./bindings/PrintedPassport";
+import type { PrintedFile } from "./bindings/PrintedFile";
 import type { PersonSummary } from "./bindings/PersonSummary";
 import type { QrReading } from "./bindings/QrReading";
 import type { RecordDoseRequest } from "./bindings/RecordDoseRequest";
@@ -43,6 +43,11 @@ import type { UiError } from "./bindings/UiError";
 import type { VaccineEntry } from "./bindings/VaccineEntry";
 import type { DueEntry } from "./bindings/DueEntry";
 import type { PersonSchedule } from "./bindings/PersonSchedule";
+import type { Defaulter } from "./bindings/Defaulter";
+import type { PlanSessionRequest } from "./bindings/PlanSessionRequest";
+import type { SessionDay } from "./bindings/SessionDay";
+import type { SessionTally } from "./bindings/SessionTally";
+import type { TraceRequest } from "./bindings/TraceRequest";
 import type { VoidDoseRequest } from "./bindings/VoidDoseRequest";
 import type { SignRunRequest } from "./bindings/SignRunRequest";
 import type { BacklogSummary } from "./bindings/BacklogSummary";
@@ -114,12 +119,19 @@ export const api = {
   catalogue: () => call<VaccineEntry[]>("catalogue"),
   dueList: (date: string | null, hamlet: string | null) => call<DueEntry[]>("due_list", { date, hamlet }),
   personSchedule: (personId: string) => call<PersonSchedule>("person_schedule", { personId }),
+  planSession: (request: PlanSessionRequest) => call<SessionDay>("plan_session", { request }),
+  sessionDays: () => call<SessionDay[]>("session_days"),
+  printSessionSlips: (id: string) => call<PrintedFile>("print_session_slips", { id }),
+  sessionTally: (id: string) => call<SessionTally>("session_tally", { id }),
+  closeSession: (id: string) => call<Defaulter[]>("close_session", { id }),
+  sessionDefaulters: (id: string) => call<Defaulter[]>("session_defaulters", { id }),
+  traceDefaulter: (request: TraceRequest) => call<Defaulter>("trace_defaulter", { request }),
   findPeople: (query: SearchQuery) => call<PersonSummary[]>("find_people", { query }),
   readCccdQr: (text: string) => call<QrReading>("read_cccd_qr", { text }),
   registerPerson: (input: PersonInput) => call<PersonRecord>("register_person", { input }),
   showPerson: (personId: string) => call<PersonRecord>("show_person", { personId }),
   passportStatus: (personId: string) => call<PassportStatus>("passport_status", { personId }),
-  printPassport: (personId: string, paper: Paper) => call<PrintedPassport>("print_passport", { personId, paper }),
+  printPassport: (personId: string, paper: Paper) => call<PrintedFile>("print_passport", { personId, paper }),
   checkPassport: (text: string) => call<PassportCheck>("check_passport", { text }),
   complaints: (filter: ComplaintFilter) => call<ComplaintSummary[]>("complaints", { filter }),
   openComplaint: (id: string) => call<ComplaintView>("open_complaint", { id }),

@@ -30,6 +30,22 @@ fn uuid(text: &str, what: &str) -> Result<Uuid> {
         .map_err(|_| UiError::new("invalid_id", format!("mã {what} không hợp lệ: {text}")))
 }
 
+/// Saves a printed page in the export folder (replacing a file of that name whole).
+fn save_export(app: &App<'_>, name: &str, pdf: &[u8]) -> Result<crate::views::PrintedFile> {
+    let dir = &app.config.export_dir;
+    let io = |source| station::StationError::Io {
+        path: dir.clone(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let path = dir.join(name);
+    station::files::replace(&path, pdf)?;
+    Ok(crate::views::PrintedFile {
+        path: path.display().to_string(),
+        bytes: pdf.len() as u64,
+    })
+}
+
 /// The client to the server as the signed-in user (online sessions only).
 async fn as_user(app: &App<'_>) -> Result<Arc<station::SyncClient>> {
     let station = app.station().await?;

@@ -18,23 +18,12 @@ pub async fn print_passport(
     app: App<'_>,
     person_id: String,
     paper: station::Paper,
-) -> Result<crate::views::PrintedPassport> {
+) -> Result<crate::views::PrintedFile> {
     let station = app.station().await?;
     let (pdf, name) = station
         .passport_pdf(uuid(&person_id, "người")?, paper)
         .await?;
-    let dir = &app.config.export_dir;
-    let io = |source| station::StationError::Io {
-        path: dir.clone(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let path = dir.join(name);
-    station::files::replace(&path, &pdf)?;
-    Ok(crate::views::PrintedPassport {
-        path: path.display().to_string(),
-        bytes: pdf.len() as u64,
-    })
+    super::save_export(&app, &name, &pdf)
 }
 
 /// Checks a scanned or pasted passport offline against the kept trust list.

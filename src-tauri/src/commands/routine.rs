@@ -1,9 +1,12 @@
-//! The Routine screen (Tiêm chủng thường xuyên): the due list of a session day, and a person's
-//! schedule on the record screen.
+//! The Routine screen (Tiêm chủng thường xuyên): the due list, session days (plan, slips, tally,
+//! close, defaulters and their tracing), and a person's schedule on the record screen.
 
 use super::{App, Result, uuid};
 use crate::error::UiError;
-use station::programme::{DueEntry, DueQuery};
+use station::programme::{
+    Defaulter, DueEntry, DueQuery, MissReason, SessionDay, SessionPlan, SessionTally, Trace,
+    TraceOutcome,
+};
 use sync_protocol::BirthDate;
 use sync_protocol::schedule::PersonSchedule;
 use time::Date;
@@ -32,6 +35,7 @@ pub async fn due_list(
     let query = DueQuery {
         on: day(date.as_deref())?,
         hamlet,
+        ..DueQuery::default()
     };
     Ok(app.station().await?.due_list(&query).await?)
 }
@@ -43,5 +47,89 @@ pub async fn person_schedule(app: App<'_>, person_id: String) -> Result<PersonSc
         .station()
         .await?
         .schedule_of(uuid(&person_id, "người")?, None)
+        .await?)
+}
+
+/// Plans a session day for a hamlet (or the whole commune).
+#[tauri::command]
+pub async fn plan_session(
+    app: App<'_>,
+    request: crate::views::PlanSessionRequest,
+) -> Result<SessionDay> {
+    let day = day(Some(&request.date))?.ok_or_else(|| {
+        UiError::new(
+            "invalid_date",
+            "chọn ngày của buổi tiêm (dd/mm/yyyy)".to_string(),
+        )
+    })?;
+    Ok(app
+        .station()
+        .await?
+        .plan_session(SessionPlan {
+            day,
+            hamlet: request.hamlet,
+            place: request.place,
+        })
+        .await?)
+}
+
+/// Every session day, by day.
+#[tauri::command]
+pub async fn session_days(app: App<'_>) -> Result<Vec<SessionDay>> {
+    Ok(app.station().await?.session_days(None, None).await?)
+}
+
+/// The invitation slips of a session, saved as a PDF in the export folder.
+#[tauri::command]
+pub async fn print_session_slips(app: App<'_>, id: String) -> Result<crate::views::PrintedFile> {
+    let slips = app.station().await?.session_slips(&id).await?;
+    super::save_export(&app, &slips.file_name, &slips.pdf)
+}
+
+/// The day's tally of a session.
+#[tauri::command]
+pub async fn session_tally(app: App<'_>, id: String) -> Result<SessionTally> {
+    Ok(app.station().await?.session_tally(&id).await?)
+}
+
+/// Closes a session: who was due and got no dose here becomes a defaulter.
+#[tauri::command]
+pub async fn close_session(app: App<'_>, id: String) -> Result<Vec<Defaulter>> {
+    Ok(app.station().await?.close_session(&id).await?)
+}
+
+/// The defaulters of a session with their tracing.
+#[tauri::command]
+pub async fn session_defaulters(app: App<'_>, id: String) -> Result<Vec<Defaulter>> {
+    Ok(app.station().await?.defaulters(Some(&id)).await?)
+}
+
+/// Records what tracing a defaulter found.
+#[tauri::command]
+pub async fn trace_defaulter(
+    app: App<'_>,
+    request: crate::views::TraceRequest,
+) -> Result<Defaulter> {
+    let chosen = |t: &Option<String>| {
+        t.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+    };
+    let trace = Trace {
+        located: request.located,
+        reason: chosen(&request.reason)
+            .map(|r| MissReason::parse(&r))
+            .transpose()
+            .map_err(station::StationError::from)?,
+        outcome: chosen(&request.outcome)
+            .map(|o| TraceOutcome::parse(&o))
+            .transpose()
+            .map_err(station::StationError::from)?,
+    };
+    Ok(app
+        .station()
+        .await?
+        .trace_defaulter(&request.session_id, &request.person_id, &trace)
         .await?)
 }

@@ -1,29 +1,15 @@
 //! The printed vaccine passport: one bilingual (Vietnamese/English) A4 or A5 page with the QR code of
-//! the certificate (drawn as vector squares, so it prints sharp at any resolution), what it
-//! certifies, the person's doses and the UVCI. `printpdf` with an embedded DejaVu Sans subset
-//! (every Vietnamese letter); `qrcode` for the code.
+//! the certificate, what it certifies, the person's COVID-19 doses and the UVCI (drawn with
+//! `crate::pdf`).
 
 use super::PassportView;
 use crate::error::{Result, StationError};
-use printpdf::{Color, IndirectFontRef, Mm, PdfDocument, PdfLayerReference, Rect, Rgb};
-use qrcode::{EcLevel, QrCode};
+use crate::pdf::{Document, Page, vn_date};
 use sotiem_passport::HealthCertificate;
 use sync_protocol::Person;
 use sync_protocol::vaccines::Catalogue;
 
-const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-const PAGE_WIDTH: f32 = 210.0;
-const PAGE_HEIGHT: f32 = 297.0;
 const LEFT: f32 = 18.0;
-
-/// `YYYY-MM-DD` → `dd/mm/yyyy`; a year or year-month as it is.
-fn vn_date(iso: &str) -> String {
-    match iso.split('-').collect::<Vec<_>>().as_slice() {
-        [y, m, d] => format!("{d}/{m}/{y}"),
-        [y, m] => format!("{m}/{y}"),
-        _ => iso.to_string(),
-    }
-}
 
 /// The paper a passport is printed on: the layout is drawn for A4 and scaled for A5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -54,66 +40,12 @@ impl Paper {
     }
 }
 
-/// A page drawn in A4 millimetres and points, scaled to the paper.
-struct Page {
-    layer: PdfLayerReference,
-    font: IndirectFontRef,
-    scale: f32,
-}
-
-impl Page {
-    fn text(&self, text: &str, size: f32, x: f32, y: f32) {
-        let k = self.scale;
-        self.layer
-            .use_text(text, size * k, Mm(x * k), Mm(y * k), &self.font);
-    }
-
-    /// A label in Vietnamese and English, the value under it, in the right-hand column.
-    fn field(&self, y: f32, vietnamese: &str, english: &str, value: &str) {
-        self.grey(0.35);
-        self.text(&format!("{vietnamese} / {english}"), 7.5, 114.0, y);
-        self.grey(0.0);
-        self.text(value, 11.0, 114.0, y - 4.8);
-    }
-
-    fn grey(&self, level: f32) {
-        self.layer
-            .set_fill_color(Color::Rgb(Rgb::new(level, level, level, None)));
-    }
-
-    /// The QR code of `text` in a `size` mm square whose lower-left corner is (`x`, `y`), with
-    /// its quiet zone inside the square.
-    fn qr(&self, text: &str, x: f32, y: f32, size: f32) -> Result<()> {
-        let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
-            .map_err(|e| StationError::Pdf(format!("mã QR: {e}")))?;
-        let width = code.width();
-        let colors = code.to_colors();
-        let (x, y, size) = (x * self.scale, y * self.scale, size * self.scale);
-        let module = size / (width + 8) as f32;
-        self.grey(0.0);
-        for row in 0..width {
-            let mut col = 0;
-            while col < width {
-                if colors[row * width + col] != qrcode::Color::Dark {
-                    col += 1;
-                    continue;
-                }
-                let start = col;
-                while col < width && colors[row * width + col] == qrcode::Color::Dark {
-                    col += 1;
-                }
-                // Rows count down from the top of the square.
-                let top = y + size - (row + 4) as f32 * module;
-                self.layer.add_rect(Rect::new(
-                    Mm(x + (start + 4) as f32 * module),
-                    Mm(top - module),
-                    Mm(x + (col + 4) as f32 * module),
-                    Mm(top),
-                ));
-            }
-        }
-        Ok(())
-    }
+/// A label in Vietnamese and English, the value under it, in the right-hand column.
+fn field(p: &Page, y: f32, vietnamese: &str, english: &str, value: &str) {
+    p.grey(0.35);
+    p.text(&format!("{vietnamese} / {english}"), 7.5, 114.0, y);
+    p.grey(0.0);
+    p.text(value, 11.0, 114.0, y - 4.8);
 }
 
 /// The passport page of `certificate` (what the QR says), with `person`'s standing doses.
@@ -124,21 +56,8 @@ pub(super) fn passport_pdf(
     paper: Paper,
     catalogue: &Catalogue,
 ) -> Result<Vec<u8>> {
-    let pdf_error = |e: printpdf::Error| StationError::Pdf(e.to_string());
-    let (doc, page, layer) = PdfDocument::new(
-        "Hộ chiếu vắc xin COVID-19",
-        Mm(PAGE_WIDTH * paper.scale()),
-        Mm(PAGE_HEIGHT * paper.scale()),
-        "passport",
-    );
-    let font = doc
-        .add_external_font_with_subsetting(std::io::Cursor::new(FONT), true)
-        .map_err(pdf_error)?;
-    let p = Page {
-        layer: doc.get_page(page).get_layer(layer),
-        font,
-        scale: paper.scale(),
-    };
+    let mut doc = Document::new("Hộ chiếu vắc xin COVID-19", paper.scale())?;
+    let p = doc.page();
     let entry = certificate
         .vaccination_entry()
         .ok_or_else(|| StationError::Pdf("hộ chiếu không có mũi tiêm".into()))?;
@@ -190,7 +109,7 @@ pub(super) fn passport_pdf(
         ("Đơn vị cấp", "Issuer", entry.issuer.clone()),
     ];
     for (i, (vi, en, value)) in rows.iter().enumerate() {
-        p.field(244.0 - i as f32 * 10.5, vi, en, value);
+        field(&p, 244.0 - i as f32 * 10.5, vi, en, value);
     }
 
     p.text(
@@ -224,7 +143,13 @@ pub(super) fn passport_pdf(
         p.text(vi, 8.0, *x, 97.0);
         p.text(en, 6.5, *x, 93.8);
     }
-    for (i, dose) in person.active_doses().iter().take(8).enumerate() {
+    // The certificate's doses: COVID-19 vaccines of the catalogue (routine programme doses
+    // are not part of it).
+    let covid = person
+        .active_doses()
+        .into_iter()
+        .filter(|d| catalogue.find(&d.vaccine).is_some());
+    for (i, dose) in covid.take(8).enumerate() {
         let y = 87.0 - i as f32 * 6.0;
         let d = dose
             .given_at
@@ -264,5 +189,5 @@ pub(super) fn passport_pdf(
         LEFT,
         31.0,
     );
-    doc.save_to_bytes().map_err(pdf_error)
+    doc.finish()
 }

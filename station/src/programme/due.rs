@@ -17,6 +17,9 @@ pub struct DueQuery {
     /// Today when absent.
     pub on: Option<Date>,
     pub hamlet: Option<String>,
+    /// The list as it stood that morning: doses given on the day itself not yet counted (a
+    /// session's invitees, after the session too).
+    pub before_the_day: bool,
 }
 
 /// One dose due: who, which series and dose, since when.
@@ -66,7 +69,7 @@ const PEOPLE: &str = concat!(
 
 const DOSES: &str = concat!(
     "SELECT d.person_id, d.vaccine, d.given_at FROM doses d
-     WHERE d.voided = 0 AND d.person_id IN (SELECT p.id",
+     WHERE d.voided = 0 AND substr(d.given_at, 1, 10) < ?5 AND d.person_id IN (SELECT p.id",
     candidates!(),
     ")"
 );
@@ -92,11 +95,19 @@ impl Station {
             .bind(hamlet)
             .fetch_all(self.store().pool())
             .await?;
+        // Stored times start with the local date: the doses before this day (the morning's
+        // list) or up to its end.
+        let cutoff = if q.before_the_day {
+            on
+        } else {
+            on.next_day().unwrap_or(on)
+        };
         let dose_rows = sqlx::query(DOSES)
             .bind(&facility)
             .bind(&children_after)
             .bind(&women_after)
             .bind(hamlet)
+            .bind(cutoff.to_string())
             .fetch_all(self.store().pool())
             .await?;
         let mut doses: HashMap<String, Vec<GivenDose>> = HashMap::new();

@@ -3,8 +3,14 @@
 //! schedule as data and its engine) live in `sync_protocol::schedule`.
 
 mod due;
+mod sessions;
+mod slips;
 
 pub use due::{DueEntry, DueQuery};
+pub use sessions::{
+    Defaulter, MissReason, SessionDay, SessionPlan, SessionTally, Slips, TallyRow, Trace,
+    TraceOutcome,
+};
 
 use crate::error::{Result, StationError};
 use crate::service::Station;

@@ -6,9 +6,10 @@ import { ErrorBox } from "../components/ErrorBox";
 import { Field } from "../components/Field";
 import { formatBirthDate, formatDate, formatPhone, todayIso } from "../format";
 import { t } from "../i18n";
+import { Sessions } from "./routine/Sessions";
 
 /** Tiêm chủng thường xuyên: who is due or overdue on a session day, by hamlet. */
-export function Routine({ openPerson, refreshKey }: { openPerson: (id: string) => void; refreshKey: number }) {
+export function Routine({ openPerson, refreshKey, writes }: { openPerson: (id: string) => void; refreshKey: number; writes: boolean }) {
   const [day, setDay] = useState(formatDate(todayIso()));
   const [hamlet, setHamlet] = useState("");
   const [list, setList] = useState<DueEntry[] | null>(null);
@@ -43,7 +44,9 @@ export function Routine({ openPerson, refreshKey }: { openPerson: (id: string) =
   }
 
   return (
-    <main class="card" data-testid="routine">
+    <main>
+    <Sessions writes={writes} refreshKey={refreshKey} />
+    <section class="card" data-testid="routine">
       <h2>{t("dueListTitle")}</h2>
       <p class="help">{t("dueListHelp")}</p>
       <form class="grid" onSubmit={load}>
@@ -103,6 +106,7 @@ export function Routine({ openPerson, refreshKey }: { openPerson: (id: string) =
           </table>
         </section>
       ))}
+    </section>
     </main>
   );
 }
