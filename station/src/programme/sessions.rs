@@ -3,7 +3,8 @@
 //! and got no dose here that day becomes a defaulter, traced with WHO's fields (can the child be
 //! located, why the session was missed, what came of it).
 
-use super::{DueEntry, DueQuery, slips};
+use super::slips::{self, doses_text};
+use super::{DueEntry, DueQuery};
 use crate::error::{Result, StationError};
 use crate::service::Station;
 use serde::Serialize;
@@ -188,15 +189,6 @@ pub(super) fn by_person(entries: Vec<DueEntry>) -> Vec<Vec<DueEntry>> {
     out
 }
 
-/// "Sởi (mũi 1), Viêm não Nhật Bản (mũi 2)".
-pub(super) fn doses_text(doses: &[DueEntry]) -> String {
-    doses
-        .iter()
-        .map(|e| format!("{} (mũi {})", e.antigen, e.dose_number))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn session_from(r: &sqlx::sqlite::SqliteRow) -> SessionDay {
     SessionDay {
         id: r.get("id"),
@@ -323,7 +315,12 @@ impl Station {
     pub async fn session_slips(&self, id: &str) -> Result<Slips> {
         let session = self.session_day(id).await?;
         let people = by_person(self.session_invitees(id).await?);
-        let pdf = slips::slips_pdf(&self.facility().name, &session, &people)?;
+        let pdf = slips::slips_pdf(
+            &self.facility().name,
+            &session.day,
+            session.place.as_deref(),
+            &people,
+        )?;
         let file_name = format!(
             "giay-moi-{}-{}.pdf",
             session.day,

@@ -2,7 +2,6 @@
 //! one for each child with the doses due, the day and the place.
 
 use super::DueEntry;
-use super::sessions::{SessionDay, doses_text};
 use crate::error::Result;
 use crate::pdf::{Document, PAGE_HEIGHT, vn_date};
 
@@ -10,6 +9,16 @@ const SLIPS_PER_PAGE: usize = 4;
 const LEFT: f32 = 14.0;
 /// Characters of a line of the doses' text at 9 pt across the slip.
 const LINE_CHARS: usize = 96;
+
+/// "Sởi (mũi 1), Viêm não Nhật Bản (mũi 2)": the doses a person is due, as slips and the
+/// defaulters' list write them.
+pub(super) fn doses_text(doses: &[DueEntry]) -> String {
+    doses
+        .iter()
+        .map(|e| format!("{} (mũi {})", e.antigen, e.dose_number))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Splits `text` at ", " into lines of at most `width` characters (a longer piece stands alone).
 fn wrap(text: &str, width: usize) -> Vec<String> {
@@ -26,15 +35,17 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// The slips of `people` (each one's due entries) invited to `session` by `facility`.
+/// The slips of `people` (each one's due entries) invited by `facility` to the session of `day`
+/// (`yyyy-mm-dd`) at `place` (the facility when none).
 pub(super) fn slips_pdf(
     facility: &str,
-    session: &SessionDay,
+    day: &str,
+    place: Option<&str>,
     people: &[Vec<DueEntry>],
 ) -> Result<Vec<u8>> {
     let mut doc = Document::new("Giấy mời tiêm chủng", 1.0)?;
-    let day = vn_date(&session.day);
-    let place = session.place.as_deref().unwrap_or(facility);
+    let day = vn_date(day);
+    let place = place.unwrap_or(facility);
     if people.is_empty() {
         let page = doc.page();
         page.text("GIẤY MỜI TIÊM CHỦNG", 13.0, LEFT, PAGE_HEIGHT - 20.0);
