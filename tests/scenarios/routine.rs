@@ -427,7 +427,7 @@ async fn a_session_day_invites_the_due_tallies_the_day_and_keeps_the_defaulters(
     let pdf = slips.pdf;
     assert!(pdf.starts_with(b"%PDF"));
     let first = invitees[0].clone();
-    let text = pdf_text(&pdf);
+    let text = sotiem_scenarios::passports::pdf_text(&pdf);
     assert!(text.contains("GIẤY MỜI TIÊM CHỦNG"), "{text}");
     assert!(text.contains(&first.full_name), "{text}");
     assert!(text.contains("Nhà văn hoá ấp 2"), "{text}");
@@ -512,17 +512,4 @@ async fn a_session_day_invites_the_due_tallies_the_day_and_keeps_the_defaulters(
     assert_eq!(closed.defaulters, (people.len() - 1) as i64);
     assert!(closed.closed_at.is_some());
     lab.server.stop().await;
-}
-
-/// The text of a PDF, as pdftotext (poppler-utils, installed by scripts/setup) extracts it.
-fn pdf_text(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().expect("dir");
-    let path = dir.path().join("giay-moi.pdf");
-    std::fs::write(&path, pdf).expect("written");
-    let out = std::process::Command::new("pdftotext")
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs (poppler-utils)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -71,18 +71,6 @@ fn qr_in_pdf(dir: &Path, pdf: &[u8]) -> String {
     sotiem_scenarios::passports::qr_in_pdf(&file)
 }
 
-/// The PDF's text, as pdftotext extracts it.
-fn pdf_text(dir: &Path, pdf: &[u8]) -> String {
-    let file = dir.join(format!("passport-{}.pdf", uuid::Uuid::now_v7()));
-    std::fs::write(&file, pdf).expect("pdf");
-    let out = std::process::Command::new("pdftotext")
-        .arg(&file)
-        .arg("-")
-        .output()
-        .expect("pdftotext runs (poppler-utils)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn the_day() -> SigningSelection {
     SigningSelection {
         from: "20/11/2026".into(),
@@ -237,7 +225,7 @@ async fn scenario(token: &SoftToken, backend: Backend) {
         std::fs::write(Path::new(&keep).join(&file_name), &pdf).expect("kept");
     }
     assert_eq!(qr_in_pdf(lab.dir.path(), &pdf), current.hc1);
-    let text = pdf_text(lab.dir.path(), &pdf);
+    let text = sotiem_scenarios::passports::pdf_text(&pdf);
     for expected in [
         anh.full_name.as_str(),
         "HỘ CHIẾU VẮC XIN",

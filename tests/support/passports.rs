@@ -68,6 +68,19 @@ pub fn end_of_day(helper: &str, db: &Path, token: &SoftToken, key_id: &str) -> S
     said
 }
 
+/// The text of a PDF (a passport, invitation slips), as pdftotext extracts it.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("page.pdf");
+    std::fs::write(&file, pdf).expect("pdf");
+    let out = Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (scripts/setup installs poppler-utils)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The QR code on the first page of a PDF file, as zbarimg reads pdftoppm's rendering.
 pub fn qr_in_pdf(pdf: &Path) -> String {
     // pdftoppm writes BASE.png.
@@ -84,8 +97,10 @@ pub fn qr_in_pdf(pdf: &Path) -> String {
         .status()
         .expect("pdftoppm runs (scripts/setup installs poppler-utils)");
     assert!(status.success(), "pdftoppm failed on {}", pdf.display());
+    // QR codes only: with every symbology on, zbar now and then reads a stretch of the QR's
+    // modules (different for each certificate) as a short linear barcode and prints it too.
     let out = Command::new("zbarimg")
-        .args(["--raw", "-q"])
+        .args(["--raw", "-q", "-Sdisable", "-Sqrcode.enable"])
         .arg(&png)
         .output()
         .expect("zbarimg runs (scripts/setup installs zbar-tools)");
