@@ -37,6 +37,7 @@ fn sotiem_commands() -> &'static [&'static str] {
         "close_session",
         "session_defaulters",
         "trace_defaulter",
+        "remind_session",
         "find_people",
         "read_cccd_qr",
         "register_person",

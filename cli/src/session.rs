@@ -6,7 +6,10 @@ use crate::programme::parse_date;
 use crate::render::Output;
 use clap::Subcommand;
 use station::Station;
-use station::programme::{MissReason, SessionDay, SessionPlan, Trace, TraceOutcome};
+use station::programme::{
+    CsvReminders, MissReason, ReminderOutcome, ReminderReport, SessionDay, SessionPlan, SmsGateway,
+    Trace, TraceOutcome,
+};
 use std::path::PathBuf;
 use time::Date;
 
@@ -40,6 +43,16 @@ pub enum SessionCommand {
     },
     /// The day's tally: per antigen, how many were due and how many doses were given.
     Tally { id: String },
+    /// Reminds the families of a session by SMS: a CSV file for the SMS provider (--csv), or
+    /// posted to the province's SMS gateway (--gateway URL, or SOTIEM_SMS_GATEWAY). Says what
+    /// the gateway accepted or refused — never that a message was delivered.
+    Remind {
+        id: String,
+        #[arg(long, group = "to", required = true)]
+        csv: Option<PathBuf>,
+        #[arg(long, group = "to", env = "SOTIEM_SMS_GATEWAY")]
+        gateway: Option<String>,
+    },
     /// Closes a session (on its day or after): who was due and got no dose here becomes a
     /// defaulter.
     Close { id: String },
@@ -83,6 +96,28 @@ fn describe(s: &SessionDay) -> String {
             None => String::new(),
         }
     )
+}
+
+fn describe_reminders(r: &ReminderReport) -> String {
+    let count = |f: fn(&ReminderOutcome) -> bool| r.sent.iter().filter(|(_, o)| f(o)).count();
+    let mut lines = vec![format!(
+        "Đã ghi vào tệp: {} · cổng SMS đã nhận: {} · bị từ chối: {} · không có số điện thoại: {}",
+        count(|o| matches!(o, ReminderOutcome::Written)),
+        count(|o| matches!(o, ReminderOutcome::Accepted { .. })),
+        count(|o| matches!(o, ReminderOutcome::Refused { .. })),
+        r.without_phone.len()
+    )];
+    for (reminder, outcome) in &r.sent {
+        if let ReminderOutcome::Refused { reason } = outcome {
+            lines.push(format!("  {}: {reason}", reminder.phone));
+        }
+    }
+    lines.extend(
+        r.without_phone
+            .iter()
+            .map(|n| format!("  không có số: {n}")),
+    );
+    lines.join("\n")
 }
 
 /// Runs a `sotiem session` command.
@@ -140,6 +175,14 @@ pub async fn session(station: &Station, cmd: &SessionCommand, out: &Output) -> a
                 }));
                 lines.join("\n")
             });
+        }
+        SessionCommand::Remind { id, csv, gateway } => {
+            let report = match (csv, gateway) {
+                (Some(path), _) => station.remind_session(id, &CsvReminders::new(path)).await?,
+                (None, Some(url)) => station.remind_session(id, &SmsGateway::new(url)?).await?,
+                (None, None) => anyhow::bail!("cần --csv FILE hoặc --gateway URL"),
+            };
+            out.value(&report, describe_reminders);
         }
         SessionCommand::Close { id } => {
             let defaulters = station.close_session(id).await?;

@@ -1395,6 +1395,17 @@ fn a_newborn_gets_history_a_schedule_and_a_place_on_the_due_list_from_the_comman
     assert_eq!(code, 0, "{printed}");
     assert_eq!(printed["slips"], 1);
     assert!(std::fs::read(&slips).unwrap().starts_with(b"%PDF"));
+    let reminders = out_dir.path().join("nhắc lịch.csv");
+    let (code, sent) = cli.json(&["session", "remind", &sid, "--csv", &cli.path(&reminders)]);
+    assert_eq!(code, 0, "{sent}");
+    assert_eq!(sent["sent"][0][0]["phone"], "0912345678");
+    assert_eq!(sent["sent"][0][1]["outcome"], "written");
+    let csv_text = std::fs::read_to_string(&reminders).unwrap();
+    assert!(
+        csv_text.starts_with("phone,message,reference"),
+        "{csv_text}"
+    );
+    assert!(csv_text.contains("Con ba Nguyen Thi Lan"), "{csv_text}");
     let (_, tally) = cli.json(&["session", "tally", &sid]);
     assert_eq!(
         (tally["invited"].clone(), tally["came"].clone()),

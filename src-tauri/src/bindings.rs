@@ -41,6 +41,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         crate::views::PrintedFile,
         crate::views::PlanSessionRequest,
         crate::views::TraceRequest,
+        crate::views::RemindView,
         station::programme::SessionDay,
         station::programme::SessionTally,
         station::programme::Defaulter,

@@ -98,6 +98,7 @@ pub fn run() {
             commands::routine::close_session,
             commands::routine::session_defaulters,
             commands::routine::trace_defaulter,
+            commands::routine::remind_session,
             commands::session::find_people,
             commands::session::read_cccd_qr,
             commands::session::register_person,

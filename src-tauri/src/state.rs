@@ -24,6 +24,9 @@ pub struct Config {
     pub auto_sync_secs: u64,
     /// Where exported lists are written (`SOTIEM_EXPORT_DIR`, else `Sổ Tiêm` in Documents).
     pub export_dir: PathBuf,
+    /// The province's SMS gateway for session reminders (`SOTIEM_SMS_GATEWAY`); without it
+    /// reminders are written as a file for the SMS provider.
+    pub sms_gateway: Option<String>,
 }
 
 impl Config {
@@ -40,6 +43,7 @@ impl Config {
         );
         Config {
             export_dir,
+            sms_gateway: var("SOTIEM_SMS_GATEWAY"),
             data_dir,
             default_server: var("SOTIEM_SERVER"),
             ca_pem: var("SOTIEM_CA_CERT").and_then(|p| match std::fs::read(&p) {

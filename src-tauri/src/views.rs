@@ -351,6 +351,15 @@ pub struct PrintedFile {
     pub bytes: u64,
 }
 
+/// Reminders sent for a session: the file written for the SMS provider, or the gateway's
+/// answers.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct RemindView {
+    /// The CSV file written, when there is no gateway.
+    pub path: Option<String>,
+    pub report: station::programme::ReminderReport,
+}
+
 /// A session day to plan, as the form gives it.
 #[derive(Debug, Clone, Deserialize, ts_rs::TS)]
 pub struct PlanSessionRequest {

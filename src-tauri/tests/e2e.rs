@@ -1955,6 +1955,22 @@ async fn a_nurse_registers_a_newborn_records_her_history_and_finds_her_on_the_du
         .collect();
     assert_eq!(slips.len(), 1, "{saved}");
     assert!(std::fs::read(&slips[0]).expect("pdf").starts_with(b"%PDF"));
+    // Reminders: no SMS gateway configured here, so a file for the provider.
+    ui.click("[data-testid=session-remind]").await;
+    ui.wait_text(
+        "[data-testid=session-message]",
+        "the reminders are written",
+        |t| t.contains("nhac-lich-") && t.contains("3 tin nhắn"),
+    )
+    .await;
+    let reminders = std::fs::read_dir(exports.path())
+        .expect("export dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "csv"))
+        .expect("the reminders' file");
+    let csv_text = std::fs::read_to_string(&reminders).expect("csv");
+    assert!(csv_text.contains("Con ba Pham Thi Hoa"), "{csv_text}");
     ui.click("[data-testid=session-tally]").await;
     ui.wait_text("[data-testid=tally]", "three invited, one came", |t| {
         t.contains("Được mời: 3") && t.contains("Đã đến tiêm: 1")

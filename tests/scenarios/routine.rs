@@ -7,7 +7,10 @@
 use sotiem_fixtures::{Generator, HAMLETS};
 use sotiem_scenarios::server::Backend;
 use sotiem_scenarios::{Lab, all_people, both_backends};
-use station::programme::{DueQuery, MissReason, SessionPlan, Trace, TraceOutcome};
+use station::programme::{
+    CsvReminders, DueQuery, MissReason, ReminderOutcome, SessionPlan, SmsGateway, Trace,
+    TraceOutcome,
+};
 use station::{DoseInput, PersonEdit, PersonInput, SearchQuery, StationError};
 use sync_protocol::person::{format_time, now};
 use sync_protocol::schedule::{self, Status};
@@ -511,5 +514,145 @@ async fn a_session_day_invites_the_due_tallies_the_day_and_keeps_the_defaulters(
     let closed = listed.iter().find(|s| s.id == session.id).expect("listed");
     assert_eq!(closed.defaulters, (people.len() - 1) as i64);
     assert!(closed.closed_at.is_some());
+    lab.server.stop().await;
+}
+
+/// Reminders of a session (issue 29): a provider-ready CSV file, or posts to an SMS gateway (a
+/// real HTTP server on loopback here) that accepts some and refuses one; the report says
+/// written, accepted or refused — never delivered — and names who has no phone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_are_written_for_the_provider_or_posted_to_the_gateway_never_called_delivered() {
+    use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
+    use std::sync::{Arc, Mutex};
+
+    let lab = Lab::start(Backend::Sqlite).await;
+    let nurse = lab.device("a", "TYT-TANNHUT", "nv.lan").await;
+    let today = now().date();
+    let mut g = Generator::new(2905);
+    let mut children: Vec<sync_protocol::Person> = (0..5)
+        .map(|_| {
+            // Born three to four months ago with no doses after birth: all due.
+            let mut c = g.child("TYT-TANNHUT", "nv.lan", today - Duration::days(100), 10);
+            c.address.hamlet = Some("Ấp 4".into());
+            c
+        })
+        .collect();
+    // One family without any phone: a slip only.
+    if let Some(c) = children.last_mut() {
+        c.caregiver.as_mut().expect("a caregiver").phone = None;
+    }
+    // The gateway refuses this number.
+    let refused_phone = children[0]
+        .caregiver
+        .as_ref()
+        .and_then(|c| c.phone.clone())
+        .expect("a phone");
+    nurse.import_people(&children).await.expect("imported");
+    let session = nurse
+        .plan_session(SessionPlan {
+            day: today + Duration::days(3),
+            hamlet: Some("Ấp 4".into()),
+            place: Some("Nhà văn hoá ấp 4".into()),
+        })
+        .await
+        .expect("planned");
+
+    // The provider's file.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("nhac-lich.csv");
+    let report = nurse
+        .remind_session(&session.id, &CsvReminders::new(&file))
+        .await
+        .expect("written");
+    assert_eq!(report.sent.len(), 4);
+    assert_eq!(report.without_phone.len(), 1);
+    assert!(
+        report
+            .sent
+            .iter()
+            .all(|(_, o)| *o == ReminderOutcome::Written)
+    );
+    let mut rows = csv::Reader::from_path(&file).expect("csv");
+    let read: Vec<(String, String, String)> =
+        rows.deserialize().map(|r| r.expect("a row")).collect();
+    assert_eq!(read.len(), 4);
+    for ((phone, text, reference), (reminder, _)) in read.iter().zip(&report.sent) {
+        assert_eq!(
+            (phone, text, reference),
+            (&reminder.phone, &reminder.text, &reminder.person_id)
+        );
+        assert!(text.is_ascii() && text.chars().count() <= 160, "{text}");
+        assert!(text.contains("Nha van hoa ap 4"), "{text}");
+    }
+
+    // The province's gateway, on loopback.
+    type Seen = Arc<Mutex<Vec<serde_json::Value>>>;
+    async fn gateway(
+        State((seen, refused)): State<(Seen, String)>,
+        Json(body): Json<serde_json::Value>,
+    ) -> (StatusCode, String) {
+        let to = body["to"].as_str().unwrap_or_default().to_string();
+        if let Ok(mut s) = seen.lock() {
+            s.push(body);
+        }
+        if to == refused {
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "so thue bao khong hop le".into(),
+            )
+        } else {
+            (StatusCode::OK, format!("{{\"id\": \"msg-{to}\"}}"))
+        }
+    }
+    let seen: Seen = Arc::default();
+    let app = Router::new()
+        .route("/sms/send", post(gateway))
+        .with_state((seen.clone(), refused_phone.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bound");
+    let url = format!(
+        "http://{}/sms/send",
+        listener.local_addr().expect("address")
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let report = nurse
+        .remind_session(&session.id, &SmsGateway::new(&url).expect("gateway"))
+        .await
+        .expect("posted");
+    assert_eq!(report.sent.len(), 4);
+    for (reminder, outcome) in &report.sent {
+        if reminder.phone == refused_phone {
+            assert!(
+                matches!(outcome, ReminderOutcome::Refused { reason } if reason.contains("422") && reason.contains("khong hop le")),
+                "{outcome:?}"
+            );
+        } else {
+            assert_eq!(
+                outcome,
+                &ReminderOutcome::Accepted {
+                    gateway_id: Some(format!("msg-{}", reminder.phone))
+                }
+            );
+        }
+    }
+    let posted = seen.lock().expect("seen").clone();
+    assert_eq!(posted.len(), 4, "one post per reminder");
+    for (body, (reminder, _)) in posted.iter().zip(&report.sent) {
+        assert_eq!(body["to"], reminder.phone.as_str());
+        assert_eq!(body["text"], reminder.text.as_str());
+        assert_eq!(body["reference"], reminder.person_id.as_str());
+    }
+    // A gateway that cannot be reached: every reminder refused, with the reason.
+    let down = nurse
+        .remind_session(
+            &session.id,
+            &SmsGateway::new("http://127.0.0.1:9/sms").expect("gateway"),
+        )
+        .await
+        .expect("reported");
+    assert!(down.sent.iter().all(|(_, o)| matches!(o, ReminderOutcome::Refused { reason } if reason.contains("không kết nối"))));
+    // An address that is neither https nor this machine is refused before anything is sent.
+    assert!(SmsGateway::new("http://sms.example.vn/send").is_err());
     lab.server.stop().await;
 }

@@ -48,6 +48,7 @@ import type { PlanSessionRequest } from "./bindings/PlanSessionRequest";
 import type { SessionDay } from "./bindings/SessionDay";
 import type { SessionTally } from "./bindings/SessionTally";
 import type { TraceRequest } from "./bindings/TraceRequest";
+import type { RemindView } from "./bindings/RemindView";
 import type { VoidDoseRequest } from "./bindings/VoidDoseRequest";
 import type { SignRunRequest } from "./bindings/SignRunRequest";
 import type { BacklogSummary } from "./bindings/BacklogSummary";
@@ -126,6 +127,7 @@ export const api = {
   closeSession: (id: string) => call<Defaulter[]>("close_session", { id }),
   sessionDefaulters: (id: string) => call<Defaulter[]>("session_defaulters", { id }),
   traceDefaulter: (request: TraceRequest) => call<Defaulter>("trace_defaulter", { request }),
+  remindSession: (id: string) => call<RemindView>("remind_session", { id }),
   findPeople: (query: SearchQuery) => call<PersonSummary[]>("find_people", { query }),
   readCccdQr: (text: string) => call<QrReading>("read_cccd_qr", { text }),
   registerPerson: (input: PersonInput) => call<PersonRecord>("register_person", { input }),

@@ -133,3 +133,34 @@ pub async fn trace_defaulter(
         .trace_defaulter(&request.session_id, &request.person_id, &trace)
         .await?)
 }
+
+/// Reminds the families of a session: posted to the province's SMS gateway when one is
+/// configured, else written as a CSV file for the SMS provider in the export folder.
+#[tauri::command]
+pub async fn remind_session(app: App<'_>, id: String) -> Result<crate::views::RemindView> {
+    let station = app.station().await?;
+    match &app.config.sms_gateway {
+        Some(url) => {
+            let gateway = station::programme::SmsGateway::new(url)
+                .map_err(|e| UiError::new("sms_gateway", e.to_string()))?;
+            Ok(crate::views::RemindView {
+                path: None,
+                report: station.remind_session(&id, &gateway).await?,
+            })
+        }
+        None => {
+            let session = station.session_day(&id).await?;
+            let dir = &app.config.export_dir;
+            std::fs::create_dir_all(dir).map_err(|source| station::StationError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            let path = dir.join(format!("nhac-lich-{}.csv", session.day));
+            let writer = station::programme::CsvReminders::new(&path);
+            Ok(crate::views::RemindView {
+                path: Some(path.display().to_string()),
+                report: station.remind_session(&id, &writer).await?,
+            })
+        }
+    }
+}

@@ -3,10 +3,14 @@
 //! schedule as data and its engine) live in `sync_protocol::schedule`.
 
 mod due;
+mod reminders;
 mod sessions;
 mod slips;
 
 pub use due::{DueEntry, DueQuery};
+pub use reminders::{
+    CsvReminders, Reminder, ReminderOutcome, ReminderReport, ReminderSender, SmsGateway,
+};
 pub use sessions::{
     Defaulter, MissReason, SessionDay, SessionPlan, SessionTally, Slips, TallyRow, Trace,
     TraceOutcome,

@@ -112,6 +112,26 @@ export function Sessions({ writes, refreshKey }: { writes: boolean; refreshKey: 
                 >
                   {t("printSlips")}
                 </button>
+                {writes && !s.closed_at ? (
+                  <button
+                    type="button"
+                    data-testid="session-remind"
+                    onClick={() =>
+                      void run(async () => {
+                        const r = await api.remindSession(s.id);
+                        const accepted = r.report.sent.filter(([, o]) => o.outcome === "accepted").length;
+                        const refused = r.report.sent.filter(([, o]) => o.outcome === "refused").length;
+                        setMessage(
+                          r.path
+                            ? `${r.report.sent.length} ${t("remindersWritten")} ${r.path}; ${r.report.without_phone.length} ${t("withoutPhone")}`
+                            : `${t("gatewayAccepted")}: ${accepted}; ${t("gatewayRefused")}: ${refused}; ${r.report.without_phone.length} ${t("withoutPhone")}`,
+                        );
+                      })
+                    }
+                  >
+                    {t("remind")}
+                  </button>
+                ) : null}
                 <button type="button" data-testid="session-tally" onClick={() => void run(async () => setTally(await api.sessionTally(s.id)))}>
                   {t("tally")}
                 </button>
