@@ -118,7 +118,12 @@ impl SmsGateway {
 
     async fn post(&self, r: &Reminder) -> ReminderOutcome {
         let body = serde_json::json!({ "to": r.phone, "text": r.text, "reference": r.person_id });
-        let response = match self.http.post(&self.url).json(&body).send().await {
+        let request = self
+            .http
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        let response = match request.send().await {
             Ok(response) => response,
             Err(e) => {
                 return ReminderOutcome::Refused {
