@@ -468,11 +468,20 @@ impl Person {
         doses
     }
 
-    /// The dose number to propose for the next dose: one past the highest active dose.
-    pub fn next_dose_number(&self) -> u8 {
+    /// The active doses of the COVID-19 catalogue (routine programme doses are numbered by
+    /// their series instead).
+    pub fn covid_doses<'a>(
+        &'a self,
+        catalogue: &'a crate::Catalogue,
+    ) -> impl Iterator<Item = &'a Dose> + 'a {
         self.doses
             .values()
-            .filter(|d| d.is_active())
+            .filter(|d| d.is_active() && catalogue.find(&d.vaccine).is_some())
+    }
+
+    /// The COVID-19 dose number to propose: one past the highest active COVID-19 dose.
+    pub fn next_dose_number(&self, catalogue: &crate::Catalogue) -> u8 {
+        self.covid_doses(catalogue)
             .map(|d| d.dose_number)
             .max()
             .map_or(1, |n| n.saturating_add(1))

@@ -587,7 +587,9 @@ fn evaluate_series(
 }
 
 mod person;
-pub use person::{CHILDHOOD_UNTIL_DAYS, PersonSchedule, ScheduleGap, for_person, for_record};
+pub use person::{
+    CHILDHOOD_UNTIL_DAYS, PersonSchedule, ScheduleGap, for_person, for_record, given_doses,
+};
 
 #[cfg(test)]
 mod tests;

@@ -188,6 +188,9 @@ async fn a_newborn_is_found_by_the_caregiver_and_history_counts_but_stays_nobody
         ("TYT-TANNHUT", "nv.lan")
     );
     assert!(bcg.history.is_none());
+    // The record's proposal is for a COVID-19 dose: routine doses are numbered by their series.
+    let record = nurse.show(child.id).await.expect("shown");
+    assert_eq!(record.next_dose_number, 1);
 
     // The schedule counts history like any dose.
     let s = nurse.schedule_of(child.id, None).await.expect("schedule");

@@ -19,7 +19,7 @@ pub use sessions::{
 use crate::error::{Result, StationError};
 use crate::service::Station;
 use serde::Serialize;
-use sync_protocol::schedule::{self, GivenDose, PersonSchedule, Product, RuleSet};
+use sync_protocol::schedule::{self, PersonSchedule, Product, RuleSet};
 use sync_protocol::validate::MAX_DOSE_NUMBER;
 use sync_protocol::{Catalogue, Dose, DoseKind, Field, Person, Problem, Vaccine};
 use time::Date;
@@ -49,12 +49,9 @@ impl Recordable<'_> {
     /// given too early is not counted, so the dose that replaces it keeps its number).
     pub(crate) fn next_number(&self, catalogue: &Catalogue, p: &Person, on: Date) -> u8 {
         let n = match self {
-            Recordable::Covid(_) => covid_doses(catalogue, p)
-                .map(|d| d.dose_number)
-                .max()
-                .unwrap_or(0),
+            Recordable::Covid(_) => return p.next_dose_number(catalogue),
             Recordable::Routine { product, rule_set } => {
-                let doses = given(p);
+                let doses = schedule::given_doses(p);
                 let birth = p.birth_date.earliest_day();
                 let series = product.series.first();
                 schedule::evaluate(rule_set, birth, &doses, on, None)
@@ -70,13 +67,13 @@ impl Recordable<'_> {
     /// routine product on the same day.
     pub(crate) fn clash<'p>(
         &self,
-        catalogue: &Catalogue,
+        catalogue: &'p Catalogue,
         p: &'p Person,
         number: u8,
         on: Date,
     ) -> Option<&'p Dose> {
         match self {
-            Recordable::Covid(_) => covid_doses(catalogue, p).find(|d| d.dose_number == number),
+            Recordable::Covid(_) => p.covid_doses(catalogue).find(|d| d.dose_number == number),
             Recordable::Routine { product, .. } => p
                 .doses
                 .values()
@@ -91,22 +88,6 @@ impl Recordable<'_> {
             Recordable::Routine { .. } => DoseKind::Primary,
         }
     }
-}
-
-fn covid_doses<'p>(catalogue: &Catalogue, p: &'p Person) -> impl Iterator<Item = &'p Dose> {
-    p.doses
-        .values()
-        .filter(|d| d.is_active() && catalogue.find(&d.vaccine).is_some())
-}
-
-fn given(p: &Person) -> Vec<GivenDose> {
-    p.active_doses()
-        .into_iter()
-        .map(|d| GivenDose {
-            product: d.vaccine.clone(),
-            given_on: d.given_at.date(),
-        })
-        .collect()
 }
 
 /// A product the station can record, for `sotiem vaccine list` and the dose form.

@@ -149,7 +149,7 @@ impl Station {
         })?;
         let warnings = self.warnings(&person, &conflicts);
         Ok(PersonRecord {
-            next_dose_number: person.next_dose_number(),
+            next_dose_number: person.next_dose_number(self.catalogue()),
             person,
             conflicts,
             warnings,

@@ -95,20 +95,25 @@ pub fn for_record(
     })
 }
 
-/// The schedule of `person` on `on`, counting every standing dose (history included).
-pub fn for_person(
-    schedule: &Schedule,
-    person: &Person,
-    on: Date,
-) -> Result<PersonSchedule, ScheduleGap> {
-    let doses: Vec<GivenDose> = person
+/// Every standing dose of `person` (history included) as the engine counts it.
+pub fn given_doses(person: &Person) -> Vec<GivenDose> {
+    person
         .active_doses()
         .into_iter()
         .map(|d| GivenDose {
             product: d.vaccine.clone(),
             given_on: d.given_at.date(),
         })
-        .collect();
+        .collect()
+}
+
+/// The schedule of `person` on `on`, counting every standing dose (history included).
+pub fn for_person(
+    schedule: &Schedule,
+    person: &Person,
+    on: Date,
+) -> Result<PersonSchedule, ScheduleGap> {
+    let doses = given_doses(person);
     for_record(
         schedule,
         person.gender,
