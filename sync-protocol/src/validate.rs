@@ -164,14 +164,20 @@ pub fn check_dose(birth: BirthDate, dose: &Dose) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// A stored phone must be in its normal form (as `normalize_phone` writes it).
+fn check_stored_phone(field: Field, phone: Option<&str>) -> Result<(), FieldError> {
+    match phone {
+        Some(p) if identity::normalize_phone(p).as_deref() != Ok(p) => {
+            Err(FieldError::new(field, Problem::PhoneFormat))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Checks a caregiver: a name, and a phone in its normal form when there is one.
 pub fn check_caregiver(c: &Caregiver) -> Result<(), FieldError> {
     check_full_name(&c.name).map_err(|e| FieldError::new(Field::CaregiverName, e.problem))?;
-    if let Some(phone) = &c.phone
-        && identity::normalize_phone(phone).as_deref() != Ok(phone.as_str())
-    {
-        return Err(FieldError::new(Field::CaregiverPhone, Problem::PhoneFormat));
-    }
+    check_stored_phone(Field::CaregiverPhone, c.phone.as_deref())?;
     check_text(Field::CaregiverName, c.relation.as_deref(), MAX_TEXT)
 }
 
@@ -183,11 +189,7 @@ pub fn check_person(person: &Person, today: Date) -> Result<(), FieldError> {
     if person.verification.status != VerificationStatus::InvalidId {
         identity::check_identity(&person.identity, person.gender, person.birth_date)?;
     }
-    if let Some(phone) = &person.phone
-        && identity::normalize_phone(phone).as_deref() != Ok(phone.as_str())
-    {
-        return Err(FieldError::new(Field::Phone, Problem::PhoneFormat));
-    }
+    check_stored_phone(Field::Phone, person.phone.as_deref())?;
     check_nationality(&person.nationality)?;
     if let Some(n) = &person.insurance_number {
         check_insurance_number(n)?;

@@ -196,7 +196,7 @@ impl Station {
         let place = session.place.clone().unwrap_or_else(|| facility.clone());
         let mut reminders = Vec::new();
         let mut without_phone = Vec::new();
-        for doses in by_person(self.session_invitees(id).await?) {
+        for doses in by_person(self.invitees_of(&session).await?) {
             let first = &doses[0];
             match &first.phone {
                 Some(phone) => reminders.push(Reminder {

@@ -302,6 +302,11 @@ impl Station {
     /// given on the day itself not yet counted).
     pub async fn session_invitees(&self, id: &str) -> Result<Vec<DueEntry>> {
         let session = self.session_day(id).await?;
+        self.invitees_of(&session).await
+    }
+
+    /// [`Station::session_invitees`] of a session already read.
+    pub(super) async fn invitees_of(&self, session: &SessionDay) -> Result<Vec<DueEntry>> {
         self.due_list(&DueQuery {
             on: Some(parse_day(&session.day)?),
             hamlet: session.hamlet.clone(),
@@ -314,7 +319,7 @@ impl Station {
     /// a page.
     pub async fn session_slips(&self, id: &str) -> Result<Slips> {
         let session = self.session_day(id).await?;
-        let people = by_person(self.session_invitees(id).await?);
+        let people = by_person(self.invitees_of(&session).await?);
         let pdf = slips::slips_pdf(
             &self.facility().name,
             &session.day,
@@ -355,7 +360,7 @@ impl Station {
     pub async fn session_tally(&self, id: &str) -> Result<SessionTally> {
         let session = self.session_day(id).await?;
         let day = parse_day(&session.day)?;
-        let invitees = self.session_invitees(id).await?;
+        let invitees = self.invitees_of(&session).await?;
         let invited: BTreeSet<String> = invitees.iter().map(|e| e.person_id.clone()).collect();
         let came = self.came(&session, &invited).await?;
         let mut rows: BTreeMap<String, TallyRow> = BTreeMap::new();
@@ -434,7 +439,7 @@ impl Station {
                 Problem::SessionNotOver,
             ));
         }
-        let people = by_person(self.session_invitees(id).await?);
+        let people = by_person(self.invitees_of(&session).await?);
         let invited: BTreeSet<String> = people.iter().map(|p| p[0].person_id.clone()).collect();
         let came = self.came(&session, &invited).await?;
         let mut tx = self.store().begin_write().await?;
