@@ -29,6 +29,7 @@ fn sotiem_commands() -> &'static [&'static str] {
         "change_password",
         "catalogue",
         "due_list",
+        "coverage",
         "person_schedule",
         "plan_session",
         "session_days",

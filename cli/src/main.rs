@@ -89,6 +89,16 @@ enum Command {
         #[arg(long, alias = "hamlet")]
         village: Option<String>,
     },
+    /// Coverage of a birth cohort among the children this station manages: per indicator
+    /// (BCG, DPT-VGB-Hib 3, measles, fully immunized…) reached, on time, by 12 and 24 months.
+    Coverage {
+        /// The cohort: a year of birth (2025) or a month (2025-06, 06/2025).
+        #[arg(long, value_parser = programme::parse_cohort)]
+        cohort: sync_protocol::schedule::coverage::Cohort,
+        /// The day to count on (YYYY-MM-DD or DD/MM/YYYY); today when not given.
+        #[arg(long, value_parser = programme::parse_date)]
+        date: Option<time::Date>,
+    },
     /// The audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -250,6 +260,9 @@ async fn command(cli: &Cli, station: &Station, out: &render::Output) -> anyhow::
         Command::Session(cmd) => session::session(station, cmd, out).await?,
         Command::Due { date, village } => {
             programme::due(station, *date, village.as_deref(), out).await?
+        }
+        Command::Coverage { cohort, date } => {
+            programme::coverage(station, *cohort, *date, out).await?
         }
         Command::Audit(cmd) => audit::audit(station, cmd, out).await?,
         Command::Check => audit::check(station, out).await?,

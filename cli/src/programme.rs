@@ -1,11 +1,13 @@
-//! Routine immunization: `sotiem vaccine list`, `sotiem schedule show PERSON`, `sotiem due`.
+//! Routine immunization: `sotiem vaccine list`, `sotiem schedule show PERSON`, `sotiem due`,
+//! `sotiem coverage`.
 
 use crate::print_json;
 use crate::render::Output;
 use clap::Subcommand;
 use station::Station;
-use station::programme::{DueEntry, DueQuery, VaccineEntry};
+use station::programme::{CohortCoverage, DueEntry, DueQuery, VaccineEntry};
 use sync_protocol::BirthDate;
+use sync_protocol::schedule::coverage::{Cohort, IndicatorCount};
 use sync_protocol::schedule::{PersonSchedule, Status};
 use time::Date;
 use uuid::Uuid;
@@ -28,6 +30,11 @@ pub fn parse_date(text: &str) -> Result<Date, String> {
         Ok(BirthDate::Full(d)) => Ok(d),
         _ => Err("ngày phải có dạng YYYY-MM-DD hoặc DD/MM/YYYY".into()),
     }
+}
+
+/// Reads a birth cohort: a year or a month.
+pub fn parse_cohort(text: &str) -> Result<Cohort, String> {
+    Cohort::parse(text).map_err(|e| e.to_string())
 }
 
 /// Runs `sotiem schedule …`.
@@ -144,6 +151,53 @@ pub fn print_due(list: &[DueEntry]) {
             },
             e.earliest,
             e.phone.as_deref().unwrap_or("-")
+        );
+    }
+}
+
+/// Runs `sotiem coverage`.
+pub async fn coverage(
+    station: &Station,
+    cohort: Cohort,
+    date: Option<Date>,
+    out: &Output,
+) -> anyhow::Result<()> {
+    let c = station.coverage(cohort, date).await?;
+    if out.json {
+        print_json(&c);
+    } else {
+        print_coverage(&c);
+    }
+    Ok(())
+}
+
+/// `n/of (p%)`, or a dash where there is nothing to count.
+pub fn share(n: Option<u32>, of: u32) -> String {
+    match n {
+        Some(n) if of > 0 => format!("{n}/{of} ({:.1}%)", f64::from(n) * 100.0 / f64::from(of)),
+        Some(_) => "0/0".into(),
+        None => "—".into(),
+    }
+}
+
+fn print_coverage(c: &CohortCoverage) {
+    let cov = &c.coverage;
+    println!(
+        "Tỷ lệ tiêm chủng trẻ sinh {} tính đến ngày {} ({}): {} trẻ",
+        c.label, cov.on, cov.rule_set, cov.children
+    );
+    println!(
+        "  {:<38} {:<18} {:<18} {:<18} {:<18}",
+        "Chỉ số", "Đã tiêm", "Đúng lịch", "Trước 12 tháng", "Trước 24 tháng"
+    );
+    for i in &cov.indicators {
+        let IndicatorCount { name, .. } = i;
+        println!(
+            "  {name:<38} {:<18} {:<18} {:<18} {:<18}",
+            share(Some(i.reached), cov.children),
+            share(Some(i.on_time), cov.children),
+            share(i.by_12_months, i.aged_12_months),
+            share(i.by_24_months, i.aged_24_months),
         );
     }
 }

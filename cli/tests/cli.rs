@@ -1361,6 +1361,45 @@ fn a_newborn_gets_history_a_schedule_and_a_place_on_the_due_list_from_the_comman
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("YYYY-MM-DD"));
 
+    // Coverage of her birth month: the birth dose from the card counts, on time; BCG at 75
+    // days counts, late; a cohort typed wrong is refused with the forms it takes.
+    let month = format!("{}-{:02}", birth.year(), u8::from(birth.month()));
+    let (code, coverage) = cli.json(&["coverage", "--cohort", &month]);
+    assert_eq!(code, 0, "{coverage}");
+    assert_eq!(coverage["coverage"]["children"], 1, "{coverage}");
+    let indicator = |id: &str| {
+        coverage["coverage"]["indicators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["indicator"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            indicator("hepb_birth")["reached"].clone(),
+            indicator("hepb_birth")["on_time"].clone()
+        ),
+        (Value::from(1), Value::from(1))
+    );
+    assert_eq!(
+        (
+            indicator("bcg")["reached"].clone(),
+            indicator("bcg")["on_time"].clone()
+        ),
+        (Value::from(1), Value::from(0))
+    );
+    assert_eq!(indicator("dtp3")["reached"], 0);
+    let text = cli.ok(&["coverage", "--cohort", &month]);
+    assert!(
+        text.contains("VGB sơ sinh trong 24 giờ") && text.contains("1/1 (100.0%)"),
+        "{text}"
+    );
+    let bad = cli.run(&["coverage", "--cohort", "20x5"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("năm sinh (2025)"));
+
     let (_, found) = cli.json(&[
         "person",
         "find",

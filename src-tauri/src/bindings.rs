@@ -51,6 +51,7 @@ pub fn export_all(dir: &Path) -> Result<(), ExportError> {
         station::DailyReport,
         station::programme::VaccineEntry,
         station::programme::DueEntry,
+        station::programme::CohortCoverage,
         sync_protocol::schedule::PersonSchedule,
         crate::views::TokenView,
         crate::views::SignRunRequest,

@@ -90,6 +90,7 @@ pub fn run() {
             commands::account::own_sign_ins,
             commands::session::catalogue,
             commands::routine::due_list,
+            commands::routine::coverage,
             commands::routine::person_schedule,
             commands::routine::plan_session,
             commands::routine::session_days,

@@ -2004,6 +2004,60 @@ async fn a_nurse_registers_a_newborn_records_her_history_and_finds_her_on_the_du
         "the reason was saved"
     );
 
+    // Coverage of her birth month: her birth dose from the card and BCG given here count.
+    let month = format!("{:02}/{}", u8::from(birth.month()), birth.year());
+    let neighbour_birth = neighbours[0].birth_date.earliest_day();
+    let same_month =
+        (neighbour_birth.year(), neighbour_birth.month()) == (birth.year(), birth.month());
+    ui.type_into("#coverage-cohort", "20x5").await;
+    ui.click("[data-testid=coverage-show]").await;
+    ui.wait_text(
+        "[data-testid=coverage] [data-testid=error-box]",
+        "a cohort typed wrong is refused",
+        |t| t.contains("20x5") && t.contains("không hợp lệ"),
+    )
+    .await;
+    ui.type_into("#coverage-cohort", &month).await;
+    ui.click("[data-testid=coverage-show]").await;
+    let children = if same_month { "3" } else { "1" };
+    ui.wait_text(
+        "[data-testid=coverage-children]",
+        "the month's children",
+        |t| t == children,
+    )
+    .await;
+    if !same_month {
+        // The birth dose within 24 hours is on time; BCG at 75 days counts but is late.
+        for (row, cell, want) in [
+            ("hepb_birth", "on-time", "1/1 (100,0 %)"),
+            ("bcg", "reached", "1/1 (100,0 %)"),
+            ("bcg", "on-time", "0/1 (0,0 %)"),
+        ] {
+            assert_eq!(
+                ui.text(&format!(
+                    "[data-testid=coverage-{row}] [data-testid={cell}]"
+                ))
+                .await,
+                want,
+                "{row} {cell}"
+            );
+        }
+        assert_eq!(
+            ui.text("[data-testid=coverage-measles1] [data-testid=by-12]")
+                .await,
+            "0/0",
+            "nobody is 12 months old yet"
+        );
+    }
+    ui.client
+        .execute(
+            "document.querySelector('[data-testid=coverage]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .expect("scrolled to the coverage");
+    ui.shot("23-coverage").await;
+
     // Synced: the server holds the birth dose as history, given by the hospital's nurse.
     ui.click("[data-testid=sync-now]").await;
     ui.wait_text("[data-testid=pending-count]", "everything synced", |t| {

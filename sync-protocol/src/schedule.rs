@@ -63,6 +63,9 @@ pub enum ScheduleError {
     /// A product counts for a series the rule set does not define.
     #[error("sản phẩm \"{product}\" tính cho loạt \"{series}\" không có trong lịch")]
     UnknownSeries { product: String, series: String },
+    /// A coverage indicator names a series the rule set does not define.
+    #[error("chỉ số bao phủ \"{indicator}\" nêu loạt \"{series}\" không có trong lịch")]
+    IndicatorSeries { indicator: String, series: String },
     /// A province start date that is not an ISO date.
     #[error("ngày đưa vào tỉnh \"{province}\" không hợp lệ: {value}")]
     BadDate { province: String, value: String },
@@ -227,6 +230,27 @@ pub struct RuleSet {
     pub antigens: Vec<Antigen>,
     /// The products and what they count for.
     pub products: Vec<Product>,
+    /// Why the coverage indicators are what they are.
+    #[serde(default)]
+    pub indicators_note: Option<String>,
+    /// The coverage indicators the programme monitors (see [`coverage`]).
+    #[serde(default)]
+    pub indicators: Vec<Indicator>,
+}
+
+/// A coverage indicator: reached when every listed dose counts (e.g. DPT-VGB-Hib 3).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Indicator {
+    /// Stable id (e.g. `"dtp3"`).
+    pub id: String,
+    /// Display name (Vietnamese).
+    pub name: String,
+    /// The doses that make it: (series id, dose number from 1).
+    pub doses: Vec<(String, u8)>,
+    /// False where the indicator's make-up could not be confirmed.
+    #[serde(default = "yes")]
+    pub confirmed: bool,
 }
 
 impl RuleSet {
@@ -287,6 +311,34 @@ impl RuleSet {
                 if d.max_age_days.is_some_and(|max| max < d.min_age_days) {
                     return Err(bad(n, "tuổi tối đa nhỏ hơn tuổi tối thiểu"));
                 }
+            }
+        }
+        let mut indicators = BTreeSet::new();
+        for i in &self.indicators {
+            if !indicators.insert(i.id.as_str()) {
+                return Err(ScheduleError::Duplicate(i.id.clone()));
+            }
+            for (series, dose) in &i.doses {
+                let Some(a) = self.antigen(series) else {
+                    return Err(ScheduleError::IndicatorSeries {
+                        indicator: i.id.clone(),
+                        series: series.clone(),
+                    });
+                };
+                if *dose == 0 || usize::from(*dose) > a.doses.len() {
+                    return Err(ScheduleError::BadRule {
+                        antigen: a.id.clone(),
+                        dose: usize::from(*dose),
+                        reason: "chỉ số bao phủ nêu mũi không có trong loạt",
+                    });
+                }
+            }
+            if i.doses.is_empty() {
+                return Err(ScheduleError::BadRule {
+                    antigen: i.id.clone(),
+                    dose: 0,
+                    reason: "chỉ số bao phủ không nêu mũi nào",
+                });
             }
         }
         let mut codes = BTreeSet::new();
@@ -586,6 +638,7 @@ fn evaluate_series(
     result
 }
 
+pub mod coverage;
 mod person;
 pub use person::{
     CHILDHOOD_UNTIL_DAYS, PersonSchedule, ScheduleGap, for_person, for_record, given_doses,

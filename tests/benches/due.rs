@@ -1,7 +1,8 @@
 //! The due list of a synthetic commune (issue 29): `PEOPLE` (default 8,000) people, of whom
 //! `CHILDREN` (default 600) are under two and 1,000 more are children up to 15, the rest adults
 //! with COVID-19 doses; children's routine doses given roughly on time, some missed. Times the
-//! due list for a session day for the whole commune and for one hamlet (goal: < 200 ms).
+//! due list for a session day for the whole commune and for one hamlet (goal: < 200 ms), and the
+//! coverage of last year's birth cohort.
 //!
 //! Run: `cargo bench -p sotiem-scenarios --bench due` (env `PEOPLE`, `CHILDREN`, `SAMPLES`).
 
@@ -11,6 +12,7 @@ use sotiem_scenarios::server::Backend;
 use station::programme::DueQuery;
 use std::time::{Duration, Instant};
 use sync_protocol::person::now;
+use sync_protocol::schedule::coverage::Cohort;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -55,7 +57,7 @@ async fn main() {
     );
     let session_day = today + time::Duration::days(7);
     println!();
-    println!("| due list | samples | entries | p50 ms | p95 ms | max ms |");
+    println!("| measure | samples | entries | p50 ms | p95 ms | max ms |");
     println!("|---|---|---|---|---|---|");
     for (label, hamlet) in [("whole commune", None), ("one hamlet", Some(HAMLETS[0]))] {
         let query = DueQuery {
@@ -63,20 +65,35 @@ async fn main() {
             hamlet: hamlet.map(str::to_string),
             ..DueQuery::default()
         };
-        let mut times = Vec::with_capacity(samples);
-        let mut entries = 0;
-        for _ in 0..samples {
-            let t = Instant::now();
-            entries = station.due_list(&query).await.expect("due list").len();
-            times.push(t.elapsed());
-        }
-        times.sort();
-        println!(
-            "| {label} | {samples} | {entries} | {:.1} | {:.1} | {:.1} |",
-            percentile(&times, 0.5),
-            percentile(&times, 0.95),
-            percentile(&times, 1.0)
-        );
+        measure(&format!("due list, {label}"), samples, async || {
+            station.due_list(&query).await.expect("due list").len()
+        })
+        .await;
     }
+    // Coverage of last year's children (the cohort a district reviews): entries = children.
+    let cohort = Cohort::parse(&(today.year() - 1).to_string()).expect("cohort");
+    measure("coverage, last year's cohort", samples, async || {
+        let c = station.coverage(cohort, None).await.expect("coverage");
+        c.coverage.children as usize
+    })
+    .await;
     lab.server.stop().await;
+}
+
+/// Runs `f` `samples` times and prints a row: what it returned, p50, p95 and max.
+async fn measure(label: &str, samples: usize, f: impl AsyncFn() -> usize) {
+    let mut times = Vec::with_capacity(samples);
+    let mut entries = 0;
+    for _ in 0..samples {
+        let t = Instant::now();
+        entries = f().await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    println!(
+        "| {label} | {samples} | {entries} | {:.1} | {:.1} | {:.1} |",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        percentile(&times, 1.0)
+    );
 }

@@ -11,6 +11,7 @@ mod cleaning;
 mod complaints;
 mod console;
 mod console_browser;
+mod coverage;
 mod crash_safety;
 mod encryption_at_rest;
 mod hostile_input;

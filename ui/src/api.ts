@@ -41,6 +41,7 @@ import type { SignInStep } from "./bindings/SignInStep";
 import type { SyncReport } from "./bindings/SyncReport";
 import type { UiError } from "./bindings/UiError";
 import type { VaccineEntry } from "./bindings/VaccineEntry";
+import type { CohortCoverage } from "./bindings/CohortCoverage";
 import type { DueEntry } from "./bindings/DueEntry";
 import type { PersonSchedule } from "./bindings/PersonSchedule";
 import type { Defaulter } from "./bindings/Defaulter";
@@ -119,6 +120,7 @@ export const api = {
   changePassword: (request: ChangePasswordRequest) => call<null>("change_password", { request }),
   catalogue: () => call<VaccineEntry[]>("catalogue"),
   dueList: (date: string | null, hamlet: string | null) => call<DueEntry[]>("due_list", { date, hamlet }),
+  coverage: (cohort: string, date: string | null) => call<CohortCoverage>("coverage", { cohort, date }),
   personSchedule: (personId: string) => call<PersonSchedule>("person_schedule", { personId }),
   planSession: (request: PlanSessionRequest) => call<SessionDay>("plan_session", { request }),
   sessionDays: () => call<SessionDay[]>("session_days"),

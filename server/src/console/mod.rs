@@ -4,6 +4,7 @@
 //! an ID number or a phone. The counts come from tables the ingest keeps in step (migration
 //! 0013), so a province's view reads a few thousand rows.
 
+pub mod coverage;
 pub mod report;
 
 use crate::admin::FacilityRecord;
@@ -37,6 +38,10 @@ pub enum ConsoleError {
     Lookup(String),
     #[error("lỗi cơ sở dữ liệu: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("{0}")]
+    BadCohort(#[from] sync_protocol::schedule::coverage::CohortError),
+    #[error("lịch tiêm chủng: {0}")]
+    Schedule(String),
     #[error("không ghi được báo cáo: {0}")]
     Write(String),
 }
@@ -120,6 +125,35 @@ impl Area {
 
     fn codes(&self) -> Vec<&str> {
         self.facilities.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    /// The commune whose people a facility's count with: its own, a mobile team's parent's, or
+    /// the facility's name when no commune is recorded.
+    pub fn commune_of(&self, code: &str) -> String {
+        let facility = |code: &str| self.facilities.iter().find(|f| f.code == code);
+        let owner = facility(code)
+            .and_then(|f| {
+                (f.kind == "mobile_team")
+                    .then(|| f.parent.clone())
+                    .flatten()
+            })
+            .unwrap_or_else(|| code.to_string());
+        facility(&owner)
+            .and_then(|f| f.commune.clone())
+            .unwrap_or_else(|| self.name_of(&owner))
+    }
+
+    /// The area's facilities grouped by commune (mobile teams with their parent's), by key.
+    pub fn communes(&self) -> BTreeMap<String, (String, Vec<String>)> {
+        let mut out: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
+        for f in self.facilities.iter().filter(|f| f.kind != "mobile_team") {
+            let commune = self.commune_of(&f.code);
+            out.entry(admin_unit_key(&commune))
+                .or_insert_with(|| (commune, Vec::new()))
+                .1
+                .push(f.name.clone());
+        }
+        out
     }
 
     /// A facility's name, or its code when the area does not hold it.
@@ -275,42 +309,21 @@ pub async fn verification(db: &Db, area: &Area) -> Result<Vec<CommuneVerificatio
             .map(|r| (r.get("facility"), r.get("verification"), r.get("people")))
             .collect()
     });
-    let commune_of = |code: &str| {
-        area.facilities
-            .iter()
-            .find(|f| f.code == code)
-            .and_then(|f| f.commune.clone())
-            .unwrap_or_else(|| area.name_of(code))
-    };
-    let mut out: BTreeMap<String, CommuneVerification> = BTreeMap::new();
-    for f in &area.facilities {
-        if f.kind == "mobile_team" {
-            continue;
-        }
-        let commune = commune_of(&f.code);
-        let entry = out
-            .entry(admin_unit_key(&commune))
-            .or_insert_with(|| CommuneVerification {
+    let mut out: BTreeMap<String, CommuneVerification> = area
+        .communes()
+        .into_iter()
+        .map(|(key, (commune, facilities))| {
+            let row = CommuneVerification {
                 commune,
-                facilities: Vec::new(),
+                facilities,
                 counts: vec![0; VERIFICATION_COLUMNS.len()],
                 total: 0,
-            });
-        entry.facilities.push(f.name.clone());
-    }
+            };
+            (key, row)
+        })
+        .collect();
     for (facility, kind, n) in rows {
-        // A mobile team's people count with its parent's commune.
-        let owner = area
-            .facilities
-            .iter()
-            .find(|f| f.code == facility)
-            .and_then(|f| {
-                (f.kind == "mobile_team")
-                    .then(|| f.parent.clone())
-                    .flatten()
-            })
-            .unwrap_or(facility);
-        let Some(entry) = out.get_mut(&admin_unit_key(&commune_of(&owner))) else {
+        let Some(entry) = out.get_mut(&admin_unit_key(&area.commune_of(&facility))) else {
             continue;
         };
         let column = VerificationKind::parse(&kind)

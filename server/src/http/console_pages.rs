@@ -1,6 +1,7 @@
 //! The console's pages, rendered on the server with maud (every value escaped; no script at
 //! all, so the Content-Security-Policy allows none). Vietnamese throughout.
 
+use crate::console::coverage::AreaCoverage;
 use crate::console::report::{DailyReport, day_vn};
 use crate::console::{
     Area, CommuneVerification, FacilityActivity, FacilitySigning, VERIFICATION_COLUMNS,
@@ -39,6 +40,7 @@ pub enum View {
     Verification,
     Signing,
     Report,
+    Coverage,
     Resets,
 }
 
@@ -71,6 +73,7 @@ fn frame(view: View, user: &str, area: &Area, title: &str, content: Markup) -> M
                     (link(View::Verification, "verification", "Xác thực"))
                     (link(View::Signing, "signing", "Ký số và hộ chiếu"))
                     (link(View::Report, "report", "Báo cáo ngày"))
+                    (link(View::Coverage, "coverage", "Tiêm chủng thường xuyên"))
                     (link(View::Resets, "resets", "Đặt lại tài khoản"))
                 }
                 form method="post" action="/console/logout" {
@@ -353,6 +356,81 @@ pub fn signing(user: &str, area: &Area, rows: &[FacilitySigning]) -> Markup {
         user,
         area,
         "Ký số và hộ chiếu vắc xin",
+        content,
+    )
+}
+
+/// Routine-immunization coverage of a birth cohort: the area's indicators, then each commune's.
+pub fn coverage(
+    user: &str,
+    area: &Area,
+    c: &AreaCoverage,
+    typed: &str,
+    error: Option<&str>,
+) -> Markup {
+    let total = &c.total;
+    let share = |n: Option<u32>, of: u32| match n {
+        Some(n) => percent(i64::from(n), i64::from(of)),
+        None => "—".into(),
+    };
+    let content = html! {
+        form method="get" action="/console/coverage" {
+            label { "Trẻ sinh năm hoặc tháng " input name="cohort" value=(typed) placeholder="2025 hoặc 2025-06" data-testid="coverage-cohort"; }
+            " " label { "tính đến ngày " input name="day" type="date" value=(total.on) data-testid="coverage-day"; }
+            " " button type="submit" { "Xem" }
+        }
+        (error_box(error))
+        p class="muted" {
+            "Trẻ sinh " (c.label) " do các cơ sở của địa bàn quản lý: " strong data-testid="coverage-children" { (total.children) } " trẻ, tính đến ngày "
+            (day_vn(&total.on.to_string())) " theo lịch " (total.rule_set) ". Mũi tiêm nơi khác (có ghi lịch sử) được tính; mũi tiêm sớm hoặc quá tuổi không được tính. "
+            "“Đúng lịch”: mọi mũi của chỉ số tiêm trước khi quá hạn. “Trước 12/24 tháng”: trong số trẻ đã đủ 12/24 tháng tuổi."
+        }
+        table data-testid="coverage-table" {
+            thead { tr {
+                th { "Chỉ số" } th class="n" { "Đã tiêm" } th class="n" { "Tỷ lệ" } th class="n" { "Đúng lịch" }
+                th class="n" { "Trước 12 tháng" } th class="n" { "Trước 24 tháng" }
+            } }
+            tbody {
+                @for i in &total.indicators {
+                    tr data-indicator=(i.indicator) {
+                        td { (i.name) }
+                        td class="n" data-testid="reached" { (i.reached) }
+                        td class="n" { (share(Some(i.reached), total.children)) }
+                        td class="n" data-testid="on-time" { (i.on_time) }
+                        td class="n" data-testid="by-12" { (share(i.by_12_months, i.aged_12_months)) }
+                        td class="n" data-testid="by-24" { (share(i.by_24_months, i.aged_24_months)) }
+                    }
+                }
+            }
+        }
+        h3 { "Theo xã/phường (tỷ lệ đã tiêm)" }
+        table data-testid="coverage-communes" {
+            thead { tr {
+                th { "Xã/phường" } th class="n" { "Số trẻ" }
+                @for i in &total.indicators { th class="n" { (i.name) } }
+            } }
+            tbody {
+                @for r in &c.communes {
+                    tr data-commune=(r.commune) {
+                        td { (r.commune) br; span class="muted" { (r.facilities.join(", ")) } }
+                        td class="n" data-testid="children" { (r.coverage.children) }
+                        @for i in &r.coverage.indicators {
+                            td class="n" data-indicator=(i.indicator) data-reached=(i.reached) data-on-time=(i.on_time)
+                                data-by-12=(i.by_12_months.map_or(String::new(), |n| n.to_string()))
+                                data-by-24=(i.by_24_months.map_or(String::new(), |n| n.to_string())) {
+                                (share(Some(i.reached), r.coverage.children))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    frame(
+        View::Coverage,
+        user,
+        area,
+        "Tỷ lệ tiêm chủng theo năm sinh",
         content,
     )
 }

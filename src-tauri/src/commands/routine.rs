@@ -9,6 +9,7 @@ use station::programme::{
 };
 use sync_protocol::BirthDate;
 use sync_protocol::schedule::PersonSchedule;
+use sync_protocol::schedule::coverage::Cohort;
 use time::Date;
 
 /// A date the UI sends (`yyyy-mm-dd` or `dd/mm/yyyy`); none or empty: today.
@@ -38,6 +39,23 @@ pub async fn due_list(
         ..DueQuery::default()
     };
     Ok(app.station().await?.due_list(&query).await?)
+}
+
+/// Coverage of a birth cohort (a year or a month) among the children the station manages,
+/// on `date` (today when absent).
+#[tauri::command]
+pub async fn coverage(
+    app: App<'_>,
+    cohort: String,
+    date: Option<String>,
+) -> Result<station::programme::CohortCoverage> {
+    let cohort =
+        Cohort::parse(&cohort).map_err(|e| UiError::new("invalid_cohort", e.to_string()))?;
+    Ok(app
+        .station()
+        .await?
+        .coverage(cohort, day(date.as_deref())?)
+        .await?)
 }
 
 /// A person's routine schedule today: each series, its doses counted and the next one.

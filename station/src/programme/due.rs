@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::service::Station;
 use serde::Serialize;
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 use std::collections::HashMap;
 use sync_protocol::schedule::{self, GivenDose, Status};
 use sync_protocol::{BirthDate, Gender};
@@ -74,6 +75,26 @@ const DOSES: &str = concat!(
     ")"
 );
 
+/// Dose rows (`person_id`, `vaccine`, `given_at`) as the engine counts them, by person.
+pub(super) fn doses_by_person(rows: &[SqliteRow]) -> HashMap<String, Vec<GivenDose>> {
+    let mut doses: HashMap<String, Vec<GivenDose>> = HashMap::new();
+    for r in rows {
+        let given_at: &str = r.get("given_at");
+        // Stored times start with the local date (RFC 3339 at +07:00).
+        let Some(Ok(BirthDate::Full(given_on))) = given_at.get(..10).map(BirthDate::parse) else {
+            continue;
+        };
+        doses
+            .entry(r.get("person_id"))
+            .or_default()
+            .push(GivenDose {
+                product: r.get("vaccine"),
+                given_on,
+            });
+    }
+    doses
+}
+
 impl Station {
     /// The due list on a date: every routine dose due or overdue for the people this station
     /// manages, by hamlet and name.
@@ -110,22 +131,7 @@ impl Station {
             .bind(cutoff.to_string())
             .fetch_all(self.store().pool())
             .await?;
-        let mut doses: HashMap<String, Vec<GivenDose>> = HashMap::new();
-        for r in &dose_rows {
-            let given_at: &str = r.get("given_at");
-            // Stored times start with the local date (RFC 3339 at +07:00).
-            let Some(Ok(BirthDate::Full(given_on))) = given_at.get(..10).map(BirthDate::parse)
-            else {
-                continue;
-            };
-            doses
-                .entry(r.get("person_id"))
-                .or_default()
-                .push(GivenDose {
-                    product: r.get("vaccine"),
-                    given_on,
-                });
-        }
+        let doses = doses_by_person(&dose_rows);
         let mut out = Vec::new();
         for r in &people {
             let id: String = r.get("id");

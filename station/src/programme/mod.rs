@@ -2,11 +2,13 @@
 //! schedule, and the due list of the people the station manages. The rules themselves (the
 //! schedule as data and its engine) live in `sync_protocol::schedule`.
 
+mod coverage;
 mod due;
 mod reminders;
 mod sessions;
 mod slips;
 
+pub use coverage::CohortCoverage;
 pub use due::{DueEntry, DueQuery};
 pub use reminders::{
     CsvReminders, Reminder, ReminderOutcome, ReminderReport, ReminderSender, SmsGateway,

@@ -309,6 +309,22 @@ fn schedule_bad_files_are_typed_errors() {
         Schedule::load(&file.to_string()),
         Err(ScheduleError::BadRule { dose: 1, .. })
     ));
+    // Coverage indicators name doses the rule set has.
+    let mut file: serde_json::Value = serde_json::from_str(BUILT_IN).expect("JSON");
+    file["rule_sets"][0]["indicators"][2]["doses"][0] = serde_json::json!(["diphtheria", 3]);
+    assert_eq!(
+        Schedule::load(&file.to_string()),
+        Err(ScheduleError::IndicatorSeries {
+            indicator: "dtp3".into(),
+            series: "diphtheria".into()
+        })
+    );
+    let mut file: serde_json::Value = serde_json::from_str(BUILT_IN).expect("JSON");
+    file["rule_sets"][0]["indicators"][2]["doses"][0] = serde_json::json!(["dtp", 5]);
+    assert!(matches!(
+        Schedule::load(&file.to_string()),
+        Err(ScheduleError::BadRule { dose: 5, .. })
+    ));
 }
 
 #[test]

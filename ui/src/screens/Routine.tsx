@@ -6,6 +6,7 @@ import { ErrorBox } from "../components/ErrorBox";
 import { Field } from "../components/Field";
 import { formatBirthDate, formatDate, formatPhone, todayIso } from "../format";
 import { t } from "../i18n";
+import { Coverage } from "./routine/Coverage";
 import { Sessions } from "./routine/Sessions";
 
 /** Tiêm chủng thường xuyên: who is due or overdue on a session day, by hamlet. */
@@ -107,6 +108,7 @@ export function Routine({ openPerson, refreshKey, writes }: { openPerson: (id: s
         </section>
       ))}
     </section>
+    <Coverage />
     </main>
   );
 }

@@ -24,7 +24,8 @@ use axum::routing::{get, post};
 use cookie::Cookie;
 use sign_in::{change_password, enroll, login, login_page, logout};
 use views::{
-    approve_reset, daily_report, daily_report_xlsx, resets, signing, stations, verification,
+    approve_reset, coverage, daily_report, daily_report_xlsx, resets, signing, stations,
+    verification,
 };
 
 /// The cookie that carries the console's session.
@@ -57,6 +58,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/console/signing", get(signing))
         .route("/console/report", get(daily_report))
         .route("/console/report.xlsx", get(daily_report_xlsx))
+        .route("/console/coverage", get(coverage))
         .route("/console/resets", get(resets))
         .route("/console/resets/approve", post(approve_reset))
         .layer(axum::middleware::from_fn(guard))
@@ -139,7 +141,11 @@ impl From<ConsoleError> for NotShown {
                 tracing::error!("console: {e}");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            ConsoleError::BadDay(_) => StatusCode::BAD_REQUEST,
+            ConsoleError::BadDay(_) | ConsoleError::BadCohort(_) => StatusCode::BAD_REQUEST,
+            ConsoleError::Schedule(_) => {
+                tracing::error!("console: {e}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             _ => StatusCode::FORBIDDEN,
         };
         NotShown::Refused(status, e.to_string())

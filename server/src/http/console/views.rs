@@ -14,6 +14,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
 use serde::Deserialize;
+use sync_protocol::schedule::Schedule;
+use sync_protocol::schedule::coverage::Cohort;
 
 /// The longest silence threshold the stations view takes (a year).
 const MAX_SILENT_DAYS: i64 = 365;
@@ -253,4 +255,60 @@ async fn audit_with(
     )
     .await?;
     Ok(())
+}
+
+#[derive(Deserialize)]
+pub(super) struct CoverageQuery {
+    cohort: Option<String>,
+    day: Option<String>,
+}
+
+/// Coverage of a birth cohort in the officer's area: last year's children by default.
+pub(super) async fn coverage(
+    State(state): State<AppState>,
+    officer: Officer,
+    Query(q): Query<CoverageQuery>,
+) -> Result<Markup, NotShown> {
+    let today = state
+        .clock
+        .now()
+        .to_offset(sync_protocol::clock::VIETNAM)
+        .date();
+    let mut errors = Vec::new();
+    let day = day_of(&state, &DayQuery { day: q.day.clone() }).unwrap_or_else(|e| {
+        errors.push(e.to_string());
+        today
+    });
+    let last_year = (today.year() - 1).to_string();
+    let typed = q
+        .cohort
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .unwrap_or(&last_year);
+    let cohort = Cohort::parse(typed).unwrap_or_else(|e| {
+        errors.push(e.to_string());
+        Cohort::parse(&last_year).unwrap_or(Cohort {
+            from: today,
+            until: today,
+        })
+    });
+    let schedule = Schedule::current().map_err(|e| ConsoleError::Schedule(e.to_string()))?;
+    let c = console::coverage::coverage(&state.db, &officer.area, &schedule, cohort, day).await?;
+    audit_with(
+        &state,
+        &officer,
+        "console_coverage",
+        &format!("{} {day}", c.label),
+    )
+    .await?;
+    let typed: String = typed.chars().take(20).collect();
+    let error = (!errors.is_empty()).then(|| errors.join(" "));
+    Ok(pages::coverage(
+        &officer.user.account.username,
+        &officer.area,
+        &c,
+        &typed,
+        error.as_deref(),
+    ))
 }
