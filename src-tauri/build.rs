@@ -34,6 +34,7 @@ fn sotiem_commands() -> &'static [&'static str] {
         "plan_session",
         "session_days",
         "print_session_slips",
+        "print_session_sheet",
         "session_tally",
         "close_session",
         "session_defaulters",

@@ -4,6 +4,8 @@
 use crate::render::Output;
 use clap::Subcommand;
 use station::Station;
+use station::programme::{DueQuery, SessionDay, SessionPlan};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use sync_protocol::{IdentityKind, Person};
 
@@ -19,7 +21,8 @@ pub enum DemoCommand {
         seed: u64,
     },
     /// Records today's work for the demo: the next dose of people due for one, given now by the
-    /// signed-in nurse, until today has `--doses` doses (none when it already has them).
+    /// signed-in nurse, until today has `--doses` doses (none when it already has them), and a
+    /// session day today for the hamlet with the most children due (unless one is planned).
     Today {
         #[arg(long, default_value_t = 12)]
         doses: usize,
@@ -97,6 +100,41 @@ async fn demo_today(station: &Station, doses: usize) -> anyhow::Result<usize> {
     Ok(recorded)
 }
 
+/// Plans today's session day for the hamlet with the most people due, unless today has one.
+async fn demo_session(station: &Station) -> anyhow::Result<Option<SessionDay>> {
+    let today = sync_protocol::person::now().date();
+    if !station
+        .session_days(Some(today), Some(today))
+        .await?
+        .is_empty()
+    {
+        return Ok(None);
+    }
+    let due = station
+        .due_list(&DueQuery {
+            on: Some(today),
+            ..DueQuery::default()
+        })
+        .await?;
+    let mut people: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for e in &due {
+        if let Some(hamlet) = e.hamlet.as_deref() {
+            people.entry(hamlet).or_default().insert(&e.person_id);
+        }
+    }
+    let Some((hamlet, _)) = people.iter().max_by_key(|(_, p)| p.len()) else {
+        return Ok(None);
+    };
+    let session = station
+        .plan_session(SessionPlan {
+            day: today,
+            hamlet: Some(hamlet.to_string()),
+            place: Some(format!("Nhà văn hoá {}", hamlet.to_lowercase())),
+        })
+        .await?;
+    Ok(Some(session))
+}
+
 /// A registry file for the demo people: every 12th has another spelling of the name, every
 /// 20th is not in it; 500 other citizens of the commune fill it out.
 fn write_demo_registry(path: &std::path::Path, people: usize, seed: u64) -> anyhow::Result<usize> {
@@ -164,7 +202,8 @@ pub async fn demo(station: &Station, cmd: &DemoCommand, out: &Output) -> anyhow:
         }
         DemoCommand::Today { doses } => {
             let n = demo_today(station, *doses).await?;
-            out.recorded_today(n);
+            let session = demo_session(station).await?;
+            out.recorded_today(n, session.as_ref());
         }
         // Written in `run`, before a station is opened.
         DemoCommand::Registry { .. } => {}

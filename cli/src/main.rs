@@ -179,6 +179,8 @@ async fn main() -> ExitCode {
     station::allow_insecure_http(cli.insecure_http);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
+        // The check was printed: a refused passport is a result, told apart by its status.
+        Err(e) if e.downcast_ref::<passport::Refused>().is_some() => ExitCode::from(3),
         Err(e) => {
             let input = e
                 .downcast_ref::<StationError>()

@@ -25,6 +25,18 @@ pub enum PassportCommand {
     Verify { text: String },
 }
 
+/// A passport checked and refused: already shown, the command exits with status 3.
+#[derive(Debug)]
+pub struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("hộ chiếu vắc xin không hợp lệ")
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// Runs a `sotiem passport` command.
 pub async fn passport(
     station: &Station,
@@ -56,8 +68,10 @@ pub async fn passport(
             let check = station.check_passport(&text).await?;
             out.value(&check, describe_check);
             if !check.accepted {
-                // A refused passport is a result, but scripts need to tell it apart.
-                std::process::exit(3);
+                // A refused passport is a result, but scripts need to tell it apart: exit 3,
+                // once the station is closed (exiting here, with the last connection still on
+                // its way back to the pool, made the exit handler wait ten seconds for it).
+                return Err(Refused.into());
             }
         }
     }

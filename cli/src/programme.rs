@@ -6,7 +6,7 @@ use crate::render::Output;
 use clap::Subcommand;
 use station::Station;
 use station::programme::{CohortCoverage, DueEntry, DueQuery, VaccineEntry};
-use sync_protocol::BirthDate;
+use sync_protocol::person::parse_day;
 use sync_protocol::schedule::coverage::{Cohort, IndicatorCount};
 use sync_protocol::schedule::{PersonSchedule, Status};
 use time::Date;
@@ -26,10 +26,7 @@ pub enum ScheduleCommand {
 
 /// Reads a date as people type it.
 pub fn parse_date(text: &str) -> Result<Date, String> {
-    match BirthDate::parse(text) {
-        Ok(BirthDate::Full(d)) => Ok(d),
-        _ => Err("ngày phải có dạng YYYY-MM-DD hoặc DD/MM/YYYY".into()),
-    }
+    parse_day(text).ok_or_else(|| "ngày phải có dạng YYYY-MM-DD hoặc DD/MM/YYYY".into())
 }
 
 /// Reads a birth cohort: a year or a month.

@@ -215,11 +215,17 @@ impl Output {
         }
     }
 
-    pub fn recorded_today(&self, n: usize) {
+    pub fn recorded_today(&self, n: usize, session: Option<&station::programme::SessionDay>) {
         if self.json {
-            print_json(&serde_json::json!({ "doses_today": n }));
+            print_json(&serde_json::json!({ "doses_today": n, "session": session }));
         } else {
             println!("Đã ghi {n} mũi tiêm hôm nay (dữ liệu mẫu).");
+            if let Some(s) = session {
+                println!(
+                    "Đã lên lịch buổi tiêm chủng hôm nay cho {}.",
+                    s.hamlet.as_deref().unwrap_or("cả xã")
+                );
+            }
         }
     }
 

@@ -41,6 +41,13 @@ pub enum SessionCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The list and tally sheet (PDF): everyone invited with the doses due and a box to tick
+    /// (ticked for whoever was given a dose here that day), then the day's tally.
+    Sheet {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// The day's tally: per antigen, how many were due and how many doses were given.
     Tally { id: String },
     /// Reminds the families of a session by SMS: a CSV file for the SMS provider (--csv), or
@@ -154,10 +161,19 @@ pub async fn session(station: &Station, cmd: &SessionCommand, out: &Output) -> a
         SessionCommand::Slips { id, out: path } => {
             let slips = station.session_slips(id).await?;
             station::files::replace(path, &slips.pdf)?;
-            let people = slips.slips;
+            let people = slips.people;
             out.value(
                 &serde_json::json!({ "file": path, "slips": people }),
                 |_| format!("{people} giấy mời → {}", path.display()),
+            );
+        }
+        SessionCommand::Sheet { id, out: path } => {
+            let sheet = station.session_sheet(id).await?;
+            station::files::replace(path, &sheet.pdf)?;
+            let people = sheet.people;
+            out.value(
+                &serde_json::json!({ "file": path, "people": people }),
+                |_| format!("danh sách {people} người và bảng kiểm → {}", path.display()),
             );
         }
         SessionCommand::Tally { id } => {

@@ -1055,6 +1055,14 @@ fn the_demo_records_a_dozen_of_todays_doses_once_a_day() {
     let (code, today) = cli.json(&["demo", "today", "--doses", "12"]);
     assert_eq!(code, 0, "{today}");
     assert_eq!(today["doses_today"], 12, "{today}");
+    // And a session day today for a hamlet with children due, so the routine screen has one.
+    let hamlet = today["session"]["hamlet"]
+        .as_str()
+        .expect("a session planned")
+        .to_string();
+    assert!(hamlet.starts_with("Ấp "), "{today}");
+    let (_, invited) = cli.json(&["session", "due", today["session"]["id"].as_str().unwrap()]);
+    assert!(!invited.as_array().unwrap().is_empty(), "{invited}");
     let (_, doses_after, _) = cli.counts();
     assert_eq!(doses_after - doses_before, 12);
 
@@ -1065,6 +1073,9 @@ fn the_demo_records_a_dozen_of_todays_doses_once_a_day() {
         (0, Some(0)),
         "{again}"
     );
+    assert!(again["session"].is_null(), "one session a day: {again}");
+    let (_, sessions) = cli.json(&["session", "list"]);
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "{sessions}");
     assert_eq!(cli.counts().1, doses_after);
 }
 
@@ -1434,6 +1445,11 @@ fn a_newborn_gets_history_a_schedule_and_a_place_on_the_due_list_from_the_comman
     assert_eq!(code, 0, "{printed}");
     assert_eq!(printed["slips"], 1);
     assert!(std::fs::read(&slips).unwrap().starts_with(b"%PDF"));
+    let sheet = out_dir.path().join("danh sách ấp 3.pdf");
+    let (code, printed) = cli.json(&["session", "sheet", &sid, "--out", &cli.path(&sheet)]);
+    assert_eq!(code, 0, "{printed}");
+    assert_eq!(printed["people"], 1);
+    assert!(std::fs::read(&sheet).unwrap().starts_with(b"%PDF"));
     let reminders = out_dir.path().join("nhắc lịch.csv");
     let (code, sent) = cli.json(&["session", "remind", &sid, "--csv", &cli.path(&reminders)]);
     assert_eq!(code, 0, "{sent}");

@@ -95,6 +95,7 @@ pub fn run() {
             commands::routine::plan_session,
             commands::routine::session_days,
             commands::routine::print_session_slips,
+            commands::routine::print_session_sheet,
             commands::routine::session_tally,
             commands::routine::close_session,
             commands::routine::session_defaulters,

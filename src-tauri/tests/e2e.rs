@@ -1971,6 +1971,22 @@ async fn a_nurse_registers_a_newborn_records_her_history_and_finds_her_on_the_du
         .expect("the reminders' file");
     let csv_text = std::fs::read_to_string(&reminders).expect("csv");
     assert!(csv_text.contains("Con ba Pham Thi Hoa"), "{csv_text}");
+    // The list and tally sheet (the newborn, given BCG this morning, already ticked).
+    ui.click("[data-testid=session-sheet]").await;
+    ui.wait_text("[data-testid=session-message]", "the sheet is saved", |t| {
+        t.contains("danh-sach-") && t.contains(".pdf")
+    })
+    .await;
+    let sheet = std::fs::read_dir(exports.path())
+        .expect("export dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("danh-sach-"))
+        })
+        .expect("the sheet's file");
+    assert!(std::fs::read(&sheet).expect("pdf").starts_with(b"%PDF"));
     ui.click("[data-testid=session-tally]").await;
     ui.wait_text("[data-testid=tally]", "three invited, one came", |t| {
         t.contains("Được mời: 3") && t.contains("Đã đến tiêm: 1")

@@ -124,6 +124,18 @@ pub struct SyncClient {
     bytes_received: AtomicU64,
 }
 
+/// The station's HTTP client settings, for the server and any other service it calls (the SMS
+/// gateway): a redirect is never followed (it would carry the device token, a session or the
+/// families' phones elsewhere), ten seconds to connect, `timeout` for a whole request.
+pub(crate) fn http_client(timeout: Duration) -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(timeout)
+        .user_agent(concat!("sotiem/", env!("CARGO_PKG_VERSION")))
+}
+
 impl SyncClient {
     /// A client for `base_url` (http or https) with the device token; `extra_root_pem` adds a
     /// trusted root certificate (a province's own CA) to the system's.
@@ -133,13 +145,7 @@ impl SyncClient {
         extra_root_pem: Option<&[u8]>,
     ) -> SyncResult<SyncClient> {
         check_server_address(base_url)?;
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            // A redirect is not followed: it would carry the device token and session elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .user_agent(concat!("sotiem/", env!("CARGO_PKG_VERSION")));
+        let mut builder = http_client(Duration::from_secs(120));
         if let Some(pem) = extra_root_pem {
             let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| SyncError::BadResponse(format!("chứng thư CA: {e}")))?;

@@ -542,6 +542,15 @@ impl Person {
     }
 }
 
+/// A day as people type it (`yyyy-mm-dd` or `dd/mm/yyyy`); a year alone is not a day. The one
+/// reading of typed dates that every screen and command shares.
+pub fn parse_day(text: &str) -> Option<Date> {
+    match BirthDate::parse(text) {
+        Ok(BirthDate::Full(d)) => Some(d),
+        _ => None,
+    }
+}
+
 /// Formats a time at +07:00 as RFC 3339 with whole seconds, the stored form of every time.
 pub fn format_time(t: OffsetDateTime) -> String {
     let t = t.to_offset(VIETNAM).replace_nanosecond(0).unwrap_or(t);

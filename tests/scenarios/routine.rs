@@ -428,7 +428,7 @@ async fn a_session_day_invites_the_due_tallies_the_day_and_keeps_the_defaulters(
     people.dedup();
     assert!(people.len() >= 3, "a real session: {}", people.len());
     let slips = nurse.session_slips(&session.id).await.expect("slips");
-    assert_eq!(slips.slips, people.len());
+    assert_eq!(slips.people, people.len());
     assert!(slips.file_name.starts_with("giay-moi-") && slips.file_name.ends_with("-ap-2.pdf"));
     let pdf = slips.pdf;
     assert!(pdf.starts_with(b"%PDF"));
@@ -471,6 +471,28 @@ async fn a_session_day_invites_the_due_tallies_the_day_and_keeps_the_defaulters(
         .expect("the series' row");
     assert_eq!(row.given, 1);
     assert!(row.due >= 1);
+    // The list and tally sheet: everyone invited, only she ticked, the tally at the end.
+    let sheet = nurse.session_sheet(&session.id).await.expect("sheet");
+    assert_eq!(sheet.people, people.len());
+    assert!(sheet.file_name.starts_with("danh-sach-") && sheet.file_name.ends_with("-ap-2.pdf"));
+    let text = sotiem_scenarios::passports::pdf_text(&sheet.pdf);
+    assert!(
+        text.contains("DANH SÁCH VÀ BẢNG KIỂM BUỔI TIÊM CHỦNG"),
+        "{text}"
+    );
+    for e in &invitees {
+        assert!(
+            text.contains(&e.full_name),
+            "{} on the sheet: {text}",
+            e.full_name
+        );
+    }
+    assert_eq!(text.matches("đã tiêm").count(), 1, "one tick: {text}");
+    assert!(
+        text.contains(&format!("Được mời: {} — đã đến tiêm: 1", people.len())),
+        "{text}"
+    );
+    assert!(text.contains(&row.antigen), "{text}");
 
     // A session not yet over cannot be closed; this one can, once.
     let tomorrow = nurse

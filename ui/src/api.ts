@@ -125,6 +125,7 @@ export const api = {
   planSession: (request: PlanSessionRequest) => call<SessionDay>("plan_session", { request }),
   sessionDays: () => call<SessionDay[]>("session_days"),
   printSessionSlips: (id: string) => call<PrintedFile>("print_session_slips", { id }),
+  printSessionSheet: (id: string) => call<PrintedFile>("print_session_sheet", { id }),
   sessionTally: (id: string) => call<SessionTally>("session_tally", { id }),
   closeSession: (id: string) => call<Defaulter[]>("close_session", { id }),
   sessionDefaulters: (id: string) => call<Defaulter[]>("session_defaulters", { id }),

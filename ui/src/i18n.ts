@@ -452,6 +452,8 @@ const STRINGS = {
   sessionClosed: { vi: "Đã kết thúc", en: "Closed" },
   defaultersCount: { vi: "người bỏ lỡ", en: "missed it" },
   printSlips: { vi: "In giấy mời", en: "Print slips" },
+  printSheet: { vi: "In danh sách & bảng kiểm", en: "Print list & tally sheet" },
+  sheetSaved: { vi: "Đã lưu danh sách và bảng kiểm (PDF) vào", en: "List and tally sheet (PDF) saved to" },
   slipsSaved: { vi: "Đã lưu giấy mời (PDF) vào", en: "Slips (PDF) saved to" },
   tally: { vi: "Bảng kiểm", en: "Tally" },
   remind: { vi: "Nhắc lịch (SMS)", en: "Remind (SMS)" },

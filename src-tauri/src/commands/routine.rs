@@ -7,7 +7,7 @@ use station::programme::{
     Defaulter, DueEntry, DueQuery, MissReason, SessionDay, SessionPlan, SessionTally, Trace,
     TraceOutcome,
 };
-use sync_protocol::BirthDate;
+use sync_protocol::person::parse_day;
 use sync_protocol::schedule::PersonSchedule;
 use sync_protocol::schedule::coverage::Cohort;
 use time::Date;
@@ -16,13 +16,12 @@ use time::Date;
 fn day(text: Option<&str>) -> Result<Option<Date>> {
     match text.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(None),
-        Some(t) => match BirthDate::parse(t) {
-            Ok(BirthDate::Full(d)) => Ok(Some(d)),
-            _ => Err(UiError::new(
+        Some(t) => parse_day(t).map(Some).ok_or_else(|| {
+            UiError::new(
                 "invalid_date",
                 format!("ngày \"{t}\" không hợp lệ; nhập dạng dd/mm/yyyy"),
-            )),
-        },
+            )
+        }),
     }
 }
 
@@ -102,6 +101,13 @@ pub async fn session_days(app: App<'_>) -> Result<Vec<SessionDay>> {
 pub async fn print_session_slips(app: App<'_>, id: String) -> Result<crate::views::PrintedFile> {
     let slips = app.station().await?.session_slips(&id).await?;
     super::save_export(&app, &slips.file_name, &slips.pdf)
+}
+
+/// The list and tally sheet of a session, saved as a PDF in the export folder.
+#[tauri::command]
+pub async fn print_session_sheet(app: App<'_>, id: String) -> Result<crate::views::PrintedFile> {
+    let sheet = app.station().await?.session_sheet(&id).await?;
+    super::save_export(&app, &sheet.file_name, &sheet.pdf)
 }
 
 /// The day's tally of a session.

@@ -166,16 +166,12 @@ const PERSON_COLUMNS: &str = "p.id, p.full_name, p.gender, p.birth_date, p.id_ki
     p.phone, p.province, p.commune, p.nationality, p.managing_facility, p.verification";
 
 fn parse_day(text: &str) -> Result<Date> {
-    let bad = || {
+    sync_protocol::person::parse_day(text).ok_or_else(|| {
         StationError::invalid(
             sync_protocol::Field::GivenAt,
             sync_protocol::Problem::DateFormat,
         )
-    };
-    match sync_protocol::BirthDate::parse(text).map_err(|_| bad())? {
-        sync_protocol::BirthDate::Full(d) => Ok(d),
-        sync_protocol::BirthDate::Year(_) => Err(bad()),
-    }
+    })
 }
 
 fn gender_label(g: &str) -> &'static str {

@@ -6,6 +6,7 @@ mod coverage;
 mod due;
 mod reminders;
 mod sessions;
+mod sheet;
 mod slips;
 
 pub use coverage::CohortCoverage;
@@ -14,7 +15,7 @@ pub use reminders::{
     CsvReminders, Reminder, ReminderOutcome, ReminderReport, ReminderSender, SmsGateway,
 };
 pub use sessions::{
-    Defaulter, MissReason, SessionDay, SessionPlan, SessionTally, Slips, TallyRow, Trace,
+    Defaulter, MissReason, SessionDay, SessionPaper, SessionPlan, SessionTally, TallyRow, Trace,
     TraceOutcome,
 };
 

@@ -104,10 +104,7 @@ impl SmsGateway {
     pub fn new(url: &str) -> crate::remote::SyncResult<SmsGateway> {
         crate::remote::check_server_address(url)?;
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+        let http = crate::remote::http_client(Duration::from_secs(30))
             .build()
             .map_err(|e| crate::remote::SyncError::Network(e.to_string()))?;
         Ok(SmsGateway {

@@ -1,5 +1,5 @@
-//! Session days of the routine programme: planned per hamlet, the invitation slips and the
-//! day's tally from the due list as it stood that morning, and closing the day: whoever was due
+//! Session days of the routine programme: planned per hamlet, the invitation slips (and in
+//! `sheet.rs` the list and tally sheet) and the day's tally from the due list as it stood that morning, and closing the day: whoever was due
 //! and got no dose here that day becomes a defaulter, traced with WHO's fields (can the child be
 //! located, why the session was missed, what came of it).
 
@@ -40,13 +40,13 @@ pub struct SessionDay {
     pub defaulters: i64,
 }
 
-/// A session's invitation slips.
+/// A paper of a session day: its invitation slips, or its list and tally sheet.
 #[derive(Debug, Clone)]
-pub struct Slips {
+pub struct SessionPaper {
     /// The PDF.
     pub pdf: Vec<u8>,
-    /// How many slips (people invited) it holds.
-    pub slips: usize,
+    /// How many people invited it holds.
+    pub people: usize,
     /// A file name for it (`giay-moi-2026-12-14-ap-3.pdf`).
     pub file_name: String,
 }
@@ -178,6 +178,15 @@ pub struct Trace {
 }
 
 /// The due list's entries grouped by person, in the list's order.
+/// A file name for a paper of `session`: `giay-moi-2026-12-14-ap-3.pdf`.
+pub(super) fn paper_name(kind: &str, session: &SessionDay) -> String {
+    format!(
+        "{kind}-{}-{}.pdf",
+        session.day,
+        text::fold(session.hamlet.as_deref().unwrap_or("ca xa")).replace(' ', "-")
+    )
+}
+
 pub(super) fn by_person(entries: Vec<DueEntry>) -> Vec<Vec<DueEntry>> {
     let mut out: Vec<Vec<DueEntry>> = Vec::new();
     for e in entries {
@@ -211,13 +220,8 @@ macro_rules! session_columns {
 }
 
 fn parse_day(day: &str) -> Result<Date> {
-    match sync_protocol::BirthDate::parse(day) {
-        Ok(sync_protocol::BirthDate::Full(d)) => Ok(d),
-        _ => Err(StationError::invalid(
-            Field::SessionDay,
-            Problem::DateFormat,
-        )),
-    }
+    sync_protocol::person::parse_day(day)
+        .ok_or_else(|| StationError::invalid(Field::SessionDay, Problem::DateFormat))
 }
 
 impl Station {
@@ -317,7 +321,7 @@ impl Station {
 
     /// The invitation slips of a session day: a PDF with one slip per person invited, four to
     /// a page.
-    pub async fn session_slips(&self, id: &str) -> Result<Slips> {
+    pub async fn session_slips(&self, id: &str) -> Result<SessionPaper> {
         let session = self.session_day(id).await?;
         let people = by_person(self.invitees_of(&session).await?);
         let pdf = slips::slips_pdf(
@@ -326,20 +330,15 @@ impl Station {
             session.place.as_deref(),
             &people,
         )?;
-        let file_name = format!(
-            "giay-moi-{}-{}.pdf",
-            session.day,
-            text::fold(session.hamlet.as_deref().unwrap_or("ca xa")).replace(' ', "-")
-        );
-        Ok(Slips {
+        Ok(SessionPaper {
             pdf,
-            slips: people.len(),
-            file_name,
+            people: people.len(),
+            file_name: paper_name("giay-moi", &session),
         })
     }
 
     /// The people invited to a session who were given a dose here on its day.
-    async fn came(
+    pub(super) async fn came(
         &self,
         session: &SessionDay,
         invited: &BTreeSet<String>,
@@ -359,12 +358,23 @@ impl Station {
     /// were given here that day to people of the session's hamlet.
     pub async fn session_tally(&self, id: &str) -> Result<SessionTally> {
         let session = self.session_day(id).await?;
-        let day = parse_day(&session.day)?;
         let invitees = self.invitees_of(&session).await?;
         let invited: BTreeSet<String> = invitees.iter().map(|e| e.person_id.clone()).collect();
         let came = self.came(&session, &invited).await?;
+        self.tally_of(session, &invitees, &invited, &came).await
+    }
+
+    /// The tally of a session whose invitees, and those of them who came, are in hand.
+    pub(super) async fn tally_of(
+        &self,
+        session: SessionDay,
+        invitees: &[DueEntry],
+        invited: &BTreeSet<String>,
+        came: &BTreeSet<String>,
+    ) -> Result<SessionTally> {
+        let day = parse_day(&session.day)?;
         let mut rows: BTreeMap<String, TallyRow> = BTreeMap::new();
-        for e in &invitees {
+        for e in invitees {
             rows.entry(e.series.clone())
                 .or_insert_with(|| TallyRow {
                     series: e.series.clone(),
@@ -384,6 +394,7 @@ impl Station {
         .bind(&session.hamlet)
         .fetch_all(self.store().pool())
         .await?;
+        let mut order: Vec<&str> = Vec::new();
         if let Some(rule_set) = self.schedule().rule_set_on(day) {
             for (vaccine,) in given {
                 let Some(product) = rule_set.product(&vaccine) else {
@@ -403,22 +414,16 @@ impl Station {
                         .given += 1;
                 }
             }
-            // In the schedule's order.
-            let order: Vec<&str> = rule_set.antigens.iter().map(|a| a.id.as_str()).collect();
-            let mut sorted: Vec<TallyRow> = rows.into_values().collect();
-            sorted.sort_by_key(|r| order.iter().position(|s| *s == r.series));
-            return Ok(SessionTally {
-                session,
-                invited: i64::try_from(invited.len()).unwrap_or(i64::MAX),
-                came: i64::try_from(came.len()).unwrap_or(i64::MAX),
-                rows: sorted,
-            });
+            order = rule_set.antigens.iter().map(|a| a.id.as_str()).collect();
         }
+        // In the schedule's order (as counted when no rule set is in force).
+        let mut sorted: Vec<TallyRow> = rows.into_values().collect();
+        sorted.sort_by_key(|r| order.iter().position(|s| *s == r.series));
         Ok(SessionTally {
             session,
             invited: i64::try_from(invited.len()).unwrap_or(i64::MAX),
             came: i64::try_from(came.len()).unwrap_or(i64::MAX),
-            rows: rows.into_values().collect(),
+            rows: sorted,
         })
     }
 

@@ -21,7 +21,7 @@ pub(super) fn doses_text(doses: &[DueEntry]) -> String {
 }
 
 /// Splits `text` at ", " into lines of at most `width` characters (a longer piece stands alone).
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     for piece in text.split(", ") {
         match lines.last_mut() {

@@ -112,6 +112,18 @@ export function Sessions({ writes, refreshKey }: { writes: boolean; refreshKey: 
                 >
                   {t("printSlips")}
                 </button>
+                <button
+                  type="button"
+                  data-testid="session-sheet"
+                  onClick={() =>
+                    void run(async () => {
+                      const printed = await api.printSessionSheet(s.id);
+                      setMessage(`${t("sheetSaved")} ${printed.path}`);
+                    })
+                  }
+                >
+                  {t("printSheet")}
+                </button>
                 {writes && !s.closed_at ? (
                   <button
                     type="button"
