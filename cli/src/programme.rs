@@ -7,7 +7,7 @@ use clap::Subcommand;
 use station::Station;
 use station::programme::{CohortCoverage, DueEntry, DueQuery, VaccineEntry};
 use sync_protocol::person::parse_day;
-use sync_protocol::schedule::coverage::{Cohort, IndicatorCount};
+use sync_protocol::schedule::coverage::Cohort;
 use sync_protocol::schedule::{PersonSchedule, Status};
 use time::Date;
 use uuid::Uuid;
@@ -188,9 +188,9 @@ fn print_coverage(c: &CohortCoverage) {
         "Chỉ số", "Đã tiêm", "Đúng lịch", "Trước 12 tháng", "Trước 24 tháng"
     );
     for i in &cov.indicators {
-        let IndicatorCount { name, .. } = i;
         println!(
-            "  {name:<38} {:<18} {:<18} {:<18} {:<18}",
+            "  {:<38} {:<18} {:<18} {:<18} {:<18}",
+            i.name,
             share(Some(i.reached), cov.children),
             share(Some(i.on_time), cov.children),
             share(i.by_12_months, i.aged_12_months),

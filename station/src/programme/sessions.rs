@@ -338,7 +338,7 @@ impl Station {
     }
 
     /// The people invited to a session who were given a dose here on its day.
-    pub(super) async fn came(
+    async fn came(
         &self,
         session: &SessionDay,
         invited: &BTreeSet<String>,
@@ -357,24 +357,22 @@ impl Station {
     /// The day's tally: per antigen, how many were due that morning and how many doses of it
     /// were given here that day to people of the session's hamlet.
     pub async fn session_tally(&self, id: &str) -> Result<SessionTally> {
+        Ok(self.tally_with_invitees(id).await?.0)
+    }
+
+    /// The day's tally with what it was counted from: the invitees (the morning's due list)
+    /// and those of them given a dose here that day.
+    pub(super) async fn tally_with_invitees(
+        &self,
+        id: &str,
+    ) -> Result<(SessionTally, Vec<DueEntry>, BTreeSet<String>)> {
         let session = self.session_day(id).await?;
         let invitees = self.invitees_of(&session).await?;
         let invited: BTreeSet<String> = invitees.iter().map(|e| e.person_id.clone()).collect();
         let came = self.came(&session, &invited).await?;
-        self.tally_of(session, &invitees, &invited, &came).await
-    }
-
-    /// The tally of a session whose invitees, and those of them who came, are in hand.
-    pub(super) async fn tally_of(
-        &self,
-        session: SessionDay,
-        invitees: &[DueEntry],
-        invited: &BTreeSet<String>,
-        came: &BTreeSet<String>,
-    ) -> Result<SessionTally> {
         let day = parse_day(&session.day)?;
         let mut rows: BTreeMap<String, TallyRow> = BTreeMap::new();
-        for e in invitees {
+        for e in &invitees {
             rows.entry(e.series.clone())
                 .or_insert_with(|| TallyRow {
                     series: e.series.clone(),
@@ -419,12 +417,13 @@ impl Station {
         // In the schedule's order (as counted when no rule set is in force).
         let mut sorted: Vec<TallyRow> = rows.into_values().collect();
         sorted.sort_by_key(|r| order.iter().position(|s| *s == r.series));
-        Ok(SessionTally {
+        let tally = SessionTally {
             session,
             invited: i64::try_from(invited.len()).unwrap_or(i64::MAX),
             came: i64::try_from(came.len()).unwrap_or(i64::MAX),
             rows: sorted,
-        })
+        };
+        Ok((tally, invitees, came))
     }
 
     /// Closes a session day (on the day or after): everyone invited who got no dose here that

@@ -144,11 +144,7 @@ impl Station {
     /// The list and tally sheet of a session day (PDF): the invitees with their doses due,
     /// ticked when given here that day, and the day's tally.
     pub async fn session_sheet(&self, id: &str) -> Result<SessionPaper> {
-        let session = self.session_day(id).await?;
-        let invitees = self.invitees_of(&session).await?;
-        let invited: BTreeSet<String> = invitees.iter().map(|e| e.person_id.clone()).collect();
-        let came = self.came(&session, &invited).await?;
-        let tally = self.tally_of(session, &invitees, &invited, &came).await?;
+        let (tally, invitees, came) = self.tally_with_invitees(id).await?;
         let people = by_person(invitees);
         let pdf = sheet_pdf(&self.facility().name, &people, &came, &tally)?;
         Ok(SessionPaper {
